@@ -1,0 +1,82 @@
+//===- PatternAnalysis.h - tile classification and mask evaluation -*- C++ -*-===//
+//
+// Whole-matrix questions about a pattern: the classification of every tile
+// (the block analysis), the number of allowed pairs, and the interpreter that
+// evaluates user-authored `sparse_attn.mask` regions.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARSE_ATTN_DIALECT_SPARSEATTN_ANALYSIS_PATTERNANALYSIS_H
+#define SPARSE_ATTN_DIALECT_SPARSEATTN_ANALYSIS_PATTERNANALYSIS_H
+
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include <memory>
+#include <vector>
+
+namespace mlir {
+namespace sparse_attn {
+
+/// The kind of every (query block, key block) tile.
+struct BlockClassification {
+  int64_t sq = 0, sk = 0;
+  int64_t blockQ = 0, blockK = 0;
+  int64_t numQ = 0, numK = 0;
+  std::vector<TileKind> kinds; // numQ x numK, row-major
+
+  TileKind at(int64_t i, int64_t j) const { return kinds[i * numK + j]; }
+  int64_t count(TileKind kind) const;
+  /// Fraction of tiles that are not empty.
+  double tileDensity() const;
+  /// Tile-wise merge for several (batch, head) pairs: Full if full in both,
+  /// Empty if empty in both, Partial otherwise.
+  void mergeWith(const BlockClassification &other);
+};
+
+/// Classifies every tile of the Sq x Sk matrix of `ctx` with tiles of
+/// blockQ x blockK (the last row/column of tiles may be smaller).
+BlockClassification classifyBlocks(SparsityPatternAttrInterface pattern,
+                                   const PatternContext &ctx, int64_t blockQ,
+                                   int64_t blockK);
+
+/// The compressed-row attribute form of a classification.
+BlockMaskAttr toBlockMaskAttr(MLIRContext *context,
+                              const BlockClassification &blocks);
+
+/// Number of allowed (q, k) pairs: full tiles by area, partial tiles by
+/// evaluating their elements.
+int64_t countAllowedPairs(SparsityPatternAttrInterface pattern,
+                          const PatternContext &ctx,
+                          const BlockClassification &blocks);
+
+/// Evaluates `sparse_attn.mask` symbols by interpreting their regions: a
+/// fast path for the common arith operations, constant folding otherwise.
+class MaskInterpreter : public CustomMaskEvaluator {
+public:
+  /// `symbolTableOp` is where mask symbols are looked up (usually the module).
+  explicit MaskInterpreter(Operation *symbolTableOp);
+  ~MaskInterpreter() override;
+
+  bool evaluate(FlatSymbolRefAttr name, int64_t b, int64_t h, int64_t q,
+                int64_t k) const override;
+
+  /// Whether mask `name` reads its batch or head argument.
+  bool usesBatchOrHead(FlatSymbolRefAttr name) const;
+
+  /// Set once an evaluation failed (missing symbol, unsupported operation);
+  /// the diagnostic has been emitted at the failing operation.
+  bool hadError() const { return error; }
+
+  struct Program;
+
+private:
+  const Program *getProgram(FlatSymbolRefAttr name) const;
+
+  Operation *symbolTableOp;
+  mutable llvm::DenseMap<Attribute, std::unique_ptr<Program>> programs;
+  mutable bool error = false;
+};
+
+} // namespace sparse_attn
+} // namespace mlir
+
+#endif

@@ -1,0 +1,88 @@
+//===- SparseAttnAttrs.h - sparsity pattern attributes ----------*- C++ -*-===//
+//
+// Pattern attributes and the interface they share. `PatternContext` carries
+// what a pattern needs to answer questions about concrete positions: the
+// sequence lengths, the (batch, head) being asked about, runtime segment ids
+// and an evaluator for user-authored masks.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARSE_ATTN_DIALECT_SPARSEATTN_IR_SPARSEATTNATTRS_H
+#define SPARSE_ATTN_DIALECT_SPARSEATTN_IR_SPARSEATTNATTRS_H
+
+#include "mlir/IR/Attributes.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include <cstdint>
+
+namespace mlir {
+namespace sparse_attn {
+
+/// Classification of a rectangular tile of the score matrix.
+enum class TileKind : uint8_t { Empty = 0, Partial = 1, Full = 2 };
+
+/// Returns 'E', 'P' or 'F'.
+char tileKindChar(TileKind kind);
+
+/// Evaluates user-authored masks (`sparse_attn.mask` symbols).
+class CustomMaskEvaluator {
+public:
+  virtual ~CustomMaskEvaluator();
+  /// Whether the mask `name` allows (b, h, q, k).
+  virtual bool evaluate(FlatSymbolRefAttr name, int64_t b, int64_t h,
+                        int64_t q, int64_t k) const = 0;
+};
+
+/// What a pattern is evaluated against.
+struct PatternContext {
+  int64_t sq = 0;
+  int64_t sk = 0;
+  int64_t batch = 0;
+  int64_t head = 0;
+  /// Segment ids of batch `batch`, sizes sq and sk; meaningful only when
+  /// `hasSegments` is set.
+  bool hasSegments = false;
+  ArrayRef<int64_t> qSegments;
+  ArrayRef<int64_t> kSegments;
+  /// Evaluator for custom masks; when null, custom masks over-approximate
+  /// (every pair allowed, every tile partial).
+  const CustomMaskEvaluator *customMasks = nullptr;
+
+  PatternContext() = default;
+  PatternContext(int64_t sq, int64_t sk) : sq(sq), sk(sk) {}
+};
+
+} // namespace sparse_attn
+} // namespace mlir
+
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnAttrInterfaces.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnAttrs.h.inc"
+
+namespace mlir {
+namespace sparse_attn {
+
+/// Exact classification of [q0, q1) x [k0, k1) by evaluating `isAllowed`,
+/// stopping as soon as both an allowed and a forbidden pair were seen. The
+/// fallback for custom masks and for ambiguous composites.
+TileKind classifyTileByScan(SparsityPatternAttrInterface pattern,
+                            const PatternContext &ctx, int64_t q0, int64_t q1,
+                            int64_t k0, int64_t k1);
+
+/// Canonical form of a pattern: nested unions/intersections flattened,
+/// duplicates and dominated components dropped, known pairs folded (e.g.
+/// intersect(causal, window<before = W, after = A>) -> window<before = W,
+/// after = 0>). The result allows exactly the same pairs for all sizes.
+Attribute simplifyPattern(Attribute pattern);
+
+/// Conservative containment test: true only if `a` allows a subset of the
+/// pairs `b` allows, for every size and all runtime data.
+bool isSubPattern(Attribute a, Attribute b);
+
+} // namespace sparse_attn
+} // namespace mlir
+
+#endif

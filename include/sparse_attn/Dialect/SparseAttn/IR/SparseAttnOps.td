@@ -1,0 +1,156 @@
+//===- SparseAttnOps.td - sparse_attn operations -----------*- tablegen -*-===//
+#ifndef SPARSE_ATTN_OPS_TD
+#define SPARSE_ATTN_OPS_TD
+
+include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnAttrs.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/BuiltinAttributes.td"
+
+def SparseAttn_PatternAttrConstraint : Attr<
+    CPred<"::llvm::isa<::mlir::sparse_attn::SparsityPatternAttrInterface>($_self)">,
+    "sparsity pattern attribute"> {
+  let storageType = "::mlir::sparse_attn::SparsityPatternAttrInterface";
+  let returnType = "::mlir::sparse_attn::SparsityPatternAttrInterface";
+  let convertFromStorage = "$_self";
+}
+
+def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
+    Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "scaled dot-product attention restricted by a sparsity pattern";
+  let description = [{
+    Operands: `query` `[B, Hq, Sq, D]`, `key` `[B, Hkv, Sk, D]`, `value`
+    `[B, Hkv, Sk, Dv]`, ranked tensors of one element type among f32, f16 and
+    bf16, static or dynamic dimensions, with `Hq % Hkv == 0` (grouped-query
+    attention: query head `h` reads key/value head `h / (Hq / Hkv)`).
+
+    Semantics, for every batch `b`, query head `h`, query position `i` and
+    with `g = h / (Hq / Hkv)`, `A(i) = { j : pattern.allowed(b, h, i, j) }`:
+
+    ```
+    s_ij   = score_mod(scale * sum_d q[b,h,i,d] * k[b,g,j,d], b, h, i, j)
+    m_i    = max_{j in A(i)} s_ij
+    l_i    = sum_{j in A(i)} exp(s_ij - m_i)
+    O[b,h,i,:] = sum_{j in A(i)} exp(s_ij - m_i) / l_i * v[b,g,j,:]
+    LSE[b,h,i] = m_i + log(l_i)
+    ```
+
+    computed with f32 accumulation whatever the input type; `O` has the input
+    element type and `LSE` is f32. A row whose `A(i)` is empty yields
+    `O = 0` and `LSE = -inf`, never NaN. `scale` defaults to `1 / sqrt(D)`.
+    `score_mod` is the identity unless the op names a `sparse_attn.score_mod`
+    symbol (ALiBi, soft-capping, relative position bias, ...).
+
+    Attributes:
+    - `pattern`: any attribute implementing `SparsityPatternAttrInterface`.
+    - `scale` (optional f32, finite).
+    - `score_mod` (optional): a `sparse_attn.score_mod` symbol.
+    - `block_mask` (optional): the tile classification attached by
+      `sparse-attn-block-analysis`; its sizes must match the operands.
+
+    Operands after `value`: `segments(%ids)` (`[B, S]`, integer, for Sq == Sk)
+    or `segments(%qids, %kids)` (`[B, Sq]`, `[B, Sk]`), required exactly when
+    the pattern contains `#sparse_attn.segments`.
+
+    Results: `O` `[B, Hq, Sq, Dv]` and, optionally, `LSE` `[B, Hq, Sq]` f32.
+
+    ```mlir
+    %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal}
+        : tensor<1x8x1024x64xf16>, tensor<1x2x1024x64xf16>, tensor<1x2x1024x64xf16>
+        -> tensor<1x8x1024x64xf16>
+    %o2, %lse = sparse_attn.attention %q, %k, %v segments(%ids : tensor<1x1024xi32>)
+        {pattern = #sparse_attn.segments, scale = 0.125 : f32}
+        : tensor<1x8x1024x64xf16>, tensor<1x2x1024x64xf16>, tensor<1x2x1024x64xf16>
+        -> tensor<1x8x1024x64xf16>, tensor<1x8x1024xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
+                       AnyRankedTensor:$value,
+                       Variadic<AnyRankedTensor>:$segment_ids,
+                       SparseAttn_PatternAttrConstraint:$pattern,
+                       OptionalAttr<F32Attr>:$scale,
+                       OptionalAttr<FlatSymbolRefAttr>:$score_mod,
+                       OptionalAttr<SparseAttn_BlockMaskAttr>:$block_mask);
+  let results = (outs AnyRankedTensor:$output,
+                      Optional<AnyRankedTensor>:$lse);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value
+    (`segments` `(` $segment_ids^ `:` type($segment_ids) `)`)?
+    attr-dict `:` type($query) `,` type($key) `,` type($value)
+    `->` type($output) (`,` type($lse)^)?
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+  let extraClassDeclaration = [{
+    /// The scale actually applied: the attribute, or 1/sqrt(D).
+    /// Requires a static D when no attribute is present.
+    std::optional<double> getEffectiveScale();
+    /// The query-position segment ids (first segment operand), if any.
+    ::mlir::Value getQuerySegmentIds();
+    /// The key-position segment ids (second operand, or the first one).
+    ::mlir::Value getKeySegmentIds();
+  }];
+}
+
+def SparseAttn_MaskOp : SparseAttn_Op<"mask", [
+    Symbol, IsolatedFromAbove, SingleBlock]> {
+  let summary = "a user-authored mask: (b, h, q, k) -> i1";
+  let description = [{
+    A symbol whose single-block region computes whether query position `q`
+    of batch `b` and query head `h` may attend to key position `k`. The four
+    block arguments are `index` values; the region ends with
+    `sparse_attn.yield %allowed : i1`. The body may use `arith`, `math` and
+    `index` operations without side effects. Referenced from a pattern as
+    `#sparse_attn.custom<@name>`, composable with every other pattern.
+
+    ```mlir
+    // Queries see keys at an even distance only.
+    sparse_attn.mask @even(%b: index, %h: index, %q: index, %k: index) {
+      %d = arith.subi %q, %k : index
+      %c2 = arith.constant 2 : index
+      %r = arith.remsi %d, %c2 : index
+      %c0 = arith.constant 0 : index
+      %ok = arith.cmpi eq, %r, %c0 : index
+      sparse_attn.yield %ok : i1
+    }
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name);
+  let regions = (region SizedRegion<1>:$body);
+  let hasCustomAssemblyFormat = 1;
+  let hasRegionVerifier = 1;
+}
+
+def SparseAttn_ScoreModOp : SparseAttn_Op<"score_mod", [
+    Symbol, IsolatedFromAbove, SingleBlock]> {
+  let summary = "a user-authored score modification: (s, b, h, q, k) -> s'";
+  let description = [{
+    A symbol whose single-block region rewrites a scaled score before the
+    softmax: block arguments `(%s: f32, %b: index, %h: index, %q: index,
+    %k: index)`, terminated by `sparse_attn.yield %s2 : f32`. Named by the
+    `score_mod` attribute of `sparse_attn.attention`. It applies to allowed
+    pairs only; it cannot re-allow a masked pair.
+
+    ```mlir
+    // ALiBi with slope 2^-(h+1): s - slope * |q - k|.
+    sparse_attn.score_mod @alibi(%s: f32, %b: index, %h: index, %q: index, %k: index) {
+      %d = arith.subi %q, %k : index
+      ...
+      sparse_attn.yield %r : f32
+    }
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name);
+  let regions = (region SizedRegion<1>:$body);
+  let hasCustomAssemblyFormat = 1;
+  let hasRegionVerifier = 1;
+}
+
+def SparseAttn_YieldOp : SparseAttn_Op<"yield", [
+    Pure, Terminator, ParentOneOf<["MaskOp", "ScoreModOp"]>]> {
+  let summary = "returns the value of a mask or score-modification region";
+  let arguments = (ins Variadic<AnyType>:$values);
+  let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
+}
+
+#endif // SPARSE_ATTN_OPS_TD

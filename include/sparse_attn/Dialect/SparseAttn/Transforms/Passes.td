@@ -1,0 +1,35 @@
+//===- Passes.td - sparse_attn passes ----------------------*- tablegen -*-===//
+#ifndef SPARSE_ATTN_TRANSFORMS_PASSES_TD
+#define SPARSE_ATTN_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def SparseAttnBlockAnalysis : Pass<"sparse-attn-block-analysis"> {
+  let summary = "Classify every (query block, key block) tile and attach it";
+  let description = [{
+    For every `sparse_attn.attention` op with static Sq and Sk, classifies
+    each `block-q x block-k` tile of the score matrix as empty, partial (needs
+    the element mask) or full, and attaches the result as the op's
+    `block_mask` attribute (`#sparse_attn.block_mask`, compressed rows: per
+    query block the partial and the full key blocks). Built-in patterns are
+    classified analytically in O(1)-ish per tile; custom masks by evaluating
+    their region. A pattern that reads runtime data (segment ids) is
+    classified conservatively (such tiles are partial). A custom mask that
+    reads the batch or head index is classified for every (batch, head) and
+    merged (requires static B and Hq). Ops with dynamic sequence lengths are
+    left untouched.
+
+    ```
+    sparse-attn-opt --sparse-attn-block-analysis="block-q=64 block-k=64" in.mlir
+    ```
+  }];
+  let options = [
+    Option<"blockQ", "block-q", "int64_t", /*default=*/"128",
+           "Query rows per tile">,
+    Option<"blockK", "block-k", "int64_t", /*default=*/"128",
+           "Key columns per tile">,
+  ];
+  let dependentDialects = ["::mlir::sparse_attn::SparseAttnDialect"];
+}
+
+#endif

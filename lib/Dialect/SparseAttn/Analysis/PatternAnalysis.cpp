@@ -1,0 +1,338 @@
+//===- PatternAnalysis.cpp - tile classification and mask evaluation ------===//
+
+#include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include <algorithm>
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+//===----------------------------------------------------------------------===//
+// Block classification
+//===----------------------------------------------------------------------===//
+
+int64_t BlockClassification::count(TileKind kind) const {
+  return std::count(kinds.begin(), kinds.end(), kind);
+}
+
+double BlockClassification::tileDensity() const {
+  if (kinds.empty())
+    return 0.0;
+  return 1.0 - static_cast<double>(count(TileKind::Empty)) / kinds.size();
+}
+
+void BlockClassification::mergeWith(const BlockClassification &other) {
+  for (size_t i = 0; i < kinds.size(); ++i)
+    if (kinds[i] != other.kinds[i])
+      kinds[i] = TileKind::Partial;
+}
+
+BlockClassification
+mlir::sparse_attn::classifyBlocks(SparsityPatternAttrInterface pattern,
+                                  const PatternContext &ctx, int64_t blockQ,
+                                  int64_t blockK) {
+  BlockClassification res;
+  res.sq = ctx.sq;
+  res.sk = ctx.sk;
+  res.blockQ = blockQ;
+  res.blockK = blockK;
+  res.numQ = ceilDiv(ctx.sq, blockQ);
+  res.numK = ceilDiv(ctx.sk, blockK);
+  res.kinds.resize(res.numQ * res.numK);
+  for (int64_t i = 0; i < res.numQ; ++i) {
+    int64_t q0 = i * blockQ, q1 = std::min(ctx.sq, q0 + blockQ);
+    for (int64_t j = 0; j < res.numK; ++j) {
+      int64_t k0 = j * blockK, k1 = std::min(ctx.sk, k0 + blockK);
+      res.kinds[i * res.numK + j] = pattern.classifyTile(ctx, q0, q1, k0, k1);
+    }
+  }
+  return res;
+}
+
+BlockMaskAttr
+mlir::sparse_attn::toBlockMaskAttr(MLIRContext *context,
+                                   const BlockClassification &blocks) {
+  SmallVector<int32_t> po{0}, pi, fo{0}, fi;
+  for (int64_t i = 0; i < blocks.numQ; ++i) {
+    for (int64_t j = 0; j < blocks.numK; ++j) {
+      TileKind kind = blocks.at(i, j);
+      if (kind == TileKind::Partial)
+        pi.push_back(j);
+      else if (kind == TileKind::Full)
+        fi.push_back(j);
+    }
+    po.push_back(pi.size());
+    fo.push_back(fi.size());
+  }
+  return BlockMaskAttr::get(context, blocks.blockQ, blocks.blockK, blocks.numK,
+                            po, pi, fo, fi);
+}
+
+int64_t mlir::sparse_attn::countAllowedPairs(
+    SparsityPatternAttrInterface pattern, const PatternContext &ctx,
+    const BlockClassification &blocks) {
+  int64_t total = 0;
+  for (int64_t i = 0; i < blocks.numQ; ++i) {
+    int64_t q0 = i * blocks.blockQ, q1 = std::min(ctx.sq, q0 + blocks.blockQ);
+    for (int64_t j = 0; j < blocks.numK; ++j) {
+      int64_t k0 = j * blocks.blockK, k1 = std::min(ctx.sk, k0 + blocks.blockK);
+      switch (blocks.at(i, j)) {
+      case TileKind::Empty:
+        break;
+      case TileKind::Full:
+        total += (q1 - q0) * (k1 - k0);
+        break;
+      case TileKind::Partial:
+        for (int64_t q = q0; q < q1; ++q)
+          for (int64_t k = k0; k < k1; ++k)
+            total += pattern.isAllowed(ctx, q, k);
+        break;
+      }
+    }
+  }
+  return total;
+}
+
+//===----------------------------------------------------------------------===//
+// MaskInterpreter
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// One runtime value: integers (index, iN) in `i`, floats in `f`.
+struct Slot {
+  int64_t i = 0;
+  double f = 0.0;
+};
+
+struct Step {
+  Operation *op;
+  SmallVector<unsigned, 3> operands;
+  SmallVector<unsigned, 1> results;
+};
+} // namespace
+
+struct MaskInterpreter::Program {
+  Operation *op = nullptr;
+  unsigned numSlots = 0;
+  std::vector<Step> steps;
+  unsigned result = 0;
+};
+
+MaskInterpreter::MaskInterpreter(Operation *symbolTableOp)
+    : symbolTableOp(symbolTableOp) {}
+MaskInterpreter::~MaskInterpreter() = default;
+
+const MaskInterpreter::Program *
+MaskInterpreter::getProgram(FlatSymbolRefAttr name) const {
+  auto it = programs.find(name);
+  if (it != programs.end())
+    return it->second.get();
+  auto &entry = programs[name];
+  auto mask = llvm::dyn_cast_or_null<MaskOp>(
+      SymbolTable::lookupNearestSymbolFrom(symbolTableOp, name));
+  if (!mask) {
+    symbolTableOp->emitError("custom mask ") << name << " not found";
+    error = true;
+    return nullptr;
+  }
+  auto prog = std::make_unique<Program>();
+  prog->op = mask;
+  llvm::DenseMap<Value, unsigned> slots;
+  Block &body = mask.getBody().front();
+  for (BlockArgument arg : body.getArguments())
+    slots[arg] = prog->numSlots++;
+  for (Operation &op : body) {
+    if (auto yield = llvm::dyn_cast<YieldOp>(op)) {
+      prog->result = slots.lookup(yield.getValues().front());
+      break;
+    }
+    Step step{&op, {}, {}};
+    for (Value v : op.getOperands())
+      step.operands.push_back(slots.lookup(v));
+    for (Value v : op.getResults()) {
+      slots[v] = prog->numSlots;
+      step.results.push_back(prog->numSlots++);
+    }
+    prog->steps.push_back(std::move(step));
+  }
+  entry = std::move(prog);
+  return entry.get();
+}
+
+bool MaskInterpreter::usesBatchOrHead(FlatSymbolRefAttr name) const {
+  const Program *prog = getProgram(name);
+  if (!prog)
+    return false;
+  Block &body = llvm::cast<MaskOp>(prog->op).getBody().front();
+  return !body.getArgument(0).use_empty() || !body.getArgument(1).use_empty();
+}
+
+static unsigned bitWidth(Type t) {
+  if (auto it = llvm::dyn_cast<IntegerType>(t))
+    return it.getWidth();
+  return 64; // index
+}
+
+/// Wraps `v` to the integer type `t` (sign-extended; i1 as 0 / 1).
+static int64_t wrap(int64_t v, Type t) {
+  unsigned w = bitWidth(t);
+  if (w >= 64)
+    return v;
+  if (w == 1)
+    return v & 1;
+  uint64_t m = (uint64_t(1) << w) - 1, u = uint64_t(v) & m;
+  if (u >> (w - 1))
+    u |= ~m;
+  return static_cast<int64_t>(u);
+}
+
+static uint64_t asUnsigned(int64_t v, Type t) {
+  unsigned w = bitWidth(t);
+  return w >= 64 ? uint64_t(v) : uint64_t(v) & ((uint64_t(1) << w) - 1);
+}
+
+static bool compareInt(arith::CmpIPredicate p, int64_t a, int64_t b, Type t) {
+  uint64_t ua = asUnsigned(a, t), ub = asUnsigned(b, t);
+  switch (p) {
+  case arith::CmpIPredicate::eq: return a == b;
+  case arith::CmpIPredicate::ne: return a != b;
+  case arith::CmpIPredicate::slt: return a < b;
+  case arith::CmpIPredicate::sle: return a <= b;
+  case arith::CmpIPredicate::sgt: return a > b;
+  case arith::CmpIPredicate::sge: return a >= b;
+  case arith::CmpIPredicate::ult: return ua < ub;
+  case arith::CmpIPredicate::ule: return ua <= ub;
+  case arith::CmpIPredicate::ugt: return ua > ub;
+  case arith::CmpIPredicate::uge: return ua >= ub;
+  }
+  return false;
+}
+
+static int64_t floorDivI(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/// Evaluates `step` through constant folding (the slow, generic path).
+static bool foldStep(const Step &step, SmallVectorImpl<Slot> &vals) {
+  Operation *op = step.op;
+  SmallVector<Attribute> operands;
+  for (auto [idx, v] : llvm::zip(step.operands, op->getOperands())) {
+    Type t = v.getType();
+    if (llvm::isa<FloatType>(t))
+      operands.push_back(FloatAttr::get(t, vals[idx].f));
+    else if (t.isIntOrIndex())
+      operands.push_back(IntegerAttr::get(t, vals[idx].i));
+    else
+      return false;
+  }
+  SmallVector<OpFoldResult> results;
+  if (failed(op->fold(operands, results)) ||
+      results.size() != op->getNumResults())
+    return false;
+  for (auto [i, r] : llvm::enumerate(results)) {
+    Slot &out = vals[step.results[i]];
+    if (auto v = llvm::dyn_cast_if_present<Value>(r)) {
+      // Folded to one of the operands.
+      auto pos = llvm::find(op->getOperands(), v);
+      if (pos == op->getOperands().end())
+        return false;
+      out = vals[step.operands[pos - op->getOperands().begin()]];
+    } else if (auto ia = llvm::dyn_cast<IntegerAttr>(llvm::cast<Attribute>(r))) {
+      out.i = wrap(ia.getValue().getSExtValue(), ia.getType());
+    } else if (auto fa = llvm::dyn_cast<FloatAttr>(llvm::cast<Attribute>(r))) {
+      out.f = fa.getValueAsDouble();
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+static bool runStep(const Step &step, SmallVectorImpl<Slot> &vals) {
+  Operation *op = step.op;
+  auto I = [&](unsigned n) { return vals[step.operands[n]].i; };
+  auto F = [&](unsigned n) { return vals[step.operands[n]].f; };
+  auto setI = [&](int64_t v) {
+    vals[step.results[0]].i = wrap(v, op->getResult(0).getType());
+    return true;
+  };
+  auto setF = [&](double v) {
+    vals[step.results[0]].f = v;
+    return true;
+  };
+  return llvm::TypeSwitch<Operation *, bool>(op)
+      .Case([&](arith::ConstantOp c) {
+        if (auto ia = llvm::dyn_cast<IntegerAttr>(c.getValue()))
+          return setI(ia.getType().isInteger(1) ? ia.getValue().getZExtValue()
+                                                : ia.getValue().getSExtValue());
+        if (auto fa = llvm::dyn_cast<FloatAttr>(c.getValue()))
+          return setF(fa.getValueAsDouble());
+        return false;
+      })
+      .Case([&](arith::AddIOp) { return setI(I(0) + I(1)); })
+      .Case([&](arith::SubIOp) { return setI(I(0) - I(1)); })
+      .Case([&](arith::MulIOp) { return setI(I(0) * I(1)); })
+      .Case([&](arith::DivSIOp) { return I(1) != 0 && setI(I(0) / I(1)); })
+      .Case([&](arith::RemSIOp) { return I(1) != 0 && setI(I(0) % I(1)); })
+      .Case([&](arith::FloorDivSIOp) {
+        return I(1) != 0 && setI(floorDivI(I(0), I(1)));
+      })
+      .Case([&](arith::CeilDivSIOp) {
+        return I(1) != 0 && setI(-floorDivI(-I(0), I(1)));
+      })
+      .Case([&](arith::MinSIOp) { return setI(std::min(I(0), I(1))); })
+      .Case([&](arith::MaxSIOp) { return setI(std::max(I(0), I(1))); })
+      .Case([&](arith::AndIOp) { return setI(I(0) & I(1)); })
+      .Case([&](arith::OrIOp) { return setI(I(0) | I(1)); })
+      .Case([&](arith::XOrIOp) { return setI(I(0) ^ I(1)); })
+      .Case([&](arith::CmpIOp c) {
+        return setI(compareInt(c.getPredicate(), I(0), I(1),
+                               c.getLhs().getType()));
+      })
+      .Case([&](arith::SelectOp s) {
+        vals[step.results[0]] = I(0) ? vals[step.operands[1]]
+                                     : vals[step.operands[2]];
+        return true;
+      })
+      .Case<arith::IndexCastOp, arith::ExtSIOp, arith::TruncIOp>(
+          [&](Operation *) { return setI(I(0)); })
+      .Case<arith::ExtUIOp, arith::IndexCastUIOp>([&](Operation *o) {
+        return setI(static_cast<int64_t>(
+            asUnsigned(I(0), o->getOperand(0).getType())));
+      })
+      .Case([&](arith::AddFOp) { return setF(F(0) + F(1)); })
+      .Case([&](arith::SubFOp) { return setF(F(0) - F(1)); })
+      .Case([&](arith::MulFOp) { return setF(F(0) * F(1)); })
+      .Case([&](arith::DivFOp) { return setF(F(0) / F(1)); })
+      .Case([&](arith::SIToFPOp) { return setF(static_cast<double>(I(0))); })
+      .Default([&](Operation *) { return foldStep(step, vals); });
+}
+
+bool MaskInterpreter::evaluate(FlatSymbolRefAttr name, int64_t b, int64_t h,
+                               int64_t q, int64_t k) const {
+  const Program *prog = getProgram(name);
+  if (!prog)
+    return false;
+  SmallVector<Slot, 16> vals(prog->numSlots);
+  vals[0].i = b;
+  vals[1].i = h;
+  vals[2].i = q;
+  vals[3].i = k;
+  for (const Step &step : prog->steps) {
+    if (!runStep(step, vals)) {
+      if (!error)
+        step.op->emitError("cannot evaluate this operation of custom mask ")
+            << name << " at (b, h, q, k) = (" << b << ", " << h << ", " << q
+            << ", " << k << ")";
+      error = true;
+      return false;
+    }
+  }
+  return vals[prog->result].i != 0;
+}

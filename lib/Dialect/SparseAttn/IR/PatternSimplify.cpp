@@ -1,0 +1,200 @@
+//===- PatternSimplify.cpp - canonical form of sparsity patterns ----------===//
+//
+// `simplifyPattern` rewrites a pattern into an equivalent, smaller one. Every
+// rule preserves the allowed set exactly, for every size and all runtime
+// data; `isSubPattern` is the conservative containment test the rules use.
+// unittests/PatternTest.cpp checks equivalence by evaluation.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnAttrs.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include <algorithm>
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+/// The difference interval d = q - k in [-after, before] of a window-like
+/// pattern, or nullopt.
+static std::optional<std::pair<int64_t, int64_t>> windowBounds(Attribute a) {
+  if (auto w = llvm::dyn_cast<WindowAttr>(a))
+    return std::make_pair(w.getBefore(), w.getAfter());
+  return std::nullopt;
+}
+
+bool mlir::sparse_attn::isSubPattern(Attribute a, Attribute b) {
+  if (a == b || llvm::isa<DensePatternAttr>(b))
+    return true;
+  if (auto u = llvm::dyn_cast<UnionAttr>(a))
+    return llvm::all_of(u.getComponents(),
+                        [&](Attribute c) { return isSubPattern(c, b); });
+  if (auto i = llvm::dyn_cast<IntersectAttr>(b))
+    return llvm::all_of(i.getComponents(),
+                        [&](Attribute c) { return isSubPattern(a, c); });
+  if (auto u = llvm::dyn_cast<UnionAttr>(b))
+    if (llvm::any_of(u.getComponents(),
+                     [&](Attribute c) { return isSubPattern(a, c); }))
+      return true;
+  if (auto i = llvm::dyn_cast<IntersectAttr>(a))
+    return llvm::any_of(i.getComponents(),
+                        [&](Attribute c) { return isSubPattern(c, b); });
+
+  bool bIsCausalLike = llvm::isa<CausalAttr, PrefixAttr>(b);
+  if (auto w = llvm::dyn_cast<WindowAttr>(a)) {
+    if (auto wb = windowBounds(b))
+      return w.getBefore() <= wb->first && w.getAfter() <= wb->second;
+    if (bIsCausalLike)
+      return w.getAfter() == 0;
+    if (auto s = llvm::dyn_cast<StridedAttr>(b))
+      return w.getAfter() == 0 && w.getBefore() < s.getStride();
+    if (auto d = llvm::dyn_cast<DilatedAttr>(b))
+      return (d.getDilation() == 1 || (w.getBefore() == 0 && w.getAfter() == 0)) &&
+             w.getBefore() <= d.getBefore() && w.getAfter() <= d.getAfter();
+    return false;
+  }
+  if (llvm::isa<CausalAttr>(a))
+    return llvm::isa<PrefixAttr>(b);
+  if (auto d = llvm::dyn_cast<DilatedAttr>(a)) {
+    if (auto wb = windowBounds(b))
+      return d.getBefore() <= wb->first && d.getAfter() <= wb->second;
+    if (auto d2 = llvm::dyn_cast<DilatedAttr>(b))
+      return d.getDilation() % d2.getDilation() == 0 &&
+             d.getBefore() <= d2.getBefore() && d.getAfter() <= d2.getAfter();
+    if (bIsCausalLike) // no allowed d < 0 when after < dilation
+      return d.getAfter() < d.getDilation();
+    return false;
+  }
+  if (llvm::isa<StridedAttr>(a))
+    return bIsCausalLike;
+  if (auto g = llvm::dyn_cast<GlobalAttr>(a)) {
+    if (auto g2 = llvm::dyn_cast<GlobalAttr>(b))
+      return std::includes(g2.getTokens().begin(), g2.getTokens().end(),
+                           g.getTokens().begin(), g.getTokens().end());
+    return false;
+  }
+  return false;
+}
+
+/// Simplified components of `pattern` with nested `AttrT` spliced in.
+template <typename AttrT>
+static SmallVector<Attribute> flatten(AttrT pattern) {
+  SmallVector<Attribute> out;
+  for (Attribute c : pattern.getComponents()) {
+    Attribute s = simplifyPattern(c);
+    if (auto nested = llvm::dyn_cast<AttrT>(s))
+      llvm::append_range(out, nested.getComponents());
+    else
+      out.push_back(s);
+  }
+  return out;
+}
+
+/// Drops duplicates and, with `keepLarger`, every component contained in
+/// another one (union), otherwise every component containing another one
+/// (intersection). Among equivalent components the first one stays.
+static void dropDominated(SmallVectorImpl<Attribute> &comps, bool keepLarger) {
+  SmallVector<Attribute> kept;
+  for (size_t i = 0; i < comps.size(); ++i) {
+    bool drop = false;
+    for (size_t j = 0; j < comps.size() && !drop; ++j) {
+      if (i == j)
+        continue;
+      Attribute small = keepLarger ? comps[i] : comps[j];
+      Attribute large = keepLarger ? comps[j] : comps[i];
+      if (!isSubPattern(small, large))
+        continue;
+      // Equivalent both ways: keep the earlier one.
+      bool equivalent = isSubPattern(large, small);
+      drop = !equivalent || j < i;
+    }
+    if (!drop)
+      kept.push_back(comps[i]);
+  }
+  comps.assign(kept.begin(), kept.end());
+}
+
+/// Repeatedly replaces a pair of components by `merge(a, b)` when it returns
+/// a pattern.
+static void mergePairs(SmallVectorImpl<Attribute> &comps,
+                       function_ref<Attribute(Attribute, Attribute)> merge) {
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (size_t i = 0; i < comps.size() && !changed; ++i)
+      for (size_t j = i + 1; j < comps.size() && !changed; ++j) {
+        Attribute m = merge(comps[i], comps[j]);
+        if (!m)
+          m = merge(comps[j], comps[i]);
+        if (m) {
+          comps[i] = m;
+          comps.erase(comps.begin() + j);
+          changed = true;
+        }
+      }
+  }
+}
+
+static Attribute mergeUnionPair(Attribute a, Attribute b) {
+  MLIRContext *ctx = a.getContext();
+  // Both windows contain d = 0, so their union is one interval.
+  if (auto w1 = llvm::dyn_cast<WindowAttr>(a))
+    if (auto w2 = llvm::dyn_cast<WindowAttr>(b))
+      return WindowAttr::get(ctx, std::max(w1.getBefore(), w2.getBefore()),
+                             std::max(w1.getAfter(), w2.getAfter()));
+  if (auto g1 = llvm::dyn_cast<GlobalAttr>(a))
+    if (auto g2 = llvm::dyn_cast<GlobalAttr>(b)) {
+      SmallVector<int64_t> tokens;
+      std::set_union(g1.getTokens().begin(), g1.getTokens().end(),
+                     g2.getTokens().begin(), g2.getTokens().end(),
+                     std::back_inserter(tokens));
+      return GlobalAttr::get(ctx, tokens);
+    }
+  return {};
+}
+
+static Attribute mergeIntersectPair(Attribute a, Attribute b) {
+  MLIRContext *ctx = a.getContext();
+  if (auto w1 = llvm::dyn_cast<WindowAttr>(a)) {
+    if (auto w2 = llvm::dyn_cast<WindowAttr>(b))
+      return WindowAttr::get(ctx, std::min(w1.getBefore(), w2.getBefore()),
+                             std::min(w1.getAfter(), w2.getAfter()));
+    if (llvm::isa<CausalAttr>(b))
+      return WindowAttr::get(ctx, w1.getBefore(), 0);
+    if (auto d = llvm::dyn_cast<DilatedAttr>(b))
+      return DilatedAttr::get(ctx, std::min(w1.getBefore(), d.getBefore()),
+                              std::min(w1.getAfter(), d.getAfter()),
+                              d.getDilation());
+  }
+  if (auto d = llvm::dyn_cast<DilatedAttr>(a))
+    if (llvm::isa<CausalAttr>(b))
+      return DilatedAttr::get(ctx, d.getBefore(), 0, d.getDilation());
+  return {};
+}
+
+Attribute mlir::sparse_attn::simplifyPattern(Attribute pattern) {
+  MLIRContext *ctx = pattern.getContext();
+  if (auto u = llvm::dyn_cast<UnionAttr>(pattern)) {
+    SmallVector<Attribute> comps = flatten(u);
+    if (llvm::any_of(comps, llvm::IsaPred<DensePatternAttr>))
+      return DensePatternAttr::get(ctx);
+    mergePairs(comps, mergeUnionPair);
+    dropDominated(comps, /*keepLarger=*/true);
+    if (comps.size() == 1)
+      return comps.front();
+    return UnionAttr::get(ctx, comps);
+  }
+  if (auto i = llvm::dyn_cast<IntersectAttr>(pattern)) {
+    SmallVector<Attribute> comps = flatten(i);
+    llvm::erase_if(comps, llvm::IsaPred<DensePatternAttr>);
+    if (comps.empty())
+      return DensePatternAttr::get(ctx);
+    mergePairs(comps, mergeIntersectPair);
+    dropDominated(comps, /*keepLarger=*/false);
+    if (comps.size() == 1)
+      return comps.front();
+    return IntersectAttr::get(ctx, comps);
+  }
+  return pattern;
+}

@@ -1,0 +1,324 @@
+//===- SparseAttnOps.cpp - sparse_attn operations -------------------------===//
+
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/STLExtras.h"
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+#define GET_OP_CLASSES
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+static bool staticMismatch(int64_t a, int64_t b) {
+  return !ShapedType::isDynamic(a) && !ShapedType::isDynamic(b) && a != b;
+}
+
+static std::string dimStr(int64_t d) {
+  return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
+}
+
+static std::string shapeStr(ArrayRef<int64_t> dims) {
+  std::string s = "[";
+  for (auto [i, d] : llvm::enumerate(dims))
+    s += (i ? ", " : "") + dimStr(d);
+  return s + "]";
+}
+
+static bool shapesCompatible(ArrayRef<int64_t> actual,
+                             ArrayRef<int64_t> expected) {
+  if (actual.size() != expected.size())
+    return false;
+  for (auto [a, e] : llvm::zip(actual, expected))
+    if (staticMismatch(a, e))
+      return false;
+  return true;
+}
+
+static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+std::optional<double> AttentionOp::getEffectiveScale() {
+  if (auto scale = getScaleAttr())
+    return scale.getValueAsDouble();
+  int64_t d = llvm::cast<RankedTensorType>(getQuery().getType()).getDimSize(3);
+  if (ShapedType::isDynamic(d) || d <= 0)
+    return std::nullopt;
+  return 1.0 / std::sqrt(static_cast<double>(d));
+}
+
+Value AttentionOp::getQuerySegmentIds() {
+  return getSegmentIds().empty() ? Value() : getSegmentIds().front();
+}
+Value AttentionOp::getKeySegmentIds() {
+  return getSegmentIds().empty() ? Value() : getSegmentIds().back();
+}
+
+LogicalResult AttentionOp::verify() {
+  auto qT = llvm::cast<RankedTensorType>(getQuery().getType());
+  auto kT = llvm::cast<RankedTensorType>(getKey().getType());
+  auto vT = llvm::cast<RankedTensorType>(getValue().getType());
+  if (qT.getRank() != 4)
+    return emitOpError("query must be a rank-4 tensor [B, Hq, Sq, D], got ")
+           << qT;
+  if (kT.getRank() != 4)
+    return emitOpError("key must be a rank-4 tensor [B, Hkv, Sk, D], got ")
+           << kT;
+  if (vT.getRank() != 4)
+    return emitOpError("value must be a rank-4 tensor [B, Hkv, Sk, Dv], got ")
+           << vT;
+  Type elt = qT.getElementType();
+  if (!elt.isF32() && !elt.isF16() && !elt.isBF16())
+    return emitOpError("query element type must be f32, f16 or bf16, got ")
+           << elt;
+  if (kT.getElementType() != elt)
+    return emitOpError("key element type ")
+           << kT.getElementType() << " does not match query element type "
+           << elt;
+  if (vT.getElementType() != elt)
+    return emitOpError("value element type ")
+           << vT.getElementType() << " does not match query element type "
+           << elt;
+
+  int64_t b = qT.getDimSize(0), hq = qT.getDimSize(1), sq = qT.getDimSize(2),
+          d = qT.getDimSize(3);
+  int64_t hkv = kT.getDimSize(1), sk = kT.getDimSize(2), dv = vT.getDimSize(3);
+  if (staticMismatch(kT.getDimSize(0), b))
+    return emitOpError("key batch size ")
+           << kT.getDimSize(0) << " does not match query batch size " << b;
+  if (staticMismatch(vT.getDimSize(0), b))
+    return emitOpError("value batch size ")
+           << vT.getDimSize(0) << " does not match query batch size " << b;
+  if (staticMismatch(vT.getDimSize(1), hkv))
+    return emitOpError("value has ")
+           << vT.getDimSize(1) << " heads but key has " << hkv;
+  if (hkv == 0)
+    return emitOpError("key/value must have at least one head");
+  if (!ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hkv) &&
+      hq % hkv != 0)
+    return emitOpError("query heads (")
+           << hq << ") must be a multiple of key/value heads (" << hkv << ")";
+  if (staticMismatch(kT.getDimSize(3), d))
+    return emitOpError("key head dimension ")
+           << kT.getDimSize(3) << " does not match query head dimension " << d;
+  if (d == 0)
+    return emitOpError("head dimension D must be positive");
+  if (staticMismatch(vT.getDimSize(2), sk))
+    return emitOpError("value sequence length ")
+           << vT.getDimSize(2) << " does not match key sequence length " << sk;
+
+  auto oT = llvm::cast<RankedTensorType>(getOutput().getType());
+  SmallVector<int64_t> expectedO = {b, hq, sq, dv};
+  if (oT.getElementType() != elt)
+    return emitOpError("output element type ")
+           << oT.getElementType() << " does not match query element type "
+           << elt;
+  if (!shapesCompatible(oT.getShape(), expectedO))
+    return emitOpError("output type ")
+           << oT << " does not match [B, Hq, Sq, Dv] = " << shapeStr(expectedO);
+  if (Value lse = getLse()) {
+    auto lT = llvm::cast<RankedTensorType>(lse.getType());
+    SmallVector<int64_t> expectedL = {b, hq, sq};
+    if (!lT.getElementType().isF32() ||
+        !shapesCompatible(lT.getShape(), expectedL))
+      return emitOpError("log-sum-exp type ")
+             << lT << " must be an f32 tensor [B, Hq, Sq] = "
+             << shapeStr(expectedL);
+  }
+
+  if (auto scale = getScaleAttr())
+    if (!std::isfinite(scale.getValueAsDouble()))
+      return emitOpError("scale must be finite, got ")
+             << scale.getValueAsDouble();
+
+  // Runtime segment ids.
+  SparsityPatternAttrInterface pattern = getPattern();
+  auto segs = getSegmentIds();
+  if (pattern.needsSegmentIds() && segs.empty())
+    return emitOpError("pattern ")
+           << pattern
+           << " needs segment ids: add segments(%ids : tensor<BxSxi32>)";
+  if (!pattern.needsSegmentIds() && !segs.empty())
+    return emitOpError("segment ids are given but the pattern does not use "
+                       "#sparse_attn.segments");
+  if (segs.size() > 2)
+    return emitOpError("expects one or two segment id operands, got ")
+           << segs.size();
+  if (segs.size() == 1 && staticMismatch(sq, sk))
+    return emitOpError("a single segment id operand needs Sq == Sk (got ")
+           << sq << " and " << sk << "); pass segments(%qids, %kids : ...)";
+  for (auto [i, seg] : llvm::enumerate(segs)) {
+    auto sT = llvm::cast<RankedTensorType>(seg.getType());
+    bool isKey = segs.size() == 2 && i == 1;
+    SmallVector<int64_t> expected = {b, isKey ? sk : sq};
+    if (sT.getRank() != 2 || !sT.getElementType().isSignlessInteger() ||
+        !shapesCompatible(sT.getShape(), expected))
+      return emitOpError(isKey ? "key" : "query")
+             << " segment ids must be an integer tensor [B, "
+             << (isKey ? "Sk" : "Sq") << "] = " << shapeStr(expected)
+             << ", got " << sT;
+  }
+
+  // Size-dependent pattern checks.
+  bool staticSeq = !ShapedType::isDynamic(sq) && !ShapedType::isDynamic(sk);
+  if (staticSeq &&
+      failed(pattern.verifyForSizes([&] { return emitOpError(); }, sq, sk)))
+    return failure();
+
+  if (BlockMaskAttr mask = getBlockMaskAttr()) {
+    if (!staticSeq)
+      return emitOpError("block_mask requires static Sq and Sk");
+    int64_t nq = ceilDiv(sq, mask.getBlockQ()),
+            nk = ceilDiv(sk, mask.getBlockK());
+    if (mask.getNumQBlocks() != nq || mask.getNumKBlocks() != nk)
+      return emitOpError("block_mask has ")
+             << mask.getNumQBlocks() << "x" << mask.getNumKBlocks()
+             << " blocks but Sq = " << sq << ", Sk = " << sk << " with tiles "
+             << mask.getBlockQ() << "x" << mask.getBlockK() << " give " << nq
+             << "x" << nk;
+  }
+  return success();
+}
+
+LogicalResult
+AttentionOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  SmallVector<FlatSymbolRefAttr> masks;
+  getPattern().collectCustomMasks(masks);
+  for (FlatSymbolRefAttr name : masks) {
+    Operation *op = symbolTable.lookupNearestSymbolFrom(*this, name);
+    if (!op)
+      return emitOpError("custom mask ") << name << " does not exist";
+    if (!llvm::isa<MaskOp>(op))
+      return emitOpError("custom mask ")
+             << name << " refers to '" << op->getName()
+             << "', not a sparse_attn.mask";
+  }
+  if (FlatSymbolRefAttr name = getScoreModAttr()) {
+    Operation *op = symbolTable.lookupNearestSymbolFrom(*this, name);
+    if (!op)
+      return emitOpError("score_mod ") << name << " does not exist";
+    if (!llvm::isa<ScoreModOp>(op))
+      return emitOpError("score_mod ")
+             << name << " refers to '" << op->getName()
+             << "', not a sparse_attn.score_mod";
+  }
+  return success();
+}
+
+namespace {
+/// Replaces the pattern by its canonical form (see simplifyPattern).
+struct SimplifyAttentionPattern : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Attribute simplified = simplifyPattern(op.getPattern());
+    if (simplified == op.getPattern())
+      return failure();
+    rewriter.modifyOpInPlace(op, [&] {
+      op.setPatternAttr(llvm::cast<SparsityPatternAttrInterface>(simplified));
+    });
+    return success();
+  }
+};
+} // namespace
+
+void AttentionOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                              MLIRContext *context) {
+  results.add<SimplifyAttentionPattern>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// MaskOp, ScoreModOp
+//===----------------------------------------------------------------------===//
+
+static ParseResult parseSymbolWithRegion(OpAsmParser &parser,
+                                         OperationState &result) {
+  StringAttr name;
+  if (parser.parseSymbolName(name, SymbolTable::getSymbolAttrName(),
+                             result.attributes))
+    return failure();
+  SmallVector<OpAsmParser::Argument> args;
+  if (parser.parseArgumentList(args, OpAsmParser::Delimiter::Paren,
+                               /*allowType=*/true) ||
+      parser.parseOptionalAttrDictWithKeyword(result.attributes))
+    return failure();
+  Region *body = result.addRegion();
+  return parser.parseRegion(*body, args);
+}
+
+static void printSymbolWithRegion(OpAsmPrinter &p, Operation *op,
+                                  StringRef name, Region &body) {
+  p << ' ';
+  p.printSymbolName(name);
+  p << '(';
+  if (!body.empty())
+    llvm::interleaveComma(body.getArguments(), p,
+                          [&](BlockArgument a) { p.printRegionArgument(a); });
+  p << ')';
+  p.printOptionalAttrDictWithKeyword(op->getAttrs(),
+                                     {SymbolTable::getSymbolAttrName()});
+  p << ' ';
+  p.printRegion(body, /*printEntryBlockArgs=*/false);
+}
+
+/// Checks the signature (argument types, one yielded value of `resultType`)
+/// and that the body is free of side effects.
+static LogicalResult verifySymbolRegion(Operation *op, Region &body,
+                                        StringRef what,
+                                        ArrayRef<Type> argTypes,
+                                        StringRef signature, Type resultType) {
+  Block &block = body.front();
+  if (block.getNumArguments() != argTypes.size() ||
+      !llvm::equal(block.getArgumentTypes(), argTypes))
+    return op->emitOpError("region must take ")
+           << signature << ", got " << block.getNumArguments()
+           << " argument(s) of types (" << block.getArgumentTypes() << ")";
+  auto yield = llvm::dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield)
+    return op->emitOpError("region must end with sparse_attn.yield");
+  if (yield.getValues().size() != 1 ||
+      yield.getValues().front().getType() != resultType)
+    return yield.emitOpError("in a ")
+           << what << " must yield exactly one " << resultType << " value";
+  for (Operation &inner : block.without_terminator())
+    if (!isMemoryEffectFree(&inner))
+      return inner.emitOpError("has side effects, which are not allowed in a ")
+             << what;
+  return success();
+}
+
+ParseResult MaskOp::parse(OpAsmParser &parser, OperationState &result) {
+  return parseSymbolWithRegion(parser, result);
+}
+void MaskOp::print(OpAsmPrinter &p) {
+  printSymbolWithRegion(p, *this, getSymName(), getBody());
+}
+LogicalResult MaskOp::verifyRegions() {
+  Type index = IndexType::get(getContext());
+  return verifySymbolRegion(*this, getBody(), "sparse_attn.mask",
+                            {index, index, index, index},
+                            "(b: index, h: index, q: index, k: index)",
+                            IntegerType::get(getContext(), 1));
+}
+
+ParseResult ScoreModOp::parse(OpAsmParser &parser, OperationState &result) {
+  return parseSymbolWithRegion(parser, result);
+}
+void ScoreModOp::print(OpAsmPrinter &p) {
+  printSymbolWithRegion(p, *this, getSymName(), getBody());
+}
+LogicalResult ScoreModOp::verifyRegions() {
+  Type index = IndexType::get(getContext());
+  Type f32 = Float32Type::get(getContext());
+  return verifySymbolRegion(
+      *this, getBody(), "sparse_attn.score_mod", {f32, index, index, index, index},
+      "(score: f32, b: index, h: index, q: index, k: index)", f32);
+}

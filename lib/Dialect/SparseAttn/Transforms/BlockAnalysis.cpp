@@ -1,0 +1,89 @@
+//===- BlockAnalysis.cpp - attach tile classifications --------------------===//
+
+#include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
+#include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
+
+#include "mlir/IR/SymbolTable.h"
+
+namespace mlir {
+namespace sparse_attn {
+#define GEN_PASS_DEF_SPARSEATTNBLOCKANALYSIS
+#include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h.inc"
+} // namespace sparse_attn
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+namespace {
+struct BlockAnalysisPass
+    : sparse_attn::impl::SparseAttnBlockAnalysisBase<BlockAnalysisPass> {
+  using SparseAttnBlockAnalysisBase::SparseAttnBlockAnalysisBase;
+
+  void runOnOperation() override {
+    if (blockQ <= 0 || blockK <= 0) {
+      getOperation()->emitError("sparse-attn-block-analysis: block-q and "
+                                "block-k must be positive, got ")
+          << blockQ << " and " << blockK;
+      return signalPassFailure();
+    }
+    Operation *root = getOperation();
+    Operation *symbolTable =
+        root->hasTrait<OpTrait::SymbolTable>()
+            ? root
+            : SymbolTable::getNearestSymbolTable(root);
+    MaskInterpreter masks(symbolTable ? symbolTable : root);
+    WalkResult result = root->walk([&](AttentionOp op) {
+      if (failed(analyse(op, masks)))
+        return WalkResult::interrupt();
+      return WalkResult::advance();
+    });
+    if (result.wasInterrupted() || masks.hadError())
+      signalPassFailure();
+  }
+
+  LogicalResult analyse(AttentionOp op, const MaskInterpreter &masks) {
+    auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
+    auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
+    int64_t sq = qT.getDimSize(2), sk = kT.getDimSize(2);
+    if (ShapedType::isDynamic(sq) || ShapedType::isDynamic(sk))
+      return success(); // classified at run time by later lowerings
+
+    SparsityPatternAttrInterface pattern = op.getPattern();
+    PatternContext ctx(sq, sk);
+    ctx.customMasks = &masks;
+
+    // A custom mask that reads b or h must be classified for every pair.
+    SmallVector<FlatSymbolRefAttr> custom;
+    pattern.collectCustomMasks(custom);
+    bool perHead = llvm::any_of(
+        custom, [&](FlatSymbolRefAttr m) { return masks.usesBatchOrHead(m); });
+    int64_t numB = 1, numH = 1;
+    if (perHead) {
+      numB = qT.getDimSize(0);
+      numH = qT.getDimSize(1);
+      if (ShapedType::isDynamic(numB) || ShapedType::isDynamic(numH))
+        return op.emitOpError("block analysis of a custom mask that reads the "
+                              "batch or head index needs static B and Hq");
+      if (numB == 0 || numH == 0)
+        numB = numH = 1; // nothing to compute; keep one classification
+    }
+    std::optional<BlockClassification> merged;
+    for (int64_t b = 0; b < numB; ++b)
+      for (int64_t h = 0; h < numH; ++h) {
+        ctx.batch = b;
+        ctx.head = h;
+        BlockClassification blocks = classifyBlocks(pattern, ctx, blockQ, blockK);
+        if (merged)
+          merged->mergeWith(blocks);
+        else
+          merged = std::move(blocks);
+      }
+    if (masks.hadError())
+      return failure();
+    op.setBlockMaskAttr(toBlockMaskAttr(op.getContext(), *merged));
+    return success();
+  }
+};
+} // namespace

@@ -1,0 +1,30 @@
+# -*- Python -*-
+import os
+import sys
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "SPARSE_ATTN"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs", "unit"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.sparse_attn_obj_root, "test")
+
+llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+config.substitutions.append(("%python", sys.executable))
+config.substitutions.append(("%srcroot", config.sparse_attn_src_root))
+config.substitutions.append(("%PYTHONPATH", os.path.join(config.sparse_attn_src_root, "python")))
+
+tool_dirs = [config.sparse_attn_tools_dir, config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(
+    ["sparse-attn-opt", "sparse-attn-inspect"], tool_dirs)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.sparse_attn_tools_dir, append_path=True)
+
+# GoogleTest unit tests run as a sub-suite.
+if config.sparse_attn_unittests.upper() in ("ON", "1", "TRUE", "YES"):
+    config.available_features.add("unittests")
