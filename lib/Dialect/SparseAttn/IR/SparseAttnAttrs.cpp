@@ -16,6 +16,8 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include <algorithm>
+#include <tuple>
+#include <utility>
 
 using namespace mlir;
 using namespace mlir::sparse_attn;
@@ -752,4 +754,167 @@ void BlockMaskAttr::print(AsmPrinter &printer) const {
   list("full_offsets", getFullOffsets());
   list("full_indices", getFullIndices());
   printer << ">";
+}
+
+//===----------------------------------------------------------------------===//
+// Keyword syntax shared by the pattern attributes: `<key = value, ...>`
+//===----------------------------------------------------------------------===//
+
+static std::string keyList(ArrayRef<StringRef> keys) {
+  std::string s;
+  for (auto [i, k] : llvm::enumerate(keys))
+    s += (i ? ", '" : "'") + k.str() + "'";
+  return s;
+}
+
+/// Parses `<k1 = int, k2 = int, ...>` with every key of `keys` exactly once,
+/// in any order; unknown, duplicate and missing keys are diagnosed.
+static ParseResult parseKeyValues(AsmParser &parser, StringRef attr,
+                                  ArrayRef<StringRef> keys,
+                                  MutableArrayRef<int64_t> values) {
+  SMLoc start = parser.getCurrentLocation();
+  SmallVector<bool> seen(keys.size(), false);
+  if (parser.parseLess())
+    return failure();
+  do {
+    SMLoc keyLoc = parser.getCurrentLocation();
+    StringRef key;
+    if (failed(parser.parseOptionalKeyword(&key)))
+      return parser.emitError(keyLoc, "#sparse_attn.")
+             << attr << ": expected a key (" << keyList(keys) << ")";
+    auto it = llvm::find(keys, key);
+    if (it == keys.end())
+      return parser.emitError(keyLoc, "#sparse_attn.")
+             << attr << ": unknown key '" << key << "' (expected "
+             << keyList(keys) << ")";
+    size_t idx = it - keys.begin();
+    if (seen[idx])
+      return parser.emitError(keyLoc, "#sparse_attn.")
+             << attr << ": duplicate key '" << key << "'";
+    seen[idx] = true;
+    if (parser.parseEqual() || parser.parseInteger(values[idx]))
+      return failure();
+  } while (succeeded(parser.parseOptionalComma()));
+  if (parser.parseGreater())
+    return failure();
+  for (auto [i, k] : llvm::enumerate(keys))
+    if (!seen[i])
+      return parser.emitError(start, "#sparse_attn.")
+             << attr << ": missing key '" << k << "'";
+  return success();
+}
+
+static void printKeyValues(AsmPrinter &printer, ArrayRef<StringRef> keys,
+                           ArrayRef<int64_t> values) {
+  printer << "<";
+  for (auto [i, k] : llvm::enumerate(keys))
+    printer << (i ? ", " : "") << k << " = " << values[i];
+  printer << ">";
+}
+
+#define SPARSE_ATTN_KEYWORD_ATTR(CLASS, NAME, N, KEYS, GETTERS)                \
+  Attribute CLASS::parse(AsmParser &parser, Type) {                            \
+    SMLoc loc = parser.getCurrentLocation();                                   \
+    static const StringRef keys[N] = KEYS;                                     \
+    int64_t v[N] = {};                                                         \
+    if (failed(parseKeyValues(parser, NAME, keys, v)))                         \
+      return {};                                                               \
+    return std::apply(                                                         \
+        [&](auto... xs) {                                                      \
+          return getChecked([&] { return parser.emitError(loc); },             \
+                            parser.getContext(), xs...);                       \
+        },                                                                     \
+        toTuple<N>(v));                                                        \
+  }                                                                            \
+  void CLASS::print(AsmPrinter &printer) const {                               \
+    static const StringRef keys[N] = KEYS;                                     \
+    printKeyValues(printer, keys, GETTERS);                                    \
+  }
+
+template <size_t N, size_t... I>
+static auto toTupleImpl(const int64_t (&v)[N], std::index_sequence<I...>) {
+  return std::make_tuple(v[I]...);
+}
+template <size_t N> static auto toTuple(const int64_t (&v)[N]) {
+  return toTupleImpl<N>(v, std::make_index_sequence<N>());
+}
+
+#define KEYS(...) {__VA_ARGS__}
+#define VALUES(...) ArrayRef<int64_t>({__VA_ARGS__})
+SPARSE_ATTN_KEYWORD_ATTR(WindowAttr, "window", 2, KEYS("before", "after"),
+                         VALUES(getBefore(), getAfter()))
+SPARSE_ATTN_KEYWORD_ATTR(DilatedAttr, "dilated", 3,
+                         KEYS("before", "after", "dilation"),
+                         VALUES(getBefore(), getAfter(), getDilation()))
+SPARSE_ATTN_KEYWORD_ATTR(StridedAttr, "strided", 1, KEYS("stride"),
+                         VALUES(getStride()))
+SPARSE_ATTN_KEYWORD_ATTR(FixedAttr, "fixed", 2, KEYS("stride", "summary"),
+                         VALUES(getStride(), getSummary()))
+SPARSE_ATTN_KEYWORD_ATTR(RandomAttr, "random", 3,
+                         KEYS("block", "per_row", "seed"),
+                         VALUES(getBlock(), getPerRow(), getSeed()))
+SPARSE_ATTN_KEYWORD_ATTR(PrefixAttr, "prefix", 1, KEYS("length"),
+                         VALUES(getLength()))
+#undef KEYS
+#undef VALUES
+#undef SPARSE_ATTN_KEYWORD_ATTR
+
+Attribute GlobalAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  SmallVector<int64_t> tokens;
+  if (parser.parseLess() ||
+      parser.parseCommaSeparatedList(AsmParser::Delimiter::Square,
+                                     [&] {
+                                       return parser.parseInteger(
+                                           tokens.emplace_back());
+                                     }) ||
+      parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
+                    tokens);
+}
+void GlobalAttr::print(AsmPrinter &printer) const {
+  printer << "<[";
+  llvm::interleaveComma(getTokens(), printer);
+  printer << "]>";
+}
+
+static ParseResult parseComponents(AsmParser &parser,
+                                   SmallVectorImpl<Attribute> &components) {
+  return failure(
+      parser.parseLess() ||
+      parser.parseCommaSeparatedList(
+          AsmParser::Delimiter::Square,
+          [&] { return parser.parseAttribute(components.emplace_back()); }) ||
+      parser.parseGreater());
+}
+static void printComponents(AsmPrinter &printer,
+                            ArrayRef<Attribute> components) {
+  printer << "<[";
+  llvm::interleaveComma(components, printer,
+                        [&](Attribute a) { printer.printAttribute(a); });
+  printer << "]>";
+}
+
+Attribute UnionAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  SmallVector<Attribute> components;
+  if (failed(parseComponents(parser, components)))
+    return {};
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
+                    components);
+}
+void UnionAttr::print(AsmPrinter &printer) const {
+  printComponents(printer, getComponents());
+}
+Attribute IntersectAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  SmallVector<Attribute> components;
+  if (failed(parseComponents(parser, components)))
+    return {};
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
+                    components);
+}
+void IntersectAttr::print(AsmPrinter &printer) const {
+  printComponents(printer, getComponents());
 }

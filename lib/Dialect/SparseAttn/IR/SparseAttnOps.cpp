@@ -136,8 +136,7 @@ LogicalResult AttentionOp::verify() {
 
   if (auto scale = getScaleAttr())
     if (!std::isfinite(scale.getValueAsDouble()))
-      return emitOpError("scale must be finite, got ")
-             << scale.getValueAsDouble();
+      return emitOpError("scale must be a finite number");
 
   // Runtime segment ids.
   SparsityPatternAttrInterface pattern = getPattern();
@@ -281,7 +280,8 @@ static LogicalResult verifySymbolRegion(Operation *op, Region &body,
     return op->emitOpError("region must take ")
            << signature << ", got " << block.getNumArguments()
            << " argument(s) of types (" << block.getArgumentTypes() << ")";
-  auto yield = llvm::dyn_cast<YieldOp>(block.getTerminator());
+  // Defensive: terminators of other dialects without a parent constraint.
+  auto yield = llvm::dyn_cast<YieldOp>(block.back());
   if (!yield)
     return op->emitOpError("region must end with sparse_attn.yield");
   if (yield.getValues().size() != 1 ||

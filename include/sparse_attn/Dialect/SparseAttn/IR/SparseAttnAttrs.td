@@ -50,7 +50,7 @@ def SparseAttn_WindowAttr : SparseAttn_PatternAttr<"Window", "window"> {
     ```
   }];
   let parameters = (ins "int64_t":$before, "int64_t":$after);
-  let assemblyFormat = "`<` struct(params) `>`";
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
 
@@ -67,7 +67,7 @@ def SparseAttn_DilatedAttr : SparseAttn_PatternAttr<"Dilated", "dilated"> {
     ```
   }];
   let parameters = (ins "int64_t":$before, "int64_t":$after, "int64_t":$dilation);
-  let assemblyFormat = "`<` struct(params) `>`";
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
 
@@ -83,7 +83,7 @@ def SparseAttn_StridedAttr : SparseAttn_PatternAttr<"Strided", "strided"> {
     ```
   }];
   let parameters = (ins "int64_t":$stride);
-  let assemblyFormat = "`<` struct(params) `>`";
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
 
@@ -102,7 +102,7 @@ def SparseAttn_FixedAttr : SparseAttn_PatternAttr<"Fixed", "fixed"> {
     ```
   }];
   let parameters = (ins "int64_t":$stride, "int64_t":$summary);
-  let assemblyFormat = "`<` struct(params) `>`";
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
 
@@ -121,7 +121,7 @@ def SparseAttn_GlobalAttr : SparseAttn_PatternAttr<"Global", "global",
     ```
   }];
   let parameters = (ins ArrayRefParameter<"int64_t", "token positions">:$tokens);
-  let assemblyFormat = "`<` `[` $tokens `]` `>`";
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
 
@@ -160,7 +160,7 @@ def SparseAttn_RandomAttr : SparseAttn_PatternAttr<"Random", "random"> {
     ```
   }];
   let parameters = (ins "int64_t":$block, "int64_t":$per_row, "int64_t":$seed);
-  let assemblyFormat = "`<` struct(params) `>`";
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     /// The sorted key blocks chosen for query block `qb` with `nk` key blocks.
@@ -205,7 +205,7 @@ def SparseAttn_PrefixAttr : SparseAttn_PatternAttr<"Prefix", "prefix"> {
     ```
   }];
   let parameters = (ins "int64_t":$length);
-  let assemblyFormat = "`<` struct(params) `>`";
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
 
@@ -240,7 +240,7 @@ def SparseAttn_UnionAttr : SparseAttn_PatternAttr<"Union", "union",
     ```
   }];
   let parameters = (ins ArrayRefParameter<"::mlir::Attribute", "components">:$components);
-  let assemblyFormat = "`<` `[` $components `]` `>`";
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
 
@@ -257,7 +257,7 @@ def SparseAttn_IntersectAttr : SparseAttn_PatternAttr<"Intersect", "intersect",
     ```
   }];
   let parameters = (ins ArrayRefParameter<"::mlir::Attribute", "components">:$components);
-  let assemblyFormat = "`<` `[` $components `]` `>`";
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
 

@@ -1,0 +1,698 @@
+// One case per diagnostic of the sparse_attn dialect.
+// RUN: sparse-attn-opt %s -split-input-file -verify-diagnostics
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.window: 'before' must be non-negative, got -1}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.window<before = -1, after = 0>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.window: 'after' must be non-negative, got -3}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.window<before = 2, after = -3>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.window: unknown key 'width' (expected 'before', 'after')}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.window<before = 2, after = 0, width = 3>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.window: missing key 'after'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.window<before = 2>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.dilated: 'dilation' must be positive, got 0}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.dilated<before = 4, after = 4, dilation = 0>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.dilated: 'before' must be non-negative, got -4}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.dilated<before = -4, after = 4, dilation = 2>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.strided: 'stride' must be positive, got 0}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.strided<stride = 0>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.fixed: 'stride' must be positive, got 0}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.fixed<stride = 0, summary = 0>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.fixed: 'summary' must be non-negative, got -1}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.fixed<stride = 4, summary = -1>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.fixed: 'summary' (5) must not exceed 'stride' (4)}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.fixed<stride = 4, summary = 5>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.global: token -1 must be non-negative}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.global<[-1]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.global: tokens must be strictly increasing, got 3 before 3}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.global<[3, 3]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.global: needs at least one token}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.global<[]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.random: 'block' must be positive, got 0}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.random<block = 0, per_row = 1, seed = 0>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.random: 'per_row' must be non-negative, got -1}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.random<block = 4, per_row = -1, seed = 0>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.random: 'seed' must be non-negative, got -5}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.random<block = 4, per_row = 1, seed = -5>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.blocks: 'block[0]' must be positive, got 0}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<block = [0, 8], layout = dense<true> : tensor<2x2xi1>>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.blocks: 'block[1]' must be positive, got -8}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<block = [8, -8], layout = dense<true> : tensor<2x2xi1>>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.blocks: 'layout' must be a rank-2 i1 tensor, got 'tensor<2x2xi32>'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<block = [8, 8], layout = dense<1> : tensor<2x2xi32>>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.blocks: 'layout' must be a rank-2 i1 tensor, got 'tensor<4xi1>'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<block = [8, 8], layout = dense<true> : tensor<4xi1>>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.blocks: 'layout' must be a dense i1 tensor, got [true]}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<block = [8, 8], layout = [true]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.blocks: unknown key 'shape' (expected 'block' or 'layout')}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<block = [8, 8], shape = [2, 2]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.blocks: duplicate key 'block'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<block = [8, 8], block = [4, 4]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.blocks: duplicate key 'layout'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<layout = dense<true> : tensor<2x2xi1>, layout = dense<true> : tensor<2x2xi1>>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.blocks: missing key 'layout'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<block = [8, 8]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.blocks: missing key 'block'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<layout = dense<true> : tensor<2x2xi1>>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.prefix: 'length' must be non-negative, got -2}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.prefix<length = -2>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.union: component #1 is not a sparsity pattern: 3 : i64}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.union<[#sparse_attn.causal, 3 : i64]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.intersect: component #0 is not a sparsity pattern: "causal"}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.intersect<["causal"]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.union: needs at least one component}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.union<[]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{unknown attribute `sliding` in dialect `sparse_attn`}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.sliding<before = 3>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{'sparse_attn.attention' op attribute 'pattern' failed to satisfy constraint: sparsity pattern attribute}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = 3 : i64} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{query must be a rank-4 tensor [B, Hq, Sq, D], got 'tensor<4x16x8xf32>'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{key must be a rank-4 tensor [B, Hkv, Sk, D], got 'tensor<2x16x8xf32>'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<2x16x8xf32>) {
+  // expected-error @+1 {{value must be a rank-4 tensor [B, Hkv, Sk, Dv], got 'tensor<2x16x8xf32>'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xi32>, %k: tensor<1x2x16x8xi32>, %v: tensor<1x2x16x8xi32>) {
+  // expected-error @+1 {{query element type must be f32, f16 or bf16, got 'i32'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xi32>, tensor<1x2x16x8xi32>, tensor<1x2x16x8xi32> -> tensor<1x4x16x8xi32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf16>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{key element type 'f16' does not match query element type 'f32'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf16>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xbf16>) {
+  // expected-error @+1 {{value element type 'bf16' does not match query element type 'f32'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xbf16> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<2x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{key batch size 2 does not match query batch size 1}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<2x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<3x2x16x8xf32>) {
+  // expected-error @+1 {{value batch size 3 does not match query batch size 1}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<3x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x1x16x8xf32>) {
+  // expected-error @+1 {{value has 1 heads but key has 2}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x1x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x0x16x8xf32>, %v: tensor<1x0x16x8xf32>) {
+  // expected-error @+1 {{key/value must have at least one head}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x0x16x8xf32>, tensor<1x0x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x3x16x8xf32>, %v: tensor<1x3x16x8xf32>) {
+  // expected-error @+1 {{query heads (4) must be a multiple of key/value heads (3)}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x3x16x8xf32>, tensor<1x3x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x16xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{key head dimension 16 does not match query head dimension 8}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x2x16x16xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x0xf32>, %k: tensor<1x2x16x0xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{head dimension D must be positive}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x0xf32>, tensor<1x2x16x0xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x12x8xf32>) {
+  // expected-error @+1 {{value sequence length 12 does not match key sequence length 16}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x12x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{output element type 'f16' does not match query element type 'f32'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{output type 'tensor<1x4x16x4xf32>' does not match [B, Hq, Sq, Dv] = [1, 4, 16, 8]}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x?x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{output type 'tensor<1x2x?x8xf32>' does not match [B, Hq, Sq, Dv] = [1, 4, ?, 8]}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x?x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{log-sum-exp type 'tensor<1x4x16xf16>' must be an f32 tensor [B, Hq, Sq] = [1, 4, 16]}}
+  %o, %l = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>, tensor<1x4x16xf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{log-sum-exp type 'tensor<1x4x8xf32>' must be an f32 tensor [B, Hq, Sq] = [1, 4, 16]}}
+  %o, %l = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>, tensor<1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{scale must be a finite number}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, scale = 0x7F800000 : f32} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{pattern #sparse_attn.segments needs segment ids: add segments(%ids : tensor<BxSxi32>)}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.segments} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>, %s: tensor<1x16xi32>) {
+  // expected-error @+1 {{segment ids are given but the pattern does not use #sparse_attn.segments}}
+  %o = sparse_attn.attention %q, %k, %v segments(%s : tensor<1x16xi32>) {pattern = #sparse_attn.causal} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>, %s: tensor<1x16xi32>) {
+  // expected-error @+1 {{expects one or two segment id operands, got 3}}
+  %o = sparse_attn.attention %q, %k, %v segments(%s, %s, %s : tensor<1x16xi32>, tensor<1x16xi32>, tensor<1x16xi32>) {pattern = #sparse_attn.segments} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x24x8xf32>, %v: tensor<1x2x24x8xf32>, %s: tensor<1x16xi32>) {
+  // expected-error @+1 {{a single segment id operand needs Sq == Sk (got 16 and 24); pass segments(%qids, %kids : ...)}}
+  %o = sparse_attn.attention %q, %k, %v segments(%s : tensor<1x16xi32>) {pattern = #sparse_attn.segments} : tensor<1x4x16x8xf32>, tensor<1x2x24x8xf32>, tensor<1x2x24x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>, %s: tensor<1x16xf32>) {
+  // expected-error @+1 {{query segment ids must be an integer tensor [B, Sq] = [1, 16], got 'tensor<1x16xf32>'}}
+  %o = sparse_attn.attention %q, %k, %v segments(%s : tensor<1x16xf32>) {pattern = #sparse_attn.segments} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x24x8xf32>, %v: tensor<1x2x24x8xf32>, %s: tensor<1x16xi32>) {
+  // expected-error @+1 {{key segment ids must be an integer tensor [B, Sk] = [1, 24], got 'tensor<1x16xi32>'}}
+  %o = sparse_attn.attention %q, %k, %v segments(%s, %s : tensor<1x16xi32>, tensor<1x16xi32>) {pattern = #sparse_attn.segments} : tensor<1x4x16x8xf32>, tensor<1x2x24x8xf32>, tensor<1x2x24x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.global: token 16 is out of range for Sq = 16, Sk = 16 (must be below 16)}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.global<[0, 16]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.global: token 40 is out of range for Sq = 16, Sk = 16 (must be below 16)}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.union<[#sparse_attn.causal, #sparse_attn.global<[40]>]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.blocks: layout shape 2x2 does not match Sq = 16, Sk = 16 with blocks 4x8 (expected 4x2)}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<block = [4, 8], layout = dense<true> : tensor<2x2xi1>>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x?x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{block_mask requires static Sq and Sk}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, block_mask = #sparse_attn.block_mask<block = [8, 8], num_k_blocks = 2, partial_offsets = [0, 0], partial_indices = [], full_offsets = [0, 2], full_indices = [0, 1]>} : tensor<1x4x?x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{block_mask has 1x2 blocks but Sq = 16, Sk = 16 with tiles 8x8 give 2x2}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, block_mask = #sparse_attn.block_mask<block = [8, 8], num_k_blocks = 2, partial_offsets = [0, 0], partial_indices = [], full_offsets = [0, 2], full_indices = [0, 1]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.block_mask: 'block[0]' must be positive, got 0}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, block_mask = #sparse_attn.block_mask<block = [0, 8], num_k_blocks = 2, partial_offsets = [0], partial_indices = [], full_offsets = [0], full_indices = []>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.block_mask: 'num_k_blocks' must be non-negative, got -1}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, block_mask = #sparse_attn.block_mask<block = [8, 8], num_k_blocks = -1, partial_offsets = [0], partial_indices = [], full_offsets = [0], full_indices = []>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.block_mask: 'partial_offsets' and 'full_offsets' must have the same length}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, block_mask = #sparse_attn.block_mask<block = [8, 8], num_k_blocks = 2, partial_offsets = [0, 0], partial_indices = [], full_offsets = [0], full_indices = []>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.block_mask: 'partial_offsets' must start with 0}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, block_mask = #sparse_attn.block_mask<block = [8, 8], num_k_blocks = 2, partial_offsets = [1, 1], partial_indices = [0], full_offsets = [0, 0], full_indices = []>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.block_mask: 'partial_offsets' must be non-decreasing}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, block_mask = #sparse_attn.block_mask<block = [8, 8], num_k_blocks = 2, partial_offsets = [0, 2, 1], partial_indices = [0, 1], full_offsets = [0, 0, 0], full_indices = []>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.block_mask: 'partial_offsets' ends at 1 but 'partial_indices' has 2 entries}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, block_mask = #sparse_attn.block_mask<block = [8, 8], num_k_blocks = 2, partial_offsets = [0, 1], partial_indices = [0, 1], full_offsets = [0, 0], full_indices = []>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.block_mask: 'full_indices' entry 2 is out of range [0, 2)}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, block_mask = #sparse_attn.block_mask<block = [8, 8], num_k_blocks = 2, partial_offsets = [0, 0], partial_indices = [], full_offsets = [0, 1], full_indices = [2]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.block_mask: 'partial_indices' must increase within query block 0}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, block_mask = #sparse_attn.block_mask<block = [8, 8], num_k_blocks = 2, partial_offsets = [0, 2], partial_indices = [1, 0], full_offsets = [0, 0], full_indices = []>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.block_mask: key block 1 of query block 0 is listed as both partial and full}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, block_mask = #sparse_attn.block_mask<block = [8, 8], num_k_blocks = 2, partial_offsets = [0, 1], partial_indices = [1], full_offsets = [0, 1], full_indices = [1]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{custom mask @nowhere does not exist}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.union<[#sparse_attn.causal, #sparse_attn.custom<@nowhere>]>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{custom mask @f refers to 'func.func', not a sparse_attn.mask}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.custom<@f>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{score_mod @nowhere does not exist}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, score_mod = @nowhere} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  %t = arith.constant true
+  sparse_attn.yield %t : i1
+}
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{score_mod @m refers to 'sparse_attn.mask', not a sparse_attn.score_mod}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal, score_mod = @m} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'sparse_attn.mask' op region must take (b: index, h: index, q: index, k: index), got 3 argument(s) of types ('index', 'index', 'index')}}
+sparse_attn.mask @m(%h: index, %q: index, %k: index) {
+  %t = arith.constant true
+  sparse_attn.yield %t : i1
+}
+
+// -----
+
+// expected-error @+1 {{'sparse_attn.mask' op region must take (b: index, h: index, q: index, k: index), got 4 argument(s) of types ('index', 'index', 'i32', 'index')}}
+sparse_attn.mask @m(%b: index, %h: index, %q: i32, %k: index) {
+  %t = arith.constant true
+  sparse_attn.yield %t : i1
+}
+
+// -----
+
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  // expected-error @+1 {{'sparse_attn.yield' op in a sparse_attn.mask must yield exactly one 'i1' value}}
+  sparse_attn.yield %q : index
+}
+
+// -----
+
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  // expected-error @+1 {{'sparse_attn.yield' op in a sparse_attn.mask must yield exactly one 'i1' value}}
+  sparse_attn.yield
+}
+
+// -----
+
+func.func private @log()
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  // expected-error @+1 {{'func.call' op has side effects, which are not allowed in a sparse_attn.mask}}
+  func.call @log() : () -> ()
+  %t = arith.constant true
+  sparse_attn.yield %t : i1
+}
+
+// -----
+
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  // expected-error @+1 {{block with no terminator}}
+  %t = arith.constant true
+}
+
+// -----
+
+// expected-error @+1 {{'sparse_attn.score_mod' op region must take (score: f32, b: index, h: index, q: index, k: index), got 4 argument(s) of types ('index', 'index', 'index', 'index')}}
+sparse_attn.score_mod @s(%b: index, %h: index, %q: index, %k: index) {
+  %c = arith.constant 0.0 : f32
+  sparse_attn.yield %c : f32
+}
+
+// -----
+
+sparse_attn.score_mod @s(%s: f32, %b: index, %h: index, %q: index, %k: index) {
+  %t = arith.constant true
+  // expected-error @+1 {{'sparse_attn.yield' op in a sparse_attn.score_mod must yield exactly one 'f32' value}}
+  sparse_attn.yield %t : i1
+}
+
+// -----
+
+func.func @f() {
+  // expected-error @+1 {{'sparse_attn.yield' op expects parent op to be one of 'sparse_attn.mask, sparse_attn.score_mod'}}
+  sparse_attn.yield
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.fixed: duplicate key 'stride'}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.fixed<stride = 4, stride = 4>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{#sparse_attn.random: expected a key ('block', 'per_row', 'seed')}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.random<4, 1, 0>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}

@@ -1,0 +1,115 @@
+// Every pattern parses, verifies and prints; the printed form parses back to
+// the same IR, and so does the generic form.
+// RUN: sparse-attn-opt %s | FileCheck %s
+// RUN: sparse-attn-opt %s | sparse-attn-opt | FileCheck %s
+// RUN: sparse-attn-opt %s --mlir-print-op-generic | sparse-attn-opt | FileCheck %s
+
+!q = tensor<2x8x64x32xf16>
+!kv = tensor<2x2x64x32xf16>
+
+// CHECK-LABEL: func.func @patterns
+func.func @patterns(%q: !q, %k: !kv, %v: !kv) {
+  // CHECK: sparse_attn.attention %{{.*}}, %{{.*}}, %{{.*}} {pattern = #sparse_attn.dense} : tensor<2x8x64x32xf16>, tensor<2x2x64x32xf16>, tensor<2x2x64x32xf16> -> tensor<2x8x64x32xf16>
+  %0 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.dense} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.causal}
+  %1 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.window<before = 16, after = 0>}
+  %2 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.window<before = 16, after = 0>} : !q, !kv, !kv -> !q
+  // Keys in any order.
+  // CHECK: {pattern = #sparse_attn.window<before = 4, after = 8>}
+  %3 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.window<after = 8, before = 4>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.dilated<before = 8, after = 8, dilation = 2>}
+  %4 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.dilated<before = 8, after = 8, dilation = 2>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.strided<stride = 8>}
+  %5 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.strided<stride = 8>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.fixed<stride = 16, summary = 2>}
+  %6 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.fixed<stride = 16, summary = 2>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.global<[0, 1, 63]>}
+  %7 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.global<[0, 1, 63]>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.random<block = 16, per_row = 2, seed = 42>}
+  %8 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.random<block = 16, per_row = 2, seed = 42>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.blocks<block = [32, 32], layout = dense<{{\[}}[true, false], [true, true]]> : tensor<2x2xi1>>}
+  %9 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<block = [32, 32], layout = dense<[[true, false], [true, true]]> : tensor<2x2xi1>>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.blocks<block = [32, 16], layout = dense<true> : tensor<2x4xi1>>}
+  %10 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<layout = dense<true> : tensor<2x4xi1>, block = [32, 16]>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.prefix<length = 10>}
+  %11 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.prefix<length = 10>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.union<[#sparse_attn.window<before = 8, after = 8>, #sparse_attn.global<[0]>, #sparse_attn.random<block = 16, per_row = 1, seed = 0>]>}
+  %12 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.union<[#sparse_attn.window<before = 8, after = 8>, #sparse_attn.global<[0]>, #sparse_attn.random<block = 16, per_row = 1, seed = 0>]>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.union<[#sparse_attn.strided<stride = 8>, #sparse_attn.custom<@even>]>]>}
+  %13 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.union<[#sparse_attn.strided<stride = 8>, #sparse_attn.custom<@even>]>]>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.custom<@even>, scale = 1.250000e-01 : f32, score_mod = @softcap}
+  %14 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.custom<@even>, scale = 0.125 : f32, score_mod = @softcap} : !q, !kv, !kv -> !q
+  return
+}
+
+// CHECK-LABEL: func.func @segments_and_lse
+func.func @segments_and_lse(%q: tensor<1x4x128x64xbf16>, %k: tensor<1x4x96x64xbf16>,
+                            %v: tensor<1x4x96x32xbf16>, %qs: tensor<1x128xi32>,
+                            %ks: tensor<1x96xi32>, %s: tensor<1x96xi64>) {
+  // CHECK: %{{.*}}, %{{.*}} = sparse_attn.attention %{{.*}}, %{{.*}}, %{{.*}} segments(%{{.*}}, %{{.*}} : tensor<1x128xi32>, tensor<1x96xi32>) {pattern = #sparse_attn.segments} : tensor<1x4x128x64xbf16>, tensor<1x4x96x64xbf16>, tensor<1x4x96x32xbf16> -> tensor<1x4x128x32xbf16>, tensor<1x4x128xf32>
+  %o, %lse = sparse_attn.attention %q, %k, %v segments(%qs, %ks : tensor<1x128xi32>, tensor<1x96xi32>) {pattern = #sparse_attn.segments} : tensor<1x4x128x64xbf16>, tensor<1x4x96x64xbf16>, tensor<1x4x96x32xbf16> -> tensor<1x4x128x32xbf16>, tensor<1x4x128xf32>
+  // CHECK: segments(%{{.*}} : tensor<1x96xi64>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
+  %o2 = sparse_attn.attention %k, %k, %v segments(%s : tensor<1x96xi64>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>} : tensor<1x4x96x64xbf16>, tensor<1x4x96x64xbf16>, tensor<1x4x96x32xbf16> -> tensor<1x4x96x32xbf16>
+  return
+}
+
+// Dynamic dimensions and f32; multi-query attention (Hkv = 1).
+// CHECK-LABEL: func.func @dynamic
+func.func @dynamic(%q: tensor<?x8x?x64xf32>, %k: tensor<?x1x?x64xf32>, %v: tensor<?x1x?x64xf32>) -> tensor<?x8x?x64xf32> {
+  // CHECK: {pattern = #sparse_attn.global<[0, 100000]>} : tensor<?x8x?x64xf32>, tensor<?x1x?x64xf32>, tensor<?x1x?x64xf32> -> tensor<?x8x?x64xf32>
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.global<[0, 100000]>} : tensor<?x8x?x64xf32>, tensor<?x1x?x64xf32>, tensor<?x1x?x64xf32> -> tensor<?x8x?x64xf32>
+  return %o : tensor<?x8x?x64xf32>
+}
+
+// The generic form parses too.
+// CHECK-LABEL: func.func @generic
+func.func @generic(%q: !q, %k: !kv, %v: !kv) -> !q {
+  // CHECK: sparse_attn.attention %{{.*}}, %{{.*}}, %{{.*}} {pattern = #sparse_attn.causal} :
+  %o = "sparse_attn.attention"(%q, %k, %v) {pattern = #sparse_attn.causal} : (!q, !kv, !kv) -> !q
+  return %o : !q
+}
+
+// CHECK-LABEL: sparse_attn.mask @even(%{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index) {
+// CHECK: arith.remsi
+// CHECK: sparse_attn.yield %{{.*}} : i1
+sparse_attn.mask @even(%b: index, %h: index, %q: index, %k: index) {
+  %d = arith.subi %q, %k : index
+  %c2 = arith.constant 2 : index
+  %r = arith.remsi %d, %c2 : index
+  %c0 = arith.constant 0 : index
+  %ok = arith.cmpi eq, %r, %c0 : index
+  sparse_attn.yield %ok : i1
+}
+
+// Tanh soft-capping at 30: s' = 30 * tanh(s / 30).
+// CHECK-LABEL: sparse_attn.score_mod @softcap(%{{.*}}: f32, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index) {
+// CHECK: math.tanh
+// CHECK: sparse_attn.yield %{{.*}} : f32
+sparse_attn.score_mod @softcap(%s: f32, %b: index, %h: index, %q: index, %k: index) {
+  %cap = arith.constant 30.0 : f32
+  %x = arith.divf %s, %cap : f32
+  %t = math.tanh %x : f32
+  %r = arith.mulf %t, %cap : f32
+  sparse_attn.yield %r : f32
+}
+
+// ALiBi: s' = s - slope(h) * |q - k| with slope(h) = 2^-(h + 1).
+// CHECK-LABEL: sparse_attn.score_mod @alibi
+sparse_attn.score_mod @alibi(%s: f32, %b: index, %h: index, %q: index, %k: index) {
+  %d = arith.subi %q, %k : index
+  %c0 = arith.constant 0 : index
+  %nd = arith.subi %c0, %d : index
+  %ad = arith.maxsi %d, %nd : index
+  %adi = arith.index_cast %ad : index to i64
+  %adf = arith.sitofp %adi : i64 to f32
+  %c1 = arith.constant 1 : index
+  %h1 = arith.addi %h, %c1 : index
+  %h1i = arith.index_cast %h1 : index to i64
+  %h1f = arith.sitofp %h1i : i64 to f32
+  %neg = arith.negf %h1f : f32
+  %slope = math.exp2 %neg : f32
+  %bias = arith.mulf %slope, %adf : f32
+  %r = arith.subf %s, %bias : f32
+  sparse_attn.yield %r : f32
+}
