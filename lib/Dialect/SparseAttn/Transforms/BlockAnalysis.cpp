@@ -25,7 +25,7 @@ struct BlockAnalysisPass
     if (blockQ <= 0 || blockK <= 0) {
       getOperation()->emitError("sparse-attn-block-analysis: block-q and "
                                 "block-k must be positive, got ")
-          << blockQ << " and " << blockK;
+          << static_cast<int64_t>(blockQ) << " and " << static_cast<int64_t>(blockK);
       return signalPassFailure();
     }
     Operation *root = getOperation();

@@ -1,0 +1,91 @@
+// RUN: sparse-attn-opt %s --sparse-attn-block-analysis="block-q=4 block-k=4" --split-input-file --verify-diagnostics | FileCheck %s
+
+!t = tensor<1x2x10x8xf32>
+
+// Causal on 10 x 10 with 4 x 4 tiles (the last row/column of tiles is 2 wide):
+//   P..
+//   FP.
+//   FFP
+// CHECK-LABEL: @causal
+// CHECK: block_mask = #sparse_attn.block_mask<block = [4, 4], num_k_blocks = 3, partial_offsets = [0, 1, 2, 3], partial_indices = [0, 1, 2], full_offsets = [0, 0, 1, 3], full_indices = [0, 0, 1]>
+func.func @causal(%q: !t) -> !t {
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : !t, !t, !t -> !t
+  return %o : !t
+}
+
+// -----
+!q = tensor<1x1x8x8xf32>
+!kv = tensor<1x1x12x8xf32>
+// Sq != Sk, window<before = 1, after = 4>: q - 1 <= k <= q + 4.
+//   PP.
+//   PPP
+// CHECK-LABEL: @window
+// CHECK: block_mask = #sparse_attn.block_mask<block = [4, 4], num_k_blocks = 3, partial_offsets = [0, 2, 5], partial_indices = [0, 1, 0, 1, 2], full_offsets = [0, 0, 0], full_indices = []>
+func.func @window(%q: !q, %kv: !kv) -> !q {
+  %o = sparse_attn.attention %q, %kv, %kv {pattern = #sparse_attn.window<before = 1, after = 4>} : !q, !kv, !kv -> !q
+  return %o : !q
+}
+
+// -----
+!t = tensor<1x1x8x8xf32>
+// Segments are only known at run time: every tile of the component is partial,
+// but composition still prunes (here with causal).
+// CHECK-LABEL: @segments
+// CHECK: block_mask = #sparse_attn.block_mask<block = [4, 4], num_k_blocks = 2, partial_offsets = [0, 1, 3], partial_indices = [0, 0, 1], full_offsets = [0, 0, 0], full_indices = []>
+func.func @segments(%q: !t, %s: tensor<1x8xi32>) -> !t {
+  %o = sparse_attn.attention %q, %q, %q segments(%s : tensor<1x8xi32>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>} : !t, !t, !t -> !t
+  return %o : !t
+}
+
+// -----
+!t = tensor<1x2x8x8xf32>
+// A custom mask that reads the head index is classified for every head and
+// merged: head 0 allows everything, head 1 only k <= q.
+//   F.   (head 0: FF, head 1: P.) -> P P ; row 1: F F / F P -> F P
+// CHECK-LABEL: @per_head
+// CHECK: block_mask = #sparse_attn.block_mask<block = [4, 4], num_k_blocks = 2, partial_offsets = [0, 2, 3], partial_indices = [0, 1, 1], full_offsets = [0, 0, 1], full_indices = [0]>
+sparse_attn.mask @head_causal(%b: index, %h: index, %q: index, %k: index) {
+  %c0 = arith.constant 0 : index
+  %first = arith.cmpi eq, %h, %c0 : index
+  %le = arith.cmpi sle, %k, %q : index
+  %ok = arith.ori %first, %le : i1
+  sparse_attn.yield %ok : i1
+}
+func.func @per_head(%q: !t) -> !t {
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@head_causal>} : !t, !t, !t -> !t
+  return %o : !t
+}
+
+// -----
+// Dynamic sequence lengths are left for the lowering to classify at run time.
+// CHECK-LABEL: @dynamic
+// CHECK-NOT: block_mask
+func.func @dynamic(%q: tensor<1x1x?x8xf32>) -> tensor<1x1x?x8xf32> {
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32> -> tensor<1x1x?x8xf32>
+  return %o : tensor<1x1x?x8xf32>
+}
+
+// -----
+sparse_attn.mask @head_causal(%b: index, %h: index, %q: index, %k: index) {
+  %c0 = arith.constant 0 : index
+  %ok = arith.cmpi eq, %h, %c0 : index
+  sparse_attn.yield %ok : i1
+}
+func.func @dynamic_heads(%q: tensor<1x?x8x8xf32>) -> tensor<1x?x8x8xf32> {
+  // expected-error @+1 {{block analysis of a custom mask that reads the batch or head index needs static B and Hq}}
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@head_causal>} : tensor<1x?x8x8xf32>, tensor<1x?x8x8xf32>, tensor<1x?x8x8xf32> -> tensor<1x?x8x8xf32>
+  return %o : tensor<1x?x8x8xf32>
+}
+
+// -----
+sparse_attn.mask @bad(%b: index, %h: index, %q: index, %k: index) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{cannot evaluate this operation of custom mask @bad at (b, h, q, k) = (0, 0, 0, 0)}}
+  %r = arith.divsi %q, %c0 : index
+  %ok = arith.cmpi eq, %r, %c0 : index
+  sparse_attn.yield %ok : i1
+}
+func.func @division_by_zero(%q: tensor<1x1x8x8xf32>) -> tensor<1x1x8x8xf32> {
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@bad>} : tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32> -> tensor<1x1x8x8xf32>
+  return %o : tensor<1x1x8x8xf32>
+}
