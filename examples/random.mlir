@@ -1,0 +1,8 @@
+// BigBird random blocks alone: each query block of 64 attends 3 random key blocks.
+// Inspect:  sparse-attn-inspect examples/random.mlir --block=64x64
+//           sparse-attn-inspect examples/random.mlir --format=blocks --block=64x64
+func.func @attention(%q: tensor<1x8x1024x64xf16>, %k: tensor<1x2x1024x64xf16>, %v: tensor<1x2x1024x64xf16>) -> tensor<1x8x1024x64xf16> {
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.random<block = 64, per_row = 3, seed = 7>}
+      : tensor<1x8x1024x64xf16>, tensor<1x2x1024x64xf16>, tensor<1x2x1024x64xf16> -> tensor<1x8x1024x64xf16>
+  return %o : tensor<1x8x1024x64xf16>
+}
