@@ -555,6 +555,28 @@ static void collectComponentMasks(ArrayRef<Attribute> components,
     llvm::cast<SparsityPatternAttrInterface>(c).collectCustomMasks(masks);
 }
 
+/// Classification of a union (`absorbing` = Full, `neutral` = Empty) or an
+/// intersection (`absorbing` = Empty, `neutral` = Full) from its components.
+/// Exact: with at most one partial component the answer follows; with several,
+/// they may together cover (or miss) the tile, which is resolved by scanning.
+static TileKind classifyComposite(SparsityPatternAttrInterface self,
+                                  ArrayRef<Attribute> components,
+                                  TileKind absorbing, TileKind neutral,
+                                  const PatternContext &ctx, int64_t q0,
+                                  int64_t q1, int64_t k0, int64_t k1) {
+  int partial = 0;
+  for (Attribute c : components) {
+    TileKind kind = llvm::cast<SparsityPatternAttrInterface>(c).classifyTile(
+        ctx, q0, q1, k0, k1);
+    if (kind == absorbing)
+      return absorbing;
+    partial += kind == TileKind::Partial;
+  }
+  if (partial <= 1)
+    return partial ? TileKind::Partial : neutral;
+  return classifyTileByScan(self, ctx, q0, q1, k0, k1);
+}
+
 LogicalResult UnionAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                 ArrayRef<Attribute> components) {
   return verifyComponents(emitError, "union", components);
@@ -577,18 +599,8 @@ bool UnionAttr::isAllowed(const PatternContext &ctx, int64_t q, int64_t k) const
 }
 TileKind UnionAttr::classifyTile(const PatternContext &ctx, int64_t q0,
                                  int64_t q1, int64_t k0, int64_t k1) const {
-  int partial = 0;
-  for (Attribute c : getComponents()) {
-    TileKind kind = llvm::cast<SparsityPatternAttrInterface>(c).classifyTile(
-        ctx, q0, q1, k0, k1);
-    if (kind == TileKind::Full)
-      return TileKind::Full;
-    partial += kind == TileKind::Partial;
-  }
-  if (partial <= 1)
-    return partial ? TileKind::Partial : TileKind::Empty;
-  // Several partial components may cover the tile together.
-  return classifyTileByScan(*this, ctx, q0, q1, k0, k1);
+  return classifyComposite(*this, getComponents(), TileKind::Full,
+                           TileKind::Empty, ctx, q0, q1, k0, k1);
 }
 
 LogicalResult IntersectAttr::verify(function_ref<InFlightDiagnostic()> emitError,
@@ -614,18 +626,8 @@ bool IntersectAttr::isAllowed(const PatternContext &ctx, int64_t q,
 }
 TileKind IntersectAttr::classifyTile(const PatternContext &ctx, int64_t q0,
                                      int64_t q1, int64_t k0, int64_t k1) const {
-  int partial = 0;
-  for (Attribute c : getComponents()) {
-    TileKind kind = llvm::cast<SparsityPatternAttrInterface>(c).classifyTile(
-        ctx, q0, q1, k0, k1);
-    if (kind == TileKind::Empty)
-      return TileKind::Empty;
-    partial += kind == TileKind::Partial;
-  }
-  if (partial <= 1)
-    return partial ? TileKind::Partial : TileKind::Full;
-  // Several partial components may have no allowed pair in common.
-  return classifyTileByScan(*this, ctx, q0, q1, k0, k1);
+  return classifyComposite(*this, getComponents(), TileKind::Empty,
+                           TileKind::Full, ctx, q0, q1, k0, k1);
 }
 
 //===----------------------------------------------------------------------===//
@@ -896,24 +898,24 @@ static void printComponents(AsmPrinter &printer,
   printer << "]>";
 }
 
-Attribute UnionAttr::parse(AsmParser &parser, Type) {
+template <typename AttrT>
+static Attribute parseComposite(AsmParser &parser) {
   SMLoc loc = parser.getCurrentLocation();
   SmallVector<Attribute> components;
   if (failed(parseComponents(parser, components)))
     return {};
-  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
-                    components);
+  return AttrT::getChecked([&] { return parser.emitError(loc); },
+                           parser.getContext(), components);
+}
+
+Attribute UnionAttr::parse(AsmParser &parser, Type) {
+  return parseComposite<UnionAttr>(parser);
 }
 void UnionAttr::print(AsmPrinter &printer) const {
   printComponents(printer, getComponents());
 }
 Attribute IntersectAttr::parse(AsmParser &parser, Type) {
-  SMLoc loc = parser.getCurrentLocation();
-  SmallVector<Attribute> components;
-  if (failed(parseComponents(parser, components)))
-    return {};
-  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
-                    components);
+  return parseComposite<IntersectAttr>(parser);
 }
 void IntersectAttr::print(AsmPrinter &printer) const {
   printComponents(printer, getComponents());
