@@ -16,6 +16,9 @@ llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 config.substitutions.append(("%python", sys.executable))
+llvm_lib_dir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
+config.substitutions.append(("%mlir_runner_utils", os.path.join(llvm_lib_dir, "libmlir_runner_utils.so")))
+config.substitutions.append(("%mlir_c_runner_utils", os.path.join(llvm_lib_dir, "libmlir_c_runner_utils.so")))
 config.substitutions.append(("%srcroot", config.sparse_attn_src_root))
 config.substitutions.append(("%PYTHONPATH", os.path.join(config.sparse_attn_src_root, "python")))
 

@@ -15,7 +15,7 @@
 
 // GENERIC: "sparse_attn.attention"(%{{.*}}, %{{.*}}, %{{.*}}) <{pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.window<before = 8, after = 8>]>}>
 
-// UNREG: unregistered.mlir:2:8: error: Dialect `linalg' not found for custom op 'linalg.fill'
+// UNREG: unregistered.mlir:2:8: error: Dialect `tosa' not found for custom op 'tosa.add'
 
 // HELP: --sparse-attn-block-analysis
 // HELP: --block-k=

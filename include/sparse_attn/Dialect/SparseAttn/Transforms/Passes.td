@@ -32,4 +32,15 @@ def SparseAttnBlockAnalysis : Pass<"sparse-attn-block-analysis"> {
   let dependentDialects = ["::mlir::sparse_attn::SparseAttnDialect"];
 }
 
+def SparseAttnEmitCInterface : Pass<"sparse-attn-emit-c-interface", "::mlir::ModuleOp"> {
+  let summary = "Mark public functions for the C interface wrappers";
+  let description = [{
+    Sets `llvm.emit_c_interface` on every public `func.func` with a body, so
+    that `convert-func-to-llvm` emits `_mlir_ciface_NAME(descriptor *...)`
+    wrappers: the documented C ABI of compiled kernels (one pointer to a
+    strided memref descriptor per argument, results as trailing
+    out-parameters after `buffer-results-to-out-params`).
+  }];
+}
+
 #endif

@@ -1,0 +1,27 @@
+//===- Passes.h - sparse_attn conversions -----------------------*- C++ -*-===//
+#ifndef SPARSE_ATTN_CONVERSION_PASSES_H
+#define SPARSE_ATTN_CONVERSION_PASSES_H
+
+#include "sparse_attn/Conversion/SparseAttnToLoops/SparseAttnToLoops.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+namespace sparse_attn {
+
+#define GEN_PASS_DECL
+#include "sparse_attn/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "sparse_attn/Conversion/Passes.h.inc"
+
+} // namespace sparse_attn
+} // namespace mlir
+
+#endif

@@ -1,0 +1,42 @@
+//===- Passes.td - sparse_attn conversions -----------------*- tablegen -*-===//
+#ifndef SPARSE_ATTN_CONVERSION_PASSES_TD
+#define SPARSE_ATTN_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertSparseAttnToLoops : Pass<"convert-sparse-attn-to-loops", "ModuleOp"> {
+  let summary = "Fused, block-skipping lowering of sparse_attn.attention";
+  let description = [{
+    The CPU product lowering: a FlashAttention-style loop nest with online
+    softmax (running max and sum, rescaling), on buffers, in scf + vector +
+    math + arith. An `scf.parallel` runs over (batch, query head, query
+    block); each query block visits only its non-empty key blocks, taken from
+    the op's `block_mask` (computed here when absent and the sequence lengths
+    are static): the element mask is evaluated on partial tiles only, full
+    tiles run unmasked. The S x S score matrix is never materialised: one
+    query row of scores (`block-k` values) lives at a time. Inputs of any of
+    f32 / f16 / bf16 are widened to f32 for every product and sum; the output
+    is narrowed back. Rows with no allowed key produce 0 and LSE = -inf.
+
+    The head dimensions D and Dv must be static (each query / key / value row
+    is one vector); batch, heads and sequence lengths may be dynamic, in which
+    case every key block is visited with the element mask.
+
+    Inputs are taken with `bufferization.to_buffer` and the results returned
+    through `bufferization.to_tensor` of fresh buffers, so the surrounding
+    function is bufferized by `one-shot-bufferize` afterwards.
+  }];
+  let options = [
+    Option<"blockQ", "block-q", "int64_t", /*default=*/"64",
+           "Query rows per tile (used when the op carries no block_mask)">,
+    Option<"blockK", "block-k", "int64_t", /*default=*/"64",
+           "Key columns per tile (used when the op carries no block_mask)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+  ];
+}
+
+#endif

@@ -1,0 +1,32 @@
+//===- Pipelines.h - registered lowering pipelines -------------*- C++ -*-===//
+#ifndef SPARSE_ATTN_PIPELINES_PIPELINES_H
+#define SPARSE_ATTN_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir {
+class OpPassManager;
+namespace sparse_attn {
+
+/// Options of `sparse-attn-to-llvm-cpu`.
+struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
+  PassOptions::Option<int64_t> blockQ{*this, "block-q",
+                                      llvm::cl::desc("Query rows per tile"),
+                                      llvm::cl::init(64)};
+  PassOptions::Option<int64_t> blockK{*this, "block-k",
+                                      llvm::cl::desc("Key columns per tile"),
+                                      llvm::cl::init(64)};
+};
+
+/// sparse_attn (on tensors) -> LLVM dialect, through the fused loop nest,
+/// one-shot bufferization (results become trailing out-parameters) and the
+/// standard conversions. Public functions get `llvm.emit_c_interface`.
+void buildSparseAttnToLLVMCPUPipeline(OpPassManager &pm,
+                                      const CPUPipelineOptions &options);
+
+void registerSparseAttnPipelines();
+
+} // namespace sparse_attn
+} // namespace mlir
+
+#endif

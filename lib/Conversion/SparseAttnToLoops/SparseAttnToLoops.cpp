@@ -1,0 +1,536 @@
+//===- SparseAttnToLoops.cpp - fused, block-skipping CPU lowering ---------===//
+//
+// sparse_attn.attention -> scf.parallel over (batch, head, query block)
+//   for each non-empty key block of the query block (block_mask tables):
+//     for each query row r of the tile:
+//       s[c]  = scale * q_r . k_c            (vector<D> products, f32)
+//       s[c]  = score_mod(s[c]); masked only on partial tiles
+//       m'    = max(m, max_c s[c]);  alpha = exp(m - m')
+//       l'    = alpha * l + sum_c exp(s[c] - m')
+//       acc_r = alpha * acc_r + sum_c exp(s[c] - m') * v_c   (vector<Dv>)
+//   O_r = acc_r / l (0 when l == 0), LSE_r = m + log(l) (-inf when l == 0)
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparse_attn/Conversion/Passes.h"
+
+#include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
+#include "sparse_attn/Dialect/SparseAttn/Utils/PatternCodegen.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include <limits>
+
+namespace mlir {
+namespace sparse_attn {
+#define GEN_PASS_DEF_CONVERTSPARSEATTNTOLOOPS
+#include "sparse_attn/Conversion/Passes.h.inc"
+} // namespace sparse_attn
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+namespace {
+
+/// Creates (once per content) a private constant memref.global holding
+/// `values` and returns a memref.get_global of it at the builder's point.
+class GlobalTables {
+public:
+  GlobalTables(ModuleOp module) : module(module), symbols(module) {}
+
+  Value get(OpBuilder &b, Location loc, ArrayRef<int32_t> values,
+            StringRef hint) {
+    SmallVector<int32_t> data(values.begin(), values.end());
+    if (data.empty())
+      data.push_back(0); // never read; avoids zero-sized globals
+    return get(b, loc, b.getI32Type(), data.size(),
+               DenseElementsAttr::get(
+                   RankedTensorType::get({(int64_t)data.size()}, b.getI32Type()),
+                   ArrayRef<int32_t>(data)),
+               hint);
+  }
+
+  /// An i1 table stored as i8 (0 / 1), flattened row-major.
+  Value getBoolTable(OpBuilder &b, Location loc, DenseIntElementsAttr table) {
+    SmallVector<int8_t> data;
+    for (bool v : table.getValues<bool>())
+      data.push_back(v);
+    auto i8 = b.getI8Type();
+    return get(b, loc, i8, data.size(),
+               DenseElementsAttr::get(
+                   RankedTensorType::get({(int64_t)data.size()}, i8),
+                   ArrayRef<int8_t>(data)),
+               "__sparse_attn_table");
+  }
+
+private:
+  Value get(OpBuilder &b, Location loc, Type elt, int64_t n,
+            DenseElementsAttr value, StringRef hint) {
+    auto type = MemRefType::get({n}, elt);
+    memref::GlobalOp &global = cache[value];
+    if (!global) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(module.getBody());
+      global = memref::GlobalOp::create(
+          b, loc, hint, b.getStringAttr("private"), type, value,
+          /*constant=*/true, /*alignment=*/IntegerAttr());
+      symbols.insert(global); // renames on collision
+    }
+    return memref::GetGlobalOp::create(b, loc, type, global.getSymName());
+  }
+
+  ModuleOp module;
+  SymbolTable symbols;
+  DenseMap<Attribute, memref::GlobalOp> cache;
+};
+
+struct LowerAttention : OpRewritePattern<AttentionOp> {
+  LowerAttention(MLIRContext *ctx, const SparseAttnToLoopsOptions &options)
+      : OpRewritePattern(ctx), options(options) {}
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rw) const override;
+
+  SparseAttnToLoopsOptions options;
+};
+
+/// All values the kernel body needs.
+struct Kernel {
+  AttentionOp op;
+  Location loc;
+  Type elt;
+  Type f32;
+  int64_t d, dv, bq, bk;
+  double scale;
+  Value q, k, v, out, lse;  // memrefs
+  Value qSeg, kSeg;         // memrefs or null
+  Value sq, sk, group;      // index
+  // Block tables (memref<Nxi32>), or null when every block is visited.
+  Value partialOffsets, partialIndices, fullOffsets, fullIndices;
+  Value numKBlocks;
+  ScoreModOp scoreMod;
+  GlobalTables *tables;
+  Operation *symbolScope;
+};
+
+Value cIdx(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+Value cF32(OpBuilder &b, Location loc, float v) {
+  return arith::ConstantFloatOp::create(b, loc, b.getF32Type(), APFloat(v));
+}
+Value toF32(OpBuilder &b, Location loc, Value v) {
+  Type f32 = b.getF32Type();
+  if (auto vt = llvm::dyn_cast<VectorType>(v.getType())) {
+    if (vt.getElementType().isF32())
+      return v;
+    return arith::ExtFOp::create(b, loc, VectorType::get(vt.getShape(), f32), v);
+  }
+  return v.getType().isF32() ? v : arith::ExtFOp::create(b, loc, f32, v);
+}
+
+/// Visits one (query block, key block) tile: online-softmax update of the
+/// accumulators of every row of the query block.
+void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
+              Value q0, Value rows, Value kb, bool masked, Value acc, Value mB,
+              Value lB, Value sRow) {
+  Location loc = kn.loc;
+  Value c0 = cIdx(b, loc, 0), c1 = cIdx(b, loc, 1);
+  Value negInf =
+      cF32(b, loc, -std::numeric_limits<float>::infinity());
+  Value zero = cF32(b, loc, 0.0f);
+  Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
+  Value cols = arith::MinSIOp::create(
+      b, loc, cIdx(b, loc, kn.bk), arith::SubIOp::create(b, loc, kn.sk, k0));
+  auto vecD = VectorType::get({kn.d}, kn.elt);
+  auto vecDv = VectorType::get({kn.dv}, kn.elt);
+  auto vecDvF = VectorType::get({kn.dv}, kn.f32);
+
+  scf::ForOp::create(b, loc, c0, rows, c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+        Value qPos = arith::AddIOp::create(b, loc, q0, r);
+        Value qv = toF32(b, loc, vector::LoadOp::create(
+                                     b, loc, vecD, kn.q,
+                                     ValueRange{bIdx, hIdx, qPos, c0}));
+        // Scores of this row and their maximum.
+        auto rowMax = scf::ForOp::create(
+            b, loc, c0, cols, c1, ValueRange{negInf},
+            [&](OpBuilder &b, Location loc, Value c, ValueRange iter) {
+              Value kPos = arith::AddIOp::create(b, loc, k0, c);
+              Value kv = toF32(b, loc, vector::LoadOp::create(
+                                           b, loc, vecD, kn.k,
+                                           ValueRange{bIdx, gIdx, kPos, c0}));
+              Value prod = arith::MulFOp::create(b, loc, qv, kv);
+              Value dot = vector::ReductionOp::create(
+                  b, loc, vector::CombiningKind::ADD, prod);
+              Value s = arith::MulFOp::create(b, loc, dot,
+                                              cF32(b, loc, (float)kn.scale));
+              if (kn.scoreMod)
+                s = inlineRegion(b, kn.scoreMod.getBody(),
+                                 {s, bIdx, hIdx, qPos, kPos})
+                        .front();
+              if (masked) {
+                PatternCodegenInputs in;
+                in.b = bIdx;
+                in.h = hIdx;
+                in.q = qPos;
+                in.k = kPos;
+                auto qT = llvm::cast<RankedTensorType>(kn.op.getQuery().getType());
+                auto kT = llvm::cast<RankedTensorType>(kn.op.getKey().getType());
+                in.sq = qT.getDimSize(2);
+                in.sk = kT.getDimSize(2);
+                in.symbolScope = kn.symbolScope;
+                auto seg = [&](Value mem) {
+                  return [mem](OpBuilder &b, Location loc, Value bi, Value pos) {
+                    return (Value)memref::LoadOp::create(b, loc, mem,
+                                                         ValueRange{bi, pos});
+                  };
+                };
+                auto qs = seg(kn.qSeg), ks = seg(kn.kSeg);
+                in.querySegment = qs;
+                in.keySegment = ks;
+                auto load = [&](OpBuilder &b, Location loc,
+                                DenseIntElementsAttr t, Value i, Value j) {
+                  Value mem = kn.tables->getBoolTable(b, loc, t);
+                  int64_t nk = llvm::cast<ShapedType>(t.getType()).getDimSize(1);
+                  // Positions past the layout (not possible once verified)
+                  // read entry 0 of the flattened table: clamp to stay inside.
+                  Value flat = arith::AddIOp::create(
+                      b, loc, arith::MulIOp::create(b, loc, i, cIdx(b, loc, nk)),
+                      j);
+                  Value byte = memref::LoadOp::create(b, loc, mem, flat);
+                  return (Value)arith::CmpIOp::create(
+                      b, loc, arith::CmpIPredicate::ne, byte,
+                      arith::ConstantIntOp::create(b, loc, 0, 8));
+                };
+                in.loadTable = load;
+                FailureOr<Value> allowed =
+                    buildAllowed(b, loc, kn.op.getPattern(), in);
+                // Failures were diagnosed before the rewrite started.
+                if (succeeded(allowed))
+                  s = arith::SelectOp::create(b, loc, *allowed, s, negInf);
+              }
+              memref::StoreOp::create(b, loc, s, sRow, ValueRange{c});
+              Value mx = arith::MaximumFOp::create(b, loc, iter[0], s);
+              scf::YieldOp::create(b, loc, mx);
+            });
+        Value mOld = memref::LoadOp::create(b, loc, mB, ValueRange{r});
+        Value lOld = memref::LoadOp::create(b, loc, lB, ValueRange{r});
+        Value mNew = arith::MaximumFOp::create(b, loc, mOld, rowMax.getResult(0));
+        Value noneYet = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                              mNew, negInf);
+        // Subtracting 0 instead of -inf keeps exp(-inf - -inf) from being NaN.
+        Value mUse = arith::SelectOp::create(b, loc, noneYet, zero, mNew);
+        Value alpha = math::ExpOp::create(
+            b, loc, arith::SubFOp::create(b, loc, mOld, mUse));
+        Value accRow = vector::LoadOp::create(b, loc, vecDvF, acc,
+                                              ValueRange{r, c0});
+        accRow = arith::MulFOp::create(
+            b, loc, accRow, vector::BroadcastOp::create(b, loc, vecDvF, alpha));
+        Value lScaled = arith::MulFOp::create(b, loc, lOld, alpha);
+        auto update = scf::ForOp::create(
+            b, loc, c0, cols, c1, ValueRange{lScaled, accRow},
+            [&](OpBuilder &b, Location loc, Value c, ValueRange iter) {
+              Value s = memref::LoadOp::create(b, loc, sRow, ValueRange{c});
+              Value p = math::ExpOp::create(
+                  b, loc, arith::SubFOp::create(b, loc, s, mUse));
+              Value kPos = arith::AddIOp::create(b, loc, k0, c);
+              Value vv = toF32(b, loc, vector::LoadOp::create(
+                                           b, loc, vecDv, kn.v,
+                                           ValueRange{bIdx, gIdx, kPos, c0}));
+              Value pv = vector::BroadcastOp::create(b, loc, vecDvF, p);
+              Value accNew = vector::FMAOp::create(b, loc, pv, vv, iter[1]);
+              Value lNew = arith::AddFOp::create(b, loc, iter[0], p);
+              scf::YieldOp::create(b, loc, ValueRange{lNew, accNew});
+            });
+        vector::StoreOp::create(b, loc, update.getResult(1), acc,
+                                ValueRange{r, c0});
+        memref::StoreOp::create(b, loc, mNew, mB, ValueRange{r});
+        memref::StoreOp::create(b, loc, update.getResult(0), lB, ValueRange{r});
+        scf::YieldOp::create(b, loc);
+      });
+}
+
+/// Iterates the key blocks listed in [offsets[qb], offsets[qb + 1]).
+void emitBlockList(OpBuilder &b, Location loc, Value offsets, Value indices,
+                   Value qb, function_ref<void(OpBuilder &, Value)> body) {
+  Value c1 = cIdx(b, loc, 1);
+  auto toIdx = [&](Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  };
+  Value start = toIdx(memref::LoadOp::create(b, loc, offsets, ValueRange{qb}));
+  Value end = toIdx(memref::LoadOp::create(
+      b, loc, offsets, ValueRange{arith::AddIOp::create(b, loc, qb, c1)}));
+  scf::ForOp::create(b, loc, start, end, c1, ValueRange{},
+                     [&](OpBuilder &b, Location loc, Value e, ValueRange) {
+                       Value kb = arith::IndexCastOp::create(
+                           b, loc, b.getIndexType(),
+                           memref::LoadOp::create(b, loc, indices, ValueRange{e}));
+                       body(b, kb);
+                       scf::YieldOp::create(b, loc);
+                     });
+}
+
+LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
+                                              PatternRewriter &rw) const {
+  Location loc = op.getLoc();
+  auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
+  auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
+  auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
+  Kernel kn{op, loc, qT.getElementType(), rw.getF32Type()};
+  kn.d = qT.getDimSize(3);
+  kn.dv = vT.getDimSize(3);
+  if (ShapedType::isDynamic(kn.d) || ShapedType::isDynamic(kn.dv))
+    return rw.notifyMatchFailure(op, "dynamic head dimension");
+  kn.scale = *op.getEffectiveScale();
+  auto module = op->getParentOfType<ModuleOp>();
+  kn.symbolScope = module;
+  if (FlatSymbolRefAttr name = op.getScoreModAttr())
+    kn.scoreMod = llvm::dyn_cast_or_null<ScoreModOp>(
+        SymbolTable::lookupNearestSymbolFrom(op, name));
+  GlobalTables tables(module);
+  kn.tables = &tables;
+
+  auto bufferOf = [&](Value tensor) -> Value {
+    auto t = llvm::cast<RankedTensorType>(tensor.getType());
+    return bufferization::ToBufferOp::create(
+        rw, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor,
+        /*read_only=*/true);
+  };
+  kn.q = bufferOf(op.getQuery());
+  kn.k = bufferOf(op.getKey());
+  kn.v = bufferOf(op.getValue());
+  if (Value s = op.getQuerySegmentIds())
+    kn.qSeg = bufferOf(s);
+  if (Value s = op.getKeySegmentIds())
+    kn.kSeg = bufferOf(s);
+
+  auto dim = [&](Value mem, int64_t i) -> Value {
+    return memref::DimOp::create(rw, loc, mem, i);
+  };
+  Value batch = dim(kn.q, 0), heads = dim(kn.q, 1);
+  kn.sq = dim(kn.q, 2);
+  kn.sk = dim(kn.k, 2);
+  kn.group = arith::DivUIOp::create(rw, loc, heads, dim(kn.k, 1));
+
+  // Outputs.
+  auto oT = llvm::cast<RankedTensorType>(op.getOutput().getType());
+  SmallVector<Value> oDyn;
+  Value dynDims[4] = {batch, heads, kn.sq, nullptr};
+  for (int64_t i = 0; i < 3; ++i)
+    if (oT.isDynamicDim(i))
+      oDyn.push_back(dynDims[i]);
+  kn.out = memref::AllocOp::create(
+      rw, loc, MemRefType::get(oT.getShape(), oT.getElementType()), oDyn,
+      rw.getI64IntegerAttr(64));
+  if (Value lse = op.getLse()) {
+    auto lT = llvm::cast<RankedTensorType>(lse.getType());
+    SmallVector<Value> lDyn;
+    for (int64_t i = 0; i < 3; ++i)
+      if (lT.isDynamicDim(i))
+        lDyn.push_back(dynDims[i]);
+    kn.lse = memref::AllocOp::create(
+        rw, loc, MemRefType::get(lT.getShape(), rw.getF32Type()), lDyn,
+        rw.getI64IntegerAttr(64));
+  }
+
+  // Block tables.
+  BlockMaskAttr mask = op.getBlockMaskAttr();
+  int64_t sqStatic = qT.getDimSize(2), skStatic = kT.getDimSize(2);
+  bool staticSeq = !ShapedType::isDynamic(sqStatic) &&
+                   !ShapedType::isDynamic(skStatic);
+  if (!mask && staticSeq) {
+    MaskInterpreter masks(module);
+    PatternContext ctx(sqStatic, skStatic);
+    ctx.customMasks = &masks;
+    SmallVector<FlatSymbolRefAttr> custom;
+    op.getPattern().collectCustomMasks(custom);
+    bool perHead = llvm::any_of(custom, [&](FlatSymbolRefAttr m) {
+      return masks.usesBatchOrHead(m);
+    });
+    if (!perHead) {
+      mask = toBlockMaskAttr(rw.getContext(),
+                             classifyBlocks(op.getPattern(), ctx,
+                                            options.blockQ, options.blockK));
+      if (masks.hadError())
+        return failure();
+    }
+  }
+  if (mask) {
+    kn.bq = mask.getBlockQ();
+    kn.bk = mask.getBlockK();
+    kn.partialOffsets = tables.get(rw, loc, mask.getPartialOffsets(), "__sparse_attn_partial_offsets");
+    kn.partialIndices = tables.get(rw, loc, mask.getPartialIndices(), "__sparse_attn_partial_indices");
+    kn.fullOffsets = tables.get(rw, loc, mask.getFullOffsets(), "__sparse_attn_full_offsets");
+    kn.fullIndices = tables.get(rw, loc, mask.getFullIndices(), "__sparse_attn_full_indices");
+  } else {
+    kn.bq = options.blockQ;
+    kn.bk = options.blockK;
+  }
+  Value bqV = cIdx(rw, loc, kn.bq), bkV = cIdx(rw, loc, kn.bk);
+  Value c0 = cIdx(rw, loc, 0), c1 = cIdx(rw, loc, 1);
+  Value numQBlocks = arith::CeilDivUIOp::create(rw, loc, kn.sq, bqV);
+  kn.numKBlocks = arith::CeilDivUIOp::create(rw, loc, kn.sk, bkV);
+
+  scf::ParallelOp::create(
+      rw, loc, ValueRange{c0, c0, c0}, ValueRange{batch, heads, numQBlocks},
+      ValueRange{c1, c1, c1},
+      [&](OpBuilder &b, Location loc, ValueRange ivs) {
+        Value bIdx = ivs[0], hIdx = ivs[1], qb = ivs[2];
+        Value gIdx = arith::DivUIOp::create(b, loc, hIdx, kn.group);
+        Value q0 = arith::MulIOp::create(b, loc, qb, bqV);
+        Value rows = arith::MinSIOp::create(
+            b, loc, bqV, arith::SubIOp::create(b, loc, kn.sq, q0));
+        auto f32 = b.getF32Type();
+        Value acc = memref::AllocaOp::create(
+            b, loc, MemRefType::get({kn.bq, kn.dv}, f32));
+        Value mB = memref::AllocaOp::create(b, loc, MemRefType::get({kn.bq}, f32));
+        Value lB = memref::AllocaOp::create(b, loc, MemRefType::get({kn.bq}, f32));
+        Value sRow = memref::AllocaOp::create(b, loc, MemRefType::get({kn.bk}, f32));
+        Value negInf = cF32(b, loc, -std::numeric_limits<float>::infinity());
+        Value zero = cF32(b, loc, 0.0f);
+        auto vecDvF = VectorType::get({kn.dv}, f32);
+        Value zeroVec = arith::ConstantOp::create(
+            b, loc, vecDvF, DenseElementsAttr::get(vecDvF, 0.0f));
+        scf::ForOp::create(b, loc, c0, rows, c1, ValueRange{},
+                           [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+                             memref::StoreOp::create(b, loc, negInf, mB, r);
+                             memref::StoreOp::create(b, loc, zero, lB, r);
+                             vector::StoreOp::create(b, loc, zeroVec, acc,
+                                                     ValueRange{r, c0});
+                             scf::YieldOp::create(b, loc);
+                           });
+        auto tile = [&](bool masked) {
+          return [&, masked](OpBuilder &b, Value kb) {
+            emitTile(b, kn, bIdx, hIdx, gIdx, q0, rows, kb, masked, acc, mB,
+                     lB, sRow);
+          };
+        };
+        if (kn.fullOffsets) {
+          emitBlockList(b, loc, kn.fullOffsets, kn.fullIndices, qb, tile(false));
+          emitBlockList(b, loc, kn.partialOffsets, kn.partialIndices, qb,
+                        tile(true));
+        } else {
+          scf::ForOp::create(b, loc, c0, kn.numKBlocks, c1, ValueRange{},
+                             [&](OpBuilder &b, Location loc, Value kb,
+                                 ValueRange) {
+                               tile(true)(b, kb);
+                               scf::YieldOp::create(b, loc);
+                             });
+        }
+        // Normalise and write back.
+        auto vecDvOut = VectorType::get({kn.dv}, kn.elt);
+        scf::ForOp::create(
+            b, loc, c0, rows, c1, ValueRange{},
+            [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+              Value l = memref::LoadOp::create(b, loc, lB, r);
+              Value m = memref::LoadOp::create(b, loc, mB, r);
+              Value any = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                                l, zero);
+              Value inv = arith::SelectOp::create(
+                  b, loc, any,
+                  arith::DivFOp::create(b, loc, cF32(b, loc, 1.0f), l), zero);
+              Value row = vector::LoadOp::create(b, loc, vecDvF, acc,
+                                                 ValueRange{r, c0});
+              row = arith::MulFOp::create(
+                  b, loc, row, vector::BroadcastOp::create(b, loc, vecDvF, inv));
+              if (!kn.elt.isF32())
+                row = arith::TruncFOp::create(b, loc, vecDvOut, row);
+              Value qPos = arith::AddIOp::create(b, loc, q0, r);
+              vector::StoreOp::create(b, loc, row, kn.out,
+                                      ValueRange{bIdx, hIdx, qPos, c0});
+              if (kn.lse) {
+                Value lse = arith::SelectOp::create(
+                    b, loc, any,
+                    arith::AddFOp::create(b, loc, m,
+                                          math::LogOp::create(b, loc, l)),
+                    negInf);
+                memref::StoreOp::create(b, loc, lse, kn.lse,
+                                        ValueRange{bIdx, hIdx, qPos});
+              }
+              scf::YieldOp::create(b, loc);
+            });
+        scf::ReduceOp::create(b, loc);
+      });
+
+  SmallVector<Value> results;
+  results.push_back(bufferization::ToTensorOp::create(
+      rw, loc, oT, kn.out, /*restrict=*/true, /*writable=*/true));
+  if (kn.lse)
+    results.push_back(bufferization::ToTensorOp::create(
+        rw, loc, op.getLse().getType(), kn.lse, /*restrict=*/true,
+        /*writable=*/true));
+  rw.replaceOp(op, results);
+  return success();
+}
+
+struct ConvertSparseAttnToLoopsPass
+    : sparse_attn::impl::ConvertSparseAttnToLoopsBase<
+          ConvertSparseAttnToLoopsPass> {
+  using ConvertSparseAttnToLoopsBase::ConvertSparseAttnToLoopsBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (blockQ <= 0 || blockK <= 0) {
+      module.emitError("convert-sparse-attn-to-loops: block-q and block-k "
+                       "must be positive");
+      return signalPassFailure();
+    }
+    // Diagnose what the lowering cannot handle before rewriting anything.
+    bool ok = true;
+    module.walk([&](AttentionOp op) {
+      auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
+      auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
+      if (qT.isDynamicDim(3) || vT.isDynamicDim(3)) {
+        op.emitOpError("the fused CPU lowering needs static head dimensions "
+                       "D and Dv");
+        ok = false;
+      }
+      SmallVector<Attribute> worklist{op.getPattern()};
+      while (!worklist.empty()) {
+        Attribute a = worklist.pop_back_val();
+        if (auto u = llvm::dyn_cast<UnionAttr>(a))
+          llvm::append_range(worklist, u.getComponents());
+        else if (auto i = llvm::dyn_cast<IntersectAttr>(a))
+          llvm::append_range(worklist, i.getComponents());
+        else if (llvm::isa<RandomAttr>(a) &&
+                 (qT.isDynamicDim(2) ||
+                  llvm::cast<RankedTensorType>(op.getKey().getType())
+                      .isDynamicDim(2))) {
+          op.emitOpError("#sparse_attn.random needs static sequence lengths "
+                         "in the fused CPU lowering");
+          ok = false;
+        }
+      }
+    });
+    if (!ok)
+      return signalPassFailure();
+    RewritePatternSet patterns(&getContext());
+    populateSparseAttnToLoopsPatterns(patterns, {blockQ, blockK});
+    if (failed(applyPatternsGreedily(module, std::move(patterns))))
+      return signalPassFailure();
+    bool left = false;
+    module.walk([&](AttentionOp op) {
+      op.emitOpError("could not be lowered to loops");
+      left = true;
+    });
+    if (left)
+      signalPassFailure();
+  }
+};
+} // namespace
+
+void mlir::sparse_attn::populateSparseAttnToLoopsPatterns(
+    RewritePatternSet &patterns, const SparseAttnToLoopsOptions &options) {
+  patterns.add<LowerAttention>(patterns.getContext(), options);
+}

@@ -1,0 +1,166 @@
+//===- PatternCodegen.cpp - emit pattern predicates as IR -----------------===//
+
+#include "sparse_attn/Dialect/SparseAttn/Utils/PatternCodegen.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+SmallVector<Value> mlir::sparse_attn::inlineRegion(OpBuilder &builder,
+                                                   Region &region,
+                                                   ValueRange args) {
+  Block &block = region.front();
+  IRMapping map;
+  map.map(block.getArguments(), args);
+  for (Operation &op : block.without_terminator())
+    builder.clone(op, map);
+  SmallVector<Value> results;
+  for (Value v : block.getTerminator()->getOperands())
+    results.push_back(map.lookupOrDefault(v));
+  return results;
+}
+
+DenseIntElementsAttr mlir::sparse_attn::buildRandomTable(RandomAttr attr,
+                                                         int64_t sq,
+                                                         int64_t sk) {
+  int64_t bs = attr.getBlock();
+  int64_t nq = (sq + bs - 1) / bs, nk = (sk + bs - 1) / bs;
+  std::vector<bool> bits(nq * nk, false);
+  for (int64_t qb = 0; qb < nq; ++qb)
+    for (int64_t kb : attr.chooseBlocks(qb, nk))
+      bits[qb * nk + kb] = true;
+  SmallVector<bool> values(bits.begin(), bits.end());
+  auto type = RankedTensorType::get({nq, nk},
+                                    IntegerType::get(attr.getContext(), 1));
+  return llvm::cast<DenseIntElementsAttr>(DenseElementsAttr::get(type, values));
+}
+
+namespace {
+struct Emitter {
+  OpBuilder &b;
+  Location loc;
+  const PatternCodegenInputs &in;
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value boolean(bool v) { return arith::ConstantIntOp::create(b, loc, v, 1); }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  }
+  Value andi(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value ori(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
+  Value diff() { return arith::SubIOp::create(b, loc, in.q, in.k); }
+  /// -after <= d <= before.
+  Value inWindow(Value d, int64_t before, int64_t after) {
+    return andi(cmp(arith::CmpIPredicate::sle, d, idx(before)),
+                cmp(arith::CmpIPredicate::sge, d, idx(-after)));
+  }
+  Value divides(Value d, int64_t r) {
+    if (r == 1)
+      return boolean(true);
+    Value rem = arith::RemSIOp::create(b, loc, d, idx(r));
+    return cmp(arith::CmpIPredicate::eq, rem, idx(0));
+  }
+  Value table(DenseIntElementsAttr t, int64_t bq, int64_t bk) {
+    Value i = arith::DivUIOp::create(b, loc, in.q, idx(bq));
+    Value j = arith::DivUIOp::create(b, loc, in.k, idx(bk));
+    return in.loadTable(b, loc, t, i, j);
+  }
+
+  FailureOr<Value> emit(Attribute pattern) {
+    return llvm::TypeSwitch<Attribute, FailureOr<Value>>(pattern)
+        .Case([&](DensePatternAttr) { return boolean(true); })
+        .Case([&](CausalAttr) {
+          return cmp(arith::CmpIPredicate::sle, in.k, in.q);
+        })
+        .Case([&](WindowAttr w) {
+          return inWindow(diff(), w.getBefore(), w.getAfter());
+        })
+        .Case([&](DilatedAttr w) {
+          Value d = diff();
+          return andi(inWindow(d, w.getBefore(), w.getAfter()),
+                      divides(d, w.getDilation()));
+        })
+        .Case([&](StridedAttr s) {
+          Value d = diff();
+          Value local = cmp(arith::CmpIPredicate::slt, d, idx(s.getStride()));
+          return andi(cmp(arith::CmpIPredicate::sge, d, idx(0)),
+                      ori(local, divides(d, s.getStride())));
+        })
+        .Case([&](FixedAttr f) {
+          Value l = idx(f.getStride());
+          Value qb = arith::DivUIOp::create(b, loc, in.q, l);
+          Value kb = arith::DivUIOp::create(b, loc, in.k, l);
+          Value kr = arith::RemUIOp::create(b, loc, in.k, l);
+          return ori(cmp(arith::CmpIPredicate::eq, qb, kb),
+                     cmp(arith::CmpIPredicate::sge, kr,
+                         idx(f.getStride() - f.getSummary())));
+        })
+        .Case([&](GlobalAttr g) {
+          Value any = boolean(false);
+          for (int64_t t : g.getTokens()) {
+            Value tv = idx(t);
+            any = ori(any, ori(cmp(arith::CmpIPredicate::eq, in.q, tv),
+                               cmp(arith::CmpIPredicate::eq, in.k, tv)));
+          }
+          return any;
+        })
+        .Case([&](RandomAttr r) -> FailureOr<Value> {
+          if (ShapedType::isDynamic(in.sq) || ShapedType::isDynamic(in.sk))
+            return emitError(loc, "#sparse_attn.random needs static sequence "
+                                  "lengths to build its block table");
+          return table(buildRandomTable(r, in.sq, in.sk), r.getBlock(),
+                       r.getBlock());
+        })
+        .Case([&](BlocksAttr bl) {
+          return table(bl.getLayout(), bl.getBlockQ(), bl.getBlockK());
+        })
+        .Case([&](PrefixAttr p) {
+          return ori(cmp(arith::CmpIPredicate::slt, in.k, idx(p.getLength())),
+                     cmp(arith::CmpIPredicate::sle, in.k, in.q));
+        })
+        .Case([&](SegmentsAttr) {
+          Value qs = in.querySegment(b, loc, in.b, in.q);
+          Value ks = in.keySegment(b, loc, in.b, in.k);
+          return cmp(arith::CmpIPredicate::eq, qs, ks);
+        })
+        .Case([&](UnionAttr u) { return fold(u.getComponents(), true); })
+        .Case([&](IntersectAttr i) { return fold(i.getComponents(), false); })
+        .Case([&](CustomAttr c) -> FailureOr<Value> {
+          auto mask = llvm::dyn_cast_or_null<MaskOp>(
+              SymbolTable::lookupNearestSymbolFrom(in.symbolScope,
+                                                   c.getMask()));
+          if (!mask)
+            return emitError(loc, "custom mask ")
+                   << c.getMask() << " not found";
+          return inlineRegion(b, mask.getBody(), {in.b, in.h, in.q, in.k})
+              .front();
+        })
+        .Default([&](Attribute a) -> FailureOr<Value> {
+          return emitError(loc, "no code generation for pattern ") << a;
+        });
+  }
+
+  FailureOr<Value> fold(ArrayRef<Attribute> components, bool isUnion) {
+    Value acc;
+    for (Attribute c : components) {
+      FailureOr<Value> v = emit(c);
+      if (failed(v))
+        return failure();
+      acc = acc ? (isUnion ? ori(acc, *v) : andi(acc, *v)) : *v;
+    }
+    return acc;
+  }
+};
+} // namespace
+
+FailureOr<Value>
+mlir::sparse_attn::buildAllowed(OpBuilder &builder, Location loc,
+                                Attribute pattern,
+                                const PatternCodegenInputs &inputs) {
+  Emitter e{builder, loc, inputs};
+  return e.emit(pattern);
+}
