@@ -104,6 +104,10 @@ Error writePng(StringRef path, const MaskRaster &raster, int64_t scale) {
 
 Error writeSvg(StringRef path, const MaskRaster &raster, int64_t scale,
                StringRef title) {
+  if (raster.width <= 0 || raster.height <= 0)
+    return createStringError(inconvertibleErrorCode(),
+                             "cannot draw an empty %lldx%lld mask",
+                             (long long)raster.height, (long long)raster.width);
   std::string text;
   raw_string_ostream os(text);
   int64_t w = raster.width * scale, h = raster.height * scale;

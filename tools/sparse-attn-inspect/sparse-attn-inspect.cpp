@@ -25,6 +25,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 #include <chrono>
@@ -167,8 +168,8 @@ int main(int argc, char **argv) {
     return fail("--format=png and --format=svg need an output file: -o FILE");
   if (maxCells <= 0)
     return fail("--max-cells must be positive");
-  if (scaleOpt < 0)
-    return fail("--scale must be non-negative");
+  if (scaleOpt < 0 || scaleOpt > 64)
+    return fail("--scale must be between 0 (auto) and 64");
 
   DialectRegistry registry;
   registry.insert<SparseAttnDialect, func::FuncDialect, arith::ArithDialect,
@@ -202,7 +203,6 @@ int main(int argc, char **argv) {
     return fail("'" + inputFile + "' has " + Twine(ops.size()) +
                 " attention ops; choose the one to draw with --op=N");
 
-  MaskInterpreter masks(module->getOperation());
   bool headers = selected.size() > 1 && format != Format::Summary;
   for (int index : selected) {
     Subject s{ops[index], index, 0, 0, {}, {}};
@@ -219,6 +219,20 @@ int main(int argc, char **argv) {
       return 1;
     }
     SparsityPatternAttrInterface pattern = s.op.getPattern();
+    MaskInterpreter masks(s.op);
+    if (!numTiles(s.sq, s.sk, bq, bk)) {
+      s.op.emitError("--block=") << blockOpt << " splits the " << s.sq << "x"
+                                 << s.sk << " matrix into more than "
+                                 << kMaxTiles << " tiles; use larger tiles";
+      return 1;
+    }
+    int64_t numB = qT.getDimSize(0), numH = qT.getDimSize(1);
+    if (batchOpt < 0 || (!ShapedType::isDynamic(numB) && batchOpt >= numB))
+      return fail("--batch=" + Twine(batchOpt.getValue()) +
+                  " is out of range for B = " + Twine(numB));
+    if (headOpt < 0 || (!ShapedType::isDynamic(numH) && headOpt >= numH))
+      return fail("--head=" + Twine(headOpt.getValue()) +
+                  " is out of range for Hq = " + Twine(numH));
     s.ctx = PatternContext(s.sq, s.sk);
     s.ctx.batch = batchOpt;
     s.ctx.head = headOpt;
@@ -234,12 +248,17 @@ int main(int argc, char **argv) {
         if (len <= 0)
           return fail("--segment-lengths entries must be positive, got " +
                       Twine(len));
-        s.segments.insert(s.segments.end(), len, id++);
-        total += len;
+        if (llvm::AddOverflow(total, len, total) || total > std::max(s.sq, s.sk))
+          break;
       }
       if (total != s.sq || total != s.sk)
-        return fail("--segment-lengths add up to " + Twine(total) +
-                    " but Sq = " + Twine(s.sq) + " and Sk = " + Twine(s.sk));
+        return fail("--segment-lengths add up to " +
+                    (total > std::max(s.sq, s.sk) ? Twine("more than ") + Twine(std::max(s.sq, s.sk))
+                                                  : Twine(total)) +
+                    " but Sq = " + Twine(s.sq) + " and Sk = " + Twine(s.sk) +
+                    " (segments can only be inspected with Sq == Sk)");
+      for (int64_t len : segmentLengths)
+        s.segments.insert(s.segments.end(), len, id++);
       s.ctx.hasSegments = true;
       s.ctx.qSegments = s.segments;
       s.ctx.kSegments = s.segments;

@@ -22,6 +22,9 @@ def ConvertSparseAttnToLoops : Pass<"convert-sparse-attn-to-loops", "ModuleOp"> 
     is one vector); batch, heads and sequence lengths may be dynamic, in which
     case every key block is visited with the element mask.
 
+    `sparse_attn.mask` and `sparse_attn.score_mod` symbols are inlined where
+    they are used and erased afterwards.
+
     Inputs are taken with `bufferization.to_buffer` and the results returned
     through `bufferization.to_tensor` of fresh buffers, so the surrounding
     function is bufferized by `one-shot-bufferize` afterwards.

@@ -294,7 +294,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
     return rw.notifyMatchFailure(op, "dynamic head dimension");
   kn.scale = *op.getEffectiveScale();
   auto module = op->getParentOfType<ModuleOp>();
-  kn.symbolScope = module;
+  kn.symbolScope = op;
   if (FlatSymbolRefAttr name = op.getScoreModAttr())
     kn.scoreMod = llvm::dyn_cast_or_null<ScoreModOp>(
         SymbolTable::lookupNearestSymbolFrom(op, name));
@@ -349,8 +349,9 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   int64_t sqStatic = qT.getDimSize(2), skStatic = kT.getDimSize(2);
   bool staticSeq = !ShapedType::isDynamic(sqStatic) &&
                    !ShapedType::isDynamic(skStatic);
-  if (!mask && staticSeq) {
-    MaskInterpreter masks(module);
+  if (!mask && staticSeq &&
+      numTiles(sqStatic, skStatic, options.blockQ, options.blockK)) {
+    MaskInterpreter masks(op);
     PatternContext ctx(sqStatic, skStatic);
     ctx.customMasks = &masks;
     SmallVector<FlatSymbolRefAttr> custom;
@@ -525,7 +526,11 @@ struct ConvertSparseAttnToLoopsPass
       left = true;
     });
     if (left)
-      signalPassFailure();
+      return signalPassFailure();
+    // Masks and score modifications have been inlined into the kernels.
+    for (Operation &op : llvm::make_early_inc_range(*module.getBody()))
+      if (llvm::isa<MaskOp, ScoreModOp>(op))
+        op.erase();
   }
 };
 } // namespace

@@ -83,3 +83,13 @@ func.func @unchanged(%q: !t) -> !t {
   %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.union<[#sparse_attn.window<before = 8, after = 8>, #sparse_attn.global<[0]>, #sparse_attn.random<block = 16, per_row = 1, seed = 3>]>} : !t, !t, !t -> !t
   return %o : !t
 }
+
+// -----
+!t = tensor<1x1x64x16xf32>
+// Three spellings of the diagonal: one stays (never an empty union).
+// CHECK-LABEL: @equivalent_diagonals
+// CHECK: {pattern = #sparse_attn.dilated<before = 0, after = 0, dilation = 2>}
+func.func @equivalent_diagonals(%q: !t) -> !t {
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.union<[#sparse_attn.dilated<before = 0, after = 0, dilation = 6>, #sparse_attn.window<before = 0, after = 0>, #sparse_attn.dilated<before = 0, after = 0, dilation = 2>]>} : !t, !t, !t -> !t
+  return %o : !t
+}

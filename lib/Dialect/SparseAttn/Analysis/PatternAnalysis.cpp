@@ -3,14 +3,16 @@
 #include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
 #include <algorithm>
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
-static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 //===----------------------------------------------------------------------===//
 // Block classification
@@ -32,6 +34,16 @@ void BlockClassification::mergeWith(const BlockClassification &other) {
       kinds[i] = TileKind::Partial;
 }
 
+std::optional<int64_t> mlir::sparse_attn::numTiles(int64_t sq, int64_t sk,
+                                                   int64_t blockQ,
+                                                   int64_t blockK) {
+  int64_t nq = ceilDivPositive(sq, blockQ), nk = ceilDivPositive(sk, blockK);
+  int64_t n;
+  if (llvm::MulOverflow(nq, nk, n) || n > kMaxTiles)
+    return std::nullopt;
+  return n;
+}
+
 BlockClassification
 mlir::sparse_attn::classifyBlocks(SparsityPatternAttrInterface pattern,
                                   const PatternContext &ctx, int64_t blockQ,
@@ -41,8 +53,8 @@ mlir::sparse_attn::classifyBlocks(SparsityPatternAttrInterface pattern,
   res.sk = ctx.sk;
   res.blockQ = blockQ;
   res.blockK = blockK;
-  res.numQ = ceilDiv(ctx.sq, blockQ);
-  res.numK = ceilDiv(ctx.sk, blockK);
+  res.numQ = ceilDivPositive(ctx.sq, blockQ);
+  res.numK = ceilDivPositive(ctx.sk, blockK);
   res.kinds.resize(res.numQ * res.numK);
   for (int64_t i = 0; i < res.numQ; ++i) {
     int64_t q0 = i * blockQ, q1 = std::min(ctx.sq, q0 + blockQ);
@@ -118,13 +130,14 @@ struct Step {
 
 struct MaskInterpreter::Program {
   Operation *op = nullptr;
+  llvm::DenseMap<Value, unsigned> slots;
   unsigned numSlots = 0;
   std::vector<Step> steps;
   unsigned result = 0;
 };
 
-MaskInterpreter::MaskInterpreter(Operation *symbolTableOp)
-    : symbolTableOp(symbolTableOp) {}
+MaskInterpreter::MaskInterpreter(Operation *scope)
+    : scope(scope) {}
 MaskInterpreter::~MaskInterpreter() = default;
 
 const MaskInterpreter::Program *
@@ -133,17 +146,17 @@ MaskInterpreter::getProgram(FlatSymbolRefAttr name) const {
   if (it != programs.end())
     return it->second.get();
   auto &entry = programs[name];
-  auto mask = llvm::dyn_cast_or_null<MaskOp>(
-      SymbolTable::lookupNearestSymbolFrom(symbolTableOp, name));
-  if (!mask) {
-    symbolTableOp->emitError("custom mask ") << name << " not found";
+  Operation *symbol =
+      SymbolTable::lookupNearestSymbolFrom(scope, name);
+  if (!llvm::isa_and_present<MaskOp, ScoreModOp>(symbol)) {
+    scope->emitError("custom mask or score_mod ") << name << " not found";
     error = true;
     return nullptr;
   }
   auto prog = std::make_unique<Program>();
-  prog->op = mask;
-  llvm::DenseMap<Value, unsigned> slots;
-  Block &body = mask.getBody().front();
+  prog->op = symbol;
+  llvm::DenseMap<Value, unsigned> &slots = prog->slots;
+  Block &body = symbol->getRegion(0).front();
   for (BlockArgument arg : body.getArguments())
     slots[arg] = prog->numSlots++;
   for (Operation &op : body) {
@@ -168,7 +181,7 @@ bool MaskInterpreter::usesBatchOrHead(FlatSymbolRefAttr name) const {
   const Program *prog = getProgram(name);
   if (!prog)
     return false;
-  Block &body = llvm::cast<MaskOp>(prog->op).getBody().front();
+  Block &body = prog->op->getRegion(0).front();
   return !body.getArgument(0).use_empty() || !body.getArgument(1).use_empty();
 }
 
@@ -178,13 +191,12 @@ static unsigned bitWidth(Type t) {
   return 64; // index
 }
 
-/// Wraps `v` to the integer type `t` (sign-extended; i1 as 0 / 1).
+/// Wraps `v` to the integer type `t`, sign-extended like APInt::getSExtValue
+/// (so i1 true is -1, as arith.extsi sees it).
 static int64_t wrap(int64_t v, Type t) {
   unsigned w = bitWidth(t);
   if (w >= 64)
     return v;
-  if (w == 1)
-    return v & 1;
   uint64_t m = (uint64_t(1) << w) - 1, u = uint64_t(v) & m;
   if (u >> (w - 1))
     u |= ~m;
@@ -213,13 +225,32 @@ static bool compareInt(arith::CmpIPredicate p, int64_t a, int64_t b, Type t) {
   return false;
 }
 
+static int64_t negate(int64_t a) {
+  return static_cast<int64_t>(0 - static_cast<uint64_t>(a));
+}
+
 static int64_t floorDivI(int64_t a, int64_t b) {
   int64_t q = a / b;
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
+/// `v` rounded to the float type `t` (f64 unchanged).
+static double roundTo(double v, Type t) {
+  if (t.isF64() || !llvm::isa<FloatType>(t))
+    return v;
+  if (t.isF32())
+    return static_cast<float>(v);
+  APFloat f(v);
+  bool lost;
+  f.convert(llvm::cast<FloatType>(t).getFloatSemantics(),
+            APFloat::rmNearestTiesToEven, &lost);
+  f.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven, &lost);
+  return f.convertToDouble();
+}
+
 /// Evaluates `step` through constant folding (the slow, generic path).
-static bool foldStep(const Step &step, SmallVectorImpl<Slot> &vals) {
+static bool foldStep(const Step &step, SmallVectorImpl<Slot> &vals,
+                     const llvm::DenseMap<Value, unsigned> &slots) {
   Operation *op = step.op;
   SmallVector<Attribute> operands;
   for (auto [idx, v] : llvm::zip(step.operands, op->getOperands())) {
@@ -238,11 +269,11 @@ static bool foldStep(const Step &step, SmallVectorImpl<Slot> &vals) {
   for (auto [i, r] : llvm::enumerate(results)) {
     Slot &out = vals[step.results[i]];
     if (auto v = llvm::dyn_cast_if_present<Value>(r)) {
-      // Folded to one of the operands.
-      auto pos = llvm::find(op->getOperands(), v);
-      if (pos == op->getOperands().end())
+      // Folded to an existing value of the region.
+      auto it = slots.find(v);
+      if (it == slots.end())
         return false;
-      out = vals[step.operands[pos - op->getOperands().begin()]];
+      out = vals[it->second];
     } else if (auto ia = llvm::dyn_cast<IntegerAttr>(llvm::cast<Attribute>(r))) {
       out.i = wrap(ia.getValue().getSExtValue(), ia.getType());
     } else if (auto fa = llvm::dyn_cast<FloatAttr>(llvm::cast<Attribute>(r))) {
@@ -254,7 +285,8 @@ static bool foldStep(const Step &step, SmallVectorImpl<Slot> &vals) {
   return true;
 }
 
-static bool runStep(const Step &step, SmallVectorImpl<Slot> &vals) {
+static bool runStep(const Step &step, SmallVectorImpl<Slot> &vals,
+                    const llvm::DenseMap<Value, unsigned> &slots) {
   Operation *op = step.op;
   auto I = [&](unsigned n) { return vals[step.operands[n]].i; };
   auto F = [&](unsigned n) { return vals[step.operands[n]].f; };
@@ -263,14 +295,13 @@ static bool runStep(const Step &step, SmallVectorImpl<Slot> &vals) {
     return true;
   };
   auto setF = [&](double v) {
-    vals[step.results[0]].f = v;
+    vals[step.results[0]].f = roundTo(v, op->getResult(0).getType());
     return true;
   };
   return llvm::TypeSwitch<Operation *, bool>(op)
       .Case([&](arith::ConstantOp c) {
         if (auto ia = llvm::dyn_cast<IntegerAttr>(c.getValue()))
-          return setI(ia.getType().isInteger(1) ? ia.getValue().getZExtValue()
-                                                : ia.getValue().getSExtValue());
+          return setI(ia.getValue().getSExtValue());
         if (auto fa = llvm::dyn_cast<FloatAttr>(c.getValue()))
           return setF(fa.getValueAsDouble());
         return false;
@@ -278,13 +309,25 @@ static bool runStep(const Step &step, SmallVectorImpl<Slot> &vals) {
       .Case([&](arith::AddIOp) { return setI(I(0) + I(1)); })
       .Case([&](arith::SubIOp) { return setI(I(0) - I(1)); })
       .Case([&](arith::MulIOp) { return setI(I(0) * I(1)); })
-      .Case([&](arith::DivSIOp) { return I(1) != 0 && setI(I(0) / I(1)); })
-      .Case([&](arith::RemSIOp) { return I(1) != 0 && setI(I(0) % I(1)); })
+      // Division by zero is undefined: report it. Division by -1 negates
+      // (wrapping), which avoids the INT64_MIN / -1 trap.
+      .Case([&](arith::DivSIOp) {
+        return I(1) != 0 && setI(I(1) == -1 ? negate(I(0)) : I(0) / I(1));
+      })
+      .Case([&](arith::RemSIOp) {
+        return I(1) != 0 && setI(I(1) == -1 ? 0 : I(0) % I(1));
+      })
       .Case([&](arith::FloorDivSIOp) {
-        return I(1) != 0 && setI(floorDivI(I(0), I(1)));
+        return I(1) != 0 &&
+               setI(I(1) == -1 ? negate(I(0)) : floorDivI(I(0), I(1)));
       })
       .Case([&](arith::CeilDivSIOp) {
-        return I(1) != 0 && setI(-floorDivI(-I(0), I(1)));
+        if (I(1) == 0)
+          return false;
+        if (I(1) == -1)
+          return setI(negate(I(0)));
+        int64_t q = I(0) / I(1);
+        return setI((I(0) % I(1) != 0 && ((I(0) < 0) == (I(1) < 0))) ? q + 1 : q);
       })
       .Case([&](arith::MinSIOp) { return setI(std::min(I(0), I(1))); })
       .Case([&](arith::MaxSIOp) { return setI(std::max(I(0), I(1))); })
@@ -311,7 +354,45 @@ static bool runStep(const Step &step, SmallVectorImpl<Slot> &vals) {
       .Case([&](arith::MulFOp) { return setF(F(0) * F(1)); })
       .Case([&](arith::DivFOp) { return setF(F(0) / F(1)); })
       .Case([&](arith::SIToFPOp) { return setF(static_cast<double>(I(0))); })
-      .Default([&](Operation *) { return foldStep(step, vals); });
+      .Case([&](arith::UIToFPOp o) {
+        return setF(static_cast<double>(
+            asUnsigned(I(0), o.getIn().getType())));
+      })
+      .Case([&](arith::NegFOp) { return setF(-F(0)); })
+      .Case([&](arith::MaximumFOp) { return setF(std::fmax(F(0), F(1))); })
+      .Case([&](arith::MinimumFOp) { return setF(std::fmin(F(0), F(1))); })
+      .Case<arith::ExtFOp, arith::TruncFOp>([&](Operation *) { return setF(F(0)); })
+      .Case([&](arith::FPToSIOp) { return setI(static_cast<int64_t>(F(0))); })
+      .Case([&](arith::CmpFOp c) {
+        double a = F(0), b = F(1);
+        bool unordered = std::isnan(a) || std::isnan(b), r = false;
+        switch (c.getPredicate()) {
+        case arith::CmpFPredicate::OEQ: r = !unordered && a == b; break;
+        case arith::CmpFPredicate::ONE: r = !unordered && a != b; break;
+        case arith::CmpFPredicate::OLT: r = !unordered && a < b; break;
+        case arith::CmpFPredicate::OLE: r = !unordered && a <= b; break;
+        case arith::CmpFPredicate::OGT: r = !unordered && a > b; break;
+        case arith::CmpFPredicate::OGE: r = !unordered && a >= b; break;
+        case arith::CmpFPredicate::UEQ: r = unordered || a == b; break;
+        case arith::CmpFPredicate::UNE: r = unordered || a != b; break;
+        case arith::CmpFPredicate::ULT: r = unordered || a < b; break;
+        case arith::CmpFPredicate::ULE: r = unordered || a <= b; break;
+        case arith::CmpFPredicate::UGT: r = unordered || a > b; break;
+        case arith::CmpFPredicate::UGE: r = unordered || a >= b; break;
+        case arith::CmpFPredicate::ORD: r = !unordered; break;
+        case arith::CmpFPredicate::UNO: r = unordered; break;
+        case arith::CmpFPredicate::AlwaysTrue: r = true; break;
+        case arith::CmpFPredicate::AlwaysFalse: r = false; break;
+        }
+        return setI(r);
+      })
+      .Case([&](math::TanhOp) { return setF(std::tanh(F(0))); })
+      .Case([&](math::ExpOp) { return setF(std::exp(F(0))); })
+      .Case([&](math::Exp2Op) { return setF(std::exp2(F(0))); })
+      .Case([&](math::LogOp) { return setF(std::log(F(0))); })
+      .Case([&](math::SqrtOp) { return setF(std::sqrt(F(0))); })
+      .Case([&](math::AbsFOp) { return setF(std::fabs(F(0))); })
+      .Default([&](Operation *) { return foldStep(step, vals, slots); });
 }
 
 bool MaskInterpreter::evaluate(FlatSymbolRefAttr name, int64_t b, int64_t h,
@@ -325,7 +406,7 @@ bool MaskInterpreter::evaluate(FlatSymbolRefAttr name, int64_t b, int64_t h,
   vals[2].i = q;
   vals[3].i = k;
   for (const Step &step : prog->steps) {
-    if (!runStep(step, vals)) {
+    if (!runStep(step, vals, prog->slots)) {
       if (!error)
         step.op->emitError("cannot evaluate this operation of custom mask ")
             << name << " at (b, h, q, k) = (" << b << ", " << h << ", " << q
@@ -335,4 +416,29 @@ bool MaskInterpreter::evaluate(FlatSymbolRefAttr name, int64_t b, int64_t h,
     }
   }
   return vals[prog->result].i != 0;
+}
+
+double MaskInterpreter::evaluateScoreMod(FlatSymbolRefAttr name, double s,
+                                         int64_t b, int64_t h, int64_t q,
+                                         int64_t k) const {
+  const Program *prog = getProgram(name);
+  if (!prog)
+    return s;
+  SmallVector<Slot, 16> vals(prog->numSlots);
+  vals[0].f = s;
+  vals[1].i = b;
+  vals[2].i = h;
+  vals[3].i = q;
+  vals[4].i = k;
+  for (const Step &step : prog->steps) {
+    if (!runStep(step, vals, prog->slots)) {
+      if (!error)
+        step.op->emitError("cannot evaluate this operation of score_mod ")
+            << name << " at (b, h, q, k) = (" << b << ", " << h << ", " << q
+            << ", " << k << ")";
+      error = true;
+      return s;
+    }
+  }
+  return vals[prog->result].f;
 }

@@ -93,24 +93,18 @@ static SmallVector<Attribute> flatten(AttrT pattern) {
 
 /// Drops duplicates and, with `keepLarger`, every component contained in
 /// another one (union), otherwise every component containing another one
-/// (intersection). Among equivalent components the first one stays.
+/// (intersection). Components are compared with those kept so far only, so
+/// the result is never empty; among equivalent components the first stays.
 static void dropDominated(SmallVectorImpl<Attribute> &comps, bool keepLarger) {
+  auto covers = [&](Attribute kept, Attribute c) {
+    return keepLarger ? isSubPattern(c, kept) : isSubPattern(kept, c);
+  };
   SmallVector<Attribute> kept;
-  for (size_t i = 0; i < comps.size(); ++i) {
-    bool drop = false;
-    for (size_t j = 0; j < comps.size() && !drop; ++j) {
-      if (i == j)
-        continue;
-      Attribute small = keepLarger ? comps[i] : comps[j];
-      Attribute large = keepLarger ? comps[j] : comps[i];
-      if (!isSubPattern(small, large))
-        continue;
-      // Equivalent both ways: keep the earlier one.
-      bool equivalent = isSubPattern(large, small);
-      drop = !equivalent || j < i;
-    }
-    if (!drop)
-      kept.push_back(comps[i]);
+  for (Attribute c : comps) {
+    if (llvm::any_of(kept, [&](Attribute k) { return covers(k, c); }))
+      continue;
+    llvm::erase_if(kept, [&](Attribute k) { return covers(c, k); });
+    kept.push_back(c);
   }
   comps.assign(kept.begin(), kept.end());
 }

@@ -56,7 +56,6 @@ static int64_t floorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
-static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /// Whether some multiple of r > 0 lies in [lo, hi].
 static bool hasMultipleIn(int64_t lo, int64_t hi, int64_t r) {
@@ -146,7 +145,8 @@ LogicalResult WindowAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                  failed(nonNegative(emitError, "window", "after", after)));
 }
 bool WindowAttr::isAllowed(const PatternContext &, int64_t q, int64_t k) const {
-  return q - getBefore() <= k && k <= q + getAfter();
+  int64_t d = q - k; // q + after could overflow; d cannot for valid positions
+  return -getAfter() <= d && d <= getBefore();
 }
 TileKind WindowAttr::classifyTile(const PatternContext &, int64_t q0, int64_t q1,
                                   int64_t k0, int64_t k1) const {
@@ -336,12 +336,12 @@ SmallVector<int64_t> RandomAttr::chooseBlocks(int64_t qb, int64_t nk) const {
 bool RandomAttr::isAllowed(const PatternContext &ctx, int64_t q,
                            int64_t k) const {
   int64_t bs = getBlock();
-  SmallVector<int64_t> chosen = chooseBlocks(q / bs, ceilDiv(ctx.sk, bs));
+  SmallVector<int64_t> chosen = chooseBlocks(q / bs, ceilDivPositive(ctx.sk, bs));
   return contains(chosen, k / bs);
 }
 TileKind RandomAttr::classifyTile(const PatternContext &ctx, int64_t q0,
                                   int64_t q1, int64_t k0, int64_t k1) const {
-  int64_t bs = getBlock(), nk = ceilDiv(ctx.sk, bs);
+  int64_t bs = getBlock(), nk = ceilDivPositive(ctx.sk, bs);
   int64_t kb0 = k0 / bs, kb1 = (k1 - 1) / bs;
   bool anyAllowed = false, anyForbidden = false;
   for (int64_t qb = q0 / bs; qb <= (q1 - 1) / bs; ++qb) {
@@ -385,7 +385,7 @@ bool BlocksAttr::isBlockAllowed(int64_t i, int64_t j) const {
 LogicalResult
 BlocksAttr::verifyForSizes(function_ref<InFlightDiagnostic()> emitError,
                            int64_t sq, int64_t sk) const {
-  int64_t nq = ceilDiv(sq, getBlockQ()), nk = ceilDiv(sk, getBlockK());
+  int64_t nq = ceilDivPositive(sq, getBlockQ()), nk = ceilDivPositive(sk, getBlockK());
   if (getNumQBlocks() != nq || getNumKBlocks() != nk)
     return emitError() << "#sparse_attn.blocks: layout shape "
                        << getNumQBlocks() << "x" << getNumKBlocks()

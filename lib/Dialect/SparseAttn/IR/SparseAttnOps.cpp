@@ -44,7 +44,6 @@ static bool shapesCompatible(ArrayRef<int64_t> actual,
   return true;
 }
 
-static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 std::optional<double> AttentionOp::getEffectiveScale() {
   if (auto scale = getScaleAttr())
@@ -175,8 +174,8 @@ LogicalResult AttentionOp::verify() {
   if (BlockMaskAttr mask = getBlockMaskAttr()) {
     if (!staticSeq)
       return emitOpError("block_mask requires static Sq and Sk");
-    int64_t nq = ceilDiv(sq, mask.getBlockQ()),
-            nk = ceilDiv(sk, mask.getBlockK());
+    int64_t nq = ceilDivPositive(sq, mask.getBlockQ()),
+            nk = ceilDivPositive(sk, mask.getBlockK());
     if (mask.getNumQBlocks() != nq || mask.getNumKBlocks() != nk)
       return emitOpError("block_mask has ")
              << mask.getNumQBlocks() << "x" << mask.getNumKBlocks()

@@ -28,27 +28,27 @@ struct BlockAnalysisPass
           << static_cast<int64_t>(blockQ) << " and " << static_cast<int64_t>(blockK);
       return signalPassFailure();
     }
-    Operation *root = getOperation();
-    Operation *symbolTable =
-        root->hasTrait<OpTrait::SymbolTable>()
-            ? root
-            : SymbolTable::getNearestSymbolTable(root);
-    MaskInterpreter masks(symbolTable ? symbolTable : root);
-    WalkResult result = root->walk([&](AttentionOp op) {
-      if (failed(analyse(op, masks)))
+    WalkResult result = getOperation()->walk([&](AttentionOp op) {
+      if (failed(analyse(op)))
         return WalkResult::interrupt();
       return WalkResult::advance();
     });
-    if (result.wasInterrupted() || masks.hadError())
+    if (result.wasInterrupted())
       signalPassFailure();
   }
 
-  LogicalResult analyse(AttentionOp op, const MaskInterpreter &masks) {
+  LogicalResult analyse(AttentionOp op) {
+    MaskInterpreter masks(op);
     auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
     auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
     int64_t sq = qT.getDimSize(2), sk = kT.getDimSize(2);
     if (ShapedType::isDynamic(sq) || ShapedType::isDynamic(sk))
       return success(); // classified at run time by later lowerings
+    if (!numTiles(sq, sk, blockQ, blockK))
+      return op.emitOpError("block analysis with ")
+             << static_cast<int64_t>(blockQ) << "x" << static_cast<int64_t>(blockK)
+             << " tiles of a " << sq << "x" << sk
+             << " score matrix needs more than " << kMaxTiles << " tiles";
 
     SparsityPatternAttrInterface pattern = op.getPattern();
     PatternContext ctx(sq, sk);

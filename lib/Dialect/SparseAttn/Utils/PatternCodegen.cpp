@@ -28,7 +28,7 @@ DenseIntElementsAttr mlir::sparse_attn::buildRandomTable(RandomAttr attr,
                                                          int64_t sq,
                                                          int64_t sk) {
   int64_t bs = attr.getBlock();
-  int64_t nq = (sq + bs - 1) / bs, nk = (sk + bs - 1) / bs;
+  int64_t nq = ceilDivPositive(sq, bs), nk = ceilDivPositive(sk, bs);
   std::vector<bool> bits(nq * nk, false);
   for (int64_t qb = 0; qb < nq; ++qb)
     for (int64_t kb : attr.chooseBlocks(qb, nk))

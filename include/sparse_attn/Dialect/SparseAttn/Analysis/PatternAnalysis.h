@@ -32,6 +32,12 @@ struct BlockClassification {
   void mergeWith(const BlockClassification &other);
 };
 
+/// The number of blockQ x blockK tiles of an Sq x Sk matrix, or nullopt when
+/// it exceeds `kMaxTiles` (a classification is one byte per tile).
+constexpr int64_t kMaxTiles = int64_t(1) << 31;
+std::optional<int64_t> numTiles(int64_t sq, int64_t sk, int64_t blockQ,
+                                int64_t blockK);
+
 /// Classifies every tile of the Sq x Sk matrix of `ctx` with tiles of
 /// blockQ x blockK (the last row/column of tiles may be smaller).
 BlockClassification classifyBlocks(SparsityPatternAttrInterface pattern,
@@ -48,16 +54,22 @@ int64_t countAllowedPairs(SparsityPatternAttrInterface pattern,
                           const PatternContext &ctx,
                           const BlockClassification &blocks);
 
-/// Evaluates `sparse_attn.mask` symbols by interpreting their regions: a
+/// Evaluates `sparse_attn.mask` and `sparse_attn.score_mod` symbols by
+/// interpreting their regions: a
 /// fast path for the common arith operations, constant folding otherwise.
 class MaskInterpreter : public CustomMaskEvaluator {
 public:
-  /// `symbolTableOp` is where mask symbols are looked up (usually the module).
-  explicit MaskInterpreter(Operation *symbolTableOp);
+  /// Symbols are looked up from `scope` outwards (pass the attention op, so
+  /// that nested symbol tables resolve as the verifier does).
+  explicit MaskInterpreter(Operation *scope);
   ~MaskInterpreter() override;
 
   bool evaluate(FlatSymbolRefAttr name, int64_t b, int64_t h, int64_t q,
                 int64_t k) const override;
+
+  /// Evaluates the `sparse_attn.score_mod` symbol `name` in double precision.
+  double evaluateScoreMod(FlatSymbolRefAttr name, double s, int64_t b,
+                          int64_t h, int64_t q, int64_t k) const;
 
   /// Whether mask `name` reads its batch or head argument.
   bool usesBatchOrHead(FlatSymbolRefAttr name) const;
@@ -71,7 +83,7 @@ public:
 private:
   const Program *getProgram(FlatSymbolRefAttr name) const;
 
-  Operation *symbolTableOp;
+  Operation *scope;
   mutable llvm::DenseMap<Attribute, std::unique_ptr<Program>> programs;
   mutable bool error = false;
 };

@@ -23,6 +23,11 @@ namespace sparse_attn {
 /// Classification of a rectangular tile of the score matrix.
 enum class TileKind : uint8_t { Empty = 0, Partial = 1, Full = 2 };
 
+/// ceil(a / b) for a >= 0, b > 0, without the overflow of (a + b - 1) / b.
+inline int64_t ceilDivPositive(int64_t a, int64_t b) {
+  return a / b + (a % b != 0);
+}
+
 /// Returns 'E', 'P' or 'F'.
 char tileKindChar(TileKind kind);
 

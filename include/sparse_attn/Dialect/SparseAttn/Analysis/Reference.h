@@ -1,0 +1,46 @@
+//===- Reference.h - float64 scalar reference of the op ---------*- C++ -*-===//
+//
+// The semantics of sparse_attn.attention computed directly from its
+// definition in double precision, one (query, key) pair at a time through
+// the pattern interface: the oracle of `sparse-attn-run --check`,
+// independent of every lowering.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARSE_ATTN_DIALECT_SPARSEATTN_ANALYSIS_REFERENCE_H
+#define SPARSE_ATTN_DIALECT_SPARSEATTN_ANALYSIS_REFERENCE_H
+
+#include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
+#include <vector>
+
+namespace mlir {
+namespace sparse_attn {
+
+/// Row-major operands of one attention op with concrete sizes.
+struct AttentionProblem {
+  int64_t b = 0, hq = 0, hkv = 0, sq = 0, sk = 0, d = 0, dv = 0;
+  double scale = 1.0;
+  std::vector<double> q, k, v;          // [B,Hq,Sq,D], [B,Hkv,Sk,D], [B,Hkv,Sk,Dv]
+  std::vector<int64_t> qSeg, kSeg;      // [B,Sq], [B,Sk] when the pattern uses them
+};
+
+struct AttentionResult {
+  std::vector<double> out;  // [B,Hq,Sq,Dv]
+  std::vector<double> lse;  // [B,Hq,Sq]
+};
+
+/// The pattern context of batch `b`, head `h` for `problem`.
+PatternContext contextFor(const AttentionProblem &problem, int64_t b, int64_t h,
+                          const MaskInterpreter &interp);
+
+/// O and LSE by the definition (empty rows: O = 0, LSE = -inf).
+AttentionResult computeReference(AttentionOp op, const AttentionProblem &p,
+                                 const MaskInterpreter &interp);
+
+/// Allowed (query, key) pairs summed over batch and query heads.
+int64_t countAllowedPairsTotal(AttentionOp op, const AttentionProblem &p,
+                               const MaskInterpreter &interp);
+
+} // namespace sparse_attn
+} // namespace mlir
+
+#endif
