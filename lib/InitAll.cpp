@@ -20,6 +20,7 @@
 #include "mlir/Dialect/Index/IR/IndexDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -58,6 +59,7 @@ void mlir::sparse_attn::registerPasses() {
   bufferization::registerBufferizationPasses();
   bufferization::registerBufferizationPipelines();
   memref::registerMemRefPasses();
+  registerLinalgPasses();
   registerSparseAttnPasses();
   registerSparseAttnConversionPasses();
   registerSparseAttnPipelines();

@@ -13,29 +13,45 @@
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
+/// Bufferization (results become trailing out-parameters, public functions get
+/// C wrappers) and the conversions to the LLVM dialect, shared by both
+/// pipelines.
+static const char *kBufferizeAndLowerToLLVM =
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map},"
+    "buffer-results-to-out-params{hoist-static-allocs=true "
+    "hoist-dynamic-allocs=true modify-public-functions=true},"
+    "sparse-attn-emit-c-interface,"
+    "buffer-deallocation-pipeline,"
+    "convert-linalg-to-loops,"
+    "canonicalize,"
+    "convert-scf-to-cf,"
+    "expand-strided-metadata,lower-affine,"
+    "convert-vector-to-llvm,convert-math-to-llvm,"
+    "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
+    "convert-cf-to-llvm,convert-func-to-llvm,convert-ub-to-llvm,"
+    "reconcile-unrealized-casts";
+
+static void addPipeline(OpPassManager &pm, const std::string &pipeline) {
+  if (failed(parsePassPipeline(pipeline, pm)))
+    llvm::report_fatal_error("sparse-attn pipelines: passes not registered "
+                             "(call sparse_attn::registerPasses() first)");
+}
+
 void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
     OpPassManager &pm, const CPUPipelineOptions &options) {
   std::string tiles = llvm::formatv("block-q={0} block-k={1}",
                                     (int64_t)options.blockQ,
                                     (int64_t)options.blockK);
-  std::string pipeline =
-      "sparse-attn-block-analysis{" + tiles + "}," +
-      "convert-sparse-attn-to-loops{" + tiles + "}," +
-      "canonicalize,cse,"
-      "one-shot-bufferize{bufferize-function-boundaries "
-      "function-boundary-type-conversion=identity-layout-map},"
-      "buffer-results-to-out-params{hoist-static-allocs=true hoist-dynamic-allocs=true modify-public-functions=true},"
-      "sparse-attn-emit-c-interface,"
-      "buffer-deallocation-pipeline,"
-      "canonicalize,"
-      "convert-scf-to-cf,"
-      "expand-strided-metadata,lower-affine,"
-      "convert-vector-to-llvm,convert-math-to-llvm,"
-      "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
-      "convert-cf-to-llvm,convert-func-to-llvm,convert-ub-to-llvm,"
-      "reconcile-unrealized-casts";
-  if (failed(parsePassPipeline(pipeline, pm)))
-    llvm::report_fatal_error("sparse-attn-to-llvm-cpu: bad internal pipeline");
+  addPipeline(pm, "sparse-attn-block-analysis{" + tiles + "}," +
+                      "convert-sparse-attn-to-loops{" + tiles + "}," +
+                      "canonicalize,cse," + kBufferizeAndLowerToLLVM);
+}
+
+void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(
+    OpPassManager &pm) {
+  addPipeline(pm, std::string("convert-sparse-attn-to-linalg,canonicalize,") +
+                      kBufferizeAndLowerToLLVM);
 }
 
 void mlir::sparse_attn::registerSparseAttnPipelines() {
@@ -44,4 +60,9 @@ void mlir::sparse_attn::registerSparseAttnPipelines() {
       "Lower sparse_attn to the LLVM dialect for the host CPU through the "
       "fused, block-skipping loop nest",
       buildSparseAttnToLLVMCPUPipeline);
+  PassPipelineRegistration<>(
+      "sparse-attn-reference-to-llvm-cpu",
+      "Lower sparse_attn to the LLVM dialect through the unfused linalg "
+      "reference (materialises the S x S scores; for tests and baselines)",
+      buildSparseAttnReferenceToLLVMCPUPipeline);
 }

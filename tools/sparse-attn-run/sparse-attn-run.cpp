@@ -70,6 +70,14 @@ cl::opt<int64_t> blockQ("block-q", cl::desc("Query rows per tile"),
                         cl::init(64), cl::cat(category));
 cl::opt<int64_t> blockK("block-k", cl::desc("Key columns per tile"),
                         cl::init(64), cl::cat(category));
+enum class Lowering { Fused, Reference };
+cl::opt<Lowering> lowering(
+    "lowering", cl::desc("Which lowering to compile"), cl::init(Lowering::Fused),
+    cl::values(clEnumValN(Lowering::Fused, "fused",
+                          "the fused, block-skipping loop nest (default)"),
+               clEnumValN(Lowering::Reference, "reference",
+                          "the unfused linalg reference (S x S scores)")),
+    cl::cat(category));
 cl::opt<double> tolerance("tolerance",
                           cl::desc("Largest accepted relative error for "
                                    "--check (default: 1e-5 for f32, 1e-2 for "
@@ -428,7 +436,10 @@ int main(int argc, char **argv) {
   CPUPipelineOptions pipelineOptions;
   pipelineOptions.blockQ = blockQ;
   pipelineOptions.blockK = blockK;
-  buildSparseAttnToLLVMCPUPipeline(pm, pipelineOptions);
+  if (lowering == Lowering::Fused)
+    buildSparseAttnToLLVMCPUPipeline(pm, pipelineOptions);
+  else
+    buildSparseAttnReferenceToLLVMCPUPipeline(pm);
   auto compileStart = std::chrono::steady_clock::now();
   if (failed(pm.run(*lowered)))
     return fail("lowering '" + inputFile + "' failed");

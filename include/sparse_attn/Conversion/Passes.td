@@ -42,4 +42,26 @@ def ConvertSparseAttnToLoops : Pass<"convert-sparse-attn-to-loops", "ModuleOp"> 
   ];
 }
 
+def ConvertSparseAttnToLinalg : Pass<"convert-sparse-attn-to-linalg", "ModuleOp"> {
+  let summary = "Unfused reference lowering of sparse_attn.attention to linalg";
+  let description = [{
+    The obviously-correct formulation, kept as an oracle for tests and as the
+    baseline of the benchmark, not as the product: on tensors,
+    `linalg.generic` ops compute
+    1. the scores `S = Q K^T` (f32 accumulation; query head h reads key head
+       h / (Hq / Hkv)),
+    2. `S' = allowed(b, h, i, j) ? score_mod(scale * S) : -inf`,
+    3. the row maximum `m` and `P = exp(S' - m)` (with m = 0 for rows that
+       allow nothing),
+    4. the row sum `l`, `O = (P V) / l` (0 when l = 0) and
+       `LSE = m + log(l)` (-inf when l = 0).
+    It materialises the B x Hq x Sq x Sk score tensor. Head counts and head
+    dimensions must be static.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect",
+  ];
+}
+
 #endif

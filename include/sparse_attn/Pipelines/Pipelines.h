@@ -24,6 +24,9 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 void buildSparseAttnToLLVMCPUPipeline(OpPassManager &pm,
                                       const CPUPipelineOptions &options);
 
+/// The same through `convert-sparse-attn-to-linalg`: the unfused oracle.
+void buildSparseAttnReferenceToLLVMCPUPipeline(OpPassManager &pm);
+
 void registerSparseAttnPipelines();
 
 } // namespace sparse_attn
