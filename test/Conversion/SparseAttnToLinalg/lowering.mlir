@@ -1,0 +1,46 @@
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-linalg --split-input-file | FileCheck %s
+
+// The reference materialises the scores (B x Hq x Sq x Sk) and follows the
+// definition step by step; GQA reads key head h floordiv (Hq / Hkv).
+// CHECK-DAG: #[[Q:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+// CHECK-DAG: #[[K:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1 floordiv 2, d3, d4)>
+// CHECK-DAG: #[[V:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1 floordiv 2, d4, d3)>
+// CHECK-LABEL: func.func @causal
+// 1. Scores.
+// CHECK: %[[S:.*]] = linalg.generic {indexing_maps = [#[[Q]], #[[K]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<1x2x10x8xbf16>, tensor<1x1x12x8xbf16>) outs(%{{.*}} : tensor<1x2x10x12xf32>)
+// CHECK:   arith.extf %{{.*}} : bf16 to f32
+// 2. Scale and mask.
+// CHECK: %[[M:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<1x2x10x12xf32>)
+// CHECK:   %[[I:.*]] = linalg.index 2
+// CHECK:   %[[J:.*]] = linalg.index 3
+// CHECK:   %[[SC:.*]] = arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK:   %[[OK:.*]] = arith.cmpi sle, %[[J]], %[[I]]
+// CHECK:   arith.select %[[OK]], %[[SC]], %{{.*}} : f32
+// 3. Row maximum, 4. exp, 5. row sum.
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[M]] : tensor<1x2x10x12xf32>) outs(%{{.*}} : tensor<1x2x10xf32>)
+// CHECK:   arith.maximumf
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[M]], %[[MAX]]
+// CHECK:   math.exp
+// CHECK: %[[L:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<1x2x10x12xf32>) outs(%{{.*}} : tensor<1x2x10xf32>)
+// 6. P V, 7. normalise and narrow, 8. LSE.
+// CHECK: %[[U:.*]] = linalg.generic {indexing_maps = [#[[Q]], #[[V]], {{.*}} ins(%[[P]], %{{.*}} : tensor<1x2x10x12xf32>, tensor<1x1x12x4xbf16>)
+// CHECK: linalg.generic {{.*}} ins(%[[U]], %[[L]] : tensor<1x2x10x4xf32>, tensor<1x2x10xf32>) outs(%{{.*}} : tensor<1x2x10x4xbf16>)
+// CHECK:   arith.divf
+// CHECK:   arith.truncf %{{.*}} : f32 to bf16
+// CHECK: linalg.generic {{.*}} ins(%[[MAX]], %[[L]]
+// CHECK:   math.log
+func.func @causal(%q: tensor<1x2x10x8xbf16>, %k: tensor<1x1x12x8xbf16>, %v: tensor<1x1x12x4xbf16>) -> (tensor<1x2x10x4xbf16>, tensor<1x2x10xf32>) {
+  %o, %l = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x2x10x8xbf16>, tensor<1x1x12x8xbf16>, tensor<1x1x12x4xbf16> -> tensor<1x2x10x4xbf16>, tensor<1x2x10xf32>
+  return %o, %l : tensor<1x2x10x4xbf16>, tensor<1x2x10xf32>
+}
+
+// -----
+
+// Block layouts and random blocks read a constant table.
+// CHECK-LABEL: func.func @tables
+// CHECK: arith.constant dense<{{\[}}[true, false], [true, true]]> : tensor<2x2xi1>
+// CHECK: tensor.extract
+func.func @tables(%q: tensor<1x1x8x4xf32>) -> tensor<1x1x8x4xf32> {
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.blocks<block = [4, 4], layout = dense<[[true, false], [true, true]]> : tensor<2x2xi1>>} : tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32> -> tensor<1x1x8x4xf32>
+  return %o : tensor<1x1x8x4xf32>
+}

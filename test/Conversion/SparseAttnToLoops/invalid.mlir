@@ -1,0 +1,15 @@
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-loops --split-input-file --verify-diagnostics
+
+func.func @dynamic_head_dim(%q: tensor<1x1x8x?xf32>) -> tensor<1x1x8x?xf32> {
+  // expected-error @+1 {{the fused CPU lowering needs static head dimensions D and Dv}}
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : tensor<1x1x8x?xf32>, tensor<1x1x8x?xf32>, tensor<1x1x8x?xf32> -> tensor<1x1x8x?xf32>
+  return %o : tensor<1x1x8x?xf32>
+}
+
+// -----
+
+func.func @dynamic_random(%q: tensor<1x1x?x8xf32>) -> tensor<1x1x?x8xf32> {
+  // expected-error @+1 {{#sparse_attn.random needs static sequence lengths in the fused CPU lowering}}
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.union<[#sparse_attn.causal, #sparse_attn.random<block = 4, per_row = 1, seed = 0>]>} : tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32> -> tensor<1x1x?x8xf32>
+  return %o : tensor<1x1x?x8xf32>
+}

@@ -1,0 +1,96 @@
+// RUN: sparse-attn-opt %s --sparse-attn-block-analysis="block-q=4 block-k=4" --convert-sparse-attn-to-loops --split-input-file | FileCheck %s
+
+// Causal, 10 x 10, 4 x 4 tiles: the block tables become constant globals; an
+// scf.parallel runs over (batch, head, query block); full key blocks run
+// without the mask, partial ones with it; nothing of size S x S is created.
+// CHECK-DAG: memref.global "private" constant @__sparse_attn_partial_offsets : memref<4xi32> = dense<[0, 1, 2, 3]>
+// CHECK-DAG: memref.global "private" constant @__sparse_attn_partial_indices : memref<3xi32> = dense<[0, 1, 2]>
+// CHECK-DAG: memref.global "private" constant @__sparse_attn_full_offsets : memref<4xi32> = dense<[0, 0, 1, 3]>
+// CHECK-DAG: memref.global "private" constant @__sparse_attn_full_indices : memref<3xi32> = dense<[0, 0, 1]>
+// CHECK-LABEL: func.func @causal
+// CHECK-NOT: memref<1x2x10x10
+// CHECK: %[[Q:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<1x2x10x8xf16> to memref<1x2x10x8xf16>
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x2x10x8xf16>
+// CHECK: scf.parallel (%[[B:.*]], %[[H:.*]], %[[QB:.*]]) =
+// CHECK:   memref.alloca() : memref<4x8xf32>
+// Full blocks: no comparison of positions before the score is stored.
+// CHECK:   memref.load %{{.*}}[%[[QB]]] : memref<4xi32>
+// CHECK:   scf.for
+// CHECK:     scf.for
+// CHECK:       vector.load %[[Q]]{{.*}} : memref<1x2x10x8xf16>, vector<8xf16>
+// CHECK:       arith.extf %{{.*}} : vector<8xf16> to vector<8xf32>
+// CHECK:       scf.for
+// CHECK:         vector.reduction <add>
+// CHECK-NOT:     arith.cmpi
+// CHECK:         memref.store
+// CHECK:       math.exp
+// CHECK:       scf.for
+// CHECK:         math.exp
+// CHECK:         vector.fma
+// Partial blocks: the causal predicate k <= q selects -inf.
+// CHECK:   scf.for
+// CHECK:     scf.for
+// CHECK:       scf.for
+// CHECK:         vector.reduction <add>
+// CHECK:         %[[LE:.*]] = arith.cmpi sle
+// CHECK:         arith.select %[[LE]], %{{.*}}, %cst
+// Normalisation: 1 / l, or 0 for rows with no allowed key.
+// CHECK:   arith.cmpf ogt
+// CHECK:   arith.divf
+// CHECK:   arith.truncf %{{.*}} : vector<8xf32> to vector<8xf16>
+// CHECK:   vector.store %{{.*}}, %[[OUT]]
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+func.func @causal(%q: tensor<1x2x10x8xf16>, %kv: tensor<1x1x10x8xf16>) -> tensor<1x2x10x8xf16> {
+  %o = sparse_attn.attention %q, %kv, %kv {pattern = #sparse_attn.causal} : tensor<1x2x10x8xf16>, tensor<1x1x10x8xf16>, tensor<1x1x10x8xf16> -> tensor<1x2x10x8xf16>
+  return %o : tensor<1x2x10x8xf16>
+}
+
+// -----
+
+// Dynamic sequence lengths: no tables, every key block is visited with the
+// mask; the segment ids are read per position; LSE is written.
+// CHECK-LABEL: func.func @dynamic_segments
+// CHECK-NOT: memref.get_global
+// CHECK: arith.ceildivui
+// CHECK: %[[NK:.*]] = arith.ceildivui
+// CHECK: scf.parallel
+// CHECK:   scf.for %{{.*}} = %{{.*}} to %[[NK]]
+// CHECK:     memref.load %{{.*}} : memref<1x?xi32>
+// CHECK:     memref.load %{{.*}} : memref<1x?xi32>
+// CHECK:     arith.cmpi eq
+// CHECK:   math.log
+// CHECK:   memref.store %{{.*}} : memref<1x1x?xf32>
+sparse_attn.mask @unused(%b: index, %h: index, %q: index, %k: index) {
+  %t = arith.constant true
+  sparse_attn.yield %t : i1
+}
+func.func @dynamic_segments(%q: tensor<1x1x?x16xf32>, %s: tensor<1x?xi32>) -> (tensor<1x1x?x16xf32>, tensor<1x1x?xf32>) {
+  %o, %l = sparse_attn.attention %q, %q, %q segments(%s : tensor<1x?xi32>) {pattern = #sparse_attn.segments} : tensor<1x1x?x16xf32>, tensor<1x1x?x16xf32>, tensor<1x1x?x16xf32> -> tensor<1x1x?x16xf32>, tensor<1x1x?xf32>
+  return %o, %l : tensor<1x1x?x16xf32>, tensor<1x1x?xf32>
+}
+// The masks are inlined and their symbols removed.
+// CHECK-NOT: sparse_attn.mask
+
+// -----
+
+// Score modification and custom mask are inlined into the kernel.
+// CHECK-LABEL: func.func @inlined
+// CHECK: math.tanh
+// CHECK: arith.remsi
+// CHECK-NOT: sparse_attn.
+sparse_attn.mask @even(%b: index, %h: index, %q: index, %k: index) {
+  %d = arith.subi %q, %k : index
+  %c2 = arith.constant 2 : index
+  %r = arith.remsi %d, %c2 : index
+  %c0 = arith.constant 0 : index
+  %ok = arith.cmpi eq, %r, %c0 : index
+  sparse_attn.yield %ok : i1
+}
+sparse_attn.score_mod @softcap(%s: f32, %b: index, %h: index, %q: index, %k: index) {
+  %t = math.tanh %s : f32
+  sparse_attn.yield %t : f32
+}
+func.func @inlined(%q: tensor<1x1x8x8xf32>) -> tensor<1x1x8x8xf32> {
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@even>, score_mod = @softcap} : tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32> -> tensor<1x1x8x8xf32>
+  return %o : tensor<1x1x8x8xf32>
+}

@@ -1,0 +1,20 @@
+// Both CPU pipelines take a module from sparse_attn to the LLVM dialect with
+// the documented C ABI: one pointer to a strided memref descriptor per
+// argument, then one per result (results become out-parameters).
+// RUN: sparse-attn-opt %s --sparse-attn-to-llvm-cpu="block-q=32 block-k=16" | FileCheck %s
+// RUN: sparse-attn-opt %s --sparse-attn-reference-to-llvm-cpu | FileCheck %s
+// RUN: sparse-attn-opt %s --sparse-attn-to-llvm-cpu | mlir-translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVMIR
+
+// CHECK-NOT: sparse_attn.
+// CHECK-NOT: memref.
+// CHECK-NOT: scf.
+// CHECK: llvm.func @attention(
+// CHECK: llvm.func @_mlir_ciface_attention(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) attributes {llvm.emit_c_interface}
+// LLVMIR: define void @_mlir_ciface_attention(ptr %0, ptr %1, ptr %2, ptr %3, ptr %4)
+
+func.func @attention(%q: tensor<2x4x100x64xbf16>, %k: tensor<2x2x100x64xbf16>, %v: tensor<2x2x100x64xbf16>)
+    -> (tensor<2x4x100x64xbf16>, tensor<2x4x100xf32>) {
+  %o, %l = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.union<[#sparse_attn.window<before = 20, after = 0>, #sparse_attn.global<[0]>]>}
+      : tensor<2x4x100x64xbf16>, tensor<2x2x100x64xbf16>, tensor<2x2x100x64xbf16> -> tensor<2x4x100x64xbf16>, tensor<2x4x100xf32>
+  return %o, %l : tensor<2x4x100x64xbf16>, tensor<2x4x100xf32>
+}
