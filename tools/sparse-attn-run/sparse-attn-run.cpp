@@ -64,6 +64,8 @@ cl::opt<bool> check("check",
                     cl::cat(category));
 cl::opt<int> bench("bench", cl::desc("Time N calls after warm-up, print JSON"),
                    cl::init(0), cl::cat(category));
+cl::opt<int> warmup("warmup", cl::desc("Untimed calls before --bench timing"),
+                    cl::init(2), cl::cat(category));
 cl::opt<unsigned> seed("seed", cl::desc("Seed of generated inputs"),
                        cl::init(0), cl::cat(category));
 cl::opt<int64_t> blockQ("block-q", cl::desc("Query rows per tile"),
@@ -295,6 +297,8 @@ int main(int argc, char **argv) {
   llvm::InitializeNativeTargetAsmPrinter();
   if (bench < 0)
     return fail("--bench must be non-negative");
+  if (warmup < 0)
+    return fail("--warmup must be non-negative");
   if (blockQ <= 0 || blockK <= 0)
     return fail("--block-q and --block-k must be positive");
 
@@ -569,7 +573,7 @@ int main(int argc, char **argv) {
   }
 
   if (bench > 0) {
-    for (int i = 0; i < 2; ++i)
+    for (int i = 0; i < warmup; ++i)
       if (auto err = call())
         return fail(llvm::toString(std::move(err)));
     std::vector<double> times;
