@@ -1,6 +1,6 @@
 //===- SparseAttnToLoops.cpp - fused, block-skipping CPU lowering ---------===//
 //
-// sparse_attn.attention -> scf.parallel over (batch, head, query block)
+// sparse_attn.attention -> loops over (batch, head, query block)
 //   for each non-empty key block of the query block (block_mask tables):
 //     for each query row r of the tile:
 //       s[c]  = scale * q_r . k_c            (vector<D> products, f32)
@@ -383,9 +383,39 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   Value numQBlocks = arith::CeilDivUIOp::create(rw, loc, kn.sq, bqV);
   kn.numKBlocks = arith::CeilDivUIOp::create(rw, loc, kn.sk, bkV);
 
-  scf::ParallelOp::create(
-      rw, loc, ValueRange{c0, c0, c0}, ValueRange{batch, heads, numQBlocks},
-      ValueRange{c1, c1, c1},
+  // Per-query-block accumulators and one row of scores, on the stack. They
+  // are allocated once, outside the loop nest (an alloca inside a loop would
+  // grow the stack every iteration), and reused by every query block: the
+  // nest is sequential (scf.for), so no two query blocks share them at once.
+  // Multi-threading (per-thread scratch) is a separate step.
+  auto f32Type = rw.getF32Type();
+  Value acc = memref::AllocaOp::create(
+      rw, loc, MemRefType::get({kn.bq, kn.dv}, f32Type));
+  Value mB = memref::AllocaOp::create(rw, loc, MemRefType::get({kn.bq}, f32Type));
+  Value lB = memref::AllocaOp::create(rw, loc, MemRefType::get({kn.bq}, f32Type));
+  Value sRow =
+      memref::AllocaOp::create(rw, loc, MemRefType::get({kn.bk}, f32Type));
+
+  // for b, for h, for qb: one query block of one head.
+  auto nest = [&](function_ref<void(OpBuilder &, Location, ValueRange)> body) {
+    scf::ForOp::create(
+        rw, loc, c0, batch, c1, ValueRange{},
+        [&](OpBuilder &b, Location loc, Value bi, ValueRange) {
+          scf::ForOp::create(
+              b, loc, c0, heads, c1, ValueRange{},
+              [&](OpBuilder &b, Location loc, Value hi, ValueRange) {
+                scf::ForOp::create(
+                    b, loc, c0, numQBlocks, c1, ValueRange{},
+                    [&](OpBuilder &b, Location loc, Value qi, ValueRange) {
+                      body(b, loc, ValueRange{bi, hi, qi});
+                      scf::YieldOp::create(b, loc);
+                    });
+                scf::YieldOp::create(b, loc);
+              });
+          scf::YieldOp::create(b, loc);
+        });
+  };
+  nest(
       [&](OpBuilder &b, Location loc, ValueRange ivs) {
         Value bIdx = ivs[0], hIdx = ivs[1], qb = ivs[2];
         Value gIdx = arith::DivUIOp::create(b, loc, hIdx, kn.group);
@@ -393,11 +423,6 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
         Value rows = arith::MinSIOp::create(
             b, loc, bqV, arith::SubIOp::create(b, loc, kn.sq, q0));
         auto f32 = b.getF32Type();
-        Value acc = memref::AllocaOp::create(
-            b, loc, MemRefType::get({kn.bq, kn.dv}, f32));
-        Value mB = memref::AllocaOp::create(b, loc, MemRefType::get({kn.bq}, f32));
-        Value lB = memref::AllocaOp::create(b, loc, MemRefType::get({kn.bq}, f32));
-        Value sRow = memref::AllocaOp::create(b, loc, MemRefType::get({kn.bk}, f32));
         Value negInf = cF32(b, loc, -std::numeric_limits<float>::infinity());
         Value zero = cF32(b, loc, 0.0f);
         auto vecDvF = VectorType::get({kn.dv}, f32);
@@ -461,7 +486,6 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
               }
               scf::YieldOp::create(b, loc);
             });
-        scf::ReduceOp::create(b, loc);
       });
 
   SmallVector<Value> results;
