@@ -37,7 +37,7 @@
 
 using namespace mlir;
 
-void mlir::sparse_attn::registerDialects(DialectRegistry &registry) {
+void mlir::sparse_attn::registerSparseAttnDialect(DialectRegistry &registry) {
   registry.insert<SparseAttnDialect, func::FuncDialect, arith::ArithDialect,
                   math::MathDialect, index::IndexDialect, tensor::TensorDialect,
                   bufferization::BufferizationDialect, memref::MemRefDialect,
@@ -53,14 +53,16 @@ void mlir::sparse_attn::registerDialects(DialectRegistry &registry) {
   vector::registerBufferizableOpInterfaceExternalModels(registry);
 }
 
-void mlir::sparse_attn::registerPasses() {
+void mlir::sparse_attn::registerSparseAttnPasses() {
+  registerSparseAttnTransformsPasses();
+  registerSparseAttnConversionPasses();
+}
+
+void mlir::sparse_attn::registerUpstreamPassesForPipelines() {
   registerTransformsPasses();
   registerConversionPasses();
   bufferization::registerBufferizationPasses();
   bufferization::registerBufferizationPipelines();
   memref::registerMemRefPasses();
   registerLinalgPasses();
-  registerSparseAttnPasses();
-  registerSparseAttnConversionPasses();
-  registerSparseAttnPipelines();
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sparse-attn needs, only those missing.
 set -euo pipefail
-PKGS=(cmake ninja-build g++ git python3 python3-numpy python3-pytest
+PKGS=(cmake ninja-build gcc g++ git python3 time python3-numpy python3-pytest
       llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 lld-22
       libomp-22-dev libgtest-dev zlib1g-dev libzstd-dev)
 missing=()

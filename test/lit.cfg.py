@@ -20,6 +20,10 @@ llvm_lib_dir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
 config.substitutions.append(("%mlir_runner_utils", os.path.join(llvm_lib_dir, "libmlir_runner_utils.so")))
 config.substitutions.append(("%mlir_c_runner_utils", os.path.join(llvm_lib_dir, "libmlir_c_runner_utils.so")))
 config.substitutions.append(("%srcroot", config.sparse_attn_src_root))
+config.substitutions.append(("%sparse_attn_obj_root", config.sparse_attn_obj_root))
+config.substitutions.append(("%cxx_compiler", config.cxx_compiler))
+config.substitutions.append(("%c_compiler", config.c_compiler))
+config.substitutions.append(("%sparse_attn_plugin", os.path.join(config.sparse_attn_obj_root, "lib", "libSparseAttnPlugin.so")))
 config.substitutions.append(("%PYTHONPATH", os.path.join(config.sparse_attn_src_root, "python")))
 
 tool_dirs = [config.sparse_attn_tools_dir, config.llvm_tools_dir]

@@ -35,7 +35,7 @@ static const char *kBufferizeAndLowerToLLVM =
 static void addPipeline(OpPassManager &pm, const std::string &pipeline) {
   if (failed(parsePassPipeline(pipeline, pm)))
     llvm::report_fatal_error("sparse-attn pipelines: passes not registered "
-                             "(call sparse_attn::registerPasses() first)");
+                             "(call sparse_attn::registerUpstreamPassesForPipelines() first)");
 }
 
 void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(

@@ -14,8 +14,10 @@
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
-  mlir::sparse_attn::registerDialects(registry);
-  mlir::sparse_attn::registerPasses();
+  mlir::sparse_attn::registerSparseAttnDialect(registry);
+  mlir::sparse_attn::registerSparseAttnPasses();
+  mlir::sparse_attn::registerSparseAttnPipelines();
+  mlir::sparse_attn::registerUpstreamPassesForPipelines();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "sparse-attn optimizer driver\n", registry));
 }

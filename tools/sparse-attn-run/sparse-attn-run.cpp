@@ -302,9 +302,11 @@ int main(int argc, char **argv) {
   if (blockQ <= 0 || blockK <= 0)
     return fail("--block-q and --block-k must be positive");
 
-  registerPasses(); // the pipeline is assembled from registered passes
+  registerSparseAttnPasses();
+  registerSparseAttnPipelines();
+  registerUpstreamPassesForPipelines(); // the pipelines are made of them
   DialectRegistry registry;
-  registerDialects(registry);
+  registerSparseAttnDialect(registry);
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
   MLIRContext context(registry);

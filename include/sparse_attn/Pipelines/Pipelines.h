@@ -21,6 +21,8 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 /// sparse_attn (on tensors) -> LLVM dialect, through the fused loop nest,
 /// one-shot bufferization (results become trailing out-parameters) and the
 /// standard conversions. Public functions get `llvm.emit_c_interface`.
+/// Requires the passes to be registered: registerSparseAttnPasses() and,
+/// outside mlir-opt, registerUpstreamPassesForPipelines().
 void buildSparseAttnToLLVMCPUPipeline(OpPassManager &pm,
                                       const CPUPipelineOptions &options);
 
