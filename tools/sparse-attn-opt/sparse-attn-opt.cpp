@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "sparse_attn/InitAll.h"
+#include "sparse_attn/Pipelines/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"

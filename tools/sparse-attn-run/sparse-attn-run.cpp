@@ -449,8 +449,11 @@ int main(int argc, char **argv) {
   auto compileStart = std::chrono::steady_clock::now();
   if (failed(pm.run(*lowered)))
     return fail("lowering '" + inputFile + "' failed");
+  // The options hold a function_ref: keep the transformer alive.
+  std::function<llvm::Error(llvm::Module *)> optimize =
+      makeOptimizingTransformer(3, 0, nullptr);
   ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = makeOptimizingTransformer(3, 0, nullptr);
+  engineOptions.transformer = optimize;
   auto engine = ExecutionEngine::create(*lowered, engineOptions);
   if (!engine)
     return fail("JIT compilation failed: " + llvm::toString(engine.takeError()));
