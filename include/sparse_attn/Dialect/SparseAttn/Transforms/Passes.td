@@ -32,6 +32,27 @@ def SparseAttnBlockAnalysis : Pass<"sparse-attn-block-analysis"> {
   let dependentDialects = ["::mlir::sparse_attn::SparseAttnDialect"];
 }
 
+def SparseAttnRaise : Pass<"sparse-attn-raise", "::mlir::ModuleOp"> {
+  let summary = "Recognise masked attention written in linalg and raise it";
+  let description = [{
+    Rewrites the chain Q K^T -> (scale) -> (mask) -> softmax -> P V, as
+    torch-mlir, StableHLO-to-linalg or IREE front ends emit it on rank-4 f32
+    tensors, into one `sparse_attn.attention` with the equivalent declarative
+    pattern, so that the block-skipping lowerings apply without changing the
+    front end. Recognised masks: an additive constant (0 / -inf), a select on
+    a constant i1 tensor, and a select on a predicate of `linalg.index`
+    values. Index predicates that bound i - j by constants become `causal`,
+    `window` (and their unions / intersections); other predicates become a
+    `sparse_attn.mask` holding the same ops. Constant masks become `causal`
+    or `window` when they are, else an exact `blocks` layout. Softmax may be
+    `linalg.softmax` or its max / exp / sum / divide decomposition.
+
+    On rows whose mask forbids every key the original computes NaN (0 / 0);
+    the raised op returns 0 there (its documented semantics).
+  }];
+  let dependentDialects = ["::mlir::sparse_attn::SparseAttnDialect"];
+}
+
 def SparseAttnEmitCInterface : Pass<"sparse-attn-emit-c-interface", "::mlir::ModuleOp"> {
   let summary = "Mark public functions for the C interface wrappers";
   let description = [{
