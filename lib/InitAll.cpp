@@ -25,6 +25,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -43,7 +44,7 @@ void mlir::sparse_attn::registerSparseAttnDialect(DialectRegistry &registry) {
                   bufferization::BufferizationDialect, memref::MemRefDialect,
                   scf::SCFDialect, vector::VectorDialect, cf::ControlFlowDialect,
                   affine::AffineDialect, linalg::LinalgDialect,
-                  LLVM::LLVMDialect, ub::UBDialect>();
+                  LLVM::LLVMDialect, ub::UBDialect, omp::OpenMPDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);

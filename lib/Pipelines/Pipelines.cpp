@@ -16,21 +16,36 @@ using namespace mlir::sparse_attn;
 /// Bufferization (results become trailing out-parameters, public functions get
 /// C wrappers) and the conversions to the LLVM dialect, shared by both
 /// pipelines.
-static const char *kBufferizeAndLowerToLLVM =
-    "one-shot-bufferize{bufferize-function-boundaries "
-    "function-boundary-type-conversion=identity-layout-map},"
-    "buffer-results-to-out-params{hoist-static-allocs=true "
-    "hoist-dynamic-allocs=true modify-public-functions=true},"
-    "sparse-attn-emit-c-interface,"
-    "buffer-deallocation-pipeline,"
-    "convert-linalg-to-loops,"
-    "canonicalize,"
-    "convert-scf-to-cf,"
-    "expand-strided-metadata,lower-affine,"
-    "convert-vector-to-llvm,convert-math-to-llvm,"
-    "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
-    "convert-cf-to-llvm,convert-func-to-llvm,convert-ub-to-llvm,"
-    "reconcile-unrealized-casts";
+/// Bufferization (results become trailing out-parameters, public functions get
+/// C wrappers), optional OpenMP, and the conversions to the LLVM dialect,
+/// shared by both pipelines.
+static std::string bufferizeAndLowerToLLVM(int64_t threads) {
+  std::string openmp;
+  if (threads != 1)
+    openmp = "convert-scf-to-openmp" +
+             (threads > 1 ? "{num-threads=" + std::to_string(threads) + "}"
+                          : std::string()) +
+             ",sparse-attn-omp-schedule,";
+  return "one-shot-bufferize{bufferize-function-boundaries "
+         "function-boundary-type-conversion=identity-layout-map},"
+         "buffer-results-to-out-params{hoist-static-allocs=true "
+         "hoist-dynamic-allocs=true modify-public-functions=true},"
+         "sparse-attn-emit-c-interface,"
+         "buffer-deallocation-pipeline,"
+         "convert-linalg-to-loops,"
+         "canonicalize," +
+         openmp +
+         // memref before scf: convert-scf-to-openmp wraps each iteration in
+         // a memref.alloca_scope, which must still hold one block when it
+         // is lowered (scf-to-cf would split it).
+         "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
+         "convert-scf-to-cf,"
+         "convert-vector-to-llvm,convert-math-to-llvm," +
+         (threads != 1 ? std::string("convert-openmp-to-llvm,") : "") +
+         "convert-arith-to-llvm,convert-index-to-llvm,"
+         "convert-cf-to-llvm,convert-func-to-llvm,convert-ub-to-llvm,"
+         "reconcile-unrealized-casts";
+}
 
 static void addPipeline(OpPassManager &pm, const std::string &pipeline) {
   if (failed(parsePassPipeline(pipeline, pm)))
@@ -45,13 +60,14 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
                                     (int64_t)options.blockK);
   addPipeline(pm, "sparse-attn-block-analysis{" + tiles + "}," +
                       "convert-sparse-attn-to-loops{" + tiles + "}," +
-                      "canonicalize,cse," + kBufferizeAndLowerToLLVM);
+                      "canonicalize,cse," +
+                      bufferizeAndLowerToLLVM(options.threads));
 }
 
 void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(
     OpPassManager &pm) {
   addPipeline(pm, std::string("convert-sparse-attn-to-linalg,canonicalize,") +
-                      kBufferizeAndLowerToLLVM);
+                      bufferizeAndLowerToLLVM(1));
 }
 
 void mlir::sparse_attn::registerSparseAttnPipelines() {

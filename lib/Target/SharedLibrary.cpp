@@ -9,6 +9,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -148,11 +149,13 @@ mlir::sparse_attn::compileToSharedLibrary(ModuleOp source,
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
   context->appendDialectRegistry(registry);
   PassManager pm(context);
   CPUPipelineOptions pipelineOptions;
   pipelineOptions.blockQ = opts.blockQ;
   pipelineOptions.blockK = opts.blockK;
+  pipelineOptions.threads = opts.threads;
   buildSparseAttnToLLVMCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(*module)))
     return fail("lowering failed (see the diagnostics)");
@@ -205,6 +208,13 @@ mlir::sparse_attn::compileToSharedLibrary(ModuleOp source,
                 "pass --linker=PATH");
   SmallVector<StringRef> linkArgs = {driver, "-shared", "-o", opts.outputPath,
                                      objPath, "-lm"};
+  std::string ompDir = std::string("-L") + SPARSE_ATTN_LLVM_LIB_DIR;
+  std::string ompRpath = std::string("-Wl,-rpath,") + SPARSE_ATTN_LLVM_LIB_DIR;
+  if (opts.threads != 1) {
+    linkArgs.push_back(ompDir);
+    linkArgs.push_back("-lomp");
+    linkArgs.push_back(ompRpath);
+  }
   std::string linkError;
   int rc = llvm::sys::ExecuteAndWait(driver, linkArgs, std::nullopt, {}, 0, 0,
                                      &linkError);

@@ -59,6 +59,12 @@ cl::opt<int64_t> blockQ("block-q", cl::desc("Query rows per tile"),
                         cl::init(64), cl::cat(category));
 cl::opt<int64_t> blockK("block-k", cl::desc("Key columns per tile"),
                         cl::init(64), cl::cat(category));
+cl::opt<int64_t> threads(
+    "num-threads",
+    cl::desc("1 (default): single-threaded, needs only libc and libm; 0: "
+             "OpenMP, one thread per core; N: OpenMP, N threads (links "
+             "libomp)"),
+    cl::init(1), cl::cat(category));
 cl::opt<std::string> linker("linker",
                             cl::desc("C compiler driver used to link (default: "
                                      "cc, then clang-22, then gcc)"),
@@ -78,6 +84,8 @@ int main(int argc, char **argv) {
                   "shared library\n");
   if (blockQ <= 0 || blockK <= 0)
     return fail("--block-q and --block-k must be positive");
+  if (threads < 0)
+    return fail("--num-threads must be non-negative");
 
   sparse_attn::registerSparseAttnPasses();
   sparse_attn::registerSparseAttnPipelines();
@@ -103,6 +111,7 @@ int main(int argc, char **argv) {
   options.blockQ = blockQ;
   options.blockK = blockK;
   options.linker = linker;
+  options.threads = threads;
   std::string message, cpu;
   if (failed(sparse_attn::compileToSharedLibrary(*module, options, message,
                                                  &cpu)))

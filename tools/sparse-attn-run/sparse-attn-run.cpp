@@ -28,6 +28,7 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
@@ -64,6 +65,11 @@ cl::opt<bool> check("check",
                     cl::cat(category));
 cl::opt<int> bench("bench", cl::desc("Time N calls after warm-up, print JSON"),
                    cl::init(0), cl::cat(category));
+cl::opt<int64_t> threads(
+    "num-threads",
+    cl::desc("Threads of the fused kernel: 0 = one per core (default), 1 = "
+             "no OpenMP, N = N threads"),
+    cl::init(0), cl::cat(category));
 cl::opt<int> warmup("warmup", cl::desc("Untimed calls before --bench timing"),
                     cl::init(2), cl::cat(category));
 cl::opt<unsigned> seed("seed", cl::desc("Seed of generated inputs"),
@@ -301,6 +307,8 @@ int main(int argc, char **argv) {
     return fail("--warmup must be non-negative");
   if (blockQ <= 0 || blockK <= 0)
     return fail("--block-q and --block-k must be positive");
+  if (threads < 0)
+    return fail("--num-threads must be non-negative");
 
   registerSparseAttnPasses();
   registerSparseAttnPipelines();
@@ -309,6 +317,7 @@ int main(int argc, char **argv) {
   registerSparseAttnDialect(registry);
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
@@ -442,6 +451,7 @@ int main(int argc, char **argv) {
   CPUPipelineOptions pipelineOptions;
   pipelineOptions.blockQ = blockQ;
   pipelineOptions.blockK = blockK;
+  pipelineOptions.threads = threads;
   if (lowering == Lowering::Fused)
     buildSparseAttnToLLVMCPUPipeline(pm, pipelineOptions);
   else
@@ -454,6 +464,11 @@ int main(int argc, char **argv) {
       makeOptimizingTransformer(3, 0, nullptr);
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = optimize;
+  // The OpenMP runtime of the LLVM installation the kernels are built with.
+  SmallVector<StringRef> libs;
+  if (lowering == Lowering::Fused && threads != 1)
+    libs.push_back(SPARSE_ATTN_LIBOMP);
+  engineOptions.sharedLibPaths = libs;
   auto engine = ExecutionEngine::create(*lowered, engineOptions);
   if (!engine)
     return fail("JIT compilation failed: " + llvm::toString(engine.takeError()));
@@ -593,6 +608,7 @@ int main(int argc, char **argv) {
     std::sort(times.begin(), times.end());
     double median = times[times.size() / 2];
     llvm::outs() << "{\"median_ms\": " << llvm::format("%.4f", median)
+                 << ", \"threads\": " << threads.getValue()
                  << ", \"min_ms\": " << llvm::format("%.4f", times.front())
                  << ", \"runs\": " << bench.getValue()
                  << ", \"compile_ms\": " << llvm::format("%.1f", compileMs);

@@ -9,9 +9,10 @@ def ConvertSparseAttnToLoops : Pass<"convert-sparse-attn-to-loops", "ModuleOp"> 
   let description = [{
     The CPU product lowering: a FlashAttention-style loop nest with online
     softmax (running max and sum, rescaling), on buffers, in scf + vector +
-    math + arith. A loop nest runs over (batch, query head, query block)
-    (sequential for now: the per-query-block scratch buffers are shared);
-    each query block visits only its non-empty key blocks, taken from
+    math + arith. An `scf.parallel` runs over (batch, query head, query
+    block), each iteration with its own scratch buffers (heap, freed by the
+    buffer-deallocation pipeline), so it can run on several threads; each
+    query block visits only its non-empty key blocks, taken from
     the op's `block_mask` (computed here when absent and the sequence lengths
     are static): the element mask is evaluated on partial tiles only, full
     tiles run unmasked. The S x S score matrix is never materialised: one

@@ -16,6 +16,12 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   PassOptions::Option<int64_t> blockK{*this, "block-k",
                                       llvm::cl::desc("Key columns per tile"),
                                       llvm::cl::init(64)};
+  PassOptions::Option<int64_t> threads{
+      *this, "threads",
+      llvm::cl::desc("1: one thread (no OpenMP); 0: OpenMP with one thread "
+                     "per core; N: OpenMP with N threads. Code built with "
+                     "threads != 1 needs libomp at run time"),
+      llvm::cl::init(1)};
 };
 
 /// sparse_attn (on tensors) -> LLVM dialect, through the fused loop nest,

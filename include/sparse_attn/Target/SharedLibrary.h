@@ -13,6 +13,10 @@ struct SharedLibraryOptions {
   /// "native" (host CPU and features) or an LLVM CPU name for the host triple.
   std::string mcpu = "native";
   int64_t blockQ = 64, blockK = 64;
+  /// 1: no OpenMP (the library needs only libc and libm); otherwise the
+  /// kernel runs on OpenMP threads (0 = one per core) and the library links
+  /// the LLVM installation's libomp.
+  int64_t threads = 1;
   /// C compiler driver used to link; empty: cc, then clang-22, then gcc.
   std::string linker;
 };

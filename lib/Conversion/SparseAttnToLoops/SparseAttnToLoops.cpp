@@ -1,6 +1,6 @@
 //===- SparseAttnToLoops.cpp - fused, block-skipping CPU lowering ---------===//
 //
-// sparse_attn.attention -> loops over (batch, head, query block)
+// sparse_attn.attention -> scf.parallel over (batch, head, query block)
 //   for each non-empty key block of the query block (block_mask tables):
 //     for each query row r of the tile:
 //       s[c]  = scale * q_r . k_c            (vector<D> products, f32)
@@ -383,40 +383,22 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   Value numQBlocks = arith::CeilDivUIOp::create(rw, loc, kn.sq, bqV);
   kn.numKBlocks = arith::CeilDivUIOp::create(rw, loc, kn.sk, bkV);
 
-  // Per-query-block accumulators and one row of scores, on the stack. They
-  // are allocated once, outside the loop nest (an alloca inside a loop would
-  // grow the stack every iteration), and reused by every query block: the
-  // nest is sequential (scf.for), so no two query blocks share them at once.
-  // Multi-threading (per-thread scratch) is a separate step.
-  auto f32Type = rw.getF32Type();
-  Value acc = memref::AllocaOp::create(
-      rw, loc, MemRefType::get({kn.bq, kn.dv}, f32Type));
-  Value mB = memref::AllocaOp::create(rw, loc, MemRefType::get({kn.bq}, f32Type));
-  Value lB = memref::AllocaOp::create(rw, loc, MemRefType::get({kn.bq}, f32Type));
-  Value sRow =
-      memref::AllocaOp::create(rw, loc, MemRefType::get({kn.bk}, f32Type));
-
-  // for b, for h, for qb: one query block of one head.
-  auto nest = [&](function_ref<void(OpBuilder &, Location, ValueRange)> body) {
-    scf::ForOp::create(
-        rw, loc, c0, batch, c1, ValueRange{},
-        [&](OpBuilder &b, Location loc, Value bi, ValueRange) {
-          scf::ForOp::create(
-              b, loc, c0, heads, c1, ValueRange{},
-              [&](OpBuilder &b, Location loc, Value hi, ValueRange) {
-                scf::ForOp::create(
-                    b, loc, c0, numQBlocks, c1, ValueRange{},
-                    [&](OpBuilder &b, Location loc, Value qi, ValueRange) {
-                      body(b, loc, ValueRange{bi, hi, qi});
-                      scf::YieldOp::create(b, loc);
-                    });
-                scf::YieldOp::create(b, loc);
-              });
-          scf::YieldOp::create(b, loc);
-        });
-  };
-  nest(
+  // One parallel iteration per (batch, head, query block). Its accumulators
+  // and row of scores are allocated inside the iteration (so iterations may
+  // run on different threads); buffer-deallocation frees them at its end.
+  scf::ParallelOp::create(
+      rw, loc, ValueRange{c0, c0, c0}, ValueRange{batch, heads, numQBlocks},
+      ValueRange{c1, c1, c1},
       [&](OpBuilder &b, Location loc, ValueRange ivs) {
+        auto scratch = [&](ArrayRef<int64_t> shape) -> Value {
+          return memref::AllocOp::create(
+              b, loc, MemRefType::get(shape, b.getF32Type()), ValueRange{},
+              b.getI64IntegerAttr(64));
+        };
+        Value acc = scratch({kn.bq, kn.dv});
+        Value mB = scratch({kn.bq});
+        Value lB = scratch({kn.bq});
+        Value sRow = scratch({kn.bk});
         Value bIdx = ivs[0], hIdx = ivs[1], qb = ivs[2];
         Value gIdx = arith::DivUIOp::create(b, loc, hIdx, kn.group);
         Value q0 = arith::MulIOp::create(b, loc, qb, bqV);
@@ -486,6 +468,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
               }
               scf::YieldOp::create(b, loc);
             });
+        scf::ReduceOp::create(b, loc);
       });
 
   SmallVector<Value> results;

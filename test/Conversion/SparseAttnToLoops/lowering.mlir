@@ -1,9 +1,9 @@
 // RUN: sparse-attn-opt %s --sparse-attn-block-analysis="block-q=4 block-k=4" --convert-sparse-attn-to-loops --split-input-file | FileCheck %s
 
-// Causal, 10 x 10, 4 x 4 tiles: the block tables become constant globals; a
-// loop nest runs over (batch, head, query block) with stack scratch buffers
-// allocated once; full key blocks run without the mask, partial ones with
-// it; nothing of size S x S is created.
+// Causal, 10 x 10, 4 x 4 tiles: the block tables become constant globals; an
+// scf.parallel runs over (batch, head, query block), each iteration with its
+// own scratch buffers; full key blocks run without the mask, partial ones
+// with it; nothing of size S x S is created.
 // CHECK-DAG: memref.global "private" constant @__sparse_attn_partial_offsets : memref<4xi32> = dense<[0, 1, 2, 3]>
 // CHECK-DAG: memref.global "private" constant @__sparse_attn_partial_indices : memref<3xi32> = dense<[0, 1, 2]>
 // CHECK-DAG: memref.global "private" constant @__sparse_attn_full_offsets : memref<4xi32> = dense<[0, 0, 1, 3]>
@@ -12,10 +12,8 @@
 // CHECK-NOT: memref<1x2x10x10
 // CHECK: %[[Q:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<1x2x10x8xf16> to memref<1x2x10x8xf16>
 // CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x2x10x8xf16>
-// CHECK: memref.alloca() : memref<4x8xf32>
-// CHECK: scf.for %[[B:.*]] =
-// CHECK: scf.for %[[H:.*]] =
-// CHECK: scf.for %[[QB:.*]] =
+// CHECK: scf.parallel (%[[B:.*]], %[[H:.*]], %[[QB:.*]]) =
+// CHECK:   memref.alloc() {alignment = 64 : i64} : memref<4x8xf32>
 // Full blocks: no comparison of positions before the score is stored.
 // CHECK:   memref.load %{{.*}}[%[[QB]]] : memref<4xi32>
 // CHECK:   scf.for
@@ -56,9 +54,7 @@ func.func @causal(%q: tensor<1x2x10x8xf16>, %kv: tensor<1x1x10x8xf16>) -> tensor
 // CHECK-NOT: memref.get_global
 // CHECK: arith.ceildivui
 // CHECK: %[[NK:.*]] = arith.ceildivui
-// CHECK: scf.for
-// CHECK:   scf.for
-// CHECK:     scf.for
+// CHECK: scf.parallel
 // CHECK:   scf.for %{{.*}} = %{{.*}} to %[[NK]]
 // CHECK:     memref.load %{{.*}} : memref<1x?xi32>
 // CHECK:     memref.load %{{.*}} : memref<1x?xi32>

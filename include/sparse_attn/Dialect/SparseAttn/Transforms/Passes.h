@@ -4,6 +4,7 @@
 
 #include "mlir/Pass/Pass.h"
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnDialect.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 
 namespace mlir {
 namespace sparse_attn {

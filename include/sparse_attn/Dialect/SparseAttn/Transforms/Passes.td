@@ -53,6 +53,19 @@ def SparseAttnRaise : Pass<"sparse-attn-raise", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::sparse_attn::SparseAttnDialect"];
 }
 
+def SparseAttnOMPSchedule : Pass<"sparse-attn-omp-schedule", "::mlir::ModuleOp"> {
+  let summary = "Give OpenMP work-sharing loops a dynamic schedule";
+  let description = [{
+    Sets `schedule(dynamic, 1)` on every `omp.wsloop` (those created by
+    `convert-scf-to-openmp` from the fused kernel's loop over query blocks).
+    The work of a query block is proportional to its number of non-empty key
+    tiles, which varies a lot for causal and windowed patterns: a static
+    split gives one thread all the heavy blocks; handing out blocks one at a
+    time balances them.
+  }];
+  let dependentDialects = ["::mlir::omp::OpenMPDialect"];
+}
+
 def SparseAttnEmitCInterface : Pass<"sparse-attn-emit-c-interface", "::mlir::ModuleOp"> {
   let summary = "Mark public functions for the C interface wrappers";
   let description = [{
