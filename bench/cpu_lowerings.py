@@ -25,6 +25,8 @@ ap.add_argument("--sizes", default="1024,4096,16384")
 ap.add_argument("--dims", default="64,128")
 ap.add_argument("--max-reference-s", type=int, default=4096)
 ap.add_argument("--runs", type=int, default=3)
+ap.add_argument("--threads", type=int, default=1,
+                help="threads of the fused kernel (the recorded table used 1)")
 args = ap.parse_args()
 
 
@@ -53,7 +55,8 @@ def module(s, d, pattern):
 
 def bench(path, lowering, runs):
     cmd = ["/usr/bin/time", "-f", "MAXRSS %M", run, path, "--bench", str(runs),
-           "--warmup", "1", "--lowering", lowering]
+           "--warmup", "1", "--lowering", lowering,
+           "--num-threads", str(args.threads)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         return None
