@@ -5,6 +5,7 @@
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -103,9 +104,12 @@ Expected<NpyArray> readNpy(StringRef path) {
       return bad(path, "bad shape " + *shape);
     array.shape.push_back(v);
   }
-  size_t need = array.numElements() * NpyArray::elementSize(array.descr);
+  int64_t need = NpyArray::elementSize(array.descr);
+  for (int64_t d : array.shape)
+    if (llvm::MulOverflow<int64_t>(need, d, need))
+      return bad(path, "shape " + *shape + " is too large");
   StringRef data = bytes.drop_front(start + headerLen);
-  if (data.size() < need)
+  if (data.size() < static_cast<uint64_t>(need))
     return bad(path, "holds " + Twine(data.size()) + " data bytes, shape " +
                          *shape + " needs " + Twine(need));
   array.data.assign(data.bytes_begin(), data.bytes_begin() + need);

@@ -423,6 +423,55 @@ int main(int argc, char **argv) {
     }
   }
 
+  // The concrete shapes must satisfy what the op's verifier could only check
+  // for static dimensions (a kernel trusts them).
+  std::string shapeError;
+  entry.walk([&](AttentionOp op) {
+    if (!shapeError.empty())
+      return;
+    auto shapeOf = [&](Value v) -> const std::vector<int64_t> * {
+      int64_t i = argIndex(entry, v);
+      return i < 0 ? nullptr : &args[i].shape;
+    };
+    const auto *q = shapeOf(op.getQuery()), *k = shapeOf(op.getKey()),
+               *v = shapeOf(op.getValue());
+    if (!q || !k || !v)
+      return;
+    std::string where;
+    llvm::raw_string_ostream os(where);
+    op.getLoc().print(os);
+    auto bad = [&](const llvm::Twine &why) {
+      shapeError = ("input shapes do not fit sparse_attn.attention at " +
+                    where + ": " + why)
+                       .str();
+    };
+    if ((*k)[0] != (*q)[0] || (*v)[0] != (*q)[0])
+      return bad("batch sizes differ");
+    if ((*v)[1] != (*k)[1])
+      return bad("key and value head counts differ");
+    if ((*k)[1] == 0 || (*q)[1] % (*k)[1] != 0)
+      return bad("query heads (" + llvm::Twine((*q)[1]) +
+                 ") are not a multiple of key/value heads (" +
+                 llvm::Twine((*k)[1]) + ")");
+    if ((*k)[3] != (*q)[3])
+      return bad("query and key head dimensions differ");
+    if ((*v)[2] != (*k)[2])
+      return bad("key and value sequence lengths differ");
+    auto segs = op.getSegmentIds();
+    for (auto [i, seg] : llvm::enumerate(segs)) {
+      const auto *sh = shapeOf(seg);
+      if (!sh)
+        continue;
+      bool isKey = segs.size() == 2 && i == 1;
+      int64_t len = isKey ? (*k)[2] : (*q)[2];
+      if ((*sh)[0] != (*q)[0] || (*sh)[1] != len ||
+          (segs.size() == 1 && (*q)[2] != (*k)[2]))
+        return bad("segment ids must be [B, S] for the sequence they label");
+    }
+  });
+  if (!shapeError.empty())
+    return fail(shapeError);
+
   // Results: shapes from the types, or from the attention op producing them.
   std::vector<Buffer> results(numResults);
   auto ret = llvm::cast<func::ReturnOp>(entry.getBody().front().getTerminator());
@@ -557,14 +606,16 @@ int main(int argc, char **argv) {
     Type elt = llvm::cast<RankedTensorType>(op.getQuery().getType()).getElementType();
     double tol = tolerance > 0 ? tolerance.getValue() : (elt.isF32() ? 1e-5 : 1e-2);
     for (unsigned r = 0; r < numResults; ++r) {
-      const std::vector<double> &want = r == 0 ? ref.out : ref.lse;
+      // Which result of the op this function result is.
+      bool isLse = llvm::cast<OpResult>(ret.getOperand(r)).getResultNumber() == 1;
+      const std::vector<double> &want = isLse ? ref.lse : ref.out;
       const Buffer &got = results[r];
       double maxAbs = 0, maxRef = 0;
       int64_t mismatchedInf = 0, nans = 0;
       for (int64_t i = 0; i < got.numElements(); ++i) {
         double g = got.get(i), w = want[i];
-        if (std::isnan(g)) {
-          ++nans;
+        if (std::isnan(g) || std::isnan(w)) {
+          nans += std::isnan(g) != std::isnan(w);
           continue;
         }
         if (std::isinf(w) || std::isinf(g)) {
@@ -576,14 +627,14 @@ int main(int argc, char **argv) {
       }
       double rel = maxAbs / std::max(maxRef, 1e-30);
       bool ok = nans == 0 && mismatchedInf == 0 && rel <= tol;
-      llvm::outs() << "check " << (r == 0 ? "output" : "lse")
+      llvm::outs() << "check " << (isLse ? "lse" : "output")
                    << ": max_abs_err=" << llvm::format("%.3e", maxAbs)
                    << " max_rel_err=" << llvm::format("%.3e", rel)
                    << " (relative to max |reference| = "
                    << llvm::format("%.3g", maxRef) << ", tolerance "
                    << llvm::format("%.0e", tol) << ")";
       if (nans)
-        llvm::outs() << " NaN=" << nans;
+        llvm::outs() << " NaN-mismatch=" << nans;
       if (mismatchedInf)
         llvm::outs() << " infinite-mismatch=" << mismatchedInf;
       llvm::outs() << (ok ? " OK" : " FAILED") << "\n";

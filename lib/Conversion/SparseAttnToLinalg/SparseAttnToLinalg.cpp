@@ -260,10 +260,10 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
             par4, "", "",
             [&](OpBuilder &bb, Location l, ValueRange a) {
               Value z = arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(0.0f));
-              Value any = arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OGT,
-                                                a[1], z);
+              Value none = arith::CmpFOp::create(
+                  bb, l, arith::CmpFPredicate::OEQ, a[1], z);
               Value o = arith::SelectOp::create(
-                  bb, l, any, arith::DivFOp::create(bb, l, a[0], a[1]), z);
+                  bb, l, none, z, arith::DivFOp::create(bb, l, a[0], a[1]));
               if (!elt.isF32())
                 o = arith::TruncFOp::create(bb, l, elt, o);
               linalg::YieldOp::create(bb, l, ValueRange{o});
@@ -286,12 +286,12 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
                 Value ninf = arith::ConstantOp::create(
                     bb, l,
                     bb.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-                Value any = arith::CmpFOp::create(
-                    bb, l, arith::CmpFPredicate::OGT, a[1], z);
+                Value none = arith::CmpFOp::create(
+                    bb, l, arith::CmpFPredicate::OEQ, a[1], z);
                 Value v = arith::AddFOp::create(bb, l, a[0],
                                                 math::LogOp::create(bb, l, a[1]));
                 linalg::YieldOp::create(
-                    bb, l, ValueRange{arith::SelectOp::create(bb, l, any, v, ninf)});
+                    bb, l, ValueRange{arith::SelectOp::create(bb, l, none, ninf, v)});
               })
               .getResult(0);
       if (lseOut.getType() != lse.getType())

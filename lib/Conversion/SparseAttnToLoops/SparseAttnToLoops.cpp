@@ -378,6 +378,13 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
     kn.bq = options.blockQ;
     kn.bk = options.blockK;
   }
+  // A tile larger than a static sequence is that sequence (same partition:
+  // one block); it bounds the scratch buffers. With a dynamic length the
+  // tile size is used as given.
+  if (!ShapedType::isDynamic(sqStatic) && kn.bq > sqStatic)
+    kn.bq = std::max<int64_t>(sqStatic, 1);
+  if (!ShapedType::isDynamic(skStatic) && kn.bk > skStatic)
+    kn.bk = std::max<int64_t>(skStatic, 1);
   Value bqV = cIdx(rw, loc, kn.bq), bkV = cIdx(rw, loc, kn.bk);
   Value c0 = cIdx(rw, loc, 0), c1 = cIdx(rw, loc, 1);
   Value numQBlocks = arith::CeilDivUIOp::create(rw, loc, kn.sq, bqV);
@@ -443,11 +450,12 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
             [&](OpBuilder &b, Location loc, Value r, ValueRange) {
               Value l = memref::LoadOp::create(b, loc, lB, r);
               Value m = memref::LoadOp::create(b, loc, mB, r);
-              Value any = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                                l, zero);
+              // l == 0: no allowed key (0, LSE -inf); NaN scores propagate.
+              Value none = arith::CmpFOp::create(
+                  b, loc, arith::CmpFPredicate::OEQ, l, zero);
               Value inv = arith::SelectOp::create(
-                  b, loc, any,
-                  arith::DivFOp::create(b, loc, cF32(b, loc, 1.0f), l), zero);
+                  b, loc, none, zero,
+                  arith::DivFOp::create(b, loc, cF32(b, loc, 1.0f), l));
               Value row = vector::LoadOp::create(b, loc, vecDvF, acc,
                                                  ValueRange{r, c0});
               row = arith::MulFOp::create(
@@ -459,10 +467,9 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                                       ValueRange{bIdx, hIdx, qPos, c0});
               if (kn.lse) {
                 Value lse = arith::SelectOp::create(
-                    b, loc, any,
+                    b, loc, none, negInf,
                     arith::AddFOp::create(b, loc, m,
-                                          math::LogOp::create(b, loc, l)),
-                    negInf);
+                                          math::LogOp::create(b, loc, l)));
                 memref::StoreOp::create(b, loc, lse, kn.lse,
                                         ValueRange{bIdx, hIdx, qPos});
               }
@@ -489,9 +496,9 @@ struct ConvertSparseAttnToLoopsPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (blockQ <= 0 || blockK <= 0) {
+    if (blockQ <= 0 || blockK <= 0 || blockQ > 65536 || blockK > 65536) {
       module.emitError("convert-sparse-attn-to-loops: block-q and block-k "
-                       "must be positive");
+                       "must be between 1 and 65536");
       return signalPassFailure();
     }
     // Diagnose what the lowering cannot handle before rewriting anything.

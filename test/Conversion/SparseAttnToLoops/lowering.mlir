@@ -36,7 +36,7 @@
 // CHECK:         %[[LE:.*]] = arith.cmpi sle
 // CHECK:         arith.select %[[LE]], %{{.*}}, %cst
 // Normalisation: 1 / l, or 0 for rows with no allowed key.
-// CHECK:   arith.cmpf ogt
+// CHECK:   arith.cmpf oeq
 // CHECK:   arith.divf
 // CHECK:   arith.truncf %{{.*}} : vector<8xf32> to vector<8xf16>
 // CHECK:   vector.store %{{.*}}, %[[OUT]]

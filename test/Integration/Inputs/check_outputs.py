@@ -26,4 +26,12 @@ elif kind == "make-dynamic":
     np.save(out + "-qf64.npy", rng.uniform(-1, 1, (2, 3, 29, 16)))
     with open(out + "-junk.npy", "wb") as f:
         f.write(b"not a numpy file")
+    np.save(out + "-k2h.npy", rng.uniform(-1, 1, (2, 2, 45, 16)).astype(np.float32))
+    np.save(out + "-v2h.npy", rng.uniform(-1, 1, (2, 2, 45, 8)).astype(np.float32))
+    np.save(out + "-q64.npy", rng.uniform(-1, 1, (1, 1, 64, 16)).astype(np.float32))
+    # A header that claims 2^60 rows and carries no data.
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, %d, 16), }" % (2 ** 60)
+    header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+    with open(out + "-huge.npy", "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + bytes([len(header) & 255, len(header) >> 8]) + header.encode())
     print("inputs written")

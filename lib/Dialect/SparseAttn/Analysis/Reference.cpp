@@ -53,19 +53,24 @@ mlir::sparse_attn::computeReference(AttentionOp op, const AttentionProblem &p,
           s[j] = dot * p.scale;
           if (scoreMod)
             s[j] = interp.evaluateScoreMod(scoreMod, s[j], b, h, i, j);
-          m = std::max(m, s[j]);
+          m = std::isnan(s[j]) || std::isnan(m) ? NAN : std::max(m, s[j]);
         }
         double l = 0;
         double *oi = &r.out[((b * p.hq + h) * p.sq + i) * p.dv];
         for (int64_t j = 0; j < p.sk; ++j) {
-          if (!allowed[j] || s[j] == -std::numeric_limits<double>::infinity())
+          if (!allowed[j] ||
+              (s[j] == -std::numeric_limits<double>::infinity() &&
+               !std::isnan(m)))
             continue;
           double w = std::exp(s[j] - m);
           l += w;
           for (int64_t e = 0; e < p.dv; ++e)
             oi[e] += w * vBase[j * p.dv + e];
         }
-        if (l > 0) {
+        // l == 0: nothing allowed (or every score -inf): 0 and -inf. A NaN
+        // or +inf score makes l NaN, which propagates as it does in IEEE
+        // arithmetic (the kernels behave the same way).
+        if (l != 0) {
           for (int64_t e = 0; e < p.dv; ++e)
             oi[e] /= l;
           r.lse[(b * p.hq + h) * p.sq + i] = m + std::log(l);

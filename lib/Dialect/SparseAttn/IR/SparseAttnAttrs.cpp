@@ -574,6 +574,13 @@ static TileKind classifyComposite(SparsityPatternAttrInterface self,
   }
   if (partial <= 1)
     return partial ? TileKind::Partial : neutral;
+  // Scanning needs the data every component reads; without it a component
+  // over-approximates, which the scan would mistake for the real answer.
+  SmallVector<FlatSymbolRefAttr> custom;
+  self.collectCustomMasks(custom);
+  if ((self.needsSegmentIds() && !ctx.hasSegments) ||
+      (!custom.empty() && !ctx.customMasks))
+    return TileKind::Partial;
   return classifyTileByScan(self, ctx, q0, q1, k0, k1);
 }
 

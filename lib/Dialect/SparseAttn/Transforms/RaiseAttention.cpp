@@ -20,9 +20,9 @@
 // window when they are, otherwise an exact #sparse_attn.blocks layout at the
 // coarsest block size that represents them. (Intermediate values with other
 // users stay and are still computed for them.) The one semantic difference
-// is on rows whose
-// mask forbids every key: the original computes 0 / 0 = NaN there, the
-// raised op returns 0 (its documented semantics).
+// is on rows whose mask forbids every key: the original computes NaN there
+// (masked with -inf) or the mean of the values (masked with a finite lowest
+// value); the raised op returns 0 (its documented semantics).
 //
 //===----------------------------------------------------------------------===//
 
@@ -156,9 +156,20 @@ bool matchOutput(linalg::GenericOp g, Value &p, Value &v) {
   return true;
 }
 
-/// A 4-d elementwise generic with identity maps on its tensor inputs.
+/// A 4-d all-parallel generic whose first input and output use the identity
+/// map (other inputs are checked by the caller).
 bool isElementwise4d(linalg::GenericOp g) {
-  return g && g.getNumLoops() == 4 && allParallel(g);
+  if (!g || g.getNumLoops() != 4 || !allParallel(g) || g.getNumDpsInputs() < 1)
+    return false;
+  AffineMap id4 = AffineMap::getMultiDimIdentityMap(4, g.getContext());
+  SmallVector<AffineMap> maps = g.getIndexingMapsArray();
+  return maps.front() == id4 && maps.back() == id4;
+}
+
+/// Whether the body reads its output (accumulator) block argument.
+bool readsOutput(linalg::GenericOp g) {
+  Block *body = g.getBody();
+  return !body->getArgument(body->getNumArguments() - 1).use_empty();
 }
 
 /// Softmax over the last dimension: linalg.softmax or its decomposition.
@@ -187,7 +198,11 @@ bool matchSoftmax(Value p, Value &x) {
       !hasMaps(sum, {id4, row}) || !isFilledWith(sum.getDpsInits()[0], 0.0))
     return false;
   auto add = yielded(sum).getDefiningOp<arith::AddFOp>();
-  if (!add)
+  Block *sumBody = sum.getBody();
+  if (!add || !((add.getLhs() == sumBody->getArgument(0) &&
+                 add.getRhs() == sumBody->getArgument(1)) ||
+                (add.getLhs() == sumBody->getArgument(1) &&
+                 add.getRhs() == sumBody->getArgument(0))))
     return false;
   // e = exp(x - m)
   linalg::GenericOp ex = genericOf(e);
@@ -206,8 +221,11 @@ bool matchSoftmax(Value p, Value &x) {
       !hasMaps(mx, {id4, row}) ||
       !isFilledWith(mx.getDpsInits()[0], -INFINITY))
     return false;
-  if (!yielded(mx).getDefiningOp<arith::MaximumFOp>() &&
-      !yielded(mx).getDefiningOp<arith::MaxNumFOp>())
+  Operation *maxOp = yielded(mx).getDefiningOp();
+  Block *mxBody = mx.getBody();
+  if (!llvm::isa_and_present<arith::MaximumFOp, arith::MaxNumFOp>(maxOp) ||
+      !llvm::is_contained(maxOp->getOperands(), mxBody->getArgument(0)) ||
+      !llvm::is_contained(maxOp->getOperands(), mxBody->getArgument(1)))
     return false;
   x = xx;
   return true;
@@ -396,19 +414,26 @@ bool matchMask(Value x, Value &scores, Mask &mask, int64_t sq, int64_t sk) {
   Value result = yielded(g);
   int64_t bound = std::max(sq, sk);
   // Additive constant mask: s + m with m in {0, -inf}.
+  if (readsOutput(g))
+    return false;
   if (auto add = result.getDefiningOp<arith::AddFOp>()) {
-    if (g.getNumDpsInputs() != 2 || g.getIndexingMapsArray()[0] != id4)
+    if (g.getNumDpsInputs() != 2)
       return false;
     if (add.getLhs() != body->getArgument(0) ||
         add.getRhs() != body->getArgument(1))
       return false;
+    // Only 0 (allowed) and -inf or the lowest finite values (masked) make a
+    // mask; any other value is a bias, which is not a sparsity pattern.
+    bool pureMask = true;
     auto bits = constantMaskBits(
         g.getDpsInputs()[1], g.getIndexingMapsArray()[1], sq, sk,
-        [](Attribute a) {
+        [&](Attribute a) {
           double v = llvm::cast<FloatAttr>(a).getValueAsDouble();
-          return !(v < 0 && (std::isinf(v) || v <= -1e30));
+          bool masked = v < 0 && (std::isinf(v) || v <= -1e30);
+          pureMask &= masked || v == 0.0;
+          return !masked;
         });
-    if (!bits)
+    if (!bits || !pureMask)
       return false;
     mask.pattern = patternOfBits(ctx, *bits, sq, sk);
     scores = g.getDpsInputs()[0];
@@ -433,7 +458,7 @@ bool matchMask(Value x, Value &scores, Mask &mask, int64_t sq, int64_t sk) {
     return bool(mask.pattern);
   }
   // select(cond(linalg.index 2, linalg.index 3), s, -inf).
-  if (g.getNumDpsInputs() != 1)
+  if (g.getNumDpsInputs() != 1 || readsOutput(g))
     return false;
   Value qi, kj;
   for (Operation &op : body->without_terminator()) {
@@ -471,7 +496,7 @@ bool matchMask(Value x, Value &scores, Mask &mask, int64_t sq, int64_t sk) {
 Value matchScale(Value s, double &scale) {
   linalg::GenericOp g = genericOf(s);
   scale = 1.0;
-  if (!isElementwise4d(g) || g.getNumDpsInputs() != 1)
+  if (!isElementwise4d(g) || g.getNumDpsInputs() != 1 || readsOutput(g))
     return s;
   Value r = yielded(g);
   Value arg = g.getBody()->getArgument(0);

@@ -64,10 +64,17 @@ struct Emitter {
     Value rem = arith::RemSIOp::create(b, loc, d, idx(r));
     return cmp(arith::CmpIPredicate::eq, rem, idx(0));
   }
+  /// Entry (q / bq, k / bk) of a constant layout; positions past the layout
+  /// (possible with dynamic sequence lengths) are not allowed.
   Value table(DenseIntElementsAttr t, int64_t bq, int64_t bk) {
+    auto shape = llvm::cast<ShapedType>(t.getType()).getShape();
     Value i = arith::DivUIOp::create(b, loc, in.q, idx(bq));
     Value j = arith::DivUIOp::create(b, loc, in.k, idx(bk));
-    return in.loadTable(b, loc, t, i, j);
+    Value inRange = andi(cmp(arith::CmpIPredicate::ult, i, idx(shape[0])),
+                         cmp(arith::CmpIPredicate::ult, j, idx(shape[1])));
+    Value ci = arith::MinUIOp::create(b, loc, i, idx(shape[0] - 1));
+    Value cj = arith::MinUIOp::create(b, loc, j, idx(shape[1] - 1));
+    return andi(inRange, in.loadTable(b, loc, t, ci, cj));
   }
 
   FailureOr<Value> emit(Attribute pattern) {
