@@ -111,6 +111,7 @@ struct Kernel {
   Type elt;
   Type f32;
   int64_t d, dv, bq, bk;
+  int64_t bqPad; // bq rounded up to a multiple of 16 (vector width)
   double scale;
   Value q, k, v, out, lse;  // memrefs
   Value qSeg, kSeg;         // memrefs or null
@@ -139,124 +140,160 @@ Value toF32(OpBuilder &b, Location loc, Value v) {
   return v.getType().isF32() ? v : arith::ExtFOp::create(b, loc, f32, v);
 }
 
-/// Visits one (query block, key block) tile: online-softmax update of the
-/// accumulators of every row of the query block.
+/// score_mod (if any) and, on partial tiles, the pattern's predicate applied
+/// to one scaled score `s` of (qPos, kPos).
+Value modAndMask(OpBuilder &b, Location loc, Kernel &kn, Value s, Value bIdx,
+                 Value hIdx, Value qPos, Value kPos, bool masked) {
+  if (kn.scoreMod)
+    s = inlineRegion(b, kn.scoreMod.getBody(), {s, bIdx, hIdx, qPos, kPos})
+            .front();
+  if (!masked)
+    return s;
+  PatternCodegenInputs in;
+  in.b = bIdx;
+  in.h = hIdx;
+  in.q = qPos;
+  in.k = kPos;
+  in.sq = llvm::cast<RankedTensorType>(kn.op.getQuery().getType()).getDimSize(2);
+  in.sk = llvm::cast<RankedTensorType>(kn.op.getKey().getType()).getDimSize(2);
+  in.symbolScope = kn.symbolScope;
+  auto seg = [](Value mem) {
+    return [mem](OpBuilder &b, Location loc, Value bi, Value pos) {
+      return (Value)memref::LoadOp::create(b, loc, mem, ValueRange{bi, pos});
+    };
+  };
+  auto qs = seg(kn.qSeg), ks = seg(kn.kSeg);
+  in.querySegment = qs;
+  in.keySegment = ks;
+  auto load = [&](OpBuilder &b, Location loc, DenseIntElementsAttr t, Value i,
+                  Value j) {
+    Value mem = kn.tables->getBoolTable(b, loc, t);
+    int64_t nk = llvm::cast<ShapedType>(t.getType()).getDimSize(1);
+    Value flat = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, i, cIdx(b, loc, nk)), j);
+    Value byte = memref::LoadOp::create(b, loc, mem, flat);
+    return (Value)arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ne, byte,
+        arith::ConstantIntOp::create(b, loc, 0, 8));
+  };
+  in.loadTable = load;
+  FailureOr<Value> allowed = buildAllowed(b, loc, kn.op.getPattern(), in);
+  // Unsupported patterns were diagnosed before the rewrite started.
+  if (failed(allowed))
+    return s;
+  Value negInf = cF32(b, loc, -std::numeric_limits<float>::infinity());
+  return arith::SelectOp::create(b, loc, *allowed, s, negInf);
+}
+
+/// Visits one (query block, key block) tile and updates the online softmax of
+/// every row of the query block. Scores are computed a key at a time for all
+/// rows at once: `qT[d][r]` holds the query block transposed, widened and
+/// scaled (prepared once per query block), so a key's column of scores is D
+/// vector FMAs with k[d] broadcast, and the row maxima, exponentials and
+/// rescaling factors are vector operations over the rows. `sT[c][r]` keeps
+/// the tile's scores (then probabilities); P V is accumulated per row.
 void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
-              Value q0, Value rows, Value kb, bool masked, Value acc, Value mB,
-              Value lB, Value sRow) {
+              Value q0, Value rows, Value kb, bool masked, Value qT, Value sT,
+              Value acc, Value mB, Value lB) {
   Location loc = kn.loc;
   Value c0 = cIdx(b, loc, 0), c1 = cIdx(b, loc, 1);
-  Value negInf =
-      cF32(b, loc, -std::numeric_limits<float>::infinity());
-  Value zero = cF32(b, loc, 0.0f);
   Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
   Value cols = arith::MinSIOp::create(
       b, loc, cIdx(b, loc, kn.bk), arith::SubIOp::create(b, loc, kn.sk, k0));
-  auto vecD = VectorType::get({kn.d}, kn.elt);
+  auto f32 = b.getF32Type();
+  auto vecR = VectorType::get({kn.bqPad}, f32);
   auto vecDv = VectorType::get({kn.dv}, kn.elt);
-  auto vecDvF = VectorType::get({kn.dv}, kn.f32);
+  auto vecDvF = VectorType::get({kn.dv}, f32);
+  auto splat = [&](OpBuilder &b, float v) -> Value {
+    return arith::ConstantOp::create(b, loc, vecR,
+                                     DenseElementsAttr::get(vecR, v));
+  };
+  float inf = std::numeric_limits<float>::infinity();
 
-  scf::ForOp::create(b, loc, c0, rows, c1, ValueRange{},
-      [&](OpBuilder &b, Location loc, Value r, ValueRange) {
-        Value qPos = arith::AddIOp::create(b, loc, q0, r);
-        Value qv = toF32(b, loc, vector::LoadOp::create(
-                                     b, loc, vecD, kn.q,
-                                     ValueRange{bIdx, hIdx, qPos, c0}));
-        // Scores of this row and their maximum.
-        auto rowMax = scf::ForOp::create(
-            b, loc, c0, cols, c1, ValueRange{negInf},
-            [&](OpBuilder &b, Location loc, Value c, ValueRange iter) {
-              Value kPos = arith::AddIOp::create(b, loc, k0, c);
-              Value kv = toF32(b, loc, vector::LoadOp::create(
-                                           b, loc, vecD, kn.k,
-                                           ValueRange{bIdx, gIdx, kPos, c0}));
-              Value prod = arith::MulFOp::create(b, loc, qv, kv);
-              Value dot = vector::ReductionOp::create(
-                  b, loc, vector::CombiningKind::ADD, prod);
-              Value s = arith::MulFOp::create(b, loc, dot,
-                                              cF32(b, loc, (float)kn.scale));
-              if (kn.scoreMod)
-                s = inlineRegion(b, kn.scoreMod.getBody(),
-                                 {s, bIdx, hIdx, qPos, kPos})
-                        .front();
-              if (masked) {
-                PatternCodegenInputs in;
-                in.b = bIdx;
-                in.h = hIdx;
-                in.q = qPos;
-                in.k = kPos;
-                auto qT = llvm::cast<RankedTensorType>(kn.op.getQuery().getType());
-                auto kT = llvm::cast<RankedTensorType>(kn.op.getKey().getType());
-                in.sq = qT.getDimSize(2);
-                in.sk = kT.getDimSize(2);
-                in.symbolScope = kn.symbolScope;
-                auto seg = [&](Value mem) {
-                  return [mem](OpBuilder &b, Location loc, Value bi, Value pos) {
-                    return (Value)memref::LoadOp::create(b, loc, mem,
-                                                         ValueRange{bi, pos});
-                  };
-                };
-                auto qs = seg(kn.qSeg), ks = seg(kn.kSeg);
-                in.querySegment = qs;
-                in.keySegment = ks;
-                auto load = [&](OpBuilder &b, Location loc,
-                                DenseIntElementsAttr t, Value i, Value j) {
-                  Value mem = kn.tables->getBoolTable(b, loc, t);
-                  int64_t nk = llvm::cast<ShapedType>(t.getType()).getDimSize(1);
-                  // Positions past the layout (not possible once verified)
-                  // read entry 0 of the flattened table: clamp to stay inside.
-                  Value flat = arith::AddIOp::create(
-                      b, loc, arith::MulIOp::create(b, loc, i, cIdx(b, loc, nk)),
-                      j);
-                  Value byte = memref::LoadOp::create(b, loc, mem, flat);
-                  return (Value)arith::CmpIOp::create(
-                      b, loc, arith::CmpIPredicate::ne, byte,
-                      arith::ConstantIntOp::create(b, loc, 0, 8));
-                };
-                in.loadTable = load;
-                FailureOr<Value> allowed =
-                    buildAllowed(b, loc, kn.op.getPattern(), in);
-                // Failures were diagnosed before the rewrite started.
-                if (succeeded(allowed))
-                  s = arith::SelectOp::create(b, loc, *allowed, s, negInf);
-              }
-              memref::StoreOp::create(b, loc, s, sRow, ValueRange{c});
-              Value mx = arith::MaximumFOp::create(b, loc, iter[0], s);
-              scf::YieldOp::create(b, loc, mx);
+  // 1. Scores, column by column, and their maximum per row.
+  auto colLoop = scf::ForOp::create(
+      b, loc, c0, cols, c1, ValueRange{splat(b, -inf)},
+      [&](OpBuilder &b, Location loc, Value c, ValueRange iter) {
+        Value kPos = arith::AddIOp::create(b, loc, k0, c);
+        auto dot = scf::ForOp::create(
+            b, loc, c0, cIdx(b, loc, kn.d), c1, ValueRange{splat(b, 0.0f)},
+            [&](OpBuilder &b, Location loc, Value d, ValueRange it) {
+              Value kd = toF32(b, loc, memref::LoadOp::create(
+                                           b, loc, kn.k,
+                                           ValueRange{bIdx, gIdx, kPos, d}));
+              Value qcol =
+                  vector::LoadOp::create(b, loc, vecR, qT, ValueRange{d, c0});
+              Value accv = vector::FMAOp::create(
+                  b, loc, qcol, vector::BroadcastOp::create(b, loc, vecR, kd),
+                  it[0]);
+              scf::YieldOp::create(b, loc, accv);
             });
-        Value mOld = memref::LoadOp::create(b, loc, mB, ValueRange{r});
-        Value lOld = memref::LoadOp::create(b, loc, lB, ValueRange{r});
-        Value mNew = arith::MaximumFOp::create(b, loc, mOld, rowMax.getResult(0));
-        Value noneYet = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
-                                              mNew, negInf);
-        // Subtracting 0 instead of -inf keeps exp(-inf - -inf) from being NaN.
-        Value mUse = arith::SelectOp::create(b, loc, noneYet, zero, mNew);
-        Value alpha = math::ExpOp::create(
-            b, loc, arith::SubFOp::create(b, loc, mOld, mUse));
-        Value accRow = vector::LoadOp::create(b, loc, vecDvF, acc,
-                                              ValueRange{r, c0});
-        accRow = arith::MulFOp::create(
-            b, loc, accRow, vector::BroadcastOp::create(b, loc, vecDvF, alpha));
-        Value lScaled = arith::MulFOp::create(b, loc, lOld, alpha);
-        auto update = scf::ForOp::create(
-            b, loc, c0, cols, c1, ValueRange{lScaled, accRow},
-            [&](OpBuilder &b, Location loc, Value c, ValueRange iter) {
-              Value s = memref::LoadOp::create(b, loc, sRow, ValueRange{c});
-              Value p = math::ExpOp::create(
-                  b, loc, arith::SubFOp::create(b, loc, s, mUse));
+        Value col = dot.getResult(0);
+        vector::StoreOp::create(b, loc, col, sT, ValueRange{c, c0});
+        if (masked || kn.scoreMod) {
+          // Element-wise part: score modification and the pattern's mask.
+          scf::ForOp::create(
+              b, loc, c0, rows, c1, ValueRange{},
+              [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+                Value qPos = arith::AddIOp::create(b, loc, q0, r);
+                Value s = memref::LoadOp::create(b, loc, sT, ValueRange{c, r});
+                s = modAndMask(b, loc, kn, s, bIdx, hIdx, qPos, kPos, masked);
+                memref::StoreOp::create(b, loc, s, sT, ValueRange{c, r});
+                scf::YieldOp::create(b, loc);
+              });
+          col = vector::LoadOp::create(b, loc, vecR, sT, ValueRange{c, c0});
+        }
+        scf::YieldOp::create(
+            b, loc, ValueRange{arith::MaximumFOp::create(b, loc, iter[0], col)});
+      });
+
+  // 2. New maxima, rescaling factors, probabilities and sums (vectors over
+  //    the rows; 0 stands in for a maximum of -inf so no NaN appears).
+  Value mOld = vector::LoadOp::create(b, loc, vecR, mB, ValueRange{c0});
+  Value mNew = arith::MaximumFOp::create(b, loc, mOld, colLoop.getResult(0));
+  Value noneYet = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                        mNew, splat(b, -inf));
+  Value mUse = arith::SelectOp::create(b, loc, noneYet, splat(b, 0.0f), mNew);
+  Value alpha = math::ExpOp::create(b, loc,
+                                    arith::SubFOp::create(b, loc, mOld, mUse));
+  Value lScaled = arith::MulFOp::create(
+      b, loc, vector::LoadOp::create(b, loc, vecR, lB, ValueRange{c0}), alpha);
+  auto probs = scf::ForOp::create(
+      b, loc, c0, cols, c1, ValueRange{lScaled},
+      [&](OpBuilder &b, Location loc, Value c, ValueRange iter) {
+        Value col = vector::LoadOp::create(b, loc, vecR, sT, ValueRange{c, c0});
+        Value p =
+            math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, col, mUse));
+        vector::StoreOp::create(b, loc, p, sT, ValueRange{c, c0});
+        scf::YieldOp::create(b, loc,
+                             ValueRange{arith::AddFOp::create(b, loc, iter[0], p)});
+      });
+  vector::StoreOp::create(b, loc, mNew, mB, ValueRange{c0});
+  vector::StoreOp::create(b, loc, probs.getResult(0), lB, ValueRange{c0});
+
+  // 3. acc[r] = alpha[r] * acc[r] + sum_c p[c][r] * v[c].
+  scf::ForOp::create(
+      b, loc, c0, rows, c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+        Value a = vector::ExtractOp::create(b, loc, alpha, ArrayRef<OpFoldResult>{r});
+        Value accRow = arith::MulFOp::create(
+            b, loc,
+            vector::LoadOp::create(b, loc, vecDvF, acc, ValueRange{r, c0}),
+            vector::BroadcastOp::create(b, loc, vecDvF, a));
+        auto pv = scf::ForOp::create(
+            b, loc, c0, cols, c1, ValueRange{accRow},
+            [&](OpBuilder &b, Location loc, Value c, ValueRange it) {
+              Value p = memref::LoadOp::create(b, loc, sT, ValueRange{c, r});
               Value kPos = arith::AddIOp::create(b, loc, k0, c);
               Value vv = toF32(b, loc, vector::LoadOp::create(
                                            b, loc, vecDv, kn.v,
                                            ValueRange{bIdx, gIdx, kPos, c0}));
-              Value pv = vector::BroadcastOp::create(b, loc, vecDvF, p);
-              Value accNew = vector::FMAOp::create(b, loc, pv, vv, iter[1]);
-              Value lNew = arith::AddFOp::create(b, loc, iter[0], p);
-              scf::YieldOp::create(b, loc, ValueRange{lNew, accNew});
+              Value next = vector::FMAOp::create(
+                  b, loc, vector::BroadcastOp::create(b, loc, vecDvF, p), vv,
+                  it[0]);
+              scf::YieldOp::create(b, loc, next);
             });
-        vector::StoreOp::create(b, loc, update.getResult(1), acc,
-                                ValueRange{r, c0});
-        memref::StoreOp::create(b, loc, mNew, mB, ValueRange{r});
-        memref::StoreOp::create(b, loc, update.getResult(0), lB, ValueRange{r});
+        vector::StoreOp::create(b, loc, pv.getResult(0), acc, ValueRange{r, c0});
         scf::YieldOp::create(b, loc);
       });
 }
@@ -385,6 +422,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
     kn.bq = std::max<int64_t>(sqStatic, 1);
   if (!ShapedType::isDynamic(skStatic) && kn.bk > skStatic)
     kn.bk = std::max<int64_t>(skStatic, 1);
+  kn.bqPad = (kn.bq + 15) / 16 * 16;
   Value bqV = cIdx(rw, loc, kn.bq), bkV = cIdx(rw, loc, kn.bk);
   Value c0 = cIdx(rw, loc, 0), c1 = cIdx(rw, loc, 1);
   Value numQBlocks = arith::CeilDivUIOp::create(rw, loc, kn.sq, bqV);
@@ -402,10 +440,11 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
               b, loc, MemRefType::get(shape, b.getF32Type()), ValueRange{},
               b.getI64IntegerAttr(64));
         };
-        Value acc = scratch({kn.bq, kn.dv});
-        Value mB = scratch({kn.bq});
-        Value lB = scratch({kn.bq});
-        Value sRow = scratch({kn.bk});
+        Value acc = scratch({kn.bqPad, kn.dv});
+        Value mB = scratch({kn.bqPad});
+        Value lB = scratch({kn.bqPad});
+        Value qT = scratch({kn.d, kn.bqPad});
+        Value sT = scratch({kn.bk, kn.bqPad});
         Value bIdx = ivs[0], hIdx = ivs[1], qb = ivs[2];
         Value gIdx = arith::DivUIOp::create(b, loc, hIdx, kn.group);
         Value q0 = arith::MulIOp::create(b, loc, qb, bqV);
@@ -417,18 +456,61 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
         auto vecDvF = VectorType::get({kn.dv}, f32);
         Value zeroVec = arith::ConstantOp::create(
             b, loc, vecDvF, DenseElementsAttr::get(vecDvF, 0.0f));
-        scf::ForOp::create(b, loc, c0, rows, c1, ValueRange{},
+        auto vecR = VectorType::get({kn.bqPad}, f32);
+        vector::StoreOp::create(
+            b, loc,
+            arith::ConstantOp::create(
+                b, loc, vecR,
+                DenseElementsAttr::get(
+                    vecR, -std::numeric_limits<float>::infinity())),
+            mB, ValueRange{c0});
+        Value zeroR = arith::ConstantOp::create(
+            b, loc, vecR, DenseElementsAttr::get(vecR, 0.0f));
+        vector::StoreOp::create(b, loc, zeroR, lB, ValueRange{c0});
+        (void)negInf;
+        (void)zero;
+        scf::ForOp::create(b, loc, c0, cIdx(b, loc, kn.bqPad), c1, ValueRange{},
                            [&](OpBuilder &b, Location loc, Value r, ValueRange) {
-                             memref::StoreOp::create(b, loc, negInf, mB, r);
-                             memref::StoreOp::create(b, loc, zero, lB, r);
                              vector::StoreOp::create(b, loc, zeroVec, acc,
                                                      ValueRange{r, c0});
                              scf::YieldOp::create(b, loc);
                            });
+        // The query block, transposed, widened to f32 and scaled: qT[d][r].
+        // Rows past the end of the sequence stay 0.
+        scf::ForOp::create(b, loc, c0, cIdx(b, loc, kn.d), c1, ValueRange{},
+                           [&](OpBuilder &b, Location loc, Value d, ValueRange) {
+                             vector::StoreOp::create(b, loc, zeroR, qT,
+                                                     ValueRange{d, c0});
+                             scf::YieldOp::create(b, loc);
+                           });
+        auto vecD = VectorType::get({kn.d}, kn.elt);
+        auto vecDF = VectorType::get({kn.d}, f32);
+        Value scaleV = vector::BroadcastOp::create(
+            b, loc, vecDF, cF32(b, loc, static_cast<float>(kn.scale)));
+        scf::ForOp::create(
+            b, loc, c0, rows, c1, ValueRange{},
+            [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+              Value qPos = arith::AddIOp::create(b, loc, q0, r);
+              Value qrow = arith::MulFOp::create(
+                  b, loc,
+                  toF32(b, loc, vector::LoadOp::create(
+                                    b, loc, vecD, kn.q,
+                                    ValueRange{bIdx, hIdx, qPos, c0})),
+                  scaleV);
+              scf::ForOp::create(
+                  b, loc, c0, cIdx(b, loc, kn.d), c1, ValueRange{},
+                  [&](OpBuilder &b, Location loc, Value d, ValueRange) {
+                    Value x = vector::ExtractOp::create(
+                        b, loc, qrow, ArrayRef<OpFoldResult>{d});
+                    memref::StoreOp::create(b, loc, x, qT, ValueRange{d, r});
+                    scf::YieldOp::create(b, loc);
+                  });
+              scf::YieldOp::create(b, loc);
+            });
         auto tile = [&](bool masked) {
           return [&, masked](OpBuilder &b, Value kb) {
-            emitTile(b, kn, bIdx, hIdx, gIdx, q0, rows, kb, masked, acc, mB,
-                     lB, sRow);
+            emitTile(b, kn, bIdx, hIdx, gIdx, q0, rows, kb, masked, qT, sT,
+                     acc, mB, lB);
           };
         };
         if (kn.fullOffsets) {

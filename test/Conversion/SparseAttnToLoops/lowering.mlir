@@ -13,28 +13,37 @@
 // CHECK: %[[Q:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<1x2x10x8xf16> to memref<1x2x10x8xf16>
 // CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x2x10x8xf16>
 // CHECK: scf.parallel (%[[B:.*]], %[[H:.*]], %[[QB:.*]]) =
-// CHECK:   memref.alloc() {alignment = 64 : i64} : memref<4x8xf32>
-// Full blocks: no comparison of positions before the score is stored.
+// Scratch of one query block (rows padded to the vector width 16): the
+// accumulators, m, l, the transposed query block and the tile's scores.
+// CHECK:   memref.alloc() {alignment = 64 : i64} : memref<16x8xf32>
+// CHECK:   %[[QT:.*]] = memref.alloc() {alignment = 64 : i64} : memref<8x16xf32>
+// CHECK:   %[[ST:.*]] = memref.alloc() {alignment = 64 : i64} : memref<4x16xf32>
+// The query block is transposed once: qT[d][r].
+// CHECK:   vector.load %[[Q]]{{.*}} : memref<1x2x10x8xf16>, vector<8xf16>
+// CHECK:   vector.extract
+// Full blocks (from the table): a column of 16 scores is D vector FMAs, with
+// no element-wise masking.
 // CHECK:   memref.load %{{.*}}[%[[QB]]] : memref<4xi32>
 // CHECK:   scf.for
-// CHECK:     scf.for
-// CHECK:       vector.load %[[Q]]{{.*}} : memref<1x2x10x8xf16>, vector<8xf16>
-// CHECK:       arith.extf %{{.*}} : vector<8xf16> to vector<8xf32>
-// CHECK:       scf.for
-// CHECK:         vector.reduction <add>
+// CHECK:     scf.for {{.*}} -> (vector<16xf32>)
+// CHECK:       scf.for {{.*}} -> (vector<16xf32>)
+// CHECK:         vector.load %[[QT]]
+// CHECK:         vector.fma {{.*}} : vector<16xf32>
 // CHECK-NOT:     arith.cmpi
-// CHECK:         memref.store
-// CHECK:       math.exp
-// CHECK:       scf.for
-// CHECK:         math.exp
-// CHECK:         vector.fma
-// Partial blocks: the causal predicate k <= q selects -inf.
+// CHECK:       vector.store %{{.*}}, %[[ST]]
+// Online softmax on vectors over the rows: new maximum, exp, sums.
+// CHECK:     arith.cmpf oeq, %{{.*}} : vector<16xf32>
+// CHECK:     math.exp %{{.*}} : vector<16xf32>
+// CHECK:     math.exp %{{.*}} : vector<16xf32>
+// P V per row.
+// CHECK:     vector.fma {{.*}} : vector<8xf32>
+// Partial blocks: the causal predicate k <= q selects -inf element-wise.
 // CHECK:   scf.for
+// CHECK:     vector.fma {{.*}} : vector<16xf32>
+// CHECK:     vector.store %{{.*}}, %[[ST]]
 // CHECK:     scf.for
-// CHECK:       scf.for
-// CHECK:         vector.reduction <add>
-// CHECK:         %[[LE:.*]] = arith.cmpi sle
-// CHECK:         arith.select %[[LE]], %{{.*}}, %cst
+// CHECK:       %[[LE:.*]] = arith.cmpi sle
+// CHECK:       arith.select %[[LE]], %{{.*}}, %cst
 // Normalisation: 1 / l, or 0 for rows with no allowed key.
 // CHECK:   arith.cmpf oeq
 // CHECK:   arith.divf
