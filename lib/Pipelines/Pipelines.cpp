@@ -61,6 +61,8 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
   addPipeline(pm, "sparse-attn-block-analysis{" + tiles + "}," +
                       "convert-sparse-attn-to-loops{" + tiles + "}," +
                       "canonicalize,cse," +
+                      (options.polynomialExp ? "sparse-attn-polynomial-exp,"
+                                             : "") +
                       bufferizeAndLowerToLLVM(options.threads));
 }
 

@@ -27,3 +27,9 @@ func.func @attention(%q: tensor<2x4x100x64xbf16>, %k: tensor<2x2x100x64xbf16>, %
       : tensor<2x4x100x64xbf16>, tensor<2x2x100x64xbf16>, tensor<2x2x100x64xbf16> -> tensor<2x4x100x64xbf16>, tensor<2x4x100xf32>
   return %o, %l : tensor<2x4x100x64xbf16>, tensor<2x4x100xf32>
 }
+// The fused pipeline computes exp with the vector polynomial approximation
+// (no per-lane libm calls); polynomial-exp=false keeps math.exp.
+// RUN: sparse-attn-opt %s --sparse-attn-to-llvm-cpu | FileCheck %s --check-prefix=NOEXPF
+// RUN: sparse-attn-opt %s --sparse-attn-to-llvm-cpu="polynomial-exp=false" | FileCheck %s --check-prefix=EXPF
+// NOEXPF-NOT: llvm.intr.exp
+// EXPF: llvm.intr.exp

@@ -22,6 +22,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
                      "per core; N: OpenMP with N threads. Code built with "
                      "threads != 1 needs libomp at run time"),
       llvm::cl::init(1)};
+  PassOptions::Option<bool> polynomialExp{
+      *this, "polynomial-exp",
+      llvm::cl::desc("Compute exp with MLIR's vector polynomial approximation "
+                     "instead of per-lane libm calls"),
+      llvm::cl::init(true)};
 };
 
 /// sparse_attn (on tensors) -> LLVM dialect, through the fused loop nest,

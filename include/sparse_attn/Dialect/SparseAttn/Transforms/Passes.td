@@ -66,6 +66,20 @@ def SparseAttnOMPSchedule : Pass<"sparse-attn-omp-schedule", "::mlir::ModuleOp">
   let dependentDialects = ["::mlir::omp::OpenMPDialect"];
 }
 
+def SparseAttnPolynomialExp : Pass<"sparse-attn-polynomial-exp"> {
+  let summary = "Replace math.exp by MLIR's polynomial approximation";
+  let description = [{
+    `math.exp` on vectors otherwise becomes one libm call per lane; the
+    polynomial approximation (range reduction and a minimax polynomial, as
+    upstream's `populateMathPolynomialApproximationPatterns` builds it) stays
+    in vector registers. Its error is a few ulp of f32, far below the 1e-5
+    relative tolerance of f32 results. Only `math.exp` is rewritten.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def SparseAttnEmitCInterface : Pass<"sparse-attn-emit-c-interface", "::mlir::ModuleOp"> {
   let summary = "Mark public functions for the C interface wrappers";
   let description = [{
