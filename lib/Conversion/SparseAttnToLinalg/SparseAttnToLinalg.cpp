@@ -326,16 +326,8 @@ struct ConvertSparseAttnToLinalgPass
     populateSparseAttnToLinalgPatterns(patterns);
     if (failed(applyPatternsGreedily(module, std::move(patterns))))
       return signalPassFailure();
-    bool left = false;
-    module.walk([&](AttentionOp op) {
-      op.emitOpError("could not be lowered to linalg");
-      left = true;
-    });
-    if (left)
-      return signalPassFailure();
-    for (Operation &op : llvm::make_early_inc_range(*module.getBody()))
-      if (llvm::isa<MaskOp, ScoreModOp>(op))
-        op.erase();
+    if (failed(finishAttentionLowering(module, "linalg")))
+      signalPassFailure();
   }
 };
 } // namespace

@@ -616,17 +616,8 @@ struct ConvertSparseAttnToLoopsPass
     populateSparseAttnToLoopsPatterns(patterns, {blockQ, blockK});
     if (failed(applyPatternsGreedily(module, std::move(patterns))))
       return signalPassFailure();
-    bool left = false;
-    module.walk([&](AttentionOp op) {
-      op.emitOpError("could not be lowered to loops");
-      left = true;
-    });
-    if (left)
-      return signalPassFailure();
-    // Masks and score modifications have been inlined into the kernels.
-    for (Operation &op : llvm::make_early_inc_range(*module.getBody()))
-      if (llvm::isa<MaskOp, ScoreModOp>(op))
-        op.erase();
+    if (failed(finishAttentionLowering(module, "loops")))
+      signalPassFailure();
   }
 };
 } // namespace

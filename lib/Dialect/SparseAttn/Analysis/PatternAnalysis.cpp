@@ -395,6 +395,13 @@ static bool runStep(const Step &step, SmallVectorImpl<Slot> &vals,
       .Default([&](Operation *) { return foldStep(step, vals, slots); });
 }
 
+/// Runs `prog` on `vals` (arguments already set); on an operation it cannot
+/// evaluate, reports it once (naming `what` and the position) and fails.
+static bool runProgram(const MaskInterpreter::Program &prog,
+                       SmallVectorImpl<Slot> &vals, StringRef what,
+                       FlatSymbolRefAttr name, int64_t b, int64_t h, int64_t q,
+                       int64_t k, bool &error);
+
 bool MaskInterpreter::evaluate(FlatSymbolRefAttr name, int64_t b, int64_t h,
                                int64_t q, int64_t k) const {
   const Program *prog = getProgram(name);
@@ -405,16 +412,8 @@ bool MaskInterpreter::evaluate(FlatSymbolRefAttr name, int64_t b, int64_t h,
   vals[1].i = h;
   vals[2].i = q;
   vals[3].i = k;
-  for (const Step &step : prog->steps) {
-    if (!runStep(step, vals, prog->slots)) {
-      if (!error)
-        step.op->emitError("cannot evaluate this operation of custom mask ")
-            << name << " at (b, h, q, k) = (" << b << ", " << h << ", " << q
-            << ", " << k << ")";
-      error = true;
-      return false;
-    }
-  }
+  if (!runProgram(*prog, vals, "custom mask", name, b, h, q, k, error))
+    return false;
   return vals[prog->result].i != 0;
 }
 
@@ -430,15 +429,24 @@ double MaskInterpreter::evaluateScoreMod(FlatSymbolRefAttr name, double s,
   vals[2].i = h;
   vals[3].i = q;
   vals[4].i = k;
-  for (const Step &step : prog->steps) {
-    if (!runStep(step, vals, prog->slots)) {
-      if (!error)
-        step.op->emitError("cannot evaluate this operation of score_mod ")
-            << name << " at (b, h, q, k) = (" << b << ", " << h << ", " << q
-            << ", " << k << ")";
-      error = true;
-      return s;
-    }
-  }
+  if (!runProgram(*prog, vals, "score_mod", name, b, h, q, k, error))
+    return s;
   return vals[prog->result].f;
+}
+
+static bool runProgram(const MaskInterpreter::Program &prog,
+                       SmallVectorImpl<Slot> &vals, StringRef what,
+                       FlatSymbolRefAttr name, int64_t b, int64_t h, int64_t q,
+                       int64_t k, bool &error) {
+  for (const Step &step : prog.steps) {
+    if (runStep(step, vals, prog.slots))
+      continue;
+    if (!error)
+      step.op->emitError("cannot evaluate this operation of ")
+          << what << " " << name << " at (b, h, q, k) = (" << b << ", " << h
+          << ", " << q << ", " << k << ")";
+    error = true;
+    return false;
+  }
+  return true;
 }

@@ -171,3 +171,18 @@ mlir::sparse_attn::buildAllowed(OpBuilder &builder, Location loc,
   Emitter e{builder, loc, inputs};
   return e.emit(pattern);
 }
+
+LogicalResult mlir::sparse_attn::finishAttentionLowering(ModuleOp module,
+                                                         StringRef what) {
+  bool left = false;
+  module.walk([&](AttentionOp op) {
+    op.emitOpError("could not be lowered to ") << what;
+    left = true;
+  });
+  if (left)
+    return failure();
+  for (Operation &op : llvm::make_early_inc_range(*module.getBody()))
+    if (llvm::isa<MaskOp, ScoreModOp>(op))
+      op.erase();
+  return success();
+}

@@ -10,6 +10,7 @@
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 
 namespace mlir {
 namespace sparse_attn {
@@ -47,6 +48,11 @@ SmallVector<Value> inlineRegion(OpBuilder &builder, Region &region,
 /// The constant i1 table `R` of a random pattern: R[qb][kb] for
 /// ceil(sq / block) x ceil(sk / block) blocks.
 DenseIntElementsAttr buildRandomTable(RandomAttr attr, int64_t sq, int64_t sk);
+
+/// The end of a lowering of sparse_attn.attention: an error at every op that
+/// is still there (`what` names the target), else the mask and score_mod
+/// symbols, inlined by now, are erased.
+LogicalResult finishAttentionLowering(ModuleOp module, StringRef what);
 
 } // namespace sparse_attn
 } // namespace mlir
