@@ -210,41 +210,71 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
   };
   float inf = std::numeric_limits<float>::infinity();
 
-  // 1. Scores, column by column, and their maximum per row.
-  auto colLoop = scf::ForOp::create(
-      b, loc, c0, cols, c1, ValueRange{splat(b, -inf)},
-      [&](OpBuilder &b, Location loc, Value c, ValueRange iter) {
-        Value kPos = arith::AddIOp::create(b, loc, k0, c);
-        auto dot = scf::ForOp::create(
-            b, loc, c0, cIdx(b, loc, kn.d), c1, ValueRange{splat(b, 0.0f)},
-            [&](OpBuilder &b, Location loc, Value d, ValueRange it) {
-              Value kd = toF32(b, loc, memref::LoadOp::create(
-                                           b, loc, kn.k,
-                                           ValueRange{bIdx, gIdx, kPos, d}));
-              Value qcol =
-                  vector::LoadOp::create(b, loc, vecR, qT, ValueRange{d, c0});
-              Value accv = vector::FMAOp::create(
-                  b, loc, qcol, vector::BroadcastOp::create(b, loc, vecR, kd),
-                  it[0]);
-              scf::YieldOp::create(b, loc, accv);
+  // 1. Scores, column by column, and their maximum per row. Keys go in
+  //    groups of kGroup so that every vector load of qT feeds kGroup FMAs
+  //    (the group's accumulators stay in registers); the remaining keys one
+  //    at a time.
+  constexpr int64_t kGroup = 4;
+  auto columns = [&](OpBuilder &b, Location loc, Value c, int64_t n,
+                     Value maxIn) -> Value {
+    SmallVector<Value> kPos, inits;
+    for (int64_t j = 0; j < n; ++j) {
+      kPos.push_back(arith::AddIOp::create(
+          b, loc, k0, arith::AddIOp::create(b, loc, c, cIdx(b, loc, j))));
+      inits.push_back(splat(b, 0.0f));
+    }
+    auto dot = scf::ForOp::create(
+        b, loc, c0, cIdx(b, loc, kn.d), c1, inits,
+        [&](OpBuilder &b, Location loc, Value d, ValueRange it) {
+          Value qcol =
+              vector::LoadOp::create(b, loc, vecR, qT, ValueRange{d, c0});
+          SmallVector<Value> next;
+          for (int64_t j = 0; j < n; ++j) {
+            Value kd = toF32(b, loc, memref::LoadOp::create(
+                                         b, loc, kn.k,
+                                         ValueRange{bIdx, gIdx, kPos[j], d}));
+            next.push_back(vector::FMAOp::create(
+                b, loc, qcol, vector::BroadcastOp::create(b, loc, vecR, kd),
+                it[j]));
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+    Value mx = maxIn;
+    for (int64_t j = 0; j < n; ++j) {
+      Value cj = arith::AddIOp::create(b, loc, c, cIdx(b, loc, j));
+      Value col = dot.getResult(j);
+      vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
+      if (masked || kn.scoreMod) {
+        // Element-wise part: score modification and the pattern's mask.
+        scf::ForOp::create(
+            b, loc, c0, rows, c1, ValueRange{},
+            [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+              Value qPos = arith::AddIOp::create(b, loc, q0, r);
+              Value s = memref::LoadOp::create(b, loc, sT, ValueRange{cj, r});
+              s = modAndMask(b, loc, kn, s, bIdx, hIdx, qPos, kPos[j], masked);
+              memref::StoreOp::create(b, loc, s, sT, ValueRange{cj, r});
+              scf::YieldOp::create(b, loc);
             });
-        Value col = dot.getResult(0);
-        vector::StoreOp::create(b, loc, col, sT, ValueRange{c, c0});
-        if (masked || kn.scoreMod) {
-          // Element-wise part: score modification and the pattern's mask.
-          scf::ForOp::create(
-              b, loc, c0, rows, c1, ValueRange{},
-              [&](OpBuilder &b, Location loc, Value r, ValueRange) {
-                Value qPos = arith::AddIOp::create(b, loc, q0, r);
-                Value s = memref::LoadOp::create(b, loc, sT, ValueRange{c, r});
-                s = modAndMask(b, loc, kn, s, bIdx, hIdx, qPos, kPos, masked);
-                memref::StoreOp::create(b, loc, s, sT, ValueRange{c, r});
-                scf::YieldOp::create(b, loc);
-              });
-          col = vector::LoadOp::create(b, loc, vecR, sT, ValueRange{c, c0});
-        }
-        scf::YieldOp::create(
-            b, loc, ValueRange{arith::MaximumFOp::create(b, loc, iter[0], col)});
+        col = vector::LoadOp::create(b, loc, vecR, sT, ValueRange{cj, c0});
+      }
+      mx = arith::MaximumFOp::create(b, loc, mx, col);
+    }
+    return mx;
+  };
+  Value grouped = arith::MulIOp::create(
+      b, loc,
+      arith::DivUIOp::create(b, loc, cols, cIdx(b, loc, kGroup)),
+      cIdx(b, loc, kGroup));
+  auto groupLoop = scf::ForOp::create(
+      b, loc, c0, grouped, cIdx(b, loc, kGroup), ValueRange{splat(b, -inf)},
+      [&](OpBuilder &b, Location loc, Value c, ValueRange iter) {
+        scf::YieldOp::create(b, loc,
+                             ValueRange{columns(b, loc, c, kGroup, iter[0])});
+      });
+  auto colLoop = scf::ForOp::create(
+      b, loc, grouped, cols, c1, ValueRange{groupLoop.getResult(0)},
+      [&](OpBuilder &b, Location loc, Value c, ValueRange iter) {
+        scf::YieldOp::create(b, loc, ValueRange{columns(b, loc, c, 1, iter[0])});
       });
 
   // 2. New maxima, rescaling factors, probabilities and sums (vectors over
