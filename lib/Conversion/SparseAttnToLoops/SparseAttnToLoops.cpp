@@ -243,8 +243,34 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
     for (int64_t j = 0; j < n; ++j) {
       Value cj = arith::AddIOp::create(b, loc, c, cIdx(b, loc, j));
       Value col = dot.getResult(j);
-      vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
-      if (masked || kn.scoreMod) {
+      if (masked && !kn.scoreMod &&
+          isVectorizablePattern(kn.op.getPattern())) {
+        // The pattern's predicate on vectors of query positions.
+        auto idxVec = VectorType::get({kn.bqPad}, b.getIndexType());
+        SmallVector<APInt> lanes;
+        for (int64_t i = 0; i < kn.bqPad; ++i)
+          lanes.push_back(APInt(64, i));
+        Value iota = arith::ConstantOp::create(
+            b, loc, idxVec, DenseElementsAttr::get(idxVec, lanes));
+        PatternCodegenInputs in;
+        in.lanes = kn.bqPad;
+        in.b = bIdx;
+        in.h = hIdx;
+        in.q = arith::AddIOp::create(
+            b, loc, vector::BroadcastOp::create(b, loc, idxVec, q0), iota);
+        in.k = vector::BroadcastOp::create(b, loc, idxVec, kPos[j]);
+        in.sq = llvm::cast<RankedTensorType>(kn.op.getQuery().getType())
+                    .getDimSize(2);
+        in.sk = llvm::cast<RankedTensorType>(kn.op.getKey().getType())
+                    .getDimSize(2);
+        in.symbolScope = kn.symbolScope;
+        FailureOr<Value> allowed =
+            buildAllowed(b, loc, kn.op.getPattern(), in);
+        if (succeeded(allowed))
+          col = arith::SelectOp::create(b, loc, *allowed, col, splat(b, -inf));
+        vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
+      } else if (masked || kn.scoreMod) {
+        vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
         // Element-wise part: score modification and the pattern's mask.
         scf::ForOp::create(
             b, loc, c0, rows, c1, ValueRange{},
@@ -256,6 +282,8 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
               scf::YieldOp::create(b, loc);
             });
         col = vector::LoadOp::create(b, loc, vecR, sT, ValueRange{cj, c0});
+      } else {
+        vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
       }
       mx = arith::MaximumFOp::create(b, loc, mx, col);
     }

@@ -104,3 +104,17 @@ func.func @inlined(%q: tensor<1x1x8x8xf32>) -> tensor<1x1x8x8xf32> {
   %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@even>, score_mod = @softcap} : tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32> -> tensor<1x1x8x8xf32>
   return %o : tensor<1x1x8x8xf32>
 }
+
+// -----
+
+// Index-only patterns (window, causal, ...) are evaluated on vectors of query
+// positions in partial tiles; patterns that read tables, segment ids or a
+// custom region use the element-wise path.
+// CHECK-LABEL: func.func @vector_mask
+// CHECK: arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]> : vector<16xindex>
+// CHECK: arith.cmpi sle, %{{.*}} : vector<16xindex>
+// CHECK: arith.select %{{.*}} : vector<16xi1>, vector<16xf32>
+func.func @vector_mask(%q: tensor<1x1x64x8xf32>) -> tensor<1x1x64x8xf32> {
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.window<before = 5, after = 2>} : tensor<1x1x64x8xf32>, tensor<1x1x64x8xf32>, tensor<1x1x64x8xf32> -> tensor<1x1x64x8xf32>
+  return %o : tensor<1x1x64x8xf32>
+}

@@ -10,6 +10,15 @@
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
+bool mlir::sparse_attn::isVectorizablePattern(Attribute pattern) {
+  if (auto u = llvm::dyn_cast<UnionAttr>(pattern))
+    return llvm::all_of(u.getComponents(), isVectorizablePattern);
+  if (auto i = llvm::dyn_cast<IntersectAttr>(pattern))
+    return llvm::all_of(i.getComponents(), isVectorizablePattern);
+  return llvm::isa<DensePatternAttr, CausalAttr, WindowAttr, DilatedAttr,
+                   StridedAttr, FixedAttr, PrefixAttr, GlobalAttr>(pattern);
+}
+
 SmallVector<Value> mlir::sparse_attn::inlineRegion(OpBuilder &builder,
                                                    Region &region,
                                                    ValueRange args) {
@@ -45,8 +54,21 @@ struct Emitter {
   Location loc;
   const PatternCodegenInputs &in;
 
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value boolean(bool v) { return arith::ConstantIntOp::create(b, loc, v, 1); }
+  Value idx(int64_t v) {
+    if (in.lanes == 0)
+      return arith::ConstantIndexOp::create(b, loc, v);
+    auto type = VectorType::get({in.lanes}, b.getIndexType());
+    return arith::ConstantOp::create(
+        b, loc, type,
+        DenseElementsAttr::get(type, ArrayRef<Attribute>{b.getIndexAttr(v)}));
+  }
+  Value boolean(bool v) {
+    if (in.lanes == 0)
+      return arith::ConstantIntOp::create(b, loc, v, 1);
+    auto type = VectorType::get({in.lanes}, b.getI1Type());
+    return arith::ConstantOp::create(b, loc, type,
+                                     DenseElementsAttr::get(type, v));
+  }
   Value cmp(arith::CmpIPredicate p, Value x, Value y) {
     return arith::CmpIOp::create(b, loc, p, x, y);
   }

@@ -17,7 +17,11 @@ namespace sparse_attn {
 
 /// What the predicate is built from. Positions are `index` values.
 struct PatternCodegenInputs {
+  /// Positions. With `lanes` > 0, q and k are vector<lanes x index> values
+  /// and the predicate is a vector<lanes x i1> (only for patterns that
+  /// isVectorizablePattern accepts).
   Value b, h, q, k;
+  int64_t lanes = 0;
   /// Static sequence lengths, needed by `random` (ShapedType::kDynamic if
   /// unknown).
   int64_t sq = 0, sk = 0;
@@ -39,6 +43,11 @@ struct PatternCodegenInputs {
 FailureOr<Value> buildAllowed(OpBuilder &builder, Location loc,
                               Attribute pattern,
                               const PatternCodegenInputs &inputs);
+
+/// Whether buildAllowed can evaluate `pattern` on vectors of positions:
+/// compositions of dense, causal, window, dilated, strided, fixed, prefix
+/// and global (no tables, segment ids or custom masks).
+bool isVectorizablePattern(Attribute pattern);
 
 /// Clones the single block of `region` at the builder's insertion point with
 /// its arguments replaced by `args`; returns the values it yields.
