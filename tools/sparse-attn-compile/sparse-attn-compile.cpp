@@ -27,8 +27,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Support/FileUtilities.h"
+#include "sparse_attn/Support/InputModule.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -94,14 +93,10 @@ int main(int argc, char **argv) {
   sparse_attn::registerSparseAttnDialect(registry);
   MLIRContext context(registry);
 
-  std::string errorMessage;
-  auto file = openInputFile(inputFile, &errorMessage);
-  if (!file)
-    return fail(errorMessage);
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  sparse_attn::InputModule input(inputFile, context);
+  if (!input.openError().empty())
+    return fail(input.openError());
+  ModuleOp module = input.module();
   if (!module)
     return 1;
 
@@ -113,7 +108,7 @@ int main(int argc, char **argv) {
   options.linker = linker;
   options.threads = threads;
   std::string message, cpu;
-  if (failed(sparse_attn::compileToSharedLibrary(*module, options, message,
+  if (failed(sparse_attn::compileToSharedLibrary(module, options, message,
                                                  &cpu)))
     return fail(message);
   if (!headerFile.empty()) {
@@ -121,7 +116,7 @@ int main(int argc, char **argv) {
     llvm::raw_fd_ostream os(headerFile, ec, llvm::sys::fs::OF_Text);
     if (ec)
       return fail("cannot write '" + headerFile + "': " + ec.message());
-    os << sparse_attn::cHeaderFor(*module, inputFile);
+    os << sparse_attn::cHeaderFor(module, inputFile);
   }
   llvm::errs() << "wrote " << outputFile << " ("
                << llvm::sys::getDefaultTargetTriple() << ", cpu " << cpu

@@ -20,8 +20,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Support/FileUtilities.h"
+#include "sparse_attn/Support/InputModule.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
@@ -177,19 +176,15 @@ int main(int argc, char **argv) {
                   tensor::TensorDialect>();
   MLIRContext context(registry);
 
-  std::string errorMessage;
-  auto file = openInputFile(inputFile, &errorMessage);
-  if (!file)
-    return fail(errorMessage);
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  InputModule input(inputFile, context);
+  if (!input.openError().empty())
+    return fail(input.openError());
+  ModuleOp module = input.module();
   if (!module)
     return 1; // the parser or verifier printed the error with its location
 
   SmallVector<AttentionOp> ops;
-  module->walk([&](AttentionOp op) { ops.push_back(op); });
+  module.walk([&](AttentionOp op) { ops.push_back(op); });
   if (ops.empty())
     return fail("no sparse_attn.attention op in '" + inputFile + "'");
   if (opIndex >= static_cast<int>(ops.size()))

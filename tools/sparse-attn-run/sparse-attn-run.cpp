@@ -23,9 +23,8 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Support/FileUtilities.h"
+#include "sparse_attn/Support/InputModule.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
@@ -321,27 +320,23 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
-  std::string errorMessage;
-  auto file = openInputFile(inputFile, &errorMessage);
-  if (!file)
-    return fail(errorMessage);
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  InputModule input(inputFile, context);
+  if (!input.openError().empty())
+    return fail(input.openError());
+  ModuleOp module = input.module();
   if (!module)
     return 1;
 
   // The entry function.
   func::FuncOp entry;
   if (!entryName.empty()) {
-    entry = module->lookupSymbol<func::FuncOp>(entryName);
+    entry = module.lookupSymbol<func::FuncOp>(entryName);
     if (!entry || entry.isExternal())
       return fail("no function @" + entryName + " with a body in '" +
                   inputFile + "'");
   } else {
     SmallVector<func::FuncOp> publics;
-    for (auto f : module->getOps<func::FuncOp>())
+    for (auto f : module.getOps<func::FuncOp>())
       if (f.isPublic() && !f.isExternal())
         publics.push_back(f);
     if (publics.size() != 1)
@@ -495,7 +490,7 @@ int main(int argc, char **argv) {
   }
 
   // Compile.
-  OwningOpRef<ModuleOp> lowered = module->clone();
+  OwningOpRef<ModuleOp> lowered = module.clone();
   PassManager pm(&context);
   CPUPipelineOptions pipelineOptions;
   pipelineOptions.blockQ = blockQ;
