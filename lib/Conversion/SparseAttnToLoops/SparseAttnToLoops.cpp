@@ -110,9 +110,9 @@ struct Kernel {
   Location loc;
   Type elt;
   Type f32;
-  int64_t d, dv, bq, bk;
-  int64_t bqPad; // bq rounded up to a multiple of 16 (vector width)
-  double scale;
+  int64_t d = 0, dv = 0, bq = 0, bk = 0;
+  int64_t bqPad = 0; // bq rounded up to a multiple of 16 (vector width)
+  double scale = 1.0;
   Value q, k, v, out, lse;  // memrefs
   Value qSeg, kSeg;         // memrefs or null
   Value sq, sk, group;      // index
@@ -550,8 +550,6 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
         Value zeroR = arith::ConstantOp::create(
             b, loc, vecR, DenseElementsAttr::get(vecR, 0.0f));
         vector::StoreOp::create(b, loc, zeroR, lB, ValueRange{c0});
-        (void)negInf;
-        (void)zero;
         scf::ForOp::create(b, loc, c0, cIdx(b, loc, kn.bqPad), c1, ValueRange{},
                            [&](OpBuilder &b, Location loc, Value r, ValueRange) {
                              vector::StoreOp::create(b, loc, zeroVec, acc,
