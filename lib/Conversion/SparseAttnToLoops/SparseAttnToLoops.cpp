@@ -106,6 +106,7 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
 
 /// All values the kernel body needs.
 struct Kernel {
+  Kernel(AttentionOp op, Location loc) : op(op), loc(loc) {}
   AttentionOp op;
   Location loc;
   Type elt;
@@ -120,8 +121,8 @@ struct Kernel {
   Value partialOffsets, partialIndices, fullOffsets, fullIndices;
   Value numKBlocks;
   ScoreModOp scoreMod;
-  GlobalTables *tables;
-  Operation *symbolScope;
+  GlobalTables *tables = nullptr;
+  Operation *symbolScope = nullptr;
 };
 
 Value cIdx(OpBuilder &b, Location loc, int64_t v) {
@@ -407,7 +408,9 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
   auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
   auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
-  Kernel kn{op, loc, qT.getElementType(), rw.getF32Type()};
+  Kernel kn(op, loc);
+  kn.elt = qT.getElementType();
+  kn.f32 = rw.getF32Type();
   kn.d = qT.getDimSize(3);
   kn.dv = vT.getDimSize(3);
   if (ShapedType::isDynamic(kn.d) || ShapedType::isDynamic(kn.dv))
