@@ -72,7 +72,29 @@ void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(
                       bufferizeAndLowerToLLVM(1));
 }
 
+void mlir::sparse_attn::buildSparseAttnToNVVMPipeline(
+    OpPassManager &pm, const GPUPipelineOptions &options) {
+  std::string pipeline = llvm::formatv(
+      "convert-sparse-attn-to-gpu{{warps={0} block-k={1}},"
+      "nvvm-attach-target{{chip={2} features={3} O={4}},"
+      "gpu.module(convert-scf-to-cf,convert-nvgpu-to-nvvm,"
+      "convert-gpu-to-nvvm{{use-bare-ptr-memref-call-conv=1},"
+      "canonicalize,cse,reconcile-unrealized-casts)",
+      (int64_t)options.warps, (int64_t)options.blockK,
+      std::string(options.chip), std::string(options.features),
+      (int64_t)options.optLevel);
+  if (options.binary)
+    pipeline += ",gpu-module-to-binary{format=" + std::string(options.format) +
+                "}";
+  addPipeline(pm, pipeline);
+}
+
 void mlir::sparse_attn::registerSparseAttnPipelines() {
+  PassPipelineRegistration<GPUPipelineOptions>(
+      "sparse-attn-to-nvvm",
+      "Lower sparse_attn to tensor-core GPU kernels (gpu + nvgpu + nvvm) and "
+      "serialise them to PTX / cubin",
+      buildSparseAttnToNVVMPipeline);
   PassPipelineRegistration<CPUPipelineOptions>(
       "sparse-attn-to-llvm-cpu",
       "Lower sparse_attn to the LLVM dialect for the host CPU through the "

@@ -2,12 +2,17 @@
 #ifndef SPARSE_ATTN_CONVERSION_PASSES_H
 #define SPARSE_ATTN_CONVERSION_PASSES_H
 
+#include "sparse_attn/Conversion/SparseAttnToGPU/SparseAttnToGPU.h"
 #include "sparse_attn/Conversion/SparseAttnToLinalg/SparseAttnToLinalg.h"
 #include "sparse_attn/Conversion/SparseAttnToLoops/SparseAttnToLoops.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"

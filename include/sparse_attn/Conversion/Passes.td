@@ -66,4 +66,67 @@ def ConvertSparseAttnToLinalg : Pass<"convert-sparse-attn-to-linalg", "ModuleOp"
   ];
 }
 
+def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
+  let summary = "Fused, block-skipping lowering of sparse_attn.attention to a "
+                "tensor-core GPU kernel (gpu + nvgpu + nvvm)";
+  let description = [{
+    The GPU product lowering: each `sparse_attn.attention` becomes one
+    `gpu.func` kernel in a `gpu.module` and a `gpu.launch_func` in its place.
+
+    Work decomposition. One thread block per (query block, query head,
+    batch) (grid = (ceil(Sq / BQ), Hq, B)); `warps` warps of 32 threads, each
+    warp owning 16 consecutive query rows, so BQ = 16 * warps. The query block
+    visits only its non-empty key blocks of `block-k` keys, listed by
+    compressed-row tables computed at compile time by the block analysis
+    (the same `classifyBlocks` the CPU lowering uses): first the full tiles,
+    which run without any element mask, then the partial tiles, where the
+    pattern's predicate (`buildAllowed`, shared with the CPU lowering) is
+    evaluated per score. A key block that runs past Sk is always treated as
+    partial (the bound is part of its mask). A schedule table launches the
+    query blocks with the most tiles first.
+
+    Per key tile: K and V tiles are copied to shared memory with 16-byte
+    `nvgpu.device_async_copy` (rows padded by 8 elements: conflict-free
+    `ldmatrix`); `S = Q K^T` runs on tensor cores (`nvvm.mma.sync`
+    m16n8k16, f16 / bf16 operands, f32 accumulation) with the query block's
+    fragments kept in registers for the whole kernel and K fragments from
+    `nvgpu.ldmatrix`; the online softmax (running max and sum per row, in
+    the base-2 domain with `ex2.approx`) stays in registers, using quad
+    shuffles for row reductions; the probabilities are narrowed to the input
+    type in registers, directly in the A-operand layout of the second
+    product `O += P V` (V fragments from a transposing `ldmatrix`).
+    The epilogue divides by the row sum (rows that allow no key give 0 and
+    LSE = -inf) and writes O (input type) and LSE (f32, natural log).
+
+    Requirements (diagnosed): f16 or bf16 inputs; static shapes; D and Dv
+    multiples of 16; identity layouts. GQA is supported (query head h reads
+    key / value head h / (Hq / Hkv)). `sparse_attn.score_mod` regions and
+    custom masks are inlined into the kernel; patterns whose custom masks
+    depend on batch or head visit every key block with the mask.
+
+    Host side: inputs are taken with `bufferization.to_buffer`, outputs are
+    `memref.alloc`s returned through `bufferization.to_tensor`, and the
+    block tables are `memref.global` constants. The buffers are handed to
+    the kernel as they are: the embedder decides where they live (device
+    memory, managed memory). `sparse-attn-compile --target=cuda` instead
+    writes the kernel and its tables as an artifact for the project's CUDA
+    runtime. The launch carries `sparse_attn.kernel_args`, naming the role
+    of each kernel argument (query, key, value, query_segment_ids,
+    key_segment_ids, output, lse, or table:<global symbol>).
+  }];
+  let options = [
+    Option<"warps", "warps", "int64_t", /*default=*/"4",
+           "Warps per thread block; each owns 16 query rows (BQ = 16 * warps)">,
+    Option<"blockK", "block-k", "int64_t", /*default=*/"64",
+           "Keys per tile (a multiple of 16)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+  ];
+}
+
 #endif

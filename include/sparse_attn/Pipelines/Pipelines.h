@@ -40,6 +40,44 @@ void buildSparseAttnToLLVMCPUPipeline(OpPassManager &pm,
 /// The same through `convert-sparse-attn-to-linalg`: the unfused oracle.
 void buildSparseAttnReferenceToLLVMCPUPipeline(OpPassManager &pm);
 
+/// Options of `sparse-attn-to-nvvm`.
+struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("GPU architecture (sm_80, sm_90a, ...)"),
+      llvm::cl::init("sm_90a")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX features, e.g. +ptx80"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("What gpu-module-to-binary embeds: isa (PTX text, "
+                     "needs no CUDA toolkit), bin (cubin, needs ptxas) or "
+                     "fatbin"),
+      llvm::cl::init("isa")};
+  PassOptions::Option<int64_t> optLevel{
+      *this, "opt-level", llvm::cl::desc("LLVM optimisation level (0-3)"),
+      llvm::cl::init(3)};
+  PassOptions::Option<int64_t> warps{
+      *this, "warps",
+      llvm::cl::desc("Warps per thread block; each owns 16 query rows"),
+      llvm::cl::init(4)};
+  PassOptions::Option<int64_t> blockK{
+      *this, "block-k", llvm::cl::desc("Keys per tile (multiple of 16)"),
+      llvm::cl::init(64)};
+  PassOptions::Option<bool> binary{
+      *this, "binary",
+      llvm::cl::desc("Finish with gpu-module-to-binary (false: stop at the "
+                     "NVVM dialect, for inspection)"),
+      llvm::cl::init(true)};
+};
+
+/// sparse_attn -> gpu.launch_func + gpu.module of tensor-core kernels
+/// (convert-sparse-attn-to-gpu), the kernels lowered to NVVM and, with
+/// `binary`, serialised by gpu-module-to-binary. The host side is left as
+/// the conversion produced it (tensors, memrefs, gpu.launch_func).
+void buildSparseAttnToNVVMPipeline(OpPassManager &pm,
+                                   const GPUPipelineOptions &options);
+
 void registerSparseAttnPipelines();
 
 } // namespace sparse_attn

@@ -1,0 +1,35 @@
+//===- SparseAttnToGPU.h - fused tensor-core GPU lowering -------*- C++ -*-===//
+#ifndef SPARSE_ATTN_CONVERSION_SPARSEATTNTOGPU_H
+#define SPARSE_ATTN_CONVERSION_SPARSEATTNTOGPU_H
+
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir {
+namespace sparse_attn {
+
+struct SparseAttnToGPUOptions {
+  /// Warps per thread block (each owns 16 query rows).
+  int64_t warps = 4;
+  /// Keys per tile (a multiple of 16).
+  int64_t blockK = 64;
+};
+
+/// Checks what the GPU lowering needs of `op` (dtypes, static shapes, head
+/// dimensions); emits an error at the op and fails otherwise.
+LogicalResult checkLowerableToGPU(Operation *op,
+                                  const SparseAttnToGPUOptions &options);
+
+/// Rewrites every sparse_attn.attention into a gpu.launch_func of a kernel
+/// generated into the `gpu.module` named `@sparse_attn_kernels` (created on
+/// demand; the module gets `gpu.container_module`).
+void populateSparseAttnToGPUPatterns(RewritePatternSet &patterns,
+                                     const SparseAttnToGPUOptions &options);
+
+/// The attribute on each generated gpu.launch_func naming its arguments'
+/// roles.
+constexpr const char *kKernelArgsAttrName = "sparse_attn.kernel_args";
+
+} // namespace sparse_attn
+} // namespace mlir
+
+#endif

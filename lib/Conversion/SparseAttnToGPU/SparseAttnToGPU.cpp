@@ -1,0 +1,805 @@
+//===- SparseAttnToGPU.cpp - fused, block-skipping tensor-core lowering ---===//
+//
+// sparse_attn.attention -> gpu.launch_func of one kernel per op:
+//
+//   grid (ceil(Sq / BQ), Hq, B), block (32 * warps); warp w owns query rows
+//   [q0 + 16 w, q0 + 16 w + 16) of query block qb = order[blockIdx.x].
+//   Q fragments (A operand of m16n8k16) live in registers for the kernel.
+//   for kb in full_tiles(qb) ++ partial_tiles(qb):
+//     K, V tiles -> shared memory (cp.async, 16 bytes per copy)
+//     S  = Q K^T                          mma.sync, K via ldmatrix
+//     S2 = log2(e) * score_mod(scale * S) masked on partial tiles only
+//     m' = max(m, rowmax S2) (quad shuffles); alpha = 2^(m - m')
+//     P  = 2^(S2 - m'), l = alpha l + rowsum P, O = alpha O
+//     O += P V                            mma.sync, V via ldmatrix.trans
+//   O /= l (0 if l == 0), LSE = ln 2 * (m + log2 l) (-inf if l == 0)
+//
+// Register fragments follow the PTX ISA's layouts for mma.m16n8k16 with
+// lane = 4 * g + t: A regs {(g, 2t), (g + 8, 2t), (g, 2t + 8), (g + 8,
+// 2t + 8)} (each a pair along k), B regs {(k = 2t, n = g), (k = 2t + 8,
+// n = g)}, C/D elements {(g, 2t), (g, 2t + 1), (g + 8, 2t), (g + 8, 2t + 1)}.
+// The C layout of two adjacent n8 score tiles is the A layout of one k16
+// step of P V, which is why P never leaves registers.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparse_attn/Conversion/Passes.h"
+
+#include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
+#include "sparse_attn/Dialect/SparseAttn/Utils/PatternCodegen.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace mlir {
+namespace sparse_attn {
+#define GEN_PASS_DEF_CONVERTSPARSEATTNTOGPU
+#include "sparse_attn/Conversion/Passes.h.inc"
+} // namespace sparse_attn
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+static constexpr const char *kKernelModuleName = "sparse_attn_kernels";
+
+LogicalResult
+mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
+                                       const SparseAttnToGPUOptions &options) {
+  auto op = llvm::cast<AttentionOp>(operation);
+  auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
+  auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
+  auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
+  Type elt = qT.getElementType();
+  if (!elt.isF16() && !elt.isBF16())
+    return op.emitOpError("the GPU lowering needs f16 or bf16 inputs (tensor "
+                          "cores), got ")
+           << elt;
+  for (auto t : {qT, kT, vT})
+    if (!t.hasStaticShape())
+      return op.emitOpError("the GPU lowering needs static shapes, got ") << t;
+  if (Value s = op.getQuerySegmentIds())
+    if (!llvm::cast<ShapedType>(s.getType()).hasStaticShape())
+      return op.emitOpError("the GPU lowering needs static shapes");
+  if (qT.getDimSize(3) % 16 != 0 || vT.getDimSize(3) % 16 != 0)
+    return op.emitOpError("the GPU lowering needs head dimensions D and Dv "
+                          "that are multiples of 16, got D = ")
+           << qT.getDimSize(3) << ", Dv = " << vT.getDimSize(3);
+  if (qT.getDimSize(2) == 0 || kT.getDimSize(2) == 0 || qT.getDimSize(0) == 0)
+    return op.emitOpError("the GPU lowering needs non-empty sequences");
+  if (options.warps < 1 || options.warps > 16)
+    return op.emitOpError("warps must be between 1 and 16");
+  if (options.blockK < 16 || options.blockK % 16 != 0 || options.blockK > 256)
+    return op.emitOpError("block-k must be a multiple of 16 between 16 and 256");
+  if (op.getBlockMaskAttr()) {
+    // A block_mask for other tile sizes is recomputed; one for these sizes is
+    // used. Either way the pattern must be classifiable at compile time.
+  }
+  return success();
+}
+
+namespace {
+
+/// Compressed-row tile lists of one kernel, host-side.
+struct TileTables {
+  std::vector<int32_t> fullOffsets, fullIndices, partialOffsets,
+      partialIndices, order;
+};
+
+/// The tables for (BQ, BK) tiles: from the op's block_mask when it has these
+/// tile sizes, else from the block analysis; every tile partial when the
+/// pattern cannot be classified statically (per-head custom masks). The key
+/// block that runs past Sk is moved to the partial list (its bound is
+/// checked there), and `order` lists query blocks by decreasing work.
+FailureOr<TileTables> buildTables(AttentionOp op, int64_t bq, int64_t bk) {
+  auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
+  auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
+  int64_t sq = qT.getDimSize(2), sk = kT.getDimSize(2);
+  int64_t nq = ceilDivPositive(sq, bq), nk = ceilDivPositive(sk, bk);
+  std::vector<TileKind> kinds;
+  BlockMaskAttr mask = op.getBlockMaskAttr();
+  if (mask && mask.getBlockQ() == bq && mask.getBlockK() == bk) {
+    kinds.assign(nq * nk, TileKind::Empty);
+    for (int64_t i = 0; i < nq; ++i) {
+      for (int32_t j = mask.getPartialOffsets()[i];
+           j < mask.getPartialOffsets()[i + 1]; ++j)
+        kinds[i * nk + mask.getPartialIndices()[j]] = TileKind::Partial;
+      for (int32_t j = mask.getFullOffsets()[i];
+           j < mask.getFullOffsets()[i + 1]; ++j)
+        kinds[i * nk + mask.getFullIndices()[j]] = TileKind::Full;
+    }
+  } else {
+    MaskInterpreter masks(op);
+    PatternContext ctx(sq, sk);
+    ctx.customMasks = &masks;
+    SmallVector<FlatSymbolRefAttr> custom;
+    op.getPattern().collectCustomMasks(custom);
+    bool perHead = llvm::any_of(
+        custom, [&](FlatSymbolRefAttr m) { return masks.usesBatchOrHead(m); });
+    if (perHead) {
+      kinds.assign(nq * nk, TileKind::Partial);
+    } else {
+      if (!numTiles(sq, sk, bq, bk))
+        return op.emitOpError("too many tiles for the GPU lowering");
+      BlockClassification c = classifyBlocks(op.getPattern(), ctx, bq, bk);
+      if (masks.hadError())
+        return failure();
+      kinds = std::move(c.kinds);
+    }
+  }
+  TileTables t;
+  t.fullOffsets.push_back(0);
+  t.partialOffsets.push_back(0);
+  std::vector<int64_t> work(nq);
+  for (int64_t i = 0; i < nq; ++i) {
+    for (int64_t j = 0; j < nk; ++j) {
+      TileKind kind = kinds[i * nk + j];
+      if (kind == TileKind::Full && (j + 1) * bk > sk)
+        kind = TileKind::Partial; // the bound Sk is checked with the mask
+      if (kind == TileKind::Full)
+        t.fullIndices.push_back(j);
+      else if (kind == TileKind::Partial)
+        t.partialIndices.push_back(j);
+      // A partial tile costs a little more (the mask).
+      work[i] += kind == TileKind::Full ? 4 : kind == TileKind::Partial ? 5 : 0;
+    }
+    t.fullOffsets.push_back(t.fullIndices.size());
+    t.partialOffsets.push_back(t.partialIndices.size());
+  }
+  t.order.resize(nq);
+  std::iota(t.order.begin(), t.order.end(), 0);
+  std::sort(t.order.begin(), t.order.end(), [&](int32_t a, int32_t b) {
+    return work[a] != work[b] ? work[a] > work[b] : a < b;
+  });
+  return t;
+}
+
+/// Constant globals, created once per content in a symbol table.
+class Globals {
+public:
+  explicit Globals(Operation *scope) : scope(scope), symbols(scope) {}
+
+  memref::GlobalOp get(OpBuilder &b, Location loc, DenseElementsAttr value,
+                       StringRef hint) {
+    memref::GlobalOp &global = cache[value];
+    if (!global) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&scope->getRegion(0).front());
+      auto st = llvm::cast<ShapedType>(value.getType());
+      global = memref::GlobalOp::create(
+          b, loc, hint, b.getStringAttr("private"),
+          MemRefType::get(st.getShape(), st.getElementType()), value,
+          /*constant=*/true, /*alignment=*/b.getI64IntegerAttr(16));
+      symbols.insert(global);
+    }
+    return global;
+  }
+
+  memref::GlobalOp getI32(OpBuilder &b, Location loc,
+                          ArrayRef<int32_t> values, StringRef hint) {
+    SmallVector<int32_t> data(values.begin(), values.end());
+    if (data.empty())
+      data.push_back(0); // never read
+    return get(b, loc,
+               DenseElementsAttr::get(RankedTensorType::get(
+                                          {(int64_t)data.size()},
+                                          b.getI32Type()),
+                                      ArrayRef<int32_t>(data)),
+               hint);
+  }
+
+private:
+  Operation *scope;
+  SymbolTable symbols;
+  DenseMap<Attribute, memref::GlobalOp> cache;
+};
+
+/// Emits the kernel body. Everything the builders below need.
+struct KernelBuilder {
+  KernelBuilder(OpBuilder &b, Location loc, AttentionOp op)
+      : b(b), loc(loc), op(op) {}
+  OpBuilder &b;
+  Location loc;
+  AttentionOp op;
+  Type elt, f32, i32;
+
+  int64_t warps, bq, bk, d, dv, sq, sk, group;
+  double scale;
+  ScoreModOp scoreMod;
+  Globals *deviceGlobals;
+  // Kernel arguments.
+  Value q, k, v, qSeg, kSeg, out, lse, fullOff, fullIdx, partOff, partIdx,
+      order;
+  Value ks, vs; // shared tiles
+  // Per-thread values.
+  Value bIdx, hIdx, kvh, lane, g, t, warp, q0, row0, row1, row0c, row1c;
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value cf(double v) {
+    return arith::ConstantFloatOp::create(b, loc, b.getF32Type(),
+                                          APFloat((float)v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value addi(Value x, int64_t c) { return c ? add(x, idx(c)) : x; }
+  Value muli(Value x, int64_t c) { return mul(x, idx(c)); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value fmax(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  Value ex2(Value x) {
+    return LLVM::CallIntrinsicOp::create(
+               b, loc, f32, b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f32"),
+                                         ValueRange{x})
+        .getResult(0);
+  }
+  Value lg2(Value x) {
+    return LLVM::CallIntrinsicOp::create(
+               b, loc, f32, b.getStringAttr("llvm.nvvm.lg2.approx.ftz.f"),
+                                         ValueRange{x})
+        .getResult(0);
+  }
+  Value shuffleXor(Value x, int32_t offset) {
+    return gpu::ShuffleOp::create(b, loc, x, offset, 32, gpu::ShuffleMode::XOR)
+        .getShuffleResult();
+  }
+  /// The register type of one pair of input elements in an mma operand:
+  /// vector<2xf16> for f16, i32 for bf16 (what nvvm.mma.sync takes).
+  Value packVec(Value pair) { // pair: vector<2 x elt>
+    if (elt.isF16())
+      return pair;
+    Value w = vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), pair);
+    return vector::ExtractOp::create(b, loc, w, ArrayRef<int64_t>{0});
+  }
+  Value packF32(Value x, Value y) {
+    Value v = vector::FromElementsOp::create(
+        b, loc, VectorType::get({2}, f32), ValueRange{x, y});
+    v = arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), v);
+    return packVec(v);
+  }
+  Value loadPair(Value mem, ValueRange indices) {
+    return packVec(vector::LoadOp::create(b, loc, VectorType::get({2}, elt),
+                                          mem, indices));
+  }
+  /// ldmatrix of `tiles` 8x8 matrices; lane l addresses row (row, col) of
+  /// matrix l / 8. Returns one register per matrix.
+  SmallVector<Value> ldmatrix(Value smem, Value row, Value col, int tiles,
+                              bool transpose) {
+    auto type = VectorType::get({tiles, 2}, elt);
+    Value m = nvgpu::LdMatrixOp::create(b, loc, type, smem,
+                                        ValueRange{row, col}, transpose, tiles);
+    SmallVector<Value> regs;
+    for (int i = 0; i < tiles; ++i)
+      regs.push_back(packVec(
+          vector::ExtractOp::create(b, loc, m, ArrayRef<int64_t>{i})));
+    return regs;
+  }
+  /// c += a * b on one m16n8k16 tile.
+  void mma(ArrayRef<Value> a, ArrayRef<Value> bb, MutableArrayRef<Value> c) {
+    auto s = LLVM::LLVMStructType::getLiteral(b.getContext(),
+                                              {f32, f32, f32, f32});
+    NVVM::MMATypes ty =
+        elt.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
+    Value r = NVVM::MmaOp::create(
+        b, loc, s, a, bb, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
+        std::nullopt, std::array<NVVM::MMATypes, 2>{ty, ty},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                       NVVM::MMALayout::col});
+    for (int i = 0; i < 4; ++i)
+      c[i] = LLVM::ExtractValueOp::create(b, loc, r, ArrayRef<int64_t>{i});
+  }
+
+  /// allowed(b, h, q, k) of the pattern (with `k < Sk` when the last key
+  /// block is ragged); positions are clamped into range for the loads the
+  /// predicate may do.
+  Value allowed(Value qPos, Value kPos) {
+    Value kc = arith::MinUIOp::create(b, loc, kPos, idx(sk - 1));
+    PatternCodegenInputs in;
+    in.b = bIdx;
+    in.h = hIdx;
+    in.q = qPos;
+    in.k = kc;
+    in.sq = sq;
+    in.sk = sk;
+    in.symbolScope = op;
+    auto seg = [](Value mem) {
+      return [mem](OpBuilder &b, Location loc, Value bi, Value pos) {
+        return (Value)memref::LoadOp::create(b, loc, mem, ValueRange{bi, pos});
+      };
+    };
+    auto qs = seg(qSeg), kss = seg(kSeg);
+    in.querySegment = qs;
+    in.keySegment = kss;
+    auto load = [&](OpBuilder &b, Location loc, DenseIntElementsAttr table,
+                    Value i, Value j) {
+      SmallVector<int8_t> bytes;
+      for (bool x : table.getValues<bool>())
+        bytes.push_back(x);
+      auto i8 = b.getI8Type();
+      memref::GlobalOp g = deviceGlobals->get(
+          b, loc,
+          DenseElementsAttr::get(
+              RankedTensorType::get({(int64_t)bytes.size()}, i8),
+              ArrayRef<int8_t>(bytes)),
+          "__sparse_attn_table");
+      Value mem = memref::GetGlobalOp::create(b, loc, g.getType(),
+                                              g.getSymName());
+      int64_t nk = llvm::cast<ShapedType>(table.getType()).getDimSize(1);
+      Value flat = arith::AddIOp::create(
+          b, loc,
+          arith::MulIOp::create(b, loc, i,
+                                arith::ConstantIndexOp::create(b, loc, nk)),
+          j);
+      Value byte = memref::LoadOp::create(b, loc, mem, flat);
+      return (Value)arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::ne, byte,
+          arith::ConstantIntOp::create(b, loc, 0, 8));
+    };
+    in.loadTable = load;
+    FailureOr<Value> a = buildAllowed(b, loc, op.getPattern(), in);
+    Value ok = succeeded(a) ? *a
+                            : arith::ConstantIntOp::create(b, loc, 1, 1)
+                                  .getResult();
+    if (sk % bk != 0)
+      ok = arith::AndIOp::create(
+          b, loc, ok,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kPos,
+                                idx(sk)));
+    return ok;
+  }
+
+  /// Copies the (K, V) tile of key block `kb` into shared memory and waits
+  /// for it. Rows past Sk are clamped to the last row (masked later).
+  void loadTile(Value kb) {
+    int64_t threads = 32 * warps;
+    Value k0 = muli(kb, bk);
+    Value tid = arith::ConstantIndexOp::create(b, loc, 0); // replaced below
+    tid = add(muli(warp, 32), lane);
+    auto copy = [&](Value src, Value dst, int64_t width) {
+      int64_t chunksPerRow = width / 8;
+      int64_t total = bk * chunksPerRow;
+      for (int64_t i = 0; i < total; i += threads) {
+        Value c = addi(tid, i);
+        auto body = [&](OpBuilder &, Location) {
+          Value r = arith::DivUIOp::create(b, loc, c, idx(chunksPerRow));
+          Value col = muli(arith::RemUIOp::create(b, loc, c, idx(chunksPerRow)),
+                           8);
+          Value gr = arith::MinUIOp::create(b, loc, add(k0, r), idx(sk - 1));
+          nvgpu::DeviceAsyncCopyOp::create(
+              b, loc, dst, ValueRange{r, col}, src,
+              ValueRange{bIdx, kvh, gr, col}, b.getIndexAttr(8),
+              /*srcElements=*/Value(), /*bypassL1=*/b.getUnitAttr());
+        };
+        if (i + threads <= total) {
+          body(b, loc);
+        } else {
+          Value inRange = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::ult, c, idx(total));
+          auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(ifOp.thenBlock());
+          body(b, loc);
+        }
+      }
+    };
+    copy(k, ks, d);
+    copy(v, vs, dv);
+    auto tokenTy = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+    Value group =
+        nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, ValueRange{});
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(b, loc);
+  }
+
+  /// One key tile: updates the running state `st` = [m0, m1, l0, l1, O...].
+  void tile(Value kb, bool masked, ArrayRef<Value> qFrag,
+            SmallVector<Value> &st) {
+    gpu::BarrierOp::create(b, loc); // the previous tile's readers are done
+    loadTile(kb);
+    int64_t nTiles = bk / 8;
+    Value k0 = muli(kb, bk);
+    // S = Q K^T.
+    SmallVector<Value> s(nTiles * 4, cf(0.0));
+    Value rowInTile = arith::RemUIOp::create(b, loc, lane, idx(8));
+    Value colGroup = arith::DivUIOp::create(b, loc, lane, idx(8));
+    int64_t kSteps = d / 16;
+    for (int64_t n = 0; n < nTiles; ++n) {
+      Value row = addi(rowInTile, n * 8);
+      for (int64_t kk = 0; kk < kSteps;) {
+        bool two = kk + 1 < kSteps;
+        Value col = add(muli(colGroup, 8), idx(kk * 16));
+        SmallVector<Value> regs = ldmatrix(ks, row, col, two ? 4 : 2, false);
+        for (int64_t step = 0; step < (two ? 2 : 1); ++step) {
+          ArrayRef<Value> a = qFrag.slice((kk + step) * 4, 4);
+          mma(a, {regs[step * 2], regs[step * 2 + 1]},
+              MutableArrayRef<Value>(s).slice(n * 4, 4));
+        }
+        kk += two ? 2 : 1;
+      }
+    }
+    // Scale, score_mod, mask; into the base-2 domain.
+    const double log2e = 1.4426950408889634;
+    Value negInf = cf(-std::numeric_limits<double>::infinity());
+    Value scaleAll = cf(scoreMod ? scale : scale * log2e);
+    Value log2eV = cf(log2e);
+    for (int64_t n = 0; n < nTiles; ++n)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value &x = s[n * 4 + e];
+        x = fmul(x, scaleAll);
+        if (!scoreMod && !masked)
+          continue;
+        Value qPos = e < 2 ? row0c : row1c;
+        Value kPos = add(k0, addi(muli(t, 2), n * 8 + (e & 1)));
+        if (scoreMod) {
+          x = inlineRegion(b, scoreMod.getBody(),
+                           {x, bIdx, hIdx, qPos,
+                            arith::MinUIOp::create(b, loc, kPos, idx(sk - 1))})
+                  .front();
+          x = fmul(x, log2eV);
+        }
+        if (masked)
+          x = arith::SelectOp::create(b, loc, allowed(qPos, kPos), x, negInf);
+      }
+    // Online softmax, rows g (elements 0, 1) and g + 8 (elements 2, 3).
+    Value zero = cf(0.0);
+    int64_t nOut = dv / 8;
+    for (int half = 0; half < 2; ++half) {
+      Value mx = st[half];
+      for (int64_t n = 0; n < nTiles; ++n)
+        mx = fmax(mx, fmax(s[n * 4 + 2 * half], s[n * 4 + 2 * half + 1]));
+      mx = fmax(mx, shuffleXor(mx, 1));
+      mx = fmax(mx, shuffleXor(mx, 2));
+      // Nothing allowed so far: keep exponents finite (2^(-inf - 0) = 0).
+      Value isInf = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mx,
+                                          negInf);
+      Value base = arith::SelectOp::create(b, loc, isInf, zero, mx);
+      Value alpha = ex2(fsub(st[half], base));
+      Value sum = zero;
+      for (int64_t n = 0; n < nTiles; ++n)
+        for (int e = 0; e < 2; ++e) {
+          Value &x = s[n * 4 + 2 * half + e];
+          x = ex2(fsub(x, base));
+          sum = fadd(sum, x);
+        }
+      st[2 + half] = fadd(fmul(st[2 + half], alpha), sum);
+      st[half] = mx;
+      for (int64_t n = 0; n < nOut; ++n)
+        for (int e = 0; e < 2; ++e) {
+          Value &o = st[4 + n * 4 + 2 * half + e];
+          o = fmul(o, alpha);
+        }
+    }
+    // O += P V.
+    Value vRow = arith::RemUIOp::create(b, loc, lane, idx(16));
+    Value vColGroup = arith::DivUIOp::create(b, loc, lane, idx(16));
+    for (int64_t j = 0; j < bk / 16; ++j) {
+      SmallVector<Value> a = {
+          packF32(s[(2 * j) * 4 + 0], s[(2 * j) * 4 + 1]),
+          packF32(s[(2 * j) * 4 + 2], s[(2 * j) * 4 + 3]),
+          packF32(s[(2 * j + 1) * 4 + 0], s[(2 * j + 1) * 4 + 1]),
+          packF32(s[(2 * j + 1) * 4 + 2], s[(2 * j + 1) * 4 + 3])};
+      Value row = addi(vRow, j * 16);
+      for (int64_t n = 0; n < nOut; n += 2) {
+        Value col = add(muli(vColGroup, 8), idx(n * 8));
+        SmallVector<Value> regs = ldmatrix(vs, row, col, 4, true);
+        mma(a, {regs[0], regs[1]},
+            MutableArrayRef<Value>(st).slice(4 + n * 4, 4));
+        mma(a, {regs[2], regs[3]},
+            MutableArrayRef<Value>(st).slice(4 + (n + 1) * 4, 4));
+      }
+    }
+  }
+
+  /// for idx in [offsets[qb], offsets[qb + 1]): tile(indices[idx]).
+  SmallVector<Value> tileLoop(Value offsets, Value indices, Value qb,
+                              bool masked, ArrayRef<Value> qFrag,
+                              SmallVector<Value> state) {
+    auto load = [&](Value mem, Value i) -> Value {
+      Value x = memref::LoadOp::create(b, loc, mem, i);
+      return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+    };
+    Value lo = load(offsets, qb), hi = load(offsets, addi(qb, 1));
+    auto loop = scf::ForOp::create(b, loc, lo, hi, idx(1), state);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> st(loop.getRegionIterArgs().begin(),
+                          loop.getRegionIterArgs().end());
+    Value kb = load(indices, loop.getInductionVar());
+    tile(kb, masked, qFrag, st);
+    scf::YieldOp::create(b, loc, st);
+    return SmallVector<Value>(loop.getResults().begin(),
+                              loop.getResults().end());
+  }
+
+  void body() {
+    i32 = b.getI32Type();
+    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    warp = arith::DivUIOp::create(b, loc, tid, idx(32));
+    lane = arith::RemUIOp::create(b, loc, tid, idx(32));
+    g = arith::DivUIOp::create(b, loc, lane, idx(4));
+    t = arith::RemUIOp::create(b, loc, lane, idx(4));
+    Value slot = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    hIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+    bIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+    kvh = arith::DivUIOp::create(b, loc, hIdx, idx(group));
+    Value qb = arith::IndexCastOp::create(
+        b, loc, b.getIndexType(), memref::LoadOp::create(b, loc, order, slot));
+    q0 = muli(qb, bq);
+    row0 = add(add(q0, muli(warp, 16)), g);
+    row1 = addi(row0, 8);
+    row0c = arith::MinUIOp::create(b, loc, row0, idx(sq - 1));
+    row1c = arith::MinUIOp::create(b, loc, row1, idx(sq - 1));
+
+    // Q fragments for every k16 step of D.
+    SmallVector<Value> qFrag;
+    for (int64_t kk = 0; kk < d / 16; ++kk) {
+      Value c0 = add(muli(t, 2), idx(kk * 16));
+      Value c1 = addi(c0, 8);
+      qFrag.push_back(loadPair(q, {bIdx, hIdx, row0c, c0}));
+      qFrag.push_back(loadPair(q, {bIdx, hIdx, row1c, c0}));
+      qFrag.push_back(loadPair(q, {bIdx, hIdx, row0c, c1}));
+      qFrag.push_back(loadPair(q, {bIdx, hIdx, row1c, c1}));
+    }
+    Value negInf = cf(-std::numeric_limits<double>::infinity());
+    Value zero = cf(0.0);
+    SmallVector<Value> state = {negInf, negInf, zero, zero};
+    state.append(dv / 8 * 4, zero);
+    state = tileLoop(fullOff, fullIdx, qb, /*masked=*/false, qFrag, state);
+    state = tileLoop(partOff, partIdx, qb, /*masked=*/true, qFrag, state);
+
+    // Epilogue.
+    for (int half = 0; half < 2; ++half) {
+      Value l = state[2 + half];
+      l = fadd(l, shuffleXor(l, 1));
+      l = fadd(l, shuffleXor(l, 2));
+      Value none =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l, zero);
+      Value inv = arith::SelectOp::create(
+          b, loc, none, zero, arith::DivFOp::create(b, loc, cf(1.0), l));
+      Value row = half ? row1 : row0;
+      Value inRange =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, idx(sq));
+      auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      for (int64_t n = 0; n < dv / 8; ++n) {
+        Value x = fmul(state[4 + n * 4 + 2 * half], inv);
+        Value y = fmul(state[4 + n * 4 + 2 * half + 1], inv);
+        Value pair = vector::FromElementsOp::create(
+            b, loc, VectorType::get({2}, f32), ValueRange{x, y});
+        pair = arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), pair);
+        vector::StoreOp::create(b, loc, pair, out,
+                                ValueRange{bIdx, hIdx, row,
+                                           add(muli(t, 2), idx(n * 8))});
+      }
+      if (lse) {
+        Value first =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, t, idx(0));
+        auto ifFirst = scf::IfOp::create(b, loc, first, /*else=*/false);
+        b.setInsertionPointToStart(ifFirst.thenBlock());
+        Value m = state[half];
+        Value value = fmul(fadd(m, lg2(l)), cf(0.6931471805599453));
+        value = arith::SelectOp::create(
+            b, loc, none, cf(-std::numeric_limits<double>::infinity()), value);
+        memref::StoreOp::create(b, loc, value, lse,
+                                ValueRange{bIdx, hIdx, row});
+      }
+    }
+  }
+};
+
+struct LowerAttentionToGPU : OpRewritePattern<AttentionOp> {
+  LowerAttentionToGPU(MLIRContext *ctx, const SparseAttnToGPUOptions &options)
+      : OpRewritePattern(ctx), options(options) {}
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rw) const override;
+
+  SparseAttnToGPUOptions options;
+};
+
+LogicalResult
+LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
+                                     PatternRewriter &rw) const {
+  Location loc = op.getLoc();
+  auto module = op->getParentOfType<ModuleOp>();
+  MLIRContext *ctx = rw.getContext();
+  auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
+  auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
+  auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
+  int64_t bq = 16 * options.warps, bk = options.blockK;
+  FailureOr<TileTables> tables = buildTables(op, bq, bk);
+  if (failed(tables))
+    return failure();
+
+  // The kernel module.
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  rw.getUnitAttr());
+  auto kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName);
+  if (!kernels) {
+    OpBuilder::InsertionGuard guard(rw);
+    rw.setInsertionPointToEnd(module.getBody());
+    kernels = gpu::GPUModuleOp::create(rw, loc, kKernelModuleName);
+  }
+
+  // Host side: buffers and tables.
+  auto bufferOf = [&](Value tensor) -> Value {
+    auto t = llvm::cast<RankedTensorType>(tensor.getType());
+    return bufferization::ToBufferOp::create(
+        rw, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor,
+        /*read_only=*/true);
+  };
+  SmallVector<Value> args;
+  SmallVector<Attribute> roles;
+  auto addArg = [&](Value v, StringRef role) {
+    args.push_back(v);
+    roles.push_back(rw.getStringAttr(role));
+  };
+  addArg(bufferOf(op.getQuery()), "query");
+  addArg(bufferOf(op.getKey()), "key");
+  addArg(bufferOf(op.getValue()), "value");
+  bool segs = (bool)op.getQuerySegmentIds();
+  if (segs) {
+    addArg(bufferOf(op.getQuerySegmentIds()), "query_segment_ids");
+    addArg(bufferOf(op.getKeySegmentIds()), "key_segment_ids");
+  }
+  auto oT = llvm::cast<RankedTensorType>(op.getOutput().getType());
+  Value outBuf = memref::AllocOp::create(
+      rw, loc, MemRefType::get(oT.getShape(), oT.getElementType()),
+      rw.getI64IntegerAttr(64));
+  addArg(outBuf, "output");
+  Value lseBuf;
+  if (Value l = op.getLse()) {
+    auto lT = llvm::cast<RankedTensorType>(l.getType());
+    lseBuf = memref::AllocOp::create(
+        rw, loc, MemRefType::get(lT.getShape(), rw.getF32Type()),
+        rw.getI64IntegerAttr(64));
+    addArg(lseBuf, "lse");
+  }
+  Globals hostGlobals(module);
+  auto table = [&](ArrayRef<int32_t> data, StringRef hint) {
+    memref::GlobalOp g = hostGlobals.getI32(rw, loc, data, hint);
+    Value v = memref::GetGlobalOp::create(rw, loc, g.getType(), g.getSymName());
+    addArg(v, ("table:" + g.getSymName()).str());
+  };
+  table(tables->fullOffsets, "__sparse_attn_full_offsets");
+  table(tables->fullIndices, "__sparse_attn_full_indices");
+  table(tables->partialOffsets, "__sparse_attn_partial_offsets");
+  table(tables->partialIndices, "__sparse_attn_partial_indices");
+  table(tables->order, "__sparse_attn_order");
+
+  // The kernel.
+  SmallVector<Type> argTypes;
+  for (Value a : args)
+    argTypes.push_back(a.getType());
+  auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  Type elt = qT.getElementType();
+  int64_t d = qT.getDimSize(3), dv = vT.getDimSize(3);
+  // Rows padded by 8 elements (16 bytes): ldmatrix rows hit distinct banks.
+  auto ksType = MemRefType::get({bk, d + 8}, elt, MemRefLayoutAttrInterface(), wg);
+  auto vsType = MemRefType::get({bk, dv + 8}, elt, MemRefLayoutAttrInterface(), wg);
+  gpu::GPUFuncOp func;
+  {
+    OpBuilder::InsertionGuard guard(rw);
+    rw.setInsertionPointToEnd(kernels.getBody());
+    func = gpu::GPUFuncOp::create(rw, loc, "sparse_attention",
+                                  rw.getFunctionType(argTypes, {}),
+                                  TypeRange{ksType, vsType}, TypeRange{});
+    SymbolTable(kernels).insert(func); // unique name
+    func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rw.getUnitAttr());
+    func.setKnownBlockSizeAttr(
+        rw.getDenseI32ArrayAttr({(int32_t)(32 * options.warps), 1, 1}));
+    Block &entry = func.getBody().front();
+    rw.setInsertionPointToStart(&entry);
+    Globals deviceGlobals(kernels);
+    KernelBuilder kb(rw, loc, op);
+    kb.elt = elt;
+    kb.f32 = rw.getF32Type();
+    kb.warps = options.warps;
+    kb.bq = bq;
+    kb.bk = bk;
+    kb.d = d;
+    kb.dv = dv;
+    kb.sq = qT.getDimSize(2);
+    kb.sk = kT.getDimSize(2);
+    kb.group = qT.getDimSize(1) / kT.getDimSize(1);
+    kb.scale = *op.getEffectiveScale();
+    if (FlatSymbolRefAttr name = op.getScoreModAttr())
+      kb.scoreMod = llvm::dyn_cast_or_null<ScoreModOp>(
+          SymbolTable::lookupNearestSymbolFrom(op, name));
+    kb.deviceGlobals = &deviceGlobals;
+    unsigned i = 0;
+    auto next = [&]() -> Value { return entry.getArgument(i++); };
+    kb.q = next();
+    kb.k = next();
+    kb.v = next();
+    if (segs) {
+      kb.qSeg = next();
+      kb.kSeg = next();
+    }
+    kb.out = next();
+    if (lseBuf)
+      kb.lse = next();
+    kb.fullOff = next();
+    kb.fullIdx = next();
+    kb.partOff = next();
+    kb.partIdx = next();
+    kb.order = next();
+    kb.ks = func.getWorkgroupAttributions()[0];
+    kb.vs = func.getWorkgroupAttributions()[1];
+    kb.body();
+    gpu::ReturnOp::create(rw, loc);
+  }
+
+  // The launch.
+  auto c = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(rw, loc, v);
+  };
+  int64_t numQBlocks = ceilDivPositive(qT.getDimSize(2), bq);
+  auto launch = gpu::LaunchFuncOp::create(
+      rw, loc, func,
+      gpu::KernelDim3{c(numQBlocks), c(qT.getDimSize(1)), c(qT.getDimSize(0))},
+      gpu::KernelDim3{c(32 * options.warps), c(1), c(1)},
+      /*dynamicSharedMemorySize=*/Value(), args);
+  launch->setAttr(kKernelArgsAttrName, rw.getArrayAttr(roles));
+
+  SmallVector<Value> results;
+  results.push_back(bufferization::ToTensorOp::create(
+      rw, loc, oT, outBuf, /*restrict=*/true, /*writable=*/true));
+  if (lseBuf)
+    results.push_back(bufferization::ToTensorOp::create(
+        rw, loc, op.getLse().getType(), lseBuf, /*restrict=*/true,
+        /*writable=*/true));
+  rw.replaceOp(op, results);
+  return success();
+}
+
+struct ConvertSparseAttnToGPUPass
+    : sparse_attn::impl::ConvertSparseAttnToGPUBase<ConvertSparseAttnToGPUPass> {
+  using ConvertSparseAttnToGPUBase::ConvertSparseAttnToGPUBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SparseAttnToGPUOptions options{warps, blockK};
+    bool ok = true;
+    module.walk([&](AttentionOp op) {
+      if (failed(checkLowerableToGPU(op, options)))
+        ok = false;
+    });
+    if (!ok)
+      return signalPassFailure();
+    RewritePatternSet patterns(&getContext());
+    populateSparseAttnToGPUPatterns(patterns, options);
+    GreedyRewriteConfig config;
+    config.enableFolding(false);
+    config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
+    if (failed(applyPatternsGreedily(module, std::move(patterns), config)))
+      return signalPassFailure();
+    if (failed(finishAttentionLowering(module, "gpu")))
+      signalPassFailure();
+  }
+};
+} // namespace
+
+void mlir::sparse_attn::populateSparseAttnToGPUPatterns(
+    RewritePatternSet &patterns, const SparseAttnToGPUOptions &options) {
+  patterns.add<LowerAttentionToGPU>(patterns.getContext(), options);
+}
