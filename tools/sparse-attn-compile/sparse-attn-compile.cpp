@@ -2,6 +2,14 @@
 //
 //   sparse-attn-compile FILE.mlir -o libattn.so [--mcpu=native|NAME]
 //                       [--header attn.h] [--block-q N --block-k N]
+//   sparse-attn-compile FILE.mlir --target=cuda -o ARTIFACT_DIR
+//                       [--chip sm_90a] [--format isa|bin|fatbin]
+//                       [--warps N] [--block-k N]
+//
+// With --target=cuda the module is lowered with sparse-attn-to-nvvm and
+// written as an artifact directory (PTX / cubin, block tables, manifest.txt;
+// see include/sparse_attn/Target/CudaArtifact.h) that runtime/cuda loads and
+// launches through the CUDA driver API.
 //
 // Lowers the module with sparse-attn-to-llvm-cpu, compiles it for the host or
 // a named x86-64 CPU and links a shared library that needs neither LLVM nor
@@ -23,6 +31,7 @@
 
 #include "sparse_attn/InitAll.h"
 #include "sparse_attn/Pipelines/Pipelines.h"
+#include "sparse_attn/Target/CudaArtifact.h"
 #include "sparse_attn/Target/SharedLibrary.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -43,9 +52,27 @@ namespace {
 cl::OptionCategory category("sparse-attn-compile options");
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input .mlir>"),
                                cl::Required, cl::cat(category));
-cl::opt<std::string> outputFile("o", cl::desc("Shared library to write"),
-                                cl::value_desc("lib.so"), cl::Required,
+cl::opt<std::string> outputFile("o",
+                                cl::desc("Shared library (cpu) or artifact "
+                                         "directory (cuda) to write"),
+                                cl::value_desc("path"), cl::Required,
                                 cl::cat(category));
+cl::opt<std::string> target("target",
+                            cl::desc("cpu (default): a shared library for "
+                                     "this machine; cuda: a GPU artifact"),
+                            cl::init("cpu"), cl::cat(category));
+cl::opt<std::string> chip("chip", cl::desc("GPU architecture (cuda)"),
+                          cl::init("sm_90a"), cl::cat(category));
+cl::opt<std::string> features("features", cl::desc("PTX features (cuda)"),
+                              cl::init("+ptx80"), cl::cat(category));
+cl::opt<std::string> format("format",
+                            cl::desc("cuda: isa (PTX, default), bin (cubin, "
+                                     "needs ptxas) or fatbin"),
+                            cl::init("isa"), cl::cat(category));
+cl::opt<int64_t> warps("warps",
+                       cl::desc("cuda: warps per thread block (16 query rows "
+                                "each)"),
+                       cl::init(4), cl::cat(category));
 cl::opt<std::string> headerFile("header",
                                 cl::desc("Also write a C header of the ABI"),
                                 cl::value_desc("file.h"), cl::cat(category));
@@ -99,6 +126,25 @@ int main(int argc, char **argv) {
   ModuleOp module = input.module();
   if (!module)
     return 1;
+
+  if (target == "cuda") {
+    if (format != "isa" && format != "bin" && format != "fatbin")
+      return fail("--format must be isa, bin or fatbin");
+    sparse_attn::CudaArtifactOptions cuda;
+    cuda.directory = outputFile;
+    cuda.chip = chip;
+    cuda.features = features;
+    cuda.format = format;
+    cuda.warps = warps;
+    cuda.blockK = blockK;
+    std::string message;
+    if (failed(sparse_attn::compileToCudaArtifact(module, cuda, message)))
+      return fail(message);
+    llvm::errs() << "wrote " << outputFile << " (" << chip << ")\n";
+    return 0;
+  }
+  if (target != "cpu")
+    return fail("--target must be cpu or cuda");
 
   sparse_attn::SharedLibraryOptions options;
   options.outputPath = outputFile;

@@ -7,6 +7,8 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
+
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
@@ -129,11 +131,27 @@ struct Emitter {
                          idx(f.getStride() - f.getSummary())));
         })
         .Case([&](GlobalAttr g) {
+          // Runs of consecutive tokens become one range test each, so
+          // global<[0, ..., 255]> costs two comparisons per position.
+          SmallVector<int64_t> tokens(g.getTokens().begin(),
+                                      g.getTokens().end());
+          llvm::sort(tokens);
+          tokens.erase(std::unique(tokens.begin(), tokens.end()),
+                       tokens.end());
           Value any = boolean(false);
-          for (int64_t t : g.getTokens()) {
-            Value tv = idx(t);
-            any = ori(any, ori(cmp(arith::CmpIPredicate::eq, in.q, tv),
-                               cmp(arith::CmpIPredicate::eq, in.k, tv)));
+          auto inRun = [&](Value pos, int64_t lo, int64_t hi) -> Value {
+            if (lo == hi)
+              return cmp(arith::CmpIPredicate::eq, pos, idx(lo));
+            return andi(cmp(arith::CmpIPredicate::sge, pos, idx(lo)),
+                        cmp(arith::CmpIPredicate::sle, pos, idx(hi)));
+          };
+          for (size_t i = 0; i < tokens.size();) {
+            size_t j = i;
+            while (j + 1 < tokens.size() && tokens[j + 1] == tokens[j] + 1)
+              ++j;
+            any = ori(any, ori(inRun(in.q, tokens[i], tokens[j]),
+                               inRun(in.k, tokens[i], tokens[j])));
+            i = j + 1;
           }
           return any;
         })

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Writes one MLIR module and one CUDA artifact per GPU configuration.
+
+    bench/gpu/make_artifacts.py [--build build] [--out .artifacts/gpu] [check|bench|all]
+
+Each artifact directory also gets config.json (the configuration, with the
+pattern tuple) for run_h200.py.
+"""
+import argparse, json, os, subprocess, sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
+sys.path.insert(0, HERE)
+from sparse_attn.reference import to_mlir  # noqa: E402
+import configs  # noqa: E402
+
+
+def module_text(c):
+    t = c["dtype"]
+    q = "tensor<%dx%dx%dx%dx%s>" % (c["B"], c["H"], c["Sq"], c["D"], t)
+    kv = "tensor<%dx%dx%dx%dx%s>" % (c["B"], c["Hkv"], c["Sk"], c["D"], t)
+    lse = "tensor<%dx%dx%dxf32>" % (c["B"], c["H"], c["Sq"])
+    args = "%%q: %s, %%k: %s, %%v: %s" % (q, kv, kv)
+    segs = ""
+    if c["docs"]:
+        ids = "tensor<%dx%dxi32>" % (c["B"], c["Sq"])
+        args += ", %%ids: %s" % ids
+        segs = " segments(%%ids : %s)" % ids
+    res = q + (", " + lse if c["lse"] else "")
+    results = "%o, %lse" if c["lse"] else "%o"
+    return ("func.func @attention(%s) -> (%s) {\n"
+            "  %s = sparse_attn.attention %%q, %%k, %%v%s {pattern = %s}\n"
+            "      : %s, %s, %s -> %s\n"
+            "  return %s : %s\n}\n") % (args, res, results, segs, to_mlir(c["pattern"]),
+                                        q, kv, kv, res, results, res)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("which", nargs="?", default="all", choices=["check", "bench", "all"])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--out", default=".artifacts/gpu")
+    ap.add_argument("--warps", type=int, default=4)
+    ap.add_argument("--block-k", type=int, default=64)
+    a = ap.parse_args()
+    cases = []
+    if a.which in ("check", "all"):
+        cases += configs.check_cases()
+    if a.which in ("bench", "all"):
+        cases += configs.bench_cases()
+    tool = os.path.join(a.build, "bin", "sparse-attn-compile")
+    for c in cases:
+        d = os.path.join(a.out, c["name"])
+        os.makedirs(d, exist_ok=True)
+        src = os.path.join(d, "attention.mlir")
+        with open(src, "w") as f:
+            f.write(module_text(c))
+        subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=%d" % a.warps,
+                        "--block-k=%d" % a.block_k], check=True,
+                       stderr=subprocess.DEVNULL)
+        c = dict(c, warps=a.warps, block_k=a.block_k)
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(c, f)
+        print("wrote", d, flush=True)
+
+
+if __name__ == "__main__":
+    main()

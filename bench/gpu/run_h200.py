@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Runs sparse-attn CUDA artifacts on the GPU machine: correctness against a
+float32 PyTorch evaluation of the same pattern definition, and the peer
+benchmark against torch.compile(flex_attention) with the same mask and
+scaled_dot_product_attention (flash, cuDNN).
+
+    python3 bench/gpu/run_h200.py --runtime libsparse_attn_cuda.so \
+        --artifacts .artifacts/gpu [--only REGEX] [--no-peers] > results.jsonl
+
+One JSON object per line. Needs torch (and triton for do_bench) on the GPU
+machine; no MLIR.
+"""
+import argparse, json, math, os, re, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from sparse_attn.cuda import Runtime  # noqa: E402
+from sparse_attn.reference import random_blocks  # noqa: E402
+
+dev = "cuda"
+DT = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32,
+      "i32": torch.int32, "i64": torch.int64}
+
+
+def emit(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+class Ctx:
+    def __init__(self, sq, sk, seg=None):
+        self.sq, self.sk, self.seg = sq, sk, seg
+        self.tables = {}
+
+    def random_layout(self, block, per_row, seed):
+        key = (block, per_row, seed)
+        if key not in self.tables:
+            nq, nk = -(-self.sq // block), -(-self.sk // block)
+            lay = torch.zeros(nq, nk, dtype=torch.bool)
+            for i in range(nq):
+                for j in random_blocks(seed, i, nk, per_row):
+                    lay[i, j] = True
+            self.tables[key] = lay.to(dev)
+        return self.tables[key]
+
+
+def runs(tokens):
+    tokens = sorted(set(tokens))
+    out, i = [], 0
+    while i < len(tokens):
+        j = i
+        while j + 1 < len(tokens) and tokens[j + 1] == tokens[j] + 1:
+            j += 1
+        out.append((tokens[i], tokens[j]))
+        i = j + 1
+    return out
+
+
+def allowed(p, q, k, ctx):
+    """reference.allowed on index tensors (broadcasting; vmap-friendly)."""
+    kind = p[0]
+    if kind == "dense":
+        return (q >= 0) & (k >= 0)
+    if kind == "causal":
+        return k <= q
+    if kind == "window":
+        return (k >= q - p[1]) & (k <= q + p[2])
+    if kind == "dilated":
+        return (k >= q - p[1]) & (k <= q + p[2]) & (torch.remainder(q - k, p[3]) == 0)
+    if kind == "strided":
+        d = q - k
+        return (d >= 0) & ((d < p[1]) | (torch.remainder(d, p[1]) == 0))
+    if kind == "fixed":
+        s, summ = p[1], p[2]
+        return (torch.div(k, s, rounding_mode="floor") == torch.div(q, s, rounding_mode="floor")) | \
+            (torch.remainder(k, s) >= s - summ)
+    if kind == "global":
+        r = (q < 0) & (k < 0)
+        for lo, hi in runs(p[1]):
+            r = r | ((q >= lo) & (q <= hi)) | ((k >= lo) & (k <= hi))
+        return r
+    if kind == "random":
+        lay = ctx.random_layout(p[1], p[2], p[3])
+        return lay[torch.div(q, p[1], rounding_mode="floor"), torch.div(k, p[1], rounding_mode="floor")]
+    if kind == "prefix":
+        return (k < p[1]) | (k <= q)
+    if kind == "segments":
+        return ctx.seg[q] == ctx.seg[k]
+    if kind == "union":
+        r = allowed(p[1][0], q, k, ctx)
+        for c in p[1][1:]:
+            r = r | allowed(c, q, k, ctx)
+        return r
+    if kind == "intersect":
+        r = allowed(p[1][0], q, k, ctx)
+        for c in p[1][1:]:
+            r = r & allowed(c, q, k, ctx)
+        return r
+    raise ValueError(p)
+
+
+def doc_ids(S, ndocs, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    cuts = torch.sort(torch.randperm(S - 1, generator=g)[: ndocs - 1] + 1).values
+    doc = torch.zeros(S, dtype=torch.int64)
+    doc[cuts] = 1
+    return doc.cumsum(0).to(torch.int32)
+
+
+def density(p, ctx, sq, sk):
+    tot = 0
+    ki = torch.arange(sk, device=dev)[None, :]
+    for r in range(0, sq, 1024):
+        qi = torch.arange(r, min(sq, r + 1024), device=dev)[:, None]
+        tot += allowed(p, qi, ki, ctx).sum().item()
+    return tot / (sq * sk)
+
+
+def make_inputs(c, kernel, seed=0):
+    torch.manual_seed(seed)
+    dt = DT[c["dtype"]]
+    B, H, Hkv, Sq, Sk, D = c["B"], c["H"], c["Hkv"], c["Sq"], c["Sk"], c["D"]
+    t = dict(query=torch.randn(B, H, Sq, D, device=dev, dtype=dt),
+             key=torch.randn(B, Hkv, Sk, D, device=dev, dtype=dt),
+             value=torch.randn(B, Hkv, Sk, D, device=dev, dtype=dt))
+    seg = None
+    if c["docs"]:
+        seg = doc_ids(Sq, c["docs"]).to(dev)
+        ids = seg[None, :].expand(B, Sq).contiguous()
+        t["query_segment_ids"] = ids
+        t["key_segment_ids"] = ids
+    bufs = []
+    for role, dtype, shape in kernel.args:
+        if role not in t:
+            t[role] = torch.full(shape, float("nan"), device=dev, dtype=DT[dtype]) \
+                if DT[dtype].is_floating_point else torch.zeros(shape, device=dev, dtype=DT[dtype])
+        assert tuple(t[role].shape) == tuple(shape), (role, t[role].shape, shape)
+        assert t[role].dtype == DT[dtype], (role, t[role].dtype, dtype)
+        bufs.append(t[role])
+    return t, bufs, seg
+
+
+def reference(c, t, mask):
+    """float32 attention with an explicit mask; empty rows give 0 / -inf."""
+    q, k, v = (t[n].float() for n in ("query", "key", "value"))
+    g = c["H"] // c["Hkv"]
+    k = k.repeat_interleave(g, dim=1)
+    v = v.repeat_interleave(g, dim=1)
+    s = (q @ k.transpose(-1, -2)) / math.sqrt(c["D"])
+    s = s.masked_fill(~mask, float("-inf"))
+    lse = torch.logsumexp(s, dim=-1)
+    p = torch.softmax(s, dim=-1).nan_to_num(0.0)
+    return p @ v, lse
+
+
+def bench(fn):
+    import triton.testing as tt
+    fn()
+    torch.cuda.synchronize()
+    return tt.do_bench(fn, warmup=25, rep=100)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runtime", required=True)
+    ap.add_argument("--artifacts", default=".artifacts/gpu")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--no-peers", action="store_true")
+    a = ap.parse_args()
+    rt = Runtime(a.runtime)
+    emit(torch=torch.__version__, gpu=torch.cuda.get_device_name(),
+         date=time.strftime("%Y-%m-%d %H:%M:%S"))
+    if not a.no_peers and not a.only.startswith("check"):
+        n = 8192
+        x = torch.randn(n, n, device=dev, dtype=torch.bfloat16)
+        ms = bench(lambda: x @ x)
+        emit(sys="matmul_bf16", n=n, ms=round(ms, 4), tflops=round(2 * n ** 3 / ms / 1e9, 1))
+        del x
+    flex = None
+    names = sorted(os.listdir(a.artifacts), key=lambda n: (not n.startswith("check"), n))
+    for name in names:
+        if a.only and not re.search(a.only, name):
+            continue
+        d = os.path.join(a.artifacts, name)
+        c = json.load(open(os.path.join(d, "config.json")))
+        p = c["pattern"]
+        try:
+            kernel = rt.load(d)
+            t, bufs, seg = make_inputs(c, kernel)
+            ptrs = [b.data_ptr() for b in bufs]
+            stream = torch.cuda.current_stream().cuda_stream
+            kernel.launch(ptrs, stream)
+            torch.cuda.synchronize()
+        except Exception as e:
+            emit(case=name, error=repr(e)[:400])
+            continue
+        ctx = Ctx(c["Sq"], c["Sk"], seg)
+        out = t["output"].float()
+        rec = dict(case=name, pattern=c["case"], B=c["B"], H=c["H"], Hkv=c["Hkv"],
+                   Sq=c["Sq"], Sk=c["Sk"], D=c["D"], dtype=c["dtype"])
+        if name.startswith("check"):
+            qi = torch.arange(c["Sq"], device=dev)[:, None]
+            ki = torch.arange(c["Sk"], device=dev)[None, :]
+            mask = allowed(p, qi, ki, ctx)
+            ref, lse = reference(c, t, mask)
+            err = (out - ref).abs().max().item()
+            tol = 2e-2 if c["dtype"] == "bf16" else 4e-3
+            rec.update(max_abs_err=err, tol=tol, nan=bool(torch.isnan(out).any().item()))
+            ok = err <= tol and not rec["nan"]
+            if "lse" in t:
+                ours = t["lse"]
+                both_inf = torch.isinf(lse) & torch.isinf(ours) & (ours < 0)
+                lerr = (ours - lse).abs().masked_fill(both_inf, 0).max().item()
+                rec.update(lse_max_abs_err=lerr)
+                ok = ok and lerr <= 1e-2
+            rec["ok"] = ok
+            emit(**rec)
+            continue
+        # Benchmark.
+        S, B, H, D = c["Sq"], c["B"], c["H"], c["D"]
+        dens = density(p, ctx, S, S)
+        flops = 4 * B * H * S * S * D * dens
+        ms = bench(lambda: kernel.launch(ptrs, stream))
+        emit(sys="sparse_attn", **rec, ms=round(ms, 4), density=round(dens, 5),
+             eff_tflops=round(flops / ms / 1e9, 1))
+        if a.no_peers:
+            continue
+        from torch.nn.attention.flex_attention import flex_attention, create_block_mask
+        if flex is None:
+            import torch._dynamo
+            torch._dynamo.config.recompile_limit = 1000
+            torch._dynamo.config.cache_size_limit = 1000
+            flex = torch.compile(flex_attention, dynamic=False)
+        q, k, v = t["query"], t["key"], t["value"]
+        try:
+            mm = None if c["case"] == "dense" else (lambda b, h, qi, ki: allowed(p, qi, ki, ctx))
+            bm = create_block_mask(mm, B=None, H=None, Q_LEN=S, KV_LEN=S, device=dev) if mm else None
+            t0 = time.time()
+            fo = flex(q, k, v, block_mask=bm)
+            torch.cuda.synchronize()
+            first = time.time() - t0
+            diff = (fo.float() - out).abs().max().item()
+            fms = bench(lambda: flex(q, k, v, block_mask=bm))
+            emit(sys="flex", **rec, ms=round(fms, 4), density=round(dens, 5),
+                 eff_tflops=round(flops / fms / 1e9, 1), first_call_s=round(first, 1),
+                 max_abs_diff_vs_sparse_attn=diff, ratio_sparse_attn_over_flex=round(fms / ms, 3))
+            del bm, fo
+        except Exception as e:
+            emit(sys="flex", case=name, error=repr(e)[:400])
+        if c["case"] in ("dense", "causal"):
+            from torch.nn.attention import sdpa_kernel, SDPBackend
+            for be, nm in ((SDPBackend.FLASH_ATTENTION, "sdpa_flash"),
+                           (SDPBackend.CUDNN_ATTENTION, "sdpa_cudnn")):
+                try:
+                    with sdpa_kernel([be]):
+                        sms = bench(lambda: F.scaled_dot_product_attention(
+                            q, k, v, is_causal=(c["case"] == "causal")))
+                    emit(sys=nm, **rec, ms=round(sms, 4), density=round(dens, 5),
+                         eff_tflops=round(flops / sms / 1e9, 1),
+                         ratio_sparse_attn_over_peer=round(sms / ms, 3))
+                except Exception as e:
+                    emit(sys=nm, case=name, error=repr(e)[:400])
+        del t, bufs
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+//===- CudaArtifact.h - GPU kernels as a loadable artifact ------*- C++ -*-===//
+//
+// An artifact is a directory that the CUDA runtime (runtime/cuda) loads
+// without MLIR: the kernels' PTX (or cubin), one raw little-endian int32 file
+// per block table, and `manifest.txt`, a line-based description:
+//
+//   sparse-attn-cuda-artifact 1
+//   module kernels.ptx ptx           (file, format: ptx | cubin | fatbin)
+//   kernel <entry>                   (one section per gpu.launch_func)
+//   function <func.func symbol>
+//   grid <x> <y> <z>
+//   block <x> <y> <z>
+//   shared_bytes <dynamic shared memory>
+//   arg <role> <dtype> <rank> <dims...>      (caller-provided buffers)
+//   table <file> <count>                     (uploaded by the runtime)
+//   end
+//
+// Arguments are passed to the kernel in the order they are listed (args and
+// tables interleaved as written), each as one device pointer to a dense
+// row-major buffer. Roles: query, key, value, query_segment_ids,
+// key_segment_ids (inputs), output, lse (outputs).
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARSE_ATTN_TARGET_CUDAARTIFACT_H
+#define SPARSE_ATTN_TARGET_CUDAARTIFACT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include <string>
+
+namespace mlir {
+namespace sparse_attn {
+
+struct CudaArtifactOptions {
+  std::string directory;
+  std::string chip = "sm_90a";
+  std::string features = "+ptx80";
+  /// isa (PTX, the driver JIT-compiles it at load), bin (cubin, needs ptxas
+  /// at compile time) or fatbin.
+  std::string format = "isa";
+  int64_t warps = 4;
+  int64_t blockK = 64;
+  int64_t optLevel = 3;
+};
+
+/// Lowers a clone of `module` with sparse-attn-to-nvvm and writes the
+/// artifact directory. Diagnostics of the lowering go to the context's
+/// handler; other failures are described in `error`.
+LogicalResult compileToCudaArtifact(ModuleOp module,
+                                    const CudaArtifactOptions &options,
+                                    std::string &error);
+
+} // namespace sparse_attn
+} // namespace mlir
+
+#endif

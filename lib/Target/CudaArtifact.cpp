@@ -1,0 +1,193 @@
+//===- CudaArtifact.cpp - GPU kernels as a loadable artifact --------------===//
+
+#include "sparse_attn/Target/CudaArtifact.h"
+
+#include "sparse_attn/Conversion/SparseAttnToGPU/SparseAttnToGPU.h"
+#include "sparse_attn/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+static std::string dtypeName(Type t) {
+  if (t.isF16())
+    return "f16";
+  if (t.isBF16())
+    return "bf16";
+  if (t.isF32())
+    return "f32";
+  if (t.isInteger(32))
+    return "i32";
+  if (t.isInteger(64))
+    return "i64";
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  t.print(os);
+  return s;
+}
+
+static LogicalResult writeFile(StringRef path, StringRef data,
+                               std::string &error) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    error = ("cannot write '" + path + "': " + ec.message()).str();
+    return failure();
+  }
+  os << data;
+  return success();
+}
+
+static std::optional<int64_t> constantIndex(Value v) {
+  if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
+    return c.value();
+  return std::nullopt;
+}
+
+LogicalResult
+mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
+                                         const CudaArtifactOptions &options,
+                                         std::string &error) {
+  OwningOpRef<ModuleOp> clone(module.clone());
+  PassManager pm(module.getContext());
+  GPUPipelineOptions pipeline;
+  pipeline.chip = options.chip;
+  pipeline.features = options.features;
+  pipeline.format = options.format;
+  pipeline.warps = options.warps;
+  pipeline.blockK = options.blockK;
+  pipeline.optLevel = options.optLevel;
+  buildSparseAttnToNVVMPipeline(pm, pipeline);
+  if (failed(pm.run(*clone))) {
+    error = "the GPU lowering failed (see the diagnostics above)";
+    return failure();
+  }
+
+  auto binary = clone->lookupSymbol<gpu::BinaryOp>("sparse_attn_kernels");
+  if (!binary) {
+    error = "the module has no sparse_attn.attention to compile";
+    return failure();
+  }
+  auto object = llvm::dyn_cast<gpu::ObjectAttr>(binary.getObjects()[0]);
+  if (!object) {
+    error = "unexpected gpu.binary object";
+    return failure();
+  }
+  std::string moduleFile, moduleFormat;
+  switch (object.getFormat()) {
+  case gpu::CompilationTarget::Assembly:
+    moduleFile = "kernels.ptx";
+    moduleFormat = "ptx";
+    break;
+  case gpu::CompilationTarget::Binary:
+    moduleFile = "kernels.cubin";
+    moduleFormat = "cubin";
+    break;
+  case gpu::CompilationTarget::Fatbin:
+    moduleFile = "kernels.fatbin";
+    moduleFormat = "fatbin";
+    break;
+  default:
+    error = "unsupported object format (use isa, bin or fatbin)";
+    return failure();
+  }
+
+  if (std::error_code ec =
+          llvm::sys::fs::create_directories(options.directory)) {
+    error = "cannot create '" + options.directory + "': " + ec.message();
+    return failure();
+  }
+  auto path = [&](StringRef name) {
+    SmallString<256> p(options.directory);
+    llvm::sys::path::append(p, name);
+    return std::string(p);
+  };
+  if (failed(writeFile(path(moduleFile), object.getObject().getValue(),
+                       error)))
+    return failure();
+
+  std::string manifest;
+  llvm::raw_string_ostream os(manifest);
+  os << "sparse-attn-cuda-artifact 1\n";
+  os << "module " << moduleFile << " " << moduleFormat << "\n";
+  os << "# chip " << options.chip << ", features " << options.features
+     << ", warps " << options.warps << ", block-k " << options.blockK << "\n";
+  SymbolTable symbols(*clone);
+  bool ok = true;
+  clone->walk([&](gpu::LaunchFuncOp launch) {
+    auto func = launch->getParentOfType<func::FuncOp>();
+    os << "kernel " << launch.getKernelName().getValue() << "\n";
+    os << "function " << (func ? func.getSymName() : "?") << "\n";
+    auto dims = [&](StringRef what, Value x, Value y, Value z) {
+      os << what;
+      for (Value v : {x, y, z}) {
+        std::optional<int64_t> c = constantIndex(v);
+        if (!c) {
+          error = "launch sizes must be constants";
+          ok = false;
+          return;
+        }
+        os << " " << *c;
+      }
+      os << "\n";
+    };
+    dims("grid", launch.getGridSizeX(), launch.getGridSizeY(),
+         launch.getGridSizeZ());
+    dims("block", launch.getBlockSizeX(), launch.getBlockSizeY(),
+         launch.getBlockSizeZ());
+    int64_t shared = 0;
+    if (Value s = launch.getDynamicSharedMemorySize())
+      shared = constantIndex(s).value_or(0);
+    os << "shared_bytes " << shared << "\n";
+    auto roles = launch->getAttrOfType<ArrayAttr>(kKernelArgsAttrName);
+    for (auto [i, operand] : llvm::enumerate(launch.getKernelOperands())) {
+      StringRef role =
+          roles ? llvm::cast<StringAttr>(roles[i]).getValue() : "arg";
+      auto type = llvm::cast<MemRefType>(operand.getType());
+      if (role.starts_with("table:")) {
+        auto get = operand.getDefiningOp<memref::GetGlobalOp>();
+        auto global = get ? symbols.lookup<memref::GlobalOp>(get.getName())
+                          : memref::GlobalOp();
+        auto value = global ? llvm::dyn_cast_or_null<DenseIntElementsAttr>(
+                                  global.getInitialValueAttr())
+                            : DenseIntElementsAttr();
+        if (!value) {
+          error = "table argument without constant data";
+          ok = false;
+          return;
+        }
+        std::string file = (global.getSymName() + ".i32").str();
+        std::string data;
+        for (const APInt &x : value.getValues<APInt>()) {
+          uint32_t w = (uint32_t)x.getSExtValue();
+          for (int b = 0; b < 4; ++b)
+            data.push_back((char)((w >> (8 * b)) & 0xff));
+        }
+        if (failed(writeFile(path(file), data, error))) {
+          ok = false;
+          return;
+        }
+        os << "table " << file << " " << value.getNumElements() << "\n";
+        continue;
+      }
+      os << "arg " << role << " " << dtypeName(type.getElementType()) << " "
+         << type.getRank();
+      for (int64_t d : type.getShape())
+        os << " " << d;
+      os << "\n";
+    }
+    os << "end\n";
+  });
+  if (!ok)
+    return failure();
+  return writeFile(path("manifest.txt"), manifest, error);
+}

@@ -1,0 +1,402 @@
+/*===- sparse_attn_cuda.c - load and launch sparse-attn GPU artifacts -----===*/
+
+#include "sparse_attn_cuda.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The few CUDA driver API types and entry points used, declared here so that
+ * no CUDA header is needed. */
+typedef int CUresult;
+typedef int CUdevice;
+typedef void *CUcontext;
+typedef void *CUmodule;
+typedef void *CUfunction;
+typedef void *CUstream;
+typedef unsigned long long CUdeviceptr;
+enum { CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8 };
+
+static struct {
+  int loaded;
+  CUresult (*init)(unsigned);
+  CUresult (*deviceGet)(CUdevice *, int);
+  CUresult (*primaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*ctxGetCurrent)(CUcontext *);
+  CUresult (*ctxSetCurrent)(CUcontext);
+  CUresult (*ctxSynchronize)(void);
+  CUresult (*moduleLoadData)(CUmodule *, const void *);
+  CUresult (*moduleUnload)(CUmodule);
+  CUresult (*moduleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*funcSetAttribute)(CUfunction, int, int);
+  CUresult (*memAlloc)(CUdeviceptr *, size_t);
+  CUresult (*memFree)(CUdeviceptr);
+  CUresult (*memcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*launchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                           unsigned, unsigned, unsigned, CUstream, void **,
+                           void **);
+  CUresult (*getErrorString)(CUresult, const char **);
+} cu;
+
+static __thread char lastError[1024];
+
+static int fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(lastError, sizeof lastError, fmt, ap);
+  va_end(ap);
+  return 1;
+}
+
+const char *sa_cuda_last_error(void) { return lastError; }
+
+static int check(CUresult r, const char *what) {
+  const char *msg = "unknown error";
+  if (r == 0)
+    return 0;
+  if (cu.getErrorString)
+    cu.getErrorString(r, &msg);
+  return fail("%s failed: %s (CUresult %d)", what, msg, r);
+}
+
+static int loadDriver(void) {
+  void *h;
+  if (cu.loaded)
+    return 0;
+  h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+  if (!h)
+    return fail("cannot load the CUDA driver (libcuda.so.1): %s", dlerror());
+#define SYM(field, name)                                                       \
+  do {                                                                         \
+    *(void **)(&cu.field) = dlsym(h, name);                                    \
+    if (!cu.field)                                                             \
+      return fail("the CUDA driver lacks %s", name);                           \
+  } while (0)
+  SYM(init, "cuInit");
+  SYM(deviceGet, "cuDeviceGet");
+  SYM(primaryCtxRetain, "cuDevicePrimaryCtxRetain");
+  SYM(ctxGetCurrent, "cuCtxGetCurrent");
+  SYM(ctxSetCurrent, "cuCtxSetCurrent");
+  SYM(ctxSynchronize, "cuCtxSynchronize");
+  SYM(moduleLoadData, "cuModuleLoadData");
+  SYM(moduleUnload, "cuModuleUnload");
+  SYM(moduleGetFunction, "cuModuleGetFunction");
+  SYM(funcSetAttribute, "cuFuncSetAttribute");
+  SYM(memAlloc, "cuMemAlloc_v2");
+  SYM(memFree, "cuMemFree_v2");
+  SYM(memcpyHtoD, "cuMemcpyHtoD_v2");
+  SYM(launchKernel, "cuLaunchKernel");
+  SYM(getErrorString, "cuGetErrorString");
+#undef SYM
+  if (check(cu.init(0), "cuInit"))
+    return 1;
+  cu.loaded = 1;
+  return 0;
+}
+
+static int ensureContext(void) {
+  CUcontext ctx = NULL;
+  CUdevice dev;
+  if (loadDriver())
+    return 1;
+  if (check(cu.ctxGetCurrent(&ctx), "cuCtxGetCurrent"))
+    return 1;
+  if (ctx)
+    return 0;
+  if (check(cu.deviceGet(&dev, 0), "cuDeviceGet") ||
+      check(cu.primaryCtxRetain(&ctx, dev), "cuDevicePrimaryCtxRetain") ||
+      check(cu.ctxSetCurrent(ctx), "cuCtxSetCurrent"))
+    return 1;
+  return 0;
+}
+
+enum { MAX_PARAMS = 32, MAX_RANK = 8 };
+
+typedef struct {
+  int isTable;
+  char role[64], dtype[16];
+  int rank;
+  long long dims[MAX_RANK];
+  CUdeviceptr table; /* uploaded table */
+} Param;
+
+struct sa_cuda_kernel {
+  CUmodule module;
+  CUfunction function;
+  char entry[128];
+  unsigned grid[3], block[3], shared;
+  int numParams, numArgs;
+  Param params[MAX_PARAMS];
+  int argParam[MAX_PARAMS]; /* caller argument i -> parameter index */
+};
+
+static char *readFile(const char *path, size_t *size) {
+  FILE *f = fopen(path, "rb");
+  char *data;
+  long n;
+  if (!f)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  data = (char *)malloc((size_t)n + 1);
+  if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
+    free(data);
+    data = NULL;
+  }
+  fclose(f);
+  if (data) {
+    data[n] = 0; /* PTX must be NUL-terminated */
+    if (size)
+      *size = (size_t)n;
+  }
+  return data;
+}
+
+static void joinPath(char *out, size_t n, const char *dir, const char *file) {
+  snprintf(out, n, "%s/%s", dir, file);
+}
+
+/* Parses the manifest; fills `k` for kernel `index` (without loading) and
+ * the module file. Returns the number of kernels seen, or -1. */
+static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
+                         char *moduleFile, size_t moduleFileSize) {
+  char path[4096], line[1024];
+  FILE *f;
+  int kernel = -1, lineNo = 0, version = 0;
+  joinPath(path, sizeof path, dir, "manifest.txt");
+  f = fopen(path, "r");
+  if (!f) {
+    fail("cannot open %s", path);
+    return -1;
+  }
+  while (fgets(line, sizeof line, f)) {
+    char word[64] = {0};
+    int used = 0;
+    Param *p;
+    ++lineNo;
+    if (line[0] == '#' || line[0] == '\n')
+      continue;
+    if (sscanf(line, "%63s%n", word, &used) != 1)
+      continue;
+    if (!strcmp(word, "sparse-attn-cuda-artifact")) {
+      if (sscanf(line + used, "%d", &version) != 1 || version != 1) {
+        fclose(f);
+        fail("%s: unsupported artifact version", path);
+        return -1;
+      }
+      continue;
+    }
+    if (!strcmp(word, "module")) {
+      if (moduleFile && sscanf(line + used, "%255s", moduleFile) != 1) {
+        fclose(f);
+        fail("%s:%d: malformed module line", path, lineNo);
+        return -1;
+      }
+      (void)moduleFileSize;
+      continue;
+    }
+    if (!strcmp(word, "kernel")) {
+      ++kernel;
+      if (kernel == index && k)
+        sscanf(line + used, "%127s", k->entry);
+      continue;
+    }
+    if (kernel != index || !k)
+      continue;
+    if (!strcmp(word, "grid")) {
+      sscanf(line + used, "%u %u %u", &k->grid[0], &k->grid[1], &k->grid[2]);
+    } else if (!strcmp(word, "block")) {
+      sscanf(line + used, "%u %u %u", &k->block[0], &k->block[1],
+             &k->block[2]);
+    } else if (!strcmp(word, "shared_bytes")) {
+      sscanf(line + used, "%u", &k->shared);
+    } else if (!strcmp(word, "arg") || !strcmp(word, "table")) {
+      int off = used, n = 0, d;
+      if (k->numParams == MAX_PARAMS) {
+        fclose(f);
+        fail("%s:%d: too many kernel arguments", path, lineNo);
+        return -1;
+      }
+      p = &k->params[k->numParams];
+      memset(p, 0, sizeof *p);
+      if (!strcmp(word, "table")) {
+        p->isTable = 1;
+        p->rank = 1;
+        if (sscanf(line + off, "%63s %lld", p->role, &p->dims[0]) != 2) {
+          fclose(f);
+          fail("%s:%d: malformed table line", path, lineNo);
+          return -1;
+        }
+        strcpy(p->dtype, "i32");
+      } else {
+        if (sscanf(line + off, "%63s %15s %d%n", p->role, p->dtype, &p->rank,
+                   &n) != 3 ||
+            p->rank < 0 || p->rank > MAX_RANK) {
+          fclose(f);
+          fail("%s:%d: malformed arg line", path, lineNo);
+          return -1;
+        }
+        off += n;
+        for (d = 0; d < p->rank; ++d) {
+          if (sscanf(line + off, "%lld%n", &p->dims[d], &n) != 1) {
+            fclose(f);
+            fail("%s:%d: malformed arg line", path, lineNo);
+            return -1;
+          }
+          off += n;
+        }
+        k->argParam[k->numArgs++] = k->numParams;
+      }
+      ++k->numParams;
+    }
+  }
+  fclose(f);
+  if (version != 1) {
+    fail("%s: not a sparse-attn artifact manifest", path);
+    return -1;
+  }
+  return kernel + 1;
+}
+
+int sa_cuda_num_kernels(const char *dir) {
+  return parseManifest(dir, -1, NULL, NULL, 0);
+}
+
+int sa_cuda_load(const char *dir, int index, sa_cuda_kernel **out) {
+  char moduleFile[256] = {0}, path[4096];
+  sa_cuda_kernel *k;
+  char *image;
+  int n, i;
+  *out = NULL;
+  k = (sa_cuda_kernel *)calloc(1, sizeof *k);
+  if (!k)
+    return fail("out of memory");
+  n = parseManifest(dir, index, k, moduleFile, sizeof moduleFile);
+  if (n < 0) {
+    free(k);
+    return 1;
+  }
+  if (index < 0 || index >= n || !k->entry[0]) {
+    free(k);
+    return fail("%s: no kernel number %d (the artifact has %d)", dir, index,
+                n);
+  }
+  if (ensureContext()) {
+    free(k);
+    return 1;
+  }
+  joinPath(path, sizeof path, dir, moduleFile);
+  image = readFile(path, NULL);
+  if (!image) {
+    free(k);
+    return fail("cannot read %s", path);
+  }
+  if (check(cu.moduleLoadData(&k->module, image), "cuModuleLoadData")) {
+    free(image);
+    free(k);
+    return 1;
+  }
+  free(image);
+  if (check(cu.moduleGetFunction(&k->function, k->module, k->entry),
+            "cuModuleGetFunction")) {
+    sa_cuda_unload(k);
+    return 1;
+  }
+  if (k->shared > 48 * 1024 &&
+      check(cu.funcSetAttribute(k->function,
+                                CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                (int)k->shared),
+            "cuFuncSetAttribute")) {
+    sa_cuda_unload(k);
+    return 1;
+  }
+  for (i = 0; i < k->numParams; ++i) {
+    Param *p = &k->params[i];
+    size_t size;
+    char *data;
+    if (!p->isTable)
+      continue;
+    joinPath(path, sizeof path, dir, p->role);
+    data = readFile(path, &size);
+    if (!data || size != (size_t)p->dims[0] * 4) {
+      free(data);
+      sa_cuda_unload(k);
+      return fail("cannot read %s (expected %lld int32 values)", path,
+                  p->dims[0]);
+    }
+    if (check(cu.memAlloc(&p->table, size), "cuMemAlloc") ||
+        check(cu.memcpyHtoD(p->table, data, size), "cuMemcpyHtoD")) {
+      free(data);
+      sa_cuda_unload(k);
+      return 1;
+    }
+    free(data);
+  }
+  *out = k;
+  return 0;
+}
+
+int sa_cuda_num_args(const sa_cuda_kernel *k) { return k->numArgs; }
+const char *sa_cuda_arg_role(const sa_cuda_kernel *k, int i) {
+  return i >= 0 && i < k->numArgs ? k->params[k->argParam[i]].role : NULL;
+}
+const char *sa_cuda_arg_dtype(const sa_cuda_kernel *k, int i) {
+  return i >= 0 && i < k->numArgs ? k->params[k->argParam[i]].dtype : NULL;
+}
+int sa_cuda_arg_rank(const sa_cuda_kernel *k, int i) {
+  return i >= 0 && i < k->numArgs ? k->params[k->argParam[i]].rank : -1;
+}
+long long sa_cuda_arg_dim(const sa_cuda_kernel *k, int i, int d) {
+  if (i < 0 || i >= k->numArgs)
+    return -1;
+  if (d < 0 || d >= k->params[k->argParam[i]].rank)
+    return -1;
+  return k->params[k->argParam[i]].dims[d];
+}
+const char *sa_cuda_entry(const sa_cuda_kernel *k) { return k->entry; }
+
+int sa_cuda_launch(sa_cuda_kernel *k, const unsigned long long *ptrs,
+                   int nptrs, void *stream) {
+  CUdeviceptr values[MAX_PARAMS];
+  void *params[MAX_PARAMS];
+  int i, a = 0;
+  if (nptrs != k->numArgs)
+    return fail("%s takes %d buffers, got %d", k->entry, k->numArgs, nptrs);
+  for (i = 0; i < k->numParams; ++i) {
+    if (k->params[i].isTable) {
+      values[i] = k->params[i].table;
+    } else {
+      if (!ptrs[a])
+        return fail("%s: null pointer for argument %d (%s)", k->entry, a,
+                    k->params[i].role);
+      values[i] = ptrs[a++];
+    }
+    params[i] = &values[i];
+  }
+  return check(cu.launchKernel(k->function, k->grid[0], k->grid[1],
+                               k->grid[2], k->block[0], k->block[1],
+                               k->block[2], k->shared, (CUstream)stream,
+                               params, NULL),
+               "cuLaunchKernel");
+}
+
+int sa_cuda_synchronize(void) {
+  if (ensureContext())
+    return 1;
+  return check(cu.ctxSynchronize(), "cuCtxSynchronize");
+}
+
+void sa_cuda_unload(sa_cuda_kernel *k) {
+  int i;
+  if (!k)
+    return;
+  for (i = 0; i < k->numParams; ++i)
+    if (k->params[i].table)
+      cu.memFree(k->params[i].table);
+  if (k->module)
+    cu.moduleUnload(k->module);
+  free(k);
+}

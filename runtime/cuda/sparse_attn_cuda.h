@@ -1,0 +1,64 @@
+/*===- sparse_attn_cuda.h - load and launch sparse-attn GPU artifacts -----===*
+ *
+ * A small C runtime for the artifacts written by
+ * `sparse-attn-compile --target=cuda` (see
+ * include/sparse_attn/Target/CudaArtifact.h for the manifest). It loads the
+ * CUDA driver (libcuda.so.1) with dlopen at run time, so building it needs
+ * neither MLIR nor a CUDA toolkit: any C compiler will do.
+ *
+ *   sa_cuda_kernel *k;
+ *   if (sa_cuda_load("artifact_dir", 0, &k)) error(sa_cuda_last_error());
+ *   // device pointers, one per `arg` line of the manifest, in order
+ *   unsigned long long ptrs[] = {q, k, v, out};
+ *   sa_cuda_launch(k, ptrs, 4, stream);   // stream: a CUstream or NULL
+ *   sa_cuda_unload(k);
+ *
+ * The kernel runs in the current CUDA context of the calling thread; if
+ * there is none, the primary context of device 0 is made current (the one
+ * the CUDA runtime and PyTorch use).
+ *===----------------------------------------------------------------------===*/
+#ifndef SPARSE_ATTN_CUDA_H
+#define SPARSE_ATTN_CUDA_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sa_cuda_kernel sa_cuda_kernel;
+
+/* Loads kernel number `index` (0-based, in manifest order) of an artifact
+ * directory: parses the manifest, loads the module (the driver compiles PTX
+ * for the current GPU) and uploads the block tables. Returns 0 on success. */
+int sa_cuda_load(const char *artifact_dir, int index, sa_cuda_kernel **out);
+
+/* Number of kernels described by an artifact's manifest (-1 on error). */
+int sa_cuda_num_kernels(const char *artifact_dir);
+
+/* The caller-provided arguments: role ("query", "output", ...), element type
+ * ("bf16", "f16", "f32", "i32", "i64") and shape. */
+int sa_cuda_num_args(const sa_cuda_kernel *k);
+const char *sa_cuda_arg_role(const sa_cuda_kernel *k, int i);
+const char *sa_cuda_arg_dtype(const sa_cuda_kernel *k, int i);
+int sa_cuda_arg_rank(const sa_cuda_kernel *k, int i);
+long long sa_cuda_arg_dim(const sa_cuda_kernel *k, int i, int d);
+const char *sa_cuda_entry(const sa_cuda_kernel *k);
+
+/* Launches the kernel asynchronously on `stream` (a CUstream; NULL: the
+ * legacy default stream). `ptrs` holds one device pointer per argument.
+ * Returns 0 on success. */
+int sa_cuda_launch(sa_cuda_kernel *k, const unsigned long long *ptrs,
+                   int nptrs, void *stream);
+
+/* Waits for all work of the current context. Returns 0 on success. */
+int sa_cuda_synchronize(void);
+
+void sa_cuda_unload(sa_cuda_kernel *k);
+
+/* The message of the last failure of this thread. */
+const char *sa_cuda_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
