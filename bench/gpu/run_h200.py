@@ -228,9 +228,9 @@ def main():
             continue
         from torch.nn.attention.flex_attention import flex_attention, create_block_mask
         if flex is None:
-            import torch._dynamo
-            torch._dynamo.config.recompile_limit = 1000
-            torch._dynamo.config.cache_size_limit = 1000
+            from torch._dynamo import config as dynamo_config
+            dynamo_config.recompile_limit = 1000
+            dynamo_config.cache_size_limit = 1000
             flex = torch.compile(flex_attention, dynamic=False)
         q, k, v = t["query"], t["key"], t["value"]
         try:
