@@ -96,6 +96,18 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
 
 namespace {
 
+/// Whether allowed(q, k) implies segment(q) == segment(k).
+bool impliesSameSegment(Attribute pattern) {
+  if (llvm::isa<SegmentsAttr>(pattern))
+    return true;
+  if (auto i = llvm::dyn_cast<IntersectAttr>(pattern))
+    return llvm::any_of(i.getComponents(), impliesSameSegment);
+  if (auto u = llvm::dyn_cast<UnionAttr>(pattern))
+    return !u.getComponents().empty() &&
+           llvm::all_of(u.getComponents(), impliesSameSegment);
+  return false;
+}
+
 /// Compressed-row tile lists of one kernel, host-side.
 struct TileTables {
   std::vector<int32_t> fullOffsets, fullIndices, partialOffsets,
@@ -227,6 +239,10 @@ struct KernelBuilder {
   Value q, k, v, qSeg, kSeg, out, lse, fullOff, fullIdx, partOff, partIdx,
       order;
   Value ks, vs; // shared tiles
+  /// The pattern implies "same segment": partial tiles whose query and key
+  /// segment-id ranges do not overlap are skipped at run time.
+  bool segmentSkip = false;
+  Value qSegMin, qSegMax; // over the block's query rows (i64)
   // Per-thread values.
   Value bIdx, hIdx, kvh, lane, g, t, warp, q0, row0, row1, row0c, row1c;
 
@@ -508,6 +524,28 @@ struct KernelBuilder {
     }
   }
 
+  /// Min and max (i64) of `mem[b, pos]` over pos in [lo, lo + count),
+  /// clamped to the last position `last`; every warp computes it.
+  std::pair<Value, Value> segmentRange(Value mem, Value lo, int64_t count,
+                                       int64_t last) {
+    auto i64 = b.getI64Type();
+    Value mn, mx;
+    for (int64_t i = 0; i < count; i += 32) {
+      Value pos = arith::MinUIOp::create(b, loc, add(lo, addi(lane, i)),
+                                         idx(last));
+      Value id = memref::LoadOp::create(b, loc, mem, ValueRange{bIdx, pos});
+      if (id.getType() != i64)
+        id = arith::ExtSIOp::create(b, loc, i64, id);
+      mn = mn ? arith::MinSIOp::create(b, loc, mn, id).getResult() : id;
+      mx = mx ? arith::MaxSIOp::create(b, loc, mx, id).getResult() : id;
+    }
+    for (int32_t off = 16; off >= 1; off /= 2) {
+      mn = arith::MinSIOp::create(b, loc, mn, shuffleXor(mn, off));
+      mx = arith::MaxSIOp::create(b, loc, mx, shuffleXor(mx, off));
+    }
+    return {mn, mx};
+  }
+
   /// for idx in [offsets[qb], offsets[qb + 1]): tile(indices[idx]).
   SmallVector<Value> tileLoop(Value offsets, Value indices, Value qb,
                               bool masked, ArrayRef<Value> qFrag,
@@ -523,7 +561,31 @@ struct KernelBuilder {
     SmallVector<Value> st(loop.getRegionIterArgs().begin(),
                           loop.getRegionIterArgs().end());
     Value kb = load(indices, loop.getInductionVar());
-    tile(kb, masked, qFrag, st);
+    if (masked && segmentSkip) {
+      auto [kMin, kMax] = segmentRange(kSeg, muli(kb, bk), bk, sk - 1);
+      Value disjoint = arith::OrIOp::create(
+          b, loc,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, kMax,
+                                qSegMin),
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, kMin,
+                                qSegMax));
+      Value overlap = arith::XOrIOp::create(
+          b, loc, disjoint, arith::ConstantIntOp::create(b, loc, 1, 1));
+      auto ifOp = scf::IfOp::create(b, loc, TypeRange(ValueRange(st)), overlap,
+                                    /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        SmallVector<Value> inner = st;
+        tile(kb, masked, qFrag, inner);
+        scf::YieldOp::create(b, loc, inner);
+        b.setInsertionPointToStart(ifOp.elseBlock());
+        scf::YieldOp::create(b, loc, st);
+      }
+      st.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+    } else {
+      tile(kb, masked, qFrag, st);
+    }
     scf::YieldOp::create(b, loc, st);
     return SmallVector<Value>(loop.getResults().begin(),
                               loop.getResults().end());
@@ -562,6 +624,8 @@ struct KernelBuilder {
     Value zero = cf(0.0);
     SmallVector<Value> state = {negInf, negInf, zero, zero};
     state.append(dv / 8 * 4, zero);
+    if (segmentSkip)
+      std::tie(qSegMin, qSegMax) = segmentRange(qSeg, q0, bq, sq - 1);
     state = tileLoop(fullOff, fullIdx, qb, /*masked=*/false, qFrag, state);
     state = tileLoop(partOff, partIdx, qb, /*masked=*/true, qFrag, state);
 
@@ -726,6 +790,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
       kb.scoreMod = llvm::dyn_cast_or_null<ScoreModOp>(
           SymbolTable::lookupNearestSymbolFrom(op, name));
     kb.deviceGlobals = &deviceGlobals;
+    kb.segmentSkip = segs && impliesSameSegment(op.getPattern());
     unsigned i = 0;
     auto next = [&]() -> Value { return entry.getArgument(i++); };
     kb.q = next();
