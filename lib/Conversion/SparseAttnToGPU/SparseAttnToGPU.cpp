@@ -416,14 +416,26 @@ struct KernelBuilder {
         }
       }
     };
-    copy(k, ks, d);
-    copy(v, vs, dv);
+    // Two commit groups: K first, then V; the scores only wait for K, so
+    // the V copy overlaps Q K^T and the softmax (waitForValues below).
     auto tokenTy = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-    Value group =
+    copy(k, ks, d);
+    Value kGroup =
         nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, ValueRange{});
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
+    copy(v, vs, dv);
+    valueGroup =
+        nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, ValueRange{});
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, kGroup, b.getI32IntegerAttr(1));
     gpu::BarrierOp::create(b, loc);
   }
+
+  /// Waits for the V tile issued by loadTile.
+  void waitForValues() {
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, valueGroup,
+                                     b.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(b, loc);
+  }
+  Value valueGroup;
 
   /// One key tile: updates the running state `st` = [m0, m1, l0, l1, O...].
   void tile(Value kb, bool masked, ArrayRef<Value> qFrag,
@@ -504,6 +516,7 @@ struct KernelBuilder {
         }
     }
     // O += P V.
+    waitForValues();
     Value vRow = arith::RemUIOp::create(b, loc, lane, idx(16));
     Value vColGroup = arith::DivUIOp::create(b, loc, lane, idx(16));
     for (int64_t j = 0; j < bk / 16; ++j) {
