@@ -26,6 +26,18 @@ config.substitutions.append(("%c_compiler", config.c_compiler))
 config.substitutions.append(("%sparse_attn_plugin", os.path.join(config.sparse_attn_obj_root, "lib", "libSparseAttnPlugin.so")))
 config.substitutions.append(("%PYTHONPATH", os.path.join(config.sparse_attn_src_root, "python")))
 
+config.substitutions.append(("%sparse_attn_cuda_runtime", os.path.join(config.sparse_attn_obj_root, "lib", "libsparse_attn_cuda.so")))
+
+# GPU execution tests need a CUDA driver and PyTorch (the H200 machine).
+try:
+    import ctypes
+    ctypes.CDLL("libcuda.so.1")
+    import importlib.util
+    if importlib.util.find_spec("torch") is not None:
+        config.available_features.add("cuda-gpu")
+except OSError:
+    pass
+
 tool_dirs = [config.sparse_attn_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
     ["sparse-attn-opt", "sparse-attn-inspect", "sparse-attn-run", "sparse-attn-compile"], tool_dirs)

@@ -63,6 +63,10 @@ LogicalResult
 mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
                                        const SparseAttnToGPUOptions &options) {
   auto op = llvm::cast<AttentionOp>(operation);
+  if (options.warps < 1 || options.warps > 16)
+    return op.emitOpError("warps must be between 1 and 16");
+  if (options.blockK < 16 || options.blockK % 16 != 0 || options.blockK > 256)
+    return op.emitOpError("block-k must be a multiple of 16 between 16 and 256");
   auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
   auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
   auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
@@ -83,14 +87,6 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
            << qT.getDimSize(3) << ", Dv = " << vT.getDimSize(3);
   if (qT.getDimSize(2) == 0 || kT.getDimSize(2) == 0 || qT.getDimSize(0) == 0)
     return op.emitOpError("the GPU lowering needs non-empty sequences");
-  if (options.warps < 1 || options.warps > 16)
-    return op.emitOpError("warps must be between 1 and 16");
-  if (options.blockK < 16 || options.blockK % 16 != 0 || options.blockK > 256)
-    return op.emitOpError("block-k must be a multiple of 16 between 16 and 256");
-  if (op.getBlockMaskAttr()) {
-    // A block_mask for other tile sizes is recomputed; one for these sizes is
-    // used. Either way the pattern must be classifiable at compile time.
-  }
   return success();
 }
 
@@ -782,6 +778,10 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
                                   TypeRange{ksType, vsType}, TypeRange{});
     SymbolTable(kernels).insert(func); // unique name
     func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rw.getUnitAttr());
+    // cp.async (16 bytes) and ldmatrix rows need 16-byte aligned tiles.
+    for (unsigned i = 0; i < 2; ++i)
+      func.setWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
+                                       rw.getI64IntegerAttr(16));
     func.setKnownBlockSizeAttr(
         rw.getDenseI32ArrayAttr({(int32_t)(32 * options.warps), 1, 1}));
     Block &entry = func.getBody().front();
@@ -857,6 +857,12 @@ struct ConvertSparseAttnToGPUPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SparseAttnToGPUOptions options{warps, blockK};
+    if (warps < 1 || warps > 16 || blockK < 16 || blockK % 16 != 0 ||
+        blockK > 256) {
+      module.emitError("convert-sparse-attn-to-gpu: warps must be between 1 "
+                       "and 16, block-k a multiple of 16 between 16 and 256");
+      return signalPassFailure();
+    }
     bool ok = true;
     module.walk([&](AttentionOp op) {
       if (failed(checkLowerableToGPU(op, options)))

@@ -1,0 +1,31 @@
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu --split-input-file --verify-diagnostics
+// RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="warps=0" 2>&1 | FileCheck %s --check-prefix=WARPS
+// RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="block-k=24" 2>&1 | FileCheck %s --check-prefix=BLOCKK
+
+// WARPS: error: convert-sparse-attn-to-gpu: warps must be between 1 and 16, block-k a multiple of 16 between 16 and 256
+// BLOCKK: error: convert-sparse-attn-to-gpu: warps must be between 1 and 16, block-k a multiple of 16 between 16 and 256
+
+func.func @f32(%q: tensor<1x1x64x64xf32>) -> tensor<1x1x64x64xf32> {
+  // expected-error @+1 {{the GPU lowering needs f16 or bf16 inputs (tensor cores), got 'f32'}}
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+      : tensor<1x1x64x64xf32>, tensor<1x1x64x64xf32>, tensor<1x1x64x64xf32> -> tensor<1x1x64x64xf32>
+  return %o : tensor<1x1x64x64xf32>
+}
+
+// -----
+
+func.func @dynamic(%q: tensor<1x1x?x64xbf16>) -> tensor<1x1x?x64xbf16> {
+  // expected-error @+1 {{the GPU lowering needs static shapes, got 'tensor<1x1x?x64xbf16>'}}
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+      : tensor<1x1x?x64xbf16>, tensor<1x1x?x64xbf16>, tensor<1x1x?x64xbf16> -> tensor<1x1x?x64xbf16>
+  return %o : tensor<1x1x?x64xbf16>
+}
+
+// -----
+
+func.func @head_dim(%q: tensor<1x1x64x40xbf16>) -> tensor<1x1x64x40xbf16> {
+  // expected-error @+1 {{the GPU lowering needs head dimensions D and Dv that are multiples of 16, got D = 40, Dv = 40}}
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.dense}
+      : tensor<1x1x64x40xbf16>, tensor<1x1x64x40xbf16>, tensor<1x1x64x40xbf16> -> tensor<1x1x64x40xbf16>
+  return %o : tensor<1x1x64x40xbf16>
+}
