@@ -27,6 +27,7 @@
 
 #include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
+#include "sparse_attn/Dialect/SparseAttn/Utils/ConstantGlobals.h"
 #include "sparse_attn/Dialect/SparseAttn/Utils/PatternCodegen.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -178,46 +179,6 @@ FailureOr<TileTables> buildTables(AttentionOp op, int64_t bq, int64_t bk) {
   return t;
 }
 
-/// Constant globals, created once per content in a symbol table.
-class Globals {
-public:
-  explicit Globals(Operation *scope) : scope(scope), symbols(scope) {}
-
-  memref::GlobalOp get(OpBuilder &b, Location loc, DenseElementsAttr value,
-                       StringRef hint) {
-    memref::GlobalOp &global = cache[value];
-    if (!global) {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&scope->getRegion(0).front());
-      auto st = llvm::cast<ShapedType>(value.getType());
-      global = memref::GlobalOp::create(
-          b, loc, hint, b.getStringAttr("private"),
-          MemRefType::get(st.getShape(), st.getElementType()), value,
-          /*constant=*/true, /*alignment=*/b.getI64IntegerAttr(16));
-      symbols.insert(global);
-    }
-    return global;
-  }
-
-  memref::GlobalOp getI32(OpBuilder &b, Location loc,
-                          ArrayRef<int32_t> values, StringRef hint) {
-    SmallVector<int32_t> data(values.begin(), values.end());
-    if (data.empty())
-      data.push_back(0); // never read
-    return get(b, loc,
-               DenseElementsAttr::get(RankedTensorType::get(
-                                          {(int64_t)data.size()},
-                                          b.getI32Type()),
-                                      ArrayRef<int32_t>(data)),
-               hint);
-  }
-
-private:
-  Operation *scope;
-  SymbolTable symbols;
-  DenseMap<Attribute, memref::GlobalOp> cache;
-};
-
 /// Emits the kernel body. Everything the builders below need.
 struct KernelBuilder {
   KernelBuilder(OpBuilder &b, Location loc, AttentionOp op)
@@ -230,7 +191,7 @@ struct KernelBuilder {
   int64_t warps, bq, bk, d, dv, sq, sk, group;
   double scale;
   ScoreModOp scoreMod;
-  Globals *deviceGlobals;
+  ConstantGlobals *deviceGlobals;
   // Kernel arguments.
   Value q, k, v, qSeg, kSeg, out, lse, fullOff, fullIdx, partOff, partIdx,
       order;
@@ -332,38 +293,11 @@ struct KernelBuilder {
     in.sq = sq;
     in.sk = sk;
     in.symbolScope = op;
-    auto seg = [](Value mem) {
-      return [mem](OpBuilder &b, Location loc, Value bi, Value pos) {
-        return (Value)memref::LoadOp::create(b, loc, mem, ValueRange{bi, pos});
-      };
-    };
-    auto qs = seg(qSeg), kss = seg(kSeg);
-    in.querySegment = qs;
-    in.keySegment = kss;
+    in.querySegmentIds = qSeg;
+    in.keySegmentIds = kSeg;
     auto load = [&](OpBuilder &b, Location loc, DenseIntElementsAttr table,
                     Value i, Value j) {
-      SmallVector<int8_t> bytes;
-      for (bool x : table.getValues<bool>())
-        bytes.push_back(x);
-      auto i8 = b.getI8Type();
-      memref::GlobalOp g = deviceGlobals->get(
-          b, loc,
-          DenseElementsAttr::get(
-              RankedTensorType::get({(int64_t)bytes.size()}, i8),
-              ArrayRef<int8_t>(bytes)),
-          "__sparse_attn_table");
-      Value mem = memref::GetGlobalOp::create(b, loc, g.getType(),
-                                              g.getSymName());
-      int64_t nk = llvm::cast<ShapedType>(table.getType()).getDimSize(1);
-      Value flat = arith::AddIOp::create(
-          b, loc,
-          arith::MulIOp::create(b, loc, i,
-                                arith::ConstantIndexOp::create(b, loc, nk)),
-          j);
-      Value byte = memref::LoadOp::create(b, loc, mem, flat);
-      return (Value)arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::ne, byte,
-          arith::ConstantIntOp::create(b, loc, 0, 8));
+      return deviceGlobals->loadBoolTableEntry(b, loc, table, i, j);
     };
     in.loadTable = load;
     FailureOr<Value> a = buildAllowed(b, loc, op.getPattern(), in);
@@ -383,8 +317,7 @@ struct KernelBuilder {
   void loadTile(Value kb) {
     int64_t threads = 32 * warps;
     Value k0 = muli(kb, bk);
-    Value tid = arith::ConstantIndexOp::create(b, loc, 0); // replaced below
-    tid = add(muli(warp, 32), lane);
+    Value tid = add(muli(warp, 32), lane);
     auto copy = [&](Value src, Value dst, int64_t width) {
       int64_t chunksPerRow = width / 8;
       int64_t total = bk * chunksPerRow;
@@ -747,11 +680,10 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
         rw.getI64IntegerAttr(64));
     addArg(lseBuf, "lse");
   }
-  Globals hostGlobals(module);
+  ConstantGlobals hostGlobals(module, /*alignment=*/16);
   auto table = [&](ArrayRef<int32_t> data, StringRef hint) {
-    memref::GlobalOp g = hostGlobals.getI32(rw, loc, data, hint);
-    Value v = memref::GetGlobalOp::create(rw, loc, g.getType(), g.getSymName());
-    addArg(v, ("table:" + g.getSymName()).str());
+    memref::GetGlobalOp g = hostGlobals.getI32(rw, loc, data, hint);
+    addArg(g, ("table:" + g.getName()).str());
   };
   table(tables->fullOffsets, "__sparse_attn_full_offsets");
   table(tables->fullIndices, "__sparse_attn_full_indices");
@@ -786,7 +718,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
         rw.getDenseI32ArrayAttr({(int32_t)(32 * options.warps), 1, 1}));
     Block &entry = func.getBody().front();
     rw.setInsertionPointToStart(&entry);
-    Globals deviceGlobals(kernels);
+    ConstantGlobals deviceGlobals(kernels, /*alignment=*/16);
     KernelBuilder kb(rw, loc, op);
     kb.elt = elt;
     kb.f32 = rw.getF32Type();

@@ -16,6 +16,7 @@
 
 #include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
+#include "sparse_attn/Dialect/SparseAttn/Utils/ConstantGlobals.h"
 #include "sparse_attn/Dialect/SparseAttn/Utils/PatternCodegen.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -41,58 +42,6 @@ using namespace mlir;
 using namespace mlir::sparse_attn;
 
 namespace {
-
-/// Creates (once per content) a private constant memref.global holding
-/// `values` and returns a memref.get_global of it at the builder's point.
-class GlobalTables {
-public:
-  GlobalTables(ModuleOp module) : module(module), symbols(module) {}
-
-  Value get(OpBuilder &b, Location loc, ArrayRef<int32_t> values,
-            StringRef hint) {
-    SmallVector<int32_t> data(values.begin(), values.end());
-    if (data.empty())
-      data.push_back(0); // never read; avoids zero-sized globals
-    return get(b, loc, b.getI32Type(), data.size(),
-               DenseElementsAttr::get(
-                   RankedTensorType::get({(int64_t)data.size()}, b.getI32Type()),
-                   ArrayRef<int32_t>(data)),
-               hint);
-  }
-
-  /// An i1 table stored as i8 (0 / 1), flattened row-major.
-  Value getBoolTable(OpBuilder &b, Location loc, DenseIntElementsAttr table) {
-    SmallVector<int8_t> data;
-    for (bool v : table.getValues<bool>())
-      data.push_back(v);
-    auto i8 = b.getI8Type();
-    return get(b, loc, i8, data.size(),
-               DenseElementsAttr::get(
-                   RankedTensorType::get({(int64_t)data.size()}, i8),
-                   ArrayRef<int8_t>(data)),
-               "__sparse_attn_table");
-  }
-
-private:
-  Value get(OpBuilder &b, Location loc, Type elt, int64_t n,
-            DenseElementsAttr value, StringRef hint) {
-    auto type = MemRefType::get({n}, elt);
-    memref::GlobalOp &global = cache[value];
-    if (!global) {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(module.getBody());
-      global = memref::GlobalOp::create(
-          b, loc, hint, b.getStringAttr("private"), type, value,
-          /*constant=*/true, /*alignment=*/IntegerAttr());
-      symbols.insert(global); // renames on collision
-    }
-    return memref::GetGlobalOp::create(b, loc, type, global.getSymName());
-  }
-
-  ModuleOp module;
-  SymbolTable symbols;
-  DenseMap<Attribute, memref::GlobalOp> cache;
-};
 
 struct LowerAttention : OpRewritePattern<AttentionOp> {
   LowerAttention(MLIRContext *ctx, const SparseAttnToLoopsOptions &options)
@@ -121,7 +70,7 @@ struct Kernel {
   Value partialOffsets, partialIndices, fullOffsets, fullIndices;
   Value numKBlocks;
   ScoreModOp scoreMod;
-  GlobalTables *tables = nullptr;
+  ConstantGlobals *tables = nullptr;
   Operation *symbolScope = nullptr;
 };
 
@@ -158,25 +107,10 @@ Value modAndMask(OpBuilder &b, Location loc, Kernel &kn, Value s, Value bIdx,
   in.sq = llvm::cast<RankedTensorType>(kn.op.getQuery().getType()).getDimSize(2);
   in.sk = llvm::cast<RankedTensorType>(kn.op.getKey().getType()).getDimSize(2);
   in.symbolScope = kn.symbolScope;
-  auto seg = [](Value mem) {
-    return [mem](OpBuilder &b, Location loc, Value bi, Value pos) {
-      return (Value)memref::LoadOp::create(b, loc, mem, ValueRange{bi, pos});
-    };
-  };
-  auto qs = seg(kn.qSeg), ks = seg(kn.kSeg);
-  in.querySegment = qs;
-  in.keySegment = ks;
+  in.querySegmentIds = kn.qSeg;
+  in.keySegmentIds = kn.kSeg;
   auto load = [&](OpBuilder &b, Location loc, DenseIntElementsAttr t, Value i,
-                  Value j) {
-    Value mem = kn.tables->getBoolTable(b, loc, t);
-    int64_t nk = llvm::cast<ShapedType>(t.getType()).getDimSize(1);
-    Value flat = arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, i, cIdx(b, loc, nk)), j);
-    Value byte = memref::LoadOp::create(b, loc, mem, flat);
-    return (Value)arith::CmpIOp::create(
-        b, loc, arith::CmpIPredicate::ne, byte,
-        arith::ConstantIntOp::create(b, loc, 0, 8));
-  };
+                  Value j) { return kn.tables->loadBoolTableEntry(b, loc, t, i, j); };
   in.loadTable = load;
   FailureOr<Value> allowed = buildAllowed(b, loc, kn.op.getPattern(), in);
   // Unsupported patterns were diagnosed before the rewrite started.
@@ -421,7 +355,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   if (FlatSymbolRefAttr name = op.getScoreModAttr())
     kn.scoreMod = llvm::dyn_cast_or_null<ScoreModOp>(
         SymbolTable::lookupNearestSymbolFrom(op, name));
-  GlobalTables tables(module);
+  ConstantGlobals tables(module);
   kn.tables = &tables;
 
   auto bufferOf = [&](Value tensor) -> Value {
@@ -493,10 +427,10 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   if (mask) {
     kn.bq = mask.getBlockQ();
     kn.bk = mask.getBlockK();
-    kn.partialOffsets = tables.get(rw, loc, mask.getPartialOffsets(), "__sparse_attn_partial_offsets");
-    kn.partialIndices = tables.get(rw, loc, mask.getPartialIndices(), "__sparse_attn_partial_indices");
-    kn.fullOffsets = tables.get(rw, loc, mask.getFullOffsets(), "__sparse_attn_full_offsets");
-    kn.fullIndices = tables.get(rw, loc, mask.getFullIndices(), "__sparse_attn_full_indices");
+    kn.partialOffsets = tables.getI32(rw, loc, mask.getPartialOffsets(), "__sparse_attn_partial_offsets");
+    kn.partialIndices = tables.getI32(rw, loc, mask.getPartialIndices(), "__sparse_attn_partial_indices");
+    kn.fullOffsets = tables.getI32(rw, loc, mask.getFullOffsets(), "__sparse_attn_full_offsets");
+    kn.fullIndices = tables.getI32(rw, loc, mask.getFullIndices(), "__sparse_attn_full_indices");
   } else {
     kn.bq = options.blockQ;
     kn.bk = options.blockK;

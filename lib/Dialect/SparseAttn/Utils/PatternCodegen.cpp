@@ -3,6 +3,7 @@
 #include "sparse_attn/Dialect/SparseAttn/Utils/PatternCodegen.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -170,8 +171,13 @@ struct Emitter {
                      cmp(arith::CmpIPredicate::sle, in.k, in.q));
         })
         .Case([&](SegmentsAttr) {
-          Value qs = in.querySegment(b, loc, in.b, in.q);
-          Value ks = in.keySegment(b, loc, in.b, in.k);
+          auto read = [&](auto callback, Value mem, Value pos) -> Value {
+            if (callback)
+              return callback(b, loc, in.b, pos);
+            return memref::LoadOp::create(b, loc, mem, ValueRange{in.b, pos});
+          };
+          Value qs = read(in.querySegment, in.querySegmentIds, in.q);
+          Value ks = read(in.keySegment, in.keySegmentIds, in.k);
           return cmp(arith::CmpIPredicate::eq, qs, ks);
         })
         .Case([&](UnionAttr u) { return fold(u.getComponents(), true); })

@@ -26,9 +26,11 @@ struct PatternCodegenInputs {
   /// unknown).
   int64_t sq = 0, sk = 0;
   /// Segment id (any integer type) of query / key position `pos` of batch
-  /// `b`; only called for patterns that read segment ids.
+  /// `b`; only called for patterns that read segment ids. When unset, the
+  /// ids are loaded from the [B, S] memrefs querySegmentIds / keySegmentIds.
   function_ref<Value(OpBuilder &, Location, Value b, Value pos)> querySegment;
   function_ref<Value(OpBuilder &, Location, Value b, Value pos)> keySegment;
+  Value querySegmentIds, keySegmentIds;
   /// Reads entry (i, j) of a constant i1 table (random / blocks layouts).
   function_ref<Value(OpBuilder &, Location, DenseIntElementsAttr table,
                      Value i, Value j)>
