@@ -105,10 +105,34 @@ bool impliesSameSegment(Attribute pattern) {
   return false;
 }
 
+/// `pattern` with every `segments` replaced by `dense`: the pattern on a
+/// tile whose query and key positions all lie in one segment. Exact because
+/// patterns are monotone compositions (union / intersect, no complement).
+Attribute withoutSegments(Attribute pattern) {
+  MLIRContext *ctx = pattern.getContext();
+  if (llvm::isa<SegmentsAttr>(pattern))
+    return DensePatternAttr::get(ctx);
+  auto strip = [](ArrayRef<Attribute> parts) {
+    SmallVector<Attribute> out;
+    for (Attribute p : parts)
+      out.push_back(withoutSegments(p));
+    return out;
+  };
+  if (auto i = llvm::dyn_cast<IntersectAttr>(pattern))
+    return IntersectAttr::get(ctx, strip(i.getComponents()));
+  if (auto u = llvm::dyn_cast<UnionAttr>(pattern))
+    return UnionAttr::get(ctx, strip(u.getComponents()));
+  return pattern;
+}
+
 /// Compressed-row tile lists of one kernel, host-side.
 struct TileTables {
   std::vector<int32_t> fullOffsets, fullIndices, partialOffsets,
       partialIndices, order;
+  /// With segment ids: per partial tile, 1 if the tile is full whenever all
+  /// its query and key positions share one segment (checked at run time),
+  /// else 0.
+  std::vector<int32_t> partialFlags;
 };
 
 /// The tables for (BQ, BK) tiles: from the op's block_mask when it has these
@@ -121,7 +145,7 @@ FailureOr<TileTables> buildTables(AttentionOp op, int64_t bq, int64_t bk) {
   auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
   int64_t sq = qT.getDimSize(2), sk = kT.getDimSize(2);
   int64_t nq = ceilDivPositive(sq, bq), nk = ceilDivPositive(sk, bk);
-  std::vector<TileKind> kinds;
+  std::vector<TileKind> kinds, sameSegmentKinds;
   BlockMaskAttr mask = op.getBlockMaskAttr();
   if (mask && mask.getBlockQ() == bq && mask.getBlockK() == bk) {
     kinds.assign(nq * nk, TileKind::Empty);
@@ -152,6 +176,25 @@ FailureOr<TileTables> buildTables(AttentionOp op, int64_t bq, int64_t bk) {
       kinds = std::move(c.kinds);
     }
   }
+  bool segmentTiles =
+      op.getQuerySegmentIds() && impliesSameSegment(op.getPattern());
+  if (segmentTiles) {
+    // How each tile looks when its rows and columns share one segment.
+    MaskInterpreter masks(op);
+    PatternContext ctx(sq, sk);
+    ctx.customMasks = &masks;
+    SmallVector<FlatSymbolRefAttr> custom;
+    op.getPattern().collectCustomMasks(custom);
+    bool perHead = llvm::any_of(
+        custom, [&](FlatSymbolRefAttr m) { return masks.usesBatchOrHead(m); });
+    if (!perHead) {
+      auto stripped = llvm::cast<SparsityPatternAttrInterface>(
+          withoutSegments(op.getPattern()));
+      sameSegmentKinds = classifyBlocks(stripped, ctx, bq, bk).kinds;
+      if (masks.hadError())
+        return failure();
+    }
+  }
   TileTables t;
   t.fullOffsets.push_back(0);
   t.partialOffsets.push_back(0);
@@ -163,8 +206,13 @@ FailureOr<TileTables> buildTables(AttentionOp op, int64_t bq, int64_t bk) {
         kind = TileKind::Partial; // the bound Sk is checked with the mask
       if (kind == TileKind::Full)
         t.fullIndices.push_back(j);
-      else if (kind == TileKind::Partial)
+      else if (kind == TileKind::Partial) {
         t.partialIndices.push_back(j);
+        if (segmentTiles)
+          t.partialFlags.push_back(
+              !sameSegmentKinds.empty() && (j + 1) * bk <= sk &&
+              sameSegmentKinds[i * nk + j] == TileKind::Full);
+      }
       // A partial tile costs a little more (the mask).
       work[i] += kind == TileKind::Full ? 4 : kind == TileKind::Partial ? 5 : 0;
     }
@@ -194,12 +242,13 @@ struct KernelBuilder {
   ConstantGlobals *deviceGlobals;
   // Kernel arguments.
   Value q, k, v, qSeg, kSeg, out, lse, fullOff, fullIdx, partOff, partIdx,
-      order;
+      partFlags, order;
   Value ks, vs; // shared tiles
   /// The pattern implies "same segment": partial tiles whose query and key
   /// segment-id ranges do not overlap are skipped at run time.
   bool segmentSkip = false;
   Value qSegMin, qSegMax; // over the block's query rows (i64)
+  Value qId0, qId1;       // segment ids of this thread's rows g and g + 8
   // Per-thread values.
   Value bIdx, hIdx, kvh, lane, g, t, warp, q0, row0, row1, row0c, row1c;
 
@@ -283,7 +332,9 @@ struct KernelBuilder {
   /// allowed(b, h, q, k) of the pattern (with `k < Sk` when the last key
   /// block is ragged); positions are clamped into range for the loads the
   /// predicate may do.
-  Value allowed(Value qPos, Value kPos) {
+  /// With segment ids, `qId` / `kId` are the ids of qPos / kPos, loaded
+  /// once per row and per tile column by the caller.
+  Value allowed(Value qPos, Value kPos, Value qId = {}, Value kId = {}) {
     Value kc = arith::MinUIOp::create(b, loc, kPos, idx(sk - 1));
     PatternCodegenInputs in;
     in.b = bIdx;
@@ -295,6 +346,12 @@ struct KernelBuilder {
     in.symbolScope = op;
     in.querySegmentIds = qSeg;
     in.keySegmentIds = kSeg;
+    auto qIdFn = [&](OpBuilder &, Location, Value, Value) { return qId; };
+    auto kIdFn = [&](OpBuilder &, Location, Value, Value) { return kId; };
+    if (qId && kId) {
+      in.querySegment = qIdFn;
+      in.keySegment = kIdFn;
+    }
     auto load = [&](OpBuilder &b, Location loc, DenseIntElementsAttr table,
                     Value i, Value j) {
       return deviceGlobals->loadBoolTableEntry(b, loc, table, i, j);
@@ -367,7 +424,10 @@ struct KernelBuilder {
   Value valueGroup;
 
   /// One key tile: updates the running state `st` = [m0, m1, l0, l1, O...].
-  void tile(Value kb, bool masked, ArrayRef<Value> qFrag,
+  /// With `masked`, the pattern's mask is applied to the scores; only when
+  /// the i1 `maskIf` holds if it is given (a run-time choice that shares
+  /// one copy of the tile's code between masked and unmasked tiles).
+  void tile(Value kb, bool masked, Value maskIf, ArrayRef<Value> qFrag,
             SmallVector<Value> &st) {
     gpu::BarrierOp::create(b, loc); // the previous tile's readers are done
     loadTile(kb);
@@ -397,24 +457,56 @@ struct KernelBuilder {
     Value negInf = cf(-std::numeric_limits<double>::infinity());
     Value scaleAll = cf(scoreMod ? scale : scale * log2e);
     Value log2eV = cf(log2e);
+    auto kPosOf = [&](int64_t n, int64_t e) {
+      return add(k0, addi(muli(t, 2), n * 8 + (e & 1)));
+    };
     for (int64_t n = 0; n < nTiles; ++n)
       for (int64_t e = 0; e < 4; ++e) {
         Value &x = s[n * 4 + e];
         x = fmul(x, scaleAll);
-        if (!scoreMod && !masked)
+        if (!scoreMod)
           continue;
         Value qPos = e < 2 ? row0c : row1c;
-        Value kPos = add(k0, addi(muli(t, 2), n * 8 + (e & 1)));
-        if (scoreMod) {
-          x = inlineRegion(b, scoreMod.getBody(),
-                           {x, bIdx, hIdx, qPos,
-                            arith::MinUIOp::create(b, loc, kPos, idx(sk - 1))})
-                  .front();
-          x = fmul(x, log2eV);
-        }
-        if (masked)
-          x = arith::SelectOp::create(b, loc, allowed(qPos, kPos), x, negInf);
+        x = inlineRegion(b, scoreMod.getBody(),
+                         {x, bIdx, hIdx, qPos,
+                          arith::MinUIOp::create(b, loc, kPosOf(n, e),
+                                                 idx(sk - 1))})
+                .front();
+        x = fmul(x, log2eV);
       }
+    auto applyMask = [&](SmallVector<Value> &s) {
+      for (int64_t n = 0; n < nTiles; ++n)
+        for (int64_t par = 0; par < 2; ++par) {
+          Value kPos = kPosOf(n, par);
+          Value kId;
+          if (qSeg) // one load per column, shared by both rows
+            kId = memref::LoadOp::create(
+                b, loc, kSeg,
+                ValueRange{bIdx,
+                           arith::MinUIOp::create(b, loc, kPos, idx(sk - 1))});
+          for (int64_t half = 0; half < 2; ++half) {
+            Value &x = s[n * 4 + 2 * half + par];
+            Value ok = allowed(half ? row1c : row0c, kPos,
+                               half ? qId1 : qId0, kId);
+            x = arith::SelectOp::create(b, loc, ok, x, negInf);
+          }
+        }
+    };
+    if (masked && !maskIf) {
+      applyMask(s);
+    } else if (masked) {
+      auto ifOp = scf::IfOp::create(b, loc, TypeRange(ValueRange(s)), maskIf,
+                                    /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      SmallVector<Value> inner = s;
+      applyMask(inner);
+      scf::YieldOp::create(b, loc, inner);
+      b.setInsertionPointToStart(ifOp.elseBlock());
+      scf::YieldOp::create(b, loc, s);
+      b.setInsertionPointAfter(ifOp);
+      s.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+    }
     // Online softmax, rows g (elements 0, 1) and g + 8 (elements 2, 3).
     Value zero = cf(0.0);
     int64_t nOut = dv / 8;
@@ -513,20 +605,37 @@ struct KernelBuilder {
                                 qSegMax));
       Value overlap = arith::XOrIOp::create(
           b, loc, disjoint, arith::ConstantIntOp::create(b, loc, 1, 1));
+      // One segment for the whole tile and the tile is full within a
+      // segment: no mask.
+      auto eq = [&](Value x, Value y) {
+        return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
+      };
+      Value oneSegment = arith::AndIOp::create(
+          b, loc, arith::AndIOp::create(b, loc, eq(qSegMin, qSegMax),
+                                        eq(kMin, kMax)),
+          eq(qSegMin, kMin));
+      Value flag = memref::LoadOp::create(b, loc, partFlags,
+                                          loop.getInductionVar());
+      Value fullInSegment = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::ne, flag,
+          arith::ConstantIntOp::create(b, loc, i32, 0));
+      Value needMask = arith::XOrIOp::create(
+          b, loc, arith::AndIOp::create(b, loc, oneSegment, fullInSegment),
+          arith::ConstantIntOp::create(b, loc, 1, 1));
       auto ifOp = scf::IfOp::create(b, loc, TypeRange(ValueRange(st)), overlap,
                                     /*withElseRegion=*/true);
       {
         OpBuilder::InsertionGuard g2(b);
         b.setInsertionPointToStart(ifOp.thenBlock());
         SmallVector<Value> inner = st;
-        tile(kb, masked, qFrag, inner);
+        tile(kb, masked, needMask, qFrag, inner);
         scf::YieldOp::create(b, loc, inner);
         b.setInsertionPointToStart(ifOp.elseBlock());
         scf::YieldOp::create(b, loc, st);
       }
       st.assign(ifOp.getResults().begin(), ifOp.getResults().end());
     } else {
-      tile(kb, masked, qFrag, st);
+      tile(kb, masked, Value(), qFrag, st);
     }
     scf::YieldOp::create(b, loc, st);
     return SmallVector<Value>(loop.getResults().begin(),
@@ -566,6 +675,10 @@ struct KernelBuilder {
     Value zero = cf(0.0);
     SmallVector<Value> state = {negInf, negInf, zero, zero};
     state.append(dv / 8 * 4, zero);
+    if (qSeg) {
+      qId0 = memref::LoadOp::create(b, loc, qSeg, ValueRange{bIdx, row0c});
+      qId1 = memref::LoadOp::create(b, loc, qSeg, ValueRange{bIdx, row1c});
+    }
     if (segmentSkip)
       std::tie(qSegMin, qSegMax) = segmentRange(qSeg, q0, bq, sq - 1);
     state = tileLoop(fullOff, fullIdx, qb, /*masked=*/false, qFrag, state);
@@ -690,6 +803,9 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   table(tables->partialOffsets, "__sparse_attn_partial_offsets");
   table(tables->partialIndices, "__sparse_attn_partial_indices");
   table(tables->order, "__sparse_attn_order");
+  bool segmentSkip = segs && impliesSameSegment(op.getPattern());
+  if (segmentSkip)
+    table(tables->partialFlags, "__sparse_attn_partial_flags");
 
   // The kernel.
   SmallVector<Type> argTypes;
@@ -735,7 +851,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
       kb.scoreMod = llvm::dyn_cast_or_null<ScoreModOp>(
           SymbolTable::lookupNearestSymbolFrom(op, name));
     kb.deviceGlobals = &deviceGlobals;
-    kb.segmentSkip = segs && impliesSameSegment(op.getPattern());
+    kb.segmentSkip = segmentSkip;
     unsigned i = 0;
     auto next = [&]() -> Value { return entry.getArgument(i++); };
     kb.q = next();
@@ -753,6 +869,8 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     kb.partOff = next();
     kb.partIdx = next();
     kb.order = next();
+    if (segmentSkip)
+      kb.partFlags = next();
     kb.ks = func.getWorkgroupAttributions()[0];
     kb.vs = func.getWorkgroupAttributions()[1];
     kb.body();

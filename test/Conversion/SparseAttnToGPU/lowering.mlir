@@ -44,14 +44,20 @@ func.func @causal(%q: tensor<1x8x1000x64xbf16>, %k: tensor<1x2x1000x64xbf16>, %v
 // -----
 
 // Document mask with LSE, f16: segment ids are kernel arguments and partial
-// tiles are skipped at run time when the id ranges are disjoint.
+// tiles are skipped at run time when the id ranges are disjoint. A flag per
+// partial tile says whether it is full when all its rows and columns share
+// one segment (causal: every tile below the diagonal); such tiles skip the
+// mask at run time (the scf.if around the 32 masked scores).
+// CHECK: memref.global "private" constant @__sparse_attn_partial_flags : memref<10xi32> = dense<[0, 1, 0, 1, 1, 0, 1, 1, 1, 0]>
 // CHECK-LABEL: func.func @document
 // CHECK: gpu.launch_func
 // CHECK-SAME: sparse_attn.kernel_args = ["query", "key", "value", "query_segment_ids", "key_segment_ids", "output", "lse",
+// CHECK-SAME: "table:__sparse_attn_order", "table:__sparse_attn_partial_flags"]
 // CHECK: gpu.func @sparse_attention
 // CHECK: arith.minsi
 // CHECK: arith.maxsi
 // CHECK: scf.if
+// CHECK: scf.if {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
 // CHECK: nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.ftz.f"
 func.func @document(%q: tensor<1x2x256x64xf16>, %k: tensor<1x2x256x64xf16>, %v: tensor<1x2x256x64xf16>, %ids: tensor<1x256xi32>) -> (tensor<1x2x256x64xf16>, tensor<1x2x256xf32>) {
