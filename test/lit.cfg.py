@@ -40,7 +40,7 @@ except OSError:
 
 tool_dirs = [config.sparse_attn_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
-    ["sparse-attn-opt", "sparse-attn-inspect", "sparse-attn-run", "sparse-attn-compile"], tool_dirs)
+    ["sparse-attn-opt", "sparse-attn-inspect", "sparse-attn-run", "sparse-attn-compile", "sparse-attn-cuda-run"], tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.sparse_attn_tools_dir, append_path=True)
 

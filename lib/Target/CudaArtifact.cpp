@@ -148,6 +148,7 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
     if (Value s = launch.getDynamicSharedMemorySize())
       shared = constantIndex(s).value_or(0);
     os << "shared_bytes " << shared << "\n";
+    os << "tile " << 16 * options.warps << " " << options.blockK << "\n";
     auto roles = launch->getAttrOfType<ArrayAttr>(kKernelArgsAttrName);
     for (auto [i, operand] : llvm::enumerate(launch.getKernelOperands())) {
       StringRef role =

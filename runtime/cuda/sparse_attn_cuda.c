@@ -17,6 +17,7 @@ typedef void *CUmodule;
 typedef void *CUfunction;
 typedef void *CUstream;
 typedef unsigned long long CUdeviceptr;
+typedef void *CUevent;
 enum { CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8 };
 
 static struct {
@@ -34,6 +35,13 @@ static struct {
   CUresult (*memAlloc)(CUdeviceptr *, size_t);
   CUresult (*memFree)(CUdeviceptr);
   CUresult (*memcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*memcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*memsetD8)(CUdeviceptr, unsigned char, size_t);
+  CUresult (*eventCreate)(CUevent *, unsigned);
+  CUresult (*eventRecord)(CUevent, CUstream);
+  CUresult (*eventSynchronize)(CUevent);
+  CUresult (*eventElapsedTime)(float *, CUevent, CUevent);
+  CUresult (*eventDestroy)(CUevent);
   CUresult (*launchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
                            unsigned, unsigned, unsigned, CUstream, void **,
                            void **);
@@ -87,6 +95,13 @@ static int loadDriver(void) {
   SYM(memAlloc, "cuMemAlloc_v2");
   SYM(memFree, "cuMemFree_v2");
   SYM(memcpyHtoD, "cuMemcpyHtoD_v2");
+  SYM(memcpyDtoH, "cuMemcpyDtoH_v2");
+  SYM(memsetD8, "cuMemsetD8_v2");
+  SYM(eventCreate, "cuEventCreate");
+  SYM(eventRecord, "cuEventRecord");
+  SYM(eventSynchronize, "cuEventSynchronize");
+  SYM(eventElapsedTime, "cuEventElapsedTime");
+  SYM(eventDestroy, "cuEventDestroy_v2");
   SYM(launchKernel, "cuLaunchKernel");
   SYM(getErrorString, "cuGetErrorString");
 #undef SYM
@@ -127,6 +142,8 @@ struct sa_cuda_kernel {
   CUfunction function;
   char entry[128];
   unsigned grid[3], block[3], shared;
+  int tileQ, tileK;                /* 0 if the manifest has no tile line */
+  long long fullTiles, partialTiles; /* (query block, key block) tiles */
   int numParams, numArgs;
   Param params[MAX_PARAMS];
   int argParam[MAX_PARAMS]; /* caller argument i -> parameter index */
@@ -213,6 +230,8 @@ static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
              &k->block[2]);
     } else if (!strcmp(word, "shared_bytes")) {
       sscanf(line + used, "%u", &k->shared);
+    } else if (!strcmp(word, "tile")) {
+      sscanf(line + used, "%d %d", &k->tileQ, &k->tileK);
     } else if (!strcmp(word, "arg") || !strcmp(word, "table")) {
       int off = used, n = 0, d;
       if (k->numParams == MAX_PARAMS) {
@@ -327,6 +346,11 @@ int sa_cuda_load(const char *dir, int index, sa_cuda_kernel **out) {
       return fail("cannot read %s (expected %lld int32 values)", path,
                   p->dims[0]);
     }
+    /* The last offset of a compressed-row table is its number of tiles. */
+    if (size >= 4 && strstr(p->role, "full_offsets"))
+      k->fullTiles = ((const int *)data)[size / 4 - 1];
+    if (size >= 4 && strstr(p->role, "partial_offsets"))
+      k->partialTiles = ((const int *)data)[size / 4 - 1];
     if (check(cu.memAlloc(&p->table, size), "cuMemAlloc") ||
         check(cu.memcpyHtoD(p->table, data, size), "cuMemcpyHtoD")) {
       free(data);
@@ -357,6 +381,14 @@ long long sa_cuda_arg_dim(const sa_cuda_kernel *k, int i, int d) {
   return k->params[k->argParam[i]].dims[d];
 }
 const char *sa_cuda_entry(const sa_cuda_kernel *k) { return k->entry; }
+
+void sa_cuda_tile_info(const sa_cuda_kernel *k, int *tile_q, int *tile_k,
+                       long long *full_tiles, long long *partial_tiles) {
+  *tile_q = k->tileQ;
+  *tile_k = k->tileK;
+  *full_tiles = k->fullTiles;
+  *partial_tiles = k->partialTiles;
+}
 
 int sa_cuda_launch(sa_cuda_kernel *k, const unsigned long long *ptrs,
                    int nptrs, void *stream) {
@@ -399,4 +431,66 @@ void sa_cuda_unload(sa_cuda_kernel *k) {
   if (k->module)
     cu.moduleUnload(k->module);
   free(k);
+}
+
+int sa_cuda_alloc(unsigned long long *ptr, size_t bytes) {
+  CUdeviceptr p = 0;
+  *ptr = 0;
+  if (ensureContext())
+    return 1;
+  if (check(cu.memAlloc(&p, bytes ? bytes : 1), "cuMemAlloc"))
+    return 1;
+  *ptr = p;
+  return 0;
+}
+
+int sa_cuda_free(unsigned long long ptr) {
+  if (!ptr)
+    return 0;
+  if (ensureContext())
+    return 1;
+  return check(cu.memFree(ptr), "cuMemFree");
+}
+
+int sa_cuda_copy_to_device(unsigned long long dst, const void *src,
+                           size_t bytes) {
+  if (ensureContext())
+    return 1;
+  return check(cu.memcpyHtoD(dst, src, bytes), "cuMemcpyHtoD");
+}
+
+int sa_cuda_copy_to_host(void *dst, unsigned long long src, size_t bytes) {
+  if (ensureContext())
+    return 1;
+  return check(cu.memcpyDtoH(dst, src, bytes), "cuMemcpyDtoH");
+}
+
+int sa_cuda_fill(unsigned long long dst, unsigned char byte, size_t bytes) {
+  if (ensureContext())
+    return 1;
+  return check(cu.memsetD8(dst, byte, bytes), "cuMemsetD8");
+}
+
+int sa_cuda_time_launches(sa_cuda_kernel *k, const unsigned long long *ptrs,
+                          int nptrs, int runs, float *ms) {
+  CUevent start = NULL, stop = NULL;
+  int i, status = 0;
+  if (ensureContext())
+    return 1;
+  if (check(cu.eventCreate(&start, 0), "cuEventCreate") ||
+      check(cu.eventCreate(&stop, 0), "cuEventCreate"))
+    status = 1;
+  for (i = 0; !status && i < runs; ++i) {
+    status = check(cu.eventRecord(start, NULL), "cuEventRecord") ||
+             sa_cuda_launch(k, ptrs, nptrs, NULL) ||
+             check(cu.eventRecord(stop, NULL), "cuEventRecord") ||
+             check(cu.eventSynchronize(stop), "cuEventSynchronize") ||
+             check(cu.eventElapsedTime(&ms[i], start, stop),
+                   "cuEventElapsedTime");
+  }
+  if (start)
+    cu.eventDestroy(start);
+  if (stop)
+    cu.eventDestroy(stop);
+  return status;
 }

@@ -20,6 +20,8 @@
 #ifndef SPARSE_ATTN_CUDA_H
 #define SPARSE_ATTN_CUDA_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -43,6 +45,12 @@ int sa_cuda_arg_rank(const sa_cuda_kernel *k, int i);
 long long sa_cuda_arg_dim(const sa_cuda_kernel *k, int i, int d);
 const char *sa_cuda_entry(const sa_cuda_kernel *k);
 
+/* The tile sizes (0 if the manifest does not say) and the number of full and
+ * partial (query block, key block) tiles the kernel visits per (batch,
+ * head), before any run-time skip. */
+void sa_cuda_tile_info(const sa_cuda_kernel *k, int *tile_q, int *tile_k,
+                       long long *full_tiles, long long *partial_tiles);
+
 /* Launches the kernel asynchronously on `stream` (a CUstream; NULL: the
  * legacy default stream). `ptrs` holds one device pointer per argument.
  * Returns 0 on success. */
@@ -53,6 +61,21 @@ int sa_cuda_launch(sa_cuda_kernel *k, const unsigned long long *ptrs,
 int sa_cuda_synchronize(void);
 
 void sa_cuda_unload(sa_cuda_kernel *k);
+
+/* Device memory of the current context (made current as for sa_cuda_load),
+ * for callers without a CUDA runtime of their own (the runner). Each returns
+ * 0 on success. */
+int sa_cuda_alloc(unsigned long long *ptr, size_t bytes);
+int sa_cuda_free(unsigned long long ptr);
+int sa_cuda_copy_to_device(unsigned long long dst, const void *src,
+                           size_t bytes);
+int sa_cuda_copy_to_host(void *dst, unsigned long long src, size_t bytes);
+int sa_cuda_fill(unsigned long long dst, unsigned char byte, size_t bytes);
+
+/* Launches the kernel `runs` times on the default stream, one at a time,
+ * and stores each launch's time in milliseconds (CUDA events) in ms[i]. */
+int sa_cuda_time_launches(sa_cuda_kernel *k, const unsigned long long *ptrs,
+                          int nptrs, int runs, float *ms);
 
 /* The message of the last failure of this thread. */
 const char *sa_cuda_last_error(void);

@@ -8,6 +8,8 @@
 // interface (one strided-memref descriptor per argument, results as trailing
 // out-parameters). Inputs come from .npy files or are generated (seeded);
 // --check compares every result with a float64 evaluation of the definition,
+// --write-reference saves that evaluation (float64 .npy, one file per result;
+// what sparse-attn-cuda-run --check compares a GPU artifact's results with),
 // --bench times the call.
 //
 //===----------------------------------------------------------------------===//
@@ -62,6 +64,11 @@ cl::list<std::string> outputs("output",
 cl::opt<bool> check("check",
                     cl::desc("Compare the results with a float64 reference"),
                     cl::cat(category));
+cl::list<std::string> writeReference(
+    "write-reference",
+    cl::desc("Write the float64 reference of each result to a .npy file, in "
+             "order"),
+    cl::cat(category));
 cl::opt<int> bench("bench", cl::desc("Time N calls after warm-up, print JSON"),
                    cl::init(0), cl::cat(category));
 cl::opt<int64_t> threads(
@@ -585,19 +592,43 @@ int main(int argc, char **argv) {
     }
     return true;
   };
-  bool haveProblem = (check || bench) && buildProblem();
+  if (writeReference.size() > numResults)
+    return fail("@" + entry.getName() + " has " + llvm::Twine(numResults) +
+                " results but " + llvm::Twine(writeReference.size()) +
+                " --write-reference files were given");
+  bool haveProblem =
+      (check || bench || !writeReference.empty()) && buildProblem();
   if (haveProblem)
     interpOwner = std::make_unique<MaskInterpreter>(op);
 
   int status = 0;
-  if (check) {
+  AttentionResult ref; // the float64 evaluation, for --check and
+                       // --write-reference
+  if (check || !writeReference.empty()) {
     if (!haveProblem)
-      return fail("--check needs @" + entry.getName() +
+      return fail(llvm::Twine(check ? "--check" : "--write-reference") +
+                  " needs @" + entry.getName() +
                   " to return the results of one sparse_attn.attention whose "
                   "operands are the function's arguments");
-    AttentionResult ref = computeReference(op, problem, *interpOwner);
+    ref = computeReference(op, problem, *interpOwner);
     if (interpOwner->hadError())
       return 1;
+  }
+  if (!writeReference.empty()) {
+    for (unsigned r = 0; r < writeReference.size(); ++r) {
+      bool isLse =
+          llvm::cast<OpResult>(ret.getOperand(r)).getResultNumber() == 1;
+      const std::vector<double> &want = isLse ? ref.lse : ref.out;
+      NpyArray a;
+      a.descr = "<f8";
+      a.shape = results[r].shape;
+      a.data.resize(want.size() * sizeof(double));
+      std::memcpy(a.data.data(), want.data(), a.data.size());
+      if (auto err = writeNpy(writeReference[r], a))
+        return fail(llvm::toString(std::move(err)));
+    }
+  }
+  if (check) {
     Type elt = llvm::cast<RankedTensorType>(op.getQuery().getType()).getElementType();
     double tol = tolerance > 0 ? tolerance.getValue() : (elt.isF32() ? 1e-5 : 1e-2);
     for (unsigned r = 0; r < numResults; ++r) {

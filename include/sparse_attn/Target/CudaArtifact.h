@@ -11,6 +11,7 @@
 //   grid <x> <y> <z>
 //   block <x> <y> <z>
 //   shared_bytes <dynamic shared memory>
+//   tile <query rows> <key columns>  (of one tile of the block tables)
 //   arg <role> <dtype> <rank> <dims...>      (caller-provided buffers)
 //   table <file> <count>                     (uploaded by the runtime)
 //   end
