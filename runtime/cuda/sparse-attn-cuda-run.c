@@ -2,6 +2,8 @@
  *
  *   sparse-attn-cuda-run ARTIFACT_DIR [--kernel N]
  *       [--input X.npy]...            one per input argument, manifest order
+ *                                     (one segment-id tensor used for query
+ *                                     and keys is given twice)
  *       [--output Y.npy]...           one per result (output, lse), as f32
  *       [--check REF.npy]...          one per result: compare with REF
  *       [--tolerance T]               largest relative error (default 1e-2)

@@ -244,6 +244,11 @@ struct KernelBuilder {
   Value q, k, v, qSeg, kSeg, out, lse, fullOff, fullIdx, partOff, partIdx,
       partFlags, order;
   Value ks, vs; // shared tiles
+  /// With segmentSkip: the run-time class of each partial tile of the
+  /// block's list (0 skip, 1 no mask, 2 mask), computed by all warps before
+  /// the main loop; null when the list can be too long (then each tile is
+  /// classified in the loop).
+  Value tileCodes;
   /// The pattern implies "same segment": partial tiles whose query and key
   /// segment-id ranges do not overlap are skipped at run time.
   bool segmentSkip = false;
@@ -580,6 +585,58 @@ struct KernelBuilder {
     return {mn, mx};
   }
 
+  /// The run-time class of partial tile `listIdx` (key block `kb`): 0 when
+  /// the query and key segment-id ranges are disjoint (skip), 1 when all
+  /// positions share one segment and the tile is full within a segment (no
+  /// mask), else 2.
+  Value classifyTile(Value listIdx, Value kb) {
+    auto [kMin, kMax] = segmentRange(kSeg, muli(kb, bk), bk, sk - 1);
+    auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) {
+      return arith::CmpIOp::create(b, loc, p, x, y);
+    };
+    using P = arith::CmpIPredicate;
+    Value disjoint = arith::OrIOp::create(b, loc, cmp(P::slt, kMax, qSegMin),
+                                          cmp(P::sgt, kMin, qSegMax));
+    Value oneSegment = arith::AndIOp::create(
+        b, loc,
+        arith::AndIOp::create(b, loc, cmp(P::eq, qSegMin, qSegMax),
+                              cmp(P::eq, kMin, kMax)),
+        cmp(P::eq, qSegMin, kMin));
+    Value flag = memref::LoadOp::create(b, loc, partFlags, listIdx);
+    Value zero = arith::ConstantIntOp::create(b, loc, i32, 0);
+    Value unmasked = arith::AndIOp::create(b, loc, oneSegment,
+                                           cmp(P::ne, flag, zero));
+    Value code = arith::SelectOp::create(
+        b, loc, unmasked, arith::ConstantIntOp::create(b, loc, i32, 1),
+        arith::ConstantIntOp::create(b, loc, i32, 2));
+    return arith::SelectOp::create(b, loc, disjoint, zero, code);
+  }
+
+  /// Fills tileCodes for the block's partial tiles, warp w classifying
+  /// tiles w, w + warps, ...: the id loads of different tiles overlap
+  /// instead of adding up in the main loop.
+  void classifyPartialTiles(Value qb) {
+    auto load = [&](Value mem, Value i) -> Value {
+      Value x = memref::LoadOp::create(b, loc, mem, i);
+      return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+    };
+    Value lo = load(partOff, qb), hi = load(partOff, addi(qb, 1));
+    auto loop = scf::ForOp::create(b, loc, add(lo, warp), hi, idx(warps));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value i = loop.getInductionVar();
+      Value code = classifyTile(i, load(partIdx, i));
+      Value first =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
+      auto ifOp = scf::IfOp::create(b, loc, first, /*else=*/false);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      memref::StoreOp::create(b, loc, code, tileCodes,
+                              arith::SubIOp::create(b, loc, i, lo).getResult());
+    }
+    gpu::BarrierOp::create(b, loc);
+  }
+
   /// for idx in [offsets[qb], offsets[qb + 1]): tile(indices[idx]).
   SmallVector<Value> tileLoop(Value offsets, Value indices, Value qb,
                               bool masked, ArrayRef<Value> qFrag,
@@ -596,32 +653,20 @@ struct KernelBuilder {
                           loop.getRegionIterArgs().end());
     Value kb = load(indices, loop.getInductionVar());
     if (masked && segmentSkip) {
-      auto [kMin, kMax] = segmentRange(kSeg, muli(kb, bk), bk, sk - 1);
-      Value disjoint = arith::OrIOp::create(
-          b, loc,
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, kMax,
-                                qSegMin),
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, kMin,
-                                qSegMax));
-      Value overlap = arith::XOrIOp::create(
-          b, loc, disjoint, arith::ConstantIntOp::create(b, loc, 1, 1));
-      // One segment for the whole tile and the tile is full within a
-      // segment: no mask.
-      auto eq = [&](Value x, Value y) {
-        return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
-      };
-      Value oneSegment = arith::AndIOp::create(
-          b, loc, arith::AndIOp::create(b, loc, eq(qSegMin, qSegMax),
-                                        eq(kMin, kMax)),
-          eq(qSegMin, kMin));
-      Value flag = memref::LoadOp::create(b, loc, partFlags,
-                                          loop.getInductionVar());
-      Value fullInSegment = arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::ne, flag,
+      Value iv = loop.getInductionVar();
+      Value code =
+          tileCodes
+              ? memref::LoadOp::create(
+                    b, loc, tileCodes,
+                    arith::SubIOp::create(b, loc, iv, lo).getResult())
+                    .getResult()
+              : classifyTile(iv, kb);
+      Value overlap = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::ne, code,
           arith::ConstantIntOp::create(b, loc, i32, 0));
-      Value needMask = arith::XOrIOp::create(
-          b, loc, arith::AndIOp::create(b, loc, oneSegment, fullInSegment),
-          arith::ConstantIntOp::create(b, loc, 1, 1));
+      Value needMask = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::eq, code,
+          arith::ConstantIntOp::create(b, loc, i32, 2));
       auto ifOp = scf::IfOp::create(b, loc, TypeRange(ValueRange(st)), overlap,
                                     /*withElseRegion=*/true);
       {
@@ -679,8 +724,11 @@ struct KernelBuilder {
       qId0 = memref::LoadOp::create(b, loc, qSeg, ValueRange{bIdx, row0c});
       qId1 = memref::LoadOp::create(b, loc, qSeg, ValueRange{bIdx, row1c});
     }
-    if (segmentSkip)
+    if (segmentSkip) {
       std::tie(qSegMin, qSegMax) = segmentRange(qSeg, q0, bq, sq - 1);
+      if (tileCodes)
+        classifyPartialTiles(qb);
+    }
     state = tileLoop(fullOff, fullIdx, qb, /*masked=*/false, qFrag, state);
     state = tileLoop(partOff, partIdx, qb, /*masked=*/true, qFrag, state);
 
@@ -817,13 +865,24 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   // Rows padded by 8 elements (16 bytes): ldmatrix rows hit distinct banks.
   auto ksType = MemRefType::get({bk, d + 8}, elt, MemRefLayoutAttrInterface(), wg);
   auto vsType = MemRefType::get({bk, dv + 8}, elt, MemRefLayoutAttrInterface(), wg);
+  // Run-time tile classes of one query block's partial tiles (document
+  // masks), when the longest list is short enough for shared memory.
+  int64_t maxPartial = 0;
+  for (size_t i = 0; i + 1 < tables->partialOffsets.size(); ++i)
+    maxPartial = std::max<int64_t>(
+        maxPartial, tables->partialOffsets[i + 1] - tables->partialOffsets[i]);
+  bool codesInShared = segmentSkip && maxPartial > 0 && maxPartial <= 4096;
+  SmallVector<Type> workgroup = {ksType, vsType};
+  if (codesInShared)
+    workgroup.push_back(MemRefType::get({maxPartial}, rw.getI32Type(),
+                                        MemRefLayoutAttrInterface(), wg));
   gpu::GPUFuncOp func;
   {
     OpBuilder::InsertionGuard guard(rw);
     rw.setInsertionPointToEnd(kernels.getBody());
     func = gpu::GPUFuncOp::create(rw, loc, "sparse_attention",
                                   rw.getFunctionType(argTypes, {}),
-                                  TypeRange{ksType, vsType}, TypeRange{});
+                                  workgroup, TypeRange{});
     SymbolTable(kernels).insert(func); // unique name
     func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rw.getUnitAttr());
     // cp.async (16 bytes) and ldmatrix rows need 16-byte aligned tiles.
@@ -873,6 +932,8 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
       kb.partFlags = next();
     kb.ks = func.getWorkgroupAttributions()[0];
     kb.vs = func.getWorkgroupAttributions()[1];
+    if (codesInShared)
+      kb.tileCodes = func.getWorkgroupAttributions()[2];
     kb.body();
     gpu::ReturnOp::create(rw, loc);
   }
