@@ -48,8 +48,9 @@ static LogicalResult writeFile(StringRef path, StringRef data,
 }
 
 static std::optional<int64_t> constantIndex(Value v) {
-  if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
-    return c.value();
+  if (auto c = v.getDefiningOp<arith::ConstantOp>())
+    if (auto i = llvm::dyn_cast<IntegerAttr>(c.getValue()))
+      return i.getInt();
   return std::nullopt;
 }
 

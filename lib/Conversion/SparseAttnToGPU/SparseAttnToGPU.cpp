@@ -243,7 +243,17 @@ struct KernelBuilder {
   // Kernel arguments.
   Value q, k, v, qSeg, kSeg, out, lse, fullOff, fullIdx, partOff, partIdx,
       partFlags, order;
-  Value ks, vs; // shared tiles
+  /// Dynamic shared memory: K tiles (two buffers), then V tiles (two).
+  Value smem;
+  MemRefType ksType, vsType;
+  int64_t kTileBytes = 0, vTileBytes = 0;
+  Value kView(Value buf) { return view(buf, 0, kTileBytes, ksType); }
+  Value vView(Value buf) { return view(buf, 2 * kTileBytes, vTileBytes, vsType); }
+  Value view(Value buf, int64_t base, int64_t bytes, MemRefType type) {
+    Value shift = addi(muli(buf, bytes), base);
+    return memref::ViewOp::create(b, loc, type, smem, shift, ValueRange{});
+  }
+  int64_t maxPartial = 0; // entries of tileCodes before the count slot
   /// With segmentSkip: the run-time class of each partial tile of the
   /// block's list (0 skip, 1 no mask, 2 mask), computed by all warps before
   /// the main loop; null when the list can be too long (then each tile is
@@ -302,9 +312,12 @@ struct KernelBuilder {
     v = arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), v);
     return packVec(v);
   }
+  /// Two consecutive elements at an even column (4-byte aligned: rows of
+  /// D elements, D even, and 16-byte aligned buffers).
   Value loadPair(Value mem, ValueRange indices) {
     return packVec(vector::LoadOp::create(b, loc, VectorType::get({2}, elt),
-                                          mem, indices));
+                                          mem, indices, /*nontemporal=*/false,
+                                          llvm::MaybeAlign(4)));
   }
   /// ldmatrix of `tiles` 8x8 matrices; lane l addresses row (row, col) of
   /// matrix l / 8. Returns one register per matrix.
@@ -374,9 +387,11 @@ struct KernelBuilder {
     return ok;
   }
 
-  /// Copies the (K, V) tile of key block `kb` into shared memory and waits
-  /// for it. Rows past Sk are clamped to the last row (masked later).
-  void loadTile(Value kb) {
+  /// Starts copying the (K, V) tile of key block `kb` into shared buffer
+  /// `buf` (cp.async; the caller commits and waits). Rows past Sk are
+  /// clamped to the last row (masked later).
+  void loadTile(Value kb, Value buf) {
+    Value ks = kView(buf), vs = vView(buf);
     int64_t threads = 32 * warps;
     Value k0 = muli(kb, bk);
     Value tid = add(muli(warp, 32), lane);
@@ -407,35 +422,26 @@ struct KernelBuilder {
         }
       }
     };
-    // Two commit groups: K first, then V; the scores only wait for K, so
-    // the V copy overlaps Q K^T and the softmax (waitForValues below).
-    auto tokenTy = nvgpu::DeviceAsyncTokenType::get(b.getContext());
     copy(k, ks, d);
-    Value kGroup =
-        nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, ValueRange{});
     copy(v, vs, dv);
-    valueGroup =
-        nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, ValueRange{});
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, kGroup, b.getI32IntegerAttr(1));
-    gpu::BarrierOp::create(b, loc);
   }
 
-  /// Waits for the V tile issued by loadTile.
-  void waitForValues() {
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, valueGroup,
-                                     b.getI32IntegerAttr(0));
-    gpu::BarrierOp::create(b, loc);
+  /// Commits the copies issued since the last commit (possibly none) as one
+  /// group; returns its token.
+  Value commit() {
+    auto tokenTy = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+    return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy,
+                                                   ValueRange{});
   }
-  Value valueGroup;
 
   /// One key tile: updates the running state `st` = [m0, m1, l0, l1, O...].
   /// With `masked`, the pattern's mask is applied to the scores; only when
   /// the i1 `maskIf` holds if it is given (a run-time choice that shares
   /// one copy of the tile's code between masked and unmasked tiles).
-  void tile(Value kb, bool masked, Value maskIf, ArrayRef<Value> qFrag,
-            SmallVector<Value> &st) {
-    gpu::BarrierOp::create(b, loc); // the previous tile's readers are done
-    loadTile(kb);
+  /// The tile's K and V are in shared buffer `buf`.
+  void tile(Value kb, Value buf, bool masked, Value maskIf,
+            ArrayRef<Value> qFrag, SmallVector<Value> &st) {
+    Value ks = kView(buf), vs = vView(buf);
     int64_t nTiles = bk / 8;
     Value k0 = muli(kb, bk);
     // S = Q K^T.
@@ -542,7 +548,6 @@ struct KernelBuilder {
         }
     }
     // O += P V.
-    waitForValues();
     Value vRow = arith::RemUIOp::create(b, loc, lane, idx(16));
     Value vColGroup = arith::DivUIOp::create(b, loc, lane, idx(16));
     for (int64_t j = 0; j < bk / 16; ++j) {
@@ -591,6 +596,9 @@ struct KernelBuilder {
   /// mask), else 2.
   Value classifyTile(Value listIdx, Value kb) {
     auto [kMin, kMax] = segmentRange(kSeg, muli(kb, bk), bk, sk - 1);
+    return classifyTile(listIdx, kMin, kMax);
+  }
+  Value classifyTile(Value listIdx, Value kMin, Value kMax) {
     auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) {
       return arith::CmpIOp::create(b, loc, p, x, y);
     };
@@ -612,15 +620,54 @@ struct KernelBuilder {
     return arith::SelectOp::create(b, loc, disjoint, zero, code);
   }
 
-  /// Fills tileCodes for the block's partial tiles, warp w classifying
-  /// tiles w, w + warps, ...: the id loads of different tiles overlap
-  /// instead of adding up in the main loop.
+  /// Fills tileCodes for the block's partial tiles before the main loop, so
+  /// that the id loads of different tiles overlap instead of adding up in
+  /// the main loop. When every key block is complete (Sk % BK == 0, so
+  /// rows of ids are 16-byte aligned), thread t classifies tiles t, t +
+  /// threads, ... with 16-byte vector loads; else warp w classifies tiles
+  /// w, w + warps, ... with clamped scalar loads.
   void classifyPartialTiles(Value qb) {
     auto load = [&](Value mem, Value i) -> Value {
       Value x = memref::LoadOp::create(b, loc, mem, i);
       return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
     };
     Value lo = load(partOff, qb), hi = load(partOff, addi(qb, 1));
+    Type idType = llvm::cast<MemRefType>(kSeg.getType()).getElementType();
+    int64_t width = 128 / idType.getIntOrFloatBitWidth();
+    if (sk % bk == 0 && bk % width == 0) {
+      int64_t threads = 32 * warps;
+      Value tid = add(muli(warp, 32), lane);
+      auto loop = scf::ForOp::create(b, loc, add(lo, tid), hi, idx(threads));
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(loop.getBody());
+        Value i = loop.getInductionVar();
+        Value k0 = muli(load(partIdx, i), bk);
+        auto vecTy = VectorType::get({width}, idType);
+        Value mn, mx;
+        for (int64_t j = 0; j < bk; j += width) {
+          Value v = vector::LoadOp::create(b, loc, vecTy, kSeg,
+                                           ValueRange{bIdx, addi(k0, j)},
+                                           /*nontemporal=*/false,
+                                           llvm::MaybeAlign(16));
+          mn = mn ? arith::MinSIOp::create(b, loc, mn, v).getResult() : v;
+          mx = mx ? arith::MaxSIOp::create(b, loc, mx, v).getResult() : v;
+        }
+        auto reduce = [&](vector::CombiningKind kind, Value v) -> Value {
+          Value r = vector::ReductionOp::create(b, loc, kind, v);
+          if (!idType.isInteger(64))
+            r = arith::ExtSIOp::create(b, loc, b.getI64Type(), r);
+          return r;
+        };
+        Value code = classifyTile(i, reduce(vector::CombiningKind::MINSI, mn),
+                                  reduce(vector::CombiningKind::MAXSI, mx));
+        memref::StoreOp::create(
+            b, loc, code, tileCodes,
+            arith::SubIOp::create(b, loc, i, lo).getResult());
+      }
+      gpu::BarrierOp::create(b, loc);
+      return;
+    }
     auto loop = scf::ForOp::create(b, loc, add(lo, warp), hi, idx(warps));
     {
       OpBuilder::InsertionGuard guard(b);
@@ -637,7 +684,142 @@ struct KernelBuilder {
     gpu::BarrierOp::create(b, loc);
   }
 
-  /// for idx in [offsets[qb], offsets[qb + 1]): tile(indices[idx]).
+  /// Compacts tileCodes in place (warp 0, one ballot per 32 entries, in
+  /// list order): entry j becomes 2 * key block + (needs mask) for the
+  /// tiles not skipped, and the count goes to slot maxPartial.
+  void compactPartialTiles(Value lo, Value n) {
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, warp, idx(0));
+    auto ifWarp = scf::IfOp::create(b, loc, first, /*else=*/false);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifWarp.thenBlock());
+      auto loop = scf::ForOp::create(b, loc, idx(0), n, idx(32),
+                                     ValueRange{idx(0)});
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(loop.getBody());
+        Value base = loop.getRegionIterArgs()[0];
+        Value j = add(loop.getInductionVar(), lane);
+        Value inList =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, j, n);
+        Value zero = arith::ConstantIntOp::create(b, loc, i32, 0);
+        Value jc = arith::SelectOp::create(b, loc, inList, j, idx(0));
+        Value code = arith::SelectOp::create(
+            b, loc, inList, memref::LoadOp::create(b, loc, tileCodes, jc),
+            zero);
+        Value keep =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, code, zero);
+        Value all = arith::ConstantIntOp::create(b, loc, i32, -1);
+        Value ballot = NVVM::VoteSyncOp::create(b, loc, i32, all, keep,
+                                                NVVM::VoteSyncKind::ballot);
+        Value laneI32 = arith::IndexCastOp::create(b, loc, i32, lane);
+        Value below = arith::SubIOp::create(
+            b, loc,
+            arith::ShLIOp::create(b, loc,
+                                  arith::ConstantIntOp::create(b, loc, i32, 1),
+                                  laneI32),
+            arith::ConstantIntOp::create(b, loc, i32, 1));
+        auto popc = [&](Value x) -> Value {
+          Value c = LLVM::CtPopOp::create(b, loc, i32, x);
+          return arith::IndexCastOp::create(b, loc, b.getIndexType(), c);
+        };
+        Value pos = add(base, popc(arith::AndIOp::create(b, loc, ballot, below)));
+        auto ifKeep = scf::IfOp::create(b, loc, keep, /*else=*/false);
+        {
+          OpBuilder::InsertionGuard g3(b);
+          b.setInsertionPointToStart(ifKeep.thenBlock());
+          Value kb = memref::LoadOp::create(b, loc, partIdx, add(lo, jc));
+          Value needMask = arith::ExtUIOp::create(
+              b, loc, i32,
+              arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::eq, code,
+                  arith::ConstantIntOp::create(b, loc, i32, 2)));
+          Value entry = arith::OrIOp::create(
+              b, loc,
+              arith::ShLIOp::create(
+                  b, loc, kb, arith::ConstantIntOp::create(b, loc, i32, 1)),
+              needMask);
+          memref::StoreOp::create(b, loc, entry, tileCodes, pos);
+        }
+        scf::YieldOp::create(b, loc, ValueRange{add(base, popc(ballot))});
+      }
+      Value count = arith::IndexCastOp::create(b, loc, i32, loop.getResult(0));
+      Value lane0 =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
+      auto ifLane = scf::IfOp::create(b, loc, lane0, /*else=*/false);
+      b.setInsertionPointToStart(ifLane.thenBlock());
+      memref::StoreOp::create(b, loc, count, tileCodes, idx(maxPartial));
+    }
+    gpu::BarrierOp::create(b, loc);
+  }
+
+  /// Runs the tiles j = 0 .. n - 1 (key block kbAt(j)) with the copy of
+  /// tile j + 1 in flight while tile j computes (two shared buffers, one
+  /// barrier per tile). `maskAt(j)` (if set) chooses the mask at run time;
+  /// `runAt(j)` (if set) skips tiles whose result it is false for.
+  SmallVector<Value> pipelinedLoop(Value n, function_ref<Value(Value)> kbAt,
+                                   function_ref<Value(Value)> maskAt,
+                                   function_ref<Value(Value)> runAt,
+                                   bool masked, ArrayRef<Value> qFrag,
+                                   SmallVector<Value> state) {
+    // Readers of both buffers (a previous loop) are done.
+    gpu::BarrierOp::create(b, loc);
+    Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, n,
+                                      idx(0));
+    {
+      auto ifOp = scf::IfOp::create(b, loc, any, /*else=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      loadTile(kbAt(idx(0)), idx(0));
+    }
+    commit();
+    auto loop = scf::ForOp::create(b, loc, idx(0), n, idx(1), state);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> st(loop.getRegionIterArgs().begin(),
+                          loop.getRegionIterArgs().end());
+    Value j = loop.getInductionVar();
+    Value buf = arith::RemUIOp::create(b, loc, j, idx(2));
+    // Tile j has landed (this thread's copies; the barrier: everyone's),
+    // and every warp is done with tile j - 1, whose buffer is refilled.
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(), b.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(b, loc);
+    Value next = addi(j, 1);
+    {
+      Value more = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         next, n);
+      auto ifOp = scf::IfOp::create(b, loc, more, /*else=*/false);
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      loadTile(kbAt(next), arith::SubIOp::create(b, loc, idx(1), buf));
+    }
+    commit();
+    Value kb = kbAt(j);
+    Value mask = maskAt ? maskAt(j) : Value();
+    if (runAt) {
+      auto ifOp = scf::IfOp::create(b, loc, TypeRange(ValueRange(st)),
+                                    runAt(j), /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      SmallVector<Value> inner = st;
+      tile(kb, buf, masked, mask, qFrag, inner);
+      scf::YieldOp::create(b, loc, inner);
+      b.setInsertionPointToStart(ifOp.elseBlock());
+      scf::YieldOp::create(b, loc, st);
+      b.setInsertionPointAfter(ifOp);
+      st.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+    } else {
+      tile(kb, buf, masked, mask, qFrag, st);
+    }
+    scf::YieldOp::create(b, loc, st);
+    return SmallVector<Value>(loop.getResults().begin(),
+                              loop.getResults().end());
+  }
+
+  /// The tiles of query block `qb` in the compressed-row table (offsets,
+  /// indices): full tiles unmasked, partial tiles masked (document masks:
+  /// classified and compacted first, or classified in the loop).
   SmallVector<Value> tileLoop(Value offsets, Value indices, Value qb,
                               bool masked, ArrayRef<Value> qFrag,
                               SmallVector<Value> state) {
@@ -646,45 +828,44 @@ struct KernelBuilder {
       return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
     };
     Value lo = load(offsets, qb), hi = load(offsets, addi(qb, 1));
-    auto loop = scf::ForOp::create(b, loc, lo, hi, idx(1), state);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    SmallVector<Value> st(loop.getRegionIterArgs().begin(),
-                          loop.getRegionIterArgs().end());
-    Value kb = load(indices, loop.getInductionVar());
-    if (masked && segmentSkip) {
-      Value iv = loop.getInductionVar();
-      Value code =
-          tileCodes
-              ? memref::LoadOp::create(
-                    b, loc, tileCodes,
-                    arith::SubIOp::create(b, loc, iv, lo).getResult())
-                    .getResult()
-              : classifyTile(iv, kb);
-      Value overlap = arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::ne, code,
-          arith::ConstantIntOp::create(b, loc, i32, 0));
-      Value needMask = arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::eq, code,
-          arith::ConstantIntOp::create(b, loc, i32, 2));
-      auto ifOp = scf::IfOp::create(b, loc, TypeRange(ValueRange(st)), overlap,
-                                    /*withElseRegion=*/true);
-      {
-        OpBuilder::InsertionGuard g2(b);
-        b.setInsertionPointToStart(ifOp.thenBlock());
-        SmallVector<Value> inner = st;
-        tile(kb, masked, needMask, qFrag, inner);
-        scf::YieldOp::create(b, loc, inner);
-        b.setInsertionPointToStart(ifOp.elseBlock());
-        scf::YieldOp::create(b, loc, st);
-      }
-      st.assign(ifOp.getResults().begin(), ifOp.getResults().end());
-    } else {
-      tile(kb, masked, Value(), qFrag, st);
+    Value n = arith::SubIOp::create(b, loc, hi, lo);
+    auto tableKb = [&](Value j) { return load(indices, add(lo, j)); };
+    if (!(masked && segmentSkip))
+      return pipelinedLoop(n, tableKb, {}, {}, masked, qFrag, state);
+    auto i32c = [&](int64_t v) {
+      return arith::ConstantIntOp::create(b, loc, i32, v);
+    };
+    if (tileCodes) {
+      compactPartialTiles(lo, n);
+      Value count = load(tileCodes, idx(maxPartial));
+      auto entry = [&](Value j) -> Value {
+        return memref::LoadOp::create(b, loc, tileCodes, j);
+      };
+      auto kbAt = [&](Value j) -> Value {
+        Value kb = arith::ShRUIOp::create(b, loc, entry(j), i32c(1));
+        return arith::IndexCastOp::create(b, loc, b.getIndexType(), kb);
+      };
+      auto maskAt = [&](Value j) -> Value {
+        return arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::ne,
+            arith::AndIOp::create(b, loc, entry(j), i32c(1)), i32c(0));
+      };
+      return pipelinedLoop(count, kbAt, maskAt, {}, masked, qFrag, state);
     }
-    scf::YieldOp::create(b, loc, st);
-    return SmallVector<Value>(loop.getResults().begin(),
-                              loop.getResults().end());
+    // Lists too long for shared memory: classify each tile in the loop.
+    auto codeAt = [&](Value j) {
+      Value i = add(lo, j);
+      return classifyTile(i, load(indices, i));
+    };
+    auto runAt = [&](Value j) -> Value {
+      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                   codeAt(j), i32c(0));
+    };
+    auto maskAt = [&](Value j) -> Value {
+      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                   codeAt(j), i32c(2));
+    };
+    return pipelinedLoop(n, tableKb, maskAt, runAt, masked, qFrag, state);
   }
 
   void body() {
@@ -755,7 +936,8 @@ struct KernelBuilder {
         pair = arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), pair);
         vector::StoreOp::create(b, loc, pair, out,
                                 ValueRange{bIdx, hIdx, row,
-                                           add(muli(t, 2), idx(n * 8))});
+                                           add(muli(t, 2), idx(n * 8))},
+                                /*nontemporal=*/false, llvm::MaybeAlign(4));
       }
       if (lse) {
         Value first =
@@ -872,10 +1054,20 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     maxPartial = std::max<int64_t>(
         maxPartial, tables->partialOffsets[i + 1] - tables->partialOffsets[i]);
   bool codesInShared = segmentSkip && maxPartial > 0 && maxPartial <= 4096;
-  SmallVector<Type> workgroup = {ksType, vsType};
+  // K and V tiles, two buffers each, in dynamic shared memory (more than
+  // the 48 KB of static shared memory at D = 128).
+  int64_t eltBytes = elt.getIntOrFloatBitWidth() / 8;
+  int64_t kTileBytes = bk * (d + 8) * eltBytes;
+  int64_t vTileBytes = bk * (dv + 8) * eltBytes;
+  int64_t dynamicShared = 2 * (kTileBytes + vTileBytes);
+  // After the tiles: the partial-tile codes / compacted list, then its
+  // length. All shared memory is dynamic: the lowering of
+  // gpu.dynamic_shared_memory addresses it from offset 0 of the block's
+  // shared memory, so no static shared variable may exist besides it.
+  int64_t codesOffset = dynamicShared;
   if (codesInShared)
-    workgroup.push_back(MemRefType::get({maxPartial}, rw.getI32Type(),
-                                        MemRefLayoutAttrInterface(), wg));
+    dynamicShared += 4 * (maxPartial + 1);
+  SmallVector<Type> workgroup;
   gpu::GPUFuncOp func;
   {
     OpBuilder::InsertionGuard guard(rw);
@@ -885,10 +1077,6 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
                                   workgroup, TypeRange{});
     SymbolTable(kernels).insert(func); // unique name
     func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rw.getUnitAttr());
-    // cp.async (16 bytes) and ldmatrix rows need 16-byte aligned tiles.
-    for (unsigned i = 0; i < 2; ++i)
-      func.setWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
-                                       rw.getI64IntegerAttr(16));
     func.setKnownBlockSizeAttr(
         rw.getDenseI32ArrayAttr({(int32_t)(32 * options.warps), 1, 1}));
     Block &entry = func.getBody().front();
@@ -930,10 +1118,24 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     kb.order = next();
     if (segmentSkip)
       kb.partFlags = next();
-    kb.ks = func.getWorkgroupAttributions()[0];
-    kb.vs = func.getWorkgroupAttributions()[1];
+    // cp.async (16 bytes) and ldmatrix rows need 16-byte aligned tiles:
+    // the dynamic shared memory is 16-byte aligned and so are the offsets.
+    kb.smem = gpu::DynamicSharedMemoryOp::create(
+        rw, loc,
+        MemRefType::get({ShapedType::kDynamic}, rw.getI8Type(),
+                        MemRefLayoutAttrInterface(), wg));
+    kb.ksType = ksType;
+    kb.vsType = vsType;
+    kb.kTileBytes = kTileBytes;
+    kb.vTileBytes = vTileBytes;
+    kb.maxPartial = maxPartial;
     if (codesInShared)
-      kb.tileCodes = func.getWorkgroupAttributions()[2];
+      kb.tileCodes = memref::ViewOp::create(
+          rw, loc,
+          MemRefType::get({maxPartial + 1}, rw.getI32Type(),
+                          MemRefLayoutAttrInterface(), wg),
+          kb.smem, arith::ConstantIndexOp::create(rw, loc, codesOffset),
+          ValueRange{});
     kb.body();
     gpu::ReturnOp::create(rw, loc);
   }
@@ -947,7 +1149,9 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
       rw, loc, func,
       gpu::KernelDim3{c(numQBlocks), c(qT.getDimSize(1)), c(qT.getDimSize(0))},
       gpu::KernelDim3{c(32 * options.warps), c(1), c(1)},
-      /*dynamicSharedMemorySize=*/Value(), args);
+      /*dynamicSharedMemorySize=*/
+      arith::ConstantIntOp::create(rw, loc, rw.getI32Type(), dynamicShared),
+      args);
   launch->setAttr(kKernelArgsAttrName, rw.getArrayAttr(roles));
 
   SmallVector<Value> results;

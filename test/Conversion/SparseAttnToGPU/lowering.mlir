@@ -8,24 +8,34 @@
 // CHECK-LABEL: func.func @causal
 // CHECK: %[[O:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x8x1000x64xbf16>
 // Grid: 16 query blocks of 64 rows x 8 heads x 1 batch; 4 warps.
-// CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention blocks in (%c16, %c8, %c1) threads in (%c128, %c1, %c1)
+// CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention blocks in (%c16, %c8, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c36864_i32
 // CHECK-SAME: {sparse_attn.kernel_args = ["query", "key", "value", "output", "table:__sparse_attn_full_offsets", "table:__sparse_attn_full_indices", "table:__sparse_attn_partial_offsets", "table:__sparse_attn_partial_indices", "table:__sparse_attn_order"]}
 // CHECK: bufferization.to_tensor %[[O]]
 // CHECK: gpu.module @sparse_attn_kernels
 // CHECK: gpu.func @sparse_attention
-// CHECK-SAME: workgroup(%{{.*}} : memref<64x72xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<64x72xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
+// CHECK: gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // Query rows of the warp; K/V tiles through cp.async; key head = h / 4.
 // CHECK: arith.divui %{{.*}}, %c4
+// K/V tiles live in two buffers of dynamic shared memory (views at byte
+// offsets); the first tile is copied before the loop, then each iteration
+// waits for tile j, synchronises, starts copying tile j + 1 into the other
+// buffer and computes tile j.
+// CHECK: scf.if
+// CHECK: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
 // CHECK: nvgpu.device_async_copy {{.*}}, 8 {bypassL1}
 // CHECK: nvgpu.device_async_create_group
-// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// CHECK: scf.for
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// CHECK-NEXT: gpu.barrier
+// CHECK: scf.if
+// CHECK: nvgpu.device_async_copy
+// CHECK: nvgpu.device_async_create_group
 // CHECK: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false}
 // CHECK: nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
 // CHECK: gpu.shuffle  xor
-// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
 // CHECK: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = true}
 // The partial-tile loop evaluates the pattern (k <= q) and the bound Sk.
 // CHECK: arith.cmpi sle
@@ -34,7 +44,7 @@
 // CHECK: gpu.return
 
 // OPTS: blocks in (%c32, %c8, %c1) threads in (%c64, %c1, %c1)
-// OPTS: workgroup(%{{.*}} : memref<32x72xbf16, #gpu.address_space<workgroup>>
+// OPTS: memref.view {{.*}} to memref<32x72xbf16, #gpu.address_space<workgroup>>
 func.func @causal(%q: tensor<1x8x1000x64xbf16>, %k: tensor<1x2x1000x64xbf16>, %v: tensor<1x2x1000x64xbf16>) -> tensor<1x8x1000x64xbf16> {
   %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal}
       : tensor<1x8x1000x64xbf16>, tensor<1x2x1000x64xbf16>, tensor<1x2x1000x64xbf16> -> tensor<1x8x1000x64xbf16>
