@@ -6,7 +6,7 @@
 Each artifact directory also gets config.json (the configuration, with the
 pattern tuple) for run_h200.py.
 """
-import argparse, json, os, subprocess, sys
+import argparse, json, os, shutil, subprocess, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
@@ -42,6 +42,7 @@ def main():
     ap.add_argument("--out", default=".artifacts/gpu")
     ap.add_argument("--warps", type=int, default=4)
     ap.add_argument("--block-k", type=int, default=64)
+    ap.add_argument("--mma", default="sync", choices=["sync", "wgmma"])
     a = ap.parse_args()
     cases = []
     if a.which in ("check", "all"):
@@ -55,9 +56,15 @@ def main():
         src = os.path.join(d, "attention.mlir")
         with open(src, "w") as f:
             f.write(module_text(c))
-        subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=%d" % a.warps,
-                        "--block-k=%d" % a.block_k], check=True,
-                       stderr=subprocess.DEVNULL)
+        r = subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=%d" % a.warps,
+                            "--block-k=%d" % a.block_k, "--mma=" + a.mma],
+                           stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            # e.g. mma=wgmma needs D % 64 == 0: report and go on.
+            print("skipped %s: %s" % (c["name"], r.stderr.strip().splitlines()[0]),
+                  file=sys.stderr)
+            shutil.rmtree(d)
+            continue
         c = dict(c, warps=a.warps, block_k=a.block_k)
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(c, f)

@@ -75,14 +75,15 @@ void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(
 void mlir::sparse_attn::buildSparseAttnToNVVMPipeline(
     OpPassManager &pm, const GPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
-      "convert-sparse-attn-to-gpu{{warps={0} block-k={1}},"
+      "convert-sparse-attn-to-gpu{{warps={0} block-k={1} mma={5}},"
       "nvvm-attach-target{{chip={2} features={3} O={4}},"
       "gpu.module(convert-scf-to-cf,convert-nvgpu-to-nvvm,"
       "convert-gpu-to-nvvm{{use-bare-ptr-memref-call-conv=1},"
+      "convert-nvvm-to-llvm,"
       "canonicalize,cse,reconcile-unrealized-casts)",
       (int64_t)options.warps, (int64_t)options.blockK,
       std::string(options.chip), std::string(options.features),
-      (int64_t)options.optLevel);
+      (int64_t)options.optLevel, std::string(options.mma));
   if (options.binary)
     pipeline += ",gpu-module-to-binary{format=" + std::string(options.format) +
                 "}";

@@ -66,6 +66,7 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
   pipeline.format = options.format;
   pipeline.warps = options.warps;
   pipeline.blockK = options.blockK;
+  pipeline.mma = options.mma;
   pipeline.optLevel = options.optLevel;
   buildSparseAttnToNVVMPipeline(pm, pipeline);
   if (failed(pm.run(*clone))) {
@@ -121,7 +122,8 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
   os << "sparse-attn-cuda-artifact 1\n";
   os << "module " << moduleFile << " " << moduleFormat << "\n";
   os << "# chip " << options.chip << ", features " << options.features
-     << ", warps " << options.warps << ", block-k " << options.blockK << "\n";
+     << ", warps " << options.warps << ", block-k " << options.blockK
+     << ", mma " << options.mma << "\n";
   SymbolTable symbols(*clone);
   bool ok = true;
   clone->walk([&](gpu::LaunchFuncOp launch) {

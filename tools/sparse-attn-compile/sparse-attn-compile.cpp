@@ -73,6 +73,10 @@ cl::opt<int64_t> warps("warps",
                        cl::desc("cuda: warps per thread block (16 query rows "
                                 "each)"),
                        cl::init(4), cl::cat(category));
+cl::opt<std::string> mma("mma",
+                        cl::desc("cuda: tensor-core instructions, sync "
+                                 "(mma.sync, default) or wgmma (sm_90a)"),
+                        cl::init("sync"), cl::cat(category));
 cl::opt<std::string> headerFile("header",
                                 cl::desc("Also write a C header of the ABI"),
                                 cl::value_desc("file.h"), cl::cat(category));
@@ -137,6 +141,9 @@ int main(int argc, char **argv) {
     cuda.format = format;
     cuda.warps = warps;
     cuda.blockK = blockK;
+    if (mma != "sync" && mma != "wgmma")
+      return fail("--mma must be sync or wgmma");
+    cuda.mma = mma;
     std::string message;
     if (failed(sparse_attn::compileToCudaArtifact(module, cuda, message)))
       return fail(message);

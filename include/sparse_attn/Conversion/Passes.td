@@ -119,6 +119,11 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
            "Warps per thread block; each owns 16 query rows (BQ = 16 * warps)">,
     Option<"blockK", "block-k", "int64_t", /*default=*/"64",
            "Keys per tile (a multiple of 16)">,
+    Option<"mma", "mma", "std::string", /*default=*/"\"sync\"",
+           "Tensor-core instructions: sync (mma.sync m16n8k16, sm_80+) or "
+           "wgmma (warpgroup MMA with operands in 128-byte-swizzled shared "
+           "memory, sm_90a; needs warps = 4, block-k and D, Dv multiples of "
+           "64)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

@@ -64,6 +64,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   PassOptions::Option<int64_t> blockK{
       *this, "block-k", llvm::cl::desc("Keys per tile (multiple of 16)"),
       llvm::cl::init(64)};
+  PassOptions::Option<std::string> mma{
+      *this, "mma",
+      llvm::cl::desc("Tensor-core instructions: sync (mma.sync) or wgmma "
+                     "(sm_90a warpgroup MMA)"),
+      llvm::cl::init("sync")};
   PassOptions::Option<bool> binary{
       *this, "binary",
       llvm::cl::desc("Finish with gpu-module-to-binary (false: stop at the "

@@ -40,6 +40,7 @@ struct CudaArtifactOptions {
   std::string format = "isa";
   int64_t warps = 4;
   int64_t blockK = 64;
+  std::string mma = "sync";
   int64_t optLevel = 3;
 };
 

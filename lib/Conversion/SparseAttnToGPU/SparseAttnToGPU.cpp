@@ -88,6 +88,20 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
            << qT.getDimSize(3) << ", Dv = " << vT.getDimSize(3);
   if (qT.getDimSize(2) == 0 || kT.getDimSize(2) == 0 || qT.getDimSize(0) == 0)
     return op.emitOpError("the GPU lowering needs non-empty sequences");
+  if (options.mma == "wgmma") {
+    if (options.warps != 4)
+      return op.emitOpError("mma=wgmma needs warps = 4 (one warpgroup of 64 "
+                            "query rows), got ")
+             << options.warps;
+    if (options.blockK % 64 != 0)
+      return op.emitOpError("mma=wgmma needs block-k a multiple of 64, got ")
+             << options.blockK;
+    if (qT.getDimSize(3) % 64 != 0 || vT.getDimSize(3) % 64 != 0 ||
+        vT.getDimSize(3) > 256)
+      return op.emitOpError("mma=wgmma needs D and Dv multiples of 64 (Dv at "
+                            "most 256), got D = ")
+             << qT.getDimSize(3) << ", Dv = " << vT.getDimSize(3);
+  }
   return success();
 }
 
@@ -254,6 +268,102 @@ struct KernelBuilder {
     return memref::ViewOp::create(b, loc, type, smem, shift, ValueRange{});
   }
   int64_t maxPartial = 0; // entries of tileCodes before the count slot
+
+  //===--- mma=wgmma: operands in 128-byte-swizzled shared memory ---------===//
+  // Layout (bytes from `aligned`, the first 1024-byte boundary of the
+  // dynamic shared memory): Q [64 x D], two K tiles [BK x D], two V tiles
+  // [BK x Dv], P [64 x BK]. A [rows x width] tile is stored as width / 64
+  // column blocks of [rows x 64] elements (128-byte rows); 16-byte chunk c
+  // of row r sits at chunk c ^ (r % 8) (the hardware's 128-byte swizzle,
+  // which XORs address bits 4-6 with bits 7-9, hence the 1024-byte
+  // alignment). Q, K and P are read K-major, V MN-major (transposed).
+  bool wgmma = false;
+  Value aligned;     // byte offset of the aligned area in `smem` (index)
+  Value alignedAddr; // its shared-window address (i64)
+  int64_t qOff = 0, kOff = 0, vOff = 0, pOff = 0;
+
+  /// A 1-D view of `elements` elements at byte `offset` of the aligned area.
+  Value flatView(Value offset, int64_t elements) {
+    auto wg = gpu::AddressSpaceAttr::get(b.getContext(),
+                                         gpu::AddressSpace::Workgroup);
+    auto type = MemRefType::get({elements}, elt, MemRefLayoutAttrInterface(),
+                                wg);
+    return memref::ViewOp::create(b, loc, type, smem, add(aligned, offset),
+                                  ValueRange{});
+  }
+  /// Element index of (row, col) in a swizzled [rows x width] tile; col is
+  /// a multiple of 8 plus `within` (< 8).
+  Value swizzledIndex(Value row, Value col, int64_t rows, Value within = {}) {
+    Value block = arith::DivUIOp::create(b, loc, col, idx(64));
+    Value chunk = arith::DivUIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, col, idx(64)), idx(8));
+    Value sw = arith::XOrIOp::create(
+        b, loc, chunk, arith::RemUIOp::create(b, loc, row, idx(8)));
+    Value e = add(add(muli(block, rows * 64), muli(row, 64)), muli(sw, 8));
+    return within ? add(e, within) : e;
+  }
+  /// The wgmma shared-memory descriptor of a swizzled operand starting at
+  /// byte `offset` of the aligned area: 128-byte swizzle, stride byte offset
+  /// 1024 (eight 128-byte rows), leading byte offset `lbo` (K-major: unused;
+  /// MN-major: the distance of 64-element column blocks).
+  Value descriptor(Value offset, int64_t lbo) {
+    auto i64 = b.getI64Type();
+    auto c64 = [&](int64_t v) {
+      return arith::ConstantIntOp::create(b, loc, i64, v);
+    };
+    Value addr = arith::AddIOp::create(
+        b, loc, alignedAddr, arith::IndexCastOp::create(b, loc, i64, offset));
+    Value start = arith::AndIOp::create(
+        b, loc, arith::ShRUIOp::create(b, loc, addr, c64(4)), c64(0x3fff));
+    int64_t fixed = ((lbo >> 4) << 16) | ((int64_t)(1024 >> 4) << 32) |
+                    ((int64_t)1 << 62);
+    return arith::OrIOp::create(b, loc, start, c64(fixed));
+  }
+  /// D = A B (+ D) on the warpgroup: `steps` k16 steps, operand byte offsets
+  /// of step kk from aAt / bAt. `acc` holds the accumulator registers.
+  void warpgroupMma(int64_t n, int64_t steps,
+                    function_ref<Value(int64_t)> aAt, int64_t aLbo,
+                    function_ref<Value(int64_t)> bAt, int64_t bLbo,
+                    bool transposeB, bool accumulate,
+                    MutableArrayRef<Value> acc) {
+    MLIRContext *ctx = b.getContext();
+    auto structTy = LLVM::LLVMStructType::getLiteral(
+        ctx, SmallVector<Type>(n / 2, f32));
+    Value d = LLVM::UndefOp::create(b, loc, structTy);
+    if (accumulate)
+      for (int64_t i = 0; i < n / 2; ++i)
+        d = LLVM::InsertValueOp::create(b, loc, d, acc[i],
+                                        ArrayRef<int64_t>{i});
+    NVVM::WgmmaFenceAlignedOp::create(b, loc);
+    NVVM::WGMMATypes ty =
+        elt.isF16() ? NVVM::WGMMATypes::f16 : NVVM::WGMMATypes::bf16;
+    for (int64_t kk = 0; kk < steps; ++kk) {
+      bool scale = accumulate || kk > 0;
+      d = NVVM::WgmmaMmaAsyncOp::create(
+          b, loc, structTy, d, descriptor(aAt(kk), aLbo),
+          descriptor(bAt(kk), bLbo), NVVM::MMAShapeAttr::get(ctx, 64, n, 16),
+          ty, ty, NVVM::WGMMATypes::f32,
+          scale ? NVVM::WGMMAScaleOut::one : NVVM::WGMMAScaleOut::zero,
+          NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
+          NVVM::MMALayout::row,
+          transposeB ? NVVM::MMALayout::row : NVVM::MMALayout::col,
+          NVVM::MMAIntOverflowAttr());
+    }
+    NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+    NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+    for (int64_t i = 0; i < n / 2; ++i)
+      acc[i] = LLVM::ExtractValueOp::create(b, loc, d, ArrayRef<int64_t>{i});
+  }
+  /// Makes this thread's shared-memory writes (cp.async, stores) visible to
+  /// wgmma's asynchronous proxy.
+  void fenceAsyncProxy() {
+    NVVM::FenceProxyOp::create(
+        b, loc,
+        NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::async_shared),
+        NVVM::SharedSpaceAttr::get(b.getContext(),
+                                   NVVM::SharedSpace::shared_cta));
+  }
+  Value cidx(int64_t v) { return idx(v); }
   /// With segmentSkip: the run-time class of each partial tile of the
   /// block's list (0 skip, 1 no mask, 2 mask), computed by all warps before
   /// the main loop; null when the list can be too long (then each tile is
@@ -391,6 +501,15 @@ struct KernelBuilder {
   /// `buf` (cp.async; the caller commits and waits). Rows past Sk are
   /// clamped to the last row (masked later).
   void loadTile(Value kb, Value buf) {
+    if (wgmma) {
+      Value k0 = muli(kb, bk);
+      copyRows(k, k0, sk, flatView(addi(muli(buf, bk * d * 2), kOff), bk * d),
+               bk, d, /*kv=*/true);
+      copyRows(v, k0, sk,
+               flatView(addi(muli(buf, bk * dv * 2), vOff), bk * dv), bk, dv,
+               /*kv=*/true);
+      return;
+    }
     Value ks = kView(buf), vs = vView(buf);
     int64_t threads = 32 * warps;
     Value k0 = muli(kb, bk);
@@ -426,6 +545,39 @@ struct KernelBuilder {
     copy(v, vs, dv);
   }
 
+  /// cp.async of rows [r0, r0 + rows) (clamped to `last` + 1 rows) of `src`
+  /// (K or V at [b, kv head], else Q at [b, h]) into a swizzled tile.
+  void copyRows(Value src, Value r0, int64_t length, Value dst, int64_t rows,
+                int64_t width, bool kv) {
+    int64_t threads = 32 * warps;
+    Value tid = add(muli(warp, 32), lane);
+    int64_t chunksPerRow = width / 8;
+    int64_t total = rows * chunksPerRow;
+    for (int64_t i = 0; i < total; i += threads) {
+      Value c = addi(tid, i);
+      auto body = [&]() {
+        Value r = arith::DivUIOp::create(b, loc, c, idx(chunksPerRow));
+        Value col =
+            muli(arith::RemUIOp::create(b, loc, c, idx(chunksPerRow)), 8);
+        Value gr = arith::MinUIOp::create(b, loc, add(r0, r), idx(length - 1));
+        nvgpu::DeviceAsyncCopyOp::create(
+            b, loc, dst, ValueRange{swizzledIndex(r, col, rows)}, src,
+            ValueRange{bIdx, kv ? kvh : hIdx, gr, col}, b.getIndexAttr(8),
+            /*srcElements=*/Value(), /*bypassL1=*/b.getUnitAttr());
+      };
+      if (i + threads <= total) {
+        body();
+      } else {
+        Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                              c, idx(total));
+        auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        body();
+      }
+    }
+  }
+
   /// Commits the copies issued since the last commit (possibly none) as one
   /// group; returns its token.
   Value commit() {
@@ -441,15 +593,28 @@ struct KernelBuilder {
   /// The tile's K and V are in shared buffer `buf`.
   void tile(Value kb, Value buf, bool masked, Value maskIf,
             ArrayRef<Value> qFrag, SmallVector<Value> &st) {
-    Value ks = kView(buf), vs = vView(buf);
     int64_t nTiles = bk / 8;
     Value k0 = muli(kb, bk);
     // S = Q K^T.
     SmallVector<Value> s(nTiles * 4, cf(0.0));
+    int64_t kSteps = d / 16;
+    Value ks, vs;
+    if (wgmma) {
+      // K-major Q and K: step kk reads 32 bytes into column block kk / 4.
+      Value kBase = addi(muli(buf, bk * d * 2), kOff);
+      warpgroupMma(
+          bk, kSteps,
+          [&](int64_t kk) { return idx(qOff + (kk / 4) * 64 * 128 + (kk % 4) * 32); },
+          16,
+          [&](int64_t kk) { return addi(kBase, (kk / 4) * bk * 128 + (kk % 4) * 32); },
+          16, /*transposeB=*/false, /*accumulate=*/false, s);
+    } else {
+      ks = kView(buf);
+      vs = vView(buf);
+    }
     Value rowInTile = arith::RemUIOp::create(b, loc, lane, idx(8));
     Value colGroup = arith::DivUIOp::create(b, loc, lane, idx(8));
-    int64_t kSteps = d / 16;
-    for (int64_t n = 0; n < nTiles; ++n) {
+    for (int64_t n = 0; !wgmma && n < nTiles; ++n) {
       Value row = addi(rowInTile, n * 8);
       for (int64_t kk = 0; kk < kSteps;) {
         bool two = kk + 1 < kSteps;
@@ -548,6 +713,34 @@ struct KernelBuilder {
         }
     }
     // O += P V.
+    if (wgmma) {
+      // P to shared memory (K-major, swizzled), then one warpgroup MMA with
+      // V read MN-major (transposed): step kk covers keys 16 kk .. 16 kk + 15.
+      Value pView = flatView(idx(pOff), 64 * bk);
+      Value row0w = add(muli(warp, 16), g), row1w = addi(row0w, 8);
+      for (int64_t n = 0; n < nTiles; ++n)
+        for (int half = 0; half < 2; ++half) {
+          Value pair = vector::FromElementsOp::create(
+              b, loc, VectorType::get({2}, f32),
+              ValueRange{s[n * 4 + 2 * half], s[n * 4 + 2 * half + 1]});
+          pair =
+              arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), pair);
+          Value at = swizzledIndex(half ? row1w : row0w, idx(n * 8), 64,
+                                   muli(t, 2));
+          vector::StoreOp::create(b, loc, pair, pView, ValueRange{at},
+                                  /*nontemporal=*/false, llvm::MaybeAlign(4));
+        }
+      fenceAsyncProxy();
+      gpu::BarrierOp::create(b, loc);
+      Value vBase = addi(muli(buf, bk * dv * 2), vOff);
+      warpgroupMma(
+          dv, bk / 16,
+          [&](int64_t kk) { return idx(pOff + (kk / 4) * 64 * 128 + (kk % 4) * 32); },
+          16, [&](int64_t kk) { return addi(vBase, kk * 16 * 128); }, bk * 128,
+          /*transposeB=*/true, /*accumulate=*/true,
+          MutableArrayRef<Value>(st).slice(4, dv / 2));
+      return;
+    }
     Value vRow = arith::RemUIOp::create(b, loc, lane, idx(16));
     Value vColGroup = arith::DivUIOp::create(b, loc, lane, idx(16));
     for (int64_t j = 0; j < bk / 16; ++j) {
@@ -784,6 +977,8 @@ struct KernelBuilder {
     // Tile j has landed (this thread's copies; the barrier: everyone's),
     // and every warp is done with tile j - 1, whose buffer is refilled.
     nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(), b.getI32IntegerAttr(0));
+    if (wgmma)
+      fenceAsyncProxy();
     gpu::BarrierOp::create(b, loc);
     Value next = addi(j, 1);
     {
@@ -887,9 +1082,22 @@ struct KernelBuilder {
     row0c = arith::MinUIOp::create(b, loc, row0, idx(sq - 1));
     row1c = arith::MinUIOp::create(b, loc, row1, idx(sq - 1));
 
-    // Q fragments for every k16 step of D.
+    // Q fragments for every k16 step of D (wgmma: Q in shared memory).
     SmallVector<Value> qFrag;
-    for (int64_t kk = 0; kk < d / 16; ++kk) {
+    if (wgmma) {
+      Value addr = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
+      Value mod = arith::RemUIOp::create(b, loc, addr, idx(1024));
+      aligned = arith::RemUIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, idx(1024), mod), idx(1024));
+      alignedAddr = arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                               add(addr, aligned));
+      copyRows(q, q0, sq, flatView(idx(qOff), 64 * d), 64, d, /*kv=*/false);
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(),
+                                       b.getI32IntegerAttr(0));
+      fenceAsyncProxy();
+      gpu::BarrierOp::create(b, loc);
+    }
+    for (int64_t kk = 0; !wgmma && kk < d / 16; ++kk) {
       Value c0 = add(muli(t, 2), idx(kk * 16));
       Value c1 = addi(c0, 8);
       qFrag.push_back(loadPair(q, {bIdx, hIdx, row0c, c0}));
@@ -1060,6 +1268,12 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   int64_t kTileBytes = bk * (d + 8) * eltBytes;
   int64_t vTileBytes = bk * (dv + 8) * eltBytes;
   int64_t dynamicShared = 2 * (kTileBytes + vTileBytes);
+  bool wgmma = options.mma == "wgmma";
+  int64_t qOff = 0, kOff = 64 * d * eltBytes;
+  int64_t vOff = kOff + 2 * bk * d * eltBytes;
+  int64_t pOff = vOff + 2 * bk * dv * eltBytes;
+  if (wgmma) // 1024 bytes to find the 1024-byte boundary at run time
+    dynamicShared = 1024 + pOff + 64 * bk * eltBytes;
   // After the tiles: the partial-tile codes / compacted list, then its
   // length. All shared memory is dynamic: the lowering of
   // gpu.dynamic_shared_memory addresses it from offset 0 of the block's
@@ -1129,6 +1343,11 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     kb.kTileBytes = kTileBytes;
     kb.vTileBytes = vTileBytes;
     kb.maxPartial = maxPartial;
+    kb.wgmma = wgmma;
+    kb.qOff = qOff;
+    kb.kOff = kOff;
+    kb.vOff = vOff;
+    kb.pOff = pOff;
     if (codesInShared)
       kb.tileCodes = memref::ViewOp::create(
           rw, loc,
@@ -1171,7 +1390,11 @@ struct ConvertSparseAttnToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    SparseAttnToGPUOptions options{warps, blockK};
+    SparseAttnToGPUOptions options{warps, blockK, mma};
+    if (mma != "sync" && mma != "wgmma") {
+      module.emitError("convert-sparse-attn-to-gpu: mma must be sync or wgmma");
+      return signalPassFailure();
+    }
     if (warps < 1 || warps > 16 || blockK < 16 || blockK % 16 != 0 ||
         blockK > 256) {
       module.emitError("convert-sparse-attn-to-gpu: warps must be between 1 "

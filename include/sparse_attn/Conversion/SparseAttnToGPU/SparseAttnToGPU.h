@@ -12,6 +12,9 @@ struct SparseAttnToGPUOptions {
   int64_t warps = 4;
   /// Keys per tile (a multiple of 16).
   int64_t blockK = 64;
+  /// Tensor-core instructions: "sync" (mma.sync m16n8k16, sm_80 and later)
+  /// or "wgmma" (Hopper warpgroup MMA from shared memory, sm_90a).
+  std::string mma = "sync";
 };
 
 /// Checks what the GPU lowering needs of `op` (dtypes, static shapes, head
