@@ -42,7 +42,7 @@ def main():
     ap.add_argument("--out", default=".artifacts/gpu")
     ap.add_argument("--warps", type=int, default=4)
     ap.add_argument("--block-k", type=int, default=64)
-    ap.add_argument("--mma", default="sync", choices=["sync", "wgmma"])
+    ap.add_argument("--mma", default="auto", choices=["sync", "wgmma", "auto"])
     a = ap.parse_args()
     cases = []
     if a.which in ("check", "all"):

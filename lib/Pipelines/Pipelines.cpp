@@ -83,7 +83,11 @@ void mlir::sparse_attn::buildSparseAttnToNVVMPipeline(
       "canonicalize,cse,reconcile-unrealized-casts)",
       (int64_t)options.warps, (int64_t)options.blockK,
       std::string(options.chip), std::string(options.features),
-      (int64_t)options.optLevel, std::string(options.mma));
+      (int64_t)options.optLevel,
+      // wgmma exists only on sm_90a.
+      options.mma == "auto" && std::string(options.chip) != "sm_90a"
+          ? std::string("sync")
+          : std::string(options.mma));
   if (options.binary)
     pipeline += ",gpu-module-to-binary{format=" + std::string(options.format) +
                 "}";

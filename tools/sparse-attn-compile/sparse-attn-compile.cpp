@@ -75,8 +75,9 @@ cl::opt<int64_t> warps("warps",
                        cl::init(4), cl::cat(category));
 cl::opt<std::string> mma("mma",
                         cl::desc("cuda: tensor-core instructions, sync "
-                                 "(mma.sync, default) or wgmma (sm_90a)"),
-                        cl::init("sync"), cl::cat(category));
+                                 "(mma.sync), wgmma (sm_90a) or auto "
+                                 "(default: wgmma where possible on sm_90a)"),
+                        cl::init("auto"), cl::cat(category));
 cl::opt<std::string> headerFile("header",
                                 cl::desc("Also write a C header of the ABI"),
                                 cl::value_desc("file.h"), cl::cat(category));
@@ -141,8 +142,8 @@ int main(int argc, char **argv) {
     cuda.format = format;
     cuda.warps = warps;
     cuda.blockK = blockK;
-    if (mma != "sync" && mma != "wgmma")
-      return fail("--mma must be sync or wgmma");
+    if (mma != "sync" && mma != "wgmma" && mma != "auto")
+      return fail("--mma must be sync, wgmma or auto");
     cuda.mma = mma;
     std::string message;
     if (failed(sparse_attn::compileToCudaArtifact(module, cuda, message)))

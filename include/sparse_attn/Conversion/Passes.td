@@ -120,10 +120,10 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
     Option<"blockK", "block-k", "int64_t", /*default=*/"64",
            "Keys per tile (a multiple of 16)">,
     Option<"mma", "mma", "std::string", /*default=*/"\"sync\"",
-           "Tensor-core instructions: sync (mma.sync m16n8k16, sm_80+) or "
+           "Tensor-core instructions: sync (mma.sync m16n8k16, sm_80+), "
            "wgmma (warpgroup MMA with operands in 128-byte-swizzled shared "
            "memory, sm_90a; needs warps = 4, block-k and D, Dv multiples of "
-           "64)">,
+           "64) or auto (wgmma for the ops that meet its requirements)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

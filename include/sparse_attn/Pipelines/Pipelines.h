@@ -66,9 +66,10 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::init(64)};
   PassOptions::Option<std::string> mma{
       *this, "mma",
-      llvm::cl::desc("Tensor-core instructions: sync (mma.sync) or wgmma "
-                     "(sm_90a warpgroup MMA)"),
-      llvm::cl::init("sync")};
+      llvm::cl::desc("Tensor-core instructions: sync (mma.sync), wgmma "
+                     "(sm_90a warpgroup MMA) or auto (default: wgmma where "
+                     "the op allows it when chip = sm_90a, else sync)"),
+      llvm::cl::init("auto")};
   PassOptions::Option<bool> binary{
       *this, "binary",
       llvm::cl::desc("Finish with gpu-module-to-binary (false: stop at the "

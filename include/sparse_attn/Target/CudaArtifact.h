@@ -40,7 +40,7 @@ struct CudaArtifactOptions {
   std::string format = "isa";
   int64_t warps = 4;
   int64_t blockK = 64;
-  std::string mma = "sync";
+  std::string mma = "auto";
   int64_t optLevel = 3;
 };
 

@@ -88,21 +88,29 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
            << qT.getDimSize(3) << ", Dv = " << vT.getDimSize(3);
   if (qT.getDimSize(2) == 0 || kT.getDimSize(2) == 0 || qT.getDimSize(0) == 0)
     return op.emitOpError("the GPU lowering needs non-empty sequences");
-  if (options.mma == "wgmma") {
-    if (options.warps != 4)
-      return op.emitOpError("mma=wgmma needs warps = 4 (one warpgroup of 64 "
-                            "query rows), got ")
-             << options.warps;
-    if (options.blockK % 64 != 0)
-      return op.emitOpError("mma=wgmma needs block-k a multiple of 64, got ")
-             << options.blockK;
-    if (qT.getDimSize(3) % 64 != 0 || vT.getDimSize(3) % 64 != 0 ||
-        vT.getDimSize(3) > 256)
-      return op.emitOpError("mma=wgmma needs D and Dv multiples of 64 (Dv at "
-                            "most 256), got D = ")
-             << qT.getDimSize(3) << ", Dv = " << vT.getDimSize(3);
-  }
+  if (options.mma == "wgmma")
+    if (std::string why = wgmmaUnsupported(op, options); !why.empty())
+      return op.emitOpError("mma=wgmma needs ") << why;
   return success();
+}
+
+std::string
+mlir::sparse_attn::wgmmaUnsupported(Operation *operation,
+                                    const SparseAttnToGPUOptions &options) {
+  auto op = llvm::cast<AttentionOp>(operation);
+  auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
+  auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
+  if (options.warps != 4)
+    return "warps = 4 (one warpgroup of 64 query rows), got " +
+           std::to_string(options.warps);
+  if (options.blockK % 64 != 0)
+    return "block-k a multiple of 64, got " + std::to_string(options.blockK);
+  if (qT.getDimSize(3) % 64 != 0 || vT.getDimSize(3) % 64 != 0 ||
+      vT.getDimSize(3) > 256)
+    return "D and Dv multiples of 64 (Dv at most 256), got D = " +
+           std::to_string(qT.getDimSize(3)) +
+           ", Dv = " + std::to_string(vT.getDimSize(3));
+  return "";
 }
 
 namespace {
@@ -1268,7 +1276,9 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   int64_t kTileBytes = bk * (d + 8) * eltBytes;
   int64_t vTileBytes = bk * (dv + 8) * eltBytes;
   int64_t dynamicShared = 2 * (kTileBytes + vTileBytes);
-  bool wgmma = options.mma == "wgmma";
+  // mma=auto: wgmma wherever the op meets its requirements.
+  bool wgmma = options.mma == "wgmma" ||
+               (options.mma == "auto" && wgmmaUnsupported(op, options).empty());
   int64_t qOff = 0, kOff = 64 * d * eltBytes;
   int64_t vOff = kOff + 2 * bk * d * eltBytes;
   int64_t pOff = vOff + 2 * bk * dv * eltBytes;
@@ -1391,8 +1401,9 @@ struct ConvertSparseAttnToGPUPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SparseAttnToGPUOptions options{warps, blockK, mma};
-    if (mma != "sync" && mma != "wgmma") {
-      module.emitError("convert-sparse-attn-to-gpu: mma must be sync or wgmma");
+    if (mma != "sync" && mma != "wgmma" && mma != "auto") {
+      module.emitError(
+          "convert-sparse-attn-to-gpu: mma must be sync, wgmma or auto");
       return signalPassFailure();
     }
     if (warps < 1 || warps > 16 || blockK < 16 || blockK % 16 != 0 ||

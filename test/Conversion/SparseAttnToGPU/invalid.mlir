@@ -2,6 +2,9 @@
 // RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="warps=0" 2>&1 | FileCheck %s --check-prefix=WARPS
 // RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="block-k=24" 2>&1 | FileCheck %s --check-prefix=BLOCKK
 
+// RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=hmma" 2>&1 | FileCheck %s --check-prefix=MMA
+
+// MMA: error: convert-sparse-attn-to-gpu: mma must be sync, wgmma or auto
 // WARPS: error: convert-sparse-attn-to-gpu: warps must be between 1 and 16, block-k a multiple of 16 between 16 and 256
 // BLOCKK: error: convert-sparse-attn-to-gpu: warps must be between 1 and 16, block-k a multiple of 16 between 16 and 256
 

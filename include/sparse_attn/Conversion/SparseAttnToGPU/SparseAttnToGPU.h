@@ -12,10 +12,15 @@ struct SparseAttnToGPUOptions {
   int64_t warps = 4;
   /// Keys per tile (a multiple of 16).
   int64_t blockK = 64;
-  /// Tensor-core instructions: "sync" (mma.sync m16n8k16, sm_80 and later)
-  /// or "wgmma" (Hopper warpgroup MMA from shared memory, sm_90a).
+  /// Tensor-core instructions: "sync" (mma.sync m16n8k16, sm_80 and later),
+  /// "wgmma" (Hopper warpgroup MMA from shared memory, sm_90a) or "auto"
+  /// (wgmma for the ops that meet its requirements, sync for the others).
   std::string mma = "sync";
 };
+
+/// Why `op` cannot use mma=wgmma with `options` (empty if it can).
+std::string wgmmaUnsupported(Operation *op,
+                             const SparseAttnToGPUOptions &options);
 
 /// Checks what the GPU lowering needs of `op` (dtypes, static shapes, head
 /// dimensions); emits an error at the op and fails otherwise.
