@@ -43,6 +43,7 @@ def main():
     ap.add_argument("--warps", type=int, default=4)
     ap.add_argument("--block-k", type=int, default=64)
     ap.add_argument("--mma", default="auto", choices=["sync", "wgmma", "auto"])
+    ap.add_argument("--no-tma", action="store_true", help="K / V by cp.async on the wgmma path")
     a = ap.parse_args()
     cases = []
     if a.which in ("check", "all"):
@@ -57,7 +58,8 @@ def main():
         with open(src, "w") as f:
             f.write(module_text(c))
         r = subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=%d" % a.warps,
-                            "--block-k=%d" % a.block_k, "--mma=" + a.mma],
+                            "--block-k=%d" % a.block_k, "--mma=" + a.mma]
+                           + (["--tma=false"] if a.no_tma else []),
                            stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
             # e.g. mma=wgmma needs D % 64 == 0: report and go on.

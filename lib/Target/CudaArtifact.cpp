@@ -67,6 +67,7 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
   pipeline.warps = options.warps;
   pipeline.blockK = options.blockK;
   pipeline.mma = options.mma;
+  pipeline.tma = options.tma;
   pipeline.optLevel = options.optLevel;
   buildSparseAttnToNVVMPipeline(pm, pipeline);
   if (failed(pm.run(*clone))) {
@@ -123,7 +124,7 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
   os << "module " << moduleFile << " " << moduleFormat << "\n";
   os << "# chip " << options.chip << ", features " << options.features
      << ", warps " << options.warps << ", block-k " << options.blockK
-     << ", mma " << options.mma << "\n";
+     << ", mma " << options.mma << (options.tma ? ", tma" : "") << "\n";
   SymbolTable symbols(*clone);
   bool ok = true;
   clone->walk([&](gpu::LaunchFuncOp launch) {
@@ -181,6 +182,14 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
           return;
         }
         os << "table " << file << " " << value.getNumElements() << "\n";
+        continue;
+      }
+      if (role.starts_with("tensormap:")) {
+        // tensormap:<argument>:<rows>x<cols> -> "tensormap <argument> <rows>
+        // <cols>": a CUtensorMap of that argument, encoded at launch.
+        auto [what, box] = role.drop_front(10).split(':');
+        auto [rows, cols] = box.split('x');
+        os << "tensormap " << what << " " << rows << " " << cols << "\n";
         continue;
       }
       os << "arg " << role << " " << dtypeName(type.getElementType()) << " "

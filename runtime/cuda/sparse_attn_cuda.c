@@ -37,6 +37,12 @@ static struct {
   CUresult (*memcpyHtoD)(CUdeviceptr, const void *, size_t);
   CUresult (*memcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*memsetD8)(CUdeviceptr, unsigned char, size_t);
+  CUresult (*memcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
+  CUresult (*tensorMapEncodeTiled)(void *, int, unsigned, void *,
+                                   const unsigned long long *,
+                                   const unsigned long long *,
+                                   const unsigned *, const unsigned *, int,
+                                   int, int, int);
   CUresult (*eventCreate)(CUevent *, unsigned);
   CUresult (*eventRecord)(CUevent, CUstream);
   CUresult (*eventSynchronize)(CUevent);
@@ -97,6 +103,9 @@ static int loadDriver(void) {
   SYM(memcpyHtoD, "cuMemcpyHtoD_v2");
   SYM(memcpyDtoH, "cuMemcpyDtoH_v2");
   SYM(memsetD8, "cuMemsetD8_v2");
+  SYM(memcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
+  /* CUDA 12+ drivers; only artifacts with tensormap lines need it. */
+  *(void **)(&cu.tensorMapEncodeTiled) = dlsym(h, "cuTensorMapEncodeTiled");
   SYM(eventCreate, "cuEventCreate");
   SYM(eventRecord, "cuEventRecord");
   SYM(eventSynchronize, "cuEventSynchronize");
@@ -131,6 +140,12 @@ enum { MAX_PARAMS = 32, MAX_RANK = 8 };
 
 typedef struct {
   int isTable;
+  /* tensormap <argument> <rows> <cols>: a CUtensorMap of the caller's
+   * argument `source` (index into the caller arguments), encoded at launch
+   * when the argument's pointer changes, uploaded on the launch stream. */
+  int isTensorMap, source, boxRows, boxCols;
+  CUdeviceptr encodedFor;
+  unsigned long long hostMap[16] __attribute__((aligned(64)));
   char role[64], dtype[16];
   int rank;
   long long dims[MAX_RANK];
@@ -232,6 +247,24 @@ static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
       sscanf(line + used, "%u", &k->shared);
     } else if (!strcmp(word, "tile")) {
       sscanf(line + used, "%d %d", &k->tileQ, &k->tileK);
+    } else if (!strcmp(word, "tensormap")) {
+      if (k->numParams == MAX_PARAMS) {
+        fclose(f);
+        fail("%s:%d: too many kernel arguments", path, lineNo);
+        return -1;
+      }
+      p = &k->params[k->numParams];
+      memset(p, 0, sizeof *p);
+      p->isTensorMap = 1;
+      p->source = -1;
+      if (sscanf(line + used, "%63s %d %d", p->role, &p->boxRows,
+                 &p->boxCols) != 3 ||
+          p->boxRows <= 0 || p->boxCols <= 0) {
+        fclose(f);
+        fail("%s:%d: malformed tensormap line", path, lineNo);
+        return -1;
+      }
+      ++k->numParams;
     } else if (!strcmp(word, "arg") || !strcmp(word, "table")) {
       int off = used, n = 0, d;
       if (k->numParams == MAX_PARAMS) {
@@ -336,6 +369,27 @@ int sa_cuda_load(const char *dir, int index, sa_cuda_kernel **out) {
     Param *p = &k->params[i];
     size_t size;
     char *data;
+    if (p->isTensorMap) {
+      int a;
+      for (a = 0; a < k->numArgs; ++a)
+        if (!strcmp(k->params[k->argParam[a]].role, p->role))
+          p->source = a;
+      if (p->source < 0 || k->params[k->argParam[p->source]].rank != 4) {
+        sa_cuda_unload(k);
+        return fail("%s: tensormap of '%s', which is not a 4-D argument", dir,
+                    p->role);
+      }
+      if (!cu.tensorMapEncodeTiled) {
+        sa_cuda_unload(k);
+        return fail("the CUDA driver lacks cuTensorMapEncodeTiled (needed by "
+                    "TMA kernels; CUDA 12 or newer)");
+      }
+      if (check(cu.memAlloc(&p->table, 128), "cuMemAlloc")) {
+        sa_cuda_unload(k);
+        return 1;
+      }
+      continue;
+    }
     if (!p->isTable)
       continue;
     joinPath(path, sizeof path, dir, p->role);
@@ -398,7 +452,38 @@ int sa_cuda_launch(sa_cuda_kernel *k, const unsigned long long *ptrs,
   if (nptrs != k->numArgs)
     return fail("%s takes %d buffers, got %d", k->entry, k->numArgs, nptrs);
   for (i = 0; i < k->numParams; ++i) {
-    if (k->params[i].isTable) {
+    if (k->params[i].isTensorMap) {
+      Param *p = &k->params[i];
+      const Param *src = &k->params[k->argParam[p->source]];
+      CUdeviceptr base = ptrs[p->source];
+      if (p->encodedFor != base) {
+        /* [B, H, S, D] row-major -> dims innermost first. */
+        int bytes = (!strcmp(src->dtype, "f32") || !strcmp(src->dtype, "i32"))
+                        ? 4
+                        : 2;
+        unsigned long long dims[4] = {
+            (unsigned long long)src->dims[3], (unsigned long long)src->dims[2],
+            (unsigned long long)src->dims[1], (unsigned long long)src->dims[0]};
+        unsigned long long strides[3] = {dims[0] * bytes,
+                                         dims[0] * dims[1] * bytes,
+                                         dims[0] * dims[1] * dims[2] * bytes};
+        unsigned box[4] = {(unsigned)p->boxCols, (unsigned)p->boxRows, 1, 1};
+        unsigned one[4] = {1, 1, 1, 1};
+        /* bf16 9, f16 6; no interleave; 128-byte swizzle (3); L2 promotion
+         * 128 B (2); out-of-bounds elements read as zero (0). */
+        int type = !strcmp(src->dtype, "bf16") ? 9 : 6;
+        if (check(cu.tensorMapEncodeTiled(p->hostMap, type, 4, (void *)base,
+                                          dims, strides, box, one, 0, 3, 2,
+                                          0),
+                  "cuTensorMapEncodeTiled") ||
+            check(cu.memcpyHtoDAsync(p->table, p->hostMap, 128,
+                                     (CUstream)stream),
+                  "cuMemcpyHtoDAsync"))
+          return 1;
+        p->encodedFor = base;
+      }
+      values[i] = p->table;
+    } else if (k->params[i].isTable) {
       values[i] = k->params[i].table;
     } else {
       if (!ptrs[a])

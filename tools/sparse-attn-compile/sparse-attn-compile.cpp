@@ -78,6 +78,11 @@ cl::opt<std::string> mma("mma",
                                  "(mma.sync), wgmma (sm_90a) or auto "
                                  "(default: wgmma where possible on sm_90a)"),
                         cl::init("auto"), cl::cat(category));
+cl::opt<bool> tma("tma",
+                  cl::desc("cuda: with wgmma, K / V tiles by TMA (default; "
+                           "the runtime encodes the tensor maps); "
+                           "--tma=false: cp.async"),
+                  cl::init(true), cl::cat(category));
 cl::opt<std::string> headerFile("header",
                                 cl::desc("Also write a C header of the ABI"),
                                 cl::value_desc("file.h"), cl::cat(category));
@@ -145,6 +150,7 @@ int main(int argc, char **argv) {
     if (mma != "sync" && mma != "wgmma" && mma != "auto")
       return fail("--mma must be sync, wgmma or auto");
     cuda.mma = mma;
+    cuda.tma = tma;
     std::string message;
     if (failed(sparse_attn::compileToCudaArtifact(module, cuda, message)))
       return fail(message);

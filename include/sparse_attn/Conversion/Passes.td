@@ -124,6 +124,10 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
            "wgmma (warpgroup MMA with operands in 128-byte-swizzled shared "
            "memory, sm_90a; needs warps = 4, block-k and D, Dv multiples of "
            "64) or auto (wgmma for the ops that meet its requirements)">,
+    Option<"tma", "tma", "bool", /*default=*/"false",
+           "With wgmma: load K / V tiles with TMA (cp.async.bulk.tensor, "
+           "mbarriers); adds two 128-byte CUtensorMap arguments that the "
+           "launcher encodes (role tensormap:key / tensormap:value)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

@@ -70,6 +70,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                      "(sm_90a warpgroup MMA) or auto (default: wgmma where "
                      "the op allows it when chip = sm_90a, else sync)"),
       llvm::cl::init("auto")};
+  PassOptions::Option<bool> tma{
+      *this, "tma",
+      llvm::cl::desc("With wgmma: K / V tiles by TMA (the launcher encodes "
+                     "two CUtensorMaps)"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> binary{
       *this, "binary",
       llvm::cl::desc("Finish with gpu-module-to-binary (false: stop at the "

@@ -14,6 +14,9 @@
 //   tile <query rows> <key columns>  (of one tile of the block tables)
 //   arg <role> <dtype> <rank> <dims...>      (caller-provided buffers)
 //   table <file> <count>                     (uploaded by the runtime)
+//   tensormap <argument> <rows> <cols>       (mma=wgmma tma=true: a 128-byte
+//        CUtensorMap of that 4-D argument, box [1, 1, rows, cols], 128-byte
+//        swizzle, zero fill; encoded by the runtime at each launch)
 //   end
 //
 // Arguments are passed to the kernel in the order they are listed (args and
@@ -41,6 +44,8 @@ struct CudaArtifactOptions {
   int64_t warps = 4;
   int64_t blockK = 64;
   std::string mma = "auto";
+  /// With wgmma: K / V by TMA (the runtime encodes the tensor maps).
+  bool tma = true;
   int64_t optLevel = 3;
 };
 

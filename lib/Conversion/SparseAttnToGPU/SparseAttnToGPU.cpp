@@ -286,6 +286,12 @@ struct KernelBuilder {
   // which XORs address bits 4-6 with bits 7-9, hence the 1024-byte
   // alignment). Q, K and P are read K-major, V MN-major (transposed).
   bool wgmma = false;
+  /// K / V tiles by TMA (cp.async.bulk.tensor, 128-byte swizzle) into the
+  /// same layout, thread 0 issuing, one mbarrier per buffer.
+  bool tma = false;
+  Value kMap, vMap;       // generic pointers to the CUtensorMaps
+  int64_t mbarOff = 0;    // byte offset of the two mbarriers in `smem`
+  Value tileBase;         // tiles loaded by earlier loops (mbarrier phases)
   Value aligned;     // byte offset of the aligned area in `smem` (index)
   Value alignedAddr; // its shared-window address (i64)
   int64_t qOff = 0, kOff = 0, vOff = 0, pOff = 0;
@@ -372,6 +378,23 @@ struct KernelBuilder {
                                    NVVM::SharedSpace::shared_cta));
   }
   Value cidx(int64_t v) { return idx(v); }
+  /// An !llvm.ptr<3> to byte `offset` of the dynamic shared memory.
+  Value sharedPtr(Value offset) {
+    Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
+    Value addr = arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                            add(base, offset));
+    return LLVM::IntToPtrOp::create(
+        b, loc, LLVM::LLVMPointerType::get(b.getContext(), 3), addr);
+  }
+  Value mbarrier(Value buf) { return sharedPtr(addi(muli(buf, 8), mbarOff)); }
+  Value threadZero() {
+    Value tid = add(muli(warp, 32), lane);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid,
+                                 idx(0));
+  }
+  Value i32v(Value index) {
+    return arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
+  }
   /// With segmentSkip: the run-time class of each partial tile of the
   /// block's list (0 skip, 1 no mask, 2 mask), computed by all warps before
   /// the main loop; null when the list can be too long (then each tile is
@@ -509,6 +532,37 @@ struct KernelBuilder {
   /// `buf` (cp.async; the caller commits and waits). Rows past Sk are
   /// clamped to the last row (masked later).
   void loadTile(Value kb, Value buf) {
+    if (tma) {
+      // Thread 0: expect the tile's bytes on the buffer's mbarrier, then
+      // one TMA box of [BK rows x 64 columns] per 64-column block.
+      auto ifOp = scf::IfOp::create(b, loc, threadZero(), /*else=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      Value bar = mbarrier(buf);
+      NVVM::MBarrierArriveExpectTxOp::create(
+          b, loc, Type(), bar,
+          arith::ConstantIntOp::create(b, loc, i32, bk * (d + dv) * 2),
+          NVVM::MemScopeKind::CTA, /*relaxed=*/false, Value());
+      Value k0 = i32v(muli(kb, bk));
+      auto boxes = [&](Value map, int64_t width, int64_t off) {
+        for (int64_t cb = 0; cb < width / 64; ++cb) {
+          // The CTA's own shared::cta address, as a shared::cluster one.
+          Value dst = LLVM::AddrSpaceCastOp::create(
+              b, loc, LLVM::LLVMPointerType::get(b.getContext(), 7),
+              sharedPtr(add(aligned, addi(muli(buf, bk * width * 2),
+                                          off + cb * bk * 128))));
+          NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+              b, loc, dst, map,
+              ValueRange{arith::ConstantIntOp::create(b, loc, i32, cb * 64), k0,
+                         i32v(kvh), i32v(bIdx)},
+              bar, ValueRange{}, Value(), Value(), NVVM::TMALoadMode::TILE,
+              /*isCTAOnly=*/false, NVVM::CTAGroupKindAttr(), Value());
+        }
+      };
+      boxes(kMap, d, kOff);
+      boxes(vMap, dv, vOff);
+      return;
+    }
     if (wgmma) {
       Value k0 = muli(kb, bk);
       copyRows(k, k0, sk, flatView(addi(muli(buf, bk * d * 2), kOff), bk * d),
@@ -966,13 +1020,17 @@ struct KernelBuilder {
                                    SmallVector<Value> state) {
     // Readers of both buffers (a previous loop) are done.
     gpu::BarrierOp::create(b, loc);
+    // Tile j of this loop is tile t = base + j of the block: buffer t % 2,
+    // the (t / 2)-th use of that buffer (its mbarrier's phase parity).
+    Value base = tileBase;
+    tileBase = add(tileBase, n);
     Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, n,
                                       idx(0));
     {
       auto ifOp = scf::IfOp::create(b, loc, any, /*else=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifOp.thenBlock());
-      loadTile(kbAt(idx(0)), idx(0));
+      loadTile(kbAt(idx(0)), arith::RemUIOp::create(b, loc, base, idx(2)));
     }
     commit();
     auto loop = scf::ForOp::create(b, loc, idx(0), n, idx(1), state);
@@ -981,12 +1039,22 @@ struct KernelBuilder {
     SmallVector<Value> st(loop.getRegionIterArgs().begin(),
                           loop.getRegionIterArgs().end());
     Value j = loop.getInductionVar();
-    Value buf = arith::RemUIOp::create(b, loc, j, idx(2));
+    Value tNow = add(base, j);
+    Value buf = arith::RemUIOp::create(b, loc, tNow, idx(2));
     // Tile j has landed (this thread's copies; the barrier: everyone's),
     // and every warp is done with tile j - 1, whose buffer is refilled.
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(), b.getI32IntegerAttr(0));
-    if (wgmma)
-      fenceAsyncProxy();
+    if (tma) {
+      Value parity = i32v(arith::RemUIOp::create(
+          b, loc, arith::DivUIOp::create(b, loc, tNow, idx(2)), idx(2)));
+      NVVM::MBarrierTryWaitParityOp::create(
+          b, loc, mbarrier(buf), parity,
+          arith::ConstantIntOp::create(b, loc, i32, 0x989680));
+    } else {
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(),
+                                       b.getI32IntegerAttr(0));
+      if (wgmma)
+        fenceAsyncProxy();
+    }
     gpu::BarrierOp::create(b, loc);
     Value next = addi(j, 1);
     {
@@ -1100,6 +1168,15 @@ struct KernelBuilder {
       alignedAddr = arith::IndexCastOp::create(b, loc, b.getI64Type(),
                                                add(addr, aligned));
       copyRows(q, q0, sq, flatView(idx(qOff), 64 * d), 64, d, /*kv=*/false);
+      if (tma) { // one arrival (thread 0's arrive.expect_tx) per phase
+        auto ifOp = scf::IfOp::create(b, loc, threadZero(), /*else=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        for (int64_t i = 0; i < 2; ++i)
+          NVVM::MBarrierInitOp::create(
+              b, loc, mbarrier(idx(i)),
+              arith::ConstantIntOp::create(b, loc, i32, 1), Value());
+      }
       nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(),
                                        b.getI32IntegerAttr(0));
       fenceAsyncProxy();
@@ -1126,6 +1203,7 @@ struct KernelBuilder {
       if (tileCodes)
         classifyPartialTiles(qb);
     }
+    tileBase = idx(0);
     state = tileLoop(fullOff, fullIdx, qb, /*masked=*/false, qFrag, state);
     state = tileLoop(partOff, partIdx, qb, /*masked=*/true, qFrag, state);
 
@@ -1205,6 +1283,11 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     kernels = gpu::GPUModuleOp::create(rw, loc, kKernelModuleName);
   }
 
+  // mma=auto: wgmma wherever the op meets its requirements.
+  bool wgmma = options.mma == "wgmma" ||
+               (options.mma == "auto" && wgmmaUnsupported(op, options).empty());
+  bool tma = wgmma && options.tma;
+
   // Host side: buffers and tables.
   auto bufferOf = [&](Value tensor) -> Value {
     auto t = llvm::cast<RankedTensorType>(tensor.getType());
@@ -1252,6 +1335,18 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   bool segmentSkip = segs && impliesSameSegment(op.getPattern());
   if (segmentSkip)
     table(tables->partialFlags, "__sparse_attn_partial_flags");
+  if (tma) {
+    // 128-byte CUtensorMaps of K and V (4-D, box [1, 1, BK, 64], 128-byte
+    // swizzle, zero fill past Sk), encoded by whoever launches the kernel
+    // for the buffers it passes (the artifact runtime does); role
+    // "tensormap:<argument>:<box rows>x<box columns>".
+    for (StringRef what : {"key", "value"}) {
+      Value m = memref::AllocOp::create(
+          rw, loc, MemRefType::get({128}, rw.getI8Type()),
+          rw.getI64IntegerAttr(64));
+      addArg(m, ("tensormap:" + what + ":" + Twine(bk) + "x64").str());
+    }
+  }
 
   // The kernel.
   SmallVector<Type> argTypes;
@@ -1276,9 +1371,6 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   int64_t kTileBytes = bk * (d + 8) * eltBytes;
   int64_t vTileBytes = bk * (dv + 8) * eltBytes;
   int64_t dynamicShared = 2 * (kTileBytes + vTileBytes);
-  // mma=auto: wgmma wherever the op meets its requirements.
-  bool wgmma = options.mma == "wgmma" ||
-               (options.mma == "auto" && wgmmaUnsupported(op, options).empty());
   int64_t qOff = 0, kOff = 64 * d * eltBytes;
   int64_t vOff = kOff + 2 * bk * d * eltBytes;
   int64_t pOff = vOff + 2 * bk * dv * eltBytes;
@@ -1291,6 +1383,9 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   int64_t codesOffset = dynamicShared;
   if (codesInShared)
     dynamicShared += 4 * (maxPartial + 1);
+  int64_t mbarOff = (dynamicShared + 7) / 8 * 8; // two mbarriers (TMA)
+  if (tma)
+    dynamicShared = mbarOff + 16;
   SmallVector<Type> workgroup;
   gpu::GPUFuncOp func;
   {
@@ -1342,6 +1437,17 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     kb.order = next();
     if (segmentSkip)
       kb.partFlags = next();
+    if (tma) {
+      auto genericPtr = [&](Value m) -> Value {
+        Value a = memref::ExtractAlignedPointerAsIndexOp::create(rw, loc, m);
+        a = arith::IndexCastOp::create(rw, loc, rw.getI64Type(), a);
+        return LLVM::IntToPtrOp::create(
+            rw, loc, LLVM::LLVMPointerType::get(rw.getContext()), a);
+      };
+      kb.kMap = genericPtr(next());
+      kb.vMap = genericPtr(next());
+      kb.tma = true;
+    }
     // cp.async (16 bytes) and ldmatrix rows need 16-byte aligned tiles:
     // the dynamic shared memory is 16-byte aligned and so are the offsets.
     kb.smem = gpu::DynamicSharedMemoryOp::create(
@@ -1354,6 +1460,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     kb.vTileBytes = vTileBytes;
     kb.maxPartial = maxPartial;
     kb.wgmma = wgmma;
+    kb.mbarOff = mbarOff;
     kb.qOff = qOff;
     kb.kOff = kOff;
     kb.vOff = vOff;
@@ -1400,7 +1507,7 @@ struct ConvertSparseAttnToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    SparseAttnToGPUOptions options{warps, blockK, mma};
+    SparseAttnToGPUOptions options{warps, blockK, mma, tma};
     if (mma != "sync" && mma != "wgmma" && mma != "auto") {
       module.emitError(
           "convert-sparse-attn-to-gpu: mma must be sync, wgmma or auto");

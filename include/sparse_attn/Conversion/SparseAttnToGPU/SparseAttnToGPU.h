@@ -16,6 +16,9 @@ struct SparseAttnToGPUOptions {
   /// "wgmma" (Hopper warpgroup MMA from shared memory, sm_90a) or "auto"
   /// (wgmma for the ops that meet its requirements, sync for the others).
   std::string mma = "sync";
+  /// With wgmma: K / V tiles by TMA (cp.async.bulk.tensor + mbarriers; the
+  /// launcher passes CUtensorMaps) instead of cp.async.
+  bool tma = false;
 };
 
 /// Why `op` cannot use mma=wgmma with `options` (empty if it can).
