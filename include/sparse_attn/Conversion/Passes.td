@@ -85,7 +85,10 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
     partial (the bound is part of its mask). A schedule table launches the
     query blocks with the most tiles first.
 
-    Per key tile: K and V tiles are copied to shared memory with 16-byte
+    Key tiles are pipelined: two K / V buffers in dynamic shared memory, the
+    copy of tile j + 1 in flight while tile j computes, one barrier per tile.
+
+    `mma=sync`, per key tile: K and V tiles are copied with 16-byte
     `nvgpu.device_async_copy` (rows padded by 8 elements: conflict-free
     `ldmatrix`); `S = Q K^T` runs on tensor cores (`nvvm.mma.sync`
     m16n8k16, f16 / bf16 operands, f32 accumulation) with the query block's
@@ -97,6 +100,31 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
     product `O += P V` (V fragments from a transposing `ldmatrix`).
     The epilogue divides by the row sum (rows that allow no key give 0 and
     LSE = -inf) and writes O (input type) and LSE (f32, natural log).
+
+    `mma=wgmma` (sm_90a; 4 warps = one warpgroup of 64 query rows; block-k,
+    D and Dv multiples of 64): Q, K, V and P live in 128-byte-swizzled
+    shared memory (64-element column blocks of 128-byte rows, chunk c of row
+    r at c ^ (r % 8), from the first 1024-byte boundary); the lowering
+    builds the wgmma matrix descriptors and emits `nvvm.wgmma.mma_async`:
+    S = Q K^T as D / 16 steps of m64n{block-k}k16, O += P V as block-k / 16
+    steps of m64n{Dv}k16 with V read transposed; P is written to shared
+    memory by the threads, made visible to the async proxy
+    (`nvvm.fence.proxy`) and synchronised by a barrier. The accumulator
+    layout equals mma.sync's, so masking and softmax are shared. With
+    `tma=true`, K / V tiles arrive by TMA (`nvvm.cp.async.bulk.tensor`,
+    128-byte swizzle) with one mbarrier per buffer armed by thread 0; the
+    kernel then takes two extra arguments, 128-byte CUtensorMaps of K and V
+    (box [1, 1, block-k, 64], roles `tensormap:key:<rows>x64` and
+    `tensormap:value:...`), which the launcher encodes for its buffers.
+    `mma=auto` uses wgmma for the ops that meet its requirements and
+    mma.sync for the others.
+
+    Document masks (a pattern that implies "same segment"): a flag per
+    partial tile says whether it is full when all its positions share one
+    segment (block analysis of the pattern with `segments` replaced by
+    `dense`); before its loop a query block classifies its candidate tiles
+    from the segment-id ranges (skip / no mask / mask) and compacts the
+    survivors, so the loop runs only those and masks only where needed.
 
     Requirements (diagnosed): f16 or bf16 inputs; static shapes; D and Dv
     multiples of 16; identity layouts. GQA is supported (query head h reads
