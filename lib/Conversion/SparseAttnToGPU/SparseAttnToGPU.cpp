@@ -280,11 +280,11 @@ struct KernelBuilder {
   //===--- mma=wgmma: operands in 128-byte-swizzled shared memory ---------===//
   // Layout (bytes from `aligned`, the first 1024-byte boundary of the
   // dynamic shared memory): Q [64 x D], two K tiles [BK x D], two V tiles
-  // [BK x Dv], P [64 x BK]. A [rows x width] tile is stored as width / 64
+  // [BK x Dv] (P stays in registers). A [rows x width] tile is stored as width / 64
   // column blocks of [rows x 64] elements (128-byte rows); 16-byte chunk c
   // of row r sits at chunk c ^ (r % 8) (the hardware's 128-byte swizzle,
   // which XORs address bits 4-6 with bits 7-9, hence the 1024-byte
-  // alignment). Q, K and P are read K-major, V MN-major (transposed).
+  // alignment). Q and K are read K-major, V MN-major (transposed).
   bool wgmma = false;
   /// K / V tiles by TMA (cp.async.bulk.tensor, 128-byte swizzle) into the
   /// same layout, thread 0 issuing, one mbarrier per buffer.
@@ -294,7 +294,7 @@ struct KernelBuilder {
   Value tileBase;         // tiles loaded by earlier loops (mbarrier phases)
   Value aligned;     // byte offset of the aligned area in `smem` (index)
   Value alignedAddr; // its shared-window address (i64)
-  int64_t qOff = 0, kOff = 0, vOff = 0, pOff = 0;
+  int64_t qOff = 0, kOff = 0, vOff = 0;
 
   /// A 1-D view of `elements` elements at byte `offset` of the aligned area.
   Value flatView(Value offset, int64_t elements) {
@@ -368,6 +368,53 @@ struct KernelBuilder {
     for (int64_t i = 0; i < n / 2; ++i)
       acc[i] = LLVM::ExtractValueOp::create(b, loc, d, ArrayRef<int64_t>{i});
   }
+  /// D (n / 2 f32 per thread, updated in place) += A B for one k16 step of
+  /// a warpgroup MMA whose A comes from registers (four 32-bit registers of
+  /// packed pairs, mma.sync's A layout per warp) and B, transposed (MN-major),
+  /// from shared memory. The NVVM op takes A from shared memory only, so
+  /// this is the PTX instruction as inline assembly (as the NVVM op itself
+  /// lowers); the caller issues the fence, commit and wait.
+  void wgmmaRegisterA(int64_t n, ArrayRef<Value> a, Value descB,
+                      MutableArrayRef<Value> d) {
+    MLIRContext *ctx = b.getContext();
+    int64_t m = n / 2;
+    std::string asmStr, constraints;
+    llvm::raw_string_ostream os(asmStr), cs(constraints);
+    os << "{\n.reg .pred p;\n.reg .b32 one;\nmov.b32 one, 1;\n"
+          "setp.ne.b32 p, one, 0;\nwgmma.mma_async.sync.aligned.m64n"
+       << n << "k16.f32." << (elt.isF16() ? "f16.f16" : "bf16.bf16") << " {";
+    for (int64_t i = 0; i < m; ++i)
+      os << (i ? ", " : "") << "$" << i;
+    os << "}, {$" << 2 * m << ", $" << 2 * m + 1 << ", $" << 2 * m + 2
+       << ", $" << 2 * m + 3 << "}, $" << 2 * m + 4 << ", p, 1, 1, 1;\n}";
+    SmallVector<Value> operands;
+    for (int64_t i = 0; i < m; ++i)
+      cs << (i ? "," : "") << "=f";
+    for (int64_t i = 0; i < m; ++i) {
+      cs << "," << i; // tied to output i
+      operands.push_back(d[i]);
+    }
+    for (Value r : a) {
+      cs << ",r";
+      if (r.getType() != i32) // f16: vector<2xf16>
+        r = LLVM::BitcastOp::create(b, loc, i32, r);
+      operands.push_back(r);
+    }
+    cs << ",l";
+    operands.push_back(descB);
+    auto structTy =
+        LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(m, f32));
+    auto op = LLVM::InlineAsmOp::create(
+        b, loc, structTy, operands, b.getStringAttr(asmStr),
+        b.getStringAttr(constraints), b.getUnitAttr(), UnitAttr(),
+        LLVM::TailCallKindAttr(), LLVM::AsmDialectAttr::get(
+                                      ctx, LLVM::AsmDialect::AD_ATT),
+        ArrayAttr());
+    for (int64_t i = 0; i < m; ++i)
+      d[i] = LLVM::ExtractValueOp::create(b, loc, op.getResult(0),
+                                          ArrayRef<int64_t>{i});
+  }
+
   /// Makes this thread's shared-memory writes (cp.async, stores) visible to
   /// wgmma's asynchronous proxy.
   void fenceAsyncProxy() {
@@ -776,31 +823,26 @@ struct KernelBuilder {
     }
     // O += P V.
     if (wgmma) {
-      // P to shared memory (K-major, swizzled), then one warpgroup MMA with
-      // V read MN-major (transposed): step kk covers keys 16 kk .. 16 kk + 15.
-      Value pView = flatView(idx(pOff), 64 * bk);
-      Value row0w = add(muli(warp, 16), g), row1w = addi(row0w, 8);
-      for (int64_t n = 0; n < nTiles; ++n)
-        for (int half = 0; half < 2; ++half) {
-          Value pair = vector::FromElementsOp::create(
-              b, loc, VectorType::get({2}, f32),
-              ValueRange{s[n * 4 + 2 * half], s[n * 4 + 2 * half + 1]});
-          pair =
-              arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), pair);
-          Value at = swizzledIndex(half ? row1w : row0w, idx(n * 8), 64,
-                                   muli(t, 2));
-          vector::StoreOp::create(b, loc, pair, pView, ValueRange{at},
-                                  /*nontemporal=*/false, llvm::MaybeAlign(4));
-        }
-      fenceAsyncProxy();
-      gpu::BarrierOp::create(b, loc);
+      // P stays in registers: the accumulator layout of two adjacent n8
+      // column tiles is the A-register layout of one k16 step (as for
+      // mma.sync). V is read MN-major (transposed) from shared memory; step
+      // kk covers keys 16 kk .. 16 kk + 15.
       Value vBase = addi(muli(buf, bk * dv * 2), vOff);
-      warpgroupMma(
-          dv, bk / 16,
-          [&](int64_t kk) { return idx(pOff + (kk / 4) * 64 * 128 + (kk % 4) * 32); },
-          16, [&](int64_t kk) { return addi(vBase, kk * 16 * 128); }, bk * 128,
-          /*transposeB=*/true, /*accumulate=*/true,
-          MutableArrayRef<Value>(st).slice(4, dv / 2));
+      SmallVector<Value> o(st.begin() + 4, st.begin() + 4 + dv / 2);
+      NVVM::WgmmaFenceAlignedOp::create(b, loc);
+      for (int64_t kk = 0; kk < bk / 16; ++kk) {
+        SmallVector<Value> a = {
+            packF32(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]),
+            packF32(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]),
+            packF32(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]),
+            packF32(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3])};
+        wgmmaRegisterA(dv, a, descriptor(addi(vBase, kk * 16 * 128), bk * 128),
+                       o);
+      }
+      NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+      for (int64_t i = 0; i < dv / 2; ++i)
+        st[4 + i] = o[i];
       return;
     }
     Value vRow = arith::RemUIOp::create(b, loc, lane, idx(16));
@@ -1373,9 +1415,10 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   int64_t dynamicShared = 2 * (kTileBytes + vTileBytes);
   int64_t qOff = 0, kOff = 64 * d * eltBytes;
   int64_t vOff = kOff + 2 * bk * d * eltBytes;
-  int64_t pOff = vOff + 2 * bk * dv * eltBytes;
-  if (wgmma) // 1024 bytes to find the 1024-byte boundary at run time
-    dynamicShared = 1024 + pOff + 64 * bk * eltBytes;
+  int64_t wgmmaEnd = vOff + 2 * bk * dv * eltBytes;
+  if (wgmma) // 1024 bytes to find the 1024-byte boundary at run time; P
+             // stays in registers
+    dynamicShared = 1024 + wgmmaEnd;
   // After the tiles: the partial-tile codes / compacted list, then its
   // length. All shared memory is dynamic: the lowering of
   // gpu.dynamic_shared_memory addresses it from offset 0 of the block's
@@ -1464,7 +1507,6 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     kb.qOff = qOff;
     kb.kOff = kOff;
     kb.vOff = vOff;
-    kb.pOff = pOff;
     if (codesInShared)
       kb.tileCodes = memref::ViewOp::create(
           rw, loc,

@@ -1,8 +1,8 @@
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma" | FileCheck %s
 
 // mma=wgmma, D = 128: one warpgroup per 64 query rows. Dynamic shared memory
-// 1024 (alignment slack) + Q 16384 + 2 x K 16384 + 2 x V 16384 + P 8192.
-// CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention blocks in (%c16, %c8, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c91136_i32
+// 1024 (alignment slack) + Q 16384 + 2 x K 16384 + 2 x V 16384.
+// CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention blocks in (%c16, %c8, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c82944_i32
 // CHECK: gpu.func @sparse_attention
 // CHECK: gpu.dynamic_shared_memory
 // The first 1024-byte boundary, for the 128-byte swizzle.
@@ -17,13 +17,12 @@
 // CHECK-COUNT-7: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
-// P to shared memory, then O += P V with V read MN-major (row): 4 k16
-// steps over 64 keys, N = Dv = 128.
-// CHECK: vector.store
-// CHECK: nvvm.fence.proxy
-// CHECK: gpu.barrier
+// O += P V with P from registers (the PTX form with A in registers, as
+// inline assembly: four packed registers per k16 step) and V read MN-major
+// (transposed, last immediate 1): 4 k16 steps over 64 keys, N = Dv = 128.
 // CHECK: nvvm.wgmma.fence.aligned
-// CHECK-COUNT-4: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>]
+// CHECK-COUNT-4: llvm.inline_asm has_side_effects asm_dialect = att {{.*}}wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {$0, {{.*}}, $63}, {$128, $129, $130, $131}, $132, p, 1, 1, 1;
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
 func.func @causal(%q: tensor<1x8x1000x128xbf16>, %k: tensor<1x2x1000x128xbf16>, %v: tensor<1x2x1000x128xbf16>) -> tensor<1x8x1000x128xbf16> {
   %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal}
