@@ -102,15 +102,15 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
     LSE = -inf) and writes O (input type) and LSE (f32, natural log).
 
     `mma=wgmma` (sm_90a; 4 warps = one warpgroup of 64 query rows; block-k,
-    D and Dv multiples of 64): Q, K, V and P live in 128-byte-swizzled
-    shared memory (64-element column blocks of 128-byte rows, chunk c of row
-    r at c ^ (r % 8), from the first 1024-byte boundary); the lowering
-    builds the wgmma matrix descriptors and emits `nvvm.wgmma.mma_async`:
-    S = Q K^T as D / 16 steps of m64n{block-k}k16, O += P V as block-k / 16
-    steps of m64n{Dv}k16 with V read transposed; P is written to shared
-    memory by the threads, made visible to the async proxy
-    (`nvvm.fence.proxy`) and synchronised by a barrier. The accumulator
-    layout equals mma.sync's, so masking and softmax are shared. With
+    D and Dv multiples of 64): Q, K and V live in 128-byte-swizzled shared
+    memory (64-element column blocks of 128-byte rows, chunk c of row r at
+    c ^ (r % 8), from the first 1024-byte boundary); the lowering builds the
+    wgmma matrix descriptors and emits `nvvm.wgmma.mma_async` for S = Q K^T
+    (D / 16 steps of m64n{block-k}k16); O += P V (block-k / 16 steps of
+    m64n{Dv}k16, V read transposed) takes P from registers, emitted as the
+    PTX instruction in inline assembly because the NVVM op only takes A from
+    shared memory. The accumulator layout equals mma.sync's, so masking and
+    softmax are shared. With
     `tma=true`, K / V tiles arrive by TMA (`nvvm.cp.async.bulk.tensor`,
     128-byte swizzle) with one mbarrier per buffer armed by thread 0; the
     kernel then takes two extra arguments, 128-byte CUtensorMaps of K and V
