@@ -52,6 +52,7 @@
 #include "mlir/Dialect/UB/IR/UBOps.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Vector/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -64,7 +65,8 @@ void mlir::sparse_attn::registerSparseAttnDialect(DialectRegistry &registry) {
                   scf::SCFDialect, vector::VectorDialect, cf::ControlFlowDialect,
                   affine::AffineDialect, linalg::LinalgDialect,
                   LLVM::LLVMDialect, ub::UBDialect, omp::OpenMPDialect,
-                  gpu::GPUDialect, nvgpu::NVGPUDialect, NVVM::NVVMDialect>();
+                  gpu::GPUDialect, nvgpu::NVGPUDialect, NVVM::NVVMDialect,
+                  x86vector::X86VectorDialect>();
   // What convert-gpu-to-nvvm (a ConvertToLLVM-interface driver) converts
   // inside kernels.
   arith::registerConvertArithToLLVMInterface(registry);

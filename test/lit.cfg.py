@@ -47,3 +47,12 @@ llvm_config.with_environment("PATH", config.sparse_attn_tools_dir, append_path=T
 # GoogleTest unit tests run as a sub-suite.
 if config.sparse_attn_unittests.upper() in ("ON", "1", "TRUE", "YES"):
     config.available_features.add("unittests")
+
+# CPU features the host-specific execution tests need.
+try:
+    with open("/proc/cpuinfo") as f:
+        flags = next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), [])
+    if "avx512_bf16" in flags:
+        config.available_features.add("avx512bf16")
+except OSError:
+    pass

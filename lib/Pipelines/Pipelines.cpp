@@ -19,7 +19,8 @@ using namespace mlir::sparse_attn;
 /// Bufferization (results become trailing out-parameters, public functions get
 /// C wrappers), optional OpenMP, and the conversions to the LLVM dialect,
 /// shared by both pipelines.
-static std::string bufferizeAndLowerToLLVM(int64_t threads) {
+static std::string bufferizeAndLowerToLLVM(int64_t threads,
+                                           bool x86Vector = false) {
   std::string openmp;
   if (threads != 1)
     openmp = "convert-scf-to-openmp" +
@@ -39,8 +40,10 @@ static std::string bufferizeAndLowerToLLVM(int64_t threads) {
          // a memref.alloca_scope, which must still hold one block when it
          // is lowered (scf-to-cf would split it).
          "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
-         "convert-scf-to-cf,"
-         "convert-vector-to-llvm,convert-math-to-llvm," +
+         "convert-scf-to-cf," +
+         std::string(x86Vector ? "convert-vector-to-llvm{enable-x86vector=true},"
+                              : "convert-vector-to-llvm,") +
+         "convert-math-to-llvm," +
          (threads != 1 ? std::string("convert-openmp-to-llvm,") : "") +
          "convert-arith-to-llvm,convert-index-to-llvm,"
          "convert-cf-to-llvm,convert-func-to-llvm,convert-ub-to-llvm,"
@@ -59,11 +62,12 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
                                     (int64_t)options.blockQ,
                                     (int64_t)options.blockK);
   addPipeline(pm, "sparse-attn-block-analysis{" + tiles + "}," +
-                      "convert-sparse-attn-to-loops{" + tiles + "}," +
+                      "convert-sparse-attn-to-loops{" + tiles +
+                      (options.bf16Dot ? " bf16-dot=true" : "") + "}," +
                       "canonicalize,cse," +
                       (options.polynomialExp ? "sparse-attn-polynomial-exp,"
                                              : "") +
-                      bufferizeAndLowerToLLVM(options.threads));
+                      bufferizeAndLowerToLLVM(options.threads, options.bf16Dot));
 }
 
 void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(

@@ -35,6 +35,7 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/TargetParser/Host.h"
 #include "llvm/Support/raw_ostream.h"
 #include <algorithm>
 #include <chrono>
@@ -92,6 +93,12 @@ cl::opt<Lowering> lowering(
                clEnumValN(Lowering::Reference, "reference",
                           "the unfused linalg reference (S x S scores)")),
     cl::cat(category));
+cl::opt<bool> bf16Dot(
+    "bf16-dot",
+    cl::desc("bf16 inputs: Q K^T with AVX-512 BF16 dot products (needs "
+             "avx512bf16; measured slower than the f32 FMA path on "
+             "Sapphire Rapids, see bench/results)"),
+    cl::init(false), cl::cat(category));
 cl::opt<double> tolerance("tolerance",
                           cl::desc("Largest accepted relative error for "
                                    "--check (default: 1e-5 for f32, 1e-2 for "
@@ -503,6 +510,9 @@ int main(int argc, char **argv) {
   pipelineOptions.blockQ = blockQ;
   pipelineOptions.blockK = blockK;
   pipelineOptions.threads = threads;
+  if (bf16Dot && !llvm::sys::getHostCPUFeatures().lookup("avx512bf16"))
+    return fail("--bf16-dot needs a CPU with avx512bf16");
+  pipelineOptions.bf16Dot = bf16Dot;
   if (lowering == Lowering::Fused)
     buildSparseAttnToLLVMCPUPipeline(pm, pipelineOptions);
   else

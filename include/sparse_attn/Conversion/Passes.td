@@ -36,11 +36,17 @@ def ConvertSparseAttnToLoops : Pass<"convert-sparse-attn-to-loops", "ModuleOp"> 
            "Query rows per tile (used when the op carries no block_mask)">,
     Option<"blockK", "block-k", "int64_t", /*default=*/"64",
            "Key columns per tile (used when the op carries no block_mask)">,
+    Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
+           "bf16 inputs with an even D: compute Q K^T with AVX-512 BF16 "
+           "pair dot products (x86vector.avx512.dot, vdpbf16ps, f32 "
+           "accumulation, the query block kept in bf16 and the scale applied "
+           "to the scores); the target CPU must have avx512bf16">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+    "::mlir::x86vector::X86VectorDialect",
   ];
 }
 

@@ -27,6 +27,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("Compute exp with MLIR's vector polynomial approximation "
                      "instead of per-lane libm calls"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> bf16Dot{
+      *this, "bf16-dot",
+      llvm::cl::desc("bf16 inputs: Q K^T with AVX-512 BF16 dot products (the "
+                     "target CPU must have avx512bf16)"),
+      llvm::cl::init(false)};
 };
 
 /// sparse_attn (on tensors) -> LLVM dialect, through the fused loop nest,

@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -62,6 +63,9 @@ struct Kernel {
   Type f32;
   int64_t d = 0, dv = 0, bq = 0, bk = 0;
   int64_t bqPad = 0; // bq rounded up to a multiple of 16 (vector width)
+  /// Q K^T by AVX-512 BF16 pair dot products: qT2[d / 2][2 r + e] holds
+  /// q[r][d + e] in bf16 (unscaled); the scale multiplies the scores.
+  bool bf16Dot = false;
   double scale = 1.0;
   Value q, k, v, out, lse;  // memrefs
   Value qSeg, kSeg;         // memrefs or null
@@ -158,7 +162,55 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
           b, loc, k0, arith::AddIOp::create(b, loc, c, cIdx(b, loc, j))));
       inits.push_back(splat(b, 0.0f));
     }
-    auto dot = scf::ForOp::create(
+    SmallVector<Value> dotCols;
+    if (kn.bf16Dot) {
+      // Pairs of dimensions: vdpbf16ps adds q[r][d] k[d] + q[r][d+1] k[d+1]
+      // to lane r of 16-row chunks; k's pair is broadcast as one 32-bit
+      // word. One instruction per 16 rows and 2 dimensions.
+      int64_t chunks = kn.bqPad / 16;
+      auto v16 = VectorType::get({16}, f32);
+      auto v32bf = VectorType::get({32}, kn.elt);
+      auto v16i = VectorType::get({16}, b.getI32Type());
+      SmallVector<Value> accInit(n * chunks,
+                                 arith::ConstantOp::create(
+                                     b, loc, v16, DenseElementsAttr::get(v16, 0.0f)));
+      auto loop = scf::ForOp::create(
+          b, loc, c0, cIdx(b, loc, kn.d / 2), c1, accInit,
+          [&](OpBuilder &b, Location loc, Value dp, ValueRange it) {
+            SmallVector<Value> a;
+            for (int64_t ch = 0; ch < chunks; ++ch)
+              a.push_back(vector::LoadOp::create(
+                  b, loc, v32bf, qT, ValueRange{dp, cIdx(b, loc, 32 * ch)}));
+            Value d0 = arith::MulIOp::create(b, loc, dp, cIdx(b, loc, 2));
+            SmallVector<Value> next;
+            for (int64_t j = 0; j < n; ++j) {
+              Value pair = vector::LoadOp::create(
+                  b, loc, VectorType::get({2}, kn.elt), kn.k,
+                  ValueRange{bIdx, gIdx, kPos[j], d0});
+              Value word = vector::ExtractOp::create(
+                  b, loc,
+                  vector::BitCastOp::create(
+                      b, loc, VectorType::get({1}, b.getI32Type()), pair),
+                  ArrayRef<int64_t>{0});
+              Value bv = vector::BitCastOp::create(
+                  b, loc, v32bf, vector::BroadcastOp::create(b, loc, v16i, word));
+              for (int64_t ch = 0; ch < chunks; ++ch)
+                next.push_back(x86vector::DotBF16Op::create(
+                    b, loc, it[j * chunks + ch], a[ch], bv));
+            }
+            scf::YieldOp::create(b, loc, next);
+          });
+      Value scaleR = splat(b, static_cast<float>(kn.scale));
+      for (int64_t j = 0; j < n; ++j) {
+        Value col = splat(b, 0.0f);
+        for (int64_t ch = 0; ch < chunks; ++ch)
+          col = vector::InsertStridedSliceOp::create(
+              b, loc, loop.getResult(j * chunks + ch), col,
+              ArrayRef<int64_t>{16 * ch}, ArrayRef<int64_t>{1});
+        dotCols.push_back(arith::MulFOp::create(b, loc, col, scaleR));
+      }
+    }
+    auto dot = kn.bf16Dot ? scf::ForOp() : scf::ForOp::create(
         b, loc, c0, cIdx(b, loc, kn.d), c1, inits,
         [&](OpBuilder &b, Location loc, Value d, ValueRange it) {
           Value qcol =
@@ -177,7 +229,7 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
     Value mx = maxIn;
     for (int64_t j = 0; j < n; ++j) {
       Value cj = arith::AddIOp::create(b, loc, c, cIdx(b, loc, j));
-      Value col = dot.getResult(j);
+      Value col = kn.bf16Dot ? dotCols[j] : dot.getResult(j);
       if (masked && !kn.scoreMod &&
           isVectorizablePattern(kn.op.getPattern())) {
         // The pattern's predicate on vectors of query positions.
@@ -443,6 +495,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   if (!ShapedType::isDynamic(skStatic) && kn.bk > skStatic)
     kn.bk = std::max<int64_t>(skStatic, 1);
   kn.bqPad = (kn.bq + 15) / 16 * 16;
+  kn.bf16Dot = options.bf16Dot && kn.elt.isBF16() && kn.d % 2 == 0;
   Value bqV = cIdx(rw, loc, kn.bq), bkV = cIdx(rw, loc, kn.bk);
   Value c0 = cIdx(rw, loc, 0), c1 = cIdx(rw, loc, 1);
   Value numQBlocks = arith::CeilDivUIOp::create(rw, loc, kn.sq, bqV);
@@ -463,7 +516,13 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
         Value acc = scratch({kn.bqPad, kn.dv});
         Value mB = scratch({kn.bqPad});
         Value lB = scratch({kn.bqPad});
-        Value qT = scratch({kn.d, kn.bqPad});
+        Value qT = kn.bf16Dot
+                       ? memref::AllocOp::create(
+                             b, loc,
+                             MemRefType::get({kn.d / 2, 2 * kn.bqPad}, kn.elt),
+                             ValueRange{}, b.getI64IntegerAttr(64))
+                             .getResult()
+                       : scratch({kn.d, kn.bqPad});
         Value sT = scratch({kn.bk, kn.bqPad});
         Value bIdx = ivs[0], hIdx = ivs[1], qb = ivs[2];
         Value gIdx = arith::DivUIOp::create(b, loc, hIdx, kn.group);
@@ -493,8 +552,43 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                                                      ValueRange{r, c0});
                              scf::YieldOp::create(b, loc);
                            });
+        // bf16 dot products: the query block as pairs of dimensions,
+        // qT[d / 2][2 r + d % 2] = q[r][d] (bf16, unscaled; rows past the end
+        // of the sequence 0).
+        if (kn.bf16Dot) {
+          auto vecPair = VectorType::get({2 * kn.bqPad}, kn.elt);
+          Value zeroBf = arith::ConstantOp::create(
+              b, loc, vecPair,
+              DenseElementsAttr::get(
+                  vecPair, APFloat::getZero(APFloat::BFloat())));
+          scf::ForOp::create(
+              b, loc, c0, cIdx(b, loc, kn.d / 2), c1, ValueRange{},
+              [&](OpBuilder &b, Location loc, Value dp, ValueRange) {
+                vector::StoreOp::create(b, loc, zeroBf, qT, ValueRange{dp, c0});
+                scf::YieldOp::create(b, loc);
+              });
+          scf::ForOp::create(
+              b, loc, c0, rows, c1, ValueRange{},
+              [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+                Value qPos = arith::AddIOp::create(b, loc, q0, r);
+                Value r2 = arith::MulIOp::create(b, loc, r, cIdx(b, loc, 2));
+                scf::ForOp::create(
+                    b, loc, c0, cIdx(b, loc, kn.d / 2), c1, ValueRange{},
+                    [&](OpBuilder &b, Location loc, Value dp, ValueRange) {
+                      Value d0 = arith::MulIOp::create(b, loc, dp, cIdx(b, loc, 2));
+                      Value pair = vector::LoadOp::create(
+                          b, loc, VectorType::get({2}, kn.elt), kn.q,
+                          ValueRange{bIdx, hIdx, qPos, d0});
+                      vector::StoreOp::create(b, loc, pair, qT,
+                                              ValueRange{dp, r2});
+                      scf::YieldOp::create(b, loc);
+                    });
+                scf::YieldOp::create(b, loc);
+              });
+        }
         // The query block, transposed, widened to f32 and scaled: qT[d][r].
         // Rows past the end of the sequence stay 0.
+        if (!kn.bf16Dot) {
         scf::ForOp::create(b, loc, c0, cIdx(b, loc, kn.d), c1, ValueRange{},
                            [&](OpBuilder &b, Location loc, Value d, ValueRange) {
                              vector::StoreOp::create(b, loc, zeroR, qT,
@@ -525,6 +619,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                   });
               scf::YieldOp::create(b, loc);
             });
+        }
         auto tile = [&](bool masked) {
           return [&, masked](OpBuilder &b, Value kb) {
             emitTile(b, kn, bIdx, hIdx, gIdx, q0, rows, kb, masked, qT, sT,
@@ -631,7 +726,7 @@ struct ConvertSparseAttnToLoopsPass
     if (!ok)
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
-    populateSparseAttnToLoopsPatterns(patterns, {blockQ, blockK});
+    populateSparseAttnToLoopsPatterns(patterns, {blockQ, blockK, bf16Dot});
     if (failed(applyPatternsGreedily(module, std::move(patterns))))
       return signalPassFailure();
     if (failed(finishAttentionLowering(module, "loops")))

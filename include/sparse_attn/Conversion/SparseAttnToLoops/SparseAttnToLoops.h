@@ -11,6 +11,10 @@ struct SparseAttnToLoopsOptions {
   /// Tile sizes used when an op carries no block_mask.
   int64_t blockQ = 64;
   int64_t blockK = 64;
+  /// bf16 inputs: Q K^T with AVX-512 BF16 pair dot products
+  /// (vdpbf16ps), the query block kept in bf16; the target CPU must have
+  /// avx512bf16. Otherwise bf16 is widened to f32 for every product.
+  bool bf16Dot = false;
 };
 
 /// Rewrites sparse_attn.attention into the fused, block-skipping loop nest.

@@ -1,0 +1,35 @@
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-loops="bf16-dot=true" --split-input-file | FileCheck %s
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-loops --split-input-file | FileCheck %s --check-prefix=OFF
+
+// bf16 with bf16-dot: the query block is kept as bf16 pairs of dimensions
+// (qT[d / 2][2 r + d % 2]) and Q K^T is one x86vector.avx512.dot (vdpbf16ps)
+// per 16 rows and two dimensions, a key's pair broadcast as one 32-bit
+// word; the scale multiplies the scores afterwards.
+// CHECK-LABEL: func.func @bf16
+// CHECK: memref.alloc() {alignment = 64 : i64} : memref<32x128xbf16>
+// CHECK: vector.load {{.*}} : memref<1x2x256x64xbf16>, vector<2xbf16>
+// CHECK: vector.store {{.*}} : memref<32x128xbf16>, vector<2xbf16>
+// CHECK: vector.load {{.*}} : memref<32x128xbf16>, vector<32xbf16>
+// CHECK: vector.bitcast {{.*}} : vector<2xbf16> to vector<1xi32>
+// CHECK: vector.bitcast {{.*}} : vector<16xi32> to vector<32xbf16>
+// CHECK: x86vector.avx512.dot {{.*}} : vector<32xbf16> -> vector<16xf32>
+// CHECK: vector.insert_strided_slice {{.*}} : vector<16xf32> into vector<64xf32>
+// OFF-LABEL: func.func @bf16
+// OFF-NOT: x86vector.avx512.dot
+func.func @bf16(%q: tensor<1x2x256x64xbf16>) -> tensor<1x2x256x64xbf16> {
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+      : tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16> -> tensor<1x2x256x64xbf16>
+  return %o : tensor<1x2x256x64xbf16>
+}
+
+// -----
+
+// f32 inputs are unaffected by the option.
+// CHECK-LABEL: func.func @f32
+// CHECK-NOT: x86vector.avx512.dot
+// CHECK: return
+func.func @f32(%q: tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> {
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+      : tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x256x64xf32>
+  return %o : tensor<1x2x256x64xf32>
+}
