@@ -14,8 +14,9 @@
  * The runtime-only counterpart of `sparse-attn-run` for machines with a GPU
  * but no MLIR: it needs only this file, sparse_attn_cuda.c and a C compiler
  *   cc -O2 -std=c99 sparse-attn-cuda-run.c sparse_attn_cuda.c -ldl -lm
- * Inputs are converted to the argument's element type (f32 / f64 / f16 .npy
- * to bf16 or f16 with round-to-nearest-even; i32 / i64 ids). Without
+ * Inputs are converted to the argument's element type (f32 / f16 .npy to
+ * bf16 or f16 with round-to-nearest-even; f64 is rounded to f32 first on the
+ * way to bf16; i32 / i64 ids). Without
  * --input, floats are uniform in [-1, 1) and segment ids split each
  * sequence into --documents equal documents (default 1).
  *
@@ -97,6 +98,11 @@ static Npy *readNpy(const char *path, char *why, size_t whyLen) {
       goto truncated;
     headerLen = l[0] | (l[1] << 8) | (l[2] << 16) | ((unsigned)l[3] << 24);
   }
+  if (headerLen > (1u << 20)) {
+    snprintf(why, whyLen, "'%s': implausible header length %u", path,
+             headerLen);
+    goto bad;
+  }
   header = (char *)calloc(headerLen + 1, 1);
   a = (Npy *)calloc(1, sizeof *a);
   if (!header || !a || fread(header, 1, headerLen, f) != headerLen)
@@ -138,7 +144,8 @@ static Npy *readNpy(const char *path, char *why, size_t whyLen) {
       ++p;
       continue;
     }
-    if (a->rank == MAX_DIMS || d < 0) {
+    if (a->rank == MAX_DIMS || d < 0 ||
+        (d > 0 && a->count > (1LL << 40) / d)) {
       snprintf(why, whyLen, "'%s': unsupported shape", path);
       goto bad;
     }

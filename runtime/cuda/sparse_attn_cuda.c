@@ -145,7 +145,6 @@ typedef struct {
    * when the argument's pointer changes, uploaded on the launch stream. */
   int isTensorMap, source, boxRows, boxCols;
   CUdeviceptr encodedFor;
-  unsigned long long hostMap[16] __attribute__((aligned(64)));
   char role[64], dtype[16];
   int rank;
   long long dims[MAX_RANK];
@@ -321,7 +320,7 @@ int sa_cuda_load(const char *dir, int index, sa_cuda_kernel **out) {
   char moduleFile[256] = {0}, path[4096];
   sa_cuda_kernel *k;
   char *image;
-  int n, i;
+  int n, i, tableNo = 0;
   *out = NULL;
   k = (sa_cuda_kernel *)calloc(1, sizeof *k);
   if (!k)
@@ -375,9 +374,10 @@ int sa_cuda_load(const char *dir, int index, sa_cuda_kernel **out) {
         if (!strcmp(k->params[k->argParam[a]].role, p->role))
           p->source = a;
       if (p->source < 0 || k->params[k->argParam[p->source]].rank != 4) {
-        sa_cuda_unload(k);
-        return fail("%s: tensormap of '%s', which is not a 4-D argument", dir,
-                    p->role);
+        fail("%s: tensormap of '%s', which is not a 4-D argument", dir,
+             p->role);
+        sa_cuda_unload(k); /* p points into k: report first */
+        return 1;
       }
       if (!cu.tensorMapEncodeTiled) {
         sa_cuda_unload(k);
@@ -396,15 +396,19 @@ int sa_cuda_load(const char *dir, int index, sa_cuda_kernel **out) {
     data = readFile(path, &size);
     if (!data || size != (size_t)p->dims[0] * 4) {
       free(data);
-      sa_cuda_unload(k);
-      return fail("cannot read %s (expected %lld int32 values)", path,
-                  p->dims[0]);
+      fail("cannot read %s (expected %lld int32 values)", path, p->dims[0]);
+      sa_cuda_unload(k); /* p points into k: report first */
+      return 1;
     }
-    /* The last offset of a compressed-row table is its number of tiles. */
-    if (size >= 4 && strstr(p->role, "full_offsets"))
+    /* The last offset of a compressed-row table is its number of tiles;
+     * the kernel's tables come in a fixed order (full offsets, full
+     * indices, partial offsets, ...), and identical tables may share one
+     * file, so they are told apart by position, not by name. */
+    if (size >= 4 && tableNo == 0)
       k->fullTiles = ((const int *)data)[size / 4 - 1];
-    if (size >= 4 && strstr(p->role, "partial_offsets"))
+    if (size >= 4 && tableNo == 2)
       k->partialTiles = ((const int *)data)[size / 4 - 1];
+    ++tableNo;
     if (check(cu.memAlloc(&p->table, size), "cuMemAlloc") ||
         check(cu.memcpyHtoD(p->table, data, size), "cuMemcpyHtoD")) {
       free(data);
@@ -472,11 +476,13 @@ int sa_cuda_launch(sa_cuda_kernel *k, const unsigned long long *ptrs,
         /* bf16 9, f16 6; no interleave; 128-byte swizzle (3); L2 promotion
          * 128 B (2); out-of-bounds elements read as zero (0). */
         int type = !strcmp(src->dtype, "bf16") ? 9 : 6;
-        if (check(cu.tensorMapEncodeTiled(p->hostMap, type, 4, (void *)base,
+        /* CUtensorMap: 128 bytes, 64-byte aligned. */
+        unsigned long long map[16] __attribute__((aligned(64)));
+        if (check(cu.tensorMapEncodeTiled(map, type, 4, (void *)base,
                                           dims, strides, box, one, 0, 3, 2,
                                           0),
                   "cuTensorMapEncodeTiled") ||
-            check(cu.memcpyHtoDAsync(p->table, p->hostMap, 128,
+            check(cu.memcpyHtoDAsync(p->table, map, 128,
                                      (CUstream)stream),
                   "cuMemcpyHtoDAsync"))
           return 1;

@@ -53,7 +53,11 @@ void sa_cuda_tile_info(const sa_cuda_kernel *k, int *tile_q, int *tile_k,
 
 /* Launches the kernel asynchronously on `stream` (a CUstream; NULL: the
  * legacy default stream). `ptrs` holds one device pointer per argument.
- * Returns 0 on success. */
+ * Kernels with TMA loads (manifest `tensormap` lines) keep one device copy
+ * of each CUtensorMap per loaded kernel, re-encoded and uploaded on
+ * `stream` when an argument's pointer changes: launches of one loaded
+ * kernel with different K / V buffers must be ordered on one stream (load
+ * the artifact once per stream otherwise). Returns 0 on success. */
 int sa_cuda_launch(sa_cuda_kernel *k, const unsigned long long *ptrs,
                    int nptrs, void *stream);
 

@@ -6,7 +6,7 @@
 
 // Default on sm_90a (mma=auto): warpgroup MMAs on swizzled shared memory.
 // CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention
-// CHECK: gpu.binary @sparse_attn_kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
+// CHECK: gpu.binary @sparse_attn_kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx83">
 // CHECK-SAME: .target sm_90a
 // CHECK-SAME: .visible .entry sparse_attention(
 // CHECK-SAME: .maxntid 128, 1, 1
@@ -34,7 +34,7 @@
 // SM80-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // SM80-NOT: wgmma
 
-// NVVM: gpu.module @sparse_attn_kernels [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">]
+// NVVM: gpu.module @sparse_attn_kernels [#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx83">]
 // NVVM: llvm.func @sparse_attention(%{{.*}}: !llvm.ptr
 // NVVM: nvvm.wgmma.fence.aligned
 func.func @attention(%q: tensor<1x4x256x64xbf16>, %k: tensor<1x4x256x64xbf16>, %v: tensor<1x4x256x64xbf16>) -> tensor<1x4x256x64xbf16> {

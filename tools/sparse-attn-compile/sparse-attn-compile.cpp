@@ -64,7 +64,7 @@ cl::opt<std::string> target("target",
 cl::opt<std::string> chip("chip", cl::desc("GPU architecture (cuda)"),
                           cl::init("sm_90a"), cl::cat(category));
 cl::opt<std::string> features("features", cl::desc("PTX features (cuda)"),
-                              cl::init("+ptx80"), cl::cat(category));
+                              cl::init("+ptx83"), cl::cat(category));
 cl::opt<std::string> format("format",
                             cl::desc("cuda: isa (PTX, default), bin (cubin, "
                                      "needs ptxas) or fatbin"),

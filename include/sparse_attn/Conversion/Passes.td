@@ -157,7 +157,8 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
            "Tensor-core instructions: sync (mma.sync m16n8k16, sm_80+), "
            "wgmma (warpgroup MMA with operands in 128-byte-swizzled shared "
            "memory, sm_90a; needs warps = 4, block-k and D, Dv multiples of "
-           "64) or auto (wgmma for the ops that meet its requirements)">,
+           "64, Dv <= 256, and the tiles in shared memory) or auto (wgmma "
+           "for the ops that meet its requirements)">,
     Option<"tma", "tma", "bool", /*default=*/"false",
            "With wgmma: load K / V tiles with TMA (cp.async.bulk.tensor, "
            "mbarriers); adds two 128-byte CUtensorMap arguments that the "

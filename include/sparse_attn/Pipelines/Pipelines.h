@@ -51,8 +51,8 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       *this, "chip", llvm::cl::desc("GPU architecture (sm_80, sm_90a, ...)"),
       llvm::cl::init("sm_90a")};
   PassOptions::Option<std::string> features{
-      *this, "features", llvm::cl::desc("PTX features, e.g. +ptx80"),
-      llvm::cl::init("+ptx80")};
+      *this, "features", llvm::cl::desc("PTX features (ISA version), e.g. +ptx83: TMA kernels need 8.3 for the tensormap fence"),
+      llvm::cl::init("+ptx83")};
   PassOptions::Option<std::string> format{
       *this, "format",
       llvm::cl::desc("What gpu-module-to-binary embeds: isa (PTX text, "

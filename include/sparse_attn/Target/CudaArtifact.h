@@ -16,7 +16,8 @@
 //   table <file> <count>                     (uploaded by the runtime)
 //   tensormap <argument> <rows> <cols>       (mma=wgmma tma=true: a 128-byte
 //        CUtensorMap of that 4-D argument, box [1, 1, rows, cols], 128-byte
-//        swizzle, zero fill; encoded by the runtime at each launch)
+//        swizzle, zero fill; encoded by the runtime for the launch's
+//        pointer, re-encoded when it changes)
 //   end
 //
 // Arguments are passed to the kernel in the order they are listed (args and
@@ -37,7 +38,7 @@ namespace sparse_attn {
 struct CudaArtifactOptions {
   std::string directory;
   std::string chip = "sm_90a";
-  std::string features = "+ptx80";
+  std::string features = "+ptx83";
   /// isa (PTX, the driver JIT-compiles it at load), bin (cubin, needs ptxas
   /// at compile time) or fatbin.
   std::string format = "isa";

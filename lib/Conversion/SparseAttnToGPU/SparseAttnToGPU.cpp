@@ -59,6 +59,8 @@ using namespace mlir;
 using namespace mlir::sparse_attn;
 
 static constexpr const char *kKernelModuleName = "sparse_attn_kernels";
+/// Shared memory one thread block may use on sm_80 / sm_90 (227 KB).
+static constexpr int64_t kMaxSharedBytes = 232448;
 
 LogicalResult
 mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
@@ -91,6 +93,18 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
   if (options.mma == "wgmma")
     if (std::string why = wgmmaUnsupported(op, options); !why.empty())
       return op.emitOpError("mma=wgmma needs ") << why;
+  bool wgmma = options.mma == "wgmma" ||
+               (options.mma == "auto" && wgmmaUnsupported(op, options).empty());
+  if (!wgmma) {
+    // Two padded K and V tiles, room for the document-mask lists.
+    int64_t d = qT.getDimSize(3), dv = vT.getDimSize(3);
+    int64_t bytes = 2 * 2 * options.blockK * (d + 8 + dv + 8) + 4 * 4097;
+    if (bytes > kMaxSharedBytes)
+      return op.emitOpError("the GPU kernel would need up to ")
+             << bytes << " bytes of shared memory at block-k "
+             << options.blockK << ", more than the " << kMaxSharedBytes
+             << " of a thread block; use a smaller block-k";
+  }
   return success();
 }
 
@@ -105,11 +119,19 @@ mlir::sparse_attn::wgmmaUnsupported(Operation *operation,
            std::to_string(options.warps);
   if (options.blockK % 64 != 0)
     return "block-k a multiple of 64, got " + std::to_string(options.blockK);
-  if (qT.getDimSize(3) % 64 != 0 || vT.getDimSize(3) % 64 != 0 ||
-      vT.getDimSize(3) > 256)
+  int64_t d = qT.getDimSize(3), dv = vT.getDimSize(3);
+  if (d % 64 != 0 || dv % 64 != 0 || dv > 256)
     return "D and Dv multiples of 64 (Dv at most 256), got D = " +
-           std::to_string(qT.getDimSize(3)) +
-           ", Dv = " + std::to_string(vT.getDimSize(3));
+           std::to_string(d) + ", Dv = " + std::to_string(dv);
+  // Q, two K and two V tiles (bf16 / f16), alignment slack, and room for
+  // the document-mask lists and the mbarriers.
+  int64_t bytes = 1024 + 2 * (64 * d + 2 * options.blockK * (d + dv)) +
+                  4 * 4097 + 16;
+  if (bytes > kMaxSharedBytes)
+    return "Q, K and V tiles that fit in shared memory (" +
+           std::to_string(bytes) + " bytes at block-k " +
+           std::to_string(options.blockK) + ", more than " +
+           std::to_string(kMaxSharedBytes) + ")";
   return "";
 }
 
@@ -829,16 +851,20 @@ struct KernelBuilder {
       // kk covers keys 16 kk .. 16 kk + 15.
       Value vBase = addi(muli(buf, bk * dv * 2), vOff);
       SmallVector<Value> o(st.begin() + 4, st.begin() + 4 + dv / 2);
-      NVVM::WgmmaFenceAlignedOp::create(b, loc);
+      // Every A register is written before the fence (wgmma must not read
+      // registers written after the last wgmma.fence).
+      SmallVector<SmallVector<Value>> a;
+      SmallVector<Value> descs;
       for (int64_t kk = 0; kk < bk / 16; ++kk) {
-        SmallVector<Value> a = {
-            packF32(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]),
-            packF32(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]),
-            packF32(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]),
-            packF32(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3])};
-        wgmmaRegisterA(dv, a, descriptor(addi(vBase, kk * 16 * 128), bk * 128),
-                       o);
+        a.push_back({packF32(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]),
+                     packF32(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]),
+                     packF32(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]),
+                     packF32(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3])});
+        descs.push_back(descriptor(addi(vBase, kk * 16 * 128), bk * 128));
       }
+      NVVM::WgmmaFenceAlignedOp::create(b, loc);
+      for (int64_t kk = 0; kk < bk / 16; ++kk)
+        wgmmaRegisterA(dv, a[kk], descs[kk], o);
       NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
       NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
       for (int64_t i = 0; i < dv / 2; ++i)
@@ -1218,6 +1244,19 @@ struct KernelBuilder {
           NVVM::MBarrierInitOp::create(
               b, loc, mbarrier(idx(i)),
               arith::ConstantIntOp::create(b, loc, i32, 1), Value());
+        // The tensor maps were written to global memory by a host copy:
+        // acquire them for the tensormap proxy before the first TMA (the
+        // issuing thread's view is what matters).
+        for (Value map : {kMap, vMap})
+          NVVM::FenceProxyAcquireOp::create(
+              b, loc,
+              NVVM::MemScopeKindAttr::get(b.getContext(),
+                                          NVVM::MemScopeKind::SYS),
+              map, arith::ConstantIntOp::create(b, loc, i32, 128),
+              NVVM::ProxyKindAttr::get(b.getContext(),
+                                       NVVM::ProxyKind::GENERIC),
+              NVVM::ProxyKindAttr::get(b.getContext(),
+                                       NVVM::ProxyKind::TENSORMAP));
       }
       nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(),
                                        b.getI32IntegerAttr(0));
@@ -1429,6 +1468,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   int64_t mbarOff = (dynamicShared + 7) / 8 * 8; // two mbarriers (TMA)
   if (tma)
     dynamicShared = mbarOff + 16;
+
   SmallVector<Type> workgroup;
   gpu::GPUFuncOp func;
   {

@@ -27,3 +27,4 @@ func.func @fits(%q: tensor<1x1x128x64xbf16>) -> tensor<1x1x128x64xbf16> {
       : tensor<1x1x128x64xbf16>, tensor<1x1x128x64xbf16>, tensor<1x1x128x64xbf16> -> tensor<1x1x128x64xbf16>
   return %o : tensor<1x1x128x64xbf16>
 }
+
