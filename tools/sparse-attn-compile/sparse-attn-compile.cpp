@@ -149,6 +149,9 @@ int main(int argc, char **argv) {
     cuda.blockK = blockK;
     if (mma != "sync" && mma != "wgmma" && mma != "auto")
       return fail("--mma must be sync, wgmma or auto");
+    if (mma == "wgmma" && chip != "sm_90a")
+      return fail("--mma=wgmma needs --chip=sm_90a (warpgroup MMA), got " +
+                  chip);
     cuda.mma = mma;
     cuda.tma = tma;
     std::string message;
