@@ -44,6 +44,7 @@ def main():
     ap.add_argument("--block-k", type=int, default=64)
     ap.add_argument("--mma", default="auto", choices=["sync", "wgmma", "auto"])
     ap.add_argument("--no-tma", action="store_true", help="K / V by cp.async on the wgmma path")
+    ap.add_argument("--overlap", action="store_true", help="next Q K^T during this softmax")
     a = ap.parse_args()
     cases = []
     if a.which in ("check", "all"):
@@ -59,7 +60,8 @@ def main():
             f.write(module_text(c))
         r = subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=%d" % a.warps,
                             "--block-k=%d" % a.block_k, "--mma=" + a.mma]
-                           + (["--tma=false"] if a.no_tma else []),
+                           + (["--tma=false"] if a.no_tma else [])
+                           + (["--overlap"] if a.overlap else []),
                            stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
             # e.g. mma=wgmma needs D % 64 == 0: report and go on.

@@ -79,7 +79,8 @@ void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(
 void mlir::sparse_attn::buildSparseAttnToNVVMPipeline(
     OpPassManager &pm, const GPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
-      "convert-sparse-attn-to-gpu{{warps={0} block-k={1} mma={5} tma={6}},"
+      "convert-sparse-attn-to-gpu{{warps={0} block-k={1} mma={5} tma={6} "
+      "overlap={7}},"
       "nvvm-attach-target{{chip={2} features={3} O={4}},"
       "gpu.module(convert-scf-to-cf,convert-nvgpu-to-nvvm,"
       "convert-gpu-to-nvvm{{use-bare-ptr-memref-call-conv=1},"
@@ -92,7 +93,7 @@ void mlir::sparse_attn::buildSparseAttnToNVVMPipeline(
       options.mma == "auto" && std::string(options.chip) != "sm_90a"
           ? std::string("sync")
           : std::string(options.mma),
-      options.tma ? "true" : "false");
+      options.tma ? "true" : "false", options.overlap ? "true" : "false");
   if (options.binary)
     pipeline += ",gpu-module-to-binary{format=" + std::string(options.format) +
                 "}";

@@ -68,6 +68,7 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
   pipeline.blockK = options.blockK;
   pipeline.mma = options.mma;
   pipeline.tma = options.tma;
+  pipeline.overlap = options.overlap;
   pipeline.optLevel = options.optLevel;
   buildSparseAttnToNVVMPipeline(pm, pipeline);
   if (failed(pm.run(*clone))) {
@@ -124,7 +125,8 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
   os << "module " << moduleFile << " " << moduleFormat << "\n";
   os << "# chip " << options.chip << ", features " << options.features
      << ", warps " << options.warps << ", block-k " << options.blockK
-     << ", mma " << options.mma << (options.tma ? ", tma" : "") << "\n";
+     << ", mma " << options.mma << (options.tma ? ", tma" : "")
+     << (options.overlap ? ", overlap" : "") << "\n";
   SymbolTable symbols(*clone);
   bool ok = true;
   clone->walk([&](gpu::LaunchFuncOp launch) {

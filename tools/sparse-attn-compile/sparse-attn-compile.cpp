@@ -83,6 +83,10 @@ cl::opt<bool> tma("tma",
                            "the runtime encodes the tensor maps); "
                            "--tma=false: cp.async"),
                   cl::init(true), cl::cat(category));
+cl::opt<bool> overlap("overlap",
+                      cl::desc("cuda: with TMA, issue the next tile's Q K^T "
+                               "before this tile's softmax"),
+                      cl::init(false), cl::cat(category));
 cl::opt<std::string> headerFile("header",
                                 cl::desc("Also write a C header of the ABI"),
                                 cl::value_desc("file.h"), cl::cat(category));
@@ -154,6 +158,7 @@ int main(int argc, char **argv) {
                   chip);
     cuda.mma = mma;
     cuda.tma = tma;
+    cuda.overlap = overlap;
     std::string message;
     if (failed(sparse_attn::compileToCudaArtifact(module, cuda, message)))
       return fail(message);

@@ -163,6 +163,9 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
            "With wgmma: load K / V tiles with TMA (cp.async.bulk.tensor, "
            "mbarriers); adds two 128-byte CUtensorMap arguments that the "
            "launcher encodes (role tensormap:key / tensormap:value)">,
+    Option<"overlap", "overlap", "bool", /*default=*/"false",
+           "With tma: issue the next tile's Q K^T (asynchronous wgmma) "
+           "before this tile's softmax, K loaded one tile ahead of V">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

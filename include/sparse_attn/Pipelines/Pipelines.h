@@ -80,6 +80,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("With wgmma: K / V tiles by TMA (the launcher encodes "
                      "two CUtensorMaps)"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> overlap{
+      *this, "overlap",
+      llvm::cl::desc("With tma: the next tile's Q K^T overlaps this tile's "
+                     "softmax"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> binary{
       *this, "binary",
       llvm::cl::desc("Finish with gpu-module-to-binary (false: stop at the "

@@ -47,6 +47,8 @@ struct CudaArtifactOptions {
   std::string mma = "auto";
   /// With wgmma: K / V by TMA (the runtime encodes the tensor maps).
   bool tma = true;
+  /// With TMA: the next tile's Q K^T overlaps this tile's softmax.
+  bool overlap = false;
   int64_t optLevel = 3;
 };
 

@@ -311,6 +311,8 @@ struct KernelBuilder {
   /// K / V tiles by TMA (cp.async.bulk.tensor, 128-byte swizzle) into the
   /// same layout, thread 0 issuing, one mbarrier per buffer.
   bool tma = false;
+  /// With tma: the next tile's Q K^T overlaps this tile's softmax.
+  bool overlap = false;
   Value kMap, vMap;       // generic pointers to the CUtensorMaps
   int64_t mbarOff = 0;    // byte offset of the two mbarriers in `smem`
   Value tileBase;         // tiles loaded by earlier loops (mbarrier phases)
@@ -390,6 +392,125 @@ struct KernelBuilder {
     for (int64_t i = 0; i < n / 2; ++i)
       acc[i] = LLVM::ExtractValueOp::create(b, loc, d, ArrayRef<int64_t>{i});
   }
+  /// Issues S = Q K^T for the K tile in buffer `buf` as warpgroup MMAs and
+  /// commits them without waiting: the returned accumulator struct may only
+  /// be read after a later wgmma.wait_group.
+  Value issueScores(Value buf) {
+    MLIRContext *ctx = b.getContext();
+    auto structTy = LLVM::LLVMStructType::getLiteral(
+        ctx, SmallVector<Type>(bk / 2, f32));
+    Value acc = LLVM::UndefOp::create(b, loc, structTy);
+    Value kBase = addi(muli(buf, bk * d * 2), kOff);
+    NVVM::WgmmaFenceAlignedOp::create(b, loc);
+    NVVM::WGMMATypes ty =
+        elt.isF16() ? NVVM::WGMMATypes::f16 : NVVM::WGMMATypes::bf16;
+    for (int64_t kk = 0; kk < d / 16; ++kk)
+      acc = NVVM::WgmmaMmaAsyncOp::create(
+          b, loc, structTy, acc,
+          descriptor(idx(qOff + (kk / 4) * 64 * 128 + (kk % 4) * 32), 16),
+          descriptor(addi(kBase, (kk / 4) * bk * 128 + (kk % 4) * 32), 16),
+          NVVM::MMAShapeAttr::get(ctx, 64, bk, 16), ty, ty,
+          NVVM::WGMMATypes::f32,
+          kk ? NVVM::WGMMAScaleOut::one : NVVM::WGMMAScaleOut::zero,
+          NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
+          NVVM::MMALayout::row, NVVM::MMALayout::col,
+          NVVM::MMAIntOverflowAttr());
+    NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+    return acc;
+  }
+  SmallVector<Value> extractAll(Value structV, int64_t n) {
+    SmallVector<Value> out;
+    for (int64_t i = 0; i < n; ++i)
+      out.push_back(
+          LLVM::ExtractValueOp::create(b, loc, structV, ArrayRef<int64_t>{i}));
+    return out;
+  }
+
+  /// wgmma + TMA: like pipelinedLoop, but the next tile's Q K^T runs on the
+  /// tensor cores while this tile's softmax runs on the CUDA cores. K runs
+  /// one tile ahead of V: iteration j waits for K of tile j + 1, issues
+  /// S_{j+1} = Q K_{j+1}^T (not waited for), does the softmax of S_j, waits
+  /// for V_j, issues O += P_j V_j and waits for both; meanwhile TMA loads
+  /// K_{j+2} and V_{j+1}. Two K and two V buffers suffice: K_{j+2} replaces
+  /// K_j (consumed by S_j, complete) and V_{j+1} replaces V_{j-1}.
+  SmallVector<Value> overlappedLoop(Value n, function_ref<Value(Value)> kbAt,
+                                    function_ref<Value(Value)> maskAt,
+                                    bool masked, SmallVector<Value> state) {
+    gpu::BarrierOp::create(b, loc); // readers of every buffer are done
+    Value base = tileBase;
+    tileBase = add(tileBase, n);
+    auto ult = [&](Value x, Value y) {
+      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+    };
+    auto ifThen = [&](Value cond, function_ref<void()> body) {
+      auto ifOp = scf::IfOp::create(b, loc, cond, /*else=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      body();
+    };
+    auto bufOf = [&](Value t) {
+      return arith::RemUIOp::create(b, loc, t, idx(2)).getResult();
+    };
+    // Prologue: K_0, V_0, K_1; S_0.
+    ifThen(ult(idx(0), n), [&] {
+      tmaLoad(kbAt(idx(0)), bufOf(base), /*values=*/false);
+      tmaLoad(kbAt(idx(0)), bufOf(base), /*values=*/true);
+    });
+    ifThen(ult(idx(1), n), [&] {
+      tmaLoad(kbAt(idx(1)), bufOf(addi(base, 1)), /*values=*/false);
+    });
+    SmallVector<Value> s0(bk / 2, cf(0.0));
+    {
+      auto ifOp = scf::IfOp::create(b, loc, TypeRange(ValueRange(s0)),
+                                    ult(idx(0), n), /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      tmaWait(base, /*values=*/false);
+      Value acc = issueScores(bufOf(base));
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+      scf::YieldOp::create(b, loc, extractAll(acc, bk / 2));
+      b.setInsertionPointToStart(ifOp.elseBlock());
+      scf::YieldOp::create(b, loc, s0);
+      b.setInsertionPointAfter(ifOp);
+      s0.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+    }
+    SmallVector<Value> init = state;
+    llvm::append_range(init, s0);
+    auto loop = scf::ForOp::create(b, loc, idx(0), n, idx(1), init);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> args(loop.getRegionIterArgs().begin(),
+                            loop.getRegionIterArgs().end());
+    SmallVector<Value> st(args.begin(), args.begin() + state.size());
+    SmallVector<Value> sj(args.begin() + state.size(), args.end());
+    Value j = loop.getInductionVar();
+    Value t = add(base, j);
+    // Everyone is done with K_j (S_j completed last iteration) and V_{j-1}.
+    gpu::BarrierOp::create(b, loc);
+    Value j1 = addi(j, 1), j2 = addi(j, 2);
+    ifThen(ult(j2, n), [&] {
+      tmaLoad(kbAt(j2), bufOf(t), /*values=*/false);
+    });
+    ifThen(ult(j1, n), [&] {
+      tmaLoad(kbAt(j1), bufOf(addi(t, 1)), /*values=*/true);
+    });
+    Value next;
+    auto issueNext = [&]() {
+      // K_{j+1} (a stale buffer after the last tile: issued anyway, so the
+      // accumulators never pass through a branch; the result is unused).
+      ifThen(ult(j1, n), [&] { tmaWait(addi(t, 1), /*values=*/false); });
+      next = issueScores(bufOf(addi(t, 1)));
+    };
+    auto waitValues = [&]() { tmaWait(t, /*values=*/true); };
+    Value mask = maskAt ? maskAt(j) : Value();
+    tile(kbAt(j), bufOf(t), masked, mask, {}, st, sj, issueNext, waitValues);
+    // tile() ended with wgmma.wait_group 0: S_{j+1} is complete too.
+    llvm::append_range(st, extractAll(next, bk / 2));
+    scf::YieldOp::create(b, loc, st);
+    return SmallVector<Value>(loop.getResults().begin(),
+                              loop.getResults().begin() + state.size());
+  }
+
   /// D (n / 2 f32 per thread, updated in place) += A B for one k16 step of
   /// a warpgroup MMA whose A comes from registers (four 32-bit registers of
   /// packed pairs, mma.sync's A layout per warp) and B, transposed (MN-major),
@@ -600,36 +721,53 @@ struct KernelBuilder {
   /// Starts copying the (K, V) tile of key block `kb` into shared buffer
   /// `buf` (cp.async; the caller commits and waits). Rows past Sk are
   /// clamped to the last row (masked later).
+  /// TMA of the K (`values` false) or V tile of key block `kb` into buffer
+  /// `buf`: thread 0 expects the bytes on that buffer's mbarrier (K: 0, 1;
+  /// V: 2, 3), then issues one box of [BK rows x 64 columns] per 64-column
+  /// block.
+  void tmaLoad(Value kb, Value buf, bool values) {
+    auto ifOp = scf::IfOp::create(b, loc, threadZero(), /*else=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    Value bar = mbarrier(values ? addi(buf, 2) : buf);
+    int64_t width = values ? dv : d;
+    NVVM::MBarrierArriveExpectTxOp::create(
+        b, loc, Type(), bar,
+        arith::ConstantIntOp::create(b, loc, i32, bk * width * 2),
+        NVVM::MemScopeKind::CTA, /*relaxed=*/false, Value());
+    Value k0 = i32v(muli(kb, bk));
+    Value map = values ? vMap : kMap;
+    int64_t off = values ? vOff : kOff;
+    for (int64_t cb = 0; cb < width / 64; ++cb) {
+      // The CTA's own shared::cta address, as a shared::cluster one.
+      Value dst = LLVM::AddrSpaceCastOp::create(
+          b, loc, LLVM::LLVMPointerType::get(b.getContext(), 7),
+          sharedPtr(add(aligned,
+                        addi(muli(buf, bk * width * 2), off + cb * bk * 128))));
+      NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+          b, loc, dst, map,
+          ValueRange{arith::ConstantIntOp::create(b, loc, i32, cb * 64), k0,
+                     i32v(kvh), i32v(bIdx)},
+          bar, ValueRange{}, Value(), Value(), NVVM::TMALoadMode::TILE,
+          /*isCTAOnly=*/false, NVVM::CTAGroupKindAttr(), Value());
+    }
+  }
+  /// Waits until the K (or V) tile number `t` of the block (counted over
+  /// all its loops) has landed in buffer t % 2: phase parity (t / 2) % 2 of
+  /// that buffer's mbarrier.
+  void tmaWait(Value t, bool values) {
+    Value buf = arith::RemUIOp::create(b, loc, t, idx(2));
+    Value parity = i32v(arith::RemUIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, t, idx(2)), idx(2)));
+    NVVM::MBarrierTryWaitParityOp::create(
+        b, loc, mbarrier(values ? addi(buf, 2) : buf), parity,
+        arith::ConstantIntOp::create(b, loc, i32, 0x989680));
+  }
+
   void loadTile(Value kb, Value buf) {
     if (tma) {
-      // Thread 0: expect the tile's bytes on the buffer's mbarrier, then
-      // one TMA box of [BK rows x 64 columns] per 64-column block.
-      auto ifOp = scf::IfOp::create(b, loc, threadZero(), /*else=*/false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifOp.thenBlock());
-      Value bar = mbarrier(buf);
-      NVVM::MBarrierArriveExpectTxOp::create(
-          b, loc, Type(), bar,
-          arith::ConstantIntOp::create(b, loc, i32, bk * (d + dv) * 2),
-          NVVM::MemScopeKind::CTA, /*relaxed=*/false, Value());
-      Value k0 = i32v(muli(kb, bk));
-      auto boxes = [&](Value map, int64_t width, int64_t off) {
-        for (int64_t cb = 0; cb < width / 64; ++cb) {
-          // The CTA's own shared::cta address, as a shared::cluster one.
-          Value dst = LLVM::AddrSpaceCastOp::create(
-              b, loc, LLVM::LLVMPointerType::get(b.getContext(), 7),
-              sharedPtr(add(aligned, addi(muli(buf, bk * width * 2),
-                                          off + cb * bk * 128))));
-          NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
-              b, loc, dst, map,
-              ValueRange{arith::ConstantIntOp::create(b, loc, i32, cb * 64), k0,
-                         i32v(kvh), i32v(bIdx)},
-              bar, ValueRange{}, Value(), Value(), NVVM::TMALoadMode::TILE,
-              /*isCTAOnly=*/false, NVVM::CTAGroupKindAttr(), Value());
-        }
-      };
-      boxes(kMap, d, kOff);
-      boxes(vMap, dv, vOff);
+      tmaLoad(kb, buf, /*values=*/false);
+      tmaLoad(kb, buf, /*values=*/true);
       return;
     }
     if (wgmma) {
@@ -723,14 +861,18 @@ struct KernelBuilder {
   /// one copy of the tile's code between masked and unmasked tiles).
   /// The tile's K and V are in shared buffer `buf`.
   void tile(Value kb, Value buf, bool masked, Value maskIf,
-            ArrayRef<Value> qFrag, SmallVector<Value> &st) {
+            ArrayRef<Value> qFrag, SmallVector<Value> &st,
+            ArrayRef<Value> sIn = {}, function_ref<void()> afterScores = {},
+            function_ref<void()> beforeValues = {}) {
     int64_t nTiles = bk / 8;
     Value k0 = muli(kb, bk);
-    // S = Q K^T.
+    // S = Q K^T (or given: the overlapped loop computed it already).
     SmallVector<Value> s(nTiles * 4, cf(0.0));
     int64_t kSteps = d / 16;
     Value ks, vs;
-    if (wgmma) {
+    if (!sIn.empty()) {
+      s.assign(sIn.begin(), sIn.end());
+    } else if (wgmma) {
       // K-major Q and K: step kk reads 32 bytes into column block kk / 4.
       Value kBase = addi(muli(buf, bk * d * 2), kOff);
       warpgroupMma(
@@ -759,6 +901,8 @@ struct KernelBuilder {
         kk += two ? 2 : 1;
       }
     }
+    if (afterScores)
+      afterScores();
     // Scale, score_mod, mask; into the base-2 domain.
     const double log2e = 1.4426950408889634;
     Value negInf = cf(-std::numeric_limits<double>::infinity());
@@ -849,6 +993,8 @@ struct KernelBuilder {
       // column tiles is the A-register layout of one k16 step (as for
       // mma.sync). V is read MN-major (transposed) from shared memory; step
       // kk covers keys 16 kk .. 16 kk + 15.
+      if (beforeValues)
+        beforeValues();
       Value vBase = addi(muli(buf, bk * dv * 2), vOff);
       SmallVector<Value> o(st.begin() + 4, st.begin() + 4 + dv / 2);
       // Every A register is written before the fence (wgmma must not read
@@ -1112,11 +1258,8 @@ struct KernelBuilder {
     // Tile j has landed (this thread's copies; the barrier: everyone's),
     // and every warp is done with tile j - 1, whose buffer is refilled.
     if (tma) {
-      Value parity = i32v(arith::RemUIOp::create(
-          b, loc, arith::DivUIOp::create(b, loc, tNow, idx(2)), idx(2)));
-      NVVM::MBarrierTryWaitParityOp::create(
-          b, loc, mbarrier(buf), parity,
-          arith::ConstantIntOp::create(b, loc, i32, 0x989680));
+      tmaWait(tNow, /*values=*/false);
+      tmaWait(tNow, /*values=*/true);
     } else {
       nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(),
                                        b.getI32IntegerAttr(0));
@@ -1170,7 +1313,8 @@ struct KernelBuilder {
     Value n = arith::SubIOp::create(b, loc, hi, lo);
     auto tableKb = [&](Value j) { return load(indices, add(lo, j)); };
     if (!(masked && segmentSkip))
-      return pipelinedLoop(n, tableKb, {}, {}, masked, qFrag, state);
+      return overlap ? overlappedLoop(n, tableKb, {}, masked, state)
+                     : pipelinedLoop(n, tableKb, {}, {}, masked, qFrag, state);
     auto i32c = [&](int64_t v) {
       return arith::ConstantIntOp::create(b, loc, i32, v);
     };
@@ -1189,7 +1333,9 @@ struct KernelBuilder {
             b, loc, arith::CmpIPredicate::ne,
             arith::AndIOp::create(b, loc, entry(j), i32c(1)), i32c(0));
       };
-      return pipelinedLoop(count, kbAt, maskAt, {}, masked, qFrag, state);
+      return overlap
+                 ? overlappedLoop(count, kbAt, maskAt, masked, state)
+                 : pipelinedLoop(count, kbAt, maskAt, {}, masked, qFrag, state);
     }
     // Lists too long for shared memory: classify each tile in the loop.
     auto codeAt = [&](Value j) {
@@ -1240,7 +1386,7 @@ struct KernelBuilder {
         auto ifOp = scf::IfOp::create(b, loc, threadZero(), /*else=*/false);
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifOp.thenBlock());
-        for (int64_t i = 0; i < 2; ++i)
+        for (int64_t i = 0; i < 4; ++i)
           NVVM::MBarrierInitOp::create(
               b, loc, mbarrier(idx(i)),
               arith::ConstantIntOp::create(b, loc, i32, 1), Value());
@@ -1466,8 +1612,8 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   if (codesInShared)
     dynamicShared += 4 * (maxPartial + 1);
   int64_t mbarOff = (dynamicShared + 7) / 8 * 8; // two mbarriers (TMA)
-  if (tma)
-    dynamicShared = mbarOff + 16;
+  if (tma) // K buffers 0, 1 and V buffers 0, 1
+    dynamicShared = mbarOff + 32;
 
   SmallVector<Type> workgroup;
   gpu::GPUFuncOp func;
@@ -1530,6 +1676,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
       kb.kMap = genericPtr(next());
       kb.vMap = genericPtr(next());
       kb.tma = true;
+      kb.overlap = options.overlap;
     }
     // cp.async (16 bytes) and ldmatrix rows need 16-byte aligned tiles:
     // the dynamic shared memory is 16-byte aligned and so are the offsets.
@@ -1589,7 +1736,7 @@ struct ConvertSparseAttnToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    SparseAttnToGPUOptions options{warps, blockK, mma, tma};
+    SparseAttnToGPUOptions options{warps, blockK, mma, tma, overlap};
     if (mma != "sync" && mma != "wgmma" && mma != "auto") {
       module.emitError(
           "convert-sparse-attn-to-gpu: mma must be sync, wgmma or auto");

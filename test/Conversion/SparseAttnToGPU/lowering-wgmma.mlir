@@ -29,3 +29,21 @@ func.func @causal(%q: tensor<1x8x1000x128xbf16>, %k: tensor<1x2x1000x128xbf16>, 
       : tensor<1x8x1000x128xbf16>, tensor<1x2x1000x128xbf16>, tensor<1x2x1000x128xbf16> -> tensor<1x8x1000x128xbf16>
   return %o : tensor<1x8x1000x128xbf16>
 }
+
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma tma=true overlap=true" | FileCheck %s --check-prefix=OVERLAP
+// overlap: four mbarriers (K and V buffers), Q K^T of tile 0 before the
+// loop; in the loop the next tile's Q K^T is committed without a wait, then
+// this tile's softmax (ex2), the wait for V, P V, and one wait for both.
+// OVERLAP: dynamic_shared_memory_size %c82976_i32
+// OVERLAP-COUNT-4: nvvm.mbarrier.init
+// OVERLAP: nvvm.wgmma.commit.group.sync.aligned
+// OVERLAP-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// OVERLAP: scf.for
+// OVERLAP: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// OVERLAP: nvvm.wgmma.mma_async
+// OVERLAP: nvvm.wgmma.commit.group.sync.aligned
+// OVERLAP-NOT: nvvm.wgmma.wait.group.sync.aligned
+// OVERLAP: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
+// OVERLAP: nvvm.mbarrier.try_wait.parity
+// OVERLAP: llvm.inline_asm {{.*}}wgmma.mma_async.sync.aligned.m64n128k16
+// OVERLAP: nvvm.wgmma.wait.group.sync.aligned 0

@@ -19,6 +19,8 @@ struct SparseAttnToGPUOptions {
   /// With wgmma: K / V tiles by TMA (cp.async.bulk.tensor + mbarriers; the
   /// launcher passes CUtensorMaps) instead of cp.async.
   bool tma = false;
+  /// With TMA: issue the next tile's Q K^T before this tile's softmax.
+  bool overlap = false;
 };
 
 /// Why `op` cannot use mma=wgmma with `options` (empty if it can).
