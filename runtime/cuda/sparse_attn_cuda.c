@@ -163,6 +163,16 @@ struct sa_cuda_kernel {
   int argParam[MAX_PARAMS]; /* caller argument i -> parameter index */
 };
 
+/* The next kernel parameter, zeroed (not yet counted), or NULL if full. */
+static Param *newParam(sa_cuda_kernel *k) {
+  Param *p;
+  if (k->numParams == MAX_PARAMS)
+    return NULL;
+  p = &k->params[k->numParams];
+  memset(p, 0, sizeof *p);
+  return p;
+}
+
 static char *readFile(const char *path, size_t *size) {
   FILE *f = fopen(path, "rb");
   char *data;
@@ -247,13 +257,11 @@ static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
     } else if (!strcmp(word, "tile")) {
       sscanf(line + used, "%d %d", &k->tileQ, &k->tileK);
     } else if (!strcmp(word, "tensormap")) {
-      if (k->numParams == MAX_PARAMS) {
+      if (!(p = newParam(k))) {
         fclose(f);
         fail("%s:%d: too many kernel arguments", path, lineNo);
         return -1;
       }
-      p = &k->params[k->numParams];
-      memset(p, 0, sizeof *p);
       p->isTensorMap = 1;
       p->source = -1;
       if (sscanf(line + used, "%63s %d %d", p->role, &p->boxRows,
@@ -266,13 +274,11 @@ static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
       ++k->numParams;
     } else if (!strcmp(word, "arg") || !strcmp(word, "table")) {
       int off = used, n = 0, d;
-      if (k->numParams == MAX_PARAMS) {
+      if (!(p = newParam(k))) {
         fclose(f);
         fail("%s:%d: too many kernel arguments", path, lineNo);
         return -1;
       }
-      p = &k->params[k->numParams];
-      memset(p, 0, sizeof *p);
       if (!strcmp(word, "table")) {
         p->isTable = 1;
         p->rank = 1;

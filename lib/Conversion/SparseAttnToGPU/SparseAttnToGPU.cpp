@@ -190,6 +190,26 @@ FailureOr<TileTables> buildTables(AttentionOp op, int64_t bq, int64_t bk) {
   int64_t sq = qT.getDimSize(2), sk = kT.getDimSize(2);
   int64_t nq = ceilDivPositive(sq, bq), nk = ceilDivPositive(sk, bk);
   std::vector<TileKind> kinds, sameSegmentKinds;
+  // The compile-time classification of `pattern` for (bq, bk) tiles; empty
+  // when custom masks depend on batch or head (unknown per tile).
+  auto classify = [&](SparsityPatternAttrInterface pattern)
+      -> FailureOr<std::vector<TileKind>> {
+    MaskInterpreter masks(op);
+    PatternContext ctx(sq, sk);
+    ctx.customMasks = &masks;
+    SmallVector<FlatSymbolRefAttr> custom;
+    pattern.collectCustomMasks(custom);
+    if (llvm::any_of(custom, [&](FlatSymbolRefAttr m) {
+          return masks.usesBatchOrHead(m);
+        }))
+      return std::vector<TileKind>();
+    if (!numTiles(sq, sk, bq, bk))
+      return op.emitOpError("too many tiles for the GPU lowering");
+    BlockClassification c = classifyBlocks(pattern, ctx, bq, bk);
+    if (masks.hadError())
+      return failure();
+    return std::move(c.kinds);
+  };
   BlockMaskAttr mask = op.getBlockMaskAttr();
   if (mask && mask.getBlockQ() == bq && mask.getBlockK() == bk) {
     kinds.assign(nq * nk, TileKind::Empty);
@@ -202,42 +222,21 @@ FailureOr<TileTables> buildTables(AttentionOp op, int64_t bq, int64_t bk) {
         kinds[i * nk + mask.getFullIndices()[j]] = TileKind::Full;
     }
   } else {
-    MaskInterpreter masks(op);
-    PatternContext ctx(sq, sk);
-    ctx.customMasks = &masks;
-    SmallVector<FlatSymbolRefAttr> custom;
-    op.getPattern().collectCustomMasks(custom);
-    bool perHead = llvm::any_of(
-        custom, [&](FlatSymbolRefAttr m) { return masks.usesBatchOrHead(m); });
-    if (perHead) {
-      kinds.assign(nq * nk, TileKind::Partial);
-    } else {
-      if (!numTiles(sq, sk, bq, bk))
-        return op.emitOpError("too many tiles for the GPU lowering");
-      BlockClassification c = classifyBlocks(op.getPattern(), ctx, bq, bk);
-      if (masks.hadError())
-        return failure();
-      kinds = std::move(c.kinds);
-    }
+    FailureOr<std::vector<TileKind>> c = classify(op.getPattern());
+    if (failed(c))
+      return failure();
+    kinds = c->empty() ? std::vector<TileKind>(nq * nk, TileKind::Partial)
+                       : std::move(*c);
   }
   bool segmentTiles =
       op.getQuerySegmentIds() && impliesSameSegment(op.getPattern());
   if (segmentTiles) {
     // How each tile looks when its rows and columns share one segment.
-    MaskInterpreter masks(op);
-    PatternContext ctx(sq, sk);
-    ctx.customMasks = &masks;
-    SmallVector<FlatSymbolRefAttr> custom;
-    op.getPattern().collectCustomMasks(custom);
-    bool perHead = llvm::any_of(
-        custom, [&](FlatSymbolRefAttr m) { return masks.usesBatchOrHead(m); });
-    if (!perHead) {
-      auto stripped = llvm::cast<SparsityPatternAttrInterface>(
-          withoutSegments(op.getPattern()));
-      sameSegmentKinds = classifyBlocks(stripped, ctx, bq, bk).kinds;
-      if (masks.hadError())
-        return failure();
-    }
+    FailureOr<std::vector<TileKind>> c = classify(
+        llvm::cast<SparsityPatternAttrInterface>(withoutSegments(op.getPattern())));
+    if (failed(c))
+      return failure();
+    sameSegmentKinds = std::move(*c); // empty: unknown, no tile flagged
   }
   TileTables t;
   t.fullOffsets.push_back(0);
