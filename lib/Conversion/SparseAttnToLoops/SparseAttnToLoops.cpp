@@ -595,6 +595,56 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                                                      ValueRange{d, c0});
                              scf::YieldOp::create(b, loc);
                            });
+        if (kn.d % 16 == 0) {
+          // 16 x 16 blocks: 16 rows of 16 dimensions loaded as vectors,
+          // transposed in registers (vector.transpose, lowered to 16 x 16
+          // shuffles), stored as 16 columns of 16 rows: 16 vector stores
+          // per 256 elements instead of 256 scalar ones. Rows past the end
+          // of the sequence read the last row and are zeroed.
+          auto v16 = VectorType::get({16}, f32);
+          auto v16e = VectorType::get({16}, kn.elt);
+          auto m16 = VectorType::get({16, 16}, f32);
+          Value scale16 = vector::BroadcastOp::create(
+              b, loc, v16, cF32(b, loc, static_cast<float>(kn.scale)));
+          Value zero16 = arith::ConstantOp::create(
+              b, loc, v16, DenseElementsAttr::get(v16, 0.0f));
+          Value lastRow = arith::SubIOp::create(b, loc, rows, c1);
+          scf::ForOp::create(
+              b, loc, c0, rows, cIdx(b, loc, 16), ValueRange{},
+              [&](OpBuilder &b, Location loc, Value r0, ValueRange) {
+                for (int64_t db = 0; db < kn.d / 16; ++db) {
+                  Value m = arith::ConstantOp::create(
+                      b, loc, m16, DenseElementsAttr::get(m16, 0.0f));
+                  for (int64_t i = 0; i < 16; ++i) {
+                    Value r = arith::AddIOp::create(b, loc, r0, cIdx(b, loc, i));
+                    Value inside = arith::CmpIOp::create(
+                        b, loc, arith::CmpIPredicate::slt, r, rows);
+                    Value rc = arith::MinSIOp::create(b, loc, r, lastRow);
+                    Value qPos = arith::AddIOp::create(b, loc, q0, rc);
+                    Value v = arith::MulFOp::create(
+                        b, loc,
+                        toF32(b, loc,
+                              vector::LoadOp::create(
+                                  b, loc, v16e, kn.q,
+                                  ValueRange{bIdx, hIdx, qPos,
+                                             cIdx(b, loc, 16 * db)})),
+                        scale16);
+                    v = arith::SelectOp::create(b, loc, inside, v, zero16);
+                    m = vector::InsertOp::create(b, loc, v, m,
+                                                 ArrayRef<int64_t>{i});
+                  }
+                  Value mt = vector::TransposeOp::create(
+                      b, loc, m, ArrayRef<int64_t>{1, 0});
+                  for (int64_t j = 0; j < 16; ++j)
+                    vector::StoreOp::create(
+                        b, loc,
+                        vector::ExtractOp::create(b, loc, mt,
+                                                  ArrayRef<int64_t>{j}),
+                        qT, ValueRange{cIdx(b, loc, 16 * db + j), r0});
+                }
+                scf::YieldOp::create(b, loc);
+              });
+        } else {
         auto vecD = VectorType::get({kn.d}, kn.elt);
         auto vecDF = VectorType::get({kn.d}, f32);
         Value scaleV = vector::BroadcastOp::create(
@@ -619,6 +669,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                   });
               scf::YieldOp::create(b, loc);
             });
+        }
         }
         auto tile = [&](bool masked) {
           return [&, masked](OpBuilder &b, Value kb) {

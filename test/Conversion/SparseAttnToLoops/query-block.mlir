@@ -33,3 +33,19 @@ func.func @f32(%q: tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> {
       : tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x256x64xf32>
   return %o : tensor<1x2x256x64xf32>
 }
+
+// -----
+
+// D a multiple of 16: the query block is transposed in 16 x 16 register
+// blocks (rows loaded as vectors, vector.transpose, columns stored as
+// vectors; rows past the sequence end are zeroed with a select).
+// CHECK-LABEL: func.func @transpose16
+// CHECK: scf.for %[[R0:.*]] = %{{.*}} to %{{.*}} step %c16
+// CHECK-COUNT-16: vector.load {{.*}} : memref<1x2x256x32xf32>, vector<16xf32>
+// CHECK: vector.transpose {{.*}}, [1, 0] : vector<16x16xf32> to vector<16x16xf32>
+// CHECK-COUNT-16: vector.store {{.*}} : memref<32x64xf32>, vector<16xf32>
+func.func @transpose16(%q: tensor<1x2x256x32xf32>) -> tensor<1x2x256x32xf32> {
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+      : tensor<1x2x256x32xf32>, tensor<1x2x256x32xf32>, tensor<1x2x256x32xf32> -> tensor<1x2x256x32xf32>
+  return %o : tensor<1x2x256x32xf32>
+}
