@@ -4,6 +4,9 @@
 
      openblas_attention sgemm N [runs]          C = A B, N x N x N
      openblas_attention PATTERN S D [runs]      PATTERN: dense | causal | window:W
+                                                  | bits:FILE (S lines of S 0/1
+                                                  characters, as written by
+                                                  sparse-attn-inspect --format=bits)
 
    Prints one JSON line; gflops counts 4 * D FLOPs per allowed (query, key)
    pair (the same effective metric as sparse-attn-run), 2 N^3 for sgemm.
@@ -67,9 +70,28 @@ int main(int argc, char **argv) {
   int s = atoi(argv[2]), d = atoi(argv[3]);
   long window = -1;
   int causal = strcmp(pattern, "causal") == 0;
+  unsigned char *bits = NULL; /* S x S, 1 = allowed */
   if (strncmp(pattern, "window:", 7) == 0)
     window = atol(pattern + 7);
-  else if (!causal && strcmp(pattern, "dense") != 0) {
+  else if (strncmp(pattern, "bits:", 5) == 0) {
+    FILE *f = fopen(pattern + 5, "r");
+    size_t n = 0;
+    int c;
+    if (!f) {
+      fprintf(stderr, "cannot open %s\n", pattern + 5);
+      return 2;
+    }
+    bits = malloc((size_t)s * s);
+    while ((c = fgetc(f)) != EOF && n < (size_t)s * s)
+      if (c == '0' || c == '1')
+        bits[n++] = (unsigned char)(c == '1');
+    fclose(f);
+    if (n != (size_t)s * s) {
+      fprintf(stderr, "%s holds %zu mask bits, expected %d x %d\n",
+              pattern + 5, n, s, s);
+      return 2;
+    }
+  } else if (!causal && strcmp(pattern, "dense") != 0) {
     fprintf(stderr, "unknown pattern %s\n", pattern);
     return 2;
   }
@@ -86,7 +108,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < s; ++i) {
       float *row = p + (size_t)i * s, m = -INFINITY, l = 0;
       for (int j = 0; j < s; ++j) {
-        int ok = causal ? j <= i : window >= 0 ? (i - j <= window && j - i <= window) : 1;
+        int ok = bits     ? bits[(size_t)i * s + j]
+                 : causal ? j <= i
+                 : window >= 0 ? (i - j <= window && j - i <= window)
+                               : 1;
         allowed += ok;
         row[j] = ok ? row[j] : -INFINITY;
         m = row[j] > m ? row[j] : m;
@@ -95,7 +120,7 @@ int main(int argc, char **argv) {
         row[j] = expf(row[j] - m);
         l += row[j];
       }
-      float inv = 1.0f / l;
+      float inv = l > 0 ? 1.0f / l : 0.0f; /* rows with no allowed key */
       for (int j = 0; j < s; ++j)
         row[j] *= inv;
     }
