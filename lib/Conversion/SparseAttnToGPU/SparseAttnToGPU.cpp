@@ -137,18 +137,6 @@ mlir::sparse_attn::wgmmaUnsupported(Operation *operation,
 
 namespace {
 
-/// Whether allowed(q, k) implies segment(q) == segment(k).
-bool impliesSameSegment(Attribute pattern) {
-  if (llvm::isa<SegmentsAttr>(pattern))
-    return true;
-  if (auto i = llvm::dyn_cast<IntersectAttr>(pattern))
-    return llvm::any_of(i.getComponents(), impliesSameSegment);
-  if (auto u = llvm::dyn_cast<UnionAttr>(pattern))
-    return !u.getComponents().empty() &&
-           llvm::all_of(u.getComponents(), impliesSameSegment);
-  return false;
-}
-
 /// `pattern` with every `segments` replaced by `dense`: the pattern on a
 /// tile whose query and key positions all lie in one segment. Exact because
 /// patterns are monotone compositions (union / intersect, no complement).

@@ -671,8 +671,56 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
             });
         }
         }
+        // Document masks: the min / max segment id of the block's rows,
+        // and a partial tile is skipped when its keys' id range is disjoint
+        // (the pattern implies "same segment", so such a tile is empty).
+        bool segmentSkip = kn.qSeg && impliesSameSegment(op.getPattern());
+        Value qMin, qMax;
+        auto idRange = [&](OpBuilder &b, Value mem, Value lo, Value count)
+            -> std::pair<Value, Value> {
+          auto i64 = b.getI64Type();
+          Value big = arith::ConstantIntOp::create(
+              b, loc, i64, std::numeric_limits<int64_t>::max());
+          Value small = arith::ConstantIntOp::create(
+              b, loc, i64, std::numeric_limits<int64_t>::min());
+          auto loop = scf::ForOp::create(
+              b, loc, c0, count, c1, ValueRange{big, small},
+              [&](OpBuilder &b, Location loc, Value i, ValueRange it) {
+                Value id = memref::LoadOp::create(
+                    b, loc, mem,
+                    ValueRange{bIdx, arith::AddIOp::create(b, loc, lo, i)});
+                if (id.getType() != i64)
+                  id = arith::ExtSIOp::create(b, loc, i64, id);
+                scf::YieldOp::create(
+                    b, loc,
+                    ValueRange{arith::MinSIOp::create(b, loc, it[0], id),
+                               arith::MaxSIOp::create(b, loc, it[1], id)});
+              });
+          return {loop.getResult(0), loop.getResult(1)};
+        };
+        if (segmentSkip)
+          std::tie(qMin, qMax) = idRange(b, kn.qSeg, q0, rows);
         auto tile = [&](bool masked) {
           return [&, masked](OpBuilder &b, Value kb) {
+            if (!masked || !segmentSkip) {
+              emitTile(b, kn, bIdx, hIdx, gIdx, q0, rows, kb, masked, qT, sT,
+                       acc, mB, lB);
+              return;
+            }
+            Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
+            Value cols = arith::MinSIOp::create(
+                b, loc, cIdx(b, loc, kn.bk),
+                arith::SubIOp::create(b, loc, kn.sk, k0));
+            auto [kMin, kMax] = idRange(b, kn.kSeg, k0, cols);
+            Value overlap = arith::AndIOp::create(
+                b, loc,
+                arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, kMin,
+                                      qMax),
+                arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, kMax,
+                                      qMin));
+            auto ifOp = scf::IfOp::create(b, loc, overlap, /*else=*/false);
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(ifOp.thenBlock());
             emitTile(b, kn, bIdx, hIdx, gIdx, q0, rows, kb, masked, qT, sT,
                      acc, mB, lB);
           };

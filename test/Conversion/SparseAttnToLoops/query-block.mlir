@@ -49,3 +49,23 @@ func.func @transpose16(%q: tensor<1x2x256x32xf32>) -> tensor<1x2x256x32xf32> {
       : tensor<1x2x256x32xf32>, tensor<1x2x256x32xf32>, tensor<1x2x256x32xf32> -> tensor<1x2x256x32xf32>
   return %o : tensor<1x2x256x32xf32>
 }
+
+// -----
+
+// Document mask (the pattern implies "same segment"): the min / max segment
+// id of the block's rows once, of each partial tile's keys, and the tile
+// only when the ranges overlap.
+// CHECK-LABEL: func.func @document
+// CHECK: scf.for {{.*}} -> (i64, i64)
+// CHECK:   arith.minsi
+// CHECK:   arith.maxsi
+// CHECK: scf.for
+// CHECK:   scf.for {{.*}} -> (i64, i64)
+// CHECK:   arith.cmpi sle
+// CHECK:   arith.cmpi sge
+// CHECK:   scf.if
+func.func @document(%q: tensor<1x2x256x32xf32>, %ids: tensor<1x256xi32>) -> tensor<1x2x256x32xf32> {
+  %o = sparse_attn.attention %q, %q, %q segments(%ids : tensor<1x256xi32>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
+      : tensor<1x2x256x32xf32>, tensor<1x2x256x32xf32>, tensor<1x2x256x32xf32> -> tensor<1x2x256x32xf32>
+  return %o : tensor<1x2x256x32xf32>
+}

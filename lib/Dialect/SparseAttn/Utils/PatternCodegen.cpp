@@ -13,6 +13,17 @@
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
+bool mlir::sparse_attn::impliesSameSegment(Attribute pattern) {
+  if (llvm::isa<SegmentsAttr>(pattern))
+    return true;
+  if (auto i = llvm::dyn_cast<IntersectAttr>(pattern))
+    return llvm::any_of(i.getComponents(), impliesSameSegment);
+  if (auto u = llvm::dyn_cast<UnionAttr>(pattern))
+    return !u.getComponents().empty() &&
+           llvm::all_of(u.getComponents(), impliesSameSegment);
+  return false;
+}
+
 bool mlir::sparse_attn::isVectorizablePattern(Attribute pattern) {
   if (auto u = llvm::dyn_cast<UnionAttr>(pattern))
     return llvm::all_of(u.getComponents(), isVectorizablePattern);

@@ -46,6 +46,11 @@ FailureOr<Value> buildAllowed(OpBuilder &builder, Location loc,
                               Attribute pattern,
                               const PatternCodegenInputs &inputs);
 
+/// Whether allowed(q, k) implies segment(q) == segment(k) (segments, an
+/// intersection with it, a union of such): tiles whose query and key
+/// segment-id ranges are disjoint are empty.
+bool impliesSameSegment(Attribute pattern);
+
 /// Whether buildAllowed can evaluate `pattern` on vectors of positions:
 /// compositions of dense, causal, window, dilated, strided, fixed, prefix
 /// and global (no tables, segment ids or custom masks).
