@@ -137,26 +137,6 @@ mlir::sparse_attn::wgmmaUnsupported(Operation *operation,
 
 namespace {
 
-/// `pattern` with every `segments` replaced by `dense`: the pattern on a
-/// tile whose query and key positions all lie in one segment. Exact because
-/// patterns are monotone compositions (union / intersect, no complement).
-Attribute withoutSegments(Attribute pattern) {
-  MLIRContext *ctx = pattern.getContext();
-  if (llvm::isa<SegmentsAttr>(pattern))
-    return DensePatternAttr::get(ctx);
-  auto strip = [](ArrayRef<Attribute> parts) {
-    SmallVector<Attribute> out;
-    for (Attribute p : parts)
-      out.push_back(withoutSegments(p));
-    return out;
-  };
-  if (auto i = llvm::dyn_cast<IntersectAttr>(pattern))
-    return IntersectAttr::get(ctx, strip(i.getComponents()));
-  if (auto u = llvm::dyn_cast<UnionAttr>(pattern))
-    return UnionAttr::get(ctx, strip(u.getComponents()));
-  return pattern;
-}
-
 /// Compressed-row tile lists of one kernel, host-side.
 struct TileTables {
   std::vector<int32_t> fullOffsets, fullIndices, partialOffsets,

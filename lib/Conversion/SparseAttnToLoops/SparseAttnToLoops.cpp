@@ -66,6 +66,13 @@ struct Kernel {
   /// Q K^T by AVX-512 BF16 pair dot products: qT2[d / 2][2 r + e] holds
   /// q[r][d + e] in bf16 (unscaled); the scale multiplies the scores.
   bool bf16Dot = false;
+  /// The predicate masked tiles evaluate: the op's pattern, or (document
+  /// masks, a tile whose positions share one segment) the pattern with
+  /// `segments` replaced by `dense`.
+  Attribute maskOverride;
+  Attribute maskPattern() {
+    return maskOverride ? maskOverride : Attribute(op.getPattern());
+  }
   double scale = 1.0;
   Value q, k, v, out, lse;  // memrefs
   Value qSeg, kSeg;         // memrefs or null
@@ -116,7 +123,7 @@ Value modAndMask(OpBuilder &b, Location loc, Kernel &kn, Value s, Value bIdx,
   auto load = [&](OpBuilder &b, Location loc, DenseIntElementsAttr t, Value i,
                   Value j) { return kn.tables->loadBoolTableEntry(b, loc, t, i, j); };
   in.loadTable = load;
-  FailureOr<Value> allowed = buildAllowed(b, loc, kn.op.getPattern(), in);
+  FailureOr<Value> allowed = buildAllowed(b, loc, kn.maskPattern(), in);
   // Unsupported patterns were diagnosed before the rewrite started.
   if (failed(allowed))
     return s;
@@ -231,7 +238,7 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
       Value cj = arith::AddIOp::create(b, loc, c, cIdx(b, loc, j));
       Value col = kn.bf16Dot ? dotCols[j] : dot.getResult(j);
       if (masked && !kn.scoreMod &&
-          isVectorizablePattern(kn.op.getPattern())) {
+          isVectorizablePattern(kn.maskPattern())) {
         // The pattern's predicate on vectors of query positions.
         auto idxVec = VectorType::get({kn.bqPad}, b.getIndexType());
         SmallVector<APInt> lanes;
@@ -252,7 +259,7 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
                     .getDimSize(2);
         in.symbolScope = kn.symbolScope;
         FailureOr<Value> allowed =
-            buildAllowed(b, loc, kn.op.getPattern(), in);
+            buildAllowed(b, loc, kn.maskPattern(), in);
         if (succeeded(allowed))
           col = arith::SelectOp::create(b, loc, *allowed, col, splat(b, -inf));
         vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
@@ -718,9 +725,27 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                                       qMax),
                 arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, kMax,
                                       qMin));
+            // One segment for the whole tile: the mask without the segment
+            // test (for causal documents, the vectorised causal mask).
+            auto eq = [&](Value x, Value y) {
+              return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x,
+                                           y);
+            };
+            Value oneSegment = arith::AndIOp::create(
+                b, loc, arith::AndIOp::create(b, loc, eq(qMin, qMax),
+                                              eq(kMin, kMax)),
+                eq(qMin, kMin));
             auto ifOp = scf::IfOp::create(b, loc, overlap, /*else=*/false);
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPointToStart(ifOp.thenBlock());
+            auto inner = scf::IfOp::create(b, loc, oneSegment,
+                                           /*withElseRegion=*/true);
+            b.setInsertionPointToStart(inner.thenBlock());
+            kn.maskOverride = withoutSegments(op.getPattern());
+            emitTile(b, kn, bIdx, hIdx, gIdx, q0, rows, kb, masked, qT, sT,
+                     acc, mB, lB);
+            kn.maskOverride = Attribute();
+            b.setInsertionPointToStart(inner.elseBlock());
             emitTile(b, kn, bIdx, hIdx, gIdx, q0, rows, kb, masked, qT, sT,
                      acc, mB, lB);
           };

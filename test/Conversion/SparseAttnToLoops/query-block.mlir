@@ -64,6 +64,12 @@ func.func @transpose16(%q: tensor<1x2x256x32xf32>) -> tensor<1x2x256x32xf32> {
 // CHECK:   arith.cmpi sle
 // CHECK:   arith.cmpi sge
 // CHECK:   scf.if
+// One segment for the whole tile: the mask without the segment test (the
+// causal predicate on vectors of rows); else the element-wise mask.
+// CHECK:     scf.if
+// CHECK:       vector.broadcast
+// CHECK:       arith.cmpi sle, {{.*}} : vector<64xindex>
+// CHECK:     } else {
 func.func @document(%q: tensor<1x2x256x32xf32>, %ids: tensor<1x256xi32>) -> tensor<1x2x256x32xf32> {
   %o = sparse_attn.attention %q, %q, %q segments(%ids : tensor<1x256xi32>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
       : tensor<1x2x256x32xf32>, tensor<1x2x256x32xf32>, tensor<1x2x256x32xf32> -> tensor<1x2x256x32xf32>

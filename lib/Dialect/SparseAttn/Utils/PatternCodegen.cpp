@@ -24,6 +24,23 @@ bool mlir::sparse_attn::impliesSameSegment(Attribute pattern) {
   return false;
 }
 
+Attribute mlir::sparse_attn::withoutSegments(Attribute pattern) {
+  MLIRContext *ctx = pattern.getContext();
+  if (llvm::isa<SegmentsAttr>(pattern))
+    return DensePatternAttr::get(ctx);
+  auto strip = [](ArrayRef<Attribute> parts) {
+    SmallVector<Attribute> out;
+    for (Attribute p : parts)
+      out.push_back(withoutSegments(p));
+    return out;
+  };
+  if (auto i = llvm::dyn_cast<IntersectAttr>(pattern))
+    return IntersectAttr::get(ctx, strip(i.getComponents()));
+  if (auto u = llvm::dyn_cast<UnionAttr>(pattern))
+    return UnionAttr::get(ctx, strip(u.getComponents()));
+  return pattern;
+}
+
 bool mlir::sparse_attn::isVectorizablePattern(Attribute pattern) {
   if (auto u = llvm::dyn_cast<UnionAttr>(pattern))
     return llvm::all_of(u.getComponents(), isVectorizablePattern);

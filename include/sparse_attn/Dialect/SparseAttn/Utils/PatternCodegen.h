@@ -51,6 +51,11 @@ FailureOr<Value> buildAllowed(OpBuilder &builder, Location loc,
 /// segment-id ranges are disjoint are empty.
 bool impliesSameSegment(Attribute pattern);
 
+/// `pattern` with every `segments` replaced by `dense`: the pattern on a
+/// tile whose query and key positions all lie in one segment. Exact because
+/// patterns are monotone compositions (union / intersect, no complement).
+Attribute withoutSegments(Attribute pattern);
+
 /// Whether buildAllowed can evaluate `pattern` on vectors of positions:
 /// compositions of dense, causal, window, dilated, strided, fixed, prefix
 /// and global (no tables, segment ids or custom masks).
