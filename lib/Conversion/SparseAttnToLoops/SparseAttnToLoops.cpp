@@ -70,6 +70,9 @@ struct Kernel {
   /// masks, a tile whose positions share one segment) the pattern with
   /// `segments` replaced by `dense`.
   Attribute maskOverride;
+  /// f16 / bf16: the value tile widened to f32 once per tile (block-k x Dv
+  /// scratch), so P V does not convert a value row for every group of rows.
+  Value vWide;
   Attribute maskPattern() {
     return maskOverride ? maskOverride : Attribute(op.getPattern());
   }
@@ -323,6 +326,21 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
   vector::StoreOp::create(b, loc, mNew, mB, ValueRange{c0});
   vector::StoreOp::create(b, loc, probs.getResult(0), lB, ValueRange{c0});
 
+  // 16-bit values: widen the tile's rows once.
+  if (kn.vWide)
+    scf::ForOp::create(
+        b, loc, c0, cols, c1, ValueRange{},
+        [&](OpBuilder &b, Location loc, Value c, ValueRange) {
+          Value kPos = arith::AddIOp::create(b, loc, k0, c);
+          vector::StoreOp::create(
+              b, loc,
+              toF32(b, loc, vector::LoadOp::create(
+                                b, loc, vecDv, kn.v,
+                                ValueRange{bIdx, gIdx, kPos, c0})),
+              kn.vWide, ValueRange{c, c0});
+          scf::YieldOp::create(b, loc);
+        });
+
   // 3. acc[r] = alpha[r] * acc[r] + sum_c p[c][r] * v[c], several rows at a
   //    time so that every load of a value row feeds several FMAs (as many
   //    rows as keep their accumulators in about 16 of AVX-512's vector
@@ -342,9 +360,14 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
         b, loc, c0, cols, c1, inits,
         [&](OpBuilder &b, Location loc, Value c, ValueRange it) {
           Value kPos = arith::AddIOp::create(b, loc, k0, c);
-          Value vv = toF32(b, loc, vector::LoadOp::create(
-                                       b, loc, vecDv, kn.v,
-                                       ValueRange{bIdx, gIdx, kPos, c0}));
+          Value vv =
+              kn.vWide
+                  ? vector::LoadOp::create(b, loc, vecDvF, kn.vWide,
+                                           ValueRange{c, c0})
+                        .getResult()
+                  : toF32(b, loc, vector::LoadOp::create(
+                                      b, loc, vecDv, kn.v,
+                                      ValueRange{bIdx, gIdx, kPos, c0}));
           SmallVector<Value> next;
           for (int64_t i = 0; i < n; ++i) {
             Value p = memref::LoadOp::create(b, loc, sT, ValueRange{c, rs[i]});
@@ -531,6 +554,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                              .getResult()
                        : scratch({kn.d, kn.bqPad});
         Value sT = scratch({kn.bk, kn.bqPad});
+        kn.vWide = kn.elt.isF32() ? Value() : scratch({kn.bk, kn.dv});
         Value bIdx = ivs[0], hIdx = ivs[1], qb = ivs[2];
         Value gIdx = arith::DivUIOp::create(b, loc, hIdx, kn.group);
         Value q0 = arith::MulIOp::create(b, loc, qb, bqV);
