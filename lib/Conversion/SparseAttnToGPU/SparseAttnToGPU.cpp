@@ -324,42 +324,8 @@ struct KernelBuilder {
                     ((int64_t)1 << 62);
     return arith::OrIOp::create(b, loc, start, c64(fixed));
   }
-  /// D = A B (+ D) on the warpgroup: `steps` k16 steps, operand byte offsets
-  /// of step kk from aAt / bAt. `acc` holds the accumulator registers.
-  void warpgroupMma(int64_t n, int64_t steps,
-                    function_ref<Value(int64_t)> aAt, int64_t aLbo,
-                    function_ref<Value(int64_t)> bAt, int64_t bLbo,
-                    bool transposeB, bool accumulate,
-                    MutableArrayRef<Value> acc) {
-    MLIRContext *ctx = b.getContext();
-    auto structTy = LLVM::LLVMStructType::getLiteral(
-        ctx, SmallVector<Type>(n / 2, f32));
-    Value d = LLVM::UndefOp::create(b, loc, structTy);
-    if (accumulate)
-      for (int64_t i = 0; i < n / 2; ++i)
-        d = LLVM::InsertValueOp::create(b, loc, d, acc[i],
-                                        ArrayRef<int64_t>{i});
-    NVVM::WgmmaFenceAlignedOp::create(b, loc);
-    NVVM::WGMMATypes ty =
-        elt.isF16() ? NVVM::WGMMATypes::f16 : NVVM::WGMMATypes::bf16;
-    for (int64_t kk = 0; kk < steps; ++kk) {
-      bool scale = accumulate || kk > 0;
-      d = NVVM::WgmmaMmaAsyncOp::create(
-          b, loc, structTy, d, descriptor(aAt(kk), aLbo),
-          descriptor(bAt(kk), bLbo), NVVM::MMAShapeAttr::get(ctx, 64, n, 16),
-          ty, ty, NVVM::WGMMATypes::f32,
-          scale ? NVVM::WGMMAScaleOut::one : NVVM::WGMMAScaleOut::zero,
-          NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
-          NVVM::MMALayout::row,
-          transposeB ? NVVM::MMALayout::row : NVVM::MMALayout::col,
-          NVVM::MMAIntOverflowAttr());
-    }
-    NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
-    NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-    for (int64_t i = 0; i < n / 2; ++i)
-      acc[i] = LLVM::ExtractValueOp::create(b, loc, d, ArrayRef<int64_t>{i});
-  }
-  /// Issues S = Q K^T for the K tile in buffer `buf` as warpgroup MMAs and
+  /// Issues S = Q K^T for the K tile in buffer `buf` as warpgroup MMAs (Q
+  /// and K K-major: step kk reads 32 bytes into column block kk / 4) and
   /// commits them without waiting: the returned accumulator struct may only
   /// be read after a later wgmma.wait_group.
   Value issueScores(Value buf) {
@@ -534,7 +500,6 @@ struct KernelBuilder {
         NVVM::SharedSpaceAttr::get(b.getContext(),
                                    NVVM::SharedSpace::shared_cta));
   }
-  Value cidx(int64_t v) { return idx(v); }
   /// An !llvm.ptr<3> to byte `offset` of the dynamic shared memory.
   Value sharedPtr(Value offset) {
     Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
@@ -840,14 +805,9 @@ struct KernelBuilder {
     if (!sIn.empty()) {
       s.assign(sIn.begin(), sIn.end());
     } else if (wgmma) {
-      // K-major Q and K: step kk reads 32 bytes into column block kk / 4.
-      Value kBase = addi(muli(buf, bk * d * 2), kOff);
-      warpgroupMma(
-          bk, kSteps,
-          [&](int64_t kk) { return idx(qOff + (kk / 4) * 64 * 128 + (kk % 4) * 32); },
-          16,
-          [&](int64_t kk) { return addi(kBase, (kk / 4) * bk * 128 + (kk % 4) * 32); },
-          16, /*transposeB=*/false, /*accumulate=*/false, s);
+      Value acc = issueScores(buf);
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+      s = extractAll(acc, bk / 2);
     } else {
       ks = kView(buf);
       vs = vView(buf);
