@@ -125,35 +125,31 @@ bool isFilledWith(Value init, double value) {
   return c && (*c == value || (std::isinf(value) && *c == value));
 }
 
-/// Q K^T: (b,h,i,j,d) with Q(b,h,i,d), K(b,h,j,d) -> S(b,h,i,j).
-bool matchScores(Value s, Value &q, Value &k) {
-  linalg::GenericOp g = genericOf(s);
+/// A batched contraction over the last of 5 loops, out(b,h,0,1) +=
+/// x(b,h,aDims) * y(b,h,bDims) starting from 0, as front ends emit einsums.
+bool matchContraction(linalg::GenericOp g, ArrayRef<unsigned> aDims,
+                      ArrayRef<unsigned> bDims, Value &x, Value &y) {
   if (!g || g.getNumDpsInputs() != 2 || g.getNumLoops() != 5)
     return false;
   MLIRContext *ctx = g.getContext();
-  if (!hasMaps(g, {map(ctx, 5, {0, 1, 2, 4}), map(ctx, 5, {0, 1, 3, 4}),
+  if (!hasMaps(g, {map(ctx, 5, aDims), map(ctx, 5, bDims),
                    map(ctx, 5, {0, 1, 2, 3})}) ||
       g.getIteratorTypesArray()[4] != utils::IteratorType::reduction ||
       !isMulAdd(g) || !isFilledWith(g.getDpsInits()[0], 0.0))
     return false;
-  q = g.getDpsInputs()[0];
-  k = g.getDpsInputs()[1];
+  x = g.getDpsInputs()[0];
+  y = g.getDpsInputs()[1];
   return true;
+}
+
+/// Q K^T: (b,h,i,j,d) with Q(b,h,i,d), K(b,h,j,d) -> S(b,h,i,j).
+bool matchScores(Value s, Value &q, Value &k) {
+  return matchContraction(genericOf(s), {0, 1, 2, 4}, {0, 1, 3, 4}, q, k);
 }
 
 /// P V: (b,h,i,e,j) with P(b,h,i,j), V(b,h,j,e) -> O(b,h,i,e).
 bool matchOutput(linalg::GenericOp g, Value &p, Value &v) {
-  if (g.getNumDpsInputs() != 2 || g.getNumLoops() != 5)
-    return false;
-  MLIRContext *ctx = g.getContext();
-  if (!hasMaps(g, {map(ctx, 5, {0, 1, 2, 4}), map(ctx, 5, {0, 1, 4, 3}),
-                   map(ctx, 5, {0, 1, 2, 3})}) ||
-      g.getIteratorTypesArray()[4] != utils::IteratorType::reduction ||
-      !isMulAdd(g) || !isFilledWith(g.getDpsInits()[0], 0.0))
-    return false;
-  p = g.getDpsInputs()[0];
-  v = g.getDpsInputs()[1];
-  return true;
+  return matchContraction(g, {0, 1, 2, 4}, {0, 1, 4, 3}, p, v);
 }
 
 /// A 4-d all-parallel generic whose first input and output use the identity
