@@ -53,6 +53,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Vector/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/X86Vector/X86VectorDialect.h"
+#include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -66,7 +67,7 @@ void mlir::sparse_attn::registerSparseAttnDialect(DialectRegistry &registry) {
                   affine::AffineDialect, linalg::LinalgDialect,
                   LLVM::LLVMDialect, ub::UBDialect, omp::OpenMPDialect,
                   gpu::GPUDialect, nvgpu::NVGPUDialect, NVVM::NVVMDialect,
-                  x86vector::X86VectorDialect>();
+                  x86vector::X86VectorDialect, amx::AMXDialect>();
   // What convert-gpu-to-nvvm (a ConvertToLLVM-interface driver) converts
   // inside kernels.
   arith::registerConvertArithToLLVMInterface(registry);

@@ -54,5 +54,7 @@ try:
         flags = next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), [])
     if "avx512_bf16" in flags:
         config.available_features.add("avx512bf16")
+    if "amx_bf16" in flags and "amx_tile" in flags:
+        config.available_features.add("amx")
 except OSError:
     pass

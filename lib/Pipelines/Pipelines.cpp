@@ -20,7 +20,8 @@ using namespace mlir::sparse_attn;
 /// C wrappers), optional OpenMP, and the conversions to the LLVM dialect,
 /// shared by both pipelines.
 static std::string bufferizeAndLowerToLLVM(int64_t threads,
-                                           bool x86Vector = false) {
+                                           bool x86Vector = false,
+                                           bool amx = false) {
   std::string openmp;
   if (threads != 1)
     openmp = "convert-scf-to-openmp" +
@@ -41,8 +42,9 @@ static std::string bufferizeAndLowerToLLVM(int64_t threads,
          // is lowered (scf-to-cf would split it).
          "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
          "convert-scf-to-cf," +
-         std::string(x86Vector ? "convert-vector-to-llvm{enable-x86vector=true},"
-                              : "convert-vector-to-llvm,") +
+         "convert-vector-to-llvm{enable-x86vector=" +
+         (x86Vector ? "true" : "false") + " enable-amx=" +
+         (amx ? "true" : "false") + "}," +
          "convert-math-to-llvm," +
          (threads != 1 ? std::string("convert-openmp-to-llvm,") : "") +
          "convert-arith-to-llvm,convert-index-to-llvm,"
@@ -63,11 +65,13 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
                                     (int64_t)options.blockK);
   addPipeline(pm, "sparse-attn-block-analysis{" + tiles + "}," +
                       "convert-sparse-attn-to-loops{" + tiles +
-                      (options.bf16Dot ? " bf16-dot=true" : "") + "}," +
+                      (options.bf16Dot ? " bf16-dot=true" : "") +
+                      (options.amx ? " amx=true" : "") + "}," +
                       "canonicalize,cse," +
                       (options.polynomialExp ? "sparse-attn-polynomial-exp,"
                                              : "") +
-                      bufferizeAndLowerToLLVM(options.threads, options.bf16Dot));
+                      bufferizeAndLowerToLLVM(options.threads, options.bf16Dot,
+                                              options.amx));
 }
 
 void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(

@@ -138,6 +138,17 @@ mlir::sparse_attn::compileToSharedLibrary(ModuleOp source,
     if (!info || !info->isCPUStringValid(cpu))
       return fail("unknown --mcpu '" + cpu + "' for " + triple);
   }
+  bool cpuHasAmx;
+  {
+    std::unique_ptr<llvm::MCSubtargetInfo> info(
+        target->createMCSubtargetInfo(tripleObj, cpu, features));
+    cpuHasAmx = info && info->checkFeatures("+amx-bf16");
+  }
+  if (opts.amx != "auto" && opts.amx != "on" && opts.amx != "off")
+    return fail("--amx must be auto, on or off");
+  if (opts.amx == "on" && !cpuHasAmx)
+    return fail("--amx=on needs a target CPU with amx-bf16 ('" + cpu +
+                "' has none)");
   llvm::TargetOptions targetOptions;
   std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
       tripleObj, cpu, features, targetOptions, llvm::Reloc::PIC_));
@@ -156,6 +167,7 @@ mlir::sparse_attn::compileToSharedLibrary(ModuleOp source,
   pipelineOptions.blockQ = opts.blockQ;
   pipelineOptions.blockK = opts.blockK;
   pipelineOptions.threads = opts.threads;
+  pipelineOptions.amx = opts.amx != "off" && cpuHasAmx;
   buildSparseAttnToLLVMCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(*module)))
     return fail("lowering failed (see the diagnostics)");

@@ -95,6 +95,11 @@ cl::opt<std::string> mcpu("mcpu",
                                    "or an LLVM x86-64 CPU name such as "
                                    "x86-64-v3, skylake-avx512, sapphirerapids"),
                           cl::init("native"), cl::cat(category));
+cl::opt<std::string> amx(
+    "amx",
+    cl::desc("cpu, bf16 inputs: AMX tile products. auto (default): when the "
+             "--mcpu has amx-bf16; on: required; off"),
+    cl::init("auto"), cl::cat(category));
 cl::opt<int64_t> blockQ("block-q", cl::desc("Query rows per tile"),
                         cl::init(64), cl::cat(category));
 cl::opt<int64_t> blockK("block-k", cl::desc("Key columns per tile"),
@@ -174,6 +179,7 @@ int main(int argc, char **argv) {
   options.blockQ = blockQ;
   options.blockK = blockK;
   options.linker = linker;
+  options.amx = amx;
   options.threads = threads;
   std::string message, cpu;
   if (failed(sparse_attn::compileToSharedLibrary(module, options, message,

@@ -99,6 +99,11 @@ cl::opt<bool> bf16Dot(
              "avx512bf16; measured slower than the f32 FMA path on "
              "Sapphire Rapids, see bench/results)"),
     cl::init(false), cl::cat(category));
+cl::opt<std::string> amx(
+    "amx",
+    cl::desc("bf16 inputs: Q K^T and P V as AMX tile products. auto "
+             "(default): when the host has amx-bf16; on: required; off"),
+    cl::init("auto"), cl::cat(category));
 cl::opt<double> tolerance("tolerance",
                           cl::desc("Largest accepted relative error for "
                                    "--check (default: 1e-5 for f32, 1e-2 for "
@@ -513,6 +518,15 @@ int main(int argc, char **argv) {
   if (bf16Dot && !llvm::sys::getHostCPUFeatures().lookup("avx512bf16"))
     return fail("--bf16-dot needs a CPU with avx512bf16");
   pipelineOptions.bf16Dot = bf16Dot;
+  bool hostAmx = llvm::sys::getHostCPUFeatures().lookup("amx-bf16");
+  if (amx != "auto" && amx != "on" && amx != "off")
+    return fail("--amx must be auto, on or off");
+  if (amx == "on" && !hostAmx)
+    return fail("--amx=on needs a CPU with amx-bf16");
+  if (amx == "on" && bf16Dot)
+    return fail("--bf16-dot and --amx=on exclude each other");
+  // An explicit --bf16-dot asks for the AVX-512 path.
+  pipelineOptions.amx = amx == "on" || (amx == "auto" && hostAmx && !bf16Dot);
   if (lowering == Lowering::Fused)
     buildSparseAttnToLLVMCPUPipeline(pm, pipelineOptions);
   else

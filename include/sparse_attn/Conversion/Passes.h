@@ -6,7 +6,10 @@
 #include "sparse_attn/Conversion/SparseAttnToLinalg/SparseAttnToLinalg.h"
 #include "sparse_attn/Conversion/SparseAttnToLoops/SparseAttnToLoops.h"
 
+#include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"

@@ -41,12 +41,22 @@ def ConvertSparseAttnToLoops : Pass<"convert-sparse-attn-to-loops", "ModuleOp"> 
            "pair dot products (x86vector.avx512.dot, vdpbf16ps, f32 "
            "accumulation, the query block kept in bf16 and the scale applied "
            "to the scores); the target CPU must have avx512bf16">,
+    Option<"amx", "amx", "bool", /*default=*/"false",
+           "bf16 inputs: compute S^T = K Q^T and O^T += V^T P^T as AMX tile "
+           "products (amx.tile_mulf, tdpbf16ps, f32 accumulation; P rounded "
+           "to bf16) when D % 32 == 0, Dv % 16 == 0 and block-k % 32 == 0 "
+           "(other ops use the vector path). The value tensor is first "
+           "copied transposed (Dv x Sk per key/value head, O(Sk Dv) extra "
+           "memory). The target CPU must have amx-bf16; the kernel requests "
+           "the AMX register state from Linux (arch_prctl) and aborts with a "
+           "message if it is refused">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
-    "::mlir::x86vector::X86VectorDialect",
+    "::mlir::x86vector::X86VectorDialect", "::mlir::amx::AMXDialect",
+    "::mlir::cf::ControlFlowDialect", "::mlir::func::FuncDialect",
   ];
 }
 

@@ -32,6 +32,12 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("bf16 inputs: Q K^T with AVX-512 BF16 dot products (the "
                      "target CPU must have avx512bf16)"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> amx{
+      *this, "amx",
+      llvm::cl::desc("bf16 inputs: Q K^T and P V as AMX tile products (the "
+                     "target CPU must have amx-bf16; Linux grants the state "
+                     "at run time)"),
+      llvm::cl::init(false)};
 };
 
 /// sparse_attn (on tensors) -> LLVM dialect, through the fused loop nest,

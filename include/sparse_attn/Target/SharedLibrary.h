@@ -17,6 +17,9 @@ struct SharedLibraryOptions {
   /// kernel runs on OpenMP threads (0 = one per core) and the library links
   /// the LLVM installation's libomp.
   int64_t threads = 1;
+  /// bf16 AMX tile products: "auto" (when the target CPU has amx-bf16),
+  /// "on" (an error if it has not) or "off".
+  std::string amx = "auto";
   /// C compiler driver used to link; empty: cc, then clang-22, then gcc.
   std::string linker;
 };

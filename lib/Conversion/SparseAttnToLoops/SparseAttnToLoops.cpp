@@ -19,8 +19,10 @@
 #include "sparse_attn/Dialect/SparseAttn/Utils/ConstantGlobals.h"
 #include "sparse_attn/Dialect/SparseAttn/Utils/PatternCodegen.h"
 
+#include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -66,6 +68,12 @@ struct Kernel {
   /// Q K^T by AVX-512 BF16 pair dot products: qT2[d / 2][2 r + e] holds
   /// q[r][d + e] in bf16 (unscaled); the scale multiplies the scores.
   bool bf16Dot = false;
+  /// AMX tile products (bf16): S^T = K Q^T into sT (K tiles straight from
+  /// the key tensor, Q^T from qT2), O^T += V^T P^T into accT[dv][r].
+  bool amx = false;
+  Value vT;    // V transposed, [B][Hkv][Dv][SkPad] bf16, keys past Sk 0
+  Value kTail; // [bk][D] bf16: the last key block's rows, zero-padded
+  Value pB;    // [bk / 2][2 bqPad] bf16: pB[c / 2][2 r + c % 2] = P[r][c]
   /// The predicate masked tiles evaluate: the op's pattern, or (document
   /// masks, a tile whose positions share one segment) the pattern with
   /// `segments` replaced by `dense`.
@@ -134,6 +142,150 @@ Value modAndMask(OpBuilder &b, Location loc, Kernel &kn, Value s, Value bIdx,
   return arith::SelectOp::create(b, loc, *allowed, s, negInf);
 }
 
+/// The transpose of 16 vectors of 16 lanes (vector.transpose, lowered to
+/// shuffles): result j holds lane j of every input.
+SmallVector<Value> transpose16(OpBuilder &b, Location loc, ArrayRef<Value> rows) {
+  Type et = llvm::cast<VectorType>(rows.front().getType()).getElementType();
+  auto m16 = VectorType::get({16, 16}, et);
+  Value m = arith::ConstantOp::create(
+      b, loc, m16, DenseElementsAttr::get(m16, b.getZeroAttr(et)));
+  for (int64_t i = 0; i < 16; ++i)
+    m = vector::InsertOp::create(b, loc, rows[i], m, ArrayRef<int64_t>{i});
+  Value mt = vector::TransposeOp::create(b, loc, m, ArrayRef<int64_t>{1, 0});
+  SmallVector<Value> cols;
+  for (int64_t j = 0; j < 16; ++j)
+    cols.push_back(
+        vector::ExtractOp::create(b, loc, mt, ArrayRef<int64_t>{j}));
+  return cols;
+}
+
+amx::TileType amxOperandTile(OpBuilder &b) {
+  return amx::TileType::get({16, 32}, b.getBF16Type());
+}
+amx::TileType amxAccTile(OpBuilder &b) {
+  return amx::TileType::get({16, 16}, b.getF32Type());
+}
+
+/// AMX: the tile's unscaled scores transposed, sT[c][r] = k_c . q_r, as
+/// 16 x 16 products S^T = K Q^T: the A operand is 16 keys x 32 dimensions
+/// read straight from the key tensor (from kTail, zero-padded, for the last
+/// key block when it is short), the B operand 32 dimensions x 16 queries
+/// from qT2 in the pair layout tdpbf16ps expects.
+void emitAmxScores(OpBuilder &b, Kernel &kn, Value bIdx, Value gIdx, Value k0,
+                   Value cols, Value qT2, Value sT) {
+  Location loc = kn.loc;
+  auto products = [&](OpBuilder &b,
+                      function_ref<Value(OpBuilder &, int64_t, int64_t)> loadK) {
+    for (int64_t nb = 0; nb < kn.bk / 16; ++nb) {
+      SmallVector<Value> a;
+      for (int64_t dc = 0; dc < kn.d / 32; ++dc)
+        a.push_back(loadK(b, nb, dc));
+      for (int64_t rb = 0; rb < kn.bqPad / 16; ++rb) {
+        Value c = amx::TileZeroOp::create(b, loc, amxAccTile(b));
+        for (int64_t dc = 0; dc < kn.d / 32; ++dc) {
+          Value qt = amx::TileLoadOp::create(
+              b, loc, amxOperandTile(b), qT2,
+              ValueRange{cIdx(b, loc, 16 * dc), cIdx(b, loc, 32 * rb)});
+          c = amx::TileMulFOp::create(b, loc, amxAccTile(b), a[dc], qt, c);
+        }
+        amx::TileStoreOp::create(
+            b, loc, sT, ValueRange{cIdx(b, loc, 16 * nb), cIdx(b, loc, 16 * rb)},
+            c);
+      }
+    }
+  };
+  Value whole = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, cols,
+                                      cIdx(b, loc, kn.bk));
+  auto ifOp = scf::IfOp::create(b, loc, whole, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  products(b, [&](OpBuilder &b, int64_t nb, int64_t dc) -> Value {
+    Value key = arith::AddIOp::create(b, loc, k0, cIdx(b, loc, 16 * nb));
+    return amx::TileLoadOp::create(
+        b, loc, amxOperandTile(b), kn.k,
+        ValueRange{bIdx, gIdx, key, cIdx(b, loc, 32 * dc)});
+  });
+  // A short last block: its rows copied, the rest zero.
+  b.setInsertionPointToStart(ifOp.elseBlock());
+  Value c0 = cIdx(b, loc, 0), c1 = cIdx(b, loc, 1);
+  auto vecD = VectorType::get({kn.d}, kn.elt);
+  Value zeroD = arith::ConstantOp::create(
+      b, loc, vecD, DenseElementsAttr::get(vecD, b.getZeroAttr(kn.elt)));
+  Value lastKey = arith::SubIOp::create(b, loc, kn.sk, c1);
+  scf::ForOp::create(
+      b, loc, c0, cIdx(b, loc, kn.bk), c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value c, ValueRange) {
+        Value inside =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, c, cols);
+        Value key = arith::MinSIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, k0, c), lastKey);
+        Value row = vector::LoadOp::create(b, loc, vecD, kn.k,
+                                           ValueRange{bIdx, gIdx, key, c0});
+        row = arith::SelectOp::create(b, loc, inside, row, zeroD);
+        vector::StoreOp::create(b, loc, row, kn.kTail, ValueRange{c, c0});
+        scf::YieldOp::create(b, loc);
+      });
+  products(b, [&](OpBuilder &b, int64_t nb, int64_t dc) -> Value {
+    return amx::TileLoadOp::create(
+        b, loc, amxOperandTile(b), kn.kTail,
+        ValueRange{cIdx(b, loc, 16 * nb), cIdx(b, loc, 32 * dc)});
+  });
+}
+
+/// AMX: accT[n][r] = alpha[r] accT[n][r] + sum_c v[c][n] p[c][r], as
+/// O^T += V^T P^T: the probabilities (sT, f32) rounded to bf16 and
+/// interleaved in pairs of keys (pB), the A operand 16 value columns x 32
+/// keys from the transposed value copy (zero past the sequence end, so a
+/// short last block needs nothing special: sT holds 0 there).
+void emitAmxValues(OpBuilder &b, Kernel &kn, Value bIdx, Value gIdx, Value k0,
+                   Value sT, Value accT, Value alpha) {
+  Location loc = kn.loc;
+  Value c0 = cIdx(b, loc, 0), c1 = cIdx(b, loc, 1), c2 = cIdx(b, loc, 2);
+  auto vecR = VectorType::get({kn.bqPad}, b.getF32Type());
+  auto vecRh = VectorType::get({kn.bqPad}, kn.elt);
+  scf::ForOp::create(
+      b, loc, c0, cIdx(b, loc, kn.bk / 2), c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value cp, ValueRange) {
+        Value c = arith::MulIOp::create(b, loc, cp, c2);
+        Value p0 = vector::LoadOp::create(b, loc, vecR, sT, ValueRange{c, c0});
+        Value p1 = vector::LoadOp::create(
+            b, loc, vecR, sT,
+            ValueRange{arith::AddIOp::create(b, loc, c, c1), c0});
+        Value pair = vector::InterleaveOp::create(
+            b, loc, arith::TruncFOp::create(b, loc, vecRh, p0),
+            arith::TruncFOp::create(b, loc, vecRh, p1));
+        vector::StoreOp::create(b, loc, pair, kn.pB, ValueRange{cp, c0});
+        scf::YieldOp::create(b, loc);
+      });
+  scf::ForOp::create(
+      b, loc, c0, cIdx(b, loc, kn.dv), c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value n, ValueRange) {
+        Value row = vector::LoadOp::create(b, loc, vecR, accT, ValueRange{n, c0});
+        vector::StoreOp::create(b, loc, arith::MulFOp::create(b, loc, row, alpha),
+                                accT, ValueRange{n, c0});
+        scf::YieldOp::create(b, loc);
+      });
+  for (int64_t nb = 0; nb < kn.dv / 16; ++nb) {
+    SmallVector<Value> a;
+    for (int64_t kc = 0; kc < kn.bk / 32; ++kc)
+      a.push_back(amx::TileLoadOp::create(
+          b, loc, amxOperandTile(b), kn.vT,
+          ValueRange{bIdx, gIdx, cIdx(b, loc, 16 * nb),
+                     arith::AddIOp::create(b, loc, k0, cIdx(b, loc, 32 * kc))}));
+    for (int64_t rb = 0; rb < kn.bqPad / 16; ++rb) {
+      SmallVector<Value> atIdx{cIdx(b, loc, 16 * nb), cIdx(b, loc, 16 * rb)};
+      Value c = amx::TileLoadOp::create(b, loc, amxAccTile(b), accT, atIdx);
+      for (int64_t kc = 0; kc < kn.bk / 32; ++kc) {
+        Value pt = amx::TileLoadOp::create(
+            b, loc, amxOperandTile(b), kn.pB,
+            ValueRange{cIdx(b, loc, 16 * kc), cIdx(b, loc, 32 * rb)});
+        c = amx::TileMulFOp::create(b, loc, amxAccTile(b), a[kc], pt, c);
+      }
+      amx::TileStoreOp::create(b, loc, accT, atIdx, c);
+    }
+  }
+}
+
 /// Visits one (query block, key block) tile and updates the online softmax of
 /// every row of the query block. Scores are computed a key at a time for all
 /// rows at once: `qT[d][r]` holds the query block transposed, widened and
@@ -159,6 +311,9 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
   };
   float inf = std::numeric_limits<float>::infinity();
 
+  if (kn.amx)
+    emitAmxScores(b, kn, bIdx, gIdx, k0, cols, qT, sT);
+
   // 1. Scores, column by column, and their maximum per row. Keys go in
   //    groups of kGroup so that every vector load of qT feeds kGroup FMAs
   //    (the group's accumulators stay in registers); the remaining keys one
@@ -173,7 +328,18 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
       inits.push_back(splat(b, 0.0f));
     }
     SmallVector<Value> dotCols;
-    if (kn.bf16Dot) {
+    if (kn.amx) {
+      // Computed above as tile products, unscaled.
+      Value scaleR = splat(b, static_cast<float>(kn.scale));
+      for (int64_t j = 0; j < n; ++j)
+        dotCols.push_back(arith::MulFOp::create(
+            b, loc,
+            vector::LoadOp::create(
+                b, loc, vecR, sT,
+                ValueRange{arith::AddIOp::create(b, loc, c, cIdx(b, loc, j)),
+                           c0}),
+            scaleR));
+    } else if (kn.bf16Dot) {
       // Pairs of dimensions: vdpbf16ps adds q[r][d] k[d] + q[r][d+1] k[d+1]
       // to lane r of 16-row chunks; k's pair is broadcast as one 32-bit
       // word. One instruction per 16 rows and 2 dimensions.
@@ -220,7 +386,7 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
         dotCols.push_back(arith::MulFOp::create(b, loc, col, scaleR));
       }
     }
-    auto dot = kn.bf16Dot ? scf::ForOp() : scf::ForOp::create(
+    auto dot = (kn.bf16Dot || kn.amx) ? scf::ForOp() : scf::ForOp::create(
         b, loc, c0, cIdx(b, loc, kn.d), c1, inits,
         [&](OpBuilder &b, Location loc, Value d, ValueRange it) {
           Value qcol =
@@ -239,7 +405,7 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
     Value mx = maxIn;
     for (int64_t j = 0; j < n; ++j) {
       Value cj = arith::AddIOp::create(b, loc, c, cIdx(b, loc, j));
-      Value col = kn.bf16Dot ? dotCols[j] : dot.getResult(j);
+      Value col = dot ? dot.getResult(j) : dotCols[j];
       if (masked && !kn.scoreMod &&
           isVectorizablePattern(kn.maskPattern())) {
         // The pattern's predicate on vectors of query positions.
@@ -325,6 +491,11 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
       });
   vector::StoreOp::create(b, loc, mNew, mB, ValueRange{c0});
   vector::StoreOp::create(b, loc, probs.getResult(0), lB, ValueRange{c0});
+
+  if (kn.amx) {
+    emitAmxValues(b, kn, bIdx, gIdx, k0, sT, acc, alpha);
+    return;
+  }
 
   // 16-bit values: widen the tile's rows once.
   if (kn.vWide)
@@ -525,11 +696,107 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   if (!ShapedType::isDynamic(skStatic) && kn.bk > skStatic)
     kn.bk = std::max<int64_t>(skStatic, 1);
   kn.bqPad = (kn.bq + 15) / 16 * 16;
-  kn.bf16Dot = options.bf16Dot && kn.elt.isBF16() && kn.d % 2 == 0;
+  kn.amx = options.amx && kn.elt.isBF16() && kn.d % 32 == 0 &&
+           kn.dv % 16 == 0 && kn.bk % 32 == 0;
+  kn.bf16Dot =
+      !kn.amx && options.bf16Dot && kn.elt.isBF16() && kn.d % 2 == 0;
+  // Both keep the query block in bf16 pairs of dimensions.
+  bool qPairs = kn.amx || kn.bf16Dot;
   Value bqV = cIdx(rw, loc, kn.bq), bkV = cIdx(rw, loc, kn.bk);
   Value c0 = cIdx(rw, loc, 0), c1 = cIdx(rw, loc, 1);
   Value numQBlocks = arith::CeilDivUIOp::create(rw, loc, kn.sq, bqV);
   kn.numKBlocks = arith::CeilDivUIOp::create(rw, loc, kn.sk, bkV);
+
+  if (kn.amx) {
+    // Linux hands out the AMX register state on request only (the first
+    // tile instruction of a process that did not ask dies of SIGILL).
+    auto i32 = rw.getI32Type(), i64 = rw.getI64Type();
+    auto prctlType = rw.getFunctionType({i32, i64}, {i32});
+    if (!module.lookupSymbol<func::FuncOp>("arch_prctl")) {
+      OpBuilder::InsertionGuard guard(rw);
+      rw.setInsertionPointToStart(module.getBody());
+      func::FuncOp::create(rw, loc, "arch_prctl", prctlType).setPrivate();
+    }
+    constexpr int64_t kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    Value granted = func::CallOp::create(
+                        rw, loc, "arch_prctl", TypeRange{i32},
+                        ValueRange{arith::ConstantIntOp::create(
+                                       rw, loc, i32, kArchReqXcompPerm),
+                                   arith::ConstantIntOp::create(
+                                       rw, loc, i64, kXfeatureXtiledata)})
+                        .getResult(0);
+    cf::AssertOp::create(
+        rw, loc,
+        arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, granted,
+                              arith::ConstantIntOp::create(rw, loc, i32, 0)),
+        "sparse-attn: this kernel was compiled for AMX, but the operating "
+        "system did not grant the AMX tile state (arch_prctl)");
+
+    // V^T, once per call: vT[b][g][n][k] = v[b][g][k][n] (0 for k >= Sk),
+    // built from pairs of keys interleaved (one 32-bit word per value
+    // column) and 16 x 16 transposes of those words.
+    Value hkv = dim(kn.k, 1);
+    Value skPad = arith::MulIOp::create(rw, loc, kn.numKBlocks, bkV);
+    kn.vT = memref::AllocOp::create(
+        rw, loc,
+        MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic, kn.dv,
+                         ShapedType::kDynamic},
+                        kn.elt),
+        ValueRange{batch, hkv, skPad}, rw.getI64IntegerAttr(64));
+    scf::ParallelOp::create(
+        rw, loc, ValueRange{c0, c0, c0}, ValueRange{batch, hkv, kn.numKBlocks},
+        ValueRange{c1, c1, c1},
+        [&](OpBuilder &b, Location loc, ValueRange ivs) {
+          Value k0 = arith::MulIOp::create(b, loc, ivs[2], bkV);
+          auto v16h = VectorType::get({16}, kn.elt);
+          auto v16i = VectorType::get({16}, b.getI32Type());
+          auto v32h = VectorType::get({32}, kn.elt);
+          Value zero16 = arith::ConstantOp::create(
+              b, loc, v16h, DenseElementsAttr::get(v16h, b.getZeroAttr(kn.elt)));
+          Value lastKey = arith::SubIOp::create(b, loc, kn.sk, c1);
+          auto row = [&](OpBuilder &b, Value key, Value n0) -> Value {
+            Value inside = arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::slt, key, kn.sk);
+            Value r = vector::LoadOp::create(
+                b, loc, v16h, kn.v,
+                ValueRange{ivs[0], ivs[1],
+                           arith::MinSIOp::create(b, loc, key, lastKey), n0});
+            return arith::SelectOp::create(b, loc, inside, r, zero16);
+          };
+          scf::ForOp::create(
+              b, loc, c0, bkV, cIdx(b, loc, 32), ValueRange{},
+              [&](OpBuilder &b, Location loc, Value kc, ValueRange) {
+                Value key0 = arith::AddIOp::create(b, loc, k0, kc);
+                scf::ForOp::create(
+                    b, loc, c0, cIdx(b, loc, kn.dv), cIdx(b, loc, 16),
+                    ValueRange{},
+                    [&](OpBuilder &b, Location loc, Value n0, ValueRange) {
+                      SmallVector<Value> words;
+                      for (int64_t p = 0; p < 16; ++p) {
+                        Value k = arith::AddIOp::create(b, loc, key0,
+                                                        cIdx(b, loc, 2 * p));
+                        Value k1 = arith::AddIOp::create(b, loc, k, c1);
+                        words.push_back(vector::BitCastOp::create(
+                            b, loc, v16i,
+                            vector::InterleaveOp::create(b, loc, row(b, k, n0),
+                                                         row(b, k1, n0))));
+                      }
+                      SmallVector<Value> t = transpose16(b, loc, words);
+                      for (int64_t j = 0; j < 16; ++j)
+                        vector::StoreOp::create(
+                            b, loc, vector::BitCastOp::create(b, loc, v32h, t[j]),
+                            kn.vT,
+                            ValueRange{ivs[0], ivs[1],
+                                       arith::AddIOp::create(b, loc, n0,
+                                                             cIdx(b, loc, j)),
+                                       key0});
+                      scf::YieldOp::create(b, loc);
+                    });
+                scf::YieldOp::create(b, loc);
+              });
+          scf::ReduceOp::create(b, loc);
+        });
+  }
 
   // One parallel iteration per (batch, head, query block). Its accumulators
   // and row of scores are allocated inside the iteration (so iterations may
@@ -544,9 +811,19 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
               b.getI64IntegerAttr(64));
         };
         Value acc = scratch({kn.bqPad, kn.dv});
+        // AMX accumulates O^T; acc receives its transpose at the end.
+        Value accT = kn.amx ? scratch({kn.dv, kn.bqPad}) : Value();
+        if (kn.amx) {
+          kn.kTail = memref::AllocOp::create(
+              b, loc, MemRefType::get({kn.bk, kn.d}, kn.elt), ValueRange{},
+              b.getI64IntegerAttr(64));
+          kn.pB = memref::AllocOp::create(
+              b, loc, MemRefType::get({kn.bk / 2, 2 * kn.bqPad}, kn.elt),
+              ValueRange{}, b.getI64IntegerAttr(64));
+        }
         Value mB = scratch({kn.bqPad});
         Value lB = scratch({kn.bqPad});
-        Value qT = kn.bf16Dot
+        Value qT = qPairs
                        ? memref::AllocOp::create(
                              b, loc,
                              MemRefType::get({kn.d / 2, 2 * kn.bqPad}, kn.elt),
@@ -554,7 +831,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                              .getResult()
                        : scratch({kn.d, kn.bqPad});
         Value sT = scratch({kn.bk, kn.bqPad});
-        kn.vWide = kn.elt.isF32() ? Value() : scratch({kn.bk, kn.dv});
+        kn.vWide = kn.elt.isF32() || kn.amx ? Value() : scratch({kn.bk, kn.dv});
         Value bIdx = ivs[0], hIdx = ivs[1], qb = ivs[2];
         Value gIdx = arith::DivUIOp::create(b, loc, hIdx, kn.group);
         Value q0 = arith::MulIOp::create(b, loc, qb, bqV);
@@ -577,16 +854,25 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
         Value zeroR = arith::ConstantOp::create(
             b, loc, vecR, DenseElementsAttr::get(vecR, 0.0f));
         vector::StoreOp::create(b, loc, zeroR, lB, ValueRange{c0});
-        scf::ForOp::create(b, loc, c0, cIdx(b, loc, kn.bqPad), c1, ValueRange{},
-                           [&](OpBuilder &b, Location loc, Value r, ValueRange) {
-                             vector::StoreOp::create(b, loc, zeroVec, acc,
-                                                     ValueRange{r, c0});
-                             scf::YieldOp::create(b, loc);
-                           });
-        // bf16 dot products: the query block as pairs of dimensions,
-        // qT[d / 2][2 r + d % 2] = q[r][d] (bf16, unscaled; rows past the end
-        // of the sequence 0).
-        if (kn.bf16Dot) {
+        if (kn.amx)
+          scf::ForOp::create(
+              b, loc, c0, cIdx(b, loc, kn.dv), c1, ValueRange{},
+              [&](OpBuilder &b, Location loc, Value n, ValueRange) {
+                vector::StoreOp::create(b, loc, zeroR, accT, ValueRange{n, c0});
+                scf::YieldOp::create(b, loc);
+              });
+        else
+          scf::ForOp::create(
+              b, loc, c0, cIdx(b, loc, kn.bqPad), c1, ValueRange{},
+              [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+                vector::StoreOp::create(b, loc, zeroVec, acc, ValueRange{r, c0});
+                scf::YieldOp::create(b, loc);
+              });
+        // bf16 dot products and AMX: the query block as pairs of
+        // dimensions, qT[d / 2][2 r + d % 2] = q[r][d] (bf16, unscaled; rows
+        // past the end of the sequence 0): a transpose of the block viewed
+        // as 32-bit words, in 16 x 16 register blocks when D % 32 == 0.
+        if (qPairs) {
           auto vecPair = VectorType::get({2 * kn.bqPad}, kn.elt);
           Value zeroBf = arith::ConstantOp::create(
               b, loc, vecPair,
@@ -598,28 +884,63 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                 vector::StoreOp::create(b, loc, zeroBf, qT, ValueRange{dp, c0});
                 scf::YieldOp::create(b, loc);
               });
-          scf::ForOp::create(
-              b, loc, c0, rows, c1, ValueRange{},
-              [&](OpBuilder &b, Location loc, Value r, ValueRange) {
-                Value qPos = arith::AddIOp::create(b, loc, q0, r);
-                Value r2 = arith::MulIOp::create(b, loc, r, cIdx(b, loc, 2));
-                scf::ForOp::create(
-                    b, loc, c0, cIdx(b, loc, kn.d / 2), c1, ValueRange{},
-                    [&](OpBuilder &b, Location loc, Value dp, ValueRange) {
-                      Value d0 = arith::MulIOp::create(b, loc, dp, cIdx(b, loc, 2));
-                      Value pair = vector::LoadOp::create(
-                          b, loc, VectorType::get({2}, kn.elt), kn.q,
-                          ValueRange{bIdx, hIdx, qPos, d0});
-                      vector::StoreOp::create(b, loc, pair, qT,
-                                              ValueRange{dp, r2});
-                      scf::YieldOp::create(b, loc);
-                    });
-                scf::YieldOp::create(b, loc);
-              });
+          if (kn.d % 32 == 0) {
+            auto v32h = VectorType::get({32}, kn.elt);
+            auto v16i = VectorType::get({16}, b.getI32Type());
+            Value zero32 = arith::ConstantOp::create(
+                b, loc, v32h, DenseElementsAttr::get(v32h, b.getZeroAttr(kn.elt)));
+            Value lastRow = arith::SubIOp::create(b, loc, rows, c1);
+            scf::ForOp::create(
+                b, loc, c0, rows, cIdx(b, loc, 16), ValueRange{},
+                [&](OpBuilder &b, Location loc, Value r0, ValueRange) {
+                  Value r2 = arith::MulIOp::create(b, loc, r0, cIdx(b, loc, 2));
+                  for (int64_t jb = 0; jb < kn.d / 32; ++jb) {
+                    SmallVector<Value> words;
+                    for (int64_t i = 0; i < 16; ++i) {
+                      Value r = arith::AddIOp::create(b, loc, r0, cIdx(b, loc, i));
+                      Value inside = arith::CmpIOp::create(
+                          b, loc, arith::CmpIPredicate::slt, r, rows);
+                      Value qPos = arith::AddIOp::create(
+                          b, loc, q0, arith::MinSIOp::create(b, loc, r, lastRow));
+                      Value v = vector::LoadOp::create(
+                          b, loc, v32h, kn.q,
+                          ValueRange{bIdx, hIdx, qPos, cIdx(b, loc, 32 * jb)});
+                      v = arith::SelectOp::create(b, loc, inside, v, zero32);
+                      words.push_back(vector::BitCastOp::create(b, loc, v16i, v));
+                    }
+                    SmallVector<Value> t = transpose16(b, loc, words);
+                    for (int64_t j = 0; j < 16; ++j)
+                      vector::StoreOp::create(
+                          b, loc, vector::BitCastOp::create(b, loc, v32h, t[j]),
+                          qT, ValueRange{cIdx(b, loc, 16 * jb + j), r2});
+                  }
+                  scf::YieldOp::create(b, loc);
+                });
+          } else {
+            scf::ForOp::create(
+                b, loc, c0, rows, c1, ValueRange{},
+                [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+                  Value qPos = arith::AddIOp::create(b, loc, q0, r);
+                  Value r2 = arith::MulIOp::create(b, loc, r, cIdx(b, loc, 2));
+                  scf::ForOp::create(
+                      b, loc, c0, cIdx(b, loc, kn.d / 2), c1, ValueRange{},
+                      [&](OpBuilder &b, Location loc, Value dp, ValueRange) {
+                        Value d0 =
+                            arith::MulIOp::create(b, loc, dp, cIdx(b, loc, 2));
+                        Value pair = vector::LoadOp::create(
+                            b, loc, VectorType::get({2}, kn.elt), kn.q,
+                            ValueRange{bIdx, hIdx, qPos, d0});
+                        vector::StoreOp::create(b, loc, pair, qT,
+                                                ValueRange{dp, r2});
+                        scf::YieldOp::create(b, loc);
+                      });
+                  scf::YieldOp::create(b, loc);
+                });
+          }
         }
         // The query block, transposed, widened to f32 and scaled: qT[d][r].
         // Rows past the end of the sequence stay 0.
-        if (!kn.bf16Dot) {
+        if (!qPairs) {
         scf::ForOp::create(b, loc, c0, cIdx(b, loc, kn.d), c1, ValueRange{},
                            [&](OpBuilder &b, Location loc, Value d, ValueRange) {
                              vector::StoreOp::create(b, loc, zeroR, qT,
@@ -735,7 +1056,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
           return [&, masked](OpBuilder &b, Value kb) {
             if (!masked || !segmentSkip) {
               emitTile(b, kn, bIdx, hIdx, gIdx, q0, rows, kb, masked, qT, sT,
-                       acc, mB, lB);
+                       kn.amx ? accT : acc, mB, lB);
               return;
             }
             Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
@@ -767,11 +1088,11 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
             b.setInsertionPointToStart(inner.thenBlock());
             kn.maskOverride = withoutSegments(op.getPattern());
             emitTile(b, kn, bIdx, hIdx, gIdx, q0, rows, kb, masked, qT, sT,
-                     acc, mB, lB);
+                     kn.amx ? accT : acc, mB, lB);
             kn.maskOverride = Attribute();
             b.setInsertionPointToStart(inner.elseBlock());
             emitTile(b, kn, bIdx, hIdx, gIdx, q0, rows, kb, masked, qT, sT,
-                     acc, mB, lB);
+                     kn.amx ? accT : acc, mB, lB);
           };
         };
         if (kn.fullOffsets) {
@@ -785,6 +1106,23 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                                tile(true)(b, kb);
                                scf::YieldOp::create(b, loc);
                              });
+        }
+        // AMX: acc = accT^T, in 16 x 16 register blocks.
+        if (kn.amx) {
+          auto v16 = VectorType::get({16}, f32);
+          for (int64_t rb = 0; rb < kn.bqPad / 16; ++rb)
+            for (int64_t nb = 0; nb < kn.dv / 16; ++nb) {
+              SmallVector<Value> lanes;
+              for (int64_t i = 0; i < 16; ++i)
+                lanes.push_back(vector::LoadOp::create(
+                    b, loc, v16, accT,
+                    ValueRange{cIdx(b, loc, 16 * nb + i), cIdx(b, loc, 16 * rb)}));
+              SmallVector<Value> t = transpose16(b, loc, lanes);
+              for (int64_t j = 0; j < 16; ++j)
+                vector::StoreOp::create(
+                    b, loc, t[j], acc,
+                    ValueRange{cIdx(b, loc, 16 * rb + j), cIdx(b, loc, 16 * nb)});
+            }
         }
         // Normalise and write back.
         auto vecDvOut = VectorType::get({kn.dv}, kn.elt);
@@ -874,7 +1212,8 @@ struct ConvertSparseAttnToLoopsPass
     if (!ok)
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
-    populateSparseAttnToLoopsPatterns(patterns, {blockQ, blockK, bf16Dot});
+    populateSparseAttnToLoopsPatterns(patterns,
+                                      {blockQ, blockK, bf16Dot, amx});
     if (failed(applyPatternsGreedily(module, std::move(patterns))))
       return signalPassFailure();
     if (failed(finishAttentionLowering(module, "loops")))

@@ -2,13 +2,15 @@
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-loops --split-input-file | FileCheck %s --check-prefix=OFF
 
 // bf16 with bf16-dot: the query block is kept as bf16 pairs of dimensions
-// (qT[d / 2][2 r + d % 2]) and Q K^T is one x86vector.avx512.dot (vdpbf16ps)
+// (qT[d / 2][2 r + d % 2], built by 16 x 16 transposes of the rows viewed
+// as 32-bit words) and Q K^T is one x86vector.avx512.dot (vdpbf16ps)
 // per 16 rows and two dimensions, a key's pair broadcast as one 32-bit
 // word; the scale multiplies the scores afterwards.
 // CHECK-LABEL: func.func @bf16
 // CHECK: memref.alloc() {alignment = 64 : i64} : memref<32x128xbf16>
-// CHECK: vector.load {{.*}} : memref<1x2x256x64xbf16>, vector<2xbf16>
-// CHECK: vector.store {{.*}} : memref<32x128xbf16>, vector<2xbf16>
+// CHECK-COUNT-16: vector.load {{.*}} : memref<1x2x256x64xbf16>, vector<32xbf16>
+// CHECK: vector.transpose {{.*}}, [1, 0] : vector<16x16xi32> to vector<16x16xi32>
+// CHECK-COUNT-16: vector.store {{.*}} : memref<32x128xbf16>, vector<32xbf16>
 // CHECK: vector.load {{.*}} : memref<32x128xbf16>, vector<32xbf16>
 // CHECK: vector.bitcast {{.*}} : vector<2xbf16> to vector<1xi32>
 // CHECK: vector.bitcast {{.*}} : vector<16xi32> to vector<32xbf16>

@@ -15,6 +15,11 @@ struct SparseAttnToLoopsOptions {
   /// (vdpbf16ps), the query block kept in bf16; the target CPU must have
   /// avx512bf16. Otherwise bf16 is widened to f32 for every product.
   bool bf16Dot = false;
+  /// bf16 inputs: Q K^T and P V as AMX tile products (tdpbf16ps) when the
+  /// op qualifies (D % 32 == 0, Dv % 16 == 0, block-k % 32 == 0); the
+  /// target CPU must have amx-bf16 and the kernel asks Linux for the AMX
+  /// state. Ops that do not qualify use the vector path.
+  bool amx = false;
 };
 
 /// Rewrites sparse_attn.attention into the fused, block-skipping loop nest.
