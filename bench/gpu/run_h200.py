@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from sparse_attn.cuda import Runtime  # noqa: E402
-from sparse_attn.reference import random_blocks  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, ".."))
+from torch_patterns import Ctx, allowed  # noqa: E402
 
 dev = "cuda"
 DT = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32,
@@ -26,78 +27,6 @@ DT = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32,
 
 def emit(**kw):
     print(json.dumps(kw), flush=True)
-
-
-class Ctx:
-    def __init__(self, sq, sk, seg=None):
-        self.sq, self.sk, self.seg = sq, sk, seg
-        self.tables = {}
-
-    def random_layout(self, block, per_row, seed):
-        key = (block, per_row, seed)
-        if key not in self.tables:
-            nq, nk = -(-self.sq // block), -(-self.sk // block)
-            lay = torch.zeros(nq, nk, dtype=torch.bool)
-            for i in range(nq):
-                for j in random_blocks(seed, i, nk, per_row):
-                    lay[i, j] = True
-            self.tables[key] = lay.to(dev)
-        return self.tables[key]
-
-
-def runs(tokens):
-    tokens = sorted(set(tokens))
-    out, i = [], 0
-    while i < len(tokens):
-        j = i
-        while j + 1 < len(tokens) and tokens[j + 1] == tokens[j] + 1:
-            j += 1
-        out.append((tokens[i], tokens[j]))
-        i = j + 1
-    return out
-
-
-def allowed(p, q, k, ctx):
-    """reference.allowed on index tensors (broadcasting; vmap-friendly)."""
-    kind = p[0]
-    if kind == "dense":
-        return (q >= 0) & (k >= 0)
-    if kind == "causal":
-        return k <= q
-    if kind == "window":
-        return (k >= q - p[1]) & (k <= q + p[2])
-    if kind == "dilated":
-        return (k >= q - p[1]) & (k <= q + p[2]) & (torch.remainder(q - k, p[3]) == 0)
-    if kind == "strided":
-        d = q - k
-        return (d >= 0) & ((d < p[1]) | (torch.remainder(d, p[1]) == 0))
-    if kind == "fixed":
-        s, summ = p[1], p[2]
-        return (torch.div(k, s, rounding_mode="floor") == torch.div(q, s, rounding_mode="floor")) | \
-            (torch.remainder(k, s) >= s - summ)
-    if kind == "global":
-        r = (q < 0) & (k < 0)
-        for lo, hi in runs(p[1]):
-            r = r | ((q >= lo) & (q <= hi)) | ((k >= lo) & (k <= hi))
-        return r
-    if kind == "random":
-        lay = ctx.random_layout(p[1], p[2], p[3])
-        return lay[torch.div(q, p[1], rounding_mode="floor"), torch.div(k, p[1], rounding_mode="floor")]
-    if kind == "prefix":
-        return (k < p[1]) | (k <= q)
-    if kind == "segments":
-        return ctx.seg[q] == ctx.seg[k]
-    if kind == "union":
-        r = allowed(p[1][0], q, k, ctx)
-        for c in p[1][1:]:
-            r = r | allowed(c, q, k, ctx)
-        return r
-    if kind == "intersect":
-        r = allowed(p[1][0], q, k, ctx)
-        for c in p[1][1:]:
-            r = r & allowed(c, q, k, ctx)
-        return r
-    raise ValueError(p)
 
 
 def doc_ids(S, ndocs, seed=0):
@@ -195,7 +124,7 @@ def main():
         except Exception as e:
             emit(case=name, error=repr(e)[:400])
             continue
-        ctx = Ctx(c["Sq"], c["Sk"], seg)
+        ctx = Ctx(c["Sq"], c["Sk"], seg, device=dev)
         out = t["output"].float()
         rec = dict(case=name, pattern=c["case"], B=c["B"], H=c["H"], Hkv=c["Hkv"],
                    Sq=c["Sq"], Sk=c["Sk"], D=c["D"], dtype=c["dtype"])
