@@ -70,6 +70,7 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
                       "canonicalize,cse," +
                       (options.polynomialExp ? "sparse-attn-polynomial-exp,"
                                              : "") +
+                      (options.expandBF16 ? "sparse-attn-expand-bf16," : "") +
                       bufferizeAndLowerToLLVM(options.threads, options.bf16Dot,
                                               options.amx));
 }

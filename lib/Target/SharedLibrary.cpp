@@ -138,11 +138,12 @@ mlir::sparse_attn::compileToSharedLibrary(ModuleOp source,
     if (!info || !info->isCPUStringValid(cpu))
       return fail("unknown --mcpu '" + cpu + "' for " + triple);
   }
-  bool cpuHasAmx;
+  bool cpuHasAmx, cpuHasBF16;
   {
     std::unique_ptr<llvm::MCSubtargetInfo> info(
         target->createMCSubtargetInfo(tripleObj, cpu, features));
     cpuHasAmx = info && info->checkFeatures("+amx-bf16");
+    cpuHasBF16 = info && info->checkFeatures("+avx512bf16");
   }
   if (opts.amx != "auto" && opts.amx != "on" && opts.amx != "off")
     return fail("--amx must be auto, on or off");
@@ -168,6 +169,7 @@ mlir::sparse_attn::compileToSharedLibrary(ModuleOp source,
   pipelineOptions.blockK = opts.blockK;
   pipelineOptions.threads = opts.threads;
   pipelineOptions.amx = opts.amx != "off" && cpuHasAmx;
+  pipelineOptions.expandBF16 = !cpuHasBF16;
   buildSparseAttnToLLVMCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(*module)))
     return fail("lowering failed (see the diagnostics)");

@@ -527,6 +527,8 @@ int main(int argc, char **argv) {
     return fail("--bf16-dot and --amx=on exclude each other");
   // An explicit --bf16-dot asks for the AVX-512 path.
   pipelineOptions.amx = amx == "on" || (amx == "auto" && hostAmx && !bf16Dot);
+  pipelineOptions.expandBF16 =
+      !llvm::sys::getHostCPUFeatures().lookup("avx512bf16");
   if (lowering == Lowering::Fused)
     buildSparseAttnToLLVMCPUPipeline(pm, pipelineOptions);
   else

@@ -38,6 +38,12 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
                      "target CPU must have amx-bf16; Linux grants the state "
                      "at run time)"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> expandBF16{
+      *this, "expand-bf16",
+      llvm::cl::desc("bf16 <-> f32 conversions as integer arithmetic (for "
+                     "targets without avx512bf16, where LLVM would call "
+                     "__truncsfbf2)"),
+      llvm::cl::init(false)};
 };
 
 /// sparse_attn (on tensors) -> LLVM dialect, through the fused loop nest,

@@ -80,6 +80,22 @@ def SparseAttnPolynomialExp : Pass<"sparse-attn-polynomial-exp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def SparseAttnExpandBF16 : Pass<"sparse-attn-expand-bf16"> {
+  let summary = "bf16 <-> f32 conversions as integer arithmetic";
+  let description = [{
+    Rewrites `arith.extf` from bf16 (a 16-bit shift) and `arith.truncf` to
+    bf16 (round to nearest even, NaN kept quiet) into integer operations
+    (upstream's `populateExpandBFloat16Patterns`, without the rest of
+    `arith-expand`). Without it, LLVM lowers `fptrunc float to bfloat` on a
+    CPU without AVX-512 BF16 to a call of `__truncsfbf2`, which neither libc
+    nor libm provides (nor Debian 12's libgcc): an ahead-of-time library for
+    such a CPU would fail to load. `sparse-attn-compile` and
+    `sparse-attn-run` enable it when the target lacks `avx512bf16`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def SparseAttnEmitCInterface : Pass<"sparse-attn-emit-c-interface", "::mlir::ModuleOp"> {
   let summary = "Mark public functions for the C interface wrappers";
   let description = [{
