@@ -12,10 +12,15 @@ dense).
 One JSON object per line on stdout. Checks: at S <= 2048 every system
 against a float32 masked-softmax reference built from the same pattern
 (bench/torch_patterns.py); at larger S the project's output against flex
-or SDPA. --warm-flex N first compiles every flex configuration in N child
-processes (16 / N threads each) so that the timed process finds Inductor's
-caches warm; the first-call time of the timed process is reported as well.
---deadline stops starting new configurations after that many seconds.
+or SDPA. Phase 1 times this project's kernels and SDPA for every
+configuration in this process. Phase 2 runs flex in child processes, which
+are restarted after the next configuration when one crashes (torch 2.11's
+CPU flex kernels segfaulted on this machine; the crash is recorded with the
+Python stack): --warm-flex N first compiles every flex configuration in N
+children (16 / N threads each) so that the timed child finds Inductor's
+caches warm (its first-call time is reported too), then one child with all
+threads times them. --deadline stops starting new configurations after that
+many seconds.
 """
 import argparse
 import ctypes
@@ -25,6 +30,8 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 import torch
@@ -126,16 +133,95 @@ def block_mask(c, mm):
     return create_block_mask(mm, B=None, H=None, Q_LEN=c["S"], KV_LEN=c["S"], device="cpu")
 
 
-def warm_worker(cases, i, n):
-    torch.set_num_threads(max(1, os.cpu_count() // n))
-    for c in cases[i::n]:
-        if c["pattern_name"] == "dense":
-            continue
+def flex_worker(a, cases, timed_run):
+    """Child: flex for each case; prints `start` before each so the parent
+    knows which one crashed."""
+    torch.set_num_threads(a.threads)
+    for c in cases:
+        print(json.dumps(dict(start=c["name"])), flush=True)
+        q, k, v, ids = inputs(c)
+        mm = mask_mod(c, ids)
         try:
-            q, k, v, ids = inputs(c)
-            compiled_flex()(q, k, v, block_mask=block_mask(c, mask_mod(c, ids)))
-        except Exception as e:  # reported again by the timed run
-            print("warm %s: %r" % (c["name"], e), file=sys.stderr)
+            f = compiled_flex()
+            bm = block_mask(c, mm)
+            t0 = time.perf_counter()
+            o = f(q, k, v, block_mask=bm)
+            first = time.perf_counter() - t0
+            if not timed_run:
+                continue
+            ms = timed(lambda: f(q, k, v, block_mask=bm), a.runs)
+            rec = dict(sys="flex", **record(c), ms=round(ms, 3),
+                       eff_gflops=round(flops(c) / ms / 1e6, 1), first_call_s=round(first, 2))
+            if c["S"] <= 2048:
+                rec["max_abs_err"] = round(float((o.float() - reference(c, q, k, v, mm)).abs().max()), 5)
+            ours = ours_output(a, c, q, k, v, ids)
+            if ours is not None:
+                rec["max_abs_diff_vs_sparse_attn"] = round(float((o.float() - ours.float()).abs().max()), 5)
+            emit(**rec)
+        except Exception as e:
+            emit(sys="flex", case=c["name"], error=repr(e)[:300])
+
+
+def ours_output(a, c, q, k, v, ids):
+    lib = c["libs"].get("amx" if a.amx and c["dtype"] == "bf16" else "vec")
+    try:
+        kern = Kernel(os.path.join(a.dir, lib))
+        out = torch.empty_like(q)
+        kern([q, k, v] + ([ids] if ids is not None else []), out)
+        return out
+    except Exception:
+        return None
+
+
+def drive_flex(a, names, threads, timed_run, out_lines):
+    """Runs flex children over `names`, restarting after a crash."""
+    todo = list(names)
+    while todo and time.time() - T0 < a.deadline:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(todo, f)
+        cmd = [sys.executable, "-X", "faulthandler", __file__, a.dir, "--flex-child", f.name,
+               "--threads", str(threads), "--runs", str(a.runs)] + \
+              (["--flex-timed"] if timed_run else []) + (["--amx"] if a.amx else [])
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        err = []
+        t = threading.Thread(target=lambda: err.extend(p.stderr.readlines()))
+        t.start()
+        current = None
+        for line in p.stdout:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if "start" in rec:
+                current = rec["start"]
+                todo.remove(current)
+                if time.time() - T0 > a.deadline:
+                    p.kill()
+                    break
+                continue
+            current = None
+            out_lines.append(line.strip())
+            if timed_run:
+                print(line.strip(), flush=True)
+        p.wait()
+        t.join()
+        os.unlink(f.name)
+        if current is not None and p.returncode != 0:
+            rec = dict(sys="flex", case=current, error="child died (exit %d)" % p.returncode,
+                       stderr_tail="".join(err)[-1500:], phase="timed" if timed_run else "warm")
+            out_lines.append(json.dumps(rec))
+            print(json.dumps(rec), flush=True)
+        elif p.returncode != 0:
+            break
+
+
+def record(c):
+    return dict(case=c["name"], pattern=c["pattern_name"], S=c["S"], D=c["D"], H=c["H"],
+                dtype=c["dtype"], density=round(c["density"], 5))
+
+
+def flops(c):
+    return 4.0 * c["D"] * c["allowed"] * c["H"]
 
 
 def main():
@@ -145,7 +231,10 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--deadline", type=float, default=1e9)
     ap.add_argument("--warm-flex", type=int, default=0)
-    ap.add_argument("--warm-worker", default="")
+    ap.add_argument("--flex-child", default="")
+    ap.add_argument("--flex-timed", action="store_true")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--amx", action="store_true")
     ap.add_argument("--probe", action="store_true")
     ap.add_argument("--vec-sizes", default="8192")
     a = ap.parse_args()
@@ -160,9 +249,10 @@ def main():
         k([t, t, t], out)
         print("probe ok", float(out.float().abs().sum()))
         return
-    if a.warm_worker:
-        i, n = (int(x) for x in a.warm_worker.split("/"))
-        warm_worker(cases, i, n)
+    if a.flex_child:
+        names = json.load(open(a.flex_child))
+        byname = {c["name"]: c for c in man["cases"]}
+        flex_worker(a, [byname[n] for n in names], a.flex_timed)
         return
 
     threads = os.cpu_count()
@@ -182,23 +272,13 @@ def main():
         ms = timed(lambda: x @ x, 5)
         emit(sys="matmul", dtype=name, n=4096, ms=round(ms, 3),
              gflops=round(2 * 4096 ** 3 / ms / 1e6, 1))
-    if a.warm_flex:
-        t0 = time.time()
-        procs = [subprocess.Popen([sys.executable, __file__, a.dir, "--only", a.only,
-                                   "--warm-worker", "%d/%d" % (i, a.warm_flex)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                 for i in range(a.warm_flex)]
-        errs = [p.communicate()[1] for p in procs]
-        emit(warm_flex_s=round(time.time() - t0, 1), workers=a.warm_flex,
-             errors=[e[-300:] for e in errs if e.strip()])
     vec_sizes = {int(x) for x in a.vec_sizes.split(",") if x}
     for c in cases:
         if time.time() - T0 > a.deadline:
             emit(case=c["name"], skipped="deadline")
             continue
-        rec = dict(case=c["name"], pattern=c["pattern_name"], S=c["S"], D=c["D"], H=c["H"],
-                   dtype=c["dtype"], density=round(c["density"], 5))
-        flops = 4.0 * c["D"] * c["allowed"] * c["H"]
+        rec = record(c)
+        fl = flops(c)
         q, k, v, ids = inputs(c)
         args = [q, k, v] + ([ids] if ids is not None else [])
         mm = mask_mod(c, ids)
@@ -221,7 +301,7 @@ def main():
                 kern = Kernel(os.path.join(a.dir, lib))
                 out = torch.empty_like(q)
                 ms = timed(lambda: kern(args, out), a.runs)
-                emit(sys=sysname, **rec, ms=round(ms, 3), eff_gflops=round(flops / ms / 1e6, 1),
+                emit(sys=sysname, **rec, ms=round(ms, 3), eff_gflops=round(fl / ms / 1e6, 1),
                      max_abs_err=err(out))
                 if ours_ms is None:
                     ours_ms, ours_out = ms, out
@@ -232,27 +312,31 @@ def main():
                 causal = c["pattern_name"] == "causal"
                 o = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
                 ms = timed(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal), a.runs)
-                emit(sys="sdpa", **rec, ms=round(ms, 3), eff_gflops=round(flops / ms / 1e6, 1),
+                emit(sys="sdpa", **rec, ms=round(ms, 3), eff_gflops=round(fl / ms / 1e6, 1),
                      max_abs_err=err(o), ratio=round(ms / ours_ms, 2) if ours_ms else None,
                      max_abs_diff_vs_sparse_attn=round(float((o.float() - ours_out.float()).abs().max()), 5)
                      if ours_out is not None else None)
             except Exception as e:
                 emit(sys="sdpa", case=c["name"], error=repr(e)[:300])
-        if c["pattern_name"] != "dense":
-            try:
-                f = compiled_flex()
-                bm = block_mask(c, mm)
-                t0 = time.perf_counter()
-                o = f(q, k, v, block_mask=bm)
-                first = time.perf_counter() - t0
-                ms = timed(lambda: f(q, k, v, block_mask=bm), a.runs)
-                emit(sys="flex", **rec, ms=round(ms, 3), eff_gflops=round(flops / ms / 1e6, 1),
-                     first_call_s=round(first, 2), max_abs_err=err(o),
-                     ratio=round(ms / ours_ms, 2) if ours_ms else None,
-                     max_abs_diff_vs_sparse_attn=round(float((o.float() - ours_out.float()).abs().max()), 5)
-                     if ours_out is not None else None)
-            except Exception as e:
-                emit(sys="flex", case=c["name"], error=repr(e)[:300])
+    # Phase 2: flex, in children.
+    a.amx = amx_ok
+    names = [c["name"] for c in cases if c["pattern_name"] != "dense"]
+    if a.warm_flex and names:
+        t0 = time.time()
+        logs = [[] for _ in range(a.warm_flex)]
+        workers = [threading.Thread(target=drive_flex,
+                                    args=(a, names[i::a.warm_flex], max(1, threads // a.warm_flex),
+                                          False, logs[i]))
+                   for i in range(a.warm_flex)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        emit(warm_flex_s=round(time.time() - t0, 1), workers=a.warm_flex)
+        for log in logs:
+            for line in log:
+                print(line, flush=True)
+    drive_flex(a, names, threads, True, [])
     emit(total_s=round(time.time() - T0, 1))
 
 
