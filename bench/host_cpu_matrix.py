@@ -13,13 +13,15 @@ One JSON object per line on stdout. Checks: at S <= 2048 every system
 against a float32 masked-softmax reference built from the same pattern
 (bench/torch_patterns.py); at larger S the project's output against flex
 or SDPA. Phase 1 times this project's kernels and SDPA for every
-configuration in this process. Phase 2 runs flex in child processes, which
-are restarted after the next configuration when one crashes (torch 2.11's
-CPU flex kernels segfaulted on this machine; the crash is recorded with the
-Python stack): --warm-flex N first compiles every flex configuration in N
-children (16 / N threads each) so that the timed child finds Inductor's
-caches warm (its first-call time is reported too), then one child with all
-threads times them. --deadline stops starting new configurations after that
+configuration in this process. Phase 2 (alone with --flex-only) runs flex in
+child processes, which are restarted after the next configuration when one
+crashes (the crash is recorded with the Python stack): --warm-flex N first
+compiles every flex configuration in N children at once so that the timed
+child finds Inductor's caches warm (its first-call time is reported too),
+then one child times them. Every child uses all threads: kernels that
+Inductor compiled and cached under 2 threads crashed (SIGSEGV / SIGABRT)
+when a 16-thread process loaded them from the cache on the GPU machine's
+CPU (torch 2.11). --deadline stops starting new configurations after that
 many seconds.
 """
 import argparse
@@ -237,6 +239,7 @@ def main():
     ap.add_argument("--amx", action="store_true")
     ap.add_argument("--probe", action="store_true")
     ap.add_argument("--vec-sizes", default="8192")
+    ap.add_argument("--flex-only", action="store_true")
     a = ap.parse_args()
     man = json.load(open(os.path.join(a.dir, "manifest.json")))
     order = {8192: 0, 2048: 1, 32768: 2}
@@ -273,7 +276,7 @@ def main():
         emit(sys="matmul", dtype=name, n=4096, ms=round(ms, 3),
              gflops=round(2 * 4096 ** 3 / ms / 1e6, 1))
     vec_sizes = {int(x) for x in a.vec_sizes.split(",") if x}
-    for c in cases:
+    for c in ([] if a.flex_only else cases):
         if time.time() - T0 > a.deadline:
             emit(case=c["name"], skipped="deadline")
             continue
@@ -325,8 +328,7 @@ def main():
         t0 = time.time()
         logs = [[] for _ in range(a.warm_flex)]
         workers = [threading.Thread(target=drive_flex,
-                                    args=(a, names[i::a.warm_flex], max(1, threads // a.warm_flex),
-                                          False, logs[i]))
+                                    args=(a, names[i::a.warm_flex], threads, False, logs[i]))
                    for i in range(a.warm_flex)]
         for w in workers:
             w.start()
