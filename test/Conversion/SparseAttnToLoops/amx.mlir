@@ -29,11 +29,12 @@
 // CHECK-DAG: %[[QT:.*]] = memref.alloc() {alignment = 64 : i64} : memref<32x128xbf16>
 // CHECK-DAG: %[[ST:.*]] = memref.alloc() {alignment = 64 : i64} : memref<64x64xf32>
 // CHECK: vector.transpose {{.*}} : vector<16x16xi32> to vector<16x16xi32>
+// Four independent accumulators (16 keys x 4 x 16 rows) per key tile A.
 // CHECK: scf.if
+// CHECK-COUNT-4: amx.tile_zero : !amx.tile<16x16xf32>
 // CHECK: %[[KA:.*]] = amx.tile_load %{{.*}}[{{.*}}] : memref<1x2x256x64xbf16> into !amx.tile<16x32xbf16>
-// CHECK: %[[Z:.*]] = amx.tile_zero : !amx.tile<16x16xf32>
 // CHECK: %[[QB:.*]] = amx.tile_load %[[QT]][{{.*}}] : memref<32x128xbf16> into !amx.tile<16x32xbf16>
-// CHECK: amx.tile_mulf %[[KA]], %[[QB]], %[[Z]]
+// CHECK: amx.tile_mulf %[[KA]], %[[QB]], %{{.*}}
 // CHECK: amx.tile_store %[[ST]][{{.*}}], %{{.*}} : memref<64x64xf32>, !amx.tile<16x16xf32>
 // CHECK: } else {
 // CHECK: vector.store {{.*}}, %[[KTAIL]]
@@ -41,8 +42,8 @@
 // CHECK: arith.truncf {{.*}} : vector<64xf32> to vector<64xbf16>
 // CHECK: vector.interleave {{.*}} : vector<64xbf16> -> vector<128xbf16>
 // CHECK: vector.store {{.*}}, %[[PB]]
-// CHECK: %[[VA:.*]] = amx.tile_load %[[VT]][{{.*}}] : memref<?x?x32x?xbf16> into !amx.tile<16x32xbf16>
 // CHECK: %[[C:.*]] = amx.tile_load %[[ACCT]][{{.*}}] : memref<32x64xf32> into !amx.tile<16x16xf32>
+// CHECK: %[[VA:.*]] = amx.tile_load %[[VT]][{{.*}}] : memref<?x?x32x?xbf16> into !amx.tile<16x32xbf16>
 // CHECK: %[[PT:.*]] = amx.tile_load %[[PB]][{{.*}}] : memref<32x128xbf16> into !amx.tile<16x32xbf16>
 // CHECK: amx.tile_mulf %[[VA]], %[[PT]], %[[C]]
 // CHECK: amx.tile_store %[[ACCT]]
