@@ -151,28 +151,25 @@ def flex_worker(a, cases, timed_run):
             first = time.perf_counter() - t0
             if not timed_run:
                 continue
+            # This project's kernel timed in the same process, just before.
+            lib = c["libs"]["amx" if a.amx and c["dtype"] == "bf16" else "vec"]
+            kern = Kernel(os.path.join(a.dir, lib))
+            out = torch.empty_like(q)
+            kargs = [q, k, v] + ([ids] if ids is not None else [])
+            ours_ms = timed(lambda: kern(kargs, out), a.runs)
+            emit(sys="sparse_attn_amx" if "amx" in lib else "sparse_attn", **record(c),
+                 ms=round(ours_ms, 3), eff_gflops=round(flops(c) / ours_ms / 1e6, 1),
+                 with_flex=True)
             ms = timed(lambda: f(q, k, v, block_mask=bm), a.runs)
             rec = dict(sys="flex", **record(c), ms=round(ms, 3),
-                       eff_gflops=round(flops(c) / ms / 1e6, 1), first_call_s=round(first, 2))
+                       eff_gflops=round(flops(c) / ms / 1e6, 1), first_call_s=round(first, 2),
+                       ratio=round(ms / ours_ms, 2))
             if c["S"] <= 2048:
                 rec["max_abs_err"] = round(float((o.float() - reference(c, q, k, v, mm)).abs().max()), 5)
-            ours = ours_output(a, c, q, k, v, ids)
-            if ours is not None:
-                rec["max_abs_diff_vs_sparse_attn"] = round(float((o.float() - ours.float()).abs().max()), 5)
+            rec["max_abs_diff_vs_sparse_attn"] = round(float((o.float() - out.float()).abs().max()), 5)
             emit(**rec)
         except Exception as e:
             emit(sys="flex", case=c["name"], error=repr(e)[:300])
-
-
-def ours_output(a, c, q, k, v, ids):
-    lib = c["libs"].get("amx" if a.amx and c["dtype"] == "bf16" else "vec")
-    try:
-        kern = Kernel(os.path.join(a.dir, lib))
-        out = torch.empty_like(q)
-        kern([q, k, v] + ([ids] if ids is not None else []), out)
-        return out
-    except Exception:
-        return None
 
 
 def drive_flex(a, names, threads, timed_run, out_lines):

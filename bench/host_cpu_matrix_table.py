@@ -8,7 +8,9 @@ One row per configuration: effective GFLOP/s (allowed pairs only, 4 D
 FLOPs each) and milliseconds of this project's kernel (AMX build for bf16),
 SDPA (dense, causal) and torch.compile(flex_attention) (all but dense),
 the ratios peer ms / our ms, and the fraction of the matrix-product
-ceiling of the run the kernel's numbers came from."""
+ceiling of the run the kernel's numbers came from. Where a flex run also
+timed this project's kernel in its own process (`with_flex`), the flex
+ratio uses that time (shown in parentheses)."""
 import json
 import sys
 
@@ -21,6 +23,10 @@ for path in sys.argv[1:]:
             run_ceil[r["dtype"]] = r["gflops"]
             continue
         if "ms" not in r or "case" not in r:
+            continue
+        if r.get("with_flex"):
+            # Timed in the flex process, next to flex: that ratio uses it.
+            rows.setdefault(r["case"], {})[r["sys"] + "@flex"] = r
             continue
         rows.setdefault(r["case"], {})[r["sys"]] = r
         if r["sys"].startswith("sparse_attn"):
@@ -47,7 +53,12 @@ for case in sorted(rows, key=lambda c: (order[rows[c][next(iter(rows[c]))]["S"]]
         "%.0f %%" % (100 * ours["eff_gflops"] / ceil[case]) if ceil.get(case) else "-")
     for peer in ("sdpa", "flex"):
         p = s.get(peer)
-        line += " %.2f | %.2fx |" % (p["ms"], p["ms"] / ours["ms"]) if p else " - | - |"
+        mine = ours
+        if peer == "flex":
+            mine = s.get("sparse_attn_amx@flex") or s.get("sparse_attn@flex") or ours
+        line += " %.2f | %.2fx%s |" % (p["ms"], p["ms"] / mine["ms"],
+                                       "" if mine is ours else " (%.2f)" % mine["ms"]) \
+            if p else " - | - |"
     vec = s.get("sparse_attn_vec")
     line += " %s |" % ("%.2f" % vec["ms"] if vec else "-")
     print(line)
