@@ -27,6 +27,7 @@ for path in sys.argv[1:]:
         if r.get("with_flex"):
             # Timed in the flex process, next to flex: that ratio uses it.
             rows.setdefault(r["case"], {})[r["sys"] + "@flex"] = r
+            ceil.setdefault(r["case"], run_ceil.get(r["dtype"]))
             continue
         rows.setdefault(r["case"], {})[r["sys"]] = r
         if r["sys"].startswith("sparse_attn"):
@@ -43,7 +44,8 @@ for case in sorted(rows, key=lambda c: (order[rows[c][next(iter(rows[c]))]["S"]]
                                          "bigbird", "document"].index(
                                             rows[c][next(iter(rows[c]))]["pattern"]))):
     s = rows[case]
-    ours = s.get("sparse_attn_amx") or s.get("sparse_attn")
+    ours = s.get("sparse_attn_amx") or s.get("sparse_attn") or \
+        s.get("sparse_attn_amx@flex") or s.get("sparse_attn@flex")
     if ours is None:
         continue
     ref = ours
