@@ -24,8 +24,9 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::init(1)};
   PassOptions::Option<bool> polynomialExp{
       *this, "polynomial-exp",
-      llvm::cl::desc("Compute exp with MLIR's vector polynomial approximation "
-                     "instead of per-lane libm calls"),
+      llvm::cl::desc("Compute the remaining math.exp (score_mod bodies; the "
+                     "kernel's softmax has its own exp) with MLIR's "
+                     "polynomial approximation instead of libm calls"),
       llvm::cl::init(true)};
   PassOptions::Option<bool> bf16Dot{
       *this, "bf16-dot",

@@ -33,8 +33,12 @@
 // CHECK:       vector.store %{{.*}}, %[[ST]]
 // Online softmax on vectors over the rows: new maximum, exp, sums.
 // CHECK:     arith.cmpf oeq, %{{.*}} : vector<16xf32>
-// CHECK:     math.exp %{{.*}} : vector<16xf32>
-// CHECK:     math.exp %{{.*}} : vector<16xf32>
+// exp of the non-positive arguments (alpha, then each probability column):
+// 2^roundeven(t) built in the exponent bits times a polynomial.
+// CHECK:     math.roundeven %{{.*}} : vector<16xf32>
+// CHECK:     arith.shli {{.*}} : vector<16xi32>
+// CHECK:     math.roundeven %{{.*}} : vector<16xf32>
+// CHECK:     arith.shli {{.*}} : vector<16xi32>
 // P V per row.
 // CHECK:     vector.fma {{.*}} : vector<8xf32>
 // Partial blocks: the causal predicate k <= q selects -inf element-wise.
