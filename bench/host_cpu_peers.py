@@ -2,7 +2,9 @@
 """Side by side on one machine's CPU (meant for the GPU machine's 16-core
 host, which has PyTorch): this project's ahead-of-time kernels, called
 through their C ABI with ctypes, vs torch scaled_dot_product_attention and
-torch.compile(flex_attention) with the same masks. fp32, B = 1, H = 8,
+torch.compile(flex_attention) with the same masks (superseded by
+bench/host_cpu_matrix.py, the whole matrix; kept to reproduce
+h200-host-cpu-peers-2026-11-28.md). fp32, B = 1, H = 8,
 S = 4096, D = 64 (the shape of shared/anchors/h200-host-cpu-2026-11-28.jsonl).
 
     python3 bench/host_cpu_peers.py DIR     # DIR holds lib<case>.so (+ libomp.so.5)
