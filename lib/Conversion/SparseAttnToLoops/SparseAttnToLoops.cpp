@@ -216,45 +216,52 @@ amx::TileType amxAccTile(OpBuilder &b) {
 void emitAmxScores(OpBuilder &b, Kernel &kn, Value bIdx, Value gIdx, Value k0,
                    Value cols, Value qT2, Value sT) {
   Location loc = kn.loc;
+  // One loop iteration per 16 keys (a loop keeps the IR and the compile
+  // time small; the tiles live within one iteration). Up to four
+  // accumulators (16 keys x 64 rows) in flight, so that consecutive
+  // tdpbf16ps are independent (4 C + 1 A + 1 B of the 8 tile registers).
+  // Measured neutral against one accumulator at a time on the development
+  // machine: the products take about 30 % of a dense bf16 tile, the softmax
+  // the rest.
   auto products = [&](OpBuilder &b,
-                      function_ref<Value(OpBuilder &, int64_t, int64_t)> loadK) {
-    // Up to four accumulators (16 keys x 64 rows) in flight, so that
-    // consecutive tdpbf16ps are independent (4 C + 1 A + 1 B of the 8 tile
-    // registers). Measured neutral against one accumulator at a time on
-    // the development machine: the products take about 30 % of a dense
-    // bf16 tile, the softmax the rest.
-    for (int64_t nb = 0; nb < kn.bk / 16; ++nb)
-      for (int64_t rb0 = 0; rb0 < kn.bqPad / 16; rb0 += 4) {
-        int64_t nr = std::min<int64_t>(4, kn.bqPad / 16 - rb0);
-        SmallVector<Value> c;
-        for (int64_t i = 0; i < nr; ++i)
-          c.push_back(amx::TileZeroOp::create(b, loc, amxAccTile(b)));
-        for (int64_t dc = 0; dc < kn.d / 32; ++dc) {
-          Value a = loadK(b, nb, dc);
-          for (int64_t i = 0; i < nr; ++i) {
-            Value qt = amx::TileLoadOp::create(
-                b, loc, amxOperandTile(b), qT2,
-                ValueRange{cIdx(b, loc, 16 * dc), cIdx(b, loc, 32 * (rb0 + i))});
-            c[i] = amx::TileMulFOp::create(b, loc, amxAccTile(b), a, qt, c[i]);
+                      function_ref<Value(OpBuilder &, Value, int64_t)> loadK) {
+    scf::ForOp::create(
+        b, loc, cIdx(b, loc, 0), cIdx(b, loc, kn.bk), cIdx(b, loc, 16),
+        ValueRange{}, [&](OpBuilder &b, Location loc, Value key, ValueRange) {
+          for (int64_t rb0 = 0; rb0 < kn.bqPad / 16; rb0 += 4) {
+            int64_t nr = std::min<int64_t>(4, kn.bqPad / 16 - rb0);
+            SmallVector<Value> c;
+            for (int64_t i = 0; i < nr; ++i)
+              c.push_back(amx::TileZeroOp::create(b, loc, amxAccTile(b)));
+            for (int64_t dc = 0; dc < kn.d / 32; ++dc) {
+              Value a = loadK(b, key, dc);
+              for (int64_t i = 0; i < nr; ++i) {
+                Value qt = amx::TileLoadOp::create(
+                    b, loc, amxOperandTile(b), qT2,
+                    ValueRange{cIdx(b, loc, 16 * dc),
+                               cIdx(b, loc, 32 * (rb0 + i))});
+                c[i] =
+                    amx::TileMulFOp::create(b, loc, amxAccTile(b), a, qt, c[i]);
+              }
+            }
+            for (int64_t i = 0; i < nr; ++i)
+              amx::TileStoreOp::create(
+                  b, loc, sT, ValueRange{key, cIdx(b, loc, 16 * (rb0 + i))},
+                  c[i]);
           }
-        }
-        for (int64_t i = 0; i < nr; ++i)
-          amx::TileStoreOp::create(b, loc, sT,
-                                   ValueRange{cIdx(b, loc, 16 * nb),
-                                              cIdx(b, loc, 16 * (rb0 + i))},
-                                   c[i]);
-      }
+          scf::YieldOp::create(b, loc);
+        });
   };
   Value whole = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, cols,
                                       cIdx(b, loc, kn.bk));
   auto ifOp = scf::IfOp::create(b, loc, whole, /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifOp.thenBlock());
-  products(b, [&](OpBuilder &b, int64_t nb, int64_t dc) -> Value {
-    Value key = arith::AddIOp::create(b, loc, k0, cIdx(b, loc, 16 * nb));
+  products(b, [&](OpBuilder &b, Value key, int64_t dc) -> Value {
     return amx::TileLoadOp::create(
         b, loc, amxOperandTile(b), kn.k,
-        ValueRange{bIdx, gIdx, key, cIdx(b, loc, 32 * dc)});
+        ValueRange{bIdx, gIdx, arith::AddIOp::create(b, loc, k0, key),
+                   cIdx(b, loc, 32 * dc)});
   });
   // A short last block: its rows copied, the rest zero.
   b.setInsertionPointToStart(ifOp.elseBlock());
@@ -276,10 +283,9 @@ void emitAmxScores(OpBuilder &b, Kernel &kn, Value bIdx, Value gIdx, Value k0,
         vector::StoreOp::create(b, loc, row, kn.kTail, ValueRange{c, c0});
         scf::YieldOp::create(b, loc);
       });
-  products(b, [&](OpBuilder &b, int64_t nb, int64_t dc) -> Value {
-    return amx::TileLoadOp::create(
-        b, loc, amxOperandTile(b), kn.kTail,
-        ValueRange{cIdx(b, loc, 16 * nb), cIdx(b, loc, 32 * dc)});
+  products(b, [&](OpBuilder &b, Value key, int64_t dc) -> Value {
+    return amx::TileLoadOp::create(b, loc, amxOperandTile(b), kn.kTail,
+                                   ValueRange{key, cIdx(b, loc, 32 * dc)});
   });
 }
 
@@ -316,31 +322,38 @@ void emitAmxValues(OpBuilder &b, Kernel &kn, Value bIdx, Value gIdx, Value k0,
                                 accT, ValueRange{n, c0});
         scf::YieldOp::create(b, loc);
       });
-  // As for the scores: four independent accumulators in flight.
-  for (int64_t nb = 0; nb < kn.dv / 16; ++nb)
-    for (int64_t rb0 = 0; rb0 < kn.bqPad / 16; rb0 += 4) {
-      int64_t nr = std::min<int64_t>(4, kn.bqPad / 16 - rb0);
-      auto at = [&](int64_t i) -> SmallVector<Value> {
-        return {cIdx(b, loc, 16 * nb), cIdx(b, loc, 16 * (rb0 + i))};
-      };
-      SmallVector<Value> c;
-      for (int64_t i = 0; i < nr; ++i)
-        c.push_back(amx::TileLoadOp::create(b, loc, amxAccTile(b), accT, at(i)));
-      for (int64_t kc = 0; kc < kn.bk / 32; ++kc) {
-        Value a = amx::TileLoadOp::create(
-            b, loc, amxOperandTile(b), kn.vT,
-            ValueRange{bIdx, gIdx, cIdx(b, loc, 16 * nb),
-                       arith::AddIOp::create(b, loc, k0, cIdx(b, loc, 32 * kc))});
-        for (int64_t i = 0; i < nr; ++i) {
-          Value pt = amx::TileLoadOp::create(
-              b, loc, amxOperandTile(b), kn.pB,
-              ValueRange{cIdx(b, loc, 16 * kc), cIdx(b, loc, 32 * (rb0 + i))});
-          c[i] = amx::TileMulFOp::create(b, loc, amxAccTile(b), a, pt, c[i]);
+  // As for the scores: a loop over 16 value columns, four independent
+  // accumulators in flight.
+  scf::ForOp::create(
+      b, loc, c0, cIdx(b, loc, kn.dv), cIdx(b, loc, 16), ValueRange{},
+      [&](OpBuilder &b, Location loc, Value n0, ValueRange) {
+        for (int64_t rb0 = 0; rb0 < kn.bqPad / 16; rb0 += 4) {
+          int64_t nr = std::min<int64_t>(4, kn.bqPad / 16 - rb0);
+          auto at = [&](int64_t i) -> SmallVector<Value> {
+            return {n0, cIdx(b, loc, 16 * (rb0 + i))};
+          };
+          SmallVector<Value> c;
+          for (int64_t i = 0; i < nr; ++i)
+            c.push_back(
+                amx::TileLoadOp::create(b, loc, amxAccTile(b), accT, at(i)));
+          for (int64_t kc = 0; kc < kn.bk / 32; ++kc) {
+            Value a = amx::TileLoadOp::create(
+                b, loc, amxOperandTile(b), kn.vT,
+                ValueRange{bIdx, gIdx, n0,
+                           arith::AddIOp::create(b, loc, k0,
+                                                 cIdx(b, loc, 32 * kc))});
+            for (int64_t i = 0; i < nr; ++i) {
+              Value pt = amx::TileLoadOp::create(
+                  b, loc, amxOperandTile(b), kn.pB,
+                  ValueRange{cIdx(b, loc, 16 * kc), cIdx(b, loc, 32 * (rb0 + i))});
+              c[i] = amx::TileMulFOp::create(b, loc, amxAccTile(b), a, pt, c[i]);
+            }
+          }
+          for (int64_t i = 0; i < nr; ++i)
+            amx::TileStoreOp::create(b, loc, accT, at(i), c[i]);
         }
-      }
-      for (int64_t i = 0; i < nr; ++i)
-        amx::TileStoreOp::create(b, loc, accT, at(i), c[i]);
-    }
+        scf::YieldOp::create(b, loc);
+      });
 }
 
 /// Visits one (query block, key block) tile and updates the online softmax of
@@ -1164,20 +1177,29 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
         }
         // AMX: acc = accT^T, in 16 x 16 register blocks.
         if (kn.amx) {
+          // A loop over 16-row blocks (all 16 x 16 blocks unrolled made the
+          // module 2-3x slower to compile; a loop over both block indices
+          // made window-256 kernels 25 % slower, measured).
           auto v16 = VectorType::get({16}, f32);
-          for (int64_t rb = 0; rb < kn.bqPad / 16; ++rb)
-            for (int64_t nb = 0; nb < kn.dv / 16; ++nb) {
-              SmallVector<Value> lanes;
-              for (int64_t i = 0; i < 16; ++i)
-                lanes.push_back(vector::LoadOp::create(
-                    b, loc, v16, accT,
-                    ValueRange{cIdx(b, loc, 16 * nb + i), cIdx(b, loc, 16 * rb)}));
-              SmallVector<Value> t = transpose16(b, loc, lanes);
-              for (int64_t j = 0; j < 16; ++j)
-                vector::StoreOp::create(
-                    b, loc, t[j], acc,
-                    ValueRange{cIdx(b, loc, 16 * rb + j), cIdx(b, loc, 16 * nb)});
-            }
+          scf::ForOp::create(
+              b, loc, c0, cIdx(b, loc, kn.bqPad), cIdx(b, loc, 16), ValueRange{},
+              [&](OpBuilder &b, Location loc, Value r0, ValueRange) {
+                for (int64_t nb = 0; nb < kn.dv / 16; ++nb) {
+                  SmallVector<Value> lanes;
+                  for (int64_t i = 0; i < 16; ++i)
+                    lanes.push_back(vector::LoadOp::create(
+                        b, loc, v16, accT,
+                        ValueRange{cIdx(b, loc, 16 * nb + i), r0}));
+                  SmallVector<Value> t = transpose16(b, loc, lanes);
+                  for (int64_t j = 0; j < 16; ++j)
+                    vector::StoreOp::create(
+                        b, loc, t[j], acc,
+                        ValueRange{arith::AddIOp::create(b, loc, r0,
+                                                         cIdx(b, loc, j)),
+                                   cIdx(b, loc, 16 * nb)});
+                }
+                scf::YieldOp::create(b, loc);
+              });
         }
         // Normalise and write back.
         auto vecDvOut = VectorType::get({kn.dv}, kn.elt);
