@@ -383,6 +383,11 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
 
   if (kn.amx)
     emitAmxScores(b, kn, bIdx, gIdx, k0, cols, qT, sT);
+  // AMX tiles without a mask or score modification keep the unscaled
+  // scores in sT: the maximum is taken unscaled and scaled once, and the
+  // scale enters the exponent as one FMA (s scale - m) instead of a
+  // multiply and a store per score column (scale > 0 keeps the maximum).
+  const bool deferScale = kn.amx && !masked && !kn.scoreMod && kn.scale > 0;
 
   // 1. Scores, column by column, and their maximum per row. Keys go in
   //    groups of kGroup so that every vector load of qT feeds kGroup FMAs
@@ -399,16 +404,17 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
     }
     SmallVector<Value> dotCols;
     if (kn.amx) {
-      // Computed above as tile products, unscaled.
+      // Computed above as tile products, unscaled (and left so in sT when
+      // the scale is deferred to the exponent).
       Value scaleR = splat(b, static_cast<float>(kn.scale));
-      for (int64_t j = 0; j < n; ++j)
-        dotCols.push_back(arith::MulFOp::create(
-            b, loc,
-            vector::LoadOp::create(
-                b, loc, vecR, sT,
-                ValueRange{arith::AddIOp::create(b, loc, c, cIdx(b, loc, j)),
-                           c0}),
-            scaleR));
+      for (int64_t j = 0; j < n; ++j) {
+        Value raw = vector::LoadOp::create(
+            b, loc, vecR, sT,
+            ValueRange{arith::AddIOp::create(b, loc, c, cIdx(b, loc, j)), c0});
+        dotCols.push_back(deferScale ? raw
+                                     : arith::MulFOp::create(b, loc, raw, scaleR)
+                                           .getResult());
+      }
     } else if (kn.bf16Dot) {
       // Pairs of dimensions: vdpbf16ps adds q[r][d] k[d] + q[r][d+1] k[d+1]
       // to lane r of 16-row chunks; k's pair is broadcast as one 32-bit
@@ -515,7 +521,7 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
               scf::YieldOp::create(b, loc);
             });
         col = vector::LoadOp::create(b, loc, vecR, sT, ValueRange{cj, c0});
-      } else {
+      } else if (!deferScale) {
         vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
       }
       mx = arith::MaximumFOp::create(b, loc, mx, col);
@@ -541,18 +547,27 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
   // 2. New maxima, rescaling factors, probabilities and sums (vectors over
   //    the rows; 0 stands in for a maximum of -inf so no NaN appears).
   Value mOld = vector::LoadOp::create(b, loc, vecR, mB, ValueRange{c0});
-  Value mNew = arith::MaximumFOp::create(b, loc, mOld, colLoop.getResult(0));
+  Value scaleR = splat(b, static_cast<float>(kn.scale));
+  Value tileMax = colLoop.getResult(0);
+  if (deferScale) // scale > 0: max(scale s) = scale max(s)
+    tileMax = arith::MulFOp::create(b, loc, tileMax, scaleR);
+  Value mNew = arith::MaximumFOp::create(b, loc, mOld, tileMax);
   Value noneYet = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
                                         mNew, splat(b, -inf));
   Value mUse = arith::SelectOp::create(b, loc, noneYet, splat(b, 0.0f), mNew);
   Value alpha = softmaxExp(b, loc, arith::SubFOp::create(b, loc, mOld, mUse));
+  Value negMUse = arith::NegFOp::create(b, loc, mUse);
   Value lScaled = arith::MulFOp::create(
       b, loc, vector::LoadOp::create(b, loc, vecR, lB, ValueRange{c0}), alpha);
   auto probs = scf::ForOp::create(
       b, loc, c0, cols, c1, ValueRange{lScaled},
       [&](OpBuilder &b, Location loc, Value c, ValueRange iter) {
         Value col = vector::LoadOp::create(b, loc, vecR, sT, ValueRange{c, c0});
-        Value p = softmaxExp(b, loc, arith::SubFOp::create(b, loc, col, mUse));
+        Value arg = deferScale
+                        ? math::FmaOp::create(b, loc, col, scaleR, negMUse)
+                              .getResult()
+                        : arith::SubFOp::create(b, loc, col, mUse).getResult();
+        Value p = softmaxExp(b, loc, arg);
         vector::StoreOp::create(b, loc, p, sT, ValueRange{c, c0});
         scf::YieldOp::create(b, loc,
                              ValueRange{arith::AddFOp::create(b, loc, iter[0], p)});
