@@ -1038,7 +1038,6 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
           // of the sequence read the last row and are zeroed.
           auto v16 = VectorType::get({16}, f32);
           auto v16e = VectorType::get({16}, kn.elt);
-          auto m16 = VectorType::get({16, 16}, f32);
           Value scale16 = vector::BroadcastOp::create(
               b, loc, v16, cF32(b, loc, static_cast<float>(kn.scale)));
           Value zero16 = arith::ConstantOp::create(
@@ -1048,8 +1047,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
               b, loc, c0, rows, cIdx(b, loc, 16), ValueRange{},
               [&](OpBuilder &b, Location loc, Value r0, ValueRange) {
                 for (int64_t db = 0; db < kn.d / 16; ++db) {
-                  Value m = arith::ConstantOp::create(
-                      b, loc, m16, DenseElementsAttr::get(m16, 0.0f));
+                  SmallVector<Value> rowsV;
                   for (int64_t i = 0; i < 16; ++i) {
                     Value r = arith::AddIOp::create(b, loc, r0, cIdx(b, loc, i));
                     Value inside = arith::CmpIOp::create(
@@ -1064,18 +1062,14 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                                   ValueRange{bIdx, hIdx, qPos,
                                              cIdx(b, loc, 16 * db)})),
                         scale16);
-                    v = arith::SelectOp::create(b, loc, inside, v, zero16);
-                    m = vector::InsertOp::create(b, loc, v, m,
-                                                 ArrayRef<int64_t>{i});
+                    rowsV.push_back(
+                        arith::SelectOp::create(b, loc, inside, v, zero16));
                   }
-                  Value mt = vector::TransposeOp::create(
-                      b, loc, m, ArrayRef<int64_t>{1, 0});
+                  SmallVector<Value> t = transpose16(b, loc, rowsV);
                   for (int64_t j = 0; j < 16; ++j)
                     vector::StoreOp::create(
-                        b, loc,
-                        vector::ExtractOp::create(b, loc, mt,
-                                                  ArrayRef<int64_t>{j}),
-                        qT, ValueRange{cIdx(b, loc, 16 * db + j), r0});
+                        b, loc, t[j], qT,
+                        ValueRange{cIdx(b, loc, 16 * db + j), r0});
                 }
                 scf::YieldOp::create(b, loc);
               });
