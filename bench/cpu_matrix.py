@@ -48,18 +48,18 @@ PATTERNS = {
 }
 
 
-def module(pattern, s, d, dtype, docs):
-    t = "tensor<1x1x%dx%dx%s>" % (s, d, dtype)
+def module(pattern, s, d, dtype, docs, heads=1, name="a"):
+    t = "tensor<1x%dx%dx%dx%s>" % (heads, s, d, dtype)
     args = "%%q: %s, %%k: %s, %%v: %s" % (t, t, t)
     segs = ""
     if docs:
         ids = "tensor<1x%dxi32>" % s
         args += ", %%ids: %s" % ids
         segs = " segments(%%ids : %s)" % ids
-    return ("func.func @a(%s) -> %s {\n"
+    return ("func.func @%s(%s) -> %s {\n"
             "  %%o = sparse_attn.attention %%q, %%k, %%v%s {pattern = %s}"
             " : %s, %s, %s -> %s\n  return %%o : %s\n}\n") % (
-                args, t, segs, to_mlir(pattern), t, t, t, t, t)
+                name, args, t, segs, to_mlir(pattern), t, t, t, t, t)
 
 
 def run_json(cmd, env=None):

@@ -66,8 +66,8 @@ def main():
     vec = ("vec", ["--mcpu=x86-64-v4", "--amx=off"])
     # A small AMX kernel the runner calls in a child process first: a CPU or
     # kernel without the AMX state would kill the benchmark itself.
-    _, probe = build("probe", module(("causal",), 256, 64, "bf16", False)
-                     .replace("@a(", "@attention("), [amx])
+    _, probe = build("probe", module(("causal",), 256, 64, "bf16", False,
+                                     name="attention"), [amx])
     for s in [int(x) for x in a.sizes.split(",")]:
         for d in [int(x) for x in a.dims.split(",")]:
             for dtype in a.dtypes.split(","):
@@ -75,8 +75,7 @@ def main():
                     pat = configs.bigbird(s) if pname == "bigbird" else PATTERNS[pname]
                     docs = 8 if pname == "document" else 0
                     h = heads(s)
-                    text = module(pat, s, d, dtype, docs).replace("1x1x", "1x%dx" % h)
-                    text = text.replace("@a(", "@attention(")
+                    text = module(pat, s, d, dtype, docs, heads=h, name="attention")
                     name = "%s_S%d_D%d_%s" % (pname, s, d, dtype)
                     src, libs = build(name, text, [amx, vec] if dtype == "bf16"
                                       else [("vec", ["--mcpu=x86-64-v4"])])
