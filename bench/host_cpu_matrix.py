@@ -27,7 +27,6 @@ many seconds.
 import argparse
 import ctypes
 import json
-import math
 import os
 import re
 import subprocess
