@@ -238,9 +238,16 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
                                 map({b, h, i, e})},
             red5, "", "",
             [&](OpBuilder &bb, Location l, ValueRange a) {
+              // Keys of weight exactly 0 (forbidden, -inf scores,
+              // underflow) are selected out, not multiplied: a NaN / Inf
+              // value they hold never reaches the row.
+              Value z = arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(0.0f));
+              Value live = arith::CmpFOp::create(
+                  bb, l, arith::CmpFPredicate::UNE, a[0], z);
               Value p = arith::MulFOp::create(bb, l, a[0], toF32(bb, l, a[1]));
-              linalg::YieldOp::create(bb, l,
-                                      ValueRange{arith::AddFOp::create(bb, l, a[2], p)});
+              Value sum = arith::AddFOp::create(bb, l, a[2], p);
+              linalg::YieldOp::create(
+                  bb, l, ValueRange{arith::SelectOp::create(bb, l, live, sum, a[2])});
             })
             .getResult(0);
 

@@ -599,6 +599,7 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
   //    time so that every load of a value row feeds several FMAs (as many
   //    rows as keep their accumulators in about 16 of AVX-512's vector
   //    registers: 4 for Dv = 64, 2 for Dv = 128).
+  const bool selectZeroWeights = masked || kn.scoreMod;
   auto rowsUpdate = [&](OpBuilder &b, Location loc, Value r, int64_t n) {
     SmallVector<Value> rs, inits;
     for (int64_t i = 0; i < n; ++i) {
@@ -622,12 +623,26 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
                   : toF32(b, loc, vector::LoadOp::create(
                                       b, loc, vecDv, kn.v,
                                       ValueRange{bIdx, gIdx, kPos, c0}));
+          // On partial tiles and under a score modification, a key whose
+          // weight is exactly 0 (forbidden, a -inf score, or underflow) is
+          // selected out rather than multiplied, so a NaN / Inf it holds
+          // never reaches the row (0 x NaN = NaN); with a vector condition
+          // this is one compare and a masked FMA. Full unmodified tiles
+          // are attended by every row and skip it (3-7 % of dense time).
           SmallVector<Value> next;
+          Value zeroDv = arith::ConstantOp::create(
+              b, loc, vecDvF, DenseElementsAttr::get(vecDvF, 0.0f));
           for (int64_t i = 0; i < n; ++i) {
             Value p = memref::LoadOp::create(b, loc, sT, ValueRange{c, rs[i]});
-            next.push_back(vector::FMAOp::create(
-                b, loc, vector::BroadcastOp::create(b, loc, vecDvF, p), vv,
-                it[i]));
+            Value pv = vector::BroadcastOp::create(b, loc, vecDvF, p);
+            Value fma = vector::FMAOp::create(b, loc, pv, vv, it[i]);
+            if (!selectZeroWeights) {
+              next.push_back(fma);
+              continue;
+            }
+            Value live = arith::CmpFOp::create(
+                b, loc, arith::CmpFPredicate::UNE, pv, zeroDv);
+            next.push_back(arith::SelectOp::create(b, loc, live, fma, it[i]));
           }
           scf::YieldOp::create(b, loc, next);
         });
@@ -1225,8 +1240,16 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                   arith::DivFOp::create(b, loc, cF32(b, loc, 1.0f), l));
               Value row = vector::LoadOp::create(b, loc, vecDvF, acc,
                                                  ValueRange{r, c0});
-              row = arith::MulFOp::create(
-                  b, loc, row, vector::BroadcastOp::create(b, loc, vecDvF, inv));
+              // Rows with no allowed key are exactly 0, whatever the
+              // accumulator holds (tile products may have mixed in
+              // non-finite values of keys the row does not attend).
+              row = arith::SelectOp::create(
+                  b, loc, none,
+                  arith::ConstantOp::create(
+                      b, loc, vecDvF, DenseElementsAttr::get(vecDvF, 0.0f)),
+                  arith::MulFOp::create(
+                      b, loc, row,
+                      vector::BroadcastOp::create(b, loc, vecDvF, inv)));
               if (!kn.elt.isF32())
                 row = arith::TruncFOp::create(b, loc, vecDvOut, row);
               Value qPos = arith::AddIOp::create(b, loc, q0, r);

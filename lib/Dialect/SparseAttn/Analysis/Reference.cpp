@@ -47,10 +47,14 @@ mlir::sparse_attn::computeReference(AttentionOp op, const AttentionProblem &p,
           allowed[j] = pattern.isAllowed(ctx, i, j);
           if (!allowed[j])
             continue;
-          double dot = 0;
-          for (int64_t d = 0; d < p.d; ++d)
+          double dot = 0, mag = 0;
+          for (int64_t d = 0; d < p.d; ++d) {
             dot += qi[d] * kBase[j * p.d + d];
+            mag += std::fabs(qi[d] * kBase[j * p.d + d]);
+          }
           s[j] = dot * p.scale;
+          if (std::isfinite(mag))
+            r.scoreBound = std::max(r.scoreBound, mag * std::fabs(p.scale));
           if (scoreMod)
             s[j] = interp.evaluateScoreMod(scoreMod, s[j], b, h, i, j);
           m = std::isnan(s[j]) || std::isnan(m) ? NAN : std::max(m, s[j]);
@@ -63,6 +67,10 @@ mlir::sparse_attn::computeReference(AttentionOp op, const AttentionProblem &p,
                !std::isnan(m)))
             continue;
           double w = std::exp(s[j] - m);
+          // A weight of exactly 0 contributes nothing, as in the kernels: a
+          // NaN / Inf value of such a key never reaches the row.
+          if (w == 0)
+            continue;
           l += w;
           for (int64_t e = 0; e < p.dv; ++e)
             oi[e] += w * vBase[j * p.dv + e];

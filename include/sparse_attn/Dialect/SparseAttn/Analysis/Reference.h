@@ -26,6 +26,11 @@ struct AttentionProblem {
 struct AttentionResult {
   std::vector<double> out;  // [B,Hq,Sq,Dv]
   std::vector<double> lse;  // [B,Hq,Sq]
+  /// The largest |scale| * sum_d |q_d k_d| over the allowed pairs: a bound
+  /// on the magnitude of a score before any score modification. The f32
+  /// rounding error of a kernel's score (and so the relative error of its
+  /// weight exp(s - m)) grows with it; `--check` scales its tolerance by it.
+  double scoreBound = 0;
 };
 
 /// The pattern context of batch `b`, head `h` for `problem`.
