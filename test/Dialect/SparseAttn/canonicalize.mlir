@@ -93,3 +93,29 @@ func.func @equivalent_diagonals(%q: !t) -> !t {
   %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.union<[#sparse_attn.dilated<before = 0, after = 0, dilation = 6>, #sparse_attn.window<before = 0, after = 0>, #sparse_attn.dilated<before = 0, after = 0, dilation = 2>]>} : !t, !t, !t -> !t
   return %o : !t
 }
+
+// -----
+// Regression (issue 13, defect 3): when the canonical form drops
+// #sparse_attn.segments, the segment-id operands go too (the verifier
+// requires them exactly when the pattern uses them).
+!t = tensor<1x1x64x16xf32>
+// CHECK-LABEL: @segments_simplified_away
+// CHECK: sparse_attn.attention %{{.*}}, %{{.*}}, %{{.*}} {pattern = #sparse_attn.dense}
+// CHECK-NOT: segments(
+func.func @segments_simplified_away(%q: !t, %ids: tensor<1x64xi32>) -> !t {
+  %o = sparse_attn.attention %q, %q, %q segments(%ids : tensor<1x64xi32>)
+      {pattern = #sparse_attn.union<[#sparse_attn.dense, #sparse_attn.segments]>} : !t, !t, !t -> !t
+  return %o : !t
+}
+
+// -----
+// Two id tensors, an intersection that becomes empty of segments.
+!t = tensor<1x1x64x16xf32>
+// CHECK-LABEL: @segments_pair_simplified_away
+// CHECK: {pattern = #sparse_attn.causal}
+// CHECK-NOT: segments(
+func.func @segments_pair_simplified_away(%q: !t, %a: tensor<1x64xi32>, %b: tensor<1x64xi32>) -> !t {
+  %o = sparse_attn.attention %q, %q, %q segments(%a, %b : tensor<1x64xi32>, tensor<1x64xi32>)
+      {pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.union<[#sparse_attn.segments, #sparse_attn.dense]>]>} : !t, !t, !t -> !t
+  return %o : !t
+}

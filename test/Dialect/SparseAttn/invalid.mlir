@@ -696,3 +696,80 @@ func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x
   %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.random<4, 1, 0>} : tensor<1x4x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x4x16x8xf32>
   return
 }
+
+// -----
+// Integer division, remainder and shifts in regions (issue 13, defect 2):
+// only constant right operands for which the op is defined everywhere.
+
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  // expected-error @+1 {{'arith.remsi' op in a sparse_attn.mask needs a constant divisor: the region runs on every pair, and division by zero traps}}
+  %r = arith.remsi %q, %k : index
+  %c0 = arith.constant 0 : index
+  %ok = arith.cmpi eq, %r, %c0 : index
+  sparse_attn.yield %ok : i1
+}
+
+// -----
+
+sparse_attn.score_mod @s(%s: f32, %b: index, %h: index, %q: index, %k: index) {
+  // expected-error @+1 {{'arith.remui' op in a sparse_attn.score_mod needs a constant divisor}}
+  %r = arith.remui %q, %k : index
+  %i = arith.index_cast %r : index to i64
+  %f = arith.sitofp %i : i64 to f32
+  %o = arith.addf %s, %f : f32
+  sparse_attn.yield %o : f32
+}
+
+// -----
+
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{'arith.divui' op divides by zero}}
+  %r = arith.divui %q, %c0 : index
+  %ok = arith.cmpi eq, %r, %k : index
+  sparse_attn.yield %ok : i1
+}
+
+// -----
+
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  %m1 = arith.constant -1 : index
+  // expected-error @+1 {{'arith.floordivsi' op divides by -1, which overflows for the most negative value (negate instead)}}
+  %r = arith.floordivsi %q, %m1 : index
+  %ok = arith.cmpi eq, %r, %k : index
+  sparse_attn.yield %ok : i1
+}
+
+// -----
+
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  %c64 = arith.constant 64 : index
+  // expected-error @+1 {{'arith.shli' op shifts by 64, not below the bit width 64}}
+  %r = arith.shli %q, %c64 : index
+  %ok = arith.cmpi eq, %r, %k : index
+  sparse_attn.yield %ok : i1
+}
+
+// -----
+
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  // expected-error @+1 {{'arith.shrui' op in a sparse_attn.mask needs a constant shift amount: the region runs on every pair, and a shift by the bit width or more is undefined}}
+  %r = arith.shrui %q, %k : index
+  %ok = arith.cmpi eq, %r, %k : index
+  sparse_attn.yield %ok : i1
+}
+
+// -----
+
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  %t = arith.constant true
+  %r = scf.if %t -> index {
+    // expected-error @+1 {{'arith.ceildivui' op in a sparse_attn.mask needs a constant divisor}}
+    %d = arith.ceildivui %q, %k : index
+    scf.yield %d : index
+  } else {
+    scf.yield %q : index
+  }
+  %ok = arith.cmpi eq, %r, %k : index
+  sparse_attn.yield %ok : i1
+}

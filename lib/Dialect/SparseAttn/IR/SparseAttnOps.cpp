@@ -2,7 +2,10 @@
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -220,8 +223,14 @@ struct SimplifyAttentionPattern : OpRewritePattern<AttentionOp> {
     Attribute simplified = simplifyPattern(op.getPattern());
     if (simplified == op.getPattern())
       return failure();
+    auto pattern = llvm::cast<SparsityPatternAttrInterface>(simplified);
     rewriter.modifyOpInPlace(op, [&] {
-      op.setPatternAttr(llvm::cast<SparsityPatternAttrInterface>(simplified));
+      op.setPatternAttr(pattern);
+      // The canonical form may no longer read segment ids (union<[dense,
+      // segments]> is dense): the operands go with it, as the verifier
+      // requires them exactly when the pattern uses them.
+      if (!pattern.needsSegmentIds())
+        op.getSegmentIdsMutable().clear();
     });
     return success();
   }
@@ -267,6 +276,43 @@ static void printSymbolWithRegion(OpAsmPrinter &p, Operation *op,
   p.printRegion(body, /*printEntryBlockArgs=*/false);
 }
 
+/// Integer division, remainder and shifts are undefined in LLVM for some
+/// operands (x / 0 and x % 0 trap on x86, INT_MIN / -1 overflows, a shift
+/// by the bit width or more is poison). A region runs on every allowed pair,
+/// so such an op is accepted only when its right operand is a constant for
+/// which it is defined everywhere: a non-zero divisor (other than -1 for
+/// signed division and remainder), a shift amount below the bit width.
+static LogicalResult verifyDefinedArithmetic(Operation *op, StringRef what) {
+  bool isSigned = isa<arith::DivSIOp, arith::RemSIOp, arith::CeilDivSIOp,
+                      arith::FloorDivSIOp>(op);
+  bool isDivision = isSigned || isa<arith::DivUIOp, arith::RemUIOp,
+                                    arith::CeilDivUIOp>(op);
+  bool isShift = isa<arith::ShLIOp, arith::ShRUIOp, arith::ShRSIOp>(op);
+  if (!isDivision && !isShift)
+    return success();
+  Value rhs = op->getOperand(1);
+  APInt c;
+  if (!matchPattern(rhs, m_ConstantInt(&c)))
+    return op->emitOpError("in a ")
+           << what << " needs a constant "
+           << (isShift ? "shift amount" : "divisor")
+           << ": the region runs on every pair, and "
+           << (isShift ? "a shift by the bit width or more is undefined"
+                       : "division by zero traps");
+  if (isDivision && c.isZero())
+    return op->emitOpError("divides by zero");
+  if (isSigned && c.isAllOnes())
+    return op->emitOpError("divides by -1, which overflows for the most "
+                           "negative value (negate instead)");
+  unsigned width = getElementTypeOrSelf(rhs.getType()).isIndex()
+                       ? 64
+                       : getElementTypeOrSelf(rhs.getType()).getIntOrFloatBitWidth();
+  if (isShift && c.uge(width))
+    return op->emitOpError("shifts by ")
+           << c.getZExtValue() << ", not below the bit width " << width;
+  return success();
+}
+
 /// Checks the signature (argument types, one yielded value of `resultType`)
 /// and that the body is free of side effects.
 static LogicalResult verifySymbolRegion(Operation *op, Region &body,
@@ -291,7 +337,12 @@ static LogicalResult verifySymbolRegion(Operation *op, Region &body,
     if (!isMemoryEffectFree(&inner))
       return inner.emitOpError("has side effects, which are not allowed in a ")
              << what;
-  return success();
+  WalkResult undefined = body.walk([&](Operation *inner) {
+    if (failed(verifyDefinedArithmetic(inner, what)))
+      return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  return failure(undefined.wasInterrupted());
 }
 
 ParseResult MaskOp::parse(OpAsmParser &parser, OperationState &result) {

@@ -100,7 +100,10 @@ def SparseAttn_MaskOp : SparseAttn_Op<"mask", [
     of batch `b` and query head `h` may attend to key position `k`. The four
     block arguments are `index` values; the region ends with
     `sparse_attn.yield %allowed : i1`. The body may use `arith`, `math` and
-    `index` operations without side effects. Referenced from a pattern as
+    `index` operations without side effects. Integer division and remainder
+    need a non-zero constant divisor (not -1 when signed), shifts a constant
+    amount below the bit width (both regions; the region runs on every
+    pair, and these are undefined otherwise). Referenced from a pattern as
     `#sparse_attn.custom<@name>`, composable with every other pattern.
 
     ```mlir
