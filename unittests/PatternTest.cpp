@@ -260,3 +260,32 @@ TEST_F(PatternTest, BlockMaskRoundTripsThroughTheAttribute) {
 }
 
 } // namespace
+
+namespace {
+/// Composites built in C++ obey the parser's nesting limit (256): a chain
+/// one deeper is refused by getChecked, with a diagnostic, and sub-patterns
+/// shared by many parents (a DAG whose path count is exponential) are
+/// checked in linear time.
+TEST_F(PatternTest, NestingLimitHoldsForBuiltComposites) {
+  std::string diag;
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &d) {
+    diag = d.str();
+    return success();
+  });
+  auto emit = [&] { return mlir::emitError(UnknownLoc::get(&context)); };
+  // Depth d: p_d = intersect<[union<[p_{d-2}]>, p_{d-2}]>, so p_{d-2} is
+  // reached along 2^(d/2) paths; 256 levels are accepted, 257 are not.
+  Attribute p = CausalAttr::get(&context);
+  int depth = 0;
+  while (depth < 256) {
+    Attribute a = UnionAttr::getChecked(emit, &context, ArrayRef<Attribute>{p});
+    ASSERT_TRUE(a) << "depth " << depth + 1 << ": " << diag;
+    p = IntersectAttr::getChecked(emit, &context, ArrayRef<Attribute>{a, p});
+    ASSERT_TRUE(p) << "depth " << depth + 2 << ": " << diag;
+    depth += 2;
+  }
+  EXPECT_TRUE(diag.empty()) << diag;
+  EXPECT_FALSE(UnionAttr::getChecked(emit, &context, ArrayRef<Attribute>{p}));
+  EXPECT_NE(diag.find("patterns nest at most 256"), std::string::npos) << diag;
+}
+} // namespace

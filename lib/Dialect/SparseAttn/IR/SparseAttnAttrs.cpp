@@ -13,9 +13,11 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include <algorithm>
+#include <functional>
 #include <tuple>
 #include <utility>
 
@@ -518,6 +520,11 @@ TileKind SegmentsAttr::classifyTile(const PatternContext &ctx, int64_t q0,
 // union, intersect
 //===----------------------------------------------------------------------===//
 
+/// Unions and intersections nest at most this deep (a recursive-descent
+/// parse of a deeper one would overflow the stack; real patterns nest a
+/// few levels).
+static constexpr unsigned kMaxPatternNesting = 256;
+
 static LogicalResult
 verifyComponents(function_ref<InFlightDiagnostic()> emitError, StringRef name,
                  ArrayRef<Attribute> components) {
@@ -528,6 +535,33 @@ verifyComponents(function_ref<InFlightDiagnostic()> emitError, StringRef name,
     if (!llvm::isa<SparsityPatternAttrInterface>(c))
       return emitError() << "#sparse_attn." << name << ": component #" << i
                          << " is not a sparsity pattern: " << c;
+  // Composites built in C++ or through the C API are held to the parser's
+  // nesting limit too (every recursive analysis relies on it). The
+  // components were verified when built, so each is at most the limit deep.
+  // Memoised: uniqued components may share sub-patterns (a DAG).
+  llvm::DenseMap<Attribute, unsigned> memo;
+  std::function<unsigned(Attribute)> depth = [&](Attribute a) -> unsigned {
+    auto it = memo.find(a);
+    if (it != memo.end())
+      return it->second;
+    ArrayRef<Attribute> inner;
+    if (auto u = llvm::dyn_cast<UnionAttr>(a))
+      inner = u.getComponents();
+    else if (auto x = llvm::dyn_cast<IntersectAttr>(a))
+      inner = x.getComponents();
+    else
+      return 0;
+    unsigned d = 0;
+    for (Attribute c : inner)
+      d = std::max(d, depth(c));
+    return memo[a] = d + 1;
+  };
+  unsigned d = 0;
+  for (Attribute c : components)
+    d = std::max(d, depth(c));
+  if (d + 1 > kMaxPatternNesting)
+    return emitError() << "#sparse_attn." << name << ": patterns nest at most "
+                       << kMaxPatternNesting << " unions / intersections deep";
   return success();
 }
 
@@ -888,8 +922,17 @@ void GlobalAttr::print(AsmPrinter &printer) const {
   printer << "]>";
 }
 
-static ParseResult parseComponents(AsmParser &parser,
+/// Nesting depth of the composite being parsed on this thread.
+static thread_local unsigned compositeParseDepth = 0;
+
+static ParseResult parseComponents(AsmParser &parser, StringRef name,
                                    SmallVectorImpl<Attribute> &components) {
+  if (compositeParseDepth >= kMaxPatternNesting)
+    return parser.emitError(parser.getCurrentLocation())
+           << "#sparse_attn." << name << ": patterns nest at most "
+           << kMaxPatternNesting << " unions / intersections deep";
+  ++compositeParseDepth;
+  auto restore = llvm::make_scope_exit([] { --compositeParseDepth; });
   return failure(
       parser.parseLess() ||
       parser.parseCommaSeparatedList(
@@ -906,23 +949,23 @@ static void printComponents(AsmPrinter &printer,
 }
 
 template <typename AttrT>
-static Attribute parseComposite(AsmParser &parser) {
+static Attribute parseComposite(AsmParser &parser, StringRef name) {
   SMLoc loc = parser.getCurrentLocation();
   SmallVector<Attribute> components;
-  if (failed(parseComponents(parser, components)))
+  if (failed(parseComponents(parser, name, components)))
     return {};
   return AttrT::getChecked([&] { return parser.emitError(loc); },
                            parser.getContext(), components);
 }
 
 Attribute UnionAttr::parse(AsmParser &parser, Type) {
-  return parseComposite<UnionAttr>(parser);
+  return parseComposite<UnionAttr>(parser, "union");
 }
 void UnionAttr::print(AsmPrinter &printer) const {
   printComponents(printer, getComponents());
 }
 Attribute IntersectAttr::parse(AsmParser &parser, Type) {
-  return parseComposite<IntersectAttr>(parser);
+  return parseComposite<IntersectAttr>(parser, "intersect");
 }
 void IntersectAttr::print(AsmPrinter &printer) const {
   printComponents(printer, getComponents());
