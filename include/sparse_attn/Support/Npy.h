@@ -28,7 +28,16 @@ struct NpyArray {
   static int64_t elementSize(llvm::StringRef descr);
 };
 
+/// Reads a .npy file of format version 1.0, 2.0 or 3.0 strictly: the
+/// header is parsed as the Python dictionary literal it is (exactly the
+/// keys 'descr', 'fortran_order', 'shape'; a later duplicate key wins, as
+/// in NumPy), must end in space padding and a newline on a 16-byte
+/// boundary, and the data must be exactly the bytes the shape and dtype
+/// need. Byte orders '<', '=' and '|' are accepted (stored as '<'); '>' and
+/// Fortran order are refused.
 llvm::Expected<NpyArray> readNpy(llvm::StringRef path);
+/// The same on bytes in memory; `name` appears in error messages.
+llvm::Expected<NpyArray> parseNpy(llvm::StringRef bytes, llvm::StringRef name);
 llvm::Error writeNpy(llvm::StringRef path, const NpyArray &array);
 
 } // namespace sparse_attn

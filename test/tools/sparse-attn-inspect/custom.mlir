@@ -10,7 +10,7 @@
 // H1:      1111
 // H1-NEXT: 1111
 
-// BAD: bad-mask.mlir:3:8: error: cannot evaluate this operation of custom mask @bad at (b, h, q, k) = (0, 0, 0, 0)
+// BAD: bad-mask.mlir:5:8: error: cannot evaluate this operation of custom mask @bad at (b, h, q, k) = (0, 0, 0, 0)
 
 sparse_attn.mask @head_causal(%b: index, %h: index, %q: index, %k: index) {
   %c0 = arith.constant 0 : index
