@@ -30,6 +30,7 @@
  * Exit status: 0 on success, 1 on a failed check, 2 on bad usage or input.
  *===----------------------------------------------------------------------===*/
 #include "sparse_attn_cuda.h"
+#include "../npy/sparse_attn_npy.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -69,98 +70,69 @@ typedef struct {
   double *values; /* converted to double */
 } Npy;
 
-/* Reads a little-endian, C-ordered .npy of f2 / f4 / f8 / i4 / i8 / u1 / b1.
+/* Reads a .npy of f2 / f4 / f8 / i4 / i8 / u1 / b1 with the project's strict
+ * header parser (runtime/npy/sparse_attn_npy.h, shared with the C++ tools).
  * Returns NULL (and a message in `why`) on failure. */
 static Npy *readNpy(const char *path, char *why, size_t whyLen) {
   FILE *f = fopen(path, "rb");
-  unsigned char magic[8];
-  unsigned headerLen;
-  char *header = NULL, *p;
+  unsigned char *bytes = NULL;
+  size_t size = 0, cap = 0, got;
+  SparseAttnNpyHeader h;
+  char msg[512];
   Npy *a = NULL;
-  unsigned char *raw = NULL;
   long long i;
   if (!f) {
     snprintf(why, whyLen, "cannot open '%s'", path);
     return NULL;
   }
-  if (fread(magic, 1, 8, f) != 8 || memcmp(magic, "\x93NUMPY", 6) != 0) {
-    snprintf(why, whyLen, "'%s' is not a .npy file", path);
-    goto bad;
+  do {
+    if (size == cap) {
+      unsigned char *grown;
+      cap = cap ? 2 * cap : 1 << 16;
+      grown = (unsigned char *)realloc(bytes, cap);
+      if (!grown) {
+        snprintf(why, whyLen, "'%s': out of memory reading it", path);
+        goto fail;
+      }
+      bytes = grown;
+    }
+    got = fread(bytes + size, 1, cap - size, f);
+    size += got;
+  } while (got > 0);
+  if (ferror(f)) {
+    snprintf(why, whyLen, "cannot read '%s'", path);
+    goto fail;
   }
-  if (magic[6] == 1) {
-    unsigned char l[2];
-    if (fread(l, 1, 2, f) != 2)
-      goto truncated;
-    headerLen = l[0] | (l[1] << 8);
-  } else {
-    unsigned char l[4];
-    if (fread(l, 1, 4, f) != 4)
-      goto truncated;
-    headerLen = l[0] | (l[1] << 8) | (l[2] << 16) | ((unsigned)l[3] << 24);
+  if (!sparse_attn_npy_parse(bytes, size, &h, msg, sizeof msg)) {
+    snprintf(why, whyLen, "'%s' is not a usable .npy file: %s", path, msg);
+    goto fail;
   }
-  if (headerLen > (1u << 20)) {
-    snprintf(why, whyLen, "'%s': implausible header length %u", path,
-             headerLen);
-    goto bad;
-  }
-  header = (char *)calloc(headerLen + 1, 1);
-  a = (Npy *)calloc(1, sizeof *a);
-  if (!header || !a || fread(header, 1, headerLen, f) != headerLen)
-    goto truncated;
-  p = strstr(header, "'descr'");
-  if (!p || !(p = strchr(p + 7, '\'')) || strlen(p) < 5) {
-    snprintf(why, whyLen, "'%s': no dtype in the header", path);
-    goto bad;
-  }
-  if (p[1] == '>' && p[3] != '1') {
-    snprintf(why, whyLen, "'%s': big-endian data is not supported", path);
-    goto bad;
-  }
-  a->kind = p[2] == 'b' ? 'u' : p[2];
-  a->size = atoi(p + 3);
-  if (!((a->kind == 'f' && (a->size == 2 || a->size == 4 || a->size == 8)) ||
-        (a->kind == 'i' && (a->size == 4 || a->size == 8)) ||
-        (a->kind == 'u' && a->size == 1))) {
+  if (!((h.kind == 'f' && (h.elementSize == 2 || h.elementSize == 4 || h.elementSize == 8)) ||
+        (h.kind == 'i' && (h.elementSize == 4 || h.elementSize == 8)) ||
+        ((h.kind == 'u' || h.kind == 'b') && h.elementSize == 1))) {
     snprintf(why, whyLen,
-             "'%s': unsupported dtype (need float16/32/64, int32/64)", path);
-    goto bad;
+             "'%s': unsupported dtype '%s' (need float16/32/64, int32/64, "
+             "uint8, bool)", path, h.descr);
+    goto fail;
   }
-  if (strstr(header, "'fortran_order': True")) {
-    snprintf(why, whyLen, "'%s': Fortran-ordered arrays are not supported",
-             path);
-    goto bad;
+  if (h.rank > MAX_DIMS) {
+    snprintf(why, whyLen, "'%s': more than %d dimensions", path, MAX_DIMS);
+    goto fail;
   }
-  p = strstr(header, "'shape'");
-  if (!p || !(p = strchr(p, '('))) {
-    snprintf(why, whyLen, "'%s': no shape in the header", path);
-    goto bad;
+  a = (Npy *)calloc(1, sizeof *a);
+  if (!a || !(a->values = (double *)malloc((size_t)h.count * sizeof(double) + 1))) {
+    snprintf(why, whyLen, "'%s': out of memory (%lld elements)", path,
+             (long long)h.count);
+    goto fail;
   }
-  ++p;
-  a->count = 1;
-  while (*p && *p != ')') {
-    char *end;
-    long long d = strtoll(p, &end, 10);
-    if (end == p) {
-      ++p;
-      continue;
-    }
-    if (a->rank == MAX_DIMS || d < 0 ||
-        (d > 0 && a->count > (1LL << 40) / d)) {
-      snprintf(why, whyLen, "'%s': unsupported shape", path);
-      goto bad;
-    }
-    a->dims[a->rank++] = d;
-    a->count *= d;
-    p = end;
-  }
-  raw = (unsigned char *)malloc((size_t)a->count * a->size + 1);
-  a->values = (double *)malloc((size_t)a->count * sizeof(double) + 1);
-  if (!raw || !a->values)
-    goto truncated;
-  if (fread(raw, a->size, (size_t)a->count, f) != (size_t)a->count)
-    goto truncated;
+  a->kind = h.kind == 'b' ? 'u' : h.kind;
+  a->size = h.elementSize;
+  a->rank = h.rank;
+  for (i = 0; i < h.rank; ++i)
+    a->dims[i] = h.dims[i];
+  a->count = h.count;
   for (i = 0; i < a->count; ++i) {
-    const unsigned char *e = raw + i * a->size;
+    const unsigned char *e = bytes + h.dataOffset + i * a->size;
     double v = 0;
     if (a->kind == 'f' && a->size == 2) {
       v = fromF16((uint16_t)(e[0] | (e[1] << 8)));
@@ -183,15 +155,11 @@ static Npy *readNpy(const char *path, char *why, size_t whyLen) {
     }
     a->values[i] = v;
   }
-  free(raw);
-  free(header);
+  free(bytes);
   fclose(f);
   return a;
-truncated:
-  snprintf(why, whyLen, "'%s' is truncated or too large", path);
-bad:
-  free(raw);
-  free(header);
+fail:
+  free(bytes);
   if (a)
     free(a->values);
   free(a);
@@ -344,6 +312,8 @@ int main(int argc, char **argv) {
   long long counts[MAX_ARGS];
   sa_cuda_kernel *k = NULL;
   int in = 0, out = 0;
+  Npy *inputNpy[MAX_FILES] = {0}, *checkNpy[MAX_FILES] = {0};
+  char why[512];
 
   for (i = 1; i < argc; ++i) {
     const char *opt = argv[i];
@@ -391,6 +361,14 @@ int main(int argc, char **argv) {
                  "--tolerance > 0");
   rngState = seed;
 
+  /* Every .npy file is read and validated before the GPU is touched. */
+  for (i = 0; i < numInputs; ++i)
+    if (!(inputNpy[i] = readNpy(inputs[i], why, sizeof why)))
+      return error("%s%s", why, "");
+  for (i = 0; i < numChecks; ++i)
+    if (!(checkNpy[i] = readNpy(checks[i], why, sizeof why)))
+      return error("%s%s", why, "");
+
   if (sa_cuda_num_kernels(dir) < 0)
     return error("%s%s", sa_cuda_last_error(), "");
   if (sa_cuda_load(dir, kernelIndex, &k))
@@ -432,12 +410,9 @@ int main(int argc, char **argv) {
     if (isResult(role))
       continue;
     if (numInputs) {
-      char why[512];
-      const char *path = inputs[in++];
-      Npy *x = readNpy(path, why, sizeof why);
-      int same = x && x->rank == rank;
-      if (!x)
-        return error("%s%s", why, "");
+      const char *path = inputs[in];
+      Npy *x = inputNpy[in++];
+      int same = x->rank == rank;
       for (d = 0; same && d < rank; ++d)
         same = x->dims[d] == sa_cuda_arg_dim(k, a, d);
       if (!same) {
@@ -458,8 +433,6 @@ int main(int argc, char **argv) {
                      x->kind == 'f' ? "floating-point" : "integer");
       for (e = 0; e < n; ++e)
         store(host[a], dt, e, x->values[e]);
-      free(x->values);
-      free(x);
     } else if (dt[0] == 'i') {
       long long len = rank ? sa_cuda_arg_dim(k, a, rank - 1) : 1;
       for (e = 0; e < n; ++e)
@@ -501,25 +474,27 @@ int main(int argc, char **argv) {
         writeNpyF32(outputs[out], got, rank, dims, n))
       return error("cannot write '%s'%s", outputs[out], "");
     if (out < numChecks) {
-      char why[512];
-      Npy *ref = readNpy(checks[out], why, sizeof why);
+      Npy *ref = checkNpy[out];
       double maxAbs = 0, maxRef = 0, rel;
-      long long nans = 0, infs = 0;
-      if (!ref)
-        return error("%s%s", why, "");
+      long long nans = 0, bothNan = 0, infs = 0, compared = 0;
       if (ref->count != n)
         return error("'%s' does not have the shape of result '%s'",
                      checks[out], role);
       for (e = 0; e < n; ++e) {
         double g = got[e], w = ref->values[e];
+        /* NaN passes only where the reference is NaN too (NaN inputs the
+         * definition propagates); nothing finite to compare fails. The
+         * same rule as sparse-attn-run --check. */
         if (isnan(g) || isnan(w)) {
-          nans += 1;
+          nans += isnan(g) != isnan(w);
+          bothNan += isnan(g) && isnan(w);
           continue;
         }
         if (isinf(g) || isinf(w)) {
           infs += g != w;
           continue;
         }
+        ++compared;
         if (fabs(g - w) > maxAbs)
           maxAbs = fabs(g - w);
         if (fabs(w) > maxRef)
@@ -530,17 +505,19 @@ int main(int argc, char **argv) {
              "|reference| = %.3g, tolerance %.0e)",
              role, maxAbs, rel, maxRef, tolerance);
       if (nans)
-        printf(" NaN=%lld", nans);
+        printf(" NaN-mismatch=%lld", nans);
+      if (bothNan)
+        printf(" NaN-as-reference=%lld", bothNan);
       if (infs)
         printf(" infinite-mismatch=%lld", infs);
-      if (nans || infs || rel > tolerance) {
+      if (!compared)
+        printf(" no-finite-element");
+      if (nans || infs || !compared || rel > tolerance) {
         printf(" FAILED\n");
         status = 1;
       } else {
         printf(" OK\n");
       }
-      free(ref->values);
-      free(ref);
     }
     ++out;
     free(got);
