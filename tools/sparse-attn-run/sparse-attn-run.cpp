@@ -25,6 +25,7 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "mlir/Pass/PassManager.h"
 #include "sparse_attn/Support/InputModule.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -129,6 +130,13 @@ std::string typeStr(Type t) {
 uint16_t floatToBF16(float f);
 float bf16ToFloat(uint16_t h);
 
+std::string shapeStr(ArrayRef<int64_t> shape) {
+  std::string s;
+  for (int64_t d : shape)
+    s += (s.empty() ? "" : "x") + std::to_string(d);
+  return s.empty() ? "scalar" : s;
+}
+
 /// A tensor argument or result: element type, shape and 64-byte-aligned data.
 struct Buffer {
   Type elt;
@@ -156,11 +164,24 @@ struct Buffer {
   }
   int64_t eltBytes() const { return (elt.getIntOrFloatBitWidth() + 7) / 8; }
 
-  void allocate(Type type, ArrayRef<int64_t> dims) {
+  /// Allocates (zeroed) storage for `dims`; fails with a message when the
+  /// size overflows or the memory cannot be had.
+  llvm::Error allocate(Type type, ArrayRef<int64_t> dims, const llvm::Twine &what) {
     elt = type;
     shape.assign(dims.begin(), dims.end());
-    size_t bytes = std::max<int64_t>(64, numElements() * eltBytes());
+    int64_t bytesNeeded = eltBytes();
+    for (int64_t d : shape)
+      if (d < 0 || llvm::MulOverflow<int64_t>(bytesNeeded, d, bytesNeeded) ||
+          bytesNeeded > std::numeric_limits<int64_t>::max() - 64)
+        return llvm::createStringError(
+            llvm::inconvertibleErrorCode(),
+            what + ": " + shapeStr(shape) + " is too large to allocate");
+    size_t bytes = std::max<int64_t>(64, bytesNeeded);
     data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!data)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "cannot allocate " + llvm::Twine(bytesNeeded) +
+                                         " bytes for " + what);
     std::memset(data, 0, bytes);
     descriptor.clear();
     descriptor.push_back(reinterpret_cast<int64_t>(data));
@@ -175,6 +196,7 @@ struct Buffer {
       stride *= shape[i];
     }
     descriptor.insert(descriptor.end(), strides.begin(), strides.end());
+    return llvm::Error::success();
   }
 
   double get(int64_t i) const {
@@ -273,7 +295,24 @@ llvm::Error fillFromNpy(Buffer &buf, const NpyArray &a,
     } else {
       return err("unsupported dtype " + a.descr);
     }
+    // Integers (segment ids) must fit the argument's type exactly: a
+    // conversion out of range is undefined, never a silent wrap.
+    if (!isFloat) {
+      double lo = buf.elt.isInteger(32) ? -0x1p31 : -0x1p63;
+      double hi = buf.elt.isInteger(32) ? 0x1p31 : 0x1p63; // exclusive
+      if (!(v >= lo && v < hi))
+        return err("element " + llvm::Twine(i) + " (" +
+                   llvm::formatv("{0}", v).str() + ") does not fit " +
+                   typeStr(buf.elt));
+    }
     buf.set(i, v);
+    // A finite value that rounds to infinity in the argument's type (f32 or
+    // f64 data beyond the f16 range, f64 beyond f32) is refused.
+    if (isFloat && std::isfinite(v) && std::isinf(buf.get(i)))
+      return err("element " + llvm::Twine(i) + " (" +
+                 llvm::formatv("{0:e}", v).str() + ") is beyond the range of " +
+                 typeStr(buf.elt) +
+                 " and would become infinite");
   }
   return llvm::Error::success();
 }
@@ -407,7 +446,9 @@ int main(int argc, char **argv) {
                       "') has shape " + shape + " but argument #" +
                       llvm::Twine(i) + " is " + typeStr(t));
         }
-      args[i].allocate(t.getElementType(), arr->shape);
+      if (auto err = args[i].allocate(t.getElementType(), arr->shape,
+                                      "argument #" + llvm::Twine(i)))
+        return fail(llvm::toString(std::move(err)));
       if (auto err = fillFromNpy(args[i], *arr, inputs[i], i))
         return fail(llvm::toString(std::move(err)));
       continue;
@@ -416,7 +457,9 @@ int main(int argc, char **argv) {
       return fail("argument #" + llvm::Twine(i) + " of @" + entry.getName() +
                   " has the dynamic type " + typeStr(t) +
                   "; pass its values with --input FILE.npy");
-    args[i].allocate(t.getElementType(), t.getShape());
+    if (auto err = args[i].allocate(t.getElementType(), t.getShape(),
+                                    "argument #" + llvm::Twine(i)))
+      return fail(llvm::toString(std::move(err)));
     if (llvm::isa<FloatType>(t.getElementType())) {
       for (int64_t e = 0; e < args[i].numElements(); ++e)
         args[i].set(e, uniform(rng));
@@ -505,8 +548,40 @@ int main(int argc, char **argv) {
         if (t.isDynamicDim(d))
           shape[d] = d < 3 ? args[qi].shape[d] : args[vi].shape[3];
     }
-    results[r].allocate(t.getElementType(), shape);
+    if (auto err = results[r].allocate(t.getElementType(), shape,
+                                       "result #" + llvm::Twine(r)))
+      return fail(llvm::toString(std::move(err)));
   }
+
+  // Scores that can leave the f32 range (a huge scale, huge inputs) give
+  // inf / NaN: say so. |scale q . k| <= |scale| max|q| max|k| (row norms).
+  entry.walk([&](AttentionOp a) {
+    int64_t qa = argIndex(entry, a.getQuery()), ka = argIndex(entry, a.getKey());
+    if (qa < 0 || ka < 0)
+      return;
+    auto maxRowNorm = [](const Buffer &b) {
+      int64_t d = b.shape.back(), rows = d ? b.numElements() / d : 0;
+      double best = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        double n = 0;
+        for (int64_t j = 0; j < d; ++j)
+          n += b.get(r * d + j) * b.get(r * d + j);
+        best = std::max(best, std::sqrt(n));
+      }
+      return best;
+    };
+    std::optional<double> scale = a.getEffectiveScale();
+    double sc = scale ? *scale
+                      : 1.0 / std::sqrt(static_cast<double>(
+                                  std::max<int64_t>(1, args[qa].shape.back())));
+    double bound = std::fabs(sc) * maxRowNorm(args[qa]) *
+                   maxRowNorm(args[ka]);
+    if (bound > std::numeric_limits<float>::max())
+      llvm::errs() << "sparse-attn-run: warning: scores may leave the f32 "
+                      "range (|scale| max|q| max|k| = "
+                   << llvm::formatv("{0:e}", bound)
+                   << " > 3.4e38): overflowing scores give inf / NaN\n";
+  });
 
   // Compile.
   OwningOpRef<ModuleOp> lowered = module.clone();

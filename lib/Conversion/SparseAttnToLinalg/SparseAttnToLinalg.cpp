@@ -17,6 +17,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/Support/MathExtras.h"
 #include <limits>
 
 namespace mlir {
@@ -325,7 +326,20 @@ struct ConvertSparseAttnToLinalgPass
         op.emitOpError("the reference lowering needs static head counts and "
                        "head dimensions");
         ok = false;
+        return;
       }
+      // The B x Hq x Sq x Sk f32 score tensor is materialised: its static
+      // size must be countable in 64 bits.
+      int64_t bytes = 4;
+      for (int64_t dim : {qT.getDimSize(0), qT.getDimSize(1), qT.getDimSize(2),
+                          kT.getDimSize(2)})
+        if (!ShapedType::isDynamic(dim) &&
+            llvm::MulOverflow<int64_t>(bytes, dim, bytes)) {
+          op.emitOpError("the reference lowering materialises the B x Hq x "
+                         "Sq x Sk scores, which do not fit a 64-bit size here");
+          ok = false;
+          return;
+        }
     });
     if (!ok)
       return signalPassFailure();

@@ -1279,6 +1279,9 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   return success();
 }
 
+/// Largest head dimension (D and Dv) of the fused CPU kernel.
+constexpr int64_t kMaxHeadDim = 1024;
+
 struct ConvertSparseAttnToLoopsPass
     : sparse_attn::impl::ConvertSparseAttnToLoopsBase<
           ConvertSparseAttnToLoopsPass> {
@@ -1299,6 +1302,15 @@ struct ConvertSparseAttnToLoopsPass
       if (qT.isDynamicDim(3) || vT.isDynamicDim(3)) {
         op.emitOpError("the fused CPU lowering needs static head dimensions "
                        "D and Dv");
+        ok = false;
+      } else if (qT.getDimSize(3) > kMaxHeadDim ||
+                 vT.getDimSize(3) > kMaxHeadDim) {
+        // The kernel keeps vectors of D and Dv lanes and unrolls over them:
+        // code size and compile time grow linearly with no use past this.
+        op.emitOpError("the fused CPU lowering supports head dimensions D "
+                       "and Dv up to ")
+            << kMaxHeadDim << ", got D = " << qT.getDimSize(3)
+            << ", Dv = " << vT.getDimSize(3);
         ok = false;
       }
       SmallVector<Attribute> worklist{op.getPattern()};

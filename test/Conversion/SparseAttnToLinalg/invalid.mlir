@@ -1,7 +1,16 @@
-// RUN: sparse-attn-opt %s --convert-sparse-attn-to-linalg --verify-diagnostics
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-linalg --split-input-file --verify-diagnostics
 
 func.func @dynamic_heads(%q: tensor<1x?x8x4xf32>) -> tensor<1x?x8x4xf32> {
   // expected-error @+1 {{the reference lowering needs static head counts and head dimensions}}
   %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : tensor<1x?x8x4xf32>, tensor<1x?x8x4xf32>, tensor<1x?x8x4xf32> -> tensor<1x?x8x4xf32>
   return %o : tensor<1x?x8x4xf32>
+}
+
+// -----
+
+!t = tensor<1x1x4294967296x64xf32>
+func.func @huge_scores(%q: !t) -> !t {
+  // expected-error @+1 {{the reference lowering materialises the B x Hq x Sq x Sk scores, which do not fit a 64-bit size here}}
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : !t, !t, !t -> !t
+  return %o : !t
 }

@@ -773,3 +773,13 @@ sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
   %ok = arith.cmpi eq, %r, %k : index
   sparse_attn.yield %ok : i1
 }
+
+// -----
+
+// Sizes in bytes must fit 64 bits (issue 13, defect 4: D = 2^63 - 1 aborted
+// in the CPU lowering).
+func.func @f(%q: tensor<1x1x64x9223372036854775807xf32>) {
+  // expected-error @+1 {{query type 'tensor<1x1x64x9223372036854775807xf32>' has more bytes than a 64-bit size can count}}
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : tensor<1x1x64x9223372036854775807xf32>, tensor<1x1x64x9223372036854775807xf32>, tensor<1x1x64x9223372036854775807xf32> -> tensor<1x1x64x9223372036854775807xf32>
+  return
+}

@@ -10,6 +10,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/MathExtras.h"
 #include <cmath>
 
 using namespace mlir;
@@ -89,6 +90,19 @@ LogicalResult AttentionOp::verify() {
     return emitOpError("value element type ")
            << vT.getElementType() << " does not match query element type "
            << elt;
+
+  // Sizes in bytes are 64-bit everywhere (buffers, strides, offsets): a
+  // tensor whose static size does not fit is refused here rather than
+  // overflowing in a lowering or a runtime.
+  for (auto [t, name] : {std::pair{qT, "query"}, {kT, "key"}, {vT, "value"}}) {
+    int64_t bytes = (elt.getIntOrFloatBitWidth() + 7) / 8;
+    for (int64_t dim : t.getShape())
+      if (!ShapedType::isDynamic(dim) &&
+          llvm::MulOverflow<int64_t>(bytes, dim, bytes))
+        return emitOpError(name)
+               << " type " << t
+               << " has more bytes than a 64-bit size can count";
+  }
 
   int64_t b = qT.getDimSize(0), hq = qT.getDimSize(1), sq = qT.getDimSize(2),
           d = qT.getDimSize(3);
