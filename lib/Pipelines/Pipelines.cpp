@@ -63,7 +63,8 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
   std::string tiles = llvm::formatv("block-q={0} block-k={1}",
                                     (int64_t)options.blockQ,
                                     (int64_t)options.blockK);
-  addPipeline(pm, "sparse-attn-block-analysis{" + tiles + "}," +
+  addPipeline(pm, "sparse-attn-simplify,sparse-attn-block-analysis{" + tiles +
+                      "}," +
                       "convert-sparse-attn-to-loops{" + tiles +
                       (options.bf16Dot ? " bf16-dot=true" : "") +
                       (options.amx ? " amx=true" : "") + "}," +
@@ -84,6 +85,7 @@ void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(
 void mlir::sparse_attn::buildSparseAttnToNVVMPipeline(
     OpPassManager &pm, const GPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
+      "sparse-attn-simplify,"
       "convert-sparse-attn-to-gpu{{warps={0} block-k={1} mma={5} tma={6} "
       "overlap={7}},"
       "nvvm-attach-target{{chip={2} features={3} O={4}},"

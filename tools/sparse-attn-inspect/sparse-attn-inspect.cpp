@@ -185,6 +185,12 @@ int main(int argc, char **argv) {
 
   SmallVector<AttentionOp> ops;
   module.walk([&](AttentionOp op) { ops.push_back(op); });
+  // What is evaluated (and shown) is the canonical form of each pattern,
+  // as in the lowerings: a pattern's cost does not depend on how it was
+  // written (a union of 1000 copies of one window is one window).
+  for (AttentionOp op : ops)
+    op.setPatternAttr(llvm::cast<SparsityPatternAttrInterface>(
+        simplifyPattern(op.getPattern())));
   if (ops.empty())
     return fail("no sparse_attn.attention op in '" + inputFile + "'");
   if (opIndex >= static_cast<int>(ops.size()))
@@ -295,6 +301,14 @@ int main(int argc, char **argv) {
       break;
     }
     case Format::Bits: {
+      // One character per pair: refuse what no terminal or file should get.
+      constexpr int64_t kMaxBits = int64_t(1) << 26;
+      if (s.sq > kMaxBits / std::max<int64_t>(1, s.sk)) {
+        s.op.emitError("--format=bits would print ")
+            << s.sq << " x " << s.sk << " characters, more than " << kMaxBits
+            << "; use --format=blocks, png or svg";
+        return 1;
+      }
       std::string line(s.sk, '0');
       for (int64_t q = 0; q < s.sq; ++q) {
         for (int64_t k = 0; k < s.sk; ++k)

@@ -67,6 +67,17 @@ struct BlockAnalysisPass
         return success(); // classified at run time by the lowering
       if (numB == 0 || numH == 0)
         numB = numH = 1; // nothing to compute; keep one classification
+      // One classification per (batch, head): bounded, so that H = 2^31
+      // does not run for hours. Beyond the bound the op stays unclassified
+      // (every tile partial, the element mask decides: exact, slower).
+      constexpr int64_t kMaxClassifications = 65536;
+      if (numB > kMaxClassifications / numH) {
+        op.emitWarning("custom mask reads the batch or head index: B x Hq = ")
+            << numB << " x " << numH << " classifications exceed "
+            << kMaxClassifications
+            << "; tiles are left unclassified (all partial)";
+        return success();
+      }
     }
     std::optional<BlockClassification> merged;
     for (int64_t b = 0; b < numB; ++b)

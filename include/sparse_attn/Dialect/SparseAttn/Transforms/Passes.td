@@ -32,6 +32,27 @@ def SparseAttnBlockAnalysis : Pass<"sparse-attn-block-analysis"> {
   let dependentDialects = ["::mlir::sparse_attn::SparseAttnDialect"];
 }
 
+def SparseAttnSimplify : Pass<"sparse-attn-simplify"> {
+  let summary = "Replace every attention pattern by its canonical form";
+  let description = [{
+    Rewrites the `pattern` of every `sparse_attn.attention` op to its
+    canonical form (`simplifyPattern`: nested unions / intersections
+    flattened, duplicates and absorbed components dropped, windows and
+    causal merged, ...; the same rewrite `--canonicalize` applies to the op,
+    and nothing else), and drops segment-id operands the canonical pattern
+    no longer reads. Every rewrite keeps the allowed set exactly (property
+    test in `unittests/PatternTest.cpp`). The lowering pipelines and
+    `sparse-attn-inspect` run it first, so a pattern's cost of evaluation
+    does not depend on how it was written (a union of 1000 identical
+    components classifies as one).
+
+    ```
+    sparse-attn-opt --sparse-attn-simplify in.mlir
+    ```
+  }];
+  let dependentDialects = ["::mlir::sparse_attn::SparseAttnDialect"];
+}
+
 def SparseAttnRaise : Pass<"sparse-attn-raise", "::mlir::ModuleOp"> {
   let summary = "Recognise masked attention written in linalg and raise it";
   let description = [{
