@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Writes one MLIR module and one CUDA artifact per GPU configuration.
 
-    bench/gpu/make_artifacts.py [--build build] [--out .artifacts/gpu] [check|bench|all]
+    bench/gpu/make_artifacts.py [--build build] [--out .artifacts/gpu] [--only REGEX] [check|bench|all]
 
 Each artifact directory also gets config.json (the configuration, with the
 pattern tuple) for run_h200.py.
 """
-import argparse, json, os, shutil, subprocess, sys
+import argparse, json, os, re, shutil, subprocess, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
@@ -45,6 +45,7 @@ def main():
     ap.add_argument("--mma", default="auto", choices=["sync", "wgmma", "auto"])
     ap.add_argument("--no-tma", action="store_true", help="K / V by cp.async on the wgmma path")
     ap.add_argument("--overlap", action="store_true", help="next Q K^T during this softmax")
+    ap.add_argument("--only", default="", help="only configurations whose name matches REGEX")
     a = ap.parse_args()
     cases = []
     if a.which in ("check", "all"):
@@ -52,6 +53,7 @@ def main():
     if a.which in ("bench", "all"):
         cases += configs.bench_cases()
     tool = os.path.join(a.build, "bin", "sparse-attn-compile")
+    cases = [c for c in cases if re.search(a.only, c["name"])]
     for c in cases:
         d = os.path.join(a.out, c["name"])
         os.makedirs(d, exist_ok=True)

@@ -728,7 +728,8 @@ struct KernelBuilder {
           nvgpu::DeviceAsyncCopyOp::create(
               b, loc, dst, ValueRange{r, col}, src,
               ValueRange{bIdx, kvh, gr, col}, b.getIndexAttr(8),
-              /*srcElements=*/Value(), /*bypassL1=*/b.getUnitAttr());
+              pastEndZeroFill(/*kv=*/true, add(k0, r), sk, bk),
+              /*bypassL1=*/b.getUnitAttr());
         };
         if (i + threads <= total) {
           body(b, loc);
@@ -744,6 +745,19 @@ struct KernelBuilder {
     };
     copy(k, ks, d);
     copy(v, vs, dv);
+  }
+
+  /// The source-element count of a cp.async of 8 elements of key / value
+  /// row `row`: 0 past the sequence end (the copy zero-fills the shared
+  /// row, so a key past Sk contributes exactly nothing to the tile
+  /// products, whatever the clamped source row holds), none (a full copy)
+  /// when the sequence is a whole number of tiles or for query rows.
+  Value pastEndZeroFill(bool kv, Value row, int64_t length, int64_t rows) {
+    if (!kv || length % rows == 0)
+      return Value();
+    Value inside =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, idx(length));
+    return arith::SelectOp::create(b, loc, inside, idx(8), idx(0));
   }
 
   /// cp.async of rows [r0, r0 + rows) (clamped to `last` + 1 rows) of `src`
@@ -764,7 +778,8 @@ struct KernelBuilder {
         nvgpu::DeviceAsyncCopyOp::create(
             b, loc, dst, ValueRange{swizzledIndex(r, col, rows)}, src,
             ValueRange{bIdx, kv ? kvh : hIdx, gr, col}, b.getIndexAttr(8),
-            /*srcElements=*/Value(), /*bypassL1=*/b.getUnitAttr());
+            pastEndZeroFill(kv, add(r0, r), length, rows),
+            /*bypassL1=*/b.getUnitAttr());
       };
       if (i + threads <= total) {
         body();
@@ -1377,8 +1392,13 @@ struct KernelBuilder {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifOp.thenBlock());
       for (int64_t n = 0; n < dv / 8; ++n) {
-        Value x = fmul(state[4 + n * 4 + 2 * half], inv);
-        Value y = fmul(state[4 + n * 4 + 2 * half + 1], inv);
+        // A row with no allowed key is exactly 0 whatever its accumulator
+        // holds: the tile products may have multiplied its 0 weights by
+        // non-finite values of keys it does not attend.
+        Value x = arith::SelectOp::create(
+            b, loc, none, zero, fmul(state[4 + n * 4 + 2 * half], inv));
+        Value y = arith::SelectOp::create(
+            b, loc, none, zero, fmul(state[4 + n * 4 + 2 * half + 1], inv));
         Value pair = vector::FromElementsOp::create(
             b, loc, VectorType::get({2}, f32), ValueRange{x, y});
         pair = arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), pair);
