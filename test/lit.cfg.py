@@ -12,7 +12,8 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs", 
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.sparse_attn_obj_root, "test")
 
-llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
+llvm_config.with_system_environment(["HOME", "TMP", "TEMP", "ASAN_OPTIONS",
+                                     "UBSAN_OPTIONS", "LSAN_OPTIONS"])
 llvm_config.use_default_substitutions()
 
 config.substitutions.append(("%python", sys.executable))
@@ -58,3 +59,15 @@ try:
         config.available_features.add("amx")
 except OSError:
     pass
+
+# Sanitizer builds (scripts/sanitize.sh): tests that load this project's
+# instrumented libraries into an uninstrumented host process (stock
+# mlir-opt, python3 ctypes, a downstream build against the installed tree)
+# cannot run there and say `UNSUPPORTED: asan`.
+if "address" in getattr(config, "sparse_attn_sanitize", ""):
+    config.available_features.add("asan")
+if getattr(config, "sparse_attn_fuzzers", "").upper() in ("ON", "1", "TRUE", "YES"):
+    config.available_features.add("fuzzers")
+    llvm_config.add_tool_substitutions(
+        ["sparse-attn-fuzz-parse", "sparse-attn-fuzz-pattern",
+         "sparse-attn-fuzz-npy", "sparse-attn-fuzz-manifest"], tool_dirs)

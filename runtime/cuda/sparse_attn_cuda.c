@@ -200,31 +200,34 @@ static void joinPath(char *out, size_t n, const char *dir, const char *file) {
   snprintf(out, n, "%s/%s", dir, file);
 }
 
-/* Parses the manifest; fills `k` for kernel `index` (without loading) and
- * the module file. Returns the number of kernels seen, or -1. */
-static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
-                         char *moduleFile, size_t moduleFileSize) {
-  char path[4096], line[1024];
-  FILE *f;
+/* Limits a manifest's values must respect (anything else is a corrupt or
+ * hostile file, refused with its line number). */
+enum { MAX_TABLE_ENTRIES = 1 << 30 };
+
+/* Parses a manifest from `f` (named `path` in messages); fills `k` for
+ * kernel `index` (without loading) and the module file. Returns the number
+ * of kernels seen, or -1. Closes nothing. */
+static int parseManifestStream(FILE *f, const char *path, int index,
+                               sa_cuda_kernel *k, char *moduleFile,
+                               size_t moduleFileSize) {
+  char line[1024];
   int kernel = -1, lineNo = 0, version = 0;
-  joinPath(path, sizeof path, dir, "manifest.txt");
-  f = fopen(path, "r");
-  if (!f) {
-    fail("cannot open %s", path);
-    return -1;
-  }
   while (fgets(line, sizeof line, f)) {
     char word[64] = {0};
     int used = 0;
     Param *p;
     ++lineNo;
+    if (!strchr(line, '\n') && !feof(f)) {
+      fail("%s:%d: line longer than %d characters", path, lineNo,
+           (int)sizeof line - 2);
+      return -1;
+    }
     if (line[0] == '#' || line[0] == '\n')
       continue;
     if (sscanf(line, "%63s%n", word, &used) != 1)
       continue;
     if (!strcmp(word, "sparse-attn-cuda-artifact")) {
       if (sscanf(line + used, "%d", &version) != 1 || version != 1) {
-        fclose(f);
         fail("%s: unsupported artifact version", path);
         return -1;
       }
@@ -232,7 +235,6 @@ static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
     }
     if (!strcmp(word, "module")) {
       if (moduleFile && sscanf(line + used, "%255s", moduleFile) != 1) {
-        fclose(f);
         fail("%s:%d: malformed module line", path, lineNo);
         return -1;
       }
@@ -258,7 +260,6 @@ static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
       sscanf(line + used, "%d %d", &k->tileQ, &k->tileK);
     } else if (!strcmp(word, "tensormap")) {
       if (!(p = newParam(k))) {
-        fclose(f);
         fail("%s:%d: too many kernel arguments", path, lineNo);
         return -1;
       }
@@ -267,7 +268,6 @@ static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
       if (sscanf(line + used, "%63s %d %d", p->role, &p->boxRows,
                  &p->boxCols) != 3 ||
           p->boxRows <= 0 || p->boxCols <= 0) {
-        fclose(f);
         fail("%s:%d: malformed tensormap line", path, lineNo);
         return -1;
       }
@@ -275,7 +275,6 @@ static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
     } else if (!strcmp(word, "arg") || !strcmp(word, "table")) {
       int off = used, n = 0, d;
       if (!(p = newParam(k))) {
-        fclose(f);
         fail("%s:%d: too many kernel arguments", path, lineNo);
         return -1;
       }
@@ -283,8 +282,7 @@ static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
         p->isTable = 1;
         p->rank = 1;
         if (sscanf(line + off, "%63s %lld", p->role, &p->dims[0]) != 2) {
-          fclose(f);
-          fail("%s:%d: malformed table line", path, lineNo);
+            fail("%s:%d: malformed table line", path, lineNo);
           return -1;
         }
         strcpy(p->dtype, "i32");
@@ -292,15 +290,13 @@ static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
         if (sscanf(line + off, "%63s %15s %d%n", p->role, p->dtype, &p->rank,
                    &n) != 3 ||
             p->rank < 0 || p->rank > MAX_RANK) {
-          fclose(f);
-          fail("%s:%d: malformed arg line", path, lineNo);
+            fail("%s:%d: malformed arg line", path, lineNo);
           return -1;
         }
         off += n;
         for (d = 0; d < p->rank; ++d) {
           if (sscanf(line + off, "%lld%n", &p->dims[d], &n) != 1) {
-            fclose(f);
-            fail("%s:%d: malformed arg line", path, lineNo);
+                fail("%s:%d: malformed arg line", path, lineNo);
             return -1;
           }
           off += n;
@@ -310,13 +306,58 @@ static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
       ++k->numParams;
     }
   }
-  fclose(f);
   if (version != 1) {
     fail("%s: not a sparse-attn artifact manifest", path);
     return -1;
   }
+  if (k && index >= 0 && index <= kernel) {
+    /* What the launch and the table upload will trust. */
+    int i, d;
+    for (i = 0; i < 3; ++i)
+      if (k->grid[i] < 1 || k->grid[i] > 2147483647u || k->block[i] < 1 ||
+          k->block[i] > 1024) {
+        fail("%s: kernel %d: grid or block dimensions out of range", path,
+             index);
+        return -1;
+      }
+    for (i = 0; i < k->numParams; ++i) {
+      Param *q = &k->params[i];
+      /* A table's role names its file in the artifact directory. */
+      if (q->isTable && (strchr(q->role, '/') || !strcmp(q->role, "..") ||
+                         !strcmp(q->role, "."))) {
+        fail("%s: kernel %d: table '%s' is not a file name of the artifact",
+             path, index, q->role);
+        return -1;
+      }
+      for (d = 0; d < q->rank; ++d)
+        if (q->dims[d] < 0 ||
+            (q->isTable && q->dims[d] > MAX_TABLE_ENTRIES)) {
+          fail("%s: kernel %d: argument '%s' has a dimension out of range",
+               path, index, q->role);
+          return -1;
+        }
+    }
+  }
   return kernel + 1;
 }
+
+/* The manifest of artifact directory `dir`. */
+static int parseManifest(const char *dir, int index, sa_cuda_kernel *k,
+                         char *moduleFile, size_t moduleFileSize) {
+  char path[4096];
+  FILE *f;
+  int n;
+  joinPath(path, sizeof path, dir, "manifest.txt");
+  f = fopen(path, "r");
+  if (!f) {
+    fail("cannot open %s", path);
+    return -1;
+  }
+  n = parseManifestStream(f, path, index, k, moduleFile, moduleFileSize);
+  fclose(f);
+  return n;
+}
+
 
 int sa_cuda_num_kernels(const char *dir) {
   return parseManifest(dir, -1, NULL, NULL, 0);
