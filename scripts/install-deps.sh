@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(cmake ninja-build gcc g++ git python3 time python3-numpy python3-pytest
       llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 lld-22
-      libomp-22-dev libgtest-dev zlib1g-dev libzstd-dev)
+      libomp-22-dev libgtest-dev zlib1g-dev libzstd-dev libclang-rt-22-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,9 @@
 // The stock mlir-opt of Debian's mlir-22-tools loads the plugin (the same
 // file for the dialect and the passes), parses sparse_attn IR, runs the block
 // analysis and the CPU pipeline; the result runs under mlir-runner.
+// UNSUPPORTED: asan
+// (stock mlir-opt is uninstrumented; the sanitizer build's plugin needs the
+// ASan runtime in the host process.)
 // RUN: mlir-opt %s --load-dialect-plugin=%sparse_attn_plugin --load-pass-plugin=%sparse_attn_plugin \
 // RUN:   --pass-pipeline="builtin.module(canonicalize,sparse-attn-block-analysis{block-q=4 block-k=4})" | FileCheck %s
 // RUN: mlir-opt %s --load-dialect-plugin=%sparse_attn_plugin --load-pass-plugin=%sparse_attn_plugin \

@@ -306,9 +306,17 @@ static bool runStep(const Step &step, SmallVectorImpl<Slot> &vals,
           return setF(fa.getValueAsDouble());
         return false;
       })
-      .Case([&](arith::AddIOp) { return setI(I(0) + I(1)); })
-      .Case([&](arith::SubIOp) { return setI(I(0) - I(1)); })
-      .Case([&](arith::MulIOp) { return setI(I(0) * I(1)); })
+      // Two's-complement wrapping, as arith defines it (computed unsigned:
+      // signed overflow would be undefined in C++; found by UBSan).
+      .Case([&](arith::AddIOp) {
+        return setI(static_cast<int64_t>(uint64_t(I(0)) + uint64_t(I(1))));
+      })
+      .Case([&](arith::SubIOp) {
+        return setI(static_cast<int64_t>(uint64_t(I(0)) - uint64_t(I(1))));
+      })
+      .Case([&](arith::MulIOp) {
+        return setI(static_cast<int64_t>(uint64_t(I(0)) * uint64_t(I(1))));
+      })
       // Division by zero is undefined: report it. Division by -1 negates
       // (wrapping), which avoids the INT64_MIN / -1 trap.
       .Case([&](arith::DivSIOp) {
