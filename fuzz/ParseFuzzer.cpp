@@ -26,8 +26,17 @@
 
 using namespace mlir;
 
+/// The context, renewed every 20,000 inputs: attributes and types are
+/// uniqued in it for its lifetime, so one context would grow without bound
+/// over a campaign (and hit libFuzzer's memory limit).
 static MLIRContext &context() {
-  static MLIRContext *ctx = [] {
+  static MLIRContext *ctx = nullptr;
+  static unsigned uses = 0;
+  if (ctx && ++uses % 20000 == 0) {
+    delete ctx;
+    ctx = nullptr;
+  }
+  if (!ctx) ctx = [] {
     DialectRegistry registry;
     registry.insert<sparse_attn::SparseAttnDialect, func::FuncDialect,
                     arith::ArithDialect, math::MathDialect, scf::SCFDialect,

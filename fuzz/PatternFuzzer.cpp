@@ -26,8 +26,17 @@
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
+/// The context, renewed every 20,000 inputs: attributes and types are
+/// uniqued in it for its lifetime, so one context would grow without bound
+/// over a campaign (and hit libFuzzer's memory limit).
 static MLIRContext &context() {
-  static MLIRContext *ctx = [] {
+  static MLIRContext *ctx = nullptr;
+  static unsigned uses = 0;
+  if (ctx && ++uses % 20000 == 0) {
+    delete ctx;
+    ctx = nullptr;
+  }
+  if (!ctx) ctx = [] {
     auto *c = new MLIRContext(MLIRContext::Threading::DISABLED);
     c->loadDialect<SparseAttnDialect>();
     c->getDiagEngine().registerHandler([](Diagnostic &) { return success(); });
@@ -58,7 +67,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   unsigned seed = data[2];
   std::string text(reinterpret_cast<const char *>(data + 3), size - 3);
   size_t consumed = 0;
-  Attribute attr = parseAttribute(text, &context(), Type(), &consumed);
+  MLIRContext &mctx = context(); // once per input: it may be renewed
+  Attribute attr = parseAttribute(text, &mctx, Type(), &consumed);
   auto pattern = llvm::dyn_cast_if_present<SparsityPatternAttrInterface>(attr);
   if (!pattern)
     return 0;
@@ -66,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pattern.collectCustomMasks(custom);
   if (!custom.empty())
     return 0; // no module: custom masks over-approximate by design
-  auto emit = [] { return emitError(UnknownLoc::get(&context())); };
+  auto emit = [&] { return emitError(UnknownLoc::get(&mctx)); };
   if (failed(pattern.verifyForSizes(emit, sq, sk)))
     return 0;
 

@@ -116,3 +116,11 @@ func.func @many_heads(%q: tensor<1x2147483648x8x8xf32>, %k: tensor<1x1x8x8xf32>)
   %o = sparse_attn.attention %q, %k, %k {pattern = #sparse_attn.custom<@by_head>} : tensor<1x2147483648x8x8xf32>, tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32> -> tensor<1x2147483648x8x8xf32>
   return %o : tensor<1x2147483648x8x8xf32>
 }
+
+// -----
+// Sq = Sk = 2^31 with 4 x 4 tiles: refused (issue 13, defect 4).
+func.func @huge_seq(%q: tensor<1x1x2147483648x8xf32>) -> tensor<1x1x2147483648x8xf32> {
+  // expected-error @+1 {{block analysis with 4x4 tiles of a 2147483648x2147483648 score matrix needs more than 2147483648 tiles}}
+  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : tensor<1x1x2147483648x8xf32>, tensor<1x1x2147483648x8xf32>, tensor<1x1x2147483648x8xf32> -> tensor<1x1x2147483648x8xf32>
+  return %o : tensor<1x1x2147483648x8xf32>
+}
