@@ -233,22 +233,24 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
     Value u0 = filled({B, H, SQ, DV}, {bV, hV, sqV, dvV}, zero);
     Value unnorm =
         linalg::GenericOp::create(
-            rw, loc, TypeRange{u0.getType()}, ValueRange{probs, op.getValue()},
-            ValueRange{u0},
+            rw, loc, TypeRange{u0.getType()},
+            ValueRange{probs, op.getValue(), masked}, ValueRange{u0},
             ArrayRef<AffineMap>{map({b, h, i, jj}), map({b, g, jj, e}),
-                                map({b, h, i, e})},
+                                map({b, h, i, jj}), map({b, h, i, e})},
             red5, "", "",
             [&](OpBuilder &bb, Location l, ValueRange a) {
-              // Keys of weight exactly 0 (forbidden, -inf scores,
-              // underflow) are selected out, not multiplied: a NaN / Inf
-              // value they hold never reaches the row.
-              Value z = arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(0.0f));
+              // Keys that do not contribute (forbidden, or a -inf modified
+              // score) are selected out, not multiplied by their weight 0:
+              // a NaN / Inf value they hold never reaches the row.
+              Value ninf = arith::ConstantOp::create(
+                  bb, l,
+                  bb.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
               Value live = arith::CmpFOp::create(
-                  bb, l, arith::CmpFPredicate::UNE, a[0], z);
+                  bb, l, arith::CmpFPredicate::UNE, a[2], ninf);
               Value p = arith::MulFOp::create(bb, l, a[0], toF32(bb, l, a[1]));
-              Value sum = arith::AddFOp::create(bb, l, a[2], p);
+              Value sum = arith::AddFOp::create(bb, l, a[3], p);
               linalg::YieldOp::create(
-                  bb, l, ValueRange{arith::SelectOp::create(bb, l, live, sum, a[2])});
+                  bb, l, ValueRange{arith::SelectOp::create(bb, l, live, sum, a[3])});
             })
             .getResult(0);
 

@@ -546,6 +546,8 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
 
   // 2. New maxima, rescaling factors, probabilities and sums (vectors over
   //    the rows; 0 stands in for a maximum of -inf so no NaN appears).
+  // Partial tiles and score modifications: see step 3.
+  const bool markDeadKeys = masked || kn.scoreMod;
   Value mOld = vector::LoadOp::create(b, loc, vecR, mB, ValueRange{c0});
   Value scaleR = splat(b, static_cast<float>(kn.scale));
   Value tileMax = colLoop.getResult(0);
@@ -568,6 +570,19 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
                               .getResult()
                         : arith::SubFOp::create(b, loc, col, mUse).getResult();
         Value p = softmaxExp(b, loc, arg);
+        // Keys that do not contribute (forbidden, or a -inf modified score)
+        // keep the weight 0, which P V selects out. An attended key's
+        // weight is kept at least 2^-126 (the smallest normal float) so
+        // that it never underflows to 0 and is multiplied like any other
+        // (its NaN / Inf propagates, as in the reference); the change to
+        // a row is below 2^-126 relative to its sum l >= 1.
+        if (markDeadKeys)
+          p = arith::SelectOp::create(
+              b, loc,
+              arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, col,
+                                    splat(b, -inf)),
+              splat(b, 0.0f),
+              arith::MaximumFOp::create(b, loc, p, splat(b, 0x1p-126f)));
         vector::StoreOp::create(b, loc, p, sT, ValueRange{c, c0});
         scf::YieldOp::create(b, loc,
                              ValueRange{arith::AddFOp::create(b, loc, iter[0], p)});
@@ -599,7 +614,6 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
   //    time so that every load of a value row feeds several FMAs (as many
   //    rows as keep their accumulators in about 16 of AVX-512's vector
   //    registers: 4 for Dv = 64, 2 for Dv = 128).
-  const bool selectZeroWeights = masked || kn.scoreMod;
   auto rowsUpdate = [&](OpBuilder &b, Location loc, Value r, int64_t n) {
     SmallVector<Value> rs, inits;
     for (int64_t i = 0; i < n; ++i) {
@@ -623,12 +637,13 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
                   : toF32(b, loc, vector::LoadOp::create(
                                       b, loc, vecDv, kn.v,
                                       ValueRange{bIdx, gIdx, kPos, c0}));
-          // On partial tiles and under a score modification, a key whose
-          // weight is exactly 0 (forbidden, a -inf score, or underflow) is
-          // selected out rather than multiplied, so a NaN / Inf it holds
-          // never reaches the row (0 x NaN = NaN); with a vector condition
-          // this is one compare and a masked FMA. Full unmodified tiles
-          // are attended by every row and skip it (3-7 % of dense time).
+          // On partial tiles and under a score modification, a key of
+          // weight 0 (step 2: forbidden, or a -inf score; attended keys
+          // never underflow to 0 there) is selected out rather than
+          // multiplied, so a NaN / Inf it holds never reaches the row
+          // (0 x NaN = NaN); with a vector condition this is one compare
+          // and a masked FMA. Full unmodified tiles are attended by every
+          // row and skip it (3-7 % of dense time).
           SmallVector<Value> next;
           Value zeroDv = arith::ConstantOp::create(
               b, loc, vecDvF, DenseElementsAttr::get(vecDvF, 0.0f));
@@ -636,7 +651,7 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
             Value p = memref::LoadOp::create(b, loc, sT, ValueRange{c, rs[i]});
             Value pv = vector::BroadcastOp::create(b, loc, vecDvF, p);
             Value fma = vector::FMAOp::create(b, loc, pv, vv, it[i]);
-            if (!selectZeroWeights) {
+            if (!markDeadKeys) {
               next.push_back(fma);
               continue;
             }

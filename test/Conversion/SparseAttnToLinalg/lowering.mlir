@@ -23,7 +23,11 @@
 // CHECK:   math.exp
 // CHECK: %[[L:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<1x2x10x12xf32>) outs(%{{.*}} : tensor<1x2x10xf32>)
 // 6. P V, 7. normalise and narrow, 8. LSE.
-// CHECK: %[[U:.*]] = linalg.generic {indexing_maps = [#[[Q]], #[[V]], {{.*}} ins(%[[P]], %{{.*}} : tensor<1x2x10x12xf32>, tensor<1x1x12x4xbf16>)
+// P V selects out keys whose masked score is -inf (NaN / Inf values of
+// keys a row does not attend never reach it).
+// CHECK: %[[U:.*]] = linalg.generic {indexing_maps = [#[[Q]], #[[V]], {{.*}} ins(%[[P]], %{{.*}}, %[[M]] : tensor<1x2x10x12xf32>, tensor<1x1x12x4xbf16>, tensor<1x2x10x12xf32>)
+// CHECK:   arith.cmpf une
+// CHECK:   arith.select
 // CHECK: linalg.generic {{.*}} ins(%[[U]], %[[L]] : tensor<1x2x10x4xf32>, tensor<1x2x10xf32>) outs(%{{.*}} : tensor<1x2x10x4xbf16>)
 // CHECK:   arith.divf
 // CHECK:   arith.truncf %{{.*}} : f32 to bf16

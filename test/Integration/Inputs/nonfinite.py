@@ -41,6 +41,17 @@ if kind == "make":
     np.save(os.path.join(d, "vinf100.npy"), planted(v, 100, np.inf))
     np.save(os.path.join(d, "knan7.npy"), planted(k, 7, np.nan))
     np.save(os.path.join(d, "allnan.npy"), np.full(shape, np.nan, np.float32))
+    # Row 10's weight on key 5 underflows in f32 (score about -400 below the
+    # row maximum) but not in f64: key 5 is still attended, so with V[5]
+    # NaN row 10 is NaN in the kernels and in the float64 reference alike.
+    qu, ku = q.copy(), k.copy()
+    qu[0, 0, 10] = 0
+    qu[0, 0, 10, 0] = 40
+    ku[0, 0, 5] = 0
+    ku[0, 0, 5, 0] = -40
+    np.save(os.path.join(d, "qunder.npy"), qu)
+    np.save(os.path.join(d, "kunder.npy"), ku)
+    np.save(os.path.join(d, "vnan5.npy"), planted(v, 5, np.nan))
     # Logits of several hundred to a few thousand (correct results whose
     # f32 rounding error is far above 1e-5 relative).
     # Scores of about 800 that differ by a few units: the f32 rounding of

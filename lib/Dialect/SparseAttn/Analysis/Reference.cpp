@@ -67,10 +67,6 @@ mlir::sparse_attn::computeReference(AttentionOp op, const AttentionProblem &p,
                !std::isnan(m)))
             continue;
           double w = std::exp(s[j] - m);
-          // A weight of exactly 0 contributes nothing, as in the kernels: a
-          // NaN / Inf value of such a key never reaches the row.
-          if (w == 0)
-            continue;
           l += w;
           for (int64_t e = 0; e < p.dv; ++e)
             oi[e] += w * vBase[j * p.dv + e];
