@@ -40,6 +40,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
       for (i = 0; i < 3; ++i)
         if (k->grid[i] < 1 || k->block[i] < 1 || k->block[i] > 1024)
           abort();
+      if ((k->tileQ == 0) != (k->tileK == 0) || k->tileQ < 0)
+        abort();
     }
     free(k);
   }

@@ -2,9 +2,8 @@
 //
 // Input: the bytes of a .npy file. parseNpy (runtime/npy/sparse_attn_npy.h
 // under it) must never read out of bounds, and what it accepts must be
-// consistent: exactly numElements * elementSize data bytes, a descr the
-// tools know, and a header that writeNpy's output of the same array parses
-// back to (same descr, shape and data).
+// consistent: exactly numElements * elementSize data bytes and a descr the
+// tools know, normalised to little-endian '<'.
 //
 //===----------------------------------------------------------------------===//
 

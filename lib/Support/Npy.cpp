@@ -45,7 +45,7 @@ Expected<NpyArray> parseNpy(StringRef bytes, StringRef path) {
   // The project's one header parser (runtime/npy/sparse_attn_npy.h), shared
   // with the runtime-only CUDA runner.
   SparseAttnNpyHeader h;
-  char why[512];
+  char why[1024];
   if (!sparse_attn_npy_parse(bytes.bytes_begin(), bytes.size(), &h, why,
                              sizeof why))
     return bad(path, why);

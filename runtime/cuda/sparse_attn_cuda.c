@@ -329,13 +329,25 @@ static int parseManifestStream(FILE *f, const char *path, int index,
              path, index, q->role);
         return -1;
       }
-      for (d = 0; d < q->rank; ++d)
-        if (q->dims[d] < 0 ||
-            (q->isTable && q->dims[d] > MAX_TABLE_ENTRIES)) {
-          fail("%s: kernel %d: argument '%s' has a dimension out of range",
-               path, index, q->role);
-          return -1;
+      {
+        /* Element counts the callers multiply out stay far from overflow:
+         * at most 2^56 elements (8-byte elements: 2^59 bytes). */
+        long long count = 1;
+        for (d = 0; d < q->rank; ++d) {
+          if (q->dims[d] < 0 ||
+              (q->isTable && q->dims[d] > MAX_TABLE_ENTRIES) ||
+              (q->dims[d] > 0 && count > (1LL << 56) / q->dims[d])) {
+            fail("%s: kernel %d: argument '%s' has a dimension out of range",
+                 path, index, q->role);
+            return -1;
+          }
+          count *= q->dims[d];
         }
+      }
+    }
+    if (k->tileQ < 0 || k->tileK < 0 || (k->tileQ == 0) != (k->tileK == 0)) {
+      fail("%s: kernel %d: tile sizes out of range", path, index);
+      return -1;
     }
   }
   return kernel + 1;

@@ -783,3 +783,45 @@ func.func @f(%q: tensor<1x1x64x9223372036854775807xf32>) {
   %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : tensor<1x1x64x9223372036854775807xf32>, tensor<1x1x64x9223372036854775807xf32>, tensor<1x1x64x9223372036854775807xf32> -> tensor<1x1x64x9223372036854775807xf32>
   return
 }
+
+// -----
+
+// The output counts too: B x Hq x Sq x Dv can overflow where Q, K, V do not.
+func.func @f(%q: tensor<1x1048576x1048576x1xf32>, %k: tensor<1x1x1x1xf32>, %v: tensor<1x1x1x1073741824xf32>) {
+  // expected-error @+1 {{output type 'tensor<1x1048576x1048576x1073741824xf32>' has more bytes than a 64-bit size can count}}
+  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.dense} : tensor<1x1048576x1048576x1xf32>, tensor<1x1x1x1xf32>, tensor<1x1x1x1073741824xf32> -> tensor<1x1048576x1048576x1073741824xf32>
+  return
+}
+
+// -----
+
+// The index dialect's division and shifts follow the same rule.
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  // expected-error @+1 {{'index.remu' op in a sparse_attn.mask needs a constant divisor}}
+  %r = index.remu %q, %k
+  %c0 = index.constant 0
+  %ok = index.cmp eq(%r, %c0)
+  sparse_attn.yield %ok : i1
+}
+
+// -----
+
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  %c0 = index.constant 0
+  // expected-error @+1 {{'index.divs' op divides by zero}}
+  %r = index.divs %q, %c0
+  %ok = index.cmp eq(%r, %k)
+  sparse_attn.yield %ok : i1
+}
+
+// -----
+
+sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
+  %c = arith.constant 300 : i128
+  %x = arith.index_cast %q : index to i128
+  // expected-error @+1 {{'arith.shli' op shifts by 300, not below the bit width 128}}
+  %r = arith.shli %x, %c : i128
+  %y = arith.index_cast %r : i128 to index
+  %ok = arith.cmpi eq, %y, %k : index
+  sparse_attn.yield %ok : i1
+}

@@ -24,6 +24,26 @@
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
+/// Unions and intersections nest at most this deep (a recursive-descent
+/// parse of a deeper one would overflow the stack; real patterns nest a
+/// few levels).
+static constexpr unsigned kMaxPatternNesting = 256;
+
+/// Nesting depth of the composite being parsed on this thread.
+static thread_local unsigned compositeParseDepth = 0;
+
+/// Enters one level of a nested parse (`--compositeParseDepth` on success
+/// is the caller's, through a scope exit), or fails past the limit.
+static ParseResult enterNestedParse(AsmParser &parser, StringRef name) {
+  if (compositeParseDepth >= kMaxPatternNesting)
+    return parser.emitError(parser.getCurrentLocation())
+           << "#sparse_attn." << name << ": patterns nest at most "
+           << kMaxPatternNesting << " levels deep";
+  ++compositeParseDepth;
+  return success();
+}
+
+
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnAttrInterfaces.cpp.inc"
 
 #define GET_ATTRDEF_CLASSES
@@ -443,6 +463,11 @@ Attribute BlocksAttr::parse(AsmParser &parser, Type) {
       }
       Attribute attr;
       SMLoc attrLoc = parser.getCurrentLocation();
+      // The layout is any attribute to the parser, a pattern included: it
+      // counts towards the nesting limit.
+      if (failed(enterNestedParse(parser, "blocks")))
+        return {};
+      auto restore = llvm::make_scope_exit([] { --compositeParseDepth; });
       if (parser.parseAttribute(attr))
         return {};
       layout = llvm::dyn_cast<DenseIntElementsAttr>(attr);
@@ -520,10 +545,6 @@ TileKind SegmentsAttr::classifyTile(const PatternContext &ctx, int64_t q0,
 // union, intersect
 //===----------------------------------------------------------------------===//
 
-/// Unions and intersections nest at most this deep (a recursive-descent
-/// parse of a deeper one would overflow the stack; real patterns nest a
-/// few levels).
-static constexpr unsigned kMaxPatternNesting = 256;
 
 static LogicalResult
 verifyComponents(function_ref<InFlightDiagnostic()> emitError, StringRef name,
@@ -561,7 +582,7 @@ verifyComponents(function_ref<InFlightDiagnostic()> emitError, StringRef name,
     d = std::max(d, depth(c));
   if (d + 1 > kMaxPatternNesting)
     return emitError() << "#sparse_attn." << name << ": patterns nest at most "
-                       << kMaxPatternNesting << " unions / intersections deep";
+                       << kMaxPatternNesting << " levels deep";
   return success();
 }
 
@@ -922,16 +943,10 @@ void GlobalAttr::print(AsmPrinter &printer) const {
   printer << "]>";
 }
 
-/// Nesting depth of the composite being parsed on this thread.
-static thread_local unsigned compositeParseDepth = 0;
-
 static ParseResult parseComponents(AsmParser &parser, StringRef name,
                                    SmallVectorImpl<Attribute> &components) {
-  if (compositeParseDepth >= kMaxPatternNesting)
-    return parser.emitError(parser.getCurrentLocation())
-           << "#sparse_attn." << name << ": patterns nest at most "
-           << kMaxPatternNesting << " unions / intersections deep";
-  ++compositeParseDepth;
+  if (failed(enterNestedParse(parser, name)))
+    return failure();
   auto restore = llvm::make_scope_exit([] { --compositeParseDepth; });
   return failure(
       parser.parseLess() ||

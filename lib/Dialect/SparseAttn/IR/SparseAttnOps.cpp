@@ -3,6 +3,7 @@
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Index/IR/IndexOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -94,8 +95,15 @@ LogicalResult AttentionOp::verify() {
   // Sizes in bytes are 64-bit everywhere (buffers, strides, offsets): a
   // tensor whose static size does not fit is refused here rather than
   // overflowing in a lowering or a runtime.
-  for (auto [t, name] : {std::pair{qT, "query"}, {kT, "key"}, {vT, "value"}}) {
-    int64_t bytes = (elt.getIntOrFloatBitWidth() + 7) / 8;
+  SmallVector<std::pair<RankedTensorType, const char *>> sized = {
+      {qT, "query"}, {kT, "key"}, {vT, "value"},
+      {llvm::cast<RankedTensorType>(getOutput().getType()), "output"}};
+  if (Value lse = getLse())
+    sized.push_back({llvm::cast<RankedTensorType>(lse.getType()), "log-sum-exp"});
+  for (auto [t, name] : sized) {
+    if (!t.getElementType().isIntOrFloat())
+      continue; // refused below with its own message
+    int64_t bytes = (t.getElementType().getIntOrFloatBitWidth() + 7) / 8;
     for (int64_t dim : t.getShape())
       if (!ShapedType::isDynamic(dim) &&
           llvm::MulOverflow<int64_t>(bytes, dim, bytes))
@@ -298,10 +306,13 @@ static void printSymbolWithRegion(OpAsmPrinter &p, Operation *op,
 /// signed division and remainder), a shift amount below the bit width.
 static LogicalResult verifyDefinedArithmetic(Operation *op, StringRef what) {
   bool isSigned = isa<arith::DivSIOp, arith::RemSIOp, arith::CeilDivSIOp,
-                      arith::FloorDivSIOp>(op);
-  bool isDivision = isSigned || isa<arith::DivUIOp, arith::RemUIOp,
-                                    arith::CeilDivUIOp>(op);
-  bool isShift = isa<arith::ShLIOp, arith::ShRUIOp, arith::ShRSIOp>(op);
+                      arith::FloorDivSIOp, index::DivSOp, index::RemSOp,
+                      index::CeilDivSOp, index::FloorDivSOp>(op);
+  bool isDivision =
+      isSigned || isa<arith::DivUIOp, arith::RemUIOp, arith::CeilDivUIOp,
+                      index::DivUOp, index::RemUOp, index::CeilDivUOp>(op);
+  bool isShift = isa<arith::ShLIOp, arith::ShRUIOp, arith::ShRSIOp,
+                     index::ShlOp, index::ShrSOp, index::ShrUOp>(op);
   if (!isDivision && !isShift)
     return success();
   Value rhs = op->getOperand(1);
@@ -323,7 +334,8 @@ static LogicalResult verifyDefinedArithmetic(Operation *op, StringRef what) {
                        : getElementTypeOrSelf(rhs.getType()).getIntOrFloatBitWidth();
   if (isShift && c.uge(width))
     return op->emitOpError("shifts by ")
-           << c.getZExtValue() << ", not below the bit width " << width;
+           << llvm::toString(c, 10, /*Signed=*/false)
+           << ", not below the bit width " << width;
   return success();
 }
 
