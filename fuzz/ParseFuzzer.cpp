@@ -19,6 +19,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "FuzzContext.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/raw_ostream.h"
 #include <cstdio>
@@ -26,28 +27,11 @@
 
 using namespace mlir;
 
-/// The context, renewed every 20,000 inputs: attributes and types are
-/// uniqued in it for its lifetime, so one context would grow without bound
-/// over a campaign (and hit libFuzzer's memory limit).
 static MLIRContext &context() {
-  static MLIRContext *ctx = nullptr;
-  static unsigned uses = 0;
-  if (ctx && ++uses % 20000 == 0) {
-    delete ctx;
-    ctx = nullptr;
-  }
-  if (!ctx) ctx = [] {
-    DialectRegistry registry;
-    registry.insert<sparse_attn::SparseAttnDialect, func::FuncDialect,
-                    arith::ArithDialect, math::MathDialect, scf::SCFDialect,
-                    tensor::TensorDialect, index::IndexDialect>();
-    auto *c = new MLIRContext(registry, MLIRContext::Threading::DISABLED);
-    c->loadAllAvailableDialects();
-    // Diagnostics are expected (most inputs are invalid): drop them.
-    c->getDiagEngine().registerHandler([](Diagnostic &) { return success(); });
-    return c;
-  }();
-  return *ctx;
+  return sparse_attn_fuzz::renewedContext<
+      sparse_attn::SparseAttnDialect, func::FuncDialect, arith::ArithDialect,
+      math::MathDialect, scf::SCFDialect, tensor::TensorDialect,
+      index::IndexDialect>();
 }
 
 static std::string print(ModuleOp m) {

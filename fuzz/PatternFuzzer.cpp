@@ -18,6 +18,7 @@
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "FuzzContext.h"
 #include "llvm/Support/raw_ostream.h"
 #include <cstdio>
 #include <cstdlib>
@@ -26,23 +27,8 @@
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
-/// The context, renewed every 20,000 inputs: attributes and types are
-/// uniqued in it for its lifetime, so one context would grow without bound
-/// over a campaign (and hit libFuzzer's memory limit).
 static MLIRContext &context() {
-  static MLIRContext *ctx = nullptr;
-  static unsigned uses = 0;
-  if (ctx && ++uses % 20000 == 0) {
-    delete ctx;
-    ctx = nullptr;
-  }
-  if (!ctx) ctx = [] {
-    auto *c = new MLIRContext(MLIRContext::Threading::DISABLED);
-    c->loadDialect<SparseAttnDialect>();
-    c->getDiagEngine().registerHandler([](Diagnostic &) { return success(); });
-    return c;
-  }();
-  return *ctx;
+  return sparse_attn_fuzz::renewedContext<SparseAttnDialect>();
 }
 
 static std::string str(Attribute a) {
