@@ -467,7 +467,7 @@ Attribute BlocksAttr::parse(AsmParser &parser, Type) {
       // counts towards the nesting limit.
       if (failed(enterNestedParse(parser, "blocks")))
         return {};
-      auto restore = llvm::make_scope_exit([] { --compositeParseDepth; });
+      llvm::scope_exit restore([] { --compositeParseDepth; });
       if (parser.parseAttribute(attr))
         return {};
       layout = llvm::dyn_cast<DenseIntElementsAttr>(attr);
@@ -947,7 +947,7 @@ static ParseResult parseComponents(AsmParser &parser, StringRef name,
                                    SmallVectorImpl<Attribute> &components) {
   if (failed(enterNestedParse(parser, name)))
     return failure();
-  auto restore = llvm::make_scope_exit([] { --compositeParseDepth; });
+  llvm::scope_exit restore([] { --compositeParseDepth; });
   return failure(
       parser.parseLess() ||
       parser.parseCommaSeparatedList(
