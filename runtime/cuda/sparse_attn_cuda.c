@@ -217,10 +217,15 @@ static int parseManifestStream(FILE *f, const char *path, int index,
     int used = 0;
     Param *p;
     ++lineNo;
-    if (!strchr(line, '\n') && !feof(f)) {
-      fail("%s:%d: line longer than %d characters", path, lineNo,
-           (int)sizeof line - 2);
-      return -1;
+    if (!strchr(line, '\n')) {
+      /* Either the last line (no newline at the end of the file) or a
+       * line longer than the buffer. */
+      int next = getc(f);
+      if (next != EOF) {
+        fail("%s:%d: line longer than %d characters", path, lineNo,
+             (int)sizeof line - 2);
+        return -1;
+      }
     }
     if (line[0] == '#' || line[0] == '\n')
       continue;

@@ -26,6 +26,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/FormatVariadic.h"
+#include <limits>
 #include "mlir/Pass/PassManager.h"
 #include "sparse_attn/Support/InputModule.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -273,6 +274,30 @@ llvm::Error fillFromNpy(Buffer &buf, const NpyArray &a,
   int64_t n = a.numElements(), size = NpyArray::elementSize(a.descr);
   for (int64_t i = 0; i < n; ++i) {
     const uint8_t *p = a.data.data() + i * size;
+    if (!isFloat) {
+      // Integers (segment ids) are copied exactly and must fit the
+      // argument's type: never a silent wrap or rounding.
+      int64_t x = 0;
+      if (a.descr == "<i4") {
+        int32_t y;
+        std::memcpy(&y, p, 4);
+        x = y;
+      } else if (a.descr == "<i8") {
+        std::memcpy(&x, p, 8);
+      } else {
+        return err("unsupported dtype " + a.descr);
+      }
+      if (buf.elt.isInteger(32) &&
+          (x < std::numeric_limits<int32_t>::min() ||
+           x > std::numeric_limits<int32_t>::max()))
+        return err("element " + llvm::Twine(i) + " (" + llvm::Twine(x) +
+                   ") does not fit " + typeStr(buf.elt));
+      if (buf.elt.isInteger(32))
+        static_cast<int32_t *>(buf.data)[i] = static_cast<int32_t>(x);
+      else
+        static_cast<int64_t *>(buf.data)[i] = x;
+      continue;
+    }
     double v = 0;
     if (a.descr == "<f4") {
       float f;
@@ -284,26 +309,8 @@ llvm::Error fillFromNpy(Buffer &buf, const NpyArray &a,
       _Float16 h;
       std::memcpy(&h, p, 2);
       v = static_cast<float>(h);
-    } else if (a.descr == "<i4") {
-      int32_t x;
-      std::memcpy(&x, p, 4);
-      v = x;
-    } else if (a.descr == "<i8") {
-      int64_t x;
-      std::memcpy(&x, p, 8);
-      v = static_cast<double>(x);
     } else {
       return err("unsupported dtype " + a.descr);
-    }
-    // Integers (segment ids) must fit the argument's type exactly: a
-    // conversion out of range is undefined, never a silent wrap.
-    if (!isFloat) {
-      double lo = buf.elt.isInteger(32) ? -0x1p31 : -0x1p63;
-      double hi = buf.elt.isInteger(32) ? 0x1p31 : 0x1p63; // exclusive
-      if (!(v >= lo && v < hi))
-        return err("element " + llvm::Twine(i) + " (" +
-                   llvm::formatv("{0}", v).str() + ") does not fit " +
-                   typeStr(buf.elt));
     }
     buf.set(i, v);
     // A finite value that rounds to infinity in the argument's type (f32 or
