@@ -643,7 +643,8 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
           // multiplied, so a NaN / Inf it holds never reaches the row
           // (0 x NaN = NaN); with a vector condition this is one compare
           // and a masked FMA. Full unmodified tiles are attended by every
-          // row and skip it (3-7 % of dense time).
+          // row and skip it (selecting there cost 1-8 % of dense / causal
+          // time: bench/results/cpu-nonfinite-2026-12-02.md).
           SmallVector<Value> next;
           Value zeroDv = arith::ConstantOp::create(
               b, loc, vecDvF, DenseElementsAttr::get(vecDvF, 0.0f));

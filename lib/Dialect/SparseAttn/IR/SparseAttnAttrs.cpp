@@ -24,9 +24,9 @@
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
-/// Unions and intersections nest at most this deep (a recursive-descent
-/// parse of a deeper one would overflow the stack; real patterns nest a
-/// few levels).
+/// Patterns (unions, intersections, a blocks pattern's layout) nest at most
+/// this deep (a recursive-descent parse of a deeper one would overflow the
+/// stack; real patterns nest a few levels).
 static constexpr unsigned kMaxPatternNesting = 256;
 
 /// Nesting depth of the composite being parsed on this thread.
