@@ -15,11 +15,20 @@
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   int n, index;
   FILE *f;
+  char *copy;
   if (size == 0 || size > (1 << 16))
     return 0;
-  f = fmemopen((void *)data, size, "r");
-  if (!f)
+  /* A copy of exactly `size` bytes: fmemopen needs writable memory, and
+   * reading past it is an ASan report. */
+  copy = (char *)malloc(size);
+  if (!copy)
     return 0;
+  memcpy(copy, data, size);
+  f = fmemopen(copy, size, "r");
+  if (!f) {
+    free(copy);
+    return 0;
+  }
   n = parseManifestStream(f, "manifest.txt", -1, NULL, NULL, 0);
   for (index = 0; n > 0 && index < n && index < 4; ++index) {
     sa_cuda_kernel *k = (sa_cuda_kernel *)calloc(1, sizeof *k);
@@ -46,5 +55,6 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     free(k);
   }
   fclose(f);
+  free(copy);
   return 0;
 }
