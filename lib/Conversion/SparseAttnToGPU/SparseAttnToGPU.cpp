@@ -29,6 +29,7 @@
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
 #include "sparse_attn/Dialect/SparseAttn/Utils/ConstantGlobals.h"
 #include "sparse_attn/Dialect/SparseAttn/Utils/PatternCodegen.h"
+#include "llvm/Support/ErrorHandling.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -105,7 +106,11 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
              << options.blockK << ", more than the " << kMaxSharedBytes
              << " of a thread block; use a smaller block-k";
   }
-  return success();
+  // The kernel evaluates the pattern's scalar predicate on partial tiles; a
+  // pattern without code generation is refused here (never computed as if
+  // every pair were allowed).
+  return verifyPatternCodegen(op.getLoc(), op.getPattern(), op,
+                              qT.getDimSize(2), kT.getDimSize(2));
 }
 
 std::string
@@ -639,9 +644,11 @@ struct KernelBuilder {
     };
     in.loadTable = load;
     FailureOr<Value> a = buildAllowed(b, loc, op.getPattern(), in);
-    Value ok = succeeded(a) ? *a
-                            : arith::ConstantIntOp::create(b, loc, 1, 1)
-                                  .getResult();
+    // checkLowerableToGPU verified the predicate before anything was built.
+    if (failed(a))
+      llvm::report_fatal_error("sparse-attn: pattern code generation failed "
+                               "after verifying it");
+    Value ok = *a;
     if (sk % bk != 0)
       ok = arith::AndIOp::create(
           b, loc, ok,
@@ -1443,6 +1450,10 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
   auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
   int64_t bq = 16 * options.warps, bk = options.blockK;
+  // What the pass checked, for drivers that only add the pattern: nothing
+  // is built for an op the kernel cannot compute.
+  if (failed(checkLowerableToGPU(op, options)))
+    return rw.notifyMatchFailure(op, "not lowerable to the GPU kernel");
   FailureOr<TileTables> tables = buildTables(op, bq, bk);
   if (failed(tables))
     return failure();

@@ -46,6 +46,11 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
     if (qT.isDynamicDim(1) || kT.isDynamicDim(1) || qT.isDynamicDim(3) ||
         vT.isDynamicDim(3))
       return rw.notifyMatchFailure(op, "dynamic head count or dimension");
+    // The predicate must build before anything is rewritten (the pass
+    // diagnosed it; here for drivers that only add the pattern).
+    if (failed(verifyPatternCodegen(loc, op.getPattern(), op,
+                                    qT.getDimSize(2), kT.getDimSize(2))))
+      return rw.notifyMatchFailure(op, "no code generation for the pattern");
     int64_t group = qT.getDimSize(1) / kT.getDimSize(1);
     Type f32 = rw.getF32Type();
     Type elt = qT.getElementType();
@@ -342,6 +347,10 @@ struct ConvertSparseAttnToLinalgPass
           ok = false;
           return;
         }
+      // A pattern without code generation is refused, never left unmasked.
+      if (failed(verifyPatternCodegen(op.getLoc(), op.getPattern(), op,
+                                      qT.getDimSize(2), kT.getDimSize(2))))
+        ok = false;
     });
     if (!ok)
       return signalPassFailure();

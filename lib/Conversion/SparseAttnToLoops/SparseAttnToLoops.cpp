@@ -18,6 +18,7 @@
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
 #include "sparse_attn/Dialect/SparseAttn/Utils/ConstantGlobals.h"
 #include "sparse_attn/Dialect/SparseAttn/Utils/PatternCodegen.h"
+#include "llvm/Support/ErrorHandling.h"
 
 #include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -55,6 +56,33 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
 
   SparseAttnToLoopsOptions options;
 };
+
+/// Lanes of the vector form checked before rewriting (the kernel uses its
+/// padded query-block height; a pattern's vector form does not depend on
+/// the lane count).
+constexpr int64_t kVectorCheckLanes = 16;
+
+/// Every predicate the kernel builds must build, before anything is
+/// rewritten: the op's pattern and, for document masks, its single-segment
+/// form, each in the vector form too where the pattern claims one.
+/// Diagnoses the first that does not.
+LogicalResult verifyMaskCodegen(AttentionOp op) {
+  int64_t sq =
+      llvm::cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
+  int64_t sk = llvm::cast<RankedTensorType>(op.getKey().getType()).getDimSize(2);
+  SmallVector<Attribute, 2> masks{op.getPattern()};
+  if (op.getQuerySegmentIds() && impliesSameSegment(op.getPattern()))
+    masks.push_back(withoutSegments(op.getPattern()));
+  for (Attribute m : masks) {
+    if (failed(verifyPatternCodegen(op.getLoc(), m, op, sq, sk)))
+      return failure();
+    if (isVectorizablePattern(m) &&
+        failed(verifyPatternCodegen(op.getLoc(), m, op, sq, sk,
+                                    kVectorCheckLanes)))
+      return failure();
+  }
+  return success();
+}
 
 /// All values the kernel body needs.
 struct Kernel {
@@ -177,9 +205,10 @@ Value modAndMask(OpBuilder &b, Location loc, Kernel &kn, Value s, Value bIdx,
                   Value j) { return kn.tables->loadBoolTableEntry(b, loc, t, i, j); };
   in.loadTable = load;
   FailureOr<Value> allowed = buildAllowed(b, loc, kn.maskPattern(), in);
-  // Unsupported patterns were diagnosed before the rewrite started.
+  // matchAndRewrite verified this predicate before it built anything.
   if (failed(allowed))
-    return s;
+    llvm::report_fatal_error("sparse-attn: pattern code generation failed "
+                             "after verifying it");
   Value negInf = cF32(b, loc, -std::numeric_limits<float>::infinity());
   return arith::SelectOp::create(b, loc, *allowed, s, negInf);
 }
@@ -505,8 +534,10 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
         in.symbolScope = kn.symbolScope;
         FailureOr<Value> allowed =
             buildAllowed(b, loc, kn.maskPattern(), in);
-        if (succeeded(allowed))
-          col = arith::SelectOp::create(b, loc, *allowed, col, splat(b, -inf));
+        if (failed(allowed)) // verified by matchAndRewrite
+          llvm::report_fatal_error("sparse-attn: vector pattern code "
+                                   "generation failed after verifying it");
+        col = arith::SelectOp::create(b, loc, *allowed, col, splat(b, -inf));
         vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
       } else if (masked || kn.scoreMod) {
         vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
@@ -717,6 +748,10 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   if (ShapedType::isDynamic(kn.d) || ShapedType::isDynamic(kn.dv))
     return rw.notifyMatchFailure(op, "dynamic head dimension");
   kn.scale = *op.getEffectiveScale();
+  // What the pass checked, for drivers that only add the pattern (the op
+  // is left in place; finishAttentionLowering reports it).
+  if (failed(verifyMaskCodegen(op)))
+    return rw.notifyMatchFailure(op, "no code generation for the pattern");
   auto module = op->getParentOfType<ModuleOp>();
   kn.symbolScope = op;
   if (FlatSymbolRefAttr name = op.getScoreModAttr())
@@ -1329,22 +1364,11 @@ struct ConvertSparseAttnToLoopsPass
             << ", Dv = " << vT.getDimSize(3);
         ok = false;
       }
-      SmallVector<Attribute> worklist{op.getPattern()};
-      while (!worklist.empty()) {
-        Attribute a = worklist.pop_back_val();
-        if (auto u = llvm::dyn_cast<UnionAttr>(a))
-          llvm::append_range(worklist, u.getComponents());
-        else if (auto i = llvm::dyn_cast<IntersectAttr>(a))
-          llvm::append_range(worklist, i.getComponents());
-        else if (llvm::isa<RandomAttr>(a) &&
-                 (qT.isDynamicDim(2) ||
-                  llvm::cast<RankedTensorType>(op.getKey().getType())
-                      .isDynamicDim(2))) {
-          op.emitOpError("#sparse_attn.random needs static sequence lengths "
-                         "in the fused CPU lowering");
-          ok = false;
-        }
-      }
+      // The predicates must build (every pattern brings its own code
+      // generation; one without it is refused here, never computed
+      // unmasked).
+      if (failed(verifyMaskCodegen(op)))
+        ok = false;
     });
     if (!ok)
       return signalPassFailure();

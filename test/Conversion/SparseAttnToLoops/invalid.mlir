@@ -9,7 +9,7 @@ func.func @dynamic_head_dim(%q: tensor<1x1x8x?xf32>) -> tensor<1x1x8x?xf32> {
 // -----
 
 func.func @dynamic_random(%q: tensor<1x1x?x8xf32>) -> tensor<1x1x?x8xf32> {
-  // expected-error @+1 {{#sparse_attn.random needs static sequence lengths in the fused CPU lowering}}
+  // expected-error @+1 {{#sparse_attn.random needs static sequence lengths to build its block table}}
   %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.union<[#sparse_attn.causal, #sparse_attn.random<block = 4, per_row = 1, seed = 0>]>} : tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32> -> tensor<1x1x?x8xf32>
   return %o : tensor<1x1x?x8xf32>
 }

@@ -9,6 +9,8 @@
 #ifndef SPARSE_ATTN_DIALECT_SPARSEATTN_IR_SPARSEATTNATTRS_H
 #define SPARSE_ATTN_DIALECT_SPARSEATTN_IR_SPARSEATTNATTRS_H
 
+#include "sparse_attn/Dialect/SparseAttn/IR/PatternCodegen.h"
+
 #include "mlir/IR/Attributes.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
@@ -82,6 +84,10 @@ TileKind classifyTileByScan(SparsityPatternAttrInterface pattern,
 /// intersect(causal, window<before = W, after = A>) -> window<before = W,
 /// after = 0>). The result allows exactly the same pairs for all sizes.
 Attribute simplifyPattern(Attribute pattern);
+
+/// The constant i1 table `R` of a random pattern: R[qb][kb] for
+/// ceil(sq / block) x ceil(sk / block) blocks.
+DenseIntElementsAttr buildRandomTable(RandomAttr attr, int64_t sq, int64_t sk);
 
 /// Conservative containment test: true only if `a` allows a subset of the
 /// pairs `b` allows, for every size and all runtime data.

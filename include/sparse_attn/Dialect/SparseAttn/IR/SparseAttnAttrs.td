@@ -9,9 +9,11 @@ include "mlir/IR/BuiltinAttributeInterfaces.td"
 class SparseAttn_PatternAttr<string name, string attrMnemonic,
                              list<string> overridden = []>
     : SparseAttn_Attr<name, attrMnemonic,
-        [DeclareAttrInterfaceMethods<SparsityPatternAttrInterface, overridden>]>;
+        [DeclareAttrInterfaceMethods<SparsityPatternAttrInterface,
+                                     !listconcat(["buildAllowed"], overridden)>]>;
 
-def SparseAttn_DensePatternAttr : SparseAttn_PatternAttr<"DensePattern", "dense"> {
+def SparseAttn_DensePatternAttr : SparseAttn_PatternAttr<"DensePattern", "dense",
+    ["supportsVectorCodegen"]> {
   let summary = "every query attends to every key";
   let description = [{
     `allowed(q, k) = true`.
@@ -22,7 +24,8 @@ def SparseAttn_DensePatternAttr : SparseAttn_PatternAttr<"DensePattern", "dense"
   }];
 }
 
-def SparseAttn_CausalAttr : SparseAttn_PatternAttr<"Causal", "causal"> {
+def SparseAttn_CausalAttr : SparseAttn_PatternAttr<"Causal", "causal",
+    ["supportsVectorCodegen"]> {
   let summary = "autoregressive mask: k <= q";
   let description = [{
     `allowed(q, k) = k <= q`. Positions are absolute indices: with Sq != Sk
@@ -35,7 +38,8 @@ def SparseAttn_CausalAttr : SparseAttn_PatternAttr<"Causal", "causal"> {
   }];
 }
 
-def SparseAttn_WindowAttr : SparseAttn_PatternAttr<"Window", "window"> {
+def SparseAttn_WindowAttr : SparseAttn_PatternAttr<"Window", "window",
+    ["supportsVectorCodegen"]> {
   let summary = "local / sliding window: q - before <= k <= q + after";
   let description = [{
     `allowed(q, k) = q - before <= k <= q + after`. Both bounds are
@@ -54,7 +58,8 @@ def SparseAttn_WindowAttr : SparseAttn_PatternAttr<"Window", "window"> {
   let genVerifyDecl = 1;
 }
 
-def SparseAttn_DilatedAttr : SparseAttn_PatternAttr<"Dilated", "dilated"> {
+def SparseAttn_DilatedAttr : SparseAttn_PatternAttr<"Dilated", "dilated",
+    ["supportsVectorCodegen"]> {
   let summary = "dilated window (Longformer)";
   let description = [{
     `allowed(q, k) = q - before <= k <= q + after  and  (q - k) mod dilation == 0`.
@@ -71,7 +76,8 @@ def SparseAttn_DilatedAttr : SparseAttn_PatternAttr<"Dilated", "dilated"> {
   let genVerifyDecl = 1;
 }
 
-def SparseAttn_StridedAttr : SparseAttn_PatternAttr<"Strided", "strided"> {
+def SparseAttn_StridedAttr : SparseAttn_PatternAttr<"Strided", "strided",
+    ["supportsVectorCodegen"]> {
   let summary = "Sparse Transformer 'strided' pattern";
   let description = [{
     `allowed(q, k) = k <= q  and  ((q - k) < stride  or  (q - k) mod stride == 0)`:
@@ -87,7 +93,8 @@ def SparseAttn_StridedAttr : SparseAttn_PatternAttr<"Strided", "strided"> {
   let genVerifyDecl = 1;
 }
 
-def SparseAttn_FixedAttr : SparseAttn_PatternAttr<"Fixed", "fixed"> {
+def SparseAttn_FixedAttr : SparseAttn_PatternAttr<"Fixed", "fixed",
+    ["supportsVectorCodegen"]> {
   let summary = "Sparse Transformer 'fixed' pattern";
   let description = [{
     `allowed(q, k) = floor(k / stride) == floor(q / stride)  or  (k mod stride) >= stride - summary`:
@@ -107,7 +114,7 @@ def SparseAttn_FixedAttr : SparseAttn_PatternAttr<"Fixed", "fixed"> {
 }
 
 def SparseAttn_GlobalAttr : SparseAttn_PatternAttr<"Global", "global",
-    ["verifyForSizes"]> {
+    ["verifyForSizes", "supportsVectorCodegen"]> {
   let summary = "global tokens (Longformer / BigBird)";
   let description = [{
     `allowed(q, k) = q in G  or  k in G` for the token list `G`: a global
@@ -195,7 +202,8 @@ def SparseAttn_BlocksAttr : SparseAttn_PatternAttr<"Blocks", "blocks",
   }];
 }
 
-def SparseAttn_PrefixAttr : SparseAttn_PatternAttr<"Prefix", "prefix"> {
+def SparseAttn_PrefixAttr : SparseAttn_PatternAttr<"Prefix", "prefix",
+    ["supportsVectorCodegen"]> {
   let summary = "prefix-LM: a bidirectional prefix, causal afterwards";
   let description = [{
     `allowed(q, k) = k < length  or  k <= q`. `length >= 0`.
@@ -210,7 +218,7 @@ def SparseAttn_PrefixAttr : SparseAttn_PatternAttr<"Prefix", "prefix"> {
 }
 
 def SparseAttn_SegmentsAttr : SparseAttn_PatternAttr<"Segments", "segments",
-    ["needsSegmentIds"]> {
+    ["needsSegmentIds", "impliesSameSegment", "withoutSegments"]> {
   let summary = "document masking from runtime segment ids";
   let description = [{
     `allowed(b, q, k) = qseg[b, q] == kseg[b, k]`, where the segment ids are
@@ -225,7 +233,8 @@ def SparseAttn_SegmentsAttr : SparseAttn_PatternAttr<"Segments", "segments",
 }
 
 def SparseAttn_UnionAttr : SparseAttn_PatternAttr<"Union", "union",
-    ["needsSegmentIds", "verifyForSizes", "collectCustomMasks"]> {
+    ["needsSegmentIds", "verifyForSizes", "collectCustomMasks",
+     "impliesSameSegment", "withoutSegments", "supportsVectorCodegen"]> {
   let summary = "a pair is allowed when any component allows it";
   let description = [{
     `allowed = OR_i components[i].allowed`. Nestable. At least one component.
@@ -245,7 +254,8 @@ def SparseAttn_UnionAttr : SparseAttn_PatternAttr<"Union", "union",
 }
 
 def SparseAttn_IntersectAttr : SparseAttn_PatternAttr<"Intersect", "intersect",
-    ["needsSegmentIds", "verifyForSizes", "collectCustomMasks"]> {
+    ["needsSegmentIds", "verifyForSizes", "collectCustomMasks",
+     "impliesSameSegment", "withoutSegments", "supportsVectorCodegen"]> {
   let summary = "a pair is allowed when every component allows it";
   let description = [{
     `allowed = AND_i components[i].allowed`. Nestable. At least one component.

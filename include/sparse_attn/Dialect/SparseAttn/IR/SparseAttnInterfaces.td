@@ -47,6 +47,47 @@ def SparsityPatternAttrInterface : AttrInterface<"SparsityPatternAttrInterface">
       "void", "collectCustomMasks",
       (ins "::llvm::SmallVectorImpl<::mlir::FlatSymbolRefAttr> &":$masks),
       [{}], [{ return; }]>,
+
+    // Code generation: every lowering builds the predicate through these
+    // methods, so a pattern that implements them runs on every target with
+    // no edit to any lowering. A pattern that does not gets the defaults,
+    // and the lowerings refuse it with a diagnostic (they never guess).
+    InterfaceMethod<[{
+        Emits `allowed(b, h, q, k)` at the generator's insertion point: an
+        `i1` for scalar positions, a `vector<lanes x i1>` when
+        `gen.isVector()` (then only called if `supportsVectorCodegen()`).
+        Positions are `index` values (`gen.b()`, `gen.h()`, `gen.q()`,
+        `gen.k()`); `gen` has helpers for constants, comparisons, segment
+        ids and constant tables, and `gen.emit(component)` for nested
+        patterns. On failure, emit a diagnostic at `gen.getLoc()` (as
+        `gen.unsupported(...)` does) and return failure. The default has
+        no code generation: it diagnoses and fails.
+      }],
+      "::mlir::FailureOr<::mlir::Value>", "buildAllowed",
+      (ins "::mlir::sparse_attn::PatternCodegen &":$gen), [{}],
+      [{ return gen.unsupported($_attr); }]>,
+    InterfaceMethod<[{
+        Whether `buildAllowed` accepts vectors of positions (q, k of type
+        `vector<lanes x index>`; b, h stay scalars). The CPU kernel then
+        masks a whole column of a tile at once; otherwise it evaluates the
+        scalar form per element (correct, slower).
+      }],
+      "bool", "supportsVectorCodegen", (ins), [{}], [{ return false; }]>,
+    InterfaceMethod<[{
+        Whether allowed(q, k) implies segment(q) == segment(k) (`segments`,
+        an intersection with it, a union of such): lowerings skip tiles
+        whose query and key segment-id ranges are disjoint. Answering false
+        is always safe.
+      }],
+      "bool", "impliesSameSegment", (ins), [{}], [{ return false; }]>,
+    InterfaceMethod<[{
+        The pattern on a tile whose query and key positions all lie in one
+        segment: every `segments` component replaced by `dense`. Must allow
+        exactly the pairs this pattern allows there; a pattern with no
+        segment component returns itself (the default).
+      }],
+      "::mlir::Attribute", "withoutSegments", (ins), [{}],
+      [{ return $_attr; }]>,
   ];
 }
 

@@ -1,0 +1,129 @@
+//===- PatternCodegen.h - building a pattern's predicate as IR --*- C++ -*-===//
+//
+// The code-generation half of SparsityPatternAttrInterface. A lowering fills
+// a PatternCodegenInputs (positions, sizes, how to read segment ids and
+// constant tables) and calls `buildAllowed`; each pattern attribute emits its
+// own predicate through `SparsityPatternAttrInterface::buildAllowed`, using
+// the helpers of PatternCodegen. No lowering knows the list of patterns, so a
+// pattern defined outside this library (an AttrDef implementing the
+// interface) runs on every target; one that cannot generate code is refused
+// with a diagnostic (docs/extending.md).
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARSE_ATTN_DIALECT_SPARSEATTN_IR_PATTERNCODEGEN_H
+#define SPARSE_ATTN_DIALECT_SPARSEATTN_IR_PATTERNCODEGEN_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+
+namespace mlir {
+namespace sparse_attn {
+
+/// What the predicate is built from. Positions are `index` values.
+struct PatternCodegenInputs {
+  /// Positions. With `lanes` > 0, q and k are vector<lanes x index> values
+  /// and the predicate is a vector<lanes x i1> (only for patterns whose
+  /// `supportsVectorCodegen` is true); b and h are scalars in both forms.
+  Value b, h, q, k;
+  int64_t lanes = 0;
+  /// Static sequence lengths (ShapedType::kDynamic if unknown); `random`
+  /// needs them to build its block table.
+  int64_t sq = 0, sk = 0;
+  /// Segment id (any integer type) of query / key position `pos` of batch
+  /// `b`; only called for patterns that read segment ids. When unset, the
+  /// ids are loaded from the [B, S] memrefs querySegmentIds / keySegmentIds.
+  function_ref<Value(OpBuilder &, Location, Value b, Value pos)> querySegment;
+  function_ref<Value(OpBuilder &, Location, Value b, Value pos)> keySegment;
+  Value querySegmentIds, keySegmentIds;
+  /// Reads entry (i, j) of a constant i1 table (random / blocks layouts).
+  function_ref<Value(OpBuilder &, Location, DenseIntElementsAttr table,
+                     Value i, Value j)>
+      loadTable;
+  /// Where `sparse_attn.mask` symbols are looked up.
+  Operation *symbolScope = nullptr;
+};
+
+/// The generator a pattern's `buildAllowed` writes through: the insertion
+/// point, the inputs, and small helpers that build constants and operations
+/// of the right shape (scalar, or vector<lanes x ...> in the vector form).
+class PatternCodegen {
+public:
+  PatternCodegen(OpBuilder &builder, Location loc,
+                 const PatternCodegenInputs &inputs)
+      : builder(builder), loc(loc), inputs(inputs) {}
+
+  /// `allowed(b, h, q, k)` of `pattern` (a nested component included):
+  /// dispatches to its interface; diagnoses attributes that are not
+  /// patterns and patterns without the vector form when one is asked for.
+  FailureOr<Value> emit(Attribute pattern);
+  /// Diagnoses "no code generation for pattern ..." at the location and
+  /// fails: the interface's default.
+  FailureOr<Value> unsupported(Attribute pattern);
+
+  OpBuilder &getBuilder() { return builder; }
+  Location getLoc() const { return loc; }
+  const PatternCodegenInputs &getInputs() const { return inputs; }
+  bool isVector() const { return inputs.lanes > 0; }
+
+  Value batchIdx() const { return inputs.b; }
+  Value headIdx() const { return inputs.h; }
+  Value queryPos() const { return inputs.q; }
+  Value keyPos() const { return inputs.k; }
+
+  /// Constants shaped like the positions (index) and the predicate (i1).
+  Value index(int64_t v);
+  Value boolean(bool v);
+  Value cmp(arith::CmpIPredicate p, Value x, Value y);
+  Value andi(Value x, Value y);
+  Value ori(Value x, Value y);
+  /// q - k.
+  Value queryMinusKey();
+  /// Segment ids of (b, q) and (b, k) through the inputs' callbacks or
+  /// memrefs (scalar form only).
+  Value querySegment();
+  Value keySegment();
+  /// Entry (q / bq, k / bk) of a constant i1 table; positions past the
+  /// table (possible with dynamic sequence lengths) are not allowed.
+  Value tableEntry(DenseIntElementsAttr table, int64_t bq, int64_t bk);
+
+private:
+  OpBuilder &builder;
+  Location loc;
+  const PatternCodegenInputs &inputs;
+};
+
+/// Emits `allowed(b, h, q, k)` of `pattern` as an i1 (or vector) value.
+/// Fails with a diagnostic at `loc` for patterns that cannot be generated
+/// with the given inputs (no code generation, no vector form, `random` with
+/// a dynamic sequence length, a missing custom mask).
+FailureOr<Value> buildAllowed(OpBuilder &builder, Location loc,
+                              Attribute pattern,
+                              const PatternCodegenInputs &inputs);
+
+/// Whether `buildAllowed` would succeed for `pattern` in the scalar form
+/// (`lanes` = 0) or the vector form, with static sizes sq / sk (or
+/// ShapedType::kDynamic) and custom masks looked up from `symbolScope`:
+/// builds the predicate into a scratch block and discards it. On failure
+/// the diagnostic is emitted at `loc`. Lowerings call it before they
+/// rewrite anything, so an unsupported pattern fails the pass cleanly.
+LogicalResult verifyPatternCodegen(Location loc, Attribute pattern,
+                                   Operation *symbolScope, int64_t sq,
+                                   int64_t sk, int64_t lanes = 0);
+
+/// Clones the single block of `region` at the builder's insertion point with
+/// its arguments replaced by `args`; returns the values it yields.
+SmallVector<Value> inlineRegion(OpBuilder &builder, Region &region,
+                                ValueRange args);
+
+/// Whether `pattern` has the vector form (its `supportsVectorCodegen`).
+bool isVectorizablePattern(Attribute pattern);
+/// Its `impliesSameSegment` (false for non-patterns).
+bool impliesSameSegment(Attribute pattern);
+/// Its `withoutSegments` (the attribute itself for non-patterns).
+Attribute withoutSegments(Attribute pattern);
+
+} // namespace sparse_attn
+} // namespace mlir
+
+#endif

@@ -1,0 +1,400 @@
+//===- PatternCodegen.cpp - the built-in patterns' predicates as IR -------===//
+//
+// The generator's helpers and, per built-in pattern, its
+// SparsityPatternAttrInterface code-generation methods (`buildAllowed`,
+// `supportsVectorCodegen`, `impliesSameSegment`, `withoutSegments`).
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparse_attn/Dialect/SparseAttn/IR/PatternCodegen.h"
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
+
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "mlir/IR/SymbolTable.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+//===----------------------------------------------------------------------===//
+// The generator
+//===----------------------------------------------------------------------===//
+
+FailureOr<Value> PatternCodegen::emit(Attribute pattern) {
+  auto p = llvm::dyn_cast<SparsityPatternAttrInterface>(pattern);
+  if (!p)
+    return emitError(loc, "not a sparsity pattern: ") << pattern;
+  if (isVector() && !p.supportsVectorCodegen())
+    return emitError(loc, "pattern ")
+           << pattern << " has no vector code generation";
+  return p.buildAllowed(*this);
+}
+
+FailureOr<Value> PatternCodegen::unsupported(Attribute pattern) {
+  return emitError(loc, "no code generation for pattern ")
+         << pattern
+         << " (it does not implement SparsityPatternAttrInterface::"
+            "buildAllowed)";
+}
+
+Value PatternCodegen::index(int64_t v) {
+  if (inputs.lanes == 0)
+    return arith::ConstantIndexOp::create(builder, loc, v);
+  auto type = VectorType::get({inputs.lanes}, builder.getIndexType());
+  return arith::ConstantOp::create(
+      builder, loc, type,
+      DenseElementsAttr::get(type,
+                             ArrayRef<Attribute>{builder.getIndexAttr(v)}));
+}
+
+Value PatternCodegen::boolean(bool v) {
+  if (inputs.lanes == 0)
+    return arith::ConstantIntOp::create(builder, loc, v, 1);
+  auto type = VectorType::get({inputs.lanes}, builder.getI1Type());
+  return arith::ConstantOp::create(builder, loc, type,
+                                   DenseElementsAttr::get(type, v));
+}
+
+Value PatternCodegen::cmp(arith::CmpIPredicate p, Value x, Value y) {
+  return arith::CmpIOp::create(builder, loc, p, x, y);
+}
+Value PatternCodegen::andi(Value x, Value y) {
+  return arith::AndIOp::create(builder, loc, x, y);
+}
+Value PatternCodegen::ori(Value x, Value y) {
+  return arith::OrIOp::create(builder, loc, x, y);
+}
+Value PatternCodegen::queryMinusKey() {
+  return arith::SubIOp::create(builder, loc, inputs.q, inputs.k);
+}
+
+static Value readSegment(PatternCodegen &gen,
+                         function_ref<Value(OpBuilder &, Location, Value,
+                                            Value)>
+                             callback,
+                         Value ids, Value pos) {
+  if (callback)
+    return callback(gen.getBuilder(), gen.getLoc(), gen.batchIdx(), pos);
+  return memref::LoadOp::create(gen.getBuilder(), gen.getLoc(), ids,
+                                ValueRange{gen.batchIdx(), pos});
+}
+Value PatternCodegen::querySegment() {
+  return readSegment(*this, inputs.querySegment, inputs.querySegmentIds,
+                     inputs.q);
+}
+Value PatternCodegen::keySegment() {
+  return readSegment(*this, inputs.keySegment, inputs.keySegmentIds,
+                     inputs.k);
+}
+
+Value PatternCodegen::tableEntry(DenseIntElementsAttr t, int64_t bq,
+                                 int64_t bk) {
+  auto shape = llvm::cast<ShapedType>(t.getType()).getShape();
+  Value i = arith::DivUIOp::create(builder, loc, inputs.q, index(bq));
+  Value j = arith::DivUIOp::create(builder, loc, inputs.k, index(bk));
+  Value inRange = andi(cmp(arith::CmpIPredicate::ult, i, index(shape[0])),
+                       cmp(arith::CmpIPredicate::ult, j, index(shape[1])));
+  Value ci = arith::MinUIOp::create(builder, loc, i, index(shape[0] - 1));
+  Value cj = arith::MinUIOp::create(builder, loc, j, index(shape[1] - 1));
+  return andi(inRange, inputs.loadTable(builder, loc, t, ci, cj));
+}
+
+FailureOr<Value> mlir::sparse_attn::buildAllowed(
+    OpBuilder &builder, Location loc, Attribute pattern,
+    const PatternCodegenInputs &inputs) {
+  PatternCodegen gen(builder, loc, inputs);
+  return gen.emit(pattern);
+}
+
+LogicalResult mlir::sparse_attn::verifyPatternCodegen(Location loc,
+                                                      Attribute pattern,
+                                                      Operation *symbolScope,
+                                                      int64_t sq, int64_t sk,
+                                                      int64_t lanes) {
+  // Scratch block: positions, segment ids and table entries are block
+  // arguments of the types the lowerings pass.
+  MLIRContext *ctx = loc.getContext();
+  ctx->getOrLoadDialect<arith::ArithDialect>();
+  ctx->getOrLoadDialect<memref::MemRefDialect>();
+  // The block lives in a region (op creation asks its region for the
+  // context): a throwaway module's, never verified, destroyed on return.
+  OwningOpRef<ModuleOp> holder = ModuleOp::create(loc);
+  Block *scratch = new Block();
+  holder->getBodyRegion().push_back(scratch);
+  Type index = IndexType::get(ctx);
+  Type pos = lanes ? Type(VectorType::get({lanes}, index)) : index;
+  Type i1 = IntegerType::get(ctx, 1);
+  Type i64 = IntegerType::get(ctx, 64);
+  SmallVector<Type> types = {index, index, pos, pos, i64, i64, i1};
+  for (Type t : types)
+    scratch->addArgument(t, loc);
+  OpBuilder b = OpBuilder::atBlockBegin(scratch);
+  PatternCodegenInputs in;
+  in.b = scratch->getArgument(0);
+  in.h = scratch->getArgument(1);
+  in.q = scratch->getArgument(2);
+  in.k = scratch->getArgument(3);
+  in.lanes = lanes;
+  in.sq = sq;
+  in.sk = sk;
+  in.symbolScope = symbolScope;
+  auto qId = [&](OpBuilder &, Location, Value, Value) {
+    return scratch->getArgument(4);
+  };
+  auto kId = [&](OpBuilder &, Location, Value, Value) {
+    return scratch->getArgument(5);
+  };
+  auto table = [&](OpBuilder &, Location, DenseIntElementsAttr, Value,
+                   Value) { return scratch->getArgument(6); };
+  in.querySegment = qId;
+  in.keySegment = kId;
+  in.loadTable = table;
+  FailureOr<Value> allowed = buildAllowed(b, loc, pattern, in);
+  if (failed(allowed))
+    return failure();
+  Type want = lanes ? Type(VectorType::get({lanes}, i1)) : i1;
+  if (allowed->getType() != want)
+    return emitError(loc, "pattern ")
+           << pattern << " generated a predicate of type "
+           << allowed->getType() << ", expected " << want;
+  return success();
+}
+
+bool mlir::sparse_attn::isVectorizablePattern(Attribute pattern) {
+  auto p = llvm::dyn_cast<SparsityPatternAttrInterface>(pattern);
+  return p && p.supportsVectorCodegen();
+}
+bool mlir::sparse_attn::impliesSameSegment(Attribute pattern) {
+  auto p = llvm::dyn_cast<SparsityPatternAttrInterface>(pattern);
+  return p && p.impliesSameSegment();
+}
+Attribute mlir::sparse_attn::withoutSegments(Attribute pattern) {
+  auto p = llvm::dyn_cast<SparsityPatternAttrInterface>(pattern);
+  return p ? p.withoutSegments() : pattern;
+}
+
+DenseIntElementsAttr mlir::sparse_attn::buildRandomTable(RandomAttr attr,
+                                                         int64_t sq,
+                                                         int64_t sk) {
+  int64_t bs = attr.getBlock();
+  int64_t nq = ceilDivPositive(sq, bs), nk = ceilDivPositive(sk, bs);
+  std::vector<bool> bits(nq * nk, false);
+  for (int64_t qb = 0; qb < nq; ++qb)
+    for (int64_t kb : attr.chooseBlocks(qb, nk))
+      bits[qb * nk + kb] = true;
+  SmallVector<bool> values(bits.begin(), bits.end());
+  auto type = RankedTensorType::get({nq, nk},
+                                    IntegerType::get(attr.getContext(), 1));
+  return llvm::cast<DenseIntElementsAttr>(DenseElementsAttr::get(type, values));
+}
+
+SmallVector<Value> mlir::sparse_attn::inlineRegion(OpBuilder &builder,
+                                                   Region &region,
+                                                   ValueRange args) {
+  Block &block = region.front();
+  IRMapping map;
+  map.map(block.getArguments(), args);
+  for (Operation &op : block.without_terminator())
+    builder.clone(op, map);
+  SmallVector<Value> results;
+  for (Value v : block.getTerminator()->getOperands())
+    results.push_back(map.lookupOrDefault(v));
+  return results;
+}
+
+//===----------------------------------------------------------------------===//
+// Positional patterns (scalar and vector forms)
+//===----------------------------------------------------------------------===//
+
+/// -after <= d <= before.
+static Value inWindow(PatternCodegen &g, Value d, int64_t before,
+                      int64_t after) {
+  return g.andi(g.cmp(arith::CmpIPredicate::sle, d, g.index(before)),
+                g.cmp(arith::CmpIPredicate::sge, d, g.index(-after)));
+}
+
+/// d mod r == 0.
+static Value divides(PatternCodegen &g, Value d, int64_t r) {
+  if (r == 1)
+    return g.boolean(true);
+  Value rem =
+      arith::RemSIOp::create(g.getBuilder(), g.getLoc(), d, g.index(r));
+  return g.cmp(arith::CmpIPredicate::eq, rem, g.index(0));
+}
+
+FailureOr<Value> DensePatternAttr::buildAllowed(PatternCodegen &g) const {
+  return g.boolean(true);
+}
+bool DensePatternAttr::supportsVectorCodegen() const { return true; }
+
+FailureOr<Value> CausalAttr::buildAllowed(PatternCodegen &g) const {
+  return g.cmp(arith::CmpIPredicate::sle, g.keyPos(), g.queryPos());
+}
+bool CausalAttr::supportsVectorCodegen() const { return true; }
+
+FailureOr<Value> WindowAttr::buildAllowed(PatternCodegen &g) const {
+  return inWindow(g, g.queryMinusKey(), getBefore(), getAfter());
+}
+bool WindowAttr::supportsVectorCodegen() const { return true; }
+
+FailureOr<Value> DilatedAttr::buildAllowed(PatternCodegen &g) const {
+  Value d = g.queryMinusKey();
+  return g.andi(inWindow(g, d, getBefore(), getAfter()),
+                divides(g, d, getDilation()));
+}
+bool DilatedAttr::supportsVectorCodegen() const { return true; }
+
+FailureOr<Value> StridedAttr::buildAllowed(PatternCodegen &g) const {
+  Value d = g.queryMinusKey();
+  Value local = g.cmp(arith::CmpIPredicate::slt, d, g.index(getStride()));
+  return g.andi(g.cmp(arith::CmpIPredicate::sge, d, g.index(0)),
+                g.ori(local, divides(g, d, getStride())));
+}
+bool StridedAttr::supportsVectorCodegen() const { return true; }
+
+FailureOr<Value> FixedAttr::buildAllowed(PatternCodegen &g) const {
+  OpBuilder &b = g.getBuilder();
+  Location loc = g.getLoc();
+  Value l = g.index(getStride());
+  Value qb = arith::DivUIOp::create(b, loc, g.queryPos(), l);
+  Value kb = arith::DivUIOp::create(b, loc, g.keyPos(), l);
+  Value kr = arith::RemUIOp::create(b, loc, g.keyPos(), l);
+  return g.ori(g.cmp(arith::CmpIPredicate::eq, qb, kb),
+               g.cmp(arith::CmpIPredicate::sge, kr,
+                     g.index(getStride() - getSummary())));
+}
+bool FixedAttr::supportsVectorCodegen() const { return true; }
+
+FailureOr<Value> GlobalAttr::buildAllowed(PatternCodegen &g) const {
+  // Runs of consecutive tokens become one range test each, so
+  // global<[0, ..., 255]> costs two comparisons per position.
+  SmallVector<int64_t> tokens(getTokens().begin(), getTokens().end());
+  llvm::sort(tokens);
+  tokens.erase(std::unique(tokens.begin(), tokens.end()), tokens.end());
+  Value any = g.boolean(false);
+  auto inRun = [&](Value pos, int64_t lo, int64_t hi) -> Value {
+    if (lo == hi)
+      return g.cmp(arith::CmpIPredicate::eq, pos, g.index(lo));
+    return g.andi(g.cmp(arith::CmpIPredicate::sge, pos, g.index(lo)),
+                  g.cmp(arith::CmpIPredicate::sle, pos, g.index(hi)));
+  };
+  for (size_t i = 0; i < tokens.size();) {
+    size_t j = i;
+    while (j + 1 < tokens.size() && tokens[j + 1] == tokens[j] + 1)
+      ++j;
+    any = g.ori(any, g.ori(inRun(g.queryPos(), tokens[i], tokens[j]),
+                           inRun(g.keyPos(), tokens[i], tokens[j])));
+    i = j + 1;
+  }
+  return any;
+}
+bool GlobalAttr::supportsVectorCodegen() const { return true; }
+
+FailureOr<Value> PrefixAttr::buildAllowed(PatternCodegen &g) const {
+  return g.ori(
+      g.cmp(arith::CmpIPredicate::slt, g.keyPos(), g.index(getLength())),
+      g.cmp(arith::CmpIPredicate::sle, g.keyPos(), g.queryPos()));
+}
+bool PrefixAttr::supportsVectorCodegen() const { return true; }
+
+//===----------------------------------------------------------------------===//
+// Table patterns (scalar form: one constant-table load per position)
+//===----------------------------------------------------------------------===//
+
+FailureOr<Value> RandomAttr::buildAllowed(PatternCodegen &g) const {
+  const PatternCodegenInputs &in = g.getInputs();
+  if (ShapedType::isDynamic(in.sq) || ShapedType::isDynamic(in.sk))
+    return emitError(g.getLoc(), "#sparse_attn.random needs static sequence "
+                                 "lengths to build its block table");
+  return g.tableEntry(buildRandomTable(*this, in.sq, in.sk), getBlock(),
+                      getBlock());
+}
+
+FailureOr<Value> BlocksAttr::buildAllowed(PatternCodegen &g) const {
+  return g.tableEntry(getLayout(), getBlockQ(), getBlockK());
+}
+
+//===----------------------------------------------------------------------===//
+// segments
+//===----------------------------------------------------------------------===//
+
+FailureOr<Value> SegmentsAttr::buildAllowed(PatternCodegen &g) const {
+  Value qs = g.querySegment();
+  Value ks = g.keySegment();
+  return g.cmp(arith::CmpIPredicate::eq, qs, ks);
+}
+bool SegmentsAttr::impliesSameSegment() const { return true; }
+Attribute SegmentsAttr::withoutSegments() const {
+  return DensePatternAttr::get(getContext());
+}
+
+//===----------------------------------------------------------------------===//
+// union, intersect
+//===----------------------------------------------------------------------===//
+
+static FailureOr<Value> foldComponents(PatternCodegen &g,
+                                       ArrayRef<Attribute> components,
+                                       bool isUnion) {
+  Value acc;
+  for (Attribute c : components) {
+    FailureOr<Value> v = g.emit(c);
+    if (failed(v))
+      return failure();
+    acc = acc ? (isUnion ? g.ori(acc, *v) : g.andi(acc, *v)) : *v;
+  }
+  return acc;
+}
+
+static SmallVector<Attribute> stripSegments(ArrayRef<Attribute> parts) {
+  SmallVector<Attribute> out;
+  for (Attribute p : parts)
+    out.push_back(withoutSegments(p));
+  return out;
+}
+
+FailureOr<Value> UnionAttr::buildAllowed(PatternCodegen &g) const {
+  return foldComponents(g, getComponents(), /*isUnion=*/true);
+}
+bool UnionAttr::supportsVectorCodegen() const {
+  return llvm::all_of(getComponents(), isVectorizablePattern);
+}
+bool UnionAttr::impliesSameSegment() const {
+  return !getComponents().empty() &&
+         llvm::all_of(getComponents(), ::mlir::sparse_attn::impliesSameSegment);
+}
+Attribute UnionAttr::withoutSegments() const {
+  return UnionAttr::get(getContext(), stripSegments(getComponents()));
+}
+
+FailureOr<Value> IntersectAttr::buildAllowed(PatternCodegen &g) const {
+  return foldComponents(g, getComponents(), /*isUnion=*/false);
+}
+bool IntersectAttr::supportsVectorCodegen() const {
+  return llvm::all_of(getComponents(), isVectorizablePattern);
+}
+bool IntersectAttr::impliesSameSegment() const {
+  return llvm::any_of(getComponents(), ::mlir::sparse_attn::impliesSameSegment);
+}
+Attribute IntersectAttr::withoutSegments() const {
+  return IntersectAttr::get(getContext(), stripSegments(getComponents()));
+}
+
+//===----------------------------------------------------------------------===//
+// custom
+//===----------------------------------------------------------------------===//
+
+FailureOr<Value> CustomAttr::buildAllowed(PatternCodegen &g) const {
+  Operation *scope = g.getInputs().symbolScope;
+  auto mask = llvm::dyn_cast_or_null<MaskOp>(
+      scope ? SymbolTable::lookupNearestSymbolFrom(scope, getMask())
+            : nullptr);
+  if (!mask)
+    return emitError(g.getLoc(), "custom mask ") << getMask() << " not found";
+  return inlineRegion(g.getBuilder(), mask.getBody(),
+                      {g.batchIdx(), g.headIdx(), g.queryPos(), g.keyPos()})
+      .front();
+}
