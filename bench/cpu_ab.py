@@ -15,6 +15,11 @@ second build of an earlier commit (`git worktree add /tmp/old COMMIT`, then
 sparse-attn-run`). The pattern is a #sparse_attn attribute body (`causal`,
 `dense`, `window<...>`); B = 1, one thread unless --threads. Prints the
 median milliseconds of every variant in every round.
+
+The option @dynamic runs the same attention written with dynamic B, Sq and
+Sk (`tensor<?x4x?x64xf32>`, sizes from .npy inputs: the kernel classifies
+tiles at run time), e.g. `--variant static=build/bin/sparse-attn-run
+--variant dynamic=build/bin/sparse-attn-run,@dynamic` (f32 and f16 only).
 """
 import argparse
 import json
@@ -42,17 +47,39 @@ with tempfile.TemporaryDirectory() as tmp:
                 "  %%o = sparse_attn.attention %%q, %%k, %%v {pattern = #sparse_attn.%s}"
                 " : %s, %s, %s -> %s\n  return %%o : %s\n}\n"
                 % (t, t, t, t, a.pattern, t, t, t, t, t))
+    dyn_t = "tensor<?x%dx?x%dx%s>" % (a.heads, a.dim, a.dtype)
+    dyn_path = os.path.join(tmp, "dyn.mlir")
+    with open(dyn_path, "w") as f:
+        f.write("func.func @a(%%q: %s, %%k: %s, %%v: %s) -> %s {\n"
+                "  %%o = sparse_attn.attention %%q, %%k, %%v {pattern = #sparse_attn.%s}"
+                " : %s, %s, %s -> %s\n  return %%o : %s\n}\n"
+                % ((dyn_t,) * 4 + (a.pattern,) + (dyn_t,) * 5))
+    dyn_inputs = []
     variants = []
     for v in a.variant:
         name, spec = v.split("=", 1)
         binary, *opts = spec.split(",")
-        variants.append((name, binary, opts))
+        module = path
+        if "@dynamic" in opts:
+            opts = [o for o in opts if o != "@dynamic"]
+            module = dyn_path
+            if not dyn_inputs:
+                import numpy as np
+                rng = np.random.default_rng(0)
+                for n in "qkv":
+                    npy = os.path.join(tmp, n + ".npy")
+                    np.save(npy, rng.standard_normal(
+                        (1, a.heads, a.seq, a.dim)).astype(
+                            {"f32": np.float32, "f16": np.float16}[a.dtype]))
+                    dyn_inputs += ["--input", npy]
+            opts = opts + dyn_inputs
+        variants.append((name, binary, opts, module))
     print("pattern %s, 1 x %d x %d x %d %s, %d thread(s), median of %d runs"
           % (a.pattern, a.heads, a.seq, a.dim, a.dtype, a.threads, a.runs))
     for r in range(a.rounds):
         row = []
-        for name, binary, opts in variants:
-            out = subprocess.run([binary, path, "--bench", str(a.runs),
+        for name, binary, opts, module in variants:
+            out = subprocess.run([binary, module, "--bench", str(a.runs),
                                   "--num-threads", str(a.threads)] + opts,
                                  capture_output=True, text=True, check=True)
             ms = json.loads(out.stdout.strip().splitlines()[-1])["median_ms"]

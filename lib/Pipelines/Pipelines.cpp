@@ -3,6 +3,7 @@
 #include "sparse_attn/Pipelines/Pipelines.h"
 
 #include "sparse_attn/Conversion/Passes.h"
+#include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
 #include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
 
 #include "mlir/Pass/PassManager.h"
@@ -63,8 +64,11 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
   std::string tiles = llvm::formatv("block-q={0} block-k={1}",
                                     (int64_t)options.blockQ,
                                     (int64_t)options.blockK);
+  // Tables up to the CPU kernel's limit; beyond, run-time classification.
+  std::string maxTiles =
+      llvm::formatv(" max-tiles={0}", kMaxCompileTimeTableTiles);
   addPipeline(pm, "sparse-attn-simplify,sparse-attn-block-analysis{" + tiles +
-                      "}," +
+                      maxTiles + "}," +
                       "convert-sparse-attn-to-loops{" + tiles +
                       (options.bf16Dot ? " bf16-dot=true" : "") +
                       (options.amx ? " amx=true" : "") + "}," +

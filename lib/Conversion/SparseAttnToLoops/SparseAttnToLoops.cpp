@@ -808,8 +808,10 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   int64_t sqStatic = qT.getDimSize(2), skStatic = kT.getDimSize(2);
   bool staticSeq = !ShapedType::isDynamic(sqStatic) &&
                    !ShapedType::isDynamic(skStatic);
-  if (!mask && staticSeq &&
-      numTiles(sqStatic, skStatic, options.blockQ, options.blockK)) {
+  std::optional<int64_t> tileCount =
+      staticSeq ? numTiles(sqStatic, skStatic, options.blockQ, options.blockK)
+                : std::nullopt;
+  if (!mask && tileCount && *tileCount <= kMaxCompileTimeTableTiles) {
     MaskInterpreter masks(op);
     PatternContext ctx(sqStatic, skStatic);
     ctx.customMasks = &masks;
@@ -1243,12 +1245,41 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
           emitBlockList(b, loc, kn.partialOffsets, kn.partialIndices, qb,
                         tile(true));
         } else {
-          scf::ForOp::create(b, loc, c0, kn.numKBlocks, c1, ValueRange{},
-                             [&](OpBuilder &b, Location loc, Value kb,
-                                 ValueRange) {
-                               tile(true)(b, kb);
-                               scf::YieldOp::create(b, loc);
-                             });
+          // No compile-time table (dynamic lengths, or more tiles than a
+          // table should hold): every key block, classified here by the
+          // pattern's generated classifier (work per tile): empty tiles
+          // are skipped, full ones skip the element mask.
+          scf::ForOp::create(
+              b, loc, c0, kn.numKBlocks, c1, ValueRange{},
+              [&](OpBuilder &b, Location loc, Value kb, ValueRange) {
+                Value k0 = arith::MulIOp::create(b, loc, kb, bkV);
+                TileBounds bounds{
+                    q0, arith::AddIOp::create(b, loc, q0, rows), k0,
+                    arith::MinUIOp::create(
+                        b, loc, arith::AddIOp::create(b, loc, k0, bkV),
+                        kn.sk)};
+                FailureOr<TileKindValues> kind =
+                    buildTileKind(b, loc, op.getPattern(), bounds);
+                if (failed(kind)) // verified by matchAndRewrite
+                  llvm::report_fatal_error("sparse-attn: tile classifier "
+                                           "failed after verifying it");
+                auto full = scf::IfOp::create(b, loc, kind->full,
+                                              /*withElseRegion=*/true);
+                {
+                  OpBuilder::InsertionGuard guard(b);
+                  b.setInsertionPointToStart(full.thenBlock());
+                  tile(false)(b, kb);
+                  b.setInsertionPointToStart(full.elseBlock());
+                  Value live = arith::XOrIOp::create(
+                      b, loc, kind->empty,
+                      arith::ConstantIntOp::create(b, loc, 1, 1));
+                  auto partial = scf::IfOp::create(b, loc, live,
+                                                   /*withElseRegion=*/false);
+                  b.setInsertionPointToStart(partial.thenBlock());
+                  tile(true)(b, kb);
+                }
+                scf::YieldOp::create(b, loc);
+              });
         }
         // AMX: acc = accT^T, in 16 x 16 register blocks.
         if (kn.amx) {

@@ -103,6 +103,26 @@ Value PatternCodegen::tableEntry(DenseIntElementsAttr t, int64_t bq,
   return andi(inRange, inputs.loadTable(builder, loc, t, ci, cj));
 }
 
+FailureOr<TileKindValues> PatternCodegen::classify(Attribute pattern,
+                                                   const TileBounds &tile) {
+  auto p = llvm::dyn_cast<SparsityPatternAttrInterface>(pattern);
+  if (!p)
+    return emitError(loc, "not a sparsity pattern: ") << pattern;
+  return p.buildTileKind(*this, tile);
+}
+
+TileKindValues PatternCodegen::partialTile() {
+  return {boolean(false), boolean(false)};
+}
+
+FailureOr<TileKindValues>
+mlir::sparse_attn::buildTileKind(OpBuilder &builder, Location loc,
+                                 Attribute pattern, const TileBounds &tile) {
+  PatternCodegenInputs inputs; // scalar; the classifiers read only `tile`
+  PatternCodegen gen(builder, loc, inputs);
+  return gen.classify(pattern, tile);
+}
+
 FailureOr<Value> mlir::sparse_attn::buildAllowed(
     OpBuilder &builder, Location loc, Attribute pattern,
     const PatternCodegenInputs &inputs) {
@@ -161,6 +181,18 @@ LogicalResult mlir::sparse_attn::verifyPatternCodegen(Location loc,
     return emitError(loc, "pattern ")
            << pattern << " generated a predicate of type "
            << allowed->getType() << ", expected " << want;
+  if (lanes)
+    return success();
+  // The run-time tile classifier (scalar bounds).
+  TileBounds tile{in.b, in.h, in.b, in.h};
+  FailureOr<TileKindValues> kind = buildTileKind(b, loc, pattern, tile);
+  if (failed(kind))
+    return failure();
+  if (!kind->empty || !kind->full || kind->empty.getType() != i1 ||
+      kind->full.getType() != i1)
+    return emitError(loc, "pattern ")
+           << pattern << " generated a tile classification that is not two "
+           << i1 << " values";
   return success();
 }
 
@@ -302,6 +334,147 @@ FailureOr<Value> PrefixAttr::buildAllowed(PatternCodegen &g) const {
 bool PrefixAttr::supportsVectorCodegen() const { return true; }
 
 //===----------------------------------------------------------------------===//
+// Run-time tile classifiers of the positional patterns. With qL = q1 - 1 and
+// kL = k1 - 1, the differences d = q - k of a tile are exactly the integers
+// of [q0 - kL, qL - k0].
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct TileMath {
+  PatternCodegen &g;
+  const TileBounds &t;
+  OpBuilder &b() { return g.getBuilder(); }
+  Value c(int64_t v) { return g.index(v); }
+  Value sub(Value x, Value y) {
+    return arith::SubIOp::create(b(), g.getLoc(), x, y);
+  }
+  Value div(Value x, int64_t v) {
+    return arith::DivUIOp::create(b(), g.getLoc(), x, c(v));
+  }
+  Value rem(Value x, int64_t v) {
+    return arith::RemUIOp::create(b(), g.getLoc(), x, c(v));
+  }
+  Value lt(Value x, Value y) { return g.cmp(arith::CmpIPredicate::slt, x, y); }
+  Value le(Value x, Value y) { return g.cmp(arith::CmpIPredicate::sle, x, y); }
+  Value eq(Value x, Value y) { return g.cmp(arith::CmpIPredicate::eq, x, y); }
+  Value no(Value x) {
+    return arith::XOrIOp::create(b(), g.getLoc(), x, g.boolean(true));
+  }
+  Value qL() { return sub(t.q1, c(1)); }
+  Value kL() { return sub(t.k1, c(1)); }
+  Value dMin() { return sub(t.q0, kL()); }
+  Value dMax() { return sub(qL(), t.k0); }
+};
+
+/// The window -after <= d <= before over the tile's differences.
+TileKindValues windowKind(TileMath &m, int64_t before, int64_t after) {
+  Value lo = m.dMin(), hi = m.dMax();
+  Value full = m.g.andi(m.le(m.c(-after), lo), m.le(hi, m.c(before)));
+  Value empty = m.g.ori(m.lt(hi, m.c(-after)), m.lt(m.c(before), lo));
+  return {empty, full};
+}
+} // namespace
+
+FailureOr<TileKindValues>
+DensePatternAttr::buildTileKind(PatternCodegen &g, const TileBounds &) const {
+  return TileKindValues{g.boolean(false), g.boolean(true)};
+}
+
+FailureOr<TileKindValues> CausalAttr::buildTileKind(PatternCodegen &g,
+                                                    const TileBounds &t) const {
+  TileMath m{g, t};
+  return TileKindValues{m.lt(m.qL(), t.k0), m.le(m.kL(), t.q0)};
+}
+
+FailureOr<TileKindValues> WindowAttr::buildTileKind(PatternCodegen &g,
+                                                    const TileBounds &t) const {
+  TileMath m{g, t};
+  return windowKind(m, getBefore(), getAfter());
+}
+
+FailureOr<TileKindValues>
+DilatedAttr::buildTileKind(PatternCodegen &g, const TileBounds &t) const {
+  TileMath m{g, t};
+  TileKindValues w = windowKind(m, getBefore(), getAfter());
+  // With dilation > 1, consecutive differences alternate: full only for 1.
+  if (getDilation() != 1)
+    w.full = g.boolean(false);
+  return w;
+}
+
+FailureOr<TileKindValues>
+StridedAttr::buildTileKind(PatternCodegen &g, const TileBounds &t) const {
+  TileMath m{g, t};
+  Value lo = m.dMin(), hi = m.dMax();
+  // allowed iff d >= 0 and (d < stride or stride divides d).
+  Value full = getStride() == 1
+                   ? m.le(m.c(0), lo)
+                   : g.andi(m.le(m.c(0), lo), m.lt(hi, m.c(getStride())));
+  return TileKindValues{m.lt(hi, m.c(0)), full};
+}
+
+FailureOr<TileKindValues> FixedAttr::buildTileKind(PatternCodegen &g,
+                                                   const TileBounds &t) const {
+  TileMath m{g, t};
+  int64_t l = getStride(), s = getSummary();
+  Value qb0 = m.div(t.q0, l), qb1 = m.div(m.qL(), l);
+  Value kb0 = m.div(t.k0, l), kb1 = m.div(m.kL(), l);
+  Value oneKeyBlock = m.eq(kb0, kb1);
+  // A summary column (k mod l >= l - s) inside [k0, kL]: the first one at
+  // or after k0.
+  Value summaryInTile = g.boolean(false);
+  Value allSummary = g.boolean(false);
+  if (s > 0) {
+    Value r0 = m.rem(t.k0, l);
+    Value atK0 = m.le(m.c(l - s), r0);
+    Value next = arith::AddIOp::create(g.getBuilder(), g.getLoc(),
+                                       m.sub(t.k0, r0), m.c(l - s));
+    Value first = arith::SelectOp::create(g.getBuilder(), g.getLoc(), atK0,
+                                          t.k0, next);
+    summaryInTile = m.le(first, m.kL());
+    allSummary = g.andi(oneKeyBlock, atK0);
+  }
+  Value sameBlock =
+      g.andi(g.andi(m.eq(qb0, qb1), oneKeyBlock), m.eq(qb0, kb0));
+  Value full = g.ori(sameBlock, allSummary);
+  Value disjoint = g.ori(m.lt(kb1, qb0), m.lt(qb1, kb0));
+  return TileKindValues{g.andi(disjoint, m.no(summaryInTile)), full};
+}
+
+FailureOr<TileKindValues> GlobalAttr::buildTileKind(PatternCodegen &g,
+                                                    const TileBounds &t) const {
+  TileMath m{g, t};
+  SmallVector<int64_t> tokens(getTokens().begin(), getTokens().end());
+  llvm::sort(tokens);
+  tokens.erase(std::unique(tokens.begin(), tokens.end()), tokens.end());
+  Value hit = g.boolean(false), cover = g.boolean(false);
+  Value qL = m.qL(), kL = m.kL();
+  for (size_t i = 0; i < tokens.size();) {
+    size_t j = i;
+    while (j + 1 < tokens.size() && tokens[j + 1] == tokens[j] + 1)
+      ++j;
+    Value lo = m.c(tokens[i]), hi = m.c(tokens[j]);
+    // The run [lo, hi] meets / covers the query range or the key range.
+    for (auto [first, last] : {std::pair(t.q0, qL), std::pair(t.k0, kL)}) {
+      hit = g.ori(hit, g.andi(m.le(first, hi), m.le(lo, last)));
+      cover = g.ori(cover, g.andi(m.le(lo, first), m.le(last, hi)));
+    }
+    i = j + 1;
+  }
+  return TileKindValues{m.no(hit), cover};
+}
+
+FailureOr<TileKindValues> PrefixAttr::buildTileKind(PatternCodegen &g,
+                                                    const TileBounds &t) const {
+  TileMath m{g, t};
+  Value len = m.c(getLength());
+  Value kL = m.kL();
+  Value full = g.ori(m.lt(kL, len), m.le(kL, t.q0));
+  Value empty = g.andi(m.le(len, t.k0), m.lt(m.qL(), t.k0));
+  return TileKindValues{empty, full};
+}
+
+//===----------------------------------------------------------------------===//
 // Table patterns (scalar form: one constant-table load per position)
 //===----------------------------------------------------------------------===//
 
@@ -349,6 +522,26 @@ static FailureOr<Value> foldComponents(PatternCodegen &g,
   return acc;
 }
 
+/// Union: empty if every component is, full if one is. Intersection: empty
+/// if one is, full if every component is.
+static FailureOr<TileKindValues>
+foldComponentKinds(PatternCodegen &g, ArrayRef<Attribute> components,
+                   const TileBounds &tile, bool isUnion) {
+  TileKindValues acc;
+  for (Attribute c : components) {
+    FailureOr<TileKindValues> v = g.classify(c, tile);
+    if (failed(v))
+      return failure();
+    if (!acc.empty) {
+      acc = *v;
+      continue;
+    }
+    acc.empty = isUnion ? g.andi(acc.empty, v->empty) : g.ori(acc.empty, v->empty);
+    acc.full = isUnion ? g.ori(acc.full, v->full) : g.andi(acc.full, v->full);
+  }
+  return acc;
+}
+
 static SmallVector<Attribute> stripSegments(ArrayRef<Attribute> parts) {
   SmallVector<Attribute> out;
   for (Attribute p : parts)
@@ -358,6 +551,10 @@ static SmallVector<Attribute> stripSegments(ArrayRef<Attribute> parts) {
 
 FailureOr<Value> UnionAttr::buildAllowed(PatternCodegen &g) const {
   return foldComponents(g, getComponents(), /*isUnion=*/true);
+}
+FailureOr<TileKindValues> UnionAttr::buildTileKind(PatternCodegen &g,
+                                                   const TileBounds &t) const {
+  return foldComponentKinds(g, getComponents(), t, /*isUnion=*/true);
 }
 bool UnionAttr::supportsVectorCodegen() const {
   return llvm::all_of(getComponents(), isVectorizablePattern);
@@ -372,6 +569,10 @@ Attribute UnionAttr::withoutSegments() const {
 
 FailureOr<Value> IntersectAttr::buildAllowed(PatternCodegen &g) const {
   return foldComponents(g, getComponents(), /*isUnion=*/false);
+}
+FailureOr<TileKindValues>
+IntersectAttr::buildTileKind(PatternCodegen &g, const TileBounds &t) const {
+  return foldComponentKinds(g, getComponents(), t, /*isUnion=*/false);
 }
 bool IntersectAttr::supportsVectorCodegen() const {
   return llvm::all_of(getComponents(), isVectorizablePattern);

@@ -28,6 +28,12 @@ struct BlockAnalysisPass
           << static_cast<int64_t>(blockQ) << " and " << static_cast<int64_t>(blockK);
       return signalPassFailure();
     }
+    if (maxTiles < 0) {
+      getOperation()->emitError("sparse-attn-block-analysis: max-tiles must "
+                                "be non-negative, got ")
+          << static_cast<int64_t>(maxTiles);
+      return signalPassFailure();
+    }
     WalkResult result = getOperation()->walk([&](AttentionOp op) {
       if (failed(analyse(op)))
         return WalkResult::interrupt();
@@ -44,7 +50,10 @@ struct BlockAnalysisPass
     int64_t sq = qT.getDimSize(2), sk = kT.getDimSize(2);
     if (ShapedType::isDynamic(sq) || ShapedType::isDynamic(sk))
       return success(); // classified at run time by later lowerings
-    if (!numTiles(sq, sk, blockQ, blockK))
+    std::optional<int64_t> tiles = numTiles(sq, sk, blockQ, blockK);
+    if (tiles && maxTiles > 0 && *tiles > maxTiles)
+      return success(); // classified at run time by the lowering
+    if (!tiles)
       return op.emitOpError("block analysis with ")
              << static_cast<int64_t>(blockQ) << "x" << static_cast<int64_t>(blockK)
              << " tiles of a " << sq << "x" << sk

@@ -38,6 +38,13 @@ constexpr int64_t kMaxTiles = int64_t(1) << 31;
 std::optional<int64_t> numTiles(int64_t sq, int64_t sk, int64_t blockQ,
                                 int64_t blockK);
 
+/// The most tiles the CPU pipeline classifies at compile time (2^22: S =
+/// 131072 at 64 x 64 tiles, tables of a few MB). Beyond, and for dynamic
+/// sequence lengths, the fused kernel classifies each tile at run time with
+/// the pattern's generated classifier (`buildTileKind`), so compile time
+/// and memory do not grow with S^2.
+constexpr int64_t kMaxCompileTimeTableTiles = int64_t(1) << 22;
+
 /// Classifies every tile of the Sq x Sk matrix of `ctx` with tiles of
 /// blockQ x blockK (the last row/column of tiles may be smaller).
 BlockClassification classifyBlocks(SparsityPatternAttrInterface pattern,

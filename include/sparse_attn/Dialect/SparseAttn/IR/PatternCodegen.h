@@ -44,6 +44,18 @@ struct PatternCodegenInputs {
   Operation *symbolScope = nullptr;
 };
 
+/// A tile of the score matrix at run time: [q0, q1) x [k0, k1), index
+/// values, non-empty.
+struct TileBounds {
+  Value q0, q1, k0, k1;
+};
+
+/// A tile's kind at run time (i1 values): `empty` and `full` are never both
+/// true; neither means partial.
+struct TileKindValues {
+  Value empty, full;
+};
+
 /// The generator a pattern's `buildAllowed` writes through: the insertion
 /// point, the inputs, and small helpers that build constants and operations
 /// of the right shape (scalar, or vector<lanes x ...> in the vector form).
@@ -60,6 +72,12 @@ public:
   /// Diagnoses "no code generation for pattern ..." at the location and
   /// fails: the interface's default.
   FailureOr<Value> unsupported(Attribute pattern);
+  /// The run-time kind of `tile` for `pattern` (a nested component
+  /// included): its `buildTileKind` (scalar form only).
+  FailureOr<TileKindValues> classify(Attribute pattern,
+                                     const TileBounds &tile);
+  /// "Partial": both flags false (the sound default of buildTileKind).
+  TileKindValues partialTile();
 
   OpBuilder &getBuilder() { return builder; }
   Location getLoc() const { return loc; }
@@ -100,6 +118,11 @@ private:
 FailureOr<Value> buildAllowed(OpBuilder &builder, Location loc,
                               Attribute pattern,
                               const PatternCodegenInputs &inputs);
+
+/// Emits the run-time kind of `tile` for `pattern` (scalar index bounds).
+FailureOr<TileKindValues> buildTileKind(OpBuilder &builder, Location loc,
+                                        Attribute pattern,
+                                        const TileBounds &tile);
 
 /// Whether `buildAllowed` would succeed for `pattern` in the scalar form
 /// (`lanes` = 0) or the vector form, with static sizes sq / sk (or

@@ -13,7 +13,7 @@ class SparseAttn_PatternAttr<string name, string attrMnemonic,
                                      !listconcat(["buildAllowed"], overridden)>]>;
 
 def SparseAttn_DensePatternAttr : SparseAttn_PatternAttr<"DensePattern", "dense",
-    ["supportsVectorCodegen"]> {
+    ["supportsVectorCodegen", "buildTileKind"]> {
   let summary = "every query attends to every key";
   let description = [{
     `allowed(q, k) = true`.
@@ -25,7 +25,7 @@ def SparseAttn_DensePatternAttr : SparseAttn_PatternAttr<"DensePattern", "dense"
 }
 
 def SparseAttn_CausalAttr : SparseAttn_PatternAttr<"Causal", "causal",
-    ["supportsVectorCodegen"]> {
+    ["supportsVectorCodegen", "buildTileKind"]> {
   let summary = "autoregressive mask: k <= q";
   let description = [{
     `allowed(q, k) = k <= q`. Positions are absolute indices: with Sq != Sk
@@ -39,7 +39,7 @@ def SparseAttn_CausalAttr : SparseAttn_PatternAttr<"Causal", "causal",
 }
 
 def SparseAttn_WindowAttr : SparseAttn_PatternAttr<"Window", "window",
-    ["supportsVectorCodegen"]> {
+    ["supportsVectorCodegen", "buildTileKind"]> {
   let summary = "local / sliding window: q - before <= k <= q + after";
   let description = [{
     `allowed(q, k) = q - before <= k <= q + after`. Both bounds are
@@ -59,7 +59,7 @@ def SparseAttn_WindowAttr : SparseAttn_PatternAttr<"Window", "window",
 }
 
 def SparseAttn_DilatedAttr : SparseAttn_PatternAttr<"Dilated", "dilated",
-    ["supportsVectorCodegen"]> {
+    ["supportsVectorCodegen", "buildTileKind"]> {
   let summary = "dilated window (Longformer)";
   let description = [{
     `allowed(q, k) = q - before <= k <= q + after  and  (q - k) mod dilation == 0`.
@@ -77,7 +77,7 @@ def SparseAttn_DilatedAttr : SparseAttn_PatternAttr<"Dilated", "dilated",
 }
 
 def SparseAttn_StridedAttr : SparseAttn_PatternAttr<"Strided", "strided",
-    ["supportsVectorCodegen"]> {
+    ["supportsVectorCodegen", "buildTileKind"]> {
   let summary = "Sparse Transformer 'strided' pattern";
   let description = [{
     `allowed(q, k) = k <= q  and  ((q - k) < stride  or  (q - k) mod stride == 0)`:
@@ -94,7 +94,7 @@ def SparseAttn_StridedAttr : SparseAttn_PatternAttr<"Strided", "strided",
 }
 
 def SparseAttn_FixedAttr : SparseAttn_PatternAttr<"Fixed", "fixed",
-    ["supportsVectorCodegen"]> {
+    ["supportsVectorCodegen", "buildTileKind"]> {
   let summary = "Sparse Transformer 'fixed' pattern";
   let description = [{
     `allowed(q, k) = floor(k / stride) == floor(q / stride)  or  (k mod stride) >= stride - summary`:
@@ -114,7 +114,7 @@ def SparseAttn_FixedAttr : SparseAttn_PatternAttr<"Fixed", "fixed",
 }
 
 def SparseAttn_GlobalAttr : SparseAttn_PatternAttr<"Global", "global",
-    ["verifyForSizes", "supportsVectorCodegen"]> {
+    ["verifyForSizes", "supportsVectorCodegen", "buildTileKind"]> {
   let summary = "global tokens (Longformer / BigBird)";
   let description = [{
     `allowed(q, k) = q in G  or  k in G` for the token list `G`: a global
@@ -203,7 +203,7 @@ def SparseAttn_BlocksAttr : SparseAttn_PatternAttr<"Blocks", "blocks",
 }
 
 def SparseAttn_PrefixAttr : SparseAttn_PatternAttr<"Prefix", "prefix",
-    ["supportsVectorCodegen"]> {
+    ["supportsVectorCodegen", "buildTileKind"]> {
   let summary = "prefix-LM: a bidirectional prefix, causal afterwards";
   let description = [{
     `allowed(q, k) = k < length  or  k <= q`. `length >= 0`.
@@ -234,7 +234,7 @@ def SparseAttn_SegmentsAttr : SparseAttn_PatternAttr<"Segments", "segments",
 
 def SparseAttn_UnionAttr : SparseAttn_PatternAttr<"Union", "union",
     ["needsSegmentIds", "verifyForSizes", "collectCustomMasks",
-     "impliesSameSegment", "withoutSegments", "supportsVectorCodegen"]> {
+     "impliesSameSegment", "withoutSegments", "supportsVectorCodegen", "buildTileKind"]> {
   let summary = "a pair is allowed when any component allows it";
   let description = [{
     `allowed = OR_i components[i].allowed`. Nestable. At least one component.
@@ -255,7 +255,7 @@ def SparseAttn_UnionAttr : SparseAttn_PatternAttr<"Union", "union",
 
 def SparseAttn_IntersectAttr : SparseAttn_PatternAttr<"Intersect", "intersect",
     ["needsSegmentIds", "verifyForSizes", "collectCustomMasks",
-     "impliesSameSegment", "withoutSegments", "supportsVectorCodegen"]> {
+     "impliesSameSegment", "withoutSegments", "supportsVectorCodegen", "buildTileKind"]> {
   let summary = "a pair is allowed when every component allows it";
   let description = [{
     `allowed = AND_i components[i].allowed`. Nestable. At least one component.

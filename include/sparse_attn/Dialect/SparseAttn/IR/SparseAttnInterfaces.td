@@ -67,6 +67,21 @@ def SparsityPatternAttrInterface : AttrInterface<"SparsityPatternAttrInterface">
       (ins "::mlir::sparse_attn::PatternCodegen &":$gen), [{}],
       [{ return gen.unsupported($_attr); }]>,
     InterfaceMethod<[{
+        Emits the classification of the tile [q0, q1) x [k0, k1) (index
+        values, non-empty, inside the sizes) as two i1 values: `empty`
+        (no pair of the tile is allowed) and `full` (every pair is). The
+        run-time twin of `classifyTile`, used where sizes are dynamic or a
+        compile-time table would be too large: work per tile, never per
+        pair. It must be *sound*: `empty` only when the tile is empty,
+        `full` only when it is full; both false ("partial": the element
+        mask decides) is always correct, and is the default.
+      }],
+      "::mlir::FailureOr<::mlir::sparse_attn::TileKindValues>",
+      "buildTileKind",
+      (ins "::mlir::sparse_attn::PatternCodegen &":$gen,
+           "const ::mlir::sparse_attn::TileBounds &":$tile), [{}],
+      [{ return gen.partialTile(); }]>,
+    InterfaceMethod<[{
         Whether `buildAllowed` accepts vectors of positions (q, k of type
         `vector<lanes x index>`; b, h stay scalars). The CPU kernel then
         masks a whole column of a tile at once; otherwise it evaluates the

@@ -17,7 +17,9 @@ def SparseAttnBlockAnalysis : Pass<"sparse-attn-block-analysis"> {
     classified conservatively (such tiles are partial). A custom mask that
     reads the batch or head index is classified for every (batch, head) and
     merged (requires static B and Hq). Ops with dynamic sequence lengths are
-    left untouched.
+    left untouched, and so are ops with more than `max-tiles` tiles when
+    that option is set (the CPU pipeline sets it to 2^22: beyond, its
+    kernel classifies tiles at run time instead of reading a table).
 
     ```
     sparse-attn-opt --sparse-attn-block-analysis="block-q=64 block-k=64" in.mlir
@@ -28,6 +30,9 @@ def SparseAttnBlockAnalysis : Pass<"sparse-attn-block-analysis"> {
            "Query rows per tile">,
     Option<"blockK", "block-k", "int64_t", /*default=*/"128",
            "Key columns per tile">,
+    Option<"maxTiles", "max-tiles", "int64_t", /*default=*/"0",
+           "Leave ops with more tiles unclassified (0: classify up to the "
+           "hard limit of 2^31 tiles, an error beyond)">,
   ];
   let dependentDialects = ["::mlir::sparse_attn::SparseAttnDialect"];
 }
