@@ -5,13 +5,20 @@
 //    not aligned to anything (random sizes and positions).
 // 2. `simplifyPattern` preserves the allowed set of random pattern trees.
 // 3. `isSubPattern(a, b)` is never claimed when a allows a pair b forbids.
+// 4. The run-time classifiers (`buildTileKind`, generated IR, folded here)
+//    never claim empty or full wrongly, and are exact where designed to be.
 //
 //===----------------------------------------------------------------------===//
 
 #include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnDialect.h"
 
+#include "sparse_attn/Dialect/SparseAttn/IR/PatternCodegen.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -288,4 +295,95 @@ TEST_F(PatternTest, NestingLimitHoldsForBuiltComposites) {
   EXPECT_FALSE(UnionAttr::getChecked(emit, &context, ArrayRef<Attribute>{p}));
   EXPECT_NE(diag.find("patterns nest at most 256"), std::string::npos) << diag;
 }
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// The run-time tile classifiers (buildTileKind) against brute force.
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Builds buildTileKind(pattern) for each tile with constant bounds, folds
+/// the IR (arith folders through the greedy driver) and returns the
+/// constant (empty, full) flags, in order.
+std::vector<std::pair<bool, bool>>
+runtimeKinds(MLIRContext &ctx, Attribute pattern,
+             ArrayRef<std::array<int64_t, 4>> tiles) {
+  ctx.allowUnregisteredDialects();
+  Location loc = UnknownLoc::get(&ctx);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  OpBuilder b = OpBuilder::atBlockBegin(module->getBody());
+  SmallVector<Value> flags;
+  for (const auto &t : tiles) {
+    TileBounds bounds;
+    Value *vs[4] = {&bounds.q0, &bounds.q1, &bounds.k0, &bounds.k1};
+    for (int i = 0; i < 4; ++i)
+      *vs[i] = arith::ConstantIndexOp::create(b, loc, t[i]);
+    FailureOr<TileKindValues> kind = buildTileKind(b, loc, pattern, bounds);
+    EXPECT_TRUE(succeeded(kind));
+    flags.push_back(kind->empty);
+    flags.push_back(kind->full);
+  }
+  OperationState state(loc, "test.sink");
+  state.addOperands(flags);
+  Operation *sink = b.create(state);
+  (void)applyPatternsGreedily(module->getOperation(),
+                              RewritePatternSet(&ctx));
+  std::vector<std::pair<bool, bool>> out;
+  for (unsigned i = 0; i < sink->getNumOperands(); i += 2) {
+    auto flag = [&](unsigned j) {
+      IntegerAttr c;
+      EXPECT_TRUE(matchPattern(sink->getOperand(j), m_Constant(&c)))
+          << "a classifier flag did not fold to a constant";
+      return c && c.getValue().getBoolValue();
+    };
+    out.push_back({flag(i), flag(i + 1)});
+  }
+  return out;
+}
+
+TEST_F(PatternTest, RuntimeTileClassifiersAreSound) {
+  std::mt19937_64 rng(7);
+  for (const char *text : kPatterns) {
+    SparsityPatternAttrInterface p = parse(text);
+    // Exact, not only sound, where the classifier is designed to be: these
+    // must never leave a full or an empty tile partial.
+    StringRef t(text);
+    bool exact = t == "#sparse_attn.dense" || t == "#sparse_attn.causal" ||
+                 t.starts_with("#sparse_attn.window") ||
+                 t.starts_with("#sparse_attn.prefix") ||
+                 t.starts_with("#sparse_attn.global");
+    for (auto [sq, sk] : {std::pair<int64_t, int64_t>{48, 48}, {45, 61}, {61, 13}}) {
+      if (llvm::isa<BlocksAttr>(p) && (sq > 8 || sk > 48))
+        sq = 8, sk = 48;
+      PatternContext ctx(sq, sk);
+      std::vector<std::array<int64_t, 4>> tiles;
+      for (int iter = 0; iter < 300; ++iter) {
+        int64_t q0 = rng() % sq, k0 = rng() % sk;
+        int64_t q1 = q0 + 1 + rng() % (sq - q0), k1 = k0 + 1 + rng() % (sk - k0);
+        tiles.push_back({q0, q1, k0, k1});
+      }
+      std::vector<std::pair<bool, bool>> kinds =
+          runtimeKinds(context, p, tiles);
+      ASSERT_EQ(kinds.size(), tiles.size());
+      for (size_t i = 0; i < tiles.size(); ++i) {
+        auto [q0, q1, k0, k1] = tiles[i];
+        TileKind truth = bruteForce(p, ctx, q0, q1, k0, k1);
+        auto [empty, full] = kinds[i];
+        std::string where = std::string(text) + " on [" + std::to_string(q0) +
+                            ", " + std::to_string(q1) + ") x [" +
+                            std::to_string(k0) + ", " + std::to_string(k1) + ")";
+        ASSERT_FALSE(empty && full) << where;
+        if (empty)
+          ASSERT_EQ(truth, TileKind::Empty) << "wrong 'empty': " << where;
+        if (full)
+          ASSERT_EQ(truth, TileKind::Full) << "wrong 'full': " << where;
+        if (exact) {
+          ASSERT_EQ(empty, truth == TileKind::Empty) << "not exact: " << where;
+          ASSERT_EQ(full, truth == TileKind::Full) << "not exact: " << where;
+        }
+      }
+    }
+  }
+}
+
 } // namespace
