@@ -72,6 +72,7 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
                       "convert-sparse-attn-to-loops{" + tiles +
                       (options.bf16Dot ? " bf16-dot=true" : "") +
                       (options.amx ? " amx=true" : "") + "}," +
+                      "convert-sparse-attn-merge-to-linalg," +
                       "canonicalize,cse," +
                       (options.polynomialExp ? "sparse-attn-polynomial-exp,"
                                              : "") +
@@ -82,7 +83,9 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
 
 void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(
     OpPassManager &pm) {
-  addPipeline(pm, std::string("convert-sparse-attn-to-linalg,canonicalize,") +
+  addPipeline(pm, std::string("convert-sparse-attn-to-linalg,"
+                              "convert-sparse-attn-merge-to-linalg,"
+                              "canonicalize,") +
                       bufferizeAndLowerToLLVM(1));
 }
 

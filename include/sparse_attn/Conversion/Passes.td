@@ -82,6 +82,23 @@ def ConvertSparseAttnToLinalg : Pass<"convert-sparse-attn-to-linalg", "ModuleOp"
   ];
 }
 
+def ConvertSparseAttnMergeToLinalg
+    : Pass<"convert-sparse-attn-merge-to-linalg", "ModuleOp"> {
+  let summary = "Lower sparse_attn.merge to element-wise linalg on tensors";
+  let description = [{
+    Rewrites every `sparse_attn.merge` into two `linalg.generic` ops: per
+    row `(b, h, i)` the combined log-sum-exp and the two weights
+    `w_a / (w_a + w_b)`, `w_b / (w_a + w_b)` (0, 0 and LSE -inf for a row
+    empty on both sides), then per element `O = wa' * O_a + wb' * O_b` in
+    f32, narrowed to the output type. Part of the CPU pipelines
+    (`sparse-attn-to-llvm-cpu`, `sparse-attn-reference-to-llvm-cpu`).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
   let summary = "Fused, block-skipping lowering of sparse_attn.attention to a "
                 "tensor-core GPU kernel (gpu + nvgpu + nvvm)";

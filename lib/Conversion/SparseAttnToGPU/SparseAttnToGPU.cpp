@@ -1711,6 +1711,13 @@ struct ConvertSparseAttnToGPUPass
       if (failed(checkLowerableToGPU(op, options)))
         ok = false;
     });
+    // Fail closed on what the GPU pipeline does not lower (it would reach
+    // the LLVM translation unconverted).
+    module.walk([&](MergeOp op) {
+      op.emitOpError("is not lowered by the GPU pipeline yet (the CPU "
+                     "pipelines lower it)");
+      ok = false;
+    });
     if (!ok)
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());

@@ -53,3 +53,11 @@ func.func @huge_d(%q: tensor<1x1x64x2147483648xbf16>) -> tensor<1x1x64x214748364
       : tensor<1x1x64x2147483648xbf16>, tensor<1x1x64x2147483648xbf16>, tensor<1x1x64x2147483648xbf16> -> tensor<1x1x64x2147483648xbf16>
   return %o : tensor<1x1x64x2147483648xbf16>
 }
+
+// -----
+
+func.func @merge(%o: tensor<1x4x64x64xbf16>, %l: tensor<1x4x64xf32>) -> (tensor<1x4x64x64xbf16>, tensor<1x4x64xf32>) {
+  // expected-error @+1 {{'sparse_attn.merge' op is not lowered by the GPU pipeline yet (the CPU pipelines lower it)}}
+  %r, %s = sparse_attn.merge %o, %l, %o, %l : tensor<1x4x64x64xbf16>, tensor<1x4x64xf32>
+  return %r, %s : tensor<1x4x64x64xbf16>, tensor<1x4x64xf32>
+}

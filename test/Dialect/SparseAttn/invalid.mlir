@@ -825,3 +825,43 @@ sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
   %ok = arith.cmpi eq, %y, %k : index
   sparse_attn.yield %ok : i1
 }
+
+// -----
+
+func.func @merge_rank(%o: tensor<4x16x8xf32>, %l: tensor<4x16xf32>) {
+  // expected-error @+1 {{outputs must be [B, H, S, Dv] tensors, got 'tensor<4x16x8xf32>'}}
+  %r:2 = sparse_attn.merge %o, %l, %o, %l : tensor<4x16x8xf32>, tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @merge_elt(%o: tensor<1x4x16x8xf64>, %l: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{outputs must have f32, f16 or bf16 elements, got 'f64'}}
+  %r:2 = sparse_attn.merge %o, %l, %o, %l : tensor<1x4x16x8xf64>, tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @merge_lse_type(%o: tensor<1x4x16x8xf16>, %l: tensor<1x4x16xf16>) {
+  // expected-error @+1 {{log-sum-exps must be [B, H, S] f32 tensors, got 'tensor<1x4x16xf16>'}}
+  %r:2 = sparse_attn.merge %o, %l, %o, %l : tensor<1x4x16x8xf16>, tensor<1x4x16xf16>
+  return
+}
+
+// -----
+
+func.func @merge_lse_dims(%o: tensor<1x4x16x8xf32>, %l: tensor<1x4x15xf32>) {
+  // expected-error @+1 {{log-sum-exp dimension 2 (15) does not match the output's (16)}}
+  %r:2 = sparse_attn.merge %o, %l, %o, %l : tensor<1x4x16x8xf32>, tensor<1x4x15xf32>
+  return
+}
+
+// -----
+
+func.func @merge_types(%o: tensor<1x4x16x8xf32>, %o2: tensor<1x4x16x8xf16>, %l: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{all of {output_a, output_b, output} have same type}}
+  %r:2 = "sparse_attn.merge"(%o, %l, %o2, %l) : (tensor<1x4x16x8xf32>, tensor<1x4x16xf32>, tensor<1x4x16x8xf16>, tensor<1x4x16xf32>) -> (tensor<1x4x16x8xf32>, tensor<1x4x16xf32>)
+  return
+}

@@ -113,3 +113,10 @@ sparse_attn.score_mod @alibi(%s: f32, %b: index, %h: index, %q: index, %k: index
   %r = arith.subf %s, %bias : f32
   sparse_attn.yield %r : f32
 }
+
+// CHECK-LABEL: func.func @merge
+// CHECK: %output, %lse = sparse_attn.merge %arg0, %arg1, %arg2, %arg3 : tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+func.func @merge(%o1: tensor<?x8x?x64xbf16>, %l1: tensor<?x8x?xf32>, %o2: tensor<?x8x?x64xbf16>, %l2: tensor<?x8x?xf32>) -> (tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>) {
+  %o, %l = sparse_attn.merge %o1, %l1, %o2, %l2 : tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+  return %o, %l : tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+}

@@ -304,6 +304,27 @@ static void printSymbolWithRegion(OpAsmPrinter &p, Operation *op,
 /// so such an op is accepted only when its right operand is a constant for
 /// which it is defined everywhere: a non-zero divisor (other than -1 for
 /// signed division and remainder), a shift amount below the bit width.
+LogicalResult MergeOp::verify() {
+  auto oT = llvm::cast<RankedTensorType>(getOutputA().getType());
+  auto lT = llvm::cast<RankedTensorType>(getLseA().getType());
+  if (oT.getRank() != 4)
+    return emitOpError("outputs must be [B, H, S, Dv] tensors, got ") << oT;
+  Type elt = oT.getElementType();
+  if (!elt.isF32() && !elt.isF16() && !elt.isBF16())
+    return emitOpError("outputs must have f32, f16 or bf16 elements, got ")
+           << elt;
+  if (lT.getRank() != 3 || !lT.getElementType().isF32())
+    return emitOpError("log-sum-exps must be [B, H, S] f32 tensors, got ")
+           << lT;
+  for (int64_t i = 0; i < 3; ++i)
+    if (!oT.isDynamicDim(i) && !lT.isDynamicDim(i) &&
+        oT.getDimSize(i) != lT.getDimSize(i))
+      return emitOpError("log-sum-exp dimension ")
+             << i << " (" << lT.getDimSize(i)
+             << ") does not match the output's (" << oT.getDimSize(i) << ")";
+  return success();
+}
+
 static LogicalResult verifyDefinedArithmetic(Operation *op, StringRef what) {
   bool isSigned = isa<arith::DivSIOp, arith::RemSIOp, arith::CeilDivSIOp,
                       arith::FloorDivSIOp, index::DivSOp, index::RemSOp,

@@ -92,6 +92,47 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
   }];
 }
 
+def SparseAttn_MergeOp : SparseAttn_Op<"merge", [Pure,
+    AllTypesMatch<["output_a", "output_b", "output"]>,
+    AllTypesMatch<["lse_a", "lse_b", "lse"]>]> {
+  let summary = "exact log-sum-exp combination of two partial attentions";
+  let description = [{
+    Combines the results of attention over two disjoint key sets into the
+    result over their union (split-KV, a KV cache in pages, hierarchical
+    branches): with `(O_a, LSE_a)` over keys `A` and `(O_b, LSE_b)` over
+    keys `B`, `A` and `B` disjoint, for every `(b, h, i)`:
+
+    ```
+    m     = max(LSE_a, LSE_b)
+    w_a   = exp(LSE_a - m),  w_b = exp(LSE_b - m)        (exp(-inf) = 0)
+    O     = (w_a * O_a + w_b * O_b) / (w_a + w_b)
+    LSE   = m + log(w_a + w_b)
+    ```
+
+    is exactly `sparse_attn.attention` over `A u B` (up to rounding; the
+    sums are f32). A row empty on both sides (`LSE_a = LSE_b = -inf`) gives
+    `O = 0`, `LSE = -inf`, as an empty row of `sparse_attn.attention` does;
+    a row empty on one side takes the other side's values. NaN inputs
+    propagate. `+inf` is not a log-sum-exp attention produces; it gives NaN.
+
+    Operands and results: `O` `[B, H, S, Dv]` of f32, f16 or bf16 (all three
+    of one type), `LSE` `[B, H, S]` f32 (all three of one type).
+
+    ```mlir
+    %o, %lse = sparse_attn.merge %o1, %lse1, %o2, %lse2
+        : tensor<1x8x1024x64xbf16>, tensor<1x8x1024xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$output_a, AnyRankedTensor:$lse_a,
+                       AnyRankedTensor:$output_b, AnyRankedTensor:$lse_b);
+  let results = (outs AnyRankedTensor:$output, AnyRankedTensor:$lse);
+  let assemblyFormat = [{
+    $output_a `,` $lse_a `,` $output_b `,` $lse_b attr-dict `:`
+    type($output_a) `,` type($lse_a)
+  }];
+  let hasVerifier = 1;
+}
+
 def SparseAttn_MaskOp : SparseAttn_Op<"mask", [
     Symbol, IsolatedFromAbove, SingleBlock]> {
   let summary = "a user-authored mask: (b, h, q, k) -> i1";
