@@ -90,12 +90,16 @@ def ConvertSparseAttnMergeToLinalg
     row `(b, h, i)` the combined log-sum-exp and the two weights
     `w_a / (w_a + w_b)`, `w_b / (w_a + w_b)` (0, 0 and LSE -inf for a row
     empty on both sides), then per element `O = wa' * O_a + wb' * O_b` in
-    f32, narrowed to the output type. Part of the CPU pipelines
+    f32 (a side of weight 0 contributes exactly 0, even if its output holds
+    NaN), narrowed to the output type. Dynamic sizes that differ at run time
+    abort with "sparse_attn.merge: operand sizes differ" (`cf.assert`).
+    Part of the CPU pipelines
     (`sparse-attn-to-llvm-cpu`, `sparse-attn-reference-to-llvm-cpu`).
   }];
   let dependentDialects = [
-    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
-    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
   ];
 }
 

@@ -12,6 +12,7 @@
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -43,6 +44,28 @@ struct LowerMerge : OpRewritePattern<MergeOp> {
     auto lT = llvm::cast<RankedTensorType>(op.getLseA().getType());
     Type f32 = rw.getF32Type();
     Type elt = oT.getElementType();
+
+    // Dynamic sizes must agree at run time (the verifier checks static
+    // ones): a mismatch would read out of bounds, so it aborts with a
+    // message instead.
+    for (int64_t i = 0; i < 4; ++i) {
+      SmallVector<std::pair<Value, int64_t>> others = {{op.getOutputB(), i}};
+      if (i < 3) {
+        others.push_back({op.getLseA(), i});
+        others.push_back({op.getLseB(), i});
+      }
+      bool anyDynamic = oT.isDynamicDim(i) || (i < 3 && lT.isDynamicDim(i));
+      if (!anyDynamic)
+        continue;
+      Value ref = tensor::DimOp::create(rw, loc, op.getOutputA(), i);
+      for (auto [t, d] : others) {
+        Value same = arith::CmpIOp::create(
+            rw, loc, arith::CmpIPredicate::eq, ref,
+            tensor::DimOp::create(rw, loc, t, d));
+        cf::AssertOp::create(rw, loc, same,
+                             "sparse_attn.merge: operand sizes differ");
+      }
+    }
 
     // Dynamic sizes from the first output.
     auto empty = [&](RankedTensorType t, int64_t rank) -> Value {
@@ -111,9 +134,17 @@ struct LowerMerge : OpRewritePattern<MergeOp> {
             return v.getType() == f32 ? v
                                       : (Value)arith::ExtFOp::create(b, l, f32, v);
           };
-          Value r = arith::AddFOp::create(
-              b, l, arith::MulFOp::create(b, l, args[2], widen(args[0])),
-              arith::MulFOp::create(b, l, args[3], widen(args[1])));
+          // A side of weight 0 contributes exactly 0, whatever its output
+          // holds (a producer may leave NaN in rows it found empty).
+          Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0.0f));
+          auto term = [&](Value w, Value o) -> Value {
+            Value isZero =
+                arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, w, zero);
+            return arith::SelectOp::create(
+                b, l, isZero, zero, arith::MulFOp::create(b, l, w, widen(o)));
+          };
+          Value r = arith::AddFOp::create(b, l, term(args[2], args[0]),
+                                          term(args[3], args[1]));
           if (elt != f32)
             r = arith::TruncFOp::create(b, l, elt, r);
           linalg::YieldOp::create(b, l, ValueRange{r});

@@ -51,7 +51,7 @@ struct BlockAnalysisPass
     if (ShapedType::isDynamic(sq) || ShapedType::isDynamic(sk))
       return success(); // classified at run time by later lowerings
     std::optional<int64_t> tiles = numTiles(sq, sk, blockQ, blockK);
-    if (tiles && maxTiles > 0 && *tiles > maxTiles)
+    if (maxTiles > 0 && (!tiles || *tiles > maxTiles))
       return success(); // classified at run time by the lowering
     if (!tiles)
       return op.emitOpError("block analysis with ")
