@@ -524,6 +524,28 @@ int mlir::sparse_attn::sparseAttnRunMain(int argc, char **argv,
       return bad("query and key head dimensions differ");
     if ((*v)[2] != (*k)[2])
       return bad("key and value sequence lengths differ");
+    if (op.hasBlockTables()) {
+      int64_t bq = op.getTableBlock()->front();
+      int64_t mq = ceilDivPositive((*q)[2], bq);
+      for (auto [num, idx] :
+           {std::pair(op.getKvNumBlocks(), op.getKvIndices()),
+            std::pair(op.getFullNumBlocks(), op.getFullIndices())}) {
+        if (!num)
+          continue;
+        const auto *n = shapeOf(num), *x = shapeOf(idx);
+        if (!n || !x)
+          continue;
+        if ((*n)[0] != (*x)[0] || (*n)[1] != (*x)[1] || (*n)[2] != (*x)[2])
+          return bad("block-table counts and indices disagree on [B', H', Mq]");
+        if ((*n)[0] != 1 && (*n)[0] != (*q)[0])
+          return bad("block tables: B' must be 1 or B");
+        if ((*n)[1] != 1 && (*n)[1] != (*q)[1] && (*n)[1] != (*k)[1])
+          return bad("block tables: H' must be 1, Hkv or Hq");
+        if ((*n)[2] != mq)
+          return bad("block tables: Mq must be ceil(Sq / BQ) = " +
+                     llvm::Twine(mq) + ", got " + llvm::Twine((*n)[2]));
+      }
+    }
     auto segs = op.getSegmentIds();
     for (auto [i, seg] : llvm::enumerate(segs)) {
       const auto *sh = shapeOf(seg);
@@ -701,6 +723,29 @@ int mlir::sparse_attn::sparseAttnRunMain(int argc, char **argv,
       for (int64_t i = 0; i < args[ski].numElements(); ++i)
         problem.kSeg.push_back(args[ski].getInt(i));
     }
+    if (op.hasBlockTables()) {
+      problem.tableBQ = op.getTableBlock()->front();
+      problem.tableBK = op.getTableBlock()->back();
+      for (auto [num, idx] :
+           {std::pair(op.getKvNumBlocks(), op.getKvIndices()),
+            std::pair(op.getFullNumBlocks(), op.getFullIndices())}) {
+        if (!num)
+          continue;
+        int64_t ni = argIndex(entry, num), xi = argIndex(entry, idx);
+        if (ni < 0 || xi < 0)
+          return false;
+        AttentionProblem::BlockTable t;
+        t.bp = args[ni].shape[0];
+        t.hp = args[ni].shape[1];
+        t.mq = args[ni].shape[2];
+        t.n = args[xi].shape[3];
+        for (int64_t i = 0; i < args[ni].numElements(); ++i)
+          t.num.push_back(args[ni].getInt(i));
+        for (int64_t i = 0; i < args[xi].numElements(); ++i)
+          t.idx.push_back(args[xi].getInt(i));
+        problem.tables.push_back(std::move(t));
+      }
+    }
     return true;
   };
   if (writeReference.size() > numResults)
@@ -738,6 +783,32 @@ int mlir::sparse_attn::sparseAttnRunMain(int argc, char **argv,
       if (auto err = writeNpy(writeReference[r], a))
         return fail(llvm::toString(std::move(err)));
     }
+  }
+  if (check && !problem.tables.empty()) {
+    // What the tables hold beyond well-formed lists: ignored by the
+    // definition (and by the kernel, which never reads out of bounds), but
+    // worth telling.
+    int64_t nk = ceilDivPositive(problem.sk, problem.tableBK);
+    int64_t outOfRange = 0, clamped = 0, repeated = 0;
+    for (const AttentionProblem::BlockTable &t : problem.tables)
+      for (int64_t row = 0; row < static_cast<int64_t>(t.num.size()); ++row) {
+        int64_t count = t.num[row];
+        if (count < 0 || count > t.n)
+          ++clamped;
+        count = std::clamp<int64_t>(count, 0, t.n);
+        std::vector<char> seen(nk, 0);
+        for (int64_t e = 0; e < count; ++e) {
+          int64_t kb = t.idx[row * t.n + e];
+          if (kb < 0 || kb >= nk)
+            ++outOfRange;
+          else if (seen[kb]++)
+            ++repeated;
+        }
+      }
+    llvm::outs() << "tables: " << outOfRange
+                 << " listed indices out of range (ignored), " << clamped
+                 << " counts outside [0, N] (clamped), " << repeated
+                 << " repeated blocks (counted once)\n";
   }
   if (check) {
     Type elt = llvm::cast<RankedTensorType>(op.getQuery().getType()).getElementType();

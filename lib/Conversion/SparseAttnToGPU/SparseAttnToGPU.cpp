@@ -67,6 +67,9 @@ LogicalResult
 mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
                                        const SparseAttnToGPUOptions &options) {
   auto op = llvm::cast<AttentionOp>(operation);
+  if (op.hasBlockTables())
+    return op.emitOpError("runtime block tables are not lowered by the GPU "
+                          "pipeline yet (the fused CPU lowering runs them)");
   if (options.warps < 1 || options.warps > 16)
     return op.emitOpError("warps must be between 1 and 16");
   if (options.blockK < 16 || options.blockK % 16 != 0 || options.blockK > 256)

@@ -46,6 +46,8 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
     if (qT.isDynamicDim(1) || kT.isDynamicDim(1) || qT.isDynamicDim(3) ||
         vT.isDynamicDim(3))
       return rw.notifyMatchFailure(op, "dynamic head count or dimension");
+    if (op.hasBlockTables())
+      return rw.notifyMatchFailure(op, "runtime block tables");
     // The predicate must build before anything is rewritten (the pass
     // diagnosed it; here for drivers that only add the pattern).
     if (failed(verifyPatternCodegen(loc, op.getPattern(), op,
@@ -332,6 +334,13 @@ struct ConvertSparseAttnToLinalgPass
           vT.isDynamicDim(3)) {
         op.emitOpError("the reference lowering needs static head counts and "
                        "head dimensions");
+        ok = false;
+        return;
+      }
+      if (op.hasBlockTables()) {
+        op.emitOpError("the reference lowering does not take runtime block "
+                       "tables (sparse-attn-run --check compares with the "
+                       "float64 reference, which does)");
         ok = false;
         return;
       }

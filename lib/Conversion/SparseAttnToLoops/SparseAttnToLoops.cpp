@@ -119,6 +119,9 @@ struct Kernel {
   // Block tables (memref<Nxi32>), or null when every block is visited.
   Value partialOffsets, partialIndices, fullOffsets, fullIndices;
   Value numKBlocks;
+  // Runtime block tables (memref<B'xH'xMqxi32>, memref<B'xH'xMqxNxi32>), or
+  // null.
+  Value kvNum, kvIdx, fullNum, fullIdx;
   ScoreModOp scoreMod;
   ConstantGlobals *tables = nullptr;
   Operation *symbolScope = nullptr;
@@ -734,6 +737,86 @@ void emitBlockList(OpBuilder &b, Location loc, Value offsets, Value indices,
                      });
 }
 
+/// The key blocks the runtime tables list for query block `qb` of (b, h):
+/// each table's list at (b', h', qb) (b' = b unless B' = 1; h' = h, the KV
+/// head or 0 for H' = Hq, Hkv, 1), its count clamped to [0, N], indices
+/// outside [0, numKBlocks) skipped, each block visited once (a per-query-
+/// block bitmap), `body` called per block. Every read is in bounds whatever
+/// the tables hold.
+void emitRuntimeTables(OpBuilder &b, Location loc, Kernel &kn, Value bIdx,
+                       Value hIdx, Value gIdx, Value heads, Value qb,
+                       function_ref<void(OpBuilder &, Value)> body) {
+  Value c0 = cIdx(b, loc, 0), c1 = cIdx(b, loc, 1);
+  auto eq = [&](Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
+  };
+  auto clampTo = [&](Value x, Value size) { // min(x, size - 1)
+    return arith::MinUIOp::create(b, loc, x,
+                                  arith::SubIOp::create(b, loc, size, c1));
+  };
+  // visited[kb]: i8, zero for each query block.
+  Value visited = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type()),
+      ValueRange{kn.numKBlocks});
+  Value zero8 = arith::ConstantIntOp::create(b, loc, 0, 8);
+  Value one8 = arith::ConstantIntOp::create(b, loc, 1, 8);
+  scf::ForOp::create(b, loc, c0, kn.numKBlocks, c1, ValueRange{},
+                     [&](OpBuilder &b, Location loc, Value kb, ValueRange) {
+                       memref::StoreOp::create(b, loc, zero8, visited,
+                                               ValueRange{kb});
+                       scf::YieldOp::create(b, loc);
+                     });
+  for (auto [num, idx] : {std::pair(kn.kvNum, kn.kvIdx),
+                          std::pair(kn.fullNum, kn.fullIdx)}) {
+    if (!num)
+      continue;
+    auto dim = [&](Value m, int64_t i) -> Value {
+      return memref::DimOp::create(b, loc, m, i);
+    };
+    Value bp = dim(num, 0), hp = dim(num, 1), mq = dim(num, 2),
+          n = dim(idx, 3);
+    Value bRow = arith::SelectOp::create(b, loc, eq(bp, c1), c0,
+                                         clampTo(bIdx, bp));
+    Value hRow = arith::SelectOp::create(
+        b, loc, eq(hp, c1), c0,
+        arith::SelectOp::create(b, loc, eq(hp, heads), clampTo(hIdx, hp),
+                                clampTo(gIdx, hp)));
+    Value listed = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         qb, mq);
+    auto inRow = scf::IfOp::create(b, loc, listed, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(inRow.thenBlock());
+    Value count = arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        memref::LoadOp::create(b, loc, num, ValueRange{bRow, hRow, qb}));
+    // Clamp to [0, N] (signed: a negative count lists nothing).
+    count = arith::MinSIOp::create(
+        b, loc, arith::MaxSIOp::create(b, loc, count, c0), n);
+    scf::ForOp::create(
+        b, loc, c0, count, c1, ValueRange{},
+        [&](OpBuilder &b, Location loc, Value e, ValueRange) {
+          Value kb = arith::IndexCastOp::create(
+              b, loc, b.getIndexType(),
+              memref::LoadOp::create(b, loc, idx,
+                                     ValueRange{bRow, hRow, qb, e}));
+          // Unsigned: a negative index is huge, so out of range too.
+          Value inRange = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::ult, kb, kn.numKBlocks);
+          auto ok = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(ok.thenBlock());
+          Value seen = memref::LoadOp::create(b, loc, visited, ValueRange{kb});
+          auto fresh = scf::IfOp::create(
+              b, loc, eq(seen, zero8), /*withElseRegion=*/false);
+          b.setInsertionPointToStart(fresh.thenBlock());
+          memref::StoreOp::create(b, loc, one8, visited, ValueRange{kb});
+          body(b, kb);
+          b.setInsertionPointAfter(ok);
+          scf::YieldOp::create(b, loc);
+        });
+  }
+}
+
 LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                                               PatternRewriter &rw) const {
   Location loc = op.getLoc();
@@ -773,6 +856,14 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
     kn.qSeg = bufferOf(s);
   if (Value s = op.getKeySegmentIds())
     kn.kSeg = bufferOf(s);
+  if (op.hasBlockTables()) {
+    kn.kvNum = bufferOf(op.getKvNumBlocks());
+    kn.kvIdx = bufferOf(op.getKvIndices());
+    if (op.getFullNumBlocks()) {
+      kn.fullNum = bufferOf(op.getFullNumBlocks());
+      kn.fullIdx = bufferOf(op.getFullIndices());
+    }
+  }
 
   auto dim = [&](Value mem, int64_t i) -> Value {
     return memref::DimOp::create(rw, loc, mem, i);
@@ -811,7 +902,8 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   std::optional<int64_t> tileCount =
       staticSeq ? numTiles(sqStatic, skStatic, options.blockQ, options.blockK)
                 : std::nullopt;
-  if (!mask && tileCount && *tileCount <= kMaxCompileTimeTableTiles) {
+  if (!mask && !op.hasBlockTables() && tileCount &&
+      *tileCount <= kMaxCompileTimeTableTiles) {
     MaskInterpreter masks(op);
     PatternContext ctx(sqStatic, skStatic);
     ctx.customMasks = &masks;
@@ -835,6 +927,10 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
     kn.partialIndices = tables.getI32(rw, loc, mask.getPartialIndices(), "__sparse_attn_partial_indices");
     kn.fullOffsets = tables.getI32(rw, loc, mask.getFullOffsets(), "__sparse_attn_full_offsets");
     kn.fullIndices = tables.getI32(rw, loc, mask.getFullIndices(), "__sparse_attn_full_indices");
+  } else if (op.hasBlockTables()) {
+    // The kernel's tiles are the tables' blocks.
+    kn.bq = op.getTableBlock()->front();
+    kn.bk = op.getTableBlock()->back();
   } else {
     kn.bq = options.blockQ;
     kn.bk = options.blockK;
@@ -1245,41 +1341,46 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
           emitBlockList(b, loc, kn.partialOffsets, kn.partialIndices, qb,
                         tile(true));
         } else {
-          // No compile-time table (dynamic lengths, or more tiles than a
-          // table should hold): every key block, classified here by the
+          // No compile-time table: key block kb classified here by the
           // pattern's generated classifier (work per tile): empty tiles
           // are skipped, full ones skip the element mask.
-          scf::ForOp::create(
-              b, loc, c0, kn.numKBlocks, c1, ValueRange{},
-              [&](OpBuilder &b, Location loc, Value kb, ValueRange) {
-                Value k0 = arith::MulIOp::create(b, loc, kb, bkV);
-                TileBounds bounds{
-                    q0, arith::AddIOp::create(b, loc, q0, rows), k0,
-                    arith::MinUIOp::create(
-                        b, loc, arith::AddIOp::create(b, loc, k0, bkV),
-                        kn.sk)};
-                FailureOr<TileKindValues> kind =
-                    buildTileKind(b, loc, op.getPattern(), bounds);
-                if (failed(kind)) // verified by matchAndRewrite
-                  llvm::report_fatal_error("sparse-attn: tile classifier "
-                                           "failed after verifying it");
-                auto full = scf::IfOp::create(b, loc, kind->full,
-                                              /*withElseRegion=*/true);
-                {
-                  OpBuilder::InsertionGuard guard(b);
-                  b.setInsertionPointToStart(full.thenBlock());
-                  tile(false)(b, kb);
-                  b.setInsertionPointToStart(full.elseBlock());
-                  Value live = arith::XOrIOp::create(
-                      b, loc, kind->empty,
-                      arith::ConstantIntOp::create(b, loc, 1, 1));
-                  auto partial = scf::IfOp::create(b, loc, live,
-                                                   /*withElseRegion=*/false);
-                  b.setInsertionPointToStart(partial.thenBlock());
-                  tile(true)(b, kb);
-                }
-                scf::YieldOp::create(b, loc);
-              });
+          auto classified = [&](OpBuilder &b, Value kb) {
+            Value k0 = arith::MulIOp::create(b, loc, kb, bkV);
+            TileBounds bounds{
+                q0, arith::AddIOp::create(b, loc, q0, rows), k0,
+                arith::MinUIOp::create(
+                    b, loc, arith::AddIOp::create(b, loc, k0, bkV), kn.sk)};
+            FailureOr<TileKindValues> kind =
+                buildTileKind(b, loc, op.getPattern(), bounds);
+            if (failed(kind)) // verified by matchAndRewrite
+              llvm::report_fatal_error("sparse-attn: tile classifier "
+                                       "failed after verifying it");
+            auto full = scf::IfOp::create(b, loc, kind->full,
+                                          /*withElseRegion=*/true);
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(full.thenBlock());
+            tile(false)(b, kb);
+            b.setInsertionPointToStart(full.elseBlock());
+            Value live = arith::XOrIOp::create(
+                b, loc, kind->empty, arith::ConstantIntOp::create(b, loc, 1, 1));
+            auto partial =
+                scf::IfOp::create(b, loc, live, /*withElseRegion=*/false);
+            b.setInsertionPointToStart(partial.thenBlock());
+            tile(true)(b, kb);
+          };
+          if (kn.kvNum) {
+            emitRuntimeTables(b, loc, kn, bIdx, hIdx, gIdx, heads, qb,
+                              classified);
+          } else {
+            // Dynamic lengths, or more tiles than a table should hold:
+            // every key block.
+            scf::ForOp::create(
+                b, loc, c0, kn.numKBlocks, c1, ValueRange{},
+                [&](OpBuilder &b, Location loc, Value kb, ValueRange) {
+                  classified(b, kb);
+                  scf::YieldOp::create(b, loc);
+                });
+          }
         }
         // AMX: acc = accT^T, in 16 x 16 register blocks.
         if (kn.amx) {

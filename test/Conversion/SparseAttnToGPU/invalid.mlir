@@ -61,3 +61,11 @@ func.func @merge(%o: tensor<1x4x64x64xbf16>, %l: tensor<1x4x64xf32>) -> (tensor<
   %r, %s = sparse_attn.merge %o, %l, %o, %l : tensor<1x4x64x64xbf16>, tensor<1x4x64xf32>
   return %r, %s : tensor<1x4x64x64xbf16>, tensor<1x4x64xf32>
 }
+
+// -----
+
+func.func @tables(%q: tensor<1x4x64x64xbf16>, %n: tensor<1x1x1xi32>, %i: tensor<1x1x1x1xi32>) -> tensor<1x4x64x64xbf16> {
+  // expected-error @+1 {{runtime block tables are not lowered by the GPU pipeline yet (the fused CPU lowering runs them)}}
+  %o = sparse_attn.attention %q, %q, %q block_tables(%n, %i : tensor<1x1x1xi32>, tensor<1x1x1x1xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 64, 64>} : tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16> -> tensor<1x4x64x64xbf16>
+  return %o : tensor<1x4x64x64xbf16>
+}

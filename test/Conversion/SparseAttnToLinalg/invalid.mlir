@@ -14,3 +14,11 @@ func.func @huge_scores(%q: !t) -> !t {
   %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : !t, !t, !t -> !t
   return %o : !t
 }
+
+// -----
+
+func.func @tables(%q: tensor<1x4x64x16xf32>, %n: tensor<1x1x4xi32>, %i: tensor<1x1x4x1xi32>) -> tensor<1x4x64x16xf32> {
+  // expected-error @+1 {{the reference lowering does not take runtime block tables (sparse-attn-run --check compares with the float64 reference, which does)}}
+  %o = sparse_attn.attention %q, %q, %q block_tables(%n, %i : tensor<1x1x4xi32>, tensor<1x1x4x1xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>} : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
+  return %o : tensor<1x4x64x16xf32>
+}

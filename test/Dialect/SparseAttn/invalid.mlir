@@ -865,3 +865,100 @@ func.func @merge_types(%o: tensor<1x4x16x8xf32>, %o2: tensor<1x4x16x8xf16>, %l: 
   %r:2 = "sparse_attn.merge"(%o, %l, %o2, %l) : (tensor<1x4x16x8xf32>, tensor<1x4x16xf32>, tensor<1x4x16x8xf16>, tensor<1x4x16xf32>) -> (tensor<1x4x16x8xf32>, tensor<1x4x16xf32>)
   return
 }
+
+// -----
+// Runtime block tables.
+
+func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x1x4xi32>, %i: tensor<1x1x4x2xi32>) {
+  // expected-error @+1 {{block tables come in pairs of counts and indices}}
+  %o = "sparse_attn.attention"(%q, %k, %k, %n) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 0, 0, 0>, pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>}> : (tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32>, tensor<1x1x4xi32>) -> tensor<2x4x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x1x4xi32>, %i: tensor<1x1x4x2xi32>) {
+  // expected-error @+1 {{full_tables needs block_tables}}
+  %o = "sparse_attn.attention"(%q, %k, %k, %n, %i) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 1, 1>, pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>}> : (tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32>, tensor<1x1x4xi32>, tensor<1x1x4x2xi32>) -> tensor<2x4x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>) {
+  // expected-error @+1 {{table_block is given but the op has no block tables}}
+  %o = sparse_attn.attention %q, %k, %k {pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>} : tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x1x4xi32>, %i: tensor<1x1x4x2xi32>) {
+  // expected-error @+1 {{block tables need table_block = array<i64: BQ, BK>}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %i : tensor<1x1x4xi32>, tensor<1x1x4x2xi32>) {pattern = #sparse_attn.dense} : tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x1x4xi32>, %i: tensor<1x1x4x2xi32>) {
+  // expected-error @+1 {{table_block must be two positive sizes [BQ, BK], got array<i64: 0, 16>}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %i : tensor<1x1x4xi32>, tensor<1x1x4x2xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 0, 16>} : tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x1x4xi32>, %i: tensor<1x1x4x2xi32>) {
+  // expected-error @+1 {{block tables and a block_mask attribute exclude each other}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %i : tensor<1x1x4xi32>, tensor<1x1x4x2xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>, block_mask = #sparse_attn.block_mask<block = [64, 64], num_k_blocks = 1, partial_offsets = [0, 0], partial_indices = [], full_offsets = [0, 1], full_indices = [0]>} : tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x1x4xi64>, %i: tensor<1x1x4x2xi32>) {
+  // expected-error @+1 {{block_tables counts must be an i32 tensor [B', H', Mq], got 'tensor<1x1x4xi64>'}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %i : tensor<1x1x4xi64>, tensor<1x1x4x2xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>} : tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x1x4xi32>, %i: tensor<1x1x4xi32>, %i2: tensor<1x1x4x1xi32>) {
+  // expected-error @+1 {{full_tables indices must be an i32 tensor [B', H', Mq, N], got 'tensor<1x1x4xi32>'}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %i2 : tensor<1x1x4xi32>, tensor<1x1x4x1xi32>) full_tables(%n, %i : tensor<1x1x4xi32>, tensor<1x1x4xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>} : tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x1x4xi32>, %i: tensor<1x2x4x2xi32>) {
+  // expected-error @+1 {{block_tables counts 'tensor<1x1x4xi32>' and indices 'tensor<1x2x4x2xi32>' disagree on [B', H', Mq]}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %i : tensor<1x1x4xi32>, tensor<1x2x4x2xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>} : tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<3x1x4xi32>, %i: tensor<3x1x4x2xi32>) {
+  // expected-error @+1 {{block_tables: B' must be 1 or B = 2, got 3}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %i : tensor<3x1x4xi32>, tensor<3x1x4x2xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>} : tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<2x3x4xi32>, %i: tensor<2x3x4x2xi32>) {
+  // expected-error @+1 {{block_tables: H' must be 1, Hkv = 2 or Hq = 4, got 3}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %i : tensor<2x3x4xi32>, tensor<2x3x4x2xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>} : tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x1x5xi32>, %i: tensor<1x1x5x2xi32>) {
+  // expected-error @+1 {{block_tables: Mq must be ceil(Sq / BQ) = 4, got 5}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %i : tensor<1x1x5xi32>, tensor<1x1x5x2xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>} : tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x64x16xf32>
+  return
+}

@@ -66,7 +66,7 @@ func.func @dynamic(%q: tensor<?x8x?x64xf32>, %k: tensor<?x1x?x64xf32>, %v: tenso
 // CHECK-LABEL: func.func @generic
 func.func @generic(%q: !q, %k: !kv, %v: !kv) -> !q {
   // CHECK: sparse_attn.attention %{{.*}}, %{{.*}}, %{{.*}} {pattern = #sparse_attn.causal} :
-  %o = "sparse_attn.attention"(%q, %k, %v) {pattern = #sparse_attn.causal} : (!q, !kv, !kv) -> !q
+  %o = "sparse_attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0>, pattern = #sparse_attn.causal}> : (!q, !kv, !kv) -> !q
   return %o : !q
 }
 
@@ -119,4 +119,16 @@ sparse_attn.score_mod @alibi(%s: f32, %b: index, %h: index, %q: index, %k: index
 func.func @merge(%o1: tensor<?x8x?x64xbf16>, %l1: tensor<?x8x?xf32>, %o2: tensor<?x8x?x64xbf16>, %l2: tensor<?x8x?xf32>) -> (tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>) {
   %o, %l = sparse_attn.merge %o1, %l1, %o2, %l2 : tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
   return %o, %l : tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+}
+
+// Runtime block tables (FlexAttention's BlockMask tensors), GQA-shared.
+// CHECK-LABEL: func.func @tables
+// CHECK: sparse_attn.attention %arg0, %arg1, %arg2 block_tables(%arg3, %arg4 : tensor<1x2x8xi32>, tensor<1x2x8x4xi32>) full_tables(%arg5, %arg6 : tensor<1x2x8xi32>, tensor<1x2x8x4xi32>) {pattern = #sparse_attn.causal, table_block = array<i64: 128, 128>}
+func.func @tables(%q: tensor<1x8x1024x64xbf16>, %k: tensor<1x2x1024x64xbf16>, %v: tensor<1x2x1024x64xbf16>,
+                  %n: tensor<1x2x8xi32>, %i: tensor<1x2x8x4xi32>, %fn: tensor<1x2x8xi32>, %fi: tensor<1x2x8x4xi32>) -> tensor<1x8x1024x64xbf16> {
+  %o = sparse_attn.attention %q, %k, %v block_tables(%n, %i : tensor<1x2x8xi32>, tensor<1x2x8x4xi32>)
+      full_tables(%fn, %fi : tensor<1x2x8xi32>, tensor<1x2x8x4xi32>)
+      {pattern = #sparse_attn.causal, table_block = array<i64: 128, 128>}
+      : tensor<1x8x1024x64xbf16>, tensor<1x2x1024x64xbf16>, tensor<1x2x1024x64xbf16> -> tensor<1x8x1024x64xbf16>
+  return %o : tensor<1x8x1024x64xbf16>
 }

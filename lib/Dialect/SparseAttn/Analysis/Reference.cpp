@@ -2,6 +2,7 @@
 
 #include "sparse_attn/Dialect/SparseAttn/Analysis/Reference.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -23,6 +24,26 @@ PatternContext mlir::sparse_attn::contextFor(const AttentionProblem &p,
   return ctx;
 }
 
+void mlir::sparse_attn::listedKeyBlocks(const AttentionProblem &p, int64_t b,
+                                        int64_t h, int64_t qb,
+                                        std::vector<char> &out) {
+  int64_t nk = ceilDivPositive(p.sk, p.tableBK);
+  out.assign(nk, 0);
+  for (const AttentionProblem::BlockTable &t : p.tables) {
+    if (qb >= t.mq)
+      continue;
+    int64_t bp = t.bp == 1 ? 0 : b;
+    int64_t hp = t.hp == 1 ? 0 : t.hp == p.hq ? h : h / (p.hq / p.hkv);
+    int64_t row = (bp * t.hp + hp) * t.mq + qb;
+    int64_t count = std::clamp<int64_t>(t.num[row], 0, t.n);
+    for (int64_t e = 0; e < count; ++e) {
+      int64_t kb = t.idx[row * t.n + e];
+      if (kb >= 0 && kb < nk)
+        out[kb] = 1;
+    }
+  }
+}
+
 AttentionResult
 mlir::sparse_attn::computeReference(AttentionOp op, const AttentionProblem &p,
                                     const MaskInterpreter &interp) {
@@ -40,11 +61,15 @@ mlir::sparse_attn::computeReference(AttentionOp op, const AttentionProblem &p,
       int64_t g = h / group;
       const double *kBase = &p.k[((b * p.hkv + g) * p.sk) * p.d];
       const double *vBase = &p.v[((b * p.hkv + g) * p.sk) * p.dv];
+      std::vector<char> listed;
       for (int64_t i = 0; i < p.sq; ++i) {
         const double *qi = &p.q[((b * p.hq + h) * p.sq + i) * p.d];
         double m = -std::numeric_limits<double>::infinity();
+        if (!p.tables.empty() && i % p.tableBQ == 0)
+          listedKeyBlocks(p, b, h, i / p.tableBQ, listed);
         for (int64_t j = 0; j < p.sk; ++j) {
-          allowed[j] = pattern.isAllowed(ctx, i, j);
+          allowed[j] = (p.tables.empty() || listed[j / p.tableBK]) &&
+                       pattern.isAllowed(ctx, i, j);
           if (!allowed[j])
             continue;
           double dot = 0, mag = 0;
@@ -94,6 +119,21 @@ int64_t mlir::sparse_attn::countAllowedPairsTotal(AttentionOp op,
       custom, [&](FlatSymbolRefAttr m) { return interp.usesBatchOrHead(m); });
   bool perBatch = perHead || pattern.needsSegmentIds();
   int64_t total = 0, cached = -1;
+  if (!p.tables.empty()) {
+    // Tables differ per (batch, head): count pair by pair.
+    std::vector<char> listed;
+    for (int64_t b = 0; b < p.b; ++b)
+      for (int64_t h = 0; h < p.hq; ++h) {
+        PatternContext ctx = contextFor(p, b, h, interp);
+        for (int64_t i = 0; i < p.sq; ++i) {
+          if (i % p.tableBQ == 0)
+            listedKeyBlocks(p, b, h, i / p.tableBQ, listed);
+          for (int64_t j = 0; j < p.sk; ++j)
+            total += listed[j / p.tableBK] && pattern.isAllowed(ctx, i, j);
+        }
+      }
+    return total;
+  }
   for (int64_t b = 0; b < p.b; ++b)
     for (int64_t h = 0; h < p.hq; ++h) {
       if (!perBatch && cached >= 0) {

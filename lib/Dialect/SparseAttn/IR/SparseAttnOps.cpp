@@ -11,8 +11,10 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/STLExtras.h"
+#include <tuple>
 #include "llvm/Support/MathExtras.h"
 #include <cmath>
+#include <tuple>
 
 using namespace mlir;
 using namespace mlir::sparse_attn;
@@ -190,6 +192,9 @@ LogicalResult AttentionOp::verify() {
              << ", got " << sT;
   }
 
+  if (failed(verifyBlockTables(b, hq, hkv, sq)))
+    return failure();
+
   // Size-dependent pattern checks.
   bool staticSeq = !ShapedType::isDynamic(sq) && !ShapedType::isDynamic(sk);
   if (staticSeq &&
@@ -207,6 +212,67 @@ LogicalResult AttentionOp::verify() {
              << " blocks but Sq = " << sq << ", Sk = " << sk << " with tiles "
              << mask.getBlockQ() << "x" << mask.getBlockK() << " give " << nq
              << "x" << nk;
+  }
+  return success();
+}
+
+LogicalResult AttentionOp::verifyBlockTables(int64_t b, int64_t hq,
+                                             int64_t hkv, int64_t sq) {
+  Value kvNum = getKvNumBlocks(), fullNum = getFullNumBlocks();
+  // The custom form pairs them; the generic form may not.
+  if (static_cast<bool>(kvNum) != static_cast<bool>(getKvIndices()) ||
+      static_cast<bool>(fullNum) != static_cast<bool>(getFullIndices()))
+    return emitOpError("block tables come in pairs of counts and indices");
+  if (fullNum && !kvNum)
+    return emitOpError("full_tables needs block_tables");
+  DenseI64ArrayAttr block = getTableBlockAttr();
+  if (!kvNum) {
+    if (block)
+      return emitOpError("table_block is given but the op has no block "
+                         "tables");
+    return success();
+  }
+  if (!block)
+    return emitOpError("block tables need table_block = array<i64: BQ, BK>");
+  if (block.size() != 2 || block[0] <= 0 || block[1] <= 0)
+    return emitOpError("table_block must be two positive sizes [BQ, BK], "
+                       "got ")
+           << block;
+  if (getBlockMaskAttr())
+    return emitOpError("block tables and a block_mask attribute exclude each "
+                       "other (the attribute is their compile-time form)");
+  int64_t mq = ShapedType::isDynamic(sq) ? ShapedType::kDynamic
+                                         : ceilDivPositive(sq, block[0]);
+  for (auto [num, idx, name] :
+       {std::tuple(kvNum, getKvIndices(), "block_tables"),
+        std::tuple(fullNum, getFullIndices(), "full_tables")}) {
+    if (!num)
+      continue;
+    auto nT = llvm::cast<RankedTensorType>(num.getType());
+    auto iT = llvm::cast<RankedTensorType>(idx.getType());
+    if (nT.getRank() != 3 || !nT.getElementType().isSignlessInteger(32))
+      return emitOpError(name)
+             << " counts must be an i32 tensor [B', H', Mq], got " << nT;
+    if (iT.getRank() != 4 || !iT.getElementType().isSignlessInteger(32))
+      return emitOpError(name)
+             << " indices must be an i32 tensor [B', H', Mq, N], got " << iT;
+    for (int64_t i = 0; i < 3; ++i)
+      if (staticMismatch(nT.getDimSize(i), iT.getDimSize(i)))
+        return emitOpError(name) << " counts " << nT << " and indices " << iT
+                                 << " disagree on [B', H', Mq]";
+    int64_t bp = nT.getDimSize(0), hp = nT.getDimSize(1),
+            m = nT.getDimSize(2);
+    if (bp != 1 && staticMismatch(bp, b))
+      return emitOpError(name) << ": B' must be 1 or B = " << b << ", got "
+                               << bp;
+    if (!ShapedType::isDynamic(hp) && hp != 1 &&
+        !ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hkv) &&
+        hp != hq && hp != hkv)
+      return emitOpError(name) << ": H' must be 1, Hkv = " << hkv
+                               << " or Hq = " << hq << ", got " << hp;
+    if (staticMismatch(m, mq))
+      return emitOpError(name) << ": Mq must be ceil(Sq / BQ) = " << mq
+                               << ", got " << m;
   }
   return success();
 }

@@ -50,6 +50,8 @@ struct BlockAnalysisPass
     int64_t sq = qT.getDimSize(2), sk = kT.getDimSize(2);
     if (ShapedType::isDynamic(sq) || ShapedType::isDynamic(sk))
       return success(); // classified at run time by later lowerings
+    if (op.hasBlockTables())
+      return success(); // the tables are the run-time form of the analysis
     std::optional<int64_t> tiles = numTiles(sq, sk, blockQ, blockK);
     if (maxTiles > 0 && (!tiles || *tiles > maxTiles))
       return success(); // classified at run time by the lowering

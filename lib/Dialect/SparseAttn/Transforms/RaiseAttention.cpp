@@ -580,9 +580,11 @@ struct RaiseAttention : OpRewritePattern<linalg::GenericOp> {
     }
     auto op = AttentionOp::create(
         rw, root.getLoc(), TypeRange{oT}, q, k, v, ValueRange{},
+        /*kv_num_blocks=*/Value(), /*kv_indices=*/Value(),
+        /*full_num_blocks=*/Value(), /*full_indices=*/Value(),
         llvm::cast<SparsityPatternAttrInterface>(pattern),
         rw.getF32FloatAttr(static_cast<float>(scale)), FlatSymbolRefAttr(),
-        BlockMaskAttr());
+        BlockMaskAttr(), DenseI64ArrayAttr());
     rw.replaceOp(root, op.getOutput());
     return success();
   }

@@ -21,7 +21,20 @@ struct AttentionProblem {
   double scale = 1.0;
   std::vector<double> q, k, v;          // [B,Hq,Sq,D], [B,Hkv,Sk,D], [B,Hkv,Sk,Dv]
   std::vector<int64_t> qSeg, kSeg;      // [B,Sq], [B,Sk] when the pattern uses them
+  /// Runtime block tables (block_tables, then full_tables), row-major.
+  struct BlockTable {
+    int64_t bp = 0, hp = 0, mq = 0, n = 0;
+    std::vector<int64_t> num, idx; // [B', H', Mq], [B', H', Mq, N]
+  };
+  std::vector<BlockTable> tables;
+  int64_t tableBQ = 0, tableBK = 0;     // table_block, when there are tables
 };
+
+/// The key blocks (of tableBK keys) listed for query block `qb` of batch `b`,
+/// query head `h`, by the definition of the op's runtime tables: out[kb] set
+/// for every kb in [0, ceil(Sk / BK)) that some table lists.
+void listedKeyBlocks(const AttentionProblem &p, int64_t b, int64_t h,
+                     int64_t qb, std::vector<char> &out);
 
 struct AttentionResult {
   std::vector<double> out;  // [B,Hq,Sq,Dv]

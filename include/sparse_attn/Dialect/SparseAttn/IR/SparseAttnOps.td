@@ -16,7 +16,8 @@ def SparseAttn_PatternAttrConstraint : Attr<
 }
 
 def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
-    Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+    Pure, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "scaled dot-product attention restricted by a sparsity pattern";
   let description = [{
     Operands: `query` `[B, Hq, Sq, D]`, `key` `[B, Hkv, Sk, D]`, `value`
@@ -52,6 +53,31 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
     or `segments(%qids, %kids)` (`[B, Sq]`, `[B, Sk]`), required exactly when
     the pattern contains `#sparse_attn.segments`.
 
+    Runtime block tables (FlexAttention's `BlockMask` tensors, as they
+    are): `block_tables(%kv_num_blocks, %kv_indices : ...)` and, optionally,
+    `full_tables(%full_num_blocks, %full_indices : ...)`, with
+    `table_block = array<i64: BQ, BK>`. `*_num_blocks` is `[B', H', Mq]`,
+    `*_indices` `[B', H', Mq, N]`, i32; `B'` is 1 or B, `H'` is 1, Hkv or Hq
+    (Hkv: one list per KV head, shared by the query heads of its group),
+    `Mq = ceil(Sq / BQ)`. The key blocks listed for `(b', h', i)` are
+    `indices[b', h', i, 0 : n]` of both tables, `n` = `num_blocks[b', h', i]`
+    clamped to `[0, N]`; entries past the count, and indices outside
+    `[0, ceil(Sk / BK))`, are ignored (never read out of bounds); a block
+    listed twice counts once; query blocks past `Mq` (dynamic Sq) list
+    nothing. With tables the pattern is restricted to the listed blocks:
+
+    ```
+    allowed(b, h, q, k) = pattern(b, h, q, k) and
+                          k div BK is listed for (b', h', q div BQ)
+    b' = b if B' = B else 0;  h' = h, h / (Hq / Hkv) or 0 for H' = Hq, Hkv, 1
+    ```
+
+    The full tables name the blocks a producer knows to be fully allowed;
+    the kernels still evaluate the pattern on a listed tile unless its
+    classification proves the tile full, so a wrong full list cannot give a
+    wrong answer (with `#sparse_attn.dense` every listed tile is full).
+    Tables exclude a `block_mask` attribute (they are its run-time form).
+
     Results: `O` `[B, Hq, Sq, Dv]` and, optionally, `LSE` `[B, Hq, Sq]` f32.
 
     ```mlir
@@ -67,15 +93,24 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
   let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
                        AnyRankedTensor:$value,
                        Variadic<AnyRankedTensor>:$segment_ids,
+                       Optional<AnyRankedTensor>:$kv_num_blocks,
+                       Optional<AnyRankedTensor>:$kv_indices,
+                       Optional<AnyRankedTensor>:$full_num_blocks,
+                       Optional<AnyRankedTensor>:$full_indices,
                        SparseAttn_PatternAttrConstraint:$pattern,
                        OptionalAttr<F32Attr>:$scale,
                        OptionalAttr<FlatSymbolRefAttr>:$score_mod,
-                       OptionalAttr<SparseAttn_BlockMaskAttr>:$block_mask);
+                       OptionalAttr<SparseAttn_BlockMaskAttr>:$block_mask,
+                       OptionalAttr<DenseI64ArrayAttr>:$table_block);
   let results = (outs AnyRankedTensor:$output,
                       Optional<AnyRankedTensor>:$lse);
   let assemblyFormat = [{
     $query `,` $key `,` $value
     (`segments` `(` $segment_ids^ `:` type($segment_ids) `)`)?
+    (`block_tables` `(` $kv_num_blocks^ `,` $kv_indices `:`
+       type($kv_num_blocks) `,` type($kv_indices) `)`)?
+    (`full_tables` `(` $full_num_blocks^ `,` $full_indices `:`
+       type($full_num_blocks) `,` type($full_indices) `)`)?
     attr-dict `:` type($query) `,` type($key) `,` type($value)
     `->` type($output) (`,` type($lse)^)?
   }];
@@ -89,6 +124,12 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
     ::mlir::Value getQuerySegmentIds();
     /// The key-position segment ids (second operand, or the first one).
     ::mlir::Value getKeySegmentIds();
+    /// Whether the op has runtime block tables (block_tables(...)).
+    bool hasBlockTables() { return static_cast<bool>(getKvNumBlocks()); }
+  private:
+    ::llvm::LogicalResult verifyBlockTables(int64_t b, int64_t hq,
+                                            int64_t hkv, int64_t sq);
+  public:
   }];
 }
 
