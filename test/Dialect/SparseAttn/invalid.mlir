@@ -902,7 +902,7 @@ func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x
 // -----
 
 func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x1x4xi32>, %i: tensor<1x1x4x2xi32>) {
-  // expected-error @+1 {{table_block must be two positive sizes [BQ, BK], got array<i64: 0, 16>}}
+  // expected-error @+1 {{table_block must be two sizes [BQ, BK] between 1 and 65536, got array<i64: 0, 16>}}
   %o = sparse_attn.attention %q, %k, %k block_tables(%n, %i : tensor<1x1x4xi32>, tensor<1x1x4x2xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 0, 16>} : tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x64x16xf32>
   return
 }
@@ -960,5 +960,13 @@ func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<2x
 func.func @f(%q: tensor<2x4x64x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x1x5xi32>, %i: tensor<1x1x5x2xi32>) {
   // expected-error @+1 {{block_tables: Mq must be ceil(Sq / BQ) = 4, got 5}}
   %o = sparse_attn.attention %q, %k, %k block_tables(%n, %i : tensor<1x1x5xi32>, tensor<1x1x5x2xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>} : tensor<2x4x64x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x4x?x16xf32>, %k: tensor<2x2x64x16xf32>, %n: tensor<1x1x?xi32>, %i: tensor<1x1x?x2xi32>) {
+  // expected-error @+1 {{table_block must be two sizes [BQ, BK] between 1 and 65536, got array<i64: 4611686018427387904, 64>}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %i : tensor<1x1x?xi32>, tensor<1x1x?x2xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 4611686018427387904, 64>} : tensor<2x4x?x16xf32>, tensor<2x2x64x16xf32>, tensor<2x2x64x16xf32> -> tensor<2x4x?x16xf32>
   return
 }

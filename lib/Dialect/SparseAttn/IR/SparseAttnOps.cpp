@@ -11,7 +11,6 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/STLExtras.h"
-#include <tuple>
 #include "llvm/Support/MathExtras.h"
 #include <cmath>
 #include <tuple>
@@ -234,9 +233,12 @@ LogicalResult AttentionOp::verifyBlockTables(int64_t b, int64_t hq,
   }
   if (!block)
     return emitOpError("block tables need table_block = array<i64: BQ, BK>");
-  if (block.size() != 2 || block[0] <= 0 || block[1] <= 0)
-    return emitOpError("table_block must be two positive sizes [BQ, BK], "
-                       "got ")
+  // The kernels' tiles are these blocks: the same bound as their block-q /
+  // block-k options.
+  if (block.size() != 2 || block[0] <= 0 || block[1] <= 0 ||
+      block[0] > 65536 || block[1] > 65536)
+    return emitOpError("table_block must be two sizes [BQ, BK] between 1 and "
+                       "65536, got ")
            << block;
   if (getBlockMaskAttr())
     return emitOpError("block tables and a block_mask attribute exclude each "
