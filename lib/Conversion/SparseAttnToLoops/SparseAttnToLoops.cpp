@@ -766,8 +766,10 @@ void emitRuntimeTables(OpBuilder &b, Location loc, Kernel &kn, Value bIdx,
                                                ValueRange{kb});
                        scf::YieldOp::create(b, loc);
                      });
-  for (auto [num, idx] : {std::pair(kn.kvNum, kn.kvIdx),
-                          std::pair(kn.fullNum, kn.fullIdx)}) {
+  for (auto tables : {std::pair(kn.kvNum, kn.kvIdx),
+                       std::pair(kn.fullNum, kn.fullIdx)}) {
+    // Plain variables: the loop body's lambda captures them.
+    Value num = tables.first, idx = tables.second;
     if (!num)
       continue;
     auto dim = [&](Value m, int64_t i) -> Value {
@@ -814,6 +816,57 @@ void emitRuntimeTables(OpBuilder &b, Location loc, Kernel &kn, Value bIdx,
           b.setInsertionPointAfter(ok);
           scf::YieldOp::create(b, loc);
         });
+  }
+}
+
+/// Run-time checks of what the verifier cannot see in dynamic table shapes:
+/// counts and indices agree on [B', H', Mq], B' is 1 or B, H' is 1, Hkv or
+/// Hq. emitRuntimeTables indexes both tensors with the counts' sizes, so a
+/// mismatch reaching it would read out of bounds. Nothing is emitted for a
+/// fact the verifier already proved from static sizes.
+void assertTableShapes(OpBuilder &b, Location loc, AttentionOp op, Kernel &kn,
+                       Value batch, Value heads) {
+  auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
+  auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
+  Value c1 = cIdx(b, loc, 1);
+  auto eq = [&](Value x, Value y) -> Value {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
+  };
+  auto any = [&](ArrayRef<Value> cs) {
+    Value r = cs.front();
+    for (Value c : cs.drop_front())
+      r = arith::OrIOp::create(b, loc, r, c);
+    return r;
+  };
+  for (auto [numT, idxT, num, idx, name] :
+       {std::tuple(op.getKvNumBlocks(), op.getKvIndices(), kn.kvNum, kn.kvIdx,
+                   "block_tables"),
+        std::tuple(op.getFullNumBlocks(), op.getFullIndices(), kn.fullNum,
+                   kn.fullIdx, "full_tables")}) {
+    if (!num)
+      continue;
+    auto nT = llvm::cast<RankedTensorType>(numT.getType());
+    auto iT = llvm::cast<RankedTensorType>(idxT.getType());
+    std::string prefix = std::string("sparse_attn.attention: ") + name;
+    for (int64_t i = 0; i < 3; ++i)
+      if (nT.isDynamicDim(i) || iT.isDynamicDim(i))
+        cf::AssertOp::create(
+            b, loc,
+            eq(memref::DimOp::create(b, loc, num, i),
+               memref::DimOp::create(b, loc, idx, i)),
+            prefix + " counts and indices disagree on [B', H', Mq]");
+    if (nT.isDynamicDim(0) || qT.isDynamicDim(0)) {
+      Value bp = memref::DimOp::create(b, loc, num, 0);
+      cf::AssertOp::create(b, loc, any({eq(bp, c1), eq(bp, batch)}),
+                           prefix + ": B' must be 1 or B");
+    }
+    if (nT.isDynamicDim(1) || qT.isDynamicDim(1) || kT.isDynamicDim(1)) {
+      Value hp = memref::DimOp::create(b, loc, num, 1);
+      Value hkv = memref::DimOp::create(b, loc, kn.k, 1);
+      cf::AssertOp::create(b, loc,
+                           any({eq(hp, c1), eq(hp, heads), eq(hp, hkv)}),
+                           prefix + ": H' must be 1, Hkv or Hq");
+    }
   }
 }
 
@@ -874,6 +927,9 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   kn.group = arith::DivUIOp::create(rw, loc, heads, dim(kn.k, 1));
 
   // Outputs.
+  if (op.hasBlockTables())
+    assertTableShapes(rw, loc, op, kn, batch, heads);
+
   auto oT = llvm::cast<RankedTensorType>(op.getOutput().getType());
   SmallVector<Value> oDyn;
   Value dynDims[4] = {batch, heads, kn.sq, nullptr};
