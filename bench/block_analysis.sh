@@ -44,7 +44,8 @@ for entry in "${patterns[@]}"; do
   f="$tmp/p.mlir"
   cat > "$f" <<MLIR
 func.func @f(%q: tensor<1x1x${S}x64xbf16>${sig}) -> tensor<1x1x${S}x64xbf16> {
-  %o = sparse_attn.attention %q, %q, %q${segs} {pattern = ${pattern}} : tensor<1x1x${S}x64xbf16>, tensor<1x1x${S}x64xbf16>, tensor<1x1x${S}x64xbf16> -> tensor<1x1x${S}x64xbf16>
+  %init = tensor.empty() : tensor<1x1x${S}x64xbf16>
+  %o = sparse_attn.attention %q, %q, %q${segs} outs(%init : tensor<1x1x${S}x64xbf16>) {pattern = ${pattern}} : tensor<1x1x${S}x64xbf16>, tensor<1x1x${S}x64xbf16>, tensor<1x1x${S}x64xbf16> -> tensor<1x1x${S}x64xbf16>
   return %o : tensor<1x1x${S}x64xbf16>
 }
 MLIR

@@ -44,16 +44,24 @@ with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "m.mlir")
     with open(path, "w") as f:
         f.write("func.func @a(%%q: %s, %%k: %s, %%v: %s) -> %s {\n"
-                "  %%o = sparse_attn.attention %%q, %%k, %%v {pattern = #sparse_attn.%s}"
+                "  %%init = tensor.empty() : %s\n"
+                "  %%o = sparse_attn.attention %%q, %%k, %%v outs(%%init : %s)"
+                " {pattern = #sparse_attn.%s}"
                 " : %s, %s, %s -> %s\n  return %%o : %s\n}\n"
-                % (t, t, t, t, a.pattern, t, t, t, t, t))
+                % (t, t, t, t, t, t, a.pattern, t, t, t, t, t))
     dyn_t = "tensor<?x%dx?x%dx%s>" % (a.heads, a.dim, a.dtype)
     dyn_path = os.path.join(tmp, "dyn.mlir")
     with open(dyn_path, "w") as f:
         f.write("func.func @a(%%q: %s, %%k: %s, %%v: %s) -> %s {\n"
-                "  %%o = sparse_attn.attention %%q, %%k, %%v {pattern = #sparse_attn.%s}"
+                "  %%c0 = arith.constant 0 : index\n"
+                "  %%c2 = arith.constant 2 : index\n"
+                "  %%b = tensor.dim %%q, %%c0 : %s\n"
+                "  %%sq = tensor.dim %%q, %%c2 : %s\n"
+                "  %%init = tensor.empty(%%b, %%sq) : %s\n"
+                "  %%o = sparse_attn.attention %%q, %%k, %%v outs(%%init : %s)"
+                " {pattern = #sparse_attn.%s}"
                 " : %s, %s, %s -> %s\n  return %%o : %s\n}\n"
-                % ((dyn_t,) * 4 + (a.pattern,) + (dyn_t,) * 5))
+                % ((dyn_t,) * 8 + (a.pattern,) + (dyn_t,) * 5))
     dyn_inputs = []
     variants = []
     for v in a.variant:

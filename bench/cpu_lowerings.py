@@ -49,8 +49,9 @@ def patterns(s):
 def module(s, d, pattern):
     t = "tensor<1x1x%dx%dxf32>" % (s, d)
     return ("func.func @attention(%%q: %s, %%k: %s, %%v: %s) -> %s {\n"
-            "  %%o = sparse_attn.attention %%q, %%k, %%v {pattern = %s} : %s, %s, %s -> %s\n"
-            "  return %%o : %s\n}\n" % (t, t, t, t, pattern, t, t, t, t, t))
+            "  %%init = tensor.empty() : %s\n"
+            "  %%o = sparse_attn.attention %%q, %%k, %%v outs(%%init : %s) {pattern = %s} : %s, %s, %s -> %s\n"
+            "  return %%o : %s\n}\n" % (t, t, t, t, t, t, pattern, t, t, t, t, t))
 
 
 def bench(path, lowering, runs):

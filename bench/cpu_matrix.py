@@ -57,9 +57,10 @@ def module(pattern, s, d, dtype, docs, heads=1, name="a"):
         args += ", %%ids: %s" % ids
         segs = " segments(%%ids : %s)" % ids
     return ("func.func @%s(%s) -> %s {\n"
-            "  %%o = sparse_attn.attention %%q, %%k, %%v%s {pattern = %s}"
+            "  %%init = tensor.empty() : %s\n"
+            "  %%o = sparse_attn.attention %%q, %%k, %%v%s outs(%%init : %s) {pattern = %s}"
             " : %s, %s, %s -> %s\n  return %%o : %s\n}\n") % (
-                name, args, t, segs, to_mlir(pattern), t, t, t, t, t)
+                name, args, t, t, segs, t, to_mlir(pattern), t, t, t, t, t)
 
 
 def run_json(cmd, env=None):

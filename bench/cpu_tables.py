@@ -43,13 +43,16 @@ with tempfile.TemporaryDirectory() as tmp:
     tables = os.path.join(tmp, "tables.mlir")
     with open(static, "w") as f:
         f.write("func.func @a(%%q: %s, %%k: %s, %%v: %s) -> %s {\n"
-                "  %%o = sparse_attn.attention %%q, %%k, %%v {pattern = %s} : %s, %s, %s -> %s\n"
-                "  return %%o : %s\n}\n" % (t, t, t, t, pattern, t, t, t, t, t))
+                "  %%init = tensor.empty() : %s\n"
+                "  %%o = sparse_attn.attention %%q, %%k, %%v outs(%%init : %s) {pattern = %s} : %s, %s, %s -> %s\n"
+                "  return %%o : %s\n}\n" % (t, t, t, t, t, t, pattern, t, t, t, t, t))
     with open(tables, "w") as f:
         f.write("func.func @a(%%q: %s, %%k: %s, %%v: %s, %%n: %s, %%i: %s) -> %s {\n"
+                "  %%init = tensor.empty() : %s\n"
                 "  %%o = sparse_attn.attention %%q, %%k, %%v block_tables(%%n, %%i : %s, %s)"
+                " outs(%%init : %s)"
                 " {pattern = %s, table_block = array<i64: %d, %d>} : %s, %s, %s -> %s\n"
-                "  return %%o : %s\n}\n" % (t, t, t, nt, it, t, nt, it, pattern, BQ, BQ,
+                "  return %%o : %s\n}\n" % (t, t, t, nt, it, t, t, nt, it, t, pattern, BQ, BQ,
                                             t, t, t, t, t))
     rng = np.random.default_rng(0)
     inputs = []

@@ -48,8 +48,9 @@ with tempfile.TemporaryDirectory() as tmp:
                 path = os.path.join(tmp, "m.mlir")
                 with open(path, "w") as f:
                     f.write("func.func @a(%%q: %s, %%k: %s, %%v: %s) -> %s {\n"
-                            "  %%o = sparse_attn.attention %%q, %%k, %%v {pattern = %s} : %s, %s, %s -> %s\n"
-                            "  return %%o : %s\n}\n" % (t, t, t, t, pattern, t, t, t, t, t))
+                            "  %%init = tensor.empty() : %s\n"
+                            "  %%o = sparse_attn.attention %%q, %%k, %%v outs(%%init : %s) {pattern = %s} : %s, %s, %s -> %s\n"
+                            "  return %%o : %s\n}\n" % (t, t, t, t, t, t, pattern, t, t, t, t, t))
                 ours = json.loads(subprocess.run(
                     [run, path, "--bench", str(args.runs), "--warmup", "1",
                      "--num-threads", "1"], capture_output=True, text=True,

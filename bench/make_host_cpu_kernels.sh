@@ -12,8 +12,8 @@ for c in "dense|#sparse_attn.dense" "causal|#sparse_attn.causal" \
          "sliding256|#sparse_attn.window<before = 255, after = 0>" \
          "sliding1024|#sparse_attn.window<before = 1023, after = 0>"; do
   n=${c%%|*}; p=${c#*|}
-  printf 'func.func @attention(%%q: %s, %%k: %s, %%v: %s) -> %s {\n  %%o = sparse_attn.attention %%q, %%k, %%v {pattern = %s} : %s, %s, %s -> %s\n  return %%o : %s\n}\n' \
-    "$t" "$t" "$t" "$t" "$p" "$t" "$t" "$t" "$t" "$t" > "$out/$n.mlir"
+  printf 'func.func @attention(%%q: %s, %%k: %s, %%v: %s) -> %s {\n  %%init = tensor.empty() : %s\n  %%o = sparse_attn.attention %%q, %%k, %%v outs(%%init : %s) {pattern = %s} : %s, %s, %s -> %s\n  return %%o : %s\n}\n' \
+    "$t" "$t" "$t" "$t" "$t" "$t" "$p" "$t" "$t" "$t" "$t" "$t" > "$out/$n.mlir"
   "$root/build/bin/sparse-attn-compile" "$out/$n.mlir" -o "$out/lib$n.so" \
     --num-threads 0 --mcpu=x86-64-v4
 done

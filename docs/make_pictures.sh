@@ -28,7 +28,8 @@ sparse_attn.mask @checker(%b: index, %h: index, %q: index, %k: index) {
   sparse_attn.yield %ok : i1
 }
 func.func @f(%q: tensor<1x1x${S}x16xf32>${sig}) -> tensor<1x1x${S}x16xf32> {
-  %o = sparse_attn.attention %q, %q, %q${segs} {pattern = ${pattern}} : tensor<1x1x${S}x16xf32>, tensor<1x1x${S}x16xf32>, tensor<1x1x${S}x16xf32> -> tensor<1x1x${S}x16xf32>
+  %init = tensor.empty() : tensor<1x1x${S}x16xf32>
+  %o = sparse_attn.attention %q, %q, %q${segs} outs(%init : tensor<1x1x${S}x16xf32>) {pattern = ${pattern}} : tensor<1x1x${S}x16xf32>, tensor<1x1x${S}x16xf32>, tensor<1x1x${S}x16xf32> -> tensor<1x1x${S}x16xf32>
   return %o : tensor<1x1x${S}x16xf32>
 }
 MLIR

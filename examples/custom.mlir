@@ -32,8 +32,9 @@ sparse_attn.score_mod @alibi(%s: f32, %b: index, %h: index, %q: index, %k: index
 }
 
 func.func @attention(%q: tensor<1x8x1024x64xf16>, %k: tensor<1x2x1024x64xf16>, %v: tensor<1x2x1024x64xf16>) -> tensor<1x8x1024x64xf16> {
+  %init0 = tensor.empty() : tensor<1x8x1024x64xf16>
   %o = sparse_attn.attention %q, %k, %v
-      {pattern = #sparse_attn.custom<@local_or_landmark>, score_mod = @alibi}
+      outs(%init0 : tensor<1x8x1024x64xf16>) {pattern = #sparse_attn.custom<@local_or_landmark>, score_mod = @alibi}
       : tensor<1x8x1024x64xf16>, tensor<1x2x1024x64xf16>, tensor<1x2x1024x64xf16> -> tensor<1x8x1024x64xf16>
   return %o : tensor<1x8x1024x64xf16>
 }

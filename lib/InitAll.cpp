@@ -40,6 +40,12 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Linalg/TransformOps/DialectExtension.h"
+#include "mlir/Dialect/SCF/TransformOps/SCFTransformOps.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Dialect/Tensor/TransformOps/TensorTransformOps.h"
+#include "mlir/Dialect/Transform/IR/TransformDialect.h"
+#include "mlir/Dialect/Transform/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -67,7 +73,14 @@ void mlir::sparse_attn::registerSparseAttnDialect(DialectRegistry &registry) {
                   affine::AffineDialect, linalg::LinalgDialect,
                   LLVM::LLVMDialect, ub::UBDialect, omp::OpenMPDialect,
                   gpu::GPUDialect, nvgpu::NVGPUDialect, NVVM::NVVMDialect,
-                  x86vector::X86VectorDialect, amx::AMXDialect>();
+                  x86vector::X86VectorDialect, amx::AMXDialect,
+                  transform::TransformDialect>();
+  // Transform scripts (transform.structured.tile_using_forall and friends
+  // tile sparse_attn.attention through its TilingInterface).
+  linalg::registerTransformDialectExtension(registry);
+  scf::registerTransformDialectExtension(registry);
+  tensor::registerTransformDialectExtension(registry);
+  tensor::registerFindPayloadReplacementOpInterfaceExternalModels(registry);
   // What convert-gpu-to-nvvm (a ConvertToLLVM-interface driver) converts
   // inside kernels.
   arith::registerConvertArithToLLVMInterface(registry);
@@ -107,4 +120,6 @@ void mlir::sparse_attn::registerUpstreamPassesForPipelines() {
   memref::registerMemRefPasses();
   registerLinalgPasses();
   registerGPUPasses();
+  registerSCFPasses();
+  transform::registerTransformPasses();
 }

@@ -28,11 +28,16 @@ def module_text(c):
         segs = " segments(%%ids : %s)" % ids
     res = q + (", " + lse if c["lse"] else "")
     results = "%o, %lse" if c["lse"] else "%o"
-    return ("func.func @attention(%s) -> (%s) {\n"
-            "  %s = sparse_attn.attention %%q, %%k, %%v%s {pattern = %s}\n"
+    inits = "  %%o_init = tensor.empty() : %s\n" % q
+    outs = "%o_init"
+    if c["lse"]:
+        inits += "  %%lse_init = tensor.empty() : %s\n" % lse
+        outs += ", %lse_init"
+    return ("func.func @attention(%s) -> (%s) {\n%s"
+            "  %s = sparse_attn.attention %%q, %%k, %%v%s outs(%s : %s) {pattern = %s}\n"
             "      : %s, %s, %s -> %s\n"
-            "  return %s : %s\n}\n") % (args, res, results, segs, to_mlir(c["pattern"]),
-                                        q, kv, kv, res, results, res)
+            "  return %s : %s\n}\n") % (args, res, inits, results, segs, outs, res,
+                                        to_mlir(c["pattern"]), q, kv, kv, res, results, res)
 
 
 def main():

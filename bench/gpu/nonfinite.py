@@ -47,9 +47,13 @@ def module(pattern, lse):
     lt = "tensor<1x1x%dxf32>" % S
     res = "%s, %s" % (t, lt) if lse else t
     names = "%o, %l" if lse else "%o"
-    return ("func.func @attention(%%q: %s, %%k: %s, %%v: %s) -> (%s) {\n"
-            "  %s = sparse_attn.attention %%q, %%k, %%v {pattern = %s} : %s, %s, %s -> %s\n"
-            "  return %s : %s\n}\n") % (t, t, t, res, names, pattern, t, t, t, res, names, res)
+    inits = "  %%oi = tensor.empty() : %s\n" % t + (
+        "  %%li = tensor.empty() : %s\n" % lt if lse else "")
+    outs = "%%oi, %%li : %s, %s" % (t, lt) if lse else "%%oi : %s" % t
+    return ("func.func @attention(%%q: %s, %%k: %s, %%v: %s) -> (%s) {\n%s"
+            "  %s = sparse_attn.attention %%q, %%k, %%v outs(%s) {pattern = %s} : %s, %s, %s -> %s\n"
+            "  return %s : %s\n}\n") % (t, t, t, res, inits, names, outs, pattern, t, t, t,
+                                        res, names, res)
 
 
 def make(a):

@@ -56,7 +56,9 @@ int main(int argc, char **argv) {
 
   const char *source =
       "func.func @attention(%q: tensor<1x1x32x16xf32>) -> tensor<1x1x32x16xf32> {\n"
-      "  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}\n"
+      "  %init = tensor.empty() : tensor<1x1x32x16xf32>\n"
+      "  %o = sparse_attn.attention %q, %q, %q outs(%init : tensor<1x1x32x16xf32>)\n"
+      "      {pattern = #sparse_attn.causal}\n"
       "      : tensor<1x1x32x16xf32>, tensor<1x1x32x16xf32>, tensor<1x1x32x16xf32>\n"
       "      -> tensor<1x1x32x16xf32>\n"
       "  return %o : tensor<1x1x32x16xf32>\n}\n";

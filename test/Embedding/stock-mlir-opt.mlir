@@ -27,7 +27,8 @@
 !qk = tensor<1x1x8x4xf32>
 !v = tensor<1x1x8x1xf32>
 func.func @attention(%q: !qk, %v: !v) -> !v {
-  %o = sparse_attn.attention %q, %q, %v {pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.window<before = 8, after = 8>]>}
+  %init0 = tensor.empty() : !v
+  %o = sparse_attn.attention %q, %q, %v outs(%init0 : !v) {pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.window<before = 8, after = 8>]>}
       : !qk, !qk, !v -> !v
   return %o : !v
 }

@@ -23,7 +23,8 @@
 !v = tensor<1x1x8x2xbf16>
 
 func.func @attention(%q: !qk, %k: !qk, %v: !v) -> !v {
-  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : !qk, !qk, !v -> !v
+  %init0 = tensor.empty() : !v
+  %o = sparse_attn.attention %q, %k, %v outs(%init0 : !v) {pattern = #sparse_attn.causal} : !qk, !qk, !v -> !v
   return %o : !v
 }
 

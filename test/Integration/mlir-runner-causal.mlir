@@ -11,7 +11,9 @@
 !v = tensor<1x1x10x2xf32>
 
 func.func @attention(%q: !qk, %k: !qk, %v: !v) -> (!v, tensor<1x1x10xf32>) {
-  %o, %lse = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal}
+  %init0 = tensor.empty() : !v
+  %linit0 = tensor.empty() : tensor<1x1x10xf32>
+  %o, %lse = sparse_attn.attention %q, %k, %v outs(%init0, %linit0 : !v, tensor<1x1x10xf32>) {pattern = #sparse_attn.causal}
       : !qk, !qk, !v -> !v, tensor<1x1x10xf32>
   return %o, %lse : !v, tensor<1x1x10xf32>
 }

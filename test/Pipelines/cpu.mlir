@@ -23,7 +23,9 @@
 
 func.func @attention(%q: tensor<2x4x100x64xbf16>, %k: tensor<2x2x100x64xbf16>, %v: tensor<2x2x100x64xbf16>)
     -> (tensor<2x4x100x64xbf16>, tensor<2x4x100xf32>) {
-  %o, %l = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.union<[#sparse_attn.window<before = 20, after = 0>, #sparse_attn.global<[0]>]>}
+  %init0 = tensor.empty() : tensor<2x4x100x64xbf16>
+  %linit0 = tensor.empty() : tensor<2x4x100xf32>
+  %o, %l = sparse_attn.attention %q, %k, %v outs(%init0, %linit0 : tensor<2x4x100x64xbf16>, tensor<2x4x100xf32>) {pattern = #sparse_attn.union<[#sparse_attn.window<before = 20, after = 0>, #sparse_attn.global<[0]>]>}
       : tensor<2x4x100x64xbf16>, tensor<2x2x100x64xbf16>, tensor<2x2x100x64xbf16> -> tensor<2x4x100x64xbf16>, tensor<2x4x100xf32>
   return %o, %l : tensor<2x4x100x64xbf16>, tensor<2x4x100xf32>
 }

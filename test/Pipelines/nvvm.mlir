@@ -38,7 +38,8 @@
 // NVVM: llvm.func @sparse_attention(%{{.*}}: !llvm.ptr
 // NVVM: nvvm.wgmma.fence.aligned
 func.func @attention(%q: tensor<1x4x256x64xbf16>, %k: tensor<1x4x256x64xbf16>, %v: tensor<1x4x256x64xbf16>) -> tensor<1x4x256x64xbf16> {
-  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.window<before = 100, after = 0>}
+  %init0 = tensor.empty() : tensor<1x4x256x64xbf16>
+  %o = sparse_attn.attention %q, %k, %v outs(%init0 : tensor<1x4x256x64xbf16>) {pattern = #sparse_attn.window<before = 100, after = 0>}
       : tensor<1x4x256x64xbf16>, tensor<1x4x256x64xbf16>, tensor<1x4x256x64xbf16> -> tensor<1x4x256x64xbf16>
   return %o : tensor<1x4x256x64xbf16>
 }

@@ -70,6 +70,9 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
   if (op.hasBlockTables())
     return op.emitOpError("runtime block tables are not lowered by the GPU "
                           "pipeline yet (the fused CPU lowering runs them)");
+  if (op.isTile())
+    return op.emitOpError("tiles (tile_of / at) are not lowered by the GPU "
+                          "pipeline yet (the fused CPU lowering runs them)");
   if (options.warps < 1 || options.warps > 16)
     return op.emitOpError("warps must be between 1 and 16");
   if (options.blockK < 16 || options.blockK % 16 != 0 || options.blockK > 256)

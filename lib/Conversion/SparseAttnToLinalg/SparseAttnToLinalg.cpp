@@ -48,6 +48,8 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
       return rw.notifyMatchFailure(op, "dynamic head count or dimension");
     if (op.hasBlockTables())
       return rw.notifyMatchFailure(op, "runtime block tables");
+    if (op.isTile())
+      return rw.notifyMatchFailure(op, "a tile of a larger problem");
     // The predicate must build before anything is rewritten (the pass
     // diagnosed it; here for drivers that only add the pattern).
     if (failed(verifyPatternCodegen(loc, op.getPattern(), op,
@@ -341,6 +343,12 @@ struct ConvertSparseAttnToLinalgPass
         op.emitOpError("the reference lowering does not take runtime block "
                        "tables (sparse-attn-run --check compares with the "
                        "float64 reference, which does)");
+        ok = false;
+        return;
+      }
+      if (op.isTile()) {
+        op.emitOpError("the reference lowering does not take tiles "
+                       "(tile_of / at) yet; the fused CPU lowering runs them");
         ok = false;
         return;
       }

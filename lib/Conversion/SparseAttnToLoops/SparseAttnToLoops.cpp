@@ -67,9 +67,9 @@ constexpr int64_t kVectorCheckLanes = 16;
 /// form, each in the vector form too where the pattern claims one.
 /// Diagnoses the first that does not.
 LogicalResult verifyMaskCodegen(AttentionOp op) {
-  int64_t sq =
-      llvm::cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
-  int64_t sk = llvm::cast<RankedTensorType>(op.getKey().getType()).getDimSize(2);
+  // Predicates see the problem's lengths (a tile's tile_of sizes).
+  auto [hq, sq, sk] = op.getProblemShape();
+  (void)hq;
   SmallVector<Attribute, 2> masks{op.getPattern()};
   if (op.getQuerySegmentIds() && impliesSameSegment(op.getPattern()))
     masks.push_back(withoutSegments(op.getPattern()));
@@ -125,6 +125,22 @@ struct Kernel {
   ScoreModOp scoreMod;
   ConstantGlobals *tables = nullptr;
   Operation *symbolScope = nullptr;
+  /// A tile of a larger problem (tile_of / at): the offsets of batch, query
+  /// head, query and key positions (index), null for an op that is its
+  /// own problem. Predicates, score modifications and tile classifiers see
+  /// problem positions (`problemPos`); loads and stores use the tile's own.
+  Value at[4];
+  /// The problem's sequence lengths for predicates (the op's own Sq / Sk,
+  /// or a tile's constant tile_of sizes; kDynamic where unknown).
+  int64_t problemSq = ShapedType::kDynamic, problemSk = ShapedType::kDynamic;
+  /// The problem's position of tile position `local` along `dim` (0 batch,
+  /// 1 query head, 2 query, 3 key): `local` itself, with no instruction,
+  /// when the op is not a tile.
+  Value problemPos(OpBuilder &b, Location loc, unsigned dim, Value local) {
+    if (!at[dim])
+      return local;
+    return arith::AddIOp::create(b, loc, local, at[dim]);
+  }
 };
 
 Value cIdx(OpBuilder &b, Location loc, int64_t v) {
@@ -189,6 +205,11 @@ Value softmaxExp(OpBuilder &b, Location loc, Value x) {
 /// to one scaled score `s` of (qPos, kPos).
 Value modAndMask(OpBuilder &b, Location loc, Kernel &kn, Value s, Value bIdx,
                  Value hIdx, Value qPos, Value kPos, bool masked) {
+  // The problem's positions (the same values unless the op is a tile).
+  bIdx = kn.problemPos(b, loc, 0, bIdx);
+  hIdx = kn.problemPos(b, loc, 1, hIdx);
+  qPos = kn.problemPos(b, loc, 2, qPos);
+  kPos = kn.problemPos(b, loc, 3, kPos);
   if (kn.scoreMod)
     s = inlineRegion(b, kn.scoreMod.getBody(), {s, bIdx, hIdx, qPos, kPos})
             .front();
@@ -199,11 +220,28 @@ Value modAndMask(OpBuilder &b, Location loc, Kernel &kn, Value s, Value bIdx,
   in.h = hIdx;
   in.q = qPos;
   in.k = kPos;
-  in.sq = llvm::cast<RankedTensorType>(kn.op.getQuery().getType()).getDimSize(2);
-  in.sk = llvm::cast<RankedTensorType>(kn.op.getKey().getType()).getDimSize(2);
+  in.sq = kn.problemSq;
+  in.sk = kn.problemSk;
   in.symbolScope = kn.symbolScope;
   in.querySegmentIds = kn.qSeg;
   in.keySegmentIds = kn.kSeg;
+  // A tile's segment ids are its own: the predicate's problem positions
+  // go back to the tile's before the load.
+  auto tileSegment = [&kn](Value ids, unsigned posDim) {
+    return [&kn, ids, posDim](OpBuilder &b, Location loc, Value bPos,
+                              Value pos) -> Value {
+      return memref::LoadOp::create(
+          b, loc, ids,
+          ValueRange{arith::SubIOp::create(b, loc, bPos, kn.at[0]),
+                     arith::SubIOp::create(b, loc, pos, kn.at[posDim])});
+    };
+  };
+  auto querySegment = tileSegment(kn.qSeg, 2);
+  auto keySegment = tileSegment(kn.kSeg, 3);
+  if (kn.op.isTile() && kn.qSeg) {
+    in.querySegment = querySegment;
+    in.keySegment = keySegment;
+  }
   auto load = [&](OpBuilder &b, Location loc, DenseIntElementsAttr t, Value i,
                   Value j) { return kn.tables->loadBoolTableEntry(b, loc, t, i, j); };
   in.loadTable = load;
@@ -525,15 +563,17 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
             b, loc, idxVec, DenseElementsAttr::get(idxVec, lanes));
         PatternCodegenInputs in;
         in.lanes = kn.bqPad;
-        in.b = bIdx;
-        in.h = hIdx;
+        in.b = kn.problemPos(b, loc, 0, bIdx);
+        in.h = kn.problemPos(b, loc, 1, hIdx);
         in.q = arith::AddIOp::create(
-            b, loc, vector::BroadcastOp::create(b, loc, idxVec, q0), iota);
-        in.k = vector::BroadcastOp::create(b, loc, idxVec, kPos[j]);
-        in.sq = llvm::cast<RankedTensorType>(kn.op.getQuery().getType())
-                    .getDimSize(2);
-        in.sk = llvm::cast<RankedTensorType>(kn.op.getKey().getType())
-                    .getDimSize(2);
+            b, loc,
+            vector::BroadcastOp::create(b, loc, idxVec,
+                                        kn.problemPos(b, loc, 2, q0)),
+            iota);
+        in.k = vector::BroadcastOp::create(b, loc, idxVec,
+                                           kn.problemPos(b, loc, 3, kPos[j]));
+        in.sq = kn.problemSq;
+        in.sk = kn.problemSk;
         in.symbolScope = kn.symbolScope;
         FailureOr<Value> allowed =
             buildAllowed(b, loc, kn.maskPattern(), in);
@@ -824,6 +864,39 @@ void emitRuntimeTables(OpBuilder &b, Location loc, Kernel &kn, Value bIdx,
 /// Hq. emitRuntimeTables indexes both tensors with the counts' sizes, so a
 /// mismatch reaching it would read out of bounds. Nothing is emitted for a
 /// fact the verifier already proved from static sizes.
+/// A tile (tile_of / at) lies inside its problem: offsets >= 0, h0 + Hq'
+/// <= Hq, q0 + Sq' <= Sq, k0 + Sk' <= Sk, and Hq a multiple of Hkv (the
+/// verifier checks what is constant; the kernel trusts the rest).
+void assertTileInProblem(OpBuilder &b, Location loc, AttentionOp op,
+                         Kernel &kn, Value heads) {
+  auto sizes = op.getProblemSizes();
+  auto offsets = op.getOffsets();
+  Value c0 = cIdx(b, loc, 0);
+  auto le = [&](Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, x, y);
+  };
+  auto all = [&](ArrayRef<Value> conds) {
+    Value ok = conds.front();
+    for (Value c : conds.drop_front())
+      ok = arith::AndIOp::create(b, loc, ok, c);
+    return ok;
+  };
+  Value hkv = memref::DimOp::create(b, loc, kn.k, 1);
+  Value ok = all(
+      {le(c0, offsets[0]), le(c0, offsets[1]), le(c0, offsets[2]),
+       le(c0, offsets[3]),
+       le(arith::AddIOp::create(b, loc, offsets[1], heads), sizes[0]),
+       le(arith::AddIOp::create(b, loc, offsets[2], kn.sq), sizes[1]),
+       le(arith::AddIOp::create(b, loc, offsets[3], kn.sk), sizes[2]),
+       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                             arith::RemUIOp::create(b, loc, sizes[0], hkv),
+                             c0)});
+  cf::AssertOp::create(b, loc, ok,
+                       "sparse-attn: a tile (tile_of / at) lies outside its "
+                       "problem, or the problem's query heads are not a "
+                       "multiple of the key/value heads");
+}
+
 void assertTableShapes(OpBuilder &b, Location loc, AttentionOp op, Kernel &kn,
                        Value batch, Value heads) {
   auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
@@ -924,7 +997,20 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   Value batch = dim(kn.q, 0), heads = dim(kn.q, 1);
   kn.sq = dim(kn.q, 2);
   kn.sk = dim(kn.k, 2);
-  kn.group = arith::DivUIOp::create(rw, loc, heads, dim(kn.k, 1));
+  std::array<int64_t, 3> problem = op.getProblemShape();
+  kn.problemSq = problem[1];
+  kn.problemSk = problem[2];
+  if (op.isTile()) {
+    for (auto [i, v] : llvm::enumerate(op.getOffsets()))
+      kn.at[i] = v;
+    // Query head h0 + h reads key/value head (h0 + h) / (Hq / Hkv) of the
+    // problem; the tile must lie inside it.
+    Value problemHq = op.getProblemSizes()[0];
+    kn.group = arith::DivUIOp::create(rw, loc, problemHq, dim(kn.k, 1));
+    assertTileInProblem(rw, loc, op, kn, heads);
+  } else {
+    kn.group = arith::DivUIOp::create(rw, loc, heads, dim(kn.k, 1));
+  }
 
   // Outputs.
   if (op.hasBlockTables())
@@ -958,7 +1044,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   std::optional<int64_t> tileCount =
       staticSeq ? numTiles(sqStatic, skStatic, options.blockQ, options.blockK)
                 : std::nullopt;
-  if (!mask && !op.hasBlockTables() && tileCount &&
+  if (!mask && !op.hasBlockTables() && !op.isTile() && tileCount &&
       *tileCount <= kMaxCompileTimeTableTiles) {
     MaskInterpreter masks(op);
     PatternContext ctx(sqStatic, skStatic);
@@ -1136,7 +1222,8 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
         Value sT = scratch({kn.bk, kn.bqPad});
         kn.vWide = kn.elt.isF32() || kn.amx ? Value() : scratch({kn.bk, kn.dv});
         Value bIdx = ivs[0], hIdx = ivs[1], qb = ivs[2];
-        Value gIdx = arith::DivUIOp::create(b, loc, hIdx, kn.group);
+        Value gIdx = arith::DivUIOp::create(
+            b, loc, kn.problemPos(b, loc, 1, hIdx), kn.group);
         Value q0 = arith::MulIOp::create(b, loc, qb, bqV);
         Value rows = arith::MinSIOp::create(
             b, loc, bqV, arith::SubIOp::create(b, loc, kn.sq, q0));
@@ -1402,10 +1489,17 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
           // are skipped, full ones skip the element mask.
           auto classified = [&](OpBuilder &b, Value kb) {
             Value k0 = arith::MulIOp::create(b, loc, kb, bkV);
+            // In the problem's positions (a tile's offsets added).
             TileBounds bounds{
-                q0, arith::AddIOp::create(b, loc, q0, rows), k0,
-                arith::MinUIOp::create(
-                    b, loc, arith::AddIOp::create(b, loc, k0, bkV), kn.sk)};
+                kn.problemPos(b, loc, 2, q0),
+                kn.problemPos(b, loc, 2,
+                              arith::AddIOp::create(b, loc, q0, rows)),
+                kn.problemPos(b, loc, 3, k0),
+                kn.problemPos(
+                    b, loc, 3,
+                    arith::MinUIOp::create(
+                        b, loc, arith::AddIOp::create(b, loc, k0, bkV),
+                        kn.sk))};
             FailureOr<TileKindValues> kind =
                 buildTileKind(b, loc, op.getPattern(), bounds);
             if (failed(kind)) // verified by matchAndRewrite

@@ -14,8 +14,9 @@
 // AUTO: nvvm.wgmma.mma_async
 
 func.func @small_head(%q: tensor<1x1x64x32xbf16>) -> tensor<1x1x64x32xbf16> {
+  %init0 = tensor.empty() : tensor<1x1x64x32xbf16>
   // expected-error @+1 {{mma=wgmma needs D and Dv multiples of 64 (Dv at most 256), got D = 32, Dv = 32}}
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %o = sparse_attn.attention %q, %q, %q outs(%init0 : tensor<1x1x64x32xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x1x64x32xbf16>, tensor<1x1x64x32xbf16>, tensor<1x1x64x32xbf16> -> tensor<1x1x64x32xbf16>
   return %o : tensor<1x1x64x32xbf16>
 }
@@ -23,7 +24,8 @@ func.func @small_head(%q: tensor<1x1x64x32xbf16>) -> tensor<1x1x64x32xbf16> {
 // -----
 
 func.func @fits(%q: tensor<1x1x128x64xbf16>) -> tensor<1x1x128x64xbf16> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %init1 = tensor.empty() : tensor<1x1x128x64xbf16>
+  %o = sparse_attn.attention %q, %q, %q outs(%init1 : tensor<1x1x128x64xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x1x128x64xbf16>, tensor<1x1x128x64xbf16>, tensor<1x1x128x64xbf16> -> tensor<1x1x128x64xbf16>
   return %o : tensor<1x1x128x64xbf16>
 }

@@ -9,8 +9,9 @@
 // BLOCKK: error: convert-sparse-attn-to-gpu: warps must be between 1 and 16, block-k a multiple of 16 between 16 and 256
 
 func.func @f32(%q: tensor<1x1x64x64xf32>) -> tensor<1x1x64x64xf32> {
+  %init0 = tensor.empty() : tensor<1x1x64x64xf32>
   // expected-error @+1 {{the GPU lowering needs f16 or bf16 inputs (tensor cores), got 'f32'}}
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %o = sparse_attn.attention %q, %q, %q outs(%init0 : tensor<1x1x64x64xf32>) {pattern = #sparse_attn.causal}
       : tensor<1x1x64x64xf32>, tensor<1x1x64x64xf32>, tensor<1x1x64x64xf32> -> tensor<1x1x64x64xf32>
   return %o : tensor<1x1x64x64xf32>
 }
@@ -18,8 +19,11 @@ func.func @f32(%q: tensor<1x1x64x64xf32>) -> tensor<1x1x64x64xf32> {
 // -----
 
 func.func @dynamic(%q: tensor<1x1x?x64xbf16>) -> tensor<1x1x?x64xbf16> {
+  %dc1_0_2 = arith.constant 2 : index
+  %dd1_0_2 = tensor.dim %q, %dc1_0_2 : tensor<1x1x?x64xbf16>
+  %init1 = tensor.empty(%dd1_0_2) : tensor<1x1x?x64xbf16>
   // expected-error @+1 {{the GPU lowering needs static shapes, got 'tensor<1x1x?x64xbf16>'}}
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %o = sparse_attn.attention %q, %q, %q outs(%init1 : tensor<1x1x?x64xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x1x?x64xbf16>, tensor<1x1x?x64xbf16>, tensor<1x1x?x64xbf16> -> tensor<1x1x?x64xbf16>
   return %o : tensor<1x1x?x64xbf16>
 }
@@ -27,8 +31,9 @@ func.func @dynamic(%q: tensor<1x1x?x64xbf16>) -> tensor<1x1x?x64xbf16> {
 // -----
 
 func.func @head_dim(%q: tensor<1x1x64x40xbf16>) -> tensor<1x1x64x40xbf16> {
+  %init2 = tensor.empty() : tensor<1x1x64x40xbf16>
   // expected-error @+1 {{the GPU lowering needs head dimensions D and Dv that are multiples of 16, got D = 40, Dv = 40}}
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.dense}
+  %o = sparse_attn.attention %q, %q, %q outs(%init2 : tensor<1x1x64x40xbf16>) {pattern = #sparse_attn.dense}
       : tensor<1x1x64x40xbf16>, tensor<1x1x64x40xbf16>, tensor<1x1x64x40xbf16> -> tensor<1x1x64x40xbf16>
   return %o : tensor<1x1x64x40xbf16>
 }
@@ -37,9 +42,10 @@ func.func @head_dim(%q: tensor<1x1x64x40xbf16>) -> tensor<1x1x64x40xbf16> {
 
 // Sq = Sk = 2^31 (issue 13, defect 4: LLVM ERROR: out of memory before).
 func.func @huge_seq(%q: tensor<1x1x2147483648x64xbf16>) -> tensor<1x1x2147483648x64xbf16> {
+  %init3 = tensor.empty() : tensor<1x1x2147483648x64xbf16>
   // expected-error @+2 {{too many tiles for the GPU lowering}}
   // expected-error @+1 {{could not be lowered to gpu}}
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %o = sparse_attn.attention %q, %q, %q outs(%init3 : tensor<1x1x2147483648x64xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x1x2147483648x64xbf16>, tensor<1x1x2147483648x64xbf16>, tensor<1x1x2147483648x64xbf16> -> tensor<1x1x2147483648x64xbf16>
   return %o : tensor<1x1x2147483648x64xbf16>
 }
@@ -48,8 +54,9 @@ func.func @huge_seq(%q: tensor<1x1x2147483648x64xbf16>) -> tensor<1x1x2147483648
 
 // D = 2^31: the shared-memory plan refuses it.
 func.func @huge_d(%q: tensor<1x1x64x2147483648xbf16>) -> tensor<1x1x64x2147483648xbf16> {
+  %init4 = tensor.empty() : tensor<1x1x64x2147483648xbf16>
   // expected-error @+1 {{the GPU kernel would need up to 1099511648260 bytes of shared memory at block-k 64, more than the 232448 of a thread block; use a smaller block-k}}
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %o = sparse_attn.attention %q, %q, %q outs(%init4 : tensor<1x1x64x2147483648xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x1x64x2147483648xbf16>, tensor<1x1x64x2147483648xbf16>, tensor<1x1x64x2147483648xbf16> -> tensor<1x1x64x2147483648xbf16>
   return %o : tensor<1x1x64x2147483648xbf16>
 }
@@ -65,7 +72,17 @@ func.func @merge(%o: tensor<1x4x64x64xbf16>, %l: tensor<1x4x64xf32>) -> (tensor<
 // -----
 
 func.func @tables(%q: tensor<1x4x64x64xbf16>, %n: tensor<1x1x1xi32>, %i: tensor<1x1x1x1xi32>) -> tensor<1x4x64x64xbf16> {
+  %init5 = tensor.empty() : tensor<1x4x64x64xbf16>
   // expected-error @+1 {{runtime block tables are not lowered by the GPU pipeline yet (the fused CPU lowering runs them)}}
-  %o = sparse_attn.attention %q, %q, %q block_tables(%n, %i : tensor<1x1x1xi32>, tensor<1x1x1x1xi32>) {pattern = #sparse_attn.dense, table_block = array<i64: 64, 64>} : tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16> -> tensor<1x4x64x64xbf16>
+  %o = sparse_attn.attention %q, %q, %q block_tables(%n, %i : tensor<1x1x1xi32>, tensor<1x1x1x1xi32>) outs(%init5 : tensor<1x4x64x64xbf16>) {pattern = #sparse_attn.dense, table_block = array<i64: 64, 64>} : tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16> -> tensor<1x4x64x64xbf16>
+  return %o : tensor<1x4x64x64xbf16>
+}
+
+// -----
+
+func.func @tile(%q: tensor<1x4x64x64xbf16>, %i: index) -> tensor<1x4x64x64xbf16> {
+  %init = tensor.empty() : tensor<1x4x64x64xbf16>
+  // expected-error @+1 {{tiles (tile_of / at) are not lowered by the GPU pipeline yet (the fused CPU lowering runs them)}}
+  %o = sparse_attn.attention %q, %q, %q tile_of(%i, %i, %i) at(%i, %i, %i, %i) outs(%init : tensor<1x4x64x64xbf16>) {pattern = #sparse_attn.causal} : tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16> -> tensor<1x4x64x64xbf16>
   return %o : tensor<1x4x64x64xbf16>
 }

@@ -25,7 +25,8 @@
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
 func.func @causal(%q: tensor<1x8x1000x128xbf16>, %k: tensor<1x2x1000x128xbf16>, %v: tensor<1x2x1000x128xbf16>) -> tensor<1x8x1000x128xbf16> {
-  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal}
+  %init0 = tensor.empty() : tensor<1x8x1000x128xbf16>
+  %o = sparse_attn.attention %q, %k, %v outs(%init0 : tensor<1x8x1000x128xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x8x1000x128xbf16>, tensor<1x2x1000x128xbf16>, tensor<1x2x1000x128xbf16> -> tensor<1x8x1000x128xbf16>
   return %o : tensor<1x8x1000x128xbf16>
 }

@@ -49,7 +49,8 @@
 // OPTS: blocks in (%c32, %c8, %c1) threads in (%c64, %c1, %c1)
 // OPTS: memref.view {{.*}} to memref<32x72xbf16, #gpu.address_space<workgroup>>
 func.func @causal(%q: tensor<1x8x1000x64xbf16>, %k: tensor<1x2x1000x64xbf16>, %v: tensor<1x2x1000x64xbf16>) -> tensor<1x8x1000x64xbf16> {
-  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal}
+  %init0 = tensor.empty() : tensor<1x8x1000x64xbf16>
+  %o = sparse_attn.attention %q, %k, %v outs(%init0 : tensor<1x8x1000x64xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x8x1000x64xbf16>, tensor<1x2x1000x64xbf16>, tensor<1x2x1000x64xbf16> -> tensor<1x8x1000x64xbf16>
   return %o : tensor<1x8x1000x64xbf16>
 }
@@ -74,7 +75,9 @@ func.func @causal(%q: tensor<1x8x1000x64xbf16>, %k: tensor<1x2x1000x64xbf16>, %v
 // CHECK: nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.ftz.f"
 func.func @document(%q: tensor<1x2x256x64xf16>, %k: tensor<1x2x256x64xf16>, %v: tensor<1x2x256x64xf16>, %ids: tensor<1x256xi32>) -> (tensor<1x2x256x64xf16>, tensor<1x2x256xf32>) {
-  %o, %lse = sparse_attn.attention %q, %k, %v segments(%ids : tensor<1x256xi32>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
+  %init1 = tensor.empty() : tensor<1x2x256x64xf16>
+  %linit1 = tensor.empty() : tensor<1x2x256xf32>
+  %o, %lse = sparse_attn.attention %q, %k, %v segments(%ids : tensor<1x256xi32>) outs(%init1, %linit1 : tensor<1x2x256x64xf16>, tensor<1x2x256xf32>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
       : tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16> -> tensor<1x2x256x64xf16>, tensor<1x2x256xf32>
   return %o, %lse : tensor<1x2x256x64xf16>, tensor<1x2x256xf32>
 }

@@ -11,7 +11,8 @@
 // AUTO: dynamic_shared_memory_size %c214016_i32
 // AUTO: nvvm.wgmma.mma_async
 func.func @wide(%q: tensor<1x1x512x128xbf16>) -> tensor<1x1x512x128xbf16> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %init0 = tensor.empty() : tensor<1x1x512x128xbf16>
+  %o = sparse_attn.attention %q, %q, %q outs(%init0 : tensor<1x1x512x128xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x1x512x128xbf16>, tensor<1x1x512x128xbf16>, tensor<1x1x512x128xbf16> -> tensor<1x1x512x128xbf16>
   return %o : tensor<1x1x512x128xbf16>
 }

@@ -34,7 +34,9 @@
 // CHECK: linalg.generic {{.*}} ins(%[[MAX]], %[[L]]
 // CHECK:   math.log
 func.func @causal(%q: tensor<1x2x10x8xbf16>, %k: tensor<1x1x12x8xbf16>, %v: tensor<1x1x12x4xbf16>) -> (tensor<1x2x10x4xbf16>, tensor<1x2x10xf32>) {
-  %o, %l = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : tensor<1x2x10x8xbf16>, tensor<1x1x12x8xbf16>, tensor<1x1x12x4xbf16> -> tensor<1x2x10x4xbf16>, tensor<1x2x10xf32>
+  %init0 = tensor.empty() : tensor<1x2x10x4xbf16>
+  %linit0 = tensor.empty() : tensor<1x2x10xf32>
+  %o, %l = sparse_attn.attention %q, %k, %v outs(%init0, %linit0 : tensor<1x2x10x4xbf16>, tensor<1x2x10xf32>) {pattern = #sparse_attn.causal} : tensor<1x2x10x8xbf16>, tensor<1x1x12x8xbf16>, tensor<1x1x12x4xbf16> -> tensor<1x2x10x4xbf16>, tensor<1x2x10xf32>
   return %o, %l : tensor<1x2x10x4xbf16>, tensor<1x2x10xf32>
 }
 
@@ -45,6 +47,7 @@ func.func @causal(%q: tensor<1x2x10x8xbf16>, %k: tensor<1x1x12x8xbf16>, %v: tens
 // CHECK: arith.constant dense<{{\[}}[true, false], [true, true]]> : tensor<2x2xi1>
 // CHECK: tensor.extract
 func.func @tables(%q: tensor<1x1x8x4xf32>) -> tensor<1x1x8x4xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.blocks<block = [4, 4], layout = dense<[[true, false], [true, true]]> : tensor<2x2xi1>>} : tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32> -> tensor<1x1x8x4xf32>
+  %init1 = tensor.empty() : tensor<1x1x8x4xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init1 : tensor<1x1x8x4xf32>) {pattern = #sparse_attn.blocks<block = [4, 4], layout = dense<[[true, false], [true, true]]> : tensor<2x2xi1>>} : tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32> -> tensor<1x1x8x4xf32>
   return %o : tensor<1x1x8x4xf32>
 }

@@ -52,7 +52,8 @@
 // OFF-NOT: amx.
 // OFF-NOT: arch_prctl
 func.func @amx(%q: tensor<1x4x256x64xbf16>, %k: tensor<1x2x256x64xbf16>, %v: tensor<1x2x256x32xbf16>) -> tensor<1x4x256x32xbf16> {
-  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal}
+  %init0 = tensor.empty() : tensor<1x4x256x32xbf16>
+  %o = sparse_attn.attention %q, %k, %v outs(%init0 : tensor<1x4x256x32xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x4x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x32xbf16> -> tensor<1x4x256x32xbf16>
   return %o : tensor<1x4x256x32xbf16>
 }
@@ -70,17 +71,20 @@ func.func @amx(%q: tensor<1x4x256x64xbf16>, %k: tensor<1x2x256x64xbf16>, %v: ten
 // CHECK-NOT: amx.
 // CHECK: return
 func.func @f32(%q: tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %init1 = tensor.empty() : tensor<1x2x256x64xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init1 : tensor<1x2x256x64xf32>) {pattern = #sparse_attn.causal}
       : tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x256x64xf32>
   return %o : tensor<1x2x256x64xf32>
 }
 func.func @d48(%q: tensor<1x2x256x48xbf16>) -> tensor<1x2x256x48xbf16> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %init2 = tensor.empty() : tensor<1x2x256x48xbf16>
+  %o = sparse_attn.attention %q, %q, %q outs(%init2 : tensor<1x2x256x48xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x2x256x48xbf16>, tensor<1x2x256x48xbf16>, tensor<1x2x256x48xbf16> -> tensor<1x2x256x48xbf16>
   return %o : tensor<1x2x256x48xbf16>
 }
 func.func @short(%q: tensor<1x2x40x64xbf16>) -> tensor<1x2x40x64xbf16> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %init3 = tensor.empty() : tensor<1x2x40x64xbf16>
+  %o = sparse_attn.attention %q, %q, %q outs(%init3 : tensor<1x2x40x64xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x2x40x64xbf16>, tensor<1x2x40x64xbf16>, tensor<1x2x40x64xbf16> -> tensor<1x2x40x64xbf16>
   return %o : tensor<1x2x40x64xbf16>
 }

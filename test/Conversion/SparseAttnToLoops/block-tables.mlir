@@ -14,10 +14,15 @@ func.func @dynamic_tables(%q: tensor<?x4x?x16xf32>, %k: tensor<?x2x?x16xf32>,
                           %n: tensor<?x?x?xi32>, %i: tensor<?x?x?x?xi32>,
                           %fn: tensor<?x?x?xi32>, %fi: tensor<?x?x?x?xi32>)
     -> tensor<?x4x?x16xf32> {
+  %dc0_0_0 = arith.constant 0 : index
+  %dd0_0_0 = tensor.dim %q, %dc0_0_0 : tensor<?x4x?x16xf32>
+  %dc0_0_2 = arith.constant 2 : index
+  %dd0_0_2 = tensor.dim %q, %dc0_0_2 : tensor<?x4x?x16xf32>
+  %init0 = tensor.empty(%dd0_0_0, %dd0_0_2) : tensor<?x4x?x16xf32>
   %o = sparse_attn.attention %q, %k, %v
       block_tables(%n, %i : tensor<?x?x?xi32>, tensor<?x?x?x?xi32>)
       full_tables(%fn, %fi : tensor<?x?x?xi32>, tensor<?x?x?x?xi32>)
-      {pattern = #sparse_attn.causal, table_block = array<i64: 16, 16>}
+      outs(%init0 : tensor<?x4x?x16xf32>) {pattern = #sparse_attn.causal, table_block = array<i64: 16, 16>}
       : tensor<?x4x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>
       -> tensor<?x4x?x16xf32>
   return %o : tensor<?x4x?x16xf32>
@@ -32,9 +37,10 @@ func.func @static_tables(%q: tensor<1x4x32x16xf32>, %k: tensor<1x2x32x16xf32>,
                          %v: tensor<1x2x32x16xf32>,
                          %n: tensor<1x2x2xi32>, %i: tensor<1x2x2x2xi32>)
     -> tensor<1x4x32x16xf32> {
+  %init1 = tensor.empty() : tensor<1x4x32x16xf32>
   %o = sparse_attn.attention %q, %k, %v
       block_tables(%n, %i : tensor<1x2x2xi32>, tensor<1x2x2x2xi32>)
-      {pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>}
+      outs(%init1 : tensor<1x4x32x16xf32>) {pattern = #sparse_attn.dense, table_block = array<i64: 16, 16>}
       : tensor<1x4x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x16xf32>
       -> tensor<1x4x32x16xf32>
   return %o : tensor<1x4x32x16xf32>

@@ -55,7 +55,8 @@
 // CHECK:   vector.store %{{.*}}, %[[OUT]]
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 func.func @causal(%q: tensor<1x2x10x8xf16>, %kv: tensor<1x1x10x8xf16>) -> tensor<1x2x10x8xf16> {
-  %o = sparse_attn.attention %q, %kv, %kv {pattern = #sparse_attn.causal} : tensor<1x2x10x8xf16>, tensor<1x1x10x8xf16>, tensor<1x1x10x8xf16> -> tensor<1x2x10x8xf16>
+  %init0 = tensor.empty() : tensor<1x2x10x8xf16>
+  %o = sparse_attn.attention %q, %kv, %kv outs(%init0 : tensor<1x2x10x8xf16>) {pattern = #sparse_attn.causal} : tensor<1x2x10x8xf16>, tensor<1x1x10x8xf16>, tensor<1x1x10x8xf16> -> tensor<1x2x10x8xf16>
   return %o : tensor<1x2x10x8xf16>
 }
 
@@ -79,7 +80,13 @@ sparse_attn.mask @unused(%b: index, %h: index, %q: index, %k: index) {
   sparse_attn.yield %t : i1
 }
 func.func @dynamic_segments(%q: tensor<1x1x?x16xf32>, %s: tensor<1x?xi32>) -> (tensor<1x1x?x16xf32>, tensor<1x1x?xf32>) {
-  %o, %l = sparse_attn.attention %q, %q, %q segments(%s : tensor<1x?xi32>) {pattern = #sparse_attn.segments} : tensor<1x1x?x16xf32>, tensor<1x1x?x16xf32>, tensor<1x1x?x16xf32> -> tensor<1x1x?x16xf32>, tensor<1x1x?xf32>
+  %dc1_0_2 = arith.constant 2 : index
+  %dd1_0_2 = tensor.dim %q, %dc1_0_2 : tensor<1x1x?x16xf32>
+  %init1 = tensor.empty(%dd1_0_2) : tensor<1x1x?x16xf32>
+  %dc1_1_2 = arith.constant 2 : index
+  %dd1_1_2 = tensor.dim %q, %dc1_1_2 : tensor<1x1x?x16xf32>
+  %linit1 = tensor.empty(%dd1_1_2) : tensor<1x1x?xf32>
+  %o, %l = sparse_attn.attention %q, %q, %q segments(%s : tensor<1x?xi32>) outs(%init1, %linit1 : tensor<1x1x?x16xf32>, tensor<1x1x?xf32>) {pattern = #sparse_attn.segments} : tensor<1x1x?x16xf32>, tensor<1x1x?x16xf32>, tensor<1x1x?x16xf32> -> tensor<1x1x?x16xf32>, tensor<1x1x?xf32>
   return %o, %l : tensor<1x1x?x16xf32>, tensor<1x1x?xf32>
 }
 // The masks are inlined and their symbols removed.
@@ -105,7 +112,8 @@ sparse_attn.score_mod @softcap(%s: f32, %b: index, %h: index, %q: index, %k: ind
   sparse_attn.yield %t : f32
 }
 func.func @inlined(%q: tensor<1x1x8x8xf32>) -> tensor<1x1x8x8xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@even>, score_mod = @softcap} : tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32> -> tensor<1x1x8x8xf32>
+  %init2 = tensor.empty() : tensor<1x1x8x8xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init2 : tensor<1x1x8x8xf32>) {pattern = #sparse_attn.custom<@even>, score_mod = @softcap} : tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32> -> tensor<1x1x8x8xf32>
   return %o : tensor<1x1x8x8xf32>
 }
 
@@ -119,6 +127,7 @@ func.func @inlined(%q: tensor<1x1x8x8xf32>) -> tensor<1x1x8x8xf32> {
 // CHECK: arith.cmpi sle, %{{.*}} : vector<16xindex>
 // CHECK: arith.select %{{.*}} : vector<16xi1>, vector<16xf32>
 func.func @vector_mask(%q: tensor<1x1x64x8xf32>) -> tensor<1x1x64x8xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.window<before = 5, after = 2>} : tensor<1x1x64x8xf32>, tensor<1x1x64x8xf32>, tensor<1x1x64x8xf32> -> tensor<1x1x64x8xf32>
+  %init3 = tensor.empty() : tensor<1x1x64x8xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init3 : tensor<1x1x64x8xf32>) {pattern = #sparse_attn.window<before = 5, after = 2>} : tensor<1x1x64x8xf32>, tensor<1x1x64x8xf32>, tensor<1x1x64x8xf32> -> tensor<1x1x64x8xf32>
   return %o : tensor<1x1x64x8xf32>
 }

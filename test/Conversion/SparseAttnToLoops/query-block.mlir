@@ -19,7 +19,8 @@
 // OFF-LABEL: func.func @bf16
 // OFF-NOT: x86vector.avx512.dot
 func.func @bf16(%q: tensor<1x2x256x64xbf16>) -> tensor<1x2x256x64xbf16> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %init0 = tensor.empty() : tensor<1x2x256x64xbf16>
+  %o = sparse_attn.attention %q, %q, %q outs(%init0 : tensor<1x2x256x64xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16> -> tensor<1x2x256x64xbf16>
   return %o : tensor<1x2x256x64xbf16>
 }
@@ -31,7 +32,8 @@ func.func @bf16(%q: tensor<1x2x256x64xbf16>) -> tensor<1x2x256x64xbf16> {
 // CHECK-NOT: x86vector.avx512.dot
 // CHECK: return
 func.func @f32(%q: tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %init1 = tensor.empty() : tensor<1x2x256x64xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init1 : tensor<1x2x256x64xf32>) {pattern = #sparse_attn.causal}
       : tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x256x64xf32>
   return %o : tensor<1x2x256x64xf32>
 }
@@ -47,7 +49,8 @@ func.func @f32(%q: tensor<1x2x256x64xf32>) -> tensor<1x2x256x64xf32> {
 // CHECK: vector.transpose {{.*}}, [1, 0] : vector<16x16xf32> to vector<16x16xf32>
 // CHECK-COUNT-16: vector.store {{.*}} : memref<32x64xf32>, vector<16xf32>
 func.func @transpose16(%q: tensor<1x2x256x32xf32>) -> tensor<1x2x256x32xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal}
+  %init2 = tensor.empty() : tensor<1x2x256x32xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init2 : tensor<1x2x256x32xf32>) {pattern = #sparse_attn.causal}
       : tensor<1x2x256x32xf32>, tensor<1x2x256x32xf32>, tensor<1x2x256x32xf32> -> tensor<1x2x256x32xf32>
   return %o : tensor<1x2x256x32xf32>
 }
@@ -73,7 +76,8 @@ func.func @transpose16(%q: tensor<1x2x256x32xf32>) -> tensor<1x2x256x32xf32> {
 // CHECK:       arith.cmpi sle, {{.*}} : vector<64xindex>
 // CHECK:     } else {
 func.func @document(%q: tensor<1x2x256x32xf32>, %ids: tensor<1x256xi32>) -> tensor<1x2x256x32xf32> {
-  %o = sparse_attn.attention %q, %q, %q segments(%ids : tensor<1x256xi32>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
+  %init3 = tensor.empty() : tensor<1x2x256x32xf32>
+  %o = sparse_attn.attention %q, %q, %q segments(%ids : tensor<1x256xi32>) outs(%init3 : tensor<1x2x256x32xf32>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
       : tensor<1x2x256x32xf32>, tensor<1x2x256x32xf32>, tensor<1x2x256x32xf32> -> tensor<1x2x256x32xf32>
   return %o : tensor<1x2x256x32xf32>
 }

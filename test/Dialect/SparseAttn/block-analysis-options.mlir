@@ -10,6 +10,7 @@
 // RUN: sparse-attn-opt %s --sparse-attn-block-analysis="block-q=2 block-k=2 max-tiles=16" | FileCheck %s --check-prefix=KEEP
 // KEEP: block_mask = #sparse_attn.block_mask<block = [2, 2]
 func.func @f(%q: tensor<1x1x8x8xf32>) -> tensor<1x1x8x8xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32> -> tensor<1x1x8x8xf32>
+  %init0 = tensor.empty() : tensor<1x1x8x8xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init0 : tensor<1x1x8x8xf32>) {pattern = #sparse_attn.causal} : tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32> -> tensor<1x1x8x8xf32>
   return %o : tensor<1x1x8x8xf32>
 }

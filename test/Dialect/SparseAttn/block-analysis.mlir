@@ -9,7 +9,8 @@
 // CHECK-LABEL: @causal
 // CHECK: block_mask = #sparse_attn.block_mask<block = [4, 4], num_k_blocks = 3, partial_offsets = [0, 1, 2, 3], partial_indices = [0, 1, 2], full_offsets = [0, 0, 1, 3], full_indices = [0, 0, 1]>
 func.func @causal(%q: !t) -> !t {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : !t, !t, !t -> !t
+  %init0 = tensor.empty() : !t
+  %o = sparse_attn.attention %q, %q, %q outs(%init0 : !t) {pattern = #sparse_attn.causal} : !t, !t, !t -> !t
   return %o : !t
 }
 
@@ -22,7 +23,8 @@ func.func @causal(%q: !t) -> !t {
 // CHECK-LABEL: @window
 // CHECK: block_mask = #sparse_attn.block_mask<block = [4, 4], num_k_blocks = 3, partial_offsets = [0, 2, 5], partial_indices = [0, 1, 0, 1, 2], full_offsets = [0, 0, 0], full_indices = []>
 func.func @window(%q: !q, %kv: !kv) -> !q {
-  %o = sparse_attn.attention %q, %kv, %kv {pattern = #sparse_attn.window<before = 1, after = 4>} : !q, !kv, !kv -> !q
+  %init1 = tensor.empty() : !q
+  %o = sparse_attn.attention %q, %kv, %kv outs(%init1 : !q) {pattern = #sparse_attn.window<before = 1, after = 4>} : !q, !kv, !kv -> !q
   return %o : !q
 }
 
@@ -33,7 +35,8 @@ func.func @window(%q: !q, %kv: !kv) -> !q {
 // CHECK-LABEL: @segments
 // CHECK: block_mask = #sparse_attn.block_mask<block = [4, 4], num_k_blocks = 2, partial_offsets = [0, 1, 3], partial_indices = [0, 0, 1], full_offsets = [0, 0, 0], full_indices = []>
 func.func @segments(%q: !t, %s: tensor<1x8xi32>) -> !t {
-  %o = sparse_attn.attention %q, %q, %q segments(%s : tensor<1x8xi32>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>} : !t, !t, !t -> !t
+  %init2 = tensor.empty() : !t
+  %o = sparse_attn.attention %q, %q, %q segments(%s : tensor<1x8xi32>) outs(%init2 : !t) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>} : !t, !t, !t -> !t
   return %o : !t
 }
 
@@ -52,7 +55,8 @@ sparse_attn.mask @head_causal(%b: index, %h: index, %q: index, %k: index) {
   sparse_attn.yield %ok : i1
 }
 func.func @per_head(%q: !t) -> !t {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@head_causal>} : !t, !t, !t -> !t
+  %init3 = tensor.empty() : !t
+  %o = sparse_attn.attention %q, %q, %q outs(%init3 : !t) {pattern = #sparse_attn.custom<@head_causal>} : !t, !t, !t -> !t
   return %o : !t
 }
 
@@ -61,7 +65,10 @@ func.func @per_head(%q: !t) -> !t {
 // CHECK-LABEL: @dynamic
 // CHECK-NOT: block_mask
 func.func @dynamic(%q: tensor<1x1x?x8xf32>) -> tensor<1x1x?x8xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32> -> tensor<1x1x?x8xf32>
+  %dc4_0_2 = arith.constant 2 : index
+  %dd4_0_2 = tensor.dim %q, %dc4_0_2 : tensor<1x1x?x8xf32>
+  %init4 = tensor.empty(%dd4_0_2) : tensor<1x1x?x8xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init4 : tensor<1x1x?x8xf32>) {pattern = #sparse_attn.causal} : tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32> -> tensor<1x1x?x8xf32>
   return %o : tensor<1x1x?x8xf32>
 }
 
@@ -76,7 +83,10 @@ sparse_attn.mask @head_causal(%b: index, %h: index, %q: index, %k: index) {
 // CHECK-LABEL: @dynamic_heads
 // CHECK-NOT: block_mask
 func.func @dynamic_heads(%q: tensor<1x?x8x8xf32>) -> tensor<1x?x8x8xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@head_causal>} : tensor<1x?x8x8xf32>, tensor<1x?x8x8xf32>, tensor<1x?x8x8xf32> -> tensor<1x?x8x8xf32>
+  %dc5_0_1 = arith.constant 1 : index
+  %dd5_0_1 = tensor.dim %q, %dc5_0_1 : tensor<1x?x8x8xf32>
+  %init5 = tensor.empty(%dd5_0_1) : tensor<1x?x8x8xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init5 : tensor<1x?x8x8xf32>) {pattern = #sparse_attn.custom<@head_causal>} : tensor<1x?x8x8xf32>, tensor<1x?x8x8xf32>, tensor<1x?x8x8xf32> -> tensor<1x?x8x8xf32>
   return %o : tensor<1x?x8x8xf32>
 }
 
@@ -93,7 +103,8 @@ sparse_attn.mask @bad(%b: index, %h: index, %q: index, %k: index) {
   sparse_attn.yield %ok : i1
 }
 func.func @unsupported_op(%q: tensor<1x1x8x8xf32>) -> tensor<1x1x8x8xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@bad>} : tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32> -> tensor<1x1x8x8xf32>
+  %init6 = tensor.empty() : tensor<1x1x8x8xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init6 : tensor<1x1x8x8xf32>) {pattern = #sparse_attn.custom<@bad>} : tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32> -> tensor<1x1x8x8xf32>
   return %o : tensor<1x1x8x8xf32>
 }
 
@@ -112,15 +123,17 @@ sparse_attn.mask @by_head(%b: index, %h: index, %q: index, %k: index) {
 // CHECK-LABEL: @many_heads
 // CHECK-NOT: block_mask
 func.func @many_heads(%q: tensor<1x2147483648x8x8xf32>, %k: tensor<1x1x8x8xf32>) -> tensor<1x2147483648x8x8xf32> {
+  %init7 = tensor.empty() : tensor<1x2147483648x8x8xf32>
   // expected-warning @+1 {{custom mask reads the batch or head index: B x Hq = 1 x 2147483648 classifications exceed 65536; tiles are left unclassified (all partial)}}
-  %o = sparse_attn.attention %q, %k, %k {pattern = #sparse_attn.custom<@by_head>} : tensor<1x2147483648x8x8xf32>, tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32> -> tensor<1x2147483648x8x8xf32>
+  %o = sparse_attn.attention %q, %k, %k outs(%init7 : tensor<1x2147483648x8x8xf32>) {pattern = #sparse_attn.custom<@by_head>} : tensor<1x2147483648x8x8xf32>, tensor<1x1x8x8xf32>, tensor<1x1x8x8xf32> -> tensor<1x2147483648x8x8xf32>
   return %o : tensor<1x2147483648x8x8xf32>
 }
 
 // -----
 // Sq = Sk = 2^31 with 4 x 4 tiles: refused (issue 13, defect 4).
 func.func @huge_seq(%q: tensor<1x1x2147483648x8xf32>) -> tensor<1x1x2147483648x8xf32> {
+  %init8 = tensor.empty() : tensor<1x1x2147483648x8xf32>
   // expected-error @+1 {{block analysis with 4x4 tiles of a 2147483648x2147483648 score matrix needs more than 2147483648 tiles}}
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal} : tensor<1x1x2147483648x8xf32>, tensor<1x1x2147483648x8xf32>, tensor<1x1x2147483648x8xf32> -> tensor<1x1x2147483648x8xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init8 : tensor<1x1x2147483648x8xf32>) {pattern = #sparse_attn.causal} : tensor<1x1x2147483648x8xf32>, tensor<1x1x2147483648x8xf32>, tensor<1x1x2147483648x8xf32> -> tensor<1x1x2147483648x8xf32>
   return %o : tensor<1x1x2147483648x8xf32>
 }

@@ -9,37 +9,53 @@
 
 // CHECK-LABEL: func.func @patterns
 func.func @patterns(%q: !q, %k: !kv, %v: !kv) {
-  // CHECK: sparse_attn.attention %{{.*}}, %{{.*}}, %{{.*}} {pattern = #sparse_attn.dense} : tensor<2x8x64x32xf16>, tensor<2x2x64x32xf16>, tensor<2x2x64x32xf16> -> tensor<2x8x64x32xf16>
-  %0 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.dense} : !q, !kv, !kv -> !q
+  // CHECK: %[[I0:.*]] = tensor.empty() : tensor<2x8x64x32xf16>
+  // CHECK: sparse_attn.attention %arg0, %arg1, %arg2 outs(%[[I0]] : tensor<2x8x64x32xf16>) {pattern = #sparse_attn.dense} : tensor<2x8x64x32xf16>, tensor<2x2x64x32xf16>, tensor<2x2x64x32xf16> -> tensor<2x8x64x32xf16>
+  %init0 = tensor.empty() : !q
+  %0 = sparse_attn.attention %q, %k, %v outs(%init0 : !q) {pattern = #sparse_attn.dense} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.causal}
-  %1 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal} : !q, !kv, !kv -> !q
+  %init1 = tensor.empty() : !q
+  %1 = sparse_attn.attention %q, %k, %v outs(%init1 : !q) {pattern = #sparse_attn.causal} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.window<before = 16, after = 0>}
-  %2 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.window<before = 16, after = 0>} : !q, !kv, !kv -> !q
+  %init2 = tensor.empty() : !q
+  %2 = sparse_attn.attention %q, %k, %v outs(%init2 : !q) {pattern = #sparse_attn.window<before = 16, after = 0>} : !q, !kv, !kv -> !q
   // Keys in any order.
   // CHECK: {pattern = #sparse_attn.window<before = 4, after = 8>}
-  %3 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.window<after = 8, before = 4>} : !q, !kv, !kv -> !q
+  %init3 = tensor.empty() : !q
+  %3 = sparse_attn.attention %q, %k, %v outs(%init3 : !q) {pattern = #sparse_attn.window<after = 8, before = 4>} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.dilated<before = 8, after = 8, dilation = 2>}
-  %4 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.dilated<before = 8, after = 8, dilation = 2>} : !q, !kv, !kv -> !q
+  %init4 = tensor.empty() : !q
+  %4 = sparse_attn.attention %q, %k, %v outs(%init4 : !q) {pattern = #sparse_attn.dilated<before = 8, after = 8, dilation = 2>} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.strided<stride = 8>}
-  %5 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.strided<stride = 8>} : !q, !kv, !kv -> !q
+  %init5 = tensor.empty() : !q
+  %5 = sparse_attn.attention %q, %k, %v outs(%init5 : !q) {pattern = #sparse_attn.strided<stride = 8>} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.fixed<stride = 16, summary = 2>}
-  %6 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.fixed<stride = 16, summary = 2>} : !q, !kv, !kv -> !q
+  %init6 = tensor.empty() : !q
+  %6 = sparse_attn.attention %q, %k, %v outs(%init6 : !q) {pattern = #sparse_attn.fixed<stride = 16, summary = 2>} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.global<[0, 1, 63]>}
-  %7 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.global<[0, 1, 63]>} : !q, !kv, !kv -> !q
+  %init7 = tensor.empty() : !q
+  %7 = sparse_attn.attention %q, %k, %v outs(%init7 : !q) {pattern = #sparse_attn.global<[0, 1, 63]>} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.random<block = 16, per_row = 2, seed = 42>}
-  %8 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.random<block = 16, per_row = 2, seed = 42>} : !q, !kv, !kv -> !q
+  %init8 = tensor.empty() : !q
+  %8 = sparse_attn.attention %q, %k, %v outs(%init8 : !q) {pattern = #sparse_attn.random<block = 16, per_row = 2, seed = 42>} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.blocks<block = [32, 32], layout = dense<{{\[}}[true, false], [true, true]]> : tensor<2x2xi1>>}
-  %9 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<block = [32, 32], layout = dense<[[true, false], [true, true]]> : tensor<2x2xi1>>} : !q, !kv, !kv -> !q
+  %init9 = tensor.empty() : !q
+  %9 = sparse_attn.attention %q, %k, %v outs(%init9 : !q) {pattern = #sparse_attn.blocks<block = [32, 32], layout = dense<[[true, false], [true, true]]> : tensor<2x2xi1>>} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.blocks<block = [32, 16], layout = dense<true> : tensor<2x4xi1>>}
-  %10 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.blocks<layout = dense<true> : tensor<2x4xi1>, block = [32, 16]>} : !q, !kv, !kv -> !q
+  %init10 = tensor.empty() : !q
+  %10 = sparse_attn.attention %q, %k, %v outs(%init10 : !q) {pattern = #sparse_attn.blocks<layout = dense<true> : tensor<2x4xi1>, block = [32, 16]>} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.prefix<length = 10>}
-  %11 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.prefix<length = 10>} : !q, !kv, !kv -> !q
+  %init11 = tensor.empty() : !q
+  %11 = sparse_attn.attention %q, %k, %v outs(%init11 : !q) {pattern = #sparse_attn.prefix<length = 10>} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.union<[#sparse_attn.window<before = 8, after = 8>, #sparse_attn.global<[0]>, #sparse_attn.random<block = 16, per_row = 1, seed = 0>]>}
-  %12 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.union<[#sparse_attn.window<before = 8, after = 8>, #sparse_attn.global<[0]>, #sparse_attn.random<block = 16, per_row = 1, seed = 0>]>} : !q, !kv, !kv -> !q
+  %init12 = tensor.empty() : !q
+  %12 = sparse_attn.attention %q, %k, %v outs(%init12 : !q) {pattern = #sparse_attn.union<[#sparse_attn.window<before = 8, after = 8>, #sparse_attn.global<[0]>, #sparse_attn.random<block = 16, per_row = 1, seed = 0>]>} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.union<[#sparse_attn.strided<stride = 8>, #sparse_attn.custom<@even>]>]>}
-  %13 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.union<[#sparse_attn.strided<stride = 8>, #sparse_attn.custom<@even>]>]>} : !q, !kv, !kv -> !q
+  %init13 = tensor.empty() : !q
+  %13 = sparse_attn.attention %q, %k, %v outs(%init13 : !q) {pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.union<[#sparse_attn.strided<stride = 8>, #sparse_attn.custom<@even>]>]>} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.custom<@even>, scale = 1.250000e-01 : f32, score_mod = @softcap}
-  %14 = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.custom<@even>, scale = 0.125 : f32, score_mod = @softcap} : !q, !kv, !kv -> !q
+  %init14 = tensor.empty() : !q
+  %14 = sparse_attn.attention %q, %k, %v outs(%init14 : !q) {pattern = #sparse_attn.custom<@even>, scale = 0.125 : f32, score_mod = @softcap} : !q, !kv, !kv -> !q
   return
 }
 
@@ -47,10 +63,13 @@ func.func @patterns(%q: !q, %k: !kv, %v: !kv) {
 func.func @segments_and_lse(%q: tensor<1x4x128x64xbf16>, %k: tensor<1x4x96x64xbf16>,
                             %v: tensor<1x4x96x32xbf16>, %qs: tensor<1x128xi32>,
                             %ks: tensor<1x96xi32>, %s: tensor<1x96xi64>) {
-  // CHECK: %{{.*}}, %{{.*}} = sparse_attn.attention %{{.*}}, %{{.*}}, %{{.*}} segments(%{{.*}}, %{{.*}} : tensor<1x128xi32>, tensor<1x96xi32>) {pattern = #sparse_attn.segments} : tensor<1x4x128x64xbf16>, tensor<1x4x96x64xbf16>, tensor<1x4x96x32xbf16> -> tensor<1x4x128x32xbf16>, tensor<1x4x128xf32>
-  %o, %lse = sparse_attn.attention %q, %k, %v segments(%qs, %ks : tensor<1x128xi32>, tensor<1x96xi32>) {pattern = #sparse_attn.segments} : tensor<1x4x128x64xbf16>, tensor<1x4x96x64xbf16>, tensor<1x4x96x32xbf16> -> tensor<1x4x128x32xbf16>, tensor<1x4x128xf32>
-  // CHECK: segments(%{{.*}} : tensor<1x96xi64>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
-  %o2 = sparse_attn.attention %k, %k, %v segments(%s : tensor<1x96xi64>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>} : tensor<1x4x96x64xbf16>, tensor<1x4x96x64xbf16>, tensor<1x4x96x32xbf16> -> tensor<1x4x96x32xbf16>
+  // CHECK: %{{.*}}, %{{.*}} = sparse_attn.attention %{{.*}}, %{{.*}}, %{{.*}} segments(%{{.*}}, %{{.*}} : tensor<1x128xi32>, tensor<1x96xi32>) outs(%{{.*}}, %{{.*}} : tensor<1x4x128x32xbf16>, tensor<1x4x128xf32>) {pattern = #sparse_attn.segments} : tensor<1x4x128x64xbf16>, tensor<1x4x96x64xbf16>, tensor<1x4x96x32xbf16> -> tensor<1x4x128x32xbf16>, tensor<1x4x128xf32>
+  %init15 = tensor.empty() : tensor<1x4x128x32xbf16>
+  %linit15 = tensor.empty() : tensor<1x4x128xf32>
+  %o, %lse = sparse_attn.attention %q, %k, %v segments(%qs, %ks : tensor<1x128xi32>, tensor<1x96xi32>) outs(%init15, %linit15 : tensor<1x4x128x32xbf16>, tensor<1x4x128xf32>) {pattern = #sparse_attn.segments} : tensor<1x4x128x64xbf16>, tensor<1x4x96x64xbf16>, tensor<1x4x96x32xbf16> -> tensor<1x4x128x32xbf16>, tensor<1x4x128xf32>
+  // CHECK: segments(%{{.*}} : tensor<1x96xi64>) outs(%{{.*}} : tensor<1x4x96x32xbf16>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
+  %init16 = tensor.empty() : tensor<1x4x96x32xbf16>
+  %o2 = sparse_attn.attention %k, %k, %v segments(%s : tensor<1x96xi64>) outs(%init16 : tensor<1x4x96x32xbf16>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>} : tensor<1x4x96x64xbf16>, tensor<1x4x96x64xbf16>, tensor<1x4x96x32xbf16> -> tensor<1x4x96x32xbf16>
   return
 }
 
@@ -58,15 +77,22 @@ func.func @segments_and_lse(%q: tensor<1x4x128x64xbf16>, %k: tensor<1x4x96x64xbf
 // CHECK-LABEL: func.func @dynamic
 func.func @dynamic(%q: tensor<?x8x?x64xf32>, %k: tensor<?x1x?x64xf32>, %v: tensor<?x1x?x64xf32>) -> tensor<?x8x?x64xf32> {
   // CHECK: {pattern = #sparse_attn.global<[0, 100000]>} : tensor<?x8x?x64xf32>, tensor<?x1x?x64xf32>, tensor<?x1x?x64xf32> -> tensor<?x8x?x64xf32>
-  %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.global<[0, 100000]>} : tensor<?x8x?x64xf32>, tensor<?x1x?x64xf32>, tensor<?x1x?x64xf32> -> tensor<?x8x?x64xf32>
+  %dc17_0_0 = arith.constant 0 : index
+  %dd17_0_0 = tensor.dim %q, %dc17_0_0 : tensor<?x8x?x64xf32>
+  %dc17_0_2 = arith.constant 2 : index
+  %dd17_0_2 = tensor.dim %q, %dc17_0_2 : tensor<?x8x?x64xf32>
+  %init17 = tensor.empty(%dd17_0_0, %dd17_0_2) : tensor<?x8x?x64xf32>
+  %o = sparse_attn.attention %q, %k, %v outs(%init17 : tensor<?x8x?x64xf32>) {pattern = #sparse_attn.global<[0, 100000]>} : tensor<?x8x?x64xf32>, tensor<?x1x?x64xf32>, tensor<?x1x?x64xf32> -> tensor<?x8x?x64xf32>
   return %o : tensor<?x8x?x64xf32>
 }
 
 // The generic form parses too.
 // CHECK-LABEL: func.func @generic
 func.func @generic(%q: !q, %k: !kv, %v: !kv) -> !q {
-  // CHECK: sparse_attn.attention %{{.*}}, %{{.*}}, %{{.*}} {pattern = #sparse_attn.causal} :
-  %o = "sparse_attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0>, pattern = #sparse_attn.causal}> : (!q, !kv, !kv) -> !q
+  // CHECK: %[[INIT:.*]] = tensor.empty()
+  // CHECK: sparse_attn.attention %{{.*}}, %{{.*}}, %{{.*}} outs(%[[INIT]] : tensor<2x8x64x32xf16>) {pattern = #sparse_attn.causal} :
+  %init = tensor.empty() : !q
+  %o = "sparse_attn.attention"(%q, %k, %v, %init) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1>, pattern = #sparse_attn.causal}> : (!q, !kv, !kv, !q) -> !q
   return %o : !q
 }
 
@@ -123,12 +149,13 @@ func.func @merge(%o1: tensor<?x8x?x64xbf16>, %l1: tensor<?x8x?xf32>, %o2: tensor
 
 // Runtime block tables (FlexAttention's BlockMask tensors), GQA-shared.
 // CHECK-LABEL: func.func @tables
-// CHECK: sparse_attn.attention %arg0, %arg1, %arg2 block_tables(%arg3, %arg4 : tensor<1x2x8xi32>, tensor<1x2x8x4xi32>) full_tables(%arg5, %arg6 : tensor<1x2x8xi32>, tensor<1x2x8x4xi32>) {pattern = #sparse_attn.causal, table_block = array<i64: 128, 128>}
+// CHECK: sparse_attn.attention %arg0, %arg1, %arg2 block_tables(%arg3, %arg4 : tensor<1x2x8xi32>, tensor<1x2x8x4xi32>) full_tables(%arg5, %arg6 : tensor<1x2x8xi32>, tensor<1x2x8x4xi32>) outs(%{{.*}} : tensor<1x8x1024x64xbf16>) {pattern = #sparse_attn.causal, table_block = array<i64: 128, 128>}
 func.func @tables(%q: tensor<1x8x1024x64xbf16>, %k: tensor<1x2x1024x64xbf16>, %v: tensor<1x2x1024x64xbf16>,
                   %n: tensor<1x2x8xi32>, %i: tensor<1x2x8x4xi32>, %fn: tensor<1x2x8xi32>, %fi: tensor<1x2x8x4xi32>) -> tensor<1x8x1024x64xbf16> {
+  %init18 = tensor.empty() : tensor<1x8x1024x64xbf16>
   %o = sparse_attn.attention %q, %k, %v block_tables(%n, %i : tensor<1x2x8xi32>, tensor<1x2x8x4xi32>)
       full_tables(%fn, %fi : tensor<1x2x8xi32>, tensor<1x2x8x4xi32>)
-      {pattern = #sparse_attn.causal, table_block = array<i64: 128, 128>}
+      outs(%init18 : tensor<1x8x1024x64xbf16>) {pattern = #sparse_attn.causal, table_block = array<i64: 128, 128>}
       : tensor<1x8x1024x64xbf16>, tensor<1x2x1024x64xbf16>, tensor<1x2x1024x64xbf16> -> tensor<1x8x1024x64xbf16>
   return %o : tensor<1x8x1024x64xbf16>
 }

@@ -8,7 +8,8 @@ sparse_attn.score_mod @s(%s: f32, %b: index, %h: index, %q: index, %k: index) {
   sparse_attn.yield %o : f32
 }
 func.func @f(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal, score_mod = @s}
+  %init0 = tensor.empty() : tensor<1x1x64x16xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init0 : tensor<1x1x64x16xf32>) {pattern = #sparse_attn.causal, score_mod = @s}
       : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
   return %o : tensor<1x1x64x16xf32>
 }

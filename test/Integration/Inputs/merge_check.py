@@ -41,12 +41,16 @@ MERGE = """func.func @merge(%o1: !o, %l1: !l, %o2: !o, %l2: !l) -> (!o, !l) {
   return %o, %l : !o, !l
 }
 func.func @full(%q: !q, %k: !k, %v: !v) -> (!o, !l) {
-  %o, %l = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.dense} : !q, !k, !v -> !o, !l
+  %oi = tensor.empty() : !o
+  %li = tensor.empty() : !l
+  %o, %l = sparse_attn.attention %q, %k, %v outs(%oi, %li : !o, !l) {pattern = #sparse_attn.dense} : !q, !k, !v -> !o, !l
   return %o, %l : !o, !l
 }
 func.func @split(%q: !q, %k1: !k1, %v1: !v1, %k2: !k2, %v2: !v2) -> (!o, !l) {
-  %o1, %l1 = sparse_attn.attention %q, %k1, %v1 {pattern = #sparse_attn.dense} : !q, !k1, !v1 -> !o, !l
-  %o2, %l2 = sparse_attn.attention %q, %k2, %v2 {pattern = #sparse_attn.dense} : !q, !k2, !v2 -> !o, !l
+  %oi = tensor.empty() : !o
+  %li = tensor.empty() : !l
+  %o1, %l1 = sparse_attn.attention %q, %k1, %v1 outs(%oi, %li : !o, !l) {pattern = #sparse_attn.dense} : !q, !k1, !v1 -> !o, !l
+  %o2, %l2 = sparse_attn.attention %q, %k2, %v2 outs(%oi, %li : !o, !l) {pattern = #sparse_attn.dense} : !q, !k2, !v2 -> !o, !l
   %o, %l = sparse_attn.merge %o1, %l1, %o2, %l2 : !o, !l
   return %o, %l : !o, !l
 }

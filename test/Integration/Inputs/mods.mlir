@@ -28,8 +28,9 @@ sparse_attn.score_mod @alibi(%s: f32, %b: index, %h: index, %q: index, %k: index
   sparse_attn.yield %r : f32
 }
 func.func @mods(%q: tensor<1x3x33x16xf32>) -> tensor<1x3x33x16xf32> {
+  %init0 = tensor.empty() : tensor<1x3x33x16xf32>
   %o = sparse_attn.attention %q, %q, %q
-      {pattern = #sparse_attn.union<[#sparse_attn.custom<@per_head>, #sparse_attn.global<[0]>]>, score_mod = @alibi}
+      outs(%init0 : tensor<1x3x33x16xf32>) {pattern = #sparse_attn.union<[#sparse_attn.custom<@per_head>, #sparse_attn.global<[0]>]>, score_mod = @alibi}
       : tensor<1x3x33x16xf32>, tensor<1x3x33x16xf32>, tensor<1x3x33x16xf32> -> tensor<1x3x33x16xf32>
   return %o : tensor<1x3x33x16xf32>
 }

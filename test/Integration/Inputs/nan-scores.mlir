@@ -8,7 +8,9 @@ sparse_attn.score_mod @nan_early(%s: f32, %b: index, %h: index, %q: index, %k: i
   sparse_attn.yield %r : f32
 }
 func.func @nan_scores(%q: tensor<1x1x16x8xf32>) -> (tensor<1x1x16x8xf32>, tensor<1x1x16xf32>) {
-  %o, %l = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.causal, score_mod = @nan_early}
+  %init0 = tensor.empty() : tensor<1x1x16x8xf32>
+  %linit0 = tensor.empty() : tensor<1x1x16xf32>
+  %o, %l = sparse_attn.attention %q, %q, %q outs(%init0, %linit0 : tensor<1x1x16x8xf32>, tensor<1x1x16xf32>) {pattern = #sparse_attn.causal, score_mod = @nan_early}
       : tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32> -> tensor<1x1x16x8xf32>, tensor<1x1x16xf32>
   return %o, %l : tensor<1x1x16x8xf32>, tensor<1x1x16xf32>
 }

@@ -33,7 +33,15 @@ PATTERNS = [
 SHAPES = [(2, 2, 1, 77, 93), (1, 2, 2, 130, 61), (1, 1, 1, 5, 3)]
 TEMPLATE = """func.func @attention(%q: tensor<?x{hq}x?x16xf32>, %k: tensor<?x{hkv}x?x16xf32>,
                      %v: tensor<?x{hkv}x?x8xf32>) -> (tensor<?x{hq}x?x8xf32>, tensor<?x{hq}x?xf32>) {{
-  %o, %lse = sparse_attn.attention %q, %k, %v {{pattern = {pattern}}}
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %b = tensor.dim %q, %c0 : tensor<?x{hq}x?x16xf32>
+  %sq = tensor.dim %q, %c2 : tensor<?x{hq}x?x16xf32>
+  %o_init = tensor.empty(%b, %sq) : tensor<?x{hq}x?x8xf32>
+  %lse_init = tensor.empty(%b, %sq) : tensor<?x{hq}x?xf32>
+  %o, %lse = sparse_attn.attention %q, %k, %v
+      outs(%o_init, %lse_init : tensor<?x{hq}x?x8xf32>, tensor<?x{hq}x?xf32>)
+      {{pattern = {pattern}}}
       : tensor<?x{hq}x?x16xf32>, tensor<?x{hkv}x?x16xf32>, tensor<?x{hkv}x?x8xf32>
       -> tensor<?x{hq}x?x8xf32>, tensor<?x{hq}x?xf32>
   return %o, %lse : tensor<?x{hq}x?x8xf32>, tensor<?x{hq}x?xf32>

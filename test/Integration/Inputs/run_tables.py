@@ -12,6 +12,10 @@ import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "python"))
+from sparse_attn.mlir_text import attention_outs  # noqa: E402
+
 run = sys.argv[1]
 rng = np.random.default_rng(11)
 failures = 0
@@ -40,11 +44,12 @@ def module(c):
         args += ["%%n%d: %s" % (t, nt), "%%i%d: %s" % (t, it)]
         tables += " %s(%%n%d, %%i%d : %s, %s)" % (
             "block_tables" if t == 0 else "full_tables", t, t, nt, it)
-    return ("func.func @attention(%s) -> (%s, %s) {\n"
-            "  %%o, %%l = sparse_attn.attention %%q, %%k, %%v%s {pattern = %s,"
+    inits, outs = attention_outs("q", q, "v", v, [o, l])
+    return ("func.func @attention(%s) -> (%s, %s) {\n%s"
+            "  %%o, %%l = sparse_attn.attention %%q, %%k, %%v%s %s {pattern = %s,"
             " table_block = array<i64: %d, %d>} : %s, %s, %s -> %s, %s\n"
             "  return %%o, %%l : %s, %s\n}\n") % (
-        ", ".join(args), o, l, tables, c["pattern"], c["BQ"], c["BK"],
+        ", ".join(args), o, l, inits, tables, outs, c["pattern"], c["BQ"], c["BK"],
         q, k, v, o, l, o, l)
 
 

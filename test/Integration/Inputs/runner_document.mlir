@@ -5,8 +5,10 @@
 func.func @document(%q: tensor<2x4x200x64xbf16>, %k: tensor<2x2x200x64xbf16>,
                     %v: tensor<2x2x200x64xbf16>, %ids: tensor<2x200xi32>)
     -> (tensor<2x4x200x64xbf16>, tensor<2x4x200xf32>) {
+  %init0 = tensor.empty() : tensor<2x4x200x64xbf16>
+  %linit0 = tensor.empty() : tensor<2x4x200xf32>
   %o, %lse = sparse_attn.attention %q, %k, %v segments(%ids : tensor<2x200xi32>)
-      {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
+      outs(%init0, %linit0 : tensor<2x4x200x64xbf16>, tensor<2x4x200xf32>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
       : tensor<2x4x200x64xbf16>, tensor<2x2x200x64xbf16>, tensor<2x2x200x64xbf16>
       -> tensor<2x4x200x64xbf16>, tensor<2x4x200xf32>
   return %o, %lse : tensor<2x4x200x64xbf16>, tensor<2x4x200xf32>

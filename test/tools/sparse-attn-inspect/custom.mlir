@@ -20,6 +20,7 @@ sparse_attn.mask @head_causal(%b: index, %h: index, %q: index, %k: index) {
   sparse_attn.yield %ok : i1
 }
 func.func @f(%q: tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@head_causal>} : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32> -> tensor<1x2x4x4xf32>
+  %init0 = tensor.empty() : tensor<1x2x4x4xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init0 : tensor<1x2x4x4xf32>) {pattern = #sparse_attn.custom<@head_causal>} : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32> -> tensor<1x2x4x4xf32>
   return %o : tensor<1x2x4x4xf32>
 }

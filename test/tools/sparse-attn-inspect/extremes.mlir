@@ -73,11 +73,17 @@ sparse_attn.mask @negneg(%b: index, %h: index, %q: index, %k: index) {
 }
 
 func.func @f(%q: !t) -> (!t, !t, !t, !t, !t, !t) {
-  %0 = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.window<before = 0, after = 9223372036854775807>} : !t, !t, !t -> !t
-  %1 = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.random<block = 9223372036854775807, per_row = 1, seed = 0>} : !t, !t, !t -> !t
-  %2 = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@extsi>} : !t, !t, !t -> !t
-  %3 = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@divneg>} : !t, !t, !t -> !t
-  %4 = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@f16>} : !t, !t, !t -> !t
-  %5 = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@negneg>} : !t, !t, !t -> !t
+  %init0 = tensor.empty() : !t
+  %0 = sparse_attn.attention %q, %q, %q outs(%init0 : !t) {pattern = #sparse_attn.window<before = 0, after = 9223372036854775807>} : !t, !t, !t -> !t
+  %init1 = tensor.empty() : !t
+  %1 = sparse_attn.attention %q, %q, %q outs(%init1 : !t) {pattern = #sparse_attn.random<block = 9223372036854775807, per_row = 1, seed = 0>} : !t, !t, !t -> !t
+  %init2 = tensor.empty() : !t
+  %2 = sparse_attn.attention %q, %q, %q outs(%init2 : !t) {pattern = #sparse_attn.custom<@extsi>} : !t, !t, !t -> !t
+  %init3 = tensor.empty() : !t
+  %3 = sparse_attn.attention %q, %q, %q outs(%init3 : !t) {pattern = #sparse_attn.custom<@divneg>} : !t, !t, !t -> !t
+  %init4 = tensor.empty() : !t
+  %4 = sparse_attn.attention %q, %q, %q outs(%init4 : !t) {pattern = #sparse_attn.custom<@f16>} : !t, !t, !t -> !t
+  %init5 = tensor.empty() : !t
+  %5 = sparse_attn.attention %q, %q, %q outs(%init5 : !t) {pattern = #sparse_attn.custom<@negneg>} : !t, !t, !t -> !t
   return %0, %1, %2, %3, %4, %5 : !t, !t, !t, !t, !t, !t
 }

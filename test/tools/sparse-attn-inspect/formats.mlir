@@ -37,8 +37,10 @@
 // BLOCKS-NOT: {{.}}
 
 func.func @f(%q: tensor<1x1x10x4xf32>) -> (tensor<1x1x10x4xf32>, tensor<1x1x10x4xf32>) {
-  %a = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.window<before = 2, after = 1>} : tensor<1x1x10x4xf32>, tensor<1x1x10x4xf32>, tensor<1x1x10x4xf32> -> tensor<1x1x10x4xf32>
-  %b = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.union<[#sparse_attn.causal, #sparse_attn.global<[9]>]>} : tensor<1x1x10x4xf32>, tensor<1x1x10x4xf32>, tensor<1x1x10x4xf32> -> tensor<1x1x10x4xf32>
+  %init0 = tensor.empty() : tensor<1x1x10x4xf32>
+  %a = sparse_attn.attention %q, %q, %q outs(%init0 : tensor<1x1x10x4xf32>) {pattern = #sparse_attn.window<before = 2, after = 1>} : tensor<1x1x10x4xf32>, tensor<1x1x10x4xf32>, tensor<1x1x10x4xf32> -> tensor<1x1x10x4xf32>
+  %init1 = tensor.empty() : tensor<1x1x10x4xf32>
+  %b = sparse_attn.attention %q, %q, %q outs(%init1 : tensor<1x1x10x4xf32>) {pattern = #sparse_attn.union<[#sparse_attn.causal, #sparse_attn.global<[9]>]>} : tensor<1x1x10x4xf32>, tensor<1x1x10x4xf32>, tensor<1x1x10x4xf32> -> tensor<1x1x10x4xf32>
   return %a, %b : tensor<1x1x10x4xf32>, tensor<1x1x10x4xf32>
 }
 

@@ -13,7 +13,8 @@ module @inner {
     sparse_attn.yield %f : i1
   }
   func.func @f(%q: tensor<1x1x2x4xf32>) -> tensor<1x1x2x4xf32> {
-    %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.custom<@m>} : tensor<1x1x2x4xf32>, tensor<1x1x2x4xf32>, tensor<1x1x2x4xf32> -> tensor<1x1x2x4xf32>
+    %init0 = tensor.empty() : tensor<1x1x2x4xf32>
+    %o = sparse_attn.attention %q, %q, %q outs(%init0 : tensor<1x1x2x4xf32>) {pattern = #sparse_attn.custom<@m>} : tensor<1x1x2x4xf32>, tensor<1x1x2x4xf32>, tensor<1x1x2x4xf32> -> tensor<1x1x2x4xf32>
     return %o : tensor<1x1x2x4xf32>
   }
 }

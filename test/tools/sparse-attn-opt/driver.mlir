@@ -13,7 +13,7 @@
 // AFTER: // -----// IR Dump After SparseAttnBlockAnalysis (sparse-attn-block-analysis) //----- //
 // AFTER: block_mask = #sparse_attn.block_mask<block = [128, 128]
 
-// GENERIC: "sparse_attn.attention"(%{{.*}}, %{{.*}}, %{{.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0>, pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.window<before = 8, after = 8>]>}>
+// GENERIC: "sparse_attn.attention"(%{{.*}}, %{{.*}}, %{{.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1>, pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.window<before = 8, after = 8>]>}>
 
 // UNREG: unregistered.mlir:2:8: error: Dialect `tosa' not found for custom op 'tosa.add'
 
@@ -22,6 +22,7 @@
 // HELP: --block-q=
 
 func.func @f(%q: tensor<1x1x16x8xf32>) -> tensor<1x1x16x8xf32> {
-  %o = sparse_attn.attention %q, %q, %q {pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.window<before = 8, after = 8>]>} : tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32> -> tensor<1x1x16x8xf32>
+  %init0 = tensor.empty() : tensor<1x1x16x8xf32>
+  %o = sparse_attn.attention %q, %q, %q outs(%init0 : tensor<1x1x16x8xf32>) {pattern = #sparse_attn.intersect<[#sparse_attn.causal, #sparse_attn.window<before = 8, after = 8>]>} : tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32> -> tensor<1x1x16x8xf32>
   return %o : tensor<1x1x16x8xf32>
 }

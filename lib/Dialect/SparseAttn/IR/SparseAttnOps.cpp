@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Index/IR/IndexOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "mlir/IR/OpImplementation.h"
@@ -127,7 +128,8 @@ LogicalResult AttentionOp::verify() {
            << vT.getDimSize(1) << " heads but key has " << hkv;
   if (hkv == 0)
     return emitOpError("key/value must have at least one head");
-  if (!ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hkv) &&
+  // A tile's query heads are a range of the problem's (checked below).
+  if (!isTile() && !ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hkv) &&
       hq % hkv != 0)
     return emitOpError("query heads (")
            << hq << ") must be a multiple of key/value heads (" << hkv << ")";
@@ -176,7 +178,7 @@ LogicalResult AttentionOp::verify() {
   if (segs.size() > 2)
     return emitOpError("expects one or two segment id operands, got ")
            << segs.size();
-  if (segs.size() == 1 && staticMismatch(sq, sk))
+  if (segs.size() == 1 && !isTile() && staticMismatch(sq, sk))
     return emitOpError("a single segment id operand needs Sq == Sk (got ")
            << sq << " and " << sk << "); pass segments(%qids, %kids : ...)";
   for (auto [i, seg] : llvm::enumerate(segs)) {
@@ -194,11 +196,28 @@ LogicalResult AttentionOp::verify() {
   if (failed(verifyBlockTables(b, hq, hkv, sq)))
     return failure();
 
-  // Size-dependent pattern checks.
-  bool staticSeq = !ShapedType::isDynamic(sq) && !ShapedType::isDynamic(sk);
-  if (staticSeq &&
-      failed(pattern.verifyForSizes([&] { return emitOpError(); }, sq, sk)))
+  // Destinations: one per result, of its type.
+  if (getInits().size() != getNumResults())
+    return emitOpError("expects one destination per result (outs(%o_init) "
+                       "or outs(%o_init, %lse_init)), got ")
+           << getInits().size() << " for " << getNumResults() << " results";
+  for (auto [init, result] : llvm::zip(getInits(), getResults()))
+    if (init.getType() != result.getType())
+      return emitOpError("destination type ")
+             << init.getType() << " does not match result type "
+             << result.getType();
+
+  if (failed(verifyTile(hq, hkv, sq, sk)))
     return failure();
+
+  // Size-dependent pattern checks, against the problem's lengths.
+  auto [problemHq, problemSq, problemSk] = getProblemShape();
+  (void)problemHq;
+  if (!ShapedType::isDynamic(problemSq) && !ShapedType::isDynamic(problemSk) &&
+      failed(pattern.verifyForSizes([&] { return emitOpError(); }, problemSq,
+                                    problemSk)))
+    return failure();
+  bool staticSeq = !ShapedType::isDynamic(sq) && !ShapedType::isDynamic(sk);
 
   if (BlockMaskAttr mask = getBlockMaskAttr()) {
     if (!staticSeq)
@@ -212,6 +231,73 @@ LogicalResult AttentionOp::verify() {
              << mask.getBlockQ() << "x" << mask.getBlockK() << " give " << nq
              << "x" << nk;
   }
+  return success();
+}
+
+std::array<int64_t, 3> AttentionOp::getProblemShape() {
+  if (isTile()) {
+    std::array<int64_t, 3> shape;
+    for (auto [i, v] : llvm::enumerate(getProblemSizes())) {
+      std::optional<int64_t> c = getConstantIntValue(v);
+      shape[i] = c && *c >= 0 ? *c : ShapedType::kDynamic;
+    }
+    return shape;
+  }
+  auto qT = llvm::cast<RankedTensorType>(getQuery().getType());
+  auto kT = llvm::cast<RankedTensorType>(getKey().getType());
+  return {qT.getDimSize(1), qT.getDimSize(2), kT.getDimSize(2)};
+}
+
+LogicalResult AttentionOp::verifyTile(int64_t hq, int64_t hkv, int64_t sq,
+                                      int64_t sk) {
+  // The custom form pairs them; the generic form may not.
+  if (getProblemSizes().size() != (isTile() ? 3u : 0u) ||
+      getOffsets().size() != (getProblemSizes().empty() ? 0u : 4u))
+    return emitOpError("a tile names the problem's sizes (Hq, Sq, Sk) and "
+                       "its offsets (b0, h0, q0, k0): expects 3 and 4 "
+                       "operands, got ")
+           << getProblemSizes().size() << " and " << getOffsets().size();
+  if (!isTile())
+    return success();
+  if (hasBlockTables())
+    return emitOpError("a tile (tile_of / at) cannot carry block tables: "
+                       "they describe the whole problem's tiles");
+  if (getBlockMaskAttr())
+    return emitOpError("a tile (tile_of / at) cannot carry a block_mask: it "
+                       "describes the whole problem's tiles");
+  if (getSegmentIds().size() == 1)
+    return emitOpError("a tile takes its query and key segment ids apart: "
+                       "segments(%qids, %kids : ...)");
+  auto constant = [](Value v) { return getConstantIntValue(v); };
+  std::optional<int64_t> problem[3], offset[4];
+  for (int i = 0; i < 3; ++i)
+    problem[i] = constant(getProblemSizes()[i]);
+  for (int i = 0; i < 4; ++i)
+    offset[i] = constant(getOffsets()[i]);
+  static const char *offsetNames[4] = {"b0", "h0", "q0", "k0"};
+  for (int i = 0; i < 4; ++i)
+    if (offset[i] && *offset[i] < 0)
+      return emitOpError("tile offset ")
+             << offsetNames[i] << " must be non-negative, got " << *offset[i];
+  static const char *sizeNames[3] = {"Hq", "Sq", "Sk"};
+  for (int i = 0; i < 3; ++i)
+    if (problem[i] && *problem[i] < 0)
+      return emitOpError("problem size ")
+             << sizeNames[i] << " must be non-negative, got " << *problem[i];
+  if (problem[0] && !ShapedType::isDynamic(hkv) && *problem[0] % hkv != 0)
+    return emitOpError("the problem's query heads (")
+           << *problem[0] << ") must be a multiple of key/value heads ("
+           << hkv << ")";
+  // The tile lies inside the problem: offset + tile size <= problem size.
+  int64_t tileSize[3] = {hq, sq, sk};
+  std::optional<int64_t> tileOffset[3] = {offset[1], offset[2], offset[3]};
+  for (int i = 0; i < 3; ++i)
+    if (problem[i] && tileOffset[i] && !ShapedType::isDynamic(tileSize[i]) &&
+        *tileOffset[i] + tileSize[i] > *problem[i])
+      return emitOpError("the tile's ")
+             << sizeNames[i] << " range [" << *tileOffset[i] << ", "
+             << *tileOffset[i] + tileSize[i] << ") is outside the problem's "
+             << *problem[i];
   return success();
 }
 

@@ -52,6 +52,8 @@ struct BlockAnalysisPass
       return success(); // classified at run time by later lowerings
     if (op.hasBlockTables())
       return success(); // the tables are the run-time form of the analysis
+    if (op.isTile())
+      return success(); // positions start at run-time offsets
     std::optional<int64_t> tiles = numTiles(sq, sk, blockQ, blockK);
     if (maxTiles > 0 && (!tiles || *tiles > maxTiles))
       return success(); // classified at run time by the lowering

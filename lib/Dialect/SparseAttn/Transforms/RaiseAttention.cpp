@@ -582,6 +582,10 @@ struct RaiseAttention : OpRewritePattern<linalg::GenericOp> {
         rw, root.getLoc(), TypeRange{oT}, q, k, v, ValueRange{},
         /*kv_num_blocks=*/Value(), /*kv_indices=*/Value(),
         /*full_num_blocks=*/Value(), /*full_indices=*/Value(),
+        /*problem_sizes=*/ValueRange{}, /*offsets=*/ValueRange{},
+        /*inits=*/
+        ValueRange{tensor::EmptyOp::create(rw, root.getLoc(), oT.getShape(),
+                                           oT.getElementType())},
         llvm::cast<SparsityPatternAttrInterface>(pattern),
         rw.getF32FloatAttr(static_cast<float>(scale)), FlatSymbolRefAttr(),
         BlockMaskAttr(), DenseI64ArrayAttr());

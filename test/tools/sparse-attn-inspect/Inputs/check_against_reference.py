@@ -92,8 +92,11 @@ def module_text(sq, sk, ps):
     for i, p in enumerate(ps):
         needs_seg = "segments" in repr(p)
         seg = " segments(%s : tensor<1x{}xi32>)".format(sq) if needs_seg else ""
+        lines.append("  %init{i} = tensor.empty() : tensor<1x2x{sq}x8xf32>".format(
+            i=i, sq=sq))
         lines.append(
-            "  %o{i} = sparse_attn.attention %q, %k, %v{seg} {{pattern = {p}}} : "
+            "  %o{i} = sparse_attn.attention %q, %k, %v{seg} outs(%init{i} : "
+            "tensor<1x2x{sq}x8xf32>) {{pattern = {p}}} : "
             "tensor<1x2x{sq}x8xf32>, tensor<1x1x{sk}x8xf32>, tensor<1x1x{sk}x8xf32> "
             "-> tensor<1x2x{sq}x8xf32>".format(i=i, seg=seg, p=ref.to_mlir(p), sq=sq, sk=sk))
     lines += ["  return", "}"]

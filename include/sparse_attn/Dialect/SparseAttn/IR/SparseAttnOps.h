@@ -7,7 +7,10 @@
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/TilingInterface.h"
+#include <array>
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnAttrs.h"
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnDialect.h"
 

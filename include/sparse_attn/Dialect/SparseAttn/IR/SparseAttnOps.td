@@ -5,6 +5,8 @@
 include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnAttrs.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
+include "mlir/Interfaces/TilingInterface.td"
 include "mlir/IR/BuiltinAttributes.td"
 
 def SparseAttn_PatternAttrConstraint : Attr<
@@ -16,8 +18,11 @@ def SparseAttn_PatternAttrConstraint : Attr<
 }
 
 def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
-    Pure, AttrSizedOperandSegments,
-    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+    Pure, AttrSizedOperandSegments, DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    DeclareOpInterfaceMethods<TilingInterface,
+        ["getLoopIteratorTypes", "getIterationDomain", "getTiledImplementation",
+         "getResultTilePosition", "generateResultTileValue"]>]> {
   let summary = "scaled dot-product attention restricted by a sparsity pattern";
   let description = [{
     Operands: `query` `[B, Hq, Sq, D]`, `key` `[B, Hkv, Sk, D]`, `value`
@@ -78,16 +83,59 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
     wrong answer (with `#sparse_attn.dense` every listed tile is full).
     Tables exclude a `block_mask` attribute (they are its run-time form).
 
+    Destination-passing style: `outs(%o_init)` or `outs(%o_init, %lse_init)`
+    names one destination per result, of the result's type (`O`, then
+    `LSE` when the op returns it). The results are the destinations
+    overwritten entirely; their contents are never read, so
+    `tensor.empty` is the usual destination.
+
+    A tile of a larger attention: `tile_of(%Hq, %Sq, %Sk) at(%b0, %h0, %q0,
+    %k0)` (index values, both or neither) says that the op computes part of
+    a problem with `Hq` query heads and `Sq` x `Sk` positions:
+
+    - the query holds the problem's batches `b0 + b`, query heads `h0 + h`
+      and positions `q0 + i`; key and value hold the same batches, *all*
+      `Hkv` key/value heads, and key positions `k0 + j`;
+    - query head `h` of the tile reads key/value head
+      `(h0 + h) / (Hq / Hkv)`;
+    - the pattern and the score modification see the problem's positions
+      `(b0 + b, h0 + h, q0 + i, k0 + j)` and lengths `Sq`, `Sk`, so
+      positional patterns stay exact on every tile;
+    - segment ids are the tile's own, one operand for the tile's queries and
+      one for its keys (`segments(%qids, %kids)`);
+    - the softmax runs over the tile's keys: with `k0 > 0` or fewer keys
+      than `Sk` the results are partial (`sparse_attn.merge` combines them).
+
+    The tile must lie inside the problem (`h0 + tile Hq <= Hq`, `q0 + tile
+    Sq <= Sq`, `k0 + tile Sk <= Sk`, offsets >= 0): the verifier checks
+    constant values, the CPU lowering checks the others at run time. Tiling
+    (TilingInterface: batch, query heads and query rows are parallel loops)
+    makes this form, composing the offsets of a tile of a tile; a tile
+    carries no block tables and no `block_mask` (both describe the whole
+    problem's tiles). The fused CPU lowering runs tiles; the reference and
+    GPU lowerings refuse them with a diagnostic.
+
     Results: `O` `[B, Hq, Sq, Dv]` and, optionally, `LSE` `[B, Hq, Sq]` f32.
 
     ```mlir
-    %o = sparse_attn.attention %q, %k, %v {pattern = #sparse_attn.causal}
+    %init = tensor.empty() : tensor<1x8x1024x64xf16>
+    %o = sparse_attn.attention %q, %k, %v outs(%init : tensor<1x8x1024x64xf16>)
+        {pattern = #sparse_attn.causal}
         : tensor<1x8x1024x64xf16>, tensor<1x2x1024x64xf16>, tensor<1x2x1024x64xf16>
         -> tensor<1x8x1024x64xf16>
+    %linit = tensor.empty() : tensor<1x8x1024xf32>
     %o2, %lse = sparse_attn.attention %q, %k, %v segments(%ids : tensor<1x1024xi32>)
+        outs(%init, %linit : tensor<1x8x1024x64xf16>, tensor<1x8x1024xf32>)
         {pattern = #sparse_attn.segments, scale = 0.125 : f32}
         : tensor<1x8x1024x64xf16>, tensor<1x2x1024x64xf16>, tensor<1x2x1024x64xf16>
         -> tensor<1x8x1024x64xf16>, tensor<1x8x1024xf32>
+    // Rows q0 .. q0 + 127 of query heads 4 .. 5 (of 8) of a causal
+    // attention over 1024 keys, as tiling makes it:
+    %t = sparse_attn.attention %qt, %k, %v
+        tile_of(%c8, %c1024, %c1024) at(%c0, %c4, %q0, %c0)
+        outs(%ot : tensor<1x2x128x64xf16>) {pattern = #sparse_attn.causal}
+        : tensor<1x2x128x64xf16>, tensor<1x2x1024x64xf16>, tensor<1x2x1024x64xf16>
+        -> tensor<1x2x128x64xf16>
     ```
   }];
   let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
@@ -97,6 +145,9 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
                        Optional<AnyRankedTensor>:$kv_indices,
                        Optional<AnyRankedTensor>:$full_num_blocks,
                        Optional<AnyRankedTensor>:$full_indices,
+                       Variadic<Index>:$problem_sizes,
+                       Variadic<Index>:$offsets,
+                       Variadic<AnyRankedTensor>:$inits,
                        SparseAttn_PatternAttrConstraint:$pattern,
                        OptionalAttr<F32Attr>:$scale,
                        OptionalAttr<FlatSymbolRefAttr>:$score_mod,
@@ -111,6 +162,8 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
        type($kv_num_blocks) `,` type($kv_indices) `)`)?
     (`full_tables` `(` $full_num_blocks^ `,` $full_indices `:`
        type($full_num_blocks) `,` type($full_indices) `)`)?
+    (`tile_of` `(` $problem_sizes^ `)` `at` `(` $offsets `)`)?
+    `outs` `(` $inits `:` type($inits) `)`
     attr-dict `:` type($query) `,` type($key) `,` type($value)
     `->` type($output) (`,` type($lse)^)?
   }];
@@ -126,9 +179,19 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
     ::mlir::Value getKeySegmentIds();
     /// Whether the op has runtime block tables (block_tables(...)).
     bool hasBlockTables() { return static_cast<bool>(getKvNumBlocks()); }
+    /// Whether the op is a tile of a larger attention (tile_of / at).
+    bool isTile() { return !getOffsets().empty(); }
+    /// The problem's query heads and sequence lengths (Hq, Sq, Sk) as
+    /// constants where known: a tile's `tile_of` operands, the op's own
+    /// sizes otherwise (ShapedType::kDynamic where not constant).
+    std::array<int64_t, 3> getProblemShape();
+    /// DestinationStyleOpInterface: the destinations.
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getInitsMutable(); }
   private:
     ::llvm::LogicalResult verifyBlockTables(int64_t b, int64_t hq,
                                             int64_t hkv, int64_t sq);
+    ::llvm::LogicalResult verifyTile(int64_t hq, int64_t hkv, int64_t sq,
+                                     int64_t sk);
   public:
   }];
 }

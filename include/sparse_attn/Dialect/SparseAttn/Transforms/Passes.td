@@ -76,7 +76,8 @@ def SparseAttnRaise : Pass<"sparse-attn-raise", "::mlir::ModuleOp"> {
     On rows whose mask forbids every key the original computes NaN (0 / 0);
     the raised op returns 0 there (its documented semantics).
   }];
-  let dependentDialects = ["::mlir::sparse_attn::SparseAttnDialect"];
+  let dependentDialects = ["::mlir::sparse_attn::SparseAttnDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def SparseAttnOMPSchedule : Pass<"sparse-attn-omp-schedule", "::mlir::ModuleOp"> {
@@ -120,6 +121,20 @@ def SparseAttnExpandBF16 : Pass<"sparse-attn-expand-bf16"> {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::vector::VectorDialect"];
+}
+
+def SparseAttnStridedCopyToLinalg : Pass<"sparse-attn-strided-copy-to-linalg"> {
+  let summary = "Copies between strided memrefs as linalg.copy";
+  let description = [{
+    Rewrites `memref.copy` whose source or target has a non-identity layout
+    (bufferization makes them for a tiled program: a tile's result into its
+    place in the destination) into `linalg.copy`, which
+    `convert-linalg-to-loops` turns into loops. `finalize-memref-to-llvm`
+    would otherwise call `memrefCopy` of MLIR's runtime library, which
+    neither the JIT runner nor an ahead-of-time library links. Copies
+    between identity layouts stay `memref.copy` (an `llvm.memcpy`).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
 def SparseAttnEmitCInterface : Pass<"sparse-attn-emit-c-interface", "::mlir::ModuleOp"> {
