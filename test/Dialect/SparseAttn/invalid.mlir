@@ -1168,3 +1168,13 @@ func.func @f(%q: tensor<1x2x32x8xf32>, %i: index) {
   %o = sparse_attn.attention %q, %q, %q tile_of(%i, %c100, %i) at(%i, %i, %c96, %i) outs(%init : tensor<1x2x32x8xf32>) {pattern = #sparse_attn.causal} : tensor<1x2x32x8xf32>, tensor<1x2x32x8xf32>, tensor<1x2x32x8xf32> -> tensor<1x2x32x8xf32>
   return
 }
+
+// -----
+
+func.func @f(%q: tensor<1x2x32x8xf32>, %i: index) {
+  %init = tensor.empty() : tensor<1x2x32x8xf32>
+  %big = arith.constant 9223372036854775800 : index
+  // expected-error @+1 {{the tile's Sk range starts at 9223372036854775800 and ends past 2^63}}
+  %o = sparse_attn.attention %q, %q, %q tile_of(%i, %i, %big) at(%i, %i, %i, %big) outs(%init : tensor<1x2x32x8xf32>) {pattern = #sparse_attn.causal} : tensor<1x2x32x8xf32>, tensor<1x2x32x8xf32>, tensor<1x2x32x8xf32> -> tensor<1x2x32x8xf32>
+  return
+}

@@ -291,13 +291,19 @@ LogicalResult AttentionOp::verifyTile(int64_t hq, int64_t hkv, int64_t sq,
   // The tile lies inside the problem: offset + tile size <= problem size.
   int64_t tileSize[3] = {hq, sq, sk};
   std::optional<int64_t> tileOffset[3] = {offset[1], offset[2], offset[3]};
-  for (int i = 0; i < 3; ++i)
-    if (problem[i] && tileOffset[i] && !ShapedType::isDynamic(tileSize[i]) &&
-        *tileOffset[i] + tileSize[i] > *problem[i])
+  for (int i = 0; i < 3; ++i) {
+    if (!problem[i] || !tileOffset[i] || ShapedType::isDynamic(tileSize[i]))
+      continue;
+    int64_t end;
+    if (llvm::AddOverflow(*tileOffset[i], tileSize[i], end))
       return emitOpError("the tile's ")
-             << sizeNames[i] << " range [" << *tileOffset[i] << ", "
-             << *tileOffset[i] + tileSize[i] << ") is outside the problem's "
-             << *problem[i];
+             << sizeNames[i] << " range starts at " << *tileOffset[i]
+             << " and ends past 2^63";
+    if (end > *problem[i])
+      return emitOpError("the tile's ")
+             << sizeNames[i] << " range [" << *tileOffset[i] << ", " << end
+             << ") is outside the problem's " << *problem[i];
+  }
   return success();
 }
 
