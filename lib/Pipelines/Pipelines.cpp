@@ -34,14 +34,16 @@ static std::string bufferizeAndLowerToLLVM(int64_t threads,
          "buffer-results-to-out-params{hoist-static-allocs=true "
          "hoist-dynamic-allocs=true modify-public-functions=true},"
          "sparse-attn-emit-c-interface,"
+         // Tiled programs (scf.forall over tiles of the op) as parallel
+         // loops, threaded with the kernels' own below; before
+         // deallocation, which frees the tiles' buffers in scf.parallel
+         // (it leaves those inside scf.forall allocated).
+         "scf-forall-to-parallel,"
          "buffer-deallocation-pipeline,"
          // Copies bufferization makes (a tile's result into its place in
          // the destination) become loops, not runtime library calls.
          "sparse-attn-strided-copy-to-linalg,"
          "convert-linalg-to-loops,"
-         // Tiled programs (scf.forall over tiles of the op) run as
-         // parallel loops, threaded with the kernels' own below.
-         "scf-forall-to-parallel,"
          "canonicalize," +
          openmp +
          // memref before scf: convert-scf-to-openmp wraps each iteration in
