@@ -80,7 +80,8 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
                       "convert-sparse-attn-to-loops{" + tiles +
                       (options.bf16Dot ? " bf16-dot=true" : "") +
                       (options.amx ? " amx=true" : "") + "}," +
-                      "convert-sparse-attn-merge-to-linalg," +
+                      "convert-sparse-attn-merge-to-linalg,"
+                      "sparse-attn-decompose-online-attention," +
                       "canonicalize,cse," +
                       (options.polynomialExp ? "sparse-attn-polynomial-exp,"
                                              : "") +
@@ -93,6 +94,7 @@ void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(
     OpPassManager &pm) {
   addPipeline(pm, std::string("convert-sparse-attn-to-linalg,"
                               "convert-sparse-attn-merge-to-linalg,"
+                              "sparse-attn-decompose-online-attention,"
                               "canonicalize,") +
                       bufferizeAndLowerToLLVM(1));
 }

@@ -1719,10 +1719,12 @@ struct ConvertSparseAttnToGPUPass
     });
     // Fail closed on what the GPU pipeline does not lower (it would reach
     // the LLVM translation unconverted).
-    module.walk([&](MergeOp op) {
-      op.emitOpError("is not lowered by the GPU pipeline yet (the CPU "
-                     "pipelines lower it)");
-      ok = false;
+    module.walk([&](Operation *op) {
+      if (llvm::isa<MergeOp, OnlineAttentionOp>(op)) {
+        op->emitOpError("is not lowered by the GPU pipeline yet (the CPU "
+                        "pipelines lower it)");
+        ok = false;
+      }
     });
     if (!ok)
       return signalPassFailure();

@@ -55,10 +55,8 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
     if (failed(verifyPatternCodegen(loc, op.getPattern(), op,
                                     qT.getDimSize(2), kT.getDimSize(2))))
       return rw.notifyMatchFailure(op, "no code generation for the pattern");
-    int64_t group = qT.getDimSize(1) / kT.getDimSize(1);
     Type f32 = rw.getF32Type();
     Type elt = qT.getElementType();
-    double scale = *op.getEffectiveScale();
     Value negInf = arith::ConstantOp::create(
         rw, loc, rw.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
     Value zero = arith::ConstantOp::create(rw, loc, rw.getF32FloatAttr(0.0f));
@@ -77,191 +75,38 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
       return linalg::FillOp::create(rw, loc, init, empty).getResult(0);
     };
     int64_t B = qT.getDimSize(0), H = qT.getDimSize(1), SQ = qT.getDimSize(2),
-            SK = kT.getDimSize(2), DV = vT.getDimSize(3);
+            DV = vT.getDimSize(3);
     Value bV = dimOf(op.getQuery(), 0), hV = dimOf(op.getQuery(), 1),
-          sqV = dimOf(op.getQuery(), 2), skV = dimOf(op.getKey(), 2),
-          dvV = dimOf(op.getValue(), 3);
+          sqV = dimOf(op.getQuery(), 2), dvV = dimOf(op.getValue(), 3);
 
-    AffineExpr b, h, i, j, x;
-    bindDims(ctx, b, h, i, j, x);
-    AffineExpr g = h.floorDiv(group);
-    auto map = [&](ArrayRef<AffineExpr> e) {
-      return AffineMap::get(5, 0, e, ctx);
-    };
     auto map4 = [&](ArrayRef<AffineExpr> e) {
       return AffineMap::get(4, 0, e, ctx);
     };
-    auto toF32 = [&](OpBuilder &bb, Location l, Value v) -> Value {
-      return v.getType().isF32() ? v : arith::ExtFOp::create(bb, l, f32, v);
-    };
     SmallVector<IteratorType> par4(4, IteratorType::parallel);
-    SmallVector<IteratorType> red5 = {IteratorType::parallel,
-                                      IteratorType::parallel,
-                                      IteratorType::parallel,
-                                      IteratorType::parallel,
-                                      IteratorType::reduction};
 
-    // 1. S[b,h,i,j] = sum_x q[b,h,i,x] * k[b,g,j,x]
-    Value s0 = filled({B, H, SQ, SK}, {bV, hV, sqV, skV}, zero);
-    Value scores =
-        linalg::GenericOp::create(
-            rw, loc, TypeRange{s0.getType()}, ValueRange{op.getQuery(), op.getKey()},
-            ValueRange{s0},
-            ArrayRef<AffineMap>{map({b, h, i, x}), map({b, g, j, x}),
-                                map({b, h, i, j})},
-            red5, "", "",
-            [&](OpBuilder &bb, Location l, ValueRange a) {
-              Value p = arith::MulFOp::create(bb, l, toF32(bb, l, a[0]),
-                                              toF32(bb, l, a[1]));
-              linalg::YieldOp::create(bb, l,
-                                      ValueRange{arith::AddFOp::create(bb, l, a[2], p)});
-            })
-            .getResult(0);
-
-    // 2. Scale, score_mod, mask.
-    ScoreModOp scoreMod;
-    if (FlatSymbolRefAttr name = op.getScoreModAttr())
-      scoreMod = llvm::dyn_cast_or_null<ScoreModOp>(
-          SymbolTable::lookupNearestSymbolFrom(op, name));
-    Value qSeg = op.getQuerySegmentIds(), kSeg = op.getKeySegmentIds();
-    bool failedMask = false;
-    Value masked =
-        linalg::GenericOp::create(
-            rw, loc, TypeRange{scores.getType()}, ValueRange{scores},
-            ValueRange{filled({B, H, SQ, SK}, {bV, hV, sqV, skV}, zero)},
-            ArrayRef<AffineMap>{map4({b, h, i, j}), map4({b, h, i, j})}, par4,
-            "", "",
-            [&](OpBuilder &bb, Location l, ValueRange a) {
-              Value bi = linalg::IndexOp::create(bb, l, 0);
-              Value hi = linalg::IndexOp::create(bb, l, 1);
-              Value qi = linalg::IndexOp::create(bb, l, 2);
-              Value ki = linalg::IndexOp::create(bb, l, 3);
-              Value sc = arith::MulFOp::create(
-                  bb, l, a[0],
-                  arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(scale)));
-              if (scoreMod)
-                sc = inlineRegion(bb, scoreMod.getBody(), {sc, bi, hi, qi, ki})
-                         .front();
-              PatternCodegenInputs in;
-              in.b = bi;
-              in.h = hi;
-              in.q = qi;
-              in.k = ki;
-              in.sq = SQ;
-              in.sk = SK;
-              in.symbolScope = op;
-              auto segment = [](Value t) {
-                return [t](OpBuilder &bb, Location l, Value bIdx, Value pos) {
-                  return (Value)tensor::ExtractOp::create(bb, l, t,
-                                                          ValueRange{bIdx, pos});
-                };
-              };
-              auto qs = segment(qSeg), ks = segment(kSeg);
-              in.querySegment = qs;
-              in.keySegment = ks;
-              auto table = [](OpBuilder &bb, Location l, DenseIntElementsAttr t,
-                              Value r, Value c) {
-                Value cst = arith::ConstantOp::create(bb, l, t);
-                return (Value)tensor::ExtractOp::create(bb, l, cst,
-                                                        ValueRange{r, c});
-              };
-              in.loadTable = table;
-              FailureOr<Value> allowed =
-                  buildAllowed(bb, l, op.getPattern(), in);
-              if (failed(allowed)) {
-                failedMask = true;
-                linalg::YieldOp::create(bb, l, ValueRange{sc});
-                return;
-              }
-              Value ninf = arith::ConstantOp::create(
-                  bb, l,
-                  bb.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-              linalg::YieldOp::create(
-                  bb, l, ValueRange{arith::SelectOp::create(bb, l, *allowed, sc, ninf)});
-            })
-            .getResult(0);
-    if (failedMask)
+    // 1.-6. One step of the online softmax over all keys from the empty
+    //      state (acc 0, max -inf, sum 0): sparse_attn.online_attention,
+    //      decomposed into linalg.generics (its decomposeOperation).
+    auto stateT = [&](ArrayRef<int64_t> shape) {
+      return RankedTensorType::get(shape, f32);
+    };
+    auto online = OnlineAttentionOp::create(
+        rw, loc,
+        TypeRange{stateT({B, H, SQ, DV}), stateT({B, H, SQ}),
+                  stateT({B, H, SQ})},
+        op.getQuery(), op.getKey(), op.getValue(), op.getSegmentIds(),
+        /*problem_sizes=*/ValueRange{}, /*offsets=*/ValueRange{},
+        filled({B, H, SQ, DV}, {bV, hV, sqV, dvV}, zero),
+        filled({B, H, SQ}, {bV, hV, sqV}, negInf),
+        filled({B, H, SQ}, {bV, hV, sqV}, zero), op.getPattern(),
+        op.getScaleAttr(), op.getScoreModAttr());
+    FailureOr<SmallVector<Value>> state = online.decomposeOperation(rw);
+    if (failed(state))
       return failure();
-
-    // 3. Row maximum, with 0 standing in for rows that allow nothing.
+    rw.eraseOp(online);
+    Value unnorm = (*state)[0], rowMax = (*state)[1], rowSum = (*state)[2];
     AffineExpr b4, h4, i4, j4;
     bindDims(ctx, b4, h4, i4, j4);
-    SmallVector<IteratorType> red4 = {IteratorType::parallel,
-                                      IteratorType::parallel,
-                                      IteratorType::parallel,
-                                      IteratorType::reduction};
-    Value m0 = filled({B, H, SQ}, {bV, hV, sqV}, negInf);
-    Value rowMax =
-        linalg::GenericOp::create(
-            rw, loc, TypeRange{m0.getType()}, ValueRange{masked}, ValueRange{m0},
-            ArrayRef<AffineMap>{map4({b4, h4, i4, j4}), map4({b4, h4, i4})}, red4,
-            "", "",
-            [&](OpBuilder &bb, Location l, ValueRange a) {
-              linalg::YieldOp::create(
-                  bb, l, ValueRange{arith::MaximumFOp::create(bb, l, a[0], a[1])});
-            })
-            .getResult(0);
-    auto safeMax = [](OpBuilder &bb, Location l, Value m) -> Value {
-      Value ninf = arith::ConstantOp::create(
-          bb, l, bb.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-      Value isInf =
-          arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OEQ, m, ninf);
-      Value z = arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(0.0f));
-      return arith::SelectOp::create(bb, l, isInf, z, m);
-    };
-
-    // 4. P = exp(S' - m).
-    Value probs =
-        linalg::GenericOp::create(
-            rw, loc, TypeRange{masked.getType()}, ValueRange{masked, rowMax},
-            ValueRange{filled({B, H, SQ, SK}, {bV, hV, sqV, skV}, zero)},
-            ArrayRef<AffineMap>{map4({b4, h4, i4, j4}), map4({b4, h4, i4}),
-                                map4({b4, h4, i4, j4})},
-            par4, "", "",
-            [&](OpBuilder &bb, Location l, ValueRange a) {
-              Value d = arith::SubFOp::create(bb, l, a[0], safeMax(bb, l, a[1]));
-              linalg::YieldOp::create(bb, l, ValueRange{math::ExpOp::create(bb, l, d)});
-            })
-            .getResult(0);
-
-    // 5. Row sum l.
-    Value rowSum =
-        linalg::GenericOp::create(
-            rw, loc, TypeRange{m0.getType()}, ValueRange{probs},
-            ValueRange{filled({B, H, SQ}, {bV, hV, sqV}, zero)},
-            ArrayRef<AffineMap>{map4({b4, h4, i4, j4}), map4({b4, h4, i4})}, red4,
-            "", "",
-            [&](OpBuilder &bb, Location l, ValueRange a) {
-              linalg::YieldOp::create(
-                  bb, l, ValueRange{arith::AddFOp::create(bb, l, a[0], a[1])});
-            })
-            .getResult(0);
-
-    // 6. U[b,h,i,e] = sum_j P[b,h,i,j] * v[b,g,j,e]   (dims b, h, i, e, j)
-    AffineExpr e = j, jj = x; // reuse the 5-d dims: (b, h, i, e, j)
-    Value u0 = filled({B, H, SQ, DV}, {bV, hV, sqV, dvV}, zero);
-    Value unnorm =
-        linalg::GenericOp::create(
-            rw, loc, TypeRange{u0.getType()},
-            ValueRange{probs, op.getValue(), masked}, ValueRange{u0},
-            ArrayRef<AffineMap>{map({b, h, i, jj}), map({b, g, jj, e}),
-                                map({b, h, i, jj}), map({b, h, i, e})},
-            red5, "", "",
-            [&](OpBuilder &bb, Location l, ValueRange a) {
-              // Keys that do not contribute (forbidden, or a -inf modified
-              // score) are selected out, not multiplied by their weight 0:
-              // a NaN / Inf value they hold never reaches the row.
-              Value ninf = arith::ConstantOp::create(
-                  bb, l,
-                  bb.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-              Value live = arith::CmpFOp::create(
-                  bb, l, arith::CmpFPredicate::UNE, a[2], ninf);
-              Value p = arith::MulFOp::create(bb, l, a[0], toF32(bb, l, a[1]));
-              Value sum = arith::AddFOp::create(bb, l, a[3], p);
-              linalg::YieldOp::create(
-                  bb, l, ValueRange{arith::SelectOp::create(bb, l, live, sum, a[3])});
-            })
-            .getResult(0);
 
     // 7. O = U / l (0 when l == 0), in the element type.
     auto oT = llvm::cast<RankedTensorType>(op.getOutput().getType());

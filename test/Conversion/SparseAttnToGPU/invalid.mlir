@@ -86,3 +86,11 @@ func.func @tile(%q: tensor<1x4x64x64xbf16>, %i: index) -> tensor<1x4x64x64xbf16>
   %o = sparse_attn.attention %q, %q, %q tile_of(%i, %i, %i) at(%i, %i, %i, %i) outs(%init : tensor<1x4x64x64xbf16>) {pattern = #sparse_attn.causal} : tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16> -> tensor<1x4x64x64xbf16>
   return %o : tensor<1x4x64x64xbf16>
 }
+
+// -----
+
+func.func @online(%q: tensor<1x4x64x64xbf16>, %acc: tensor<1x4x64x64xf32>, %m: tensor<1x4x64xf32>) -> tensor<1x4x64x64xf32> {
+  // expected-error @+1 {{is not lowered by the GPU pipeline yet (the CPU pipelines lower it)}}
+  %a, %mm, %l = sparse_attn.online_attention %q, %q, %q outs(%acc, %m, %m : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>, tensor<1x4x64xf32>) {pattern = #sparse_attn.causal} : tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16> -> tensor<1x4x64x64xf32>, tensor<1x4x64xf32>, tensor<1x4x64xf32>
+  return %a : tensor<1x4x64x64xf32>
+}

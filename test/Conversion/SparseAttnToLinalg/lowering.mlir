@@ -16,18 +16,24 @@
 // CHECK:   %[[SC:.*]] = arith.mulf %{{.*}}, %{{.*}} : f32
 // CHECK:   %[[OK:.*]] = arith.cmpi sle, %[[J]], %[[I]]
 // CHECK:   arith.select %[[OK]], %[[SC]], %{{.*}} : f32
-// 3. Row maximum, 4. exp, 5. row sum.
-// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[M]] : tensor<1x2x10x12xf32>) outs(%{{.*}} : tensor<1x2x10xf32>)
+// 3.-7. The step of sparse_attn.online_attention from the empty state
+// (its decomposition): row maximum, new running maximum, exp, row sum.
+// CHECK: %[[RMAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[M]] : tensor<1x2x10x12xf32>) outs(%{{.*}} : tensor<1x2x10xf32>)
+// CHECK:   arith.maximumf
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[RMAX]] : tensor<1x2x10xf32>, tensor<1x2x10xf32>)
 // CHECK:   arith.maximumf
 // CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[M]], %[[MAX]]
 // CHECK:   math.exp
-// CHECK: %[[L:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<1x2x10x12xf32>) outs(%{{.*}} : tensor<1x2x10xf32>)
-// 6. P V, 7. normalise and narrow, 8. LSE.
+// CHECK: %[[RSUM:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<1x2x10x12xf32>) outs(%{{.*}} : tensor<1x2x10xf32>)
 // P V selects out keys whose masked score is -inf (NaN / Inf values of
 // keys a row does not attend never reach it).
-// CHECK: %[[U:.*]] = linalg.generic {indexing_maps = [#[[Q]], #[[V]], {{.*}} ins(%[[P]], %{{.*}}, %[[M]] : tensor<1x2x10x12xf32>, tensor<1x1x12x4xbf16>, tensor<1x2x10x12xf32>)
+// CHECK: %[[PV:.*]] = linalg.generic {indexing_maps = [#[[Q]], #[[V]], {{.*}} ins(%[[P]], %{{.*}}, %[[M]] : tensor<1x2x10x12xf32>, tensor<1x1x12x4xbf16>, tensor<1x2x10x12xf32>)
 // CHECK:   arith.cmpf une
 // CHECK:   arith.select
+// The state update: l' = alpha l + sum P, acc' = alpha acc + P V.
+// CHECK: %[[L:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[MAX]], %[[RSUM]] :
+// CHECK: %[[U:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[MAX]], %[[PV]] :
+// 8. Normalise and narrow, LSE.
 // CHECK: linalg.generic {{.*}} ins(%[[U]], %[[L]] : tensor<1x2x10x4xf32>, tensor<1x2x10xf32>) outs(%{{.*}} : tensor<1x2x10x4xbf16>)
 // CHECK:   arith.divf
 // CHECK:   arith.truncf %{{.*}} : f32 to bf16

@@ -1178,3 +1178,28 @@ func.func @f(%q: tensor<1x2x32x8xf32>, %i: index) {
   %o = sparse_attn.attention %q, %q, %q tile_of(%i, %i, %big) at(%i, %i, %i, %big) outs(%init : tensor<1x2x32x8xf32>) {pattern = #sparse_attn.causal} : tensor<1x2x32x8xf32>, tensor<1x2x32x8xf32>, tensor<1x2x32x8xf32> -> tensor<1x2x32x8xf32>
   return
 }
+
+// -----
+// sparse_attn.online_attention: the state.
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %acc: tensor<1x2x16x8xf16>, %m: tensor<1x2x16xf32>) {
+  // expected-error @+1 {{accumulator must be an f32 tensor [B, Hq, Sq, Dv] = [1, 2, 16, 8], got 'tensor<1x2x16x8xf16>'}}
+  %a, %mm, %l = sparse_attn.online_attention %q, %q, %q outs(%acc, %m, %m : tensor<1x2x16x8xf16>, tensor<1x2x16xf32>, tensor<1x2x16xf32>) {pattern = #sparse_attn.causal} : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf16>, tensor<1x2x16xf32>, tensor<1x2x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %acc: tensor<1x2x16x8xf32>, %m: tensor<1x2x16xf32>, %s: tensor<1x2x15xf32>) {
+  // expected-error @+1 {{running sum must be an f32 tensor [B, Hq, Sq] = [1, 2, 16], got 'tensor<1x2x15xf32>'}}
+  %a, %mm, %l = sparse_attn.online_attention %q, %q, %q outs(%acc, %m, %s : tensor<1x2x16x8xf32>, tensor<1x2x16xf32>, tensor<1x2x15xf32>) {pattern = #sparse_attn.causal} : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>, tensor<1x2x16xf32>, tensor<1x2x15xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %acc: tensor<1x2x16x8xf32>, %m: tensor<1x2x16xf32>) {
+  // expected-error @+1 {{result 1 has type 'tensor<1x2x?xf32>' but its destination (the running maximum) has 'tensor<1x2x16xf32>'}}
+  %a, %mm, %l = sparse_attn.online_attention %q, %q, %q outs(%acc, %m, %m : tensor<1x2x16x8xf32>, tensor<1x2x16xf32>, tensor<1x2x16xf32>) {pattern = #sparse_attn.causal} : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>, tensor<1x2x?xf32>, tensor<1x2x16xf32>
+  return
+}

@@ -37,21 +37,8 @@ MODS = """sparse_attn.mask @per_head(%b: index, %h: index, %q: index, %k: index)
   %ok = arith.ori %ok0, %b1 : i1
   sparse_attn.yield %ok : i1
 }
-sparse_attn.score_mod @alibi(%s: f32, %b: index, %h: index, %q: index, %k: index) {
-  %d = arith.subi %q, %k : index
-  %di = arith.index_cast %d : index to i64
-  %df = arith.sitofp %di : i64 to f32
-  %c1 = arith.constant 1 : index
-  %h1 = arith.addi %h, %c1 : index
-  %hi = arith.index_cast %h1 : index to i64
-  %hf = arith.sitofp %hi : i64 to f32
-  %neg = arith.negf %hf : f32
-  %slope = math.exp2 %neg : f32
-  %bias = arith.mulf %slope, %df : f32
-  %r = arith.subf %s, %bias : f32
-  sparse_attn.yield %r : f32
-}
-"""
+""" + open(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "alibi.mlir")).read()
 
 
 def tensor(shape, elt):

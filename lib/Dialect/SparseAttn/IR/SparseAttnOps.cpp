@@ -68,29 +68,41 @@ Value AttentionOp::getKeySegmentIds() {
   return getSegmentIds().empty() ? Value() : getSegmentIds().back();
 }
 
-LogicalResult AttentionOp::verify() {
-  auto qT = llvm::cast<RankedTensorType>(getQuery().getType());
-  auto kT = llvm::cast<RankedTensorType>(getKey().getType());
-  auto vT = llvm::cast<RankedTensorType>(getValue().getType());
+namespace {
+/// The sizes of an attention: B, Hq, Sq, D (query), Hkv, Sk (key), Dv
+/// (value).
+struct AttentionDims {
+  int64_t b, hq, sq, d, hkv, sk, dv;
+};
+} // namespace
+
+/// What sparse_attn.attention and sparse_attn.online_attention check alike
+/// of their query, key and value (and of the byte sizes of their results,
+/// `results`): ranks, element types, sizes that must agree.
+static LogicalResult verifyQueryKeyValue(
+    Operation *op, RankedTensorType qT, RankedTensorType kT,
+    RankedTensorType vT,
+    ArrayRef<std::pair<RankedTensorType, const char *>> results, bool isTile,
+    AttentionDims &dims) {
   if (qT.getRank() != 4)
-    return emitOpError("query must be a rank-4 tensor [B, Hq, Sq, D], got ")
+    return op->emitOpError("query must be a rank-4 tensor [B, Hq, Sq, D], got ")
            << qT;
   if (kT.getRank() != 4)
-    return emitOpError("key must be a rank-4 tensor [B, Hkv, Sk, D], got ")
+    return op->emitOpError("key must be a rank-4 tensor [B, Hkv, Sk, D], got ")
            << kT;
   if (vT.getRank() != 4)
-    return emitOpError("value must be a rank-4 tensor [B, Hkv, Sk, Dv], got ")
+    return op->emitOpError("value must be a rank-4 tensor [B, Hkv, Sk, Dv], got ")
            << vT;
   Type elt = qT.getElementType();
   if (!elt.isF32() && !elt.isF16() && !elt.isBF16())
-    return emitOpError("query element type must be f32, f16 or bf16, got ")
+    return op->emitOpError("query element type must be f32, f16 or bf16, got ")
            << elt;
   if (kT.getElementType() != elt)
-    return emitOpError("key element type ")
+    return op->emitOpError("key element type ")
            << kT.getElementType() << " does not match query element type "
            << elt;
   if (vT.getElementType() != elt)
-    return emitOpError("value element type ")
+    return op->emitOpError("value element type ")
            << vT.getElementType() << " does not match query element type "
            << elt;
 
@@ -98,10 +110,8 @@ LogicalResult AttentionOp::verify() {
   // tensor whose static size does not fit is refused here rather than
   // overflowing in a lowering or a runtime.
   SmallVector<std::pair<RankedTensorType, const char *>> sized = {
-      {qT, "query"}, {kT, "key"}, {vT, "value"},
-      {llvm::cast<RankedTensorType>(getOutput().getType()), "output"}};
-  if (Value lse = getLse())
-    sized.push_back({llvm::cast<RankedTensorType>(lse.getType()), "log-sum-exp"});
+      {qT, "query"}, {kT, "key"}, {vT, "value"}};
+  sized.append(results.begin(), results.end());
   for (auto [t, name] : sized) {
     if (!t.getElementType().isIntOrFloat())
       continue; // refused below with its own message
@@ -109,7 +119,7 @@ LogicalResult AttentionOp::verify() {
     for (int64_t dim : t.getShape())
       if (!ShapedType::isDynamic(dim) &&
           llvm::MulOverflow<int64_t>(bytes, dim, bytes))
-        return emitOpError(name)
+        return op->emitOpError(name)
                << " type " << t
                << " has more bytes than a 64-bit size can count";
   }
@@ -117,30 +127,101 @@ LogicalResult AttentionOp::verify() {
   int64_t b = qT.getDimSize(0), hq = qT.getDimSize(1), sq = qT.getDimSize(2),
           d = qT.getDimSize(3);
   int64_t hkv = kT.getDimSize(1), sk = kT.getDimSize(2), dv = vT.getDimSize(3);
+  dims = {b, hq, sq, d, hkv, sk, dv};
   if (staticMismatch(kT.getDimSize(0), b))
-    return emitOpError("key batch size ")
+    return op->emitOpError("key batch size ")
            << kT.getDimSize(0) << " does not match query batch size " << b;
   if (staticMismatch(vT.getDimSize(0), b))
-    return emitOpError("value batch size ")
+    return op->emitOpError("value batch size ")
            << vT.getDimSize(0) << " does not match query batch size " << b;
   if (staticMismatch(vT.getDimSize(1), hkv))
-    return emitOpError("value has ")
+    return op->emitOpError("value has ")
            << vT.getDimSize(1) << " heads but key has " << hkv;
   if (hkv == 0)
-    return emitOpError("key/value must have at least one head");
+    return op->emitOpError("key/value must have at least one head");
   // A tile's query heads are a range of the problem's (checked below).
-  if (!isTile() && !ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hkv) &&
+  if (!isTile && !ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hkv) &&
       hq % hkv != 0)
-    return emitOpError("query heads (")
+    return op->emitOpError("query heads (")
            << hq << ") must be a multiple of key/value heads (" << hkv << ")";
   if (staticMismatch(kT.getDimSize(3), d))
-    return emitOpError("key head dimension ")
+    return op->emitOpError("key head dimension ")
            << kT.getDimSize(3) << " does not match query head dimension " << d;
   if (d == 0)
-    return emitOpError("head dimension D must be positive");
+    return op->emitOpError("head dimension D must be positive");
   if (staticMismatch(vT.getDimSize(2), sk))
-    return emitOpError("value sequence length ")
+    return op->emitOpError("value sequence length ")
            << vT.getDimSize(2) << " does not match key sequence length " << sk;
+
+  return success();
+}
+
+/// The scale, and the segment ids the pattern needs: [B, Sq] / [B, Sk]
+/// integers, one operand for both only outside tiles with Sq == Sk.
+static LogicalResult verifyScaleAndSegments(Operation *op, FloatAttr scale,
+                                            SparsityPatternAttrInterface pattern,
+                                            ValueRange segs, bool isTile,
+                                            const AttentionDims &dims) {
+  auto [b, hq, sq, d, hkv, sk, dv] = dims;
+  (void)hq, (void)d, (void)hkv, (void)dv;
+  if (scale)
+    if (!std::isfinite(scale.getValueAsDouble()))
+      return op->emitOpError("scale must be a finite number");
+
+  // Runtime segment ids.
+  if (pattern.needsSegmentIds() && segs.empty())
+    return op->emitOpError("pattern ")
+           << pattern
+           << " needs segment ids: add segments(%ids : tensor<BxSxi32>)";
+  if (!pattern.needsSegmentIds() && !segs.empty())
+    return op->emitOpError("segment ids are given but the pattern does not use "
+                       "#sparse_attn.segments");
+  if (segs.size() > 2)
+    return op->emitOpError("expects one or two segment id operands, got ")
+           << segs.size();
+  if (segs.size() == 1 && !isTile && staticMismatch(sq, sk))
+    return op->emitOpError("a single segment id operand needs Sq == Sk (got ")
+           << sq << " and " << sk << "); pass segments(%qids, %kids : ...)";
+  for (auto [i, seg] : llvm::enumerate(segs)) {
+    auto sT = llvm::cast<RankedTensorType>(seg.getType());
+    bool isKey = segs.size() == 2 && i == 1;
+    SmallVector<int64_t> expected = {b, isKey ? sk : sq};
+    if (sT.getRank() != 2 || !sT.getElementType().isSignlessInteger() ||
+        !shapesCompatible(sT.getShape(), expected))
+      return op->emitOpError(isKey ? "key" : "query")
+             << " segment ids must be an integer tensor [B, "
+             << (isKey ? "Sk" : "Sq") << "] = " << shapeStr(expected)
+             << ", got " << sT;
+  }
+
+  return success();
+}
+
+static std::array<int64_t, 3> problemShape(ValueRange problemSizes, Value q,
+                                           Value k);
+static LogicalResult verifyPatternForProblem(Operation *op,
+                                             SparsityPatternAttrInterface pattern,
+                                             std::array<int64_t, 3> problem);
+static LogicalResult verifyTileOperands(Operation *op, ValueRange problemSizes,
+                                        ValueRange offsets, size_t numSegments,
+                                        int64_t hq, int64_t hkv, int64_t sq,
+                                        int64_t sk);
+
+LogicalResult AttentionOp::verify() {
+  auto qT = llvm::cast<RankedTensorType>(getQuery().getType());
+  auto kT = llvm::cast<RankedTensorType>(getKey().getType());
+  auto vT = llvm::cast<RankedTensorType>(getValue().getType());
+  SmallVector<std::pair<RankedTensorType, const char *>> results = {
+      {llvm::cast<RankedTensorType>(getOutput().getType()), "output"}};
+  if (Value lse = getLse())
+    results.push_back(
+        {llvm::cast<RankedTensorType>(lse.getType()), "log-sum-exp"});
+  AttentionDims dims;
+  if (failed(verifyQueryKeyValue(*this, qT, kT, vT, results, isTile(), dims)))
+    return failure();
+  auto [b, hq, sq, d, hkv, sk, dv] = dims;
+  (void)d;
+  Type elt = qT.getElementType();
 
   auto oT = llvm::cast<RankedTensorType>(getOutput().getType());
   SmallVector<int64_t> expectedO = {b, hq, sq, dv};
@@ -161,37 +242,10 @@ LogicalResult AttentionOp::verify() {
              << shapeStr(expectedL);
   }
 
-  if (auto scale = getScaleAttr())
-    if (!std::isfinite(scale.getValueAsDouble()))
-      return emitOpError("scale must be a finite number");
-
-  // Runtime segment ids.
   SparsityPatternAttrInterface pattern = getPattern();
-  auto segs = getSegmentIds();
-  if (pattern.needsSegmentIds() && segs.empty())
-    return emitOpError("pattern ")
-           << pattern
-           << " needs segment ids: add segments(%ids : tensor<BxSxi32>)";
-  if (!pattern.needsSegmentIds() && !segs.empty())
-    return emitOpError("segment ids are given but the pattern does not use "
-                       "#sparse_attn.segments");
-  if (segs.size() > 2)
-    return emitOpError("expects one or two segment id operands, got ")
-           << segs.size();
-  if (segs.size() == 1 && !isTile() && staticMismatch(sq, sk))
-    return emitOpError("a single segment id operand needs Sq == Sk (got ")
-           << sq << " and " << sk << "); pass segments(%qids, %kids : ...)";
-  for (auto [i, seg] : llvm::enumerate(segs)) {
-    auto sT = llvm::cast<RankedTensorType>(seg.getType());
-    bool isKey = segs.size() == 2 && i == 1;
-    SmallVector<int64_t> expected = {b, isKey ? sk : sq};
-    if (sT.getRank() != 2 || !sT.getElementType().isSignlessInteger() ||
-        !shapesCompatible(sT.getShape(), expected))
-      return emitOpError(isKey ? "key" : "query")
-             << " segment ids must be an integer tensor [B, "
-             << (isKey ? "Sk" : "Sq") << "] = " << shapeStr(expected)
-             << ", got " << sT;
-  }
+  if (failed(verifyScaleAndSegments(*this, getScaleAttr(), pattern,
+                                    getSegmentIds(), isTile(), dims)))
+    return failure();
 
   if (failed(verifyBlockTables(b, hq, hkv, sq)))
     return failure();
@@ -210,12 +264,7 @@ LogicalResult AttentionOp::verify() {
   if (failed(verifyTile(hq, hkv, sq, sk)))
     return failure();
 
-  // Size-dependent pattern checks, against the problem's lengths.
-  auto [problemHq, problemSq, problemSk] = getProblemShape();
-  (void)problemHq;
-  if (!ShapedType::isDynamic(problemSq) && !ShapedType::isDynamic(problemSk) &&
-      failed(pattern.verifyForSizes([&] { return emitOpError(); }, problemSq,
-                                    problemSk)))
+  if (failed(verifyPatternForProblem(*this, pattern, getProblemShape())))
     return failure();
   bool staticSeq = !ShapedType::isDynamic(sq) && !ShapedType::isDynamic(sk);
 
@@ -234,58 +283,74 @@ LogicalResult AttentionOp::verify() {
   return success();
 }
 
-std::array<int64_t, 3> AttentionOp::getProblemShape() {
-  if (isTile()) {
+/// The problem's (Hq, Sq, Sk): a tile's constant tile_of sizes, the
+/// operands' own sizes otherwise (kDynamic where unknown).
+static std::array<int64_t, 3> problemShape(ValueRange problemSizes, Value q,
+                                           Value k) {
+  if (!problemSizes.empty()) {
     std::array<int64_t, 3> shape;
-    for (auto [i, v] : llvm::enumerate(getProblemSizes())) {
+    for (auto [i, v] : llvm::enumerate(problemSizes)) {
       std::optional<int64_t> c = getConstantIntValue(v);
       shape[i] = c && *c >= 0 ? *c : ShapedType::kDynamic;
     }
     return shape;
   }
-  auto qT = llvm::cast<RankedTensorType>(getQuery().getType());
-  auto kT = llvm::cast<RankedTensorType>(getKey().getType());
+  auto qT = llvm::cast<RankedTensorType>(q.getType());
+  auto kT = llvm::cast<RankedTensorType>(k.getType());
   return {qT.getDimSize(1), qT.getDimSize(2), kT.getDimSize(2)};
 }
 
-LogicalResult AttentionOp::verifyTile(int64_t hq, int64_t hkv, int64_t sq,
-                                      int64_t sk) {
-  // The custom form pairs them; the generic form may not.
-  if (getProblemSizes().size() != (isTile() ? 3u : 0u) ||
-      getOffsets().size() != (getProblemSizes().empty() ? 0u : 4u))
-    return emitOpError("a tile names the problem's sizes (Hq, Sq, Sk) and "
-                       "its offsets (b0, h0, q0, k0): expects 3 and 4 "
-                       "operands, got ")
-           << getProblemSizes().size() << " and " << getOffsets().size();
-  if (!isTile())
+std::array<int64_t, 3> AttentionOp::getProblemShape() {
+  return problemShape(getProblemSizes(), getQuery(), getKey());
+}
+
+/// The pattern's size-dependent checks, against the problem's lengths.
+static LogicalResult verifyPatternForProblem(Operation *op,
+                                             SparsityPatternAttrInterface pattern,
+                                             std::array<int64_t, 3> problem) {
+  if (ShapedType::isDynamic(problem[1]) || ShapedType::isDynamic(problem[2]))
     return success();
-  if (hasBlockTables())
-    return emitOpError("a tile (tile_of / at) cannot carry block tables: "
-                       "they describe the whole problem's tiles");
-  if (getBlockMaskAttr())
-    return emitOpError("a tile (tile_of / at) cannot carry a block_mask: it "
-                       "describes the whole problem's tiles");
-  if (getSegmentIds().size() == 1)
-    return emitOpError("a tile takes its query and key segment ids apart: "
-                       "segments(%qids, %kids : ...)");
+  return pattern.verifyForSizes([&] { return op->emitOpError(); }, problem[1],
+                                problem[2]);
+}
+
+/// A tile's place in its problem (tile_of / at): operand counts, constant
+/// offsets and sizes non-negative, the problem's Hq a multiple of Hkv, the
+/// tile inside the problem, separate query and key segment ids.
+static LogicalResult verifyTileOperands(Operation *op, ValueRange problemSizes,
+                                        ValueRange offsets, size_t numSegments,
+                                        int64_t hq, int64_t hkv, int64_t sq,
+                                        int64_t sk) {
+  // The custom form pairs them; the generic form may not.
+  if (problemSizes.size() != (offsets.empty() ? 0u : 3u) ||
+      offsets.size() != (problemSizes.empty() ? 0u : 4u))
+    return op->emitOpError("a tile names the problem's sizes (Hq, Sq, Sk) "
+                           "and its offsets (b0, h0, q0, k0): expects 3 and "
+                           "4 operands, got ")
+           << problemSizes.size() << " and " << offsets.size();
+  if (offsets.empty())
+    return success();
+  if (numSegments == 1)
+    return op->emitOpError("a tile takes its query and key segment ids apart: "
+                           "segments(%qids, %kids : ...)");
   auto constant = [](Value v) { return getConstantIntValue(v); };
   std::optional<int64_t> problem[3], offset[4];
   for (int i = 0; i < 3; ++i)
-    problem[i] = constant(getProblemSizes()[i]);
+    problem[i] = constant(problemSizes[i]);
   for (int i = 0; i < 4; ++i)
-    offset[i] = constant(getOffsets()[i]);
+    offset[i] = constant(offsets[i]);
   static const char *offsetNames[4] = {"b0", "h0", "q0", "k0"};
   for (int i = 0; i < 4; ++i)
     if (offset[i] && *offset[i] < 0)
-      return emitOpError("tile offset ")
+      return op->emitOpError("tile offset ")
              << offsetNames[i] << " must be non-negative, got " << *offset[i];
   static const char *sizeNames[3] = {"Hq", "Sq", "Sk"};
   for (int i = 0; i < 3; ++i)
     if (problem[i] && *problem[i] < 0)
-      return emitOpError("problem size ")
+      return op->emitOpError("problem size ")
              << sizeNames[i] << " must be non-negative, got " << *problem[i];
   if (problem[0] && !ShapedType::isDynamic(hkv) && *problem[0] % hkv != 0)
-    return emitOpError("the problem's query heads (")
+    return op->emitOpError("the problem's query heads (")
            << *problem[0] << ") must be a multiple of key/value heads ("
            << hkv << ")";
   // The tile lies inside the problem: offset + tile size <= problem size.
@@ -296,15 +361,29 @@ LogicalResult AttentionOp::verifyTile(int64_t hq, int64_t hkv, int64_t sq,
       continue;
     int64_t end;
     if (llvm::AddOverflow(*tileOffset[i], tileSize[i], end))
-      return emitOpError("the tile's ")
+      return op->emitOpError("the tile's ")
              << sizeNames[i] << " range starts at " << *tileOffset[i]
              << " and ends past 2^63";
     if (end > *problem[i])
-      return emitOpError("the tile's ")
+      return op->emitOpError("the tile's ")
              << sizeNames[i] << " range [" << *tileOffset[i] << ", " << end
              << ") is outside the problem's " << *problem[i];
   }
   return success();
+}
+
+LogicalResult AttentionOp::verifyTile(int64_t hq, int64_t hkv, int64_t sq,
+                                      int64_t sk) {
+  if (isTile()) {
+    if (hasBlockTables())
+      return emitOpError("a tile (tile_of / at) cannot carry block tables: "
+                         "they describe the whole problem's tiles");
+    if (getBlockMaskAttr())
+      return emitOpError("a tile (tile_of / at) cannot carry a block_mask: it "
+                         "describes the whole problem's tiles");
+  }
+  return verifyTileOperands(*this, getProblemSizes(), getOffsets(),
+                            getSegmentIds().size(), hq, hkv, sq, sk);
 }
 
 LogicalResult AttentionOp::verifyBlockTables(int64_t b, int64_t hq,
@@ -371,29 +450,87 @@ LogicalResult AttentionOp::verifyBlockTables(int64_t b, int64_t hq,
   return success();
 }
 
-LogicalResult
-AttentionOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+/// The custom masks and the score modification name symbols of their kind.
+static LogicalResult verifyPatternSymbols(Operation *self,
+                                          SparsityPatternAttrInterface pattern,
+                                          FlatSymbolRefAttr scoreMod,
+                                          SymbolTableCollection &symbolTable) {
   SmallVector<FlatSymbolRefAttr> masks;
-  getPattern().collectCustomMasks(masks);
+  pattern.collectCustomMasks(masks);
   for (FlatSymbolRefAttr name : masks) {
-    Operation *op = symbolTable.lookupNearestSymbolFrom(*this, name);
+    Operation *op = symbolTable.lookupNearestSymbolFrom(self, name);
     if (!op)
-      return emitOpError("custom mask ") << name << " does not exist";
+      return self->emitOpError("custom mask ") << name << " does not exist";
     if (!llvm::isa<MaskOp>(op))
-      return emitOpError("custom mask ")
+      return self->emitOpError("custom mask ")
              << name << " refers to '" << op->getName()
              << "', not a sparse_attn.mask";
   }
-  if (FlatSymbolRefAttr name = getScoreModAttr()) {
-    Operation *op = symbolTable.lookupNearestSymbolFrom(*this, name);
+  if (FlatSymbolRefAttr name = scoreMod) {
+    Operation *op = symbolTable.lookupNearestSymbolFrom(self, name);
     if (!op)
-      return emitOpError("score_mod ") << name << " does not exist";
+      return self->emitOpError("score_mod ") << name << " does not exist";
     if (!llvm::isa<ScoreModOp>(op))
-      return emitOpError("score_mod ")
+      return self->emitOpError("score_mod ")
              << name << " refers to '" << op->getName()
              << "', not a sparse_attn.score_mod";
   }
   return success();
+}
+
+LogicalResult
+AttentionOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  return verifyPatternSymbols(*this, getPattern(), getScoreModAttr(),
+                              symbolTable);
+}
+
+//===----------------------------------------------------------------------===//
+// OnlineAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult OnlineAttentionOp::verify() {
+  auto qT = llvm::cast<RankedTensorType>(getQuery().getType());
+  auto kT = llvm::cast<RankedTensorType>(getKey().getType());
+  auto vT = llvm::cast<RankedTensorType>(getValue().getType());
+  SmallVector<std::pair<RankedTensorType, const char *>> state = {
+      {llvm::cast<RankedTensorType>(getAcc().getType()), "accumulator"},
+      {llvm::cast<RankedTensorType>(getMax().getType()), "running maximum"},
+      {llvm::cast<RankedTensorType>(getSum().getType()), "running sum"}};
+  AttentionDims dims;
+  if (failed(verifyQueryKeyValue(*this, qT, kT, vT, state, isTile(), dims)))
+    return failure();
+  auto [b, hq, sq, d, hkv, sk, dv] = dims;
+  (void)d;
+  // The state: f32 [B, Hq, Sq, Dv], [B, Hq, Sq], [B, Hq, Sq]; results of
+  // the same types.
+  SmallVector<int64_t> rows = {b, hq, sq}, accShape = {b, hq, sq, dv};
+  for (auto [i, entry] : llvm::enumerate(state)) {
+    auto [t, name] = entry;
+    ArrayRef<int64_t> expected = i == 0 ? ArrayRef<int64_t>(accShape) : rows;
+    if (!t.getElementType().isF32() ||
+        !shapesCompatible(t.getShape(), expected))
+      return emitOpError(name)
+             << " must be an f32 tensor " << (i == 0 ? "[B, Hq, Sq, Dv]" : "[B, Hq, Sq]")
+             << " = " << shapeStr(expected) << ", got " << t;
+    if (getResult(i).getType() != t)
+      return emitOpError("result ")
+             << i << " has type " << getResult(i).getType()
+             << " but its destination (the " << name << ") has " << t;
+  }
+  if (failed(verifyScaleAndSegments(*this, getScaleAttr(), getPattern(),
+                                    getSegmentIds(), isTile(), dims)) ||
+      failed(verifyTileOperands(*this, getProblemSizes(), getOffsets(),
+                                getSegmentIds().size(), hq, hkv, sq, sk)))
+    return failure();
+  return verifyPatternForProblem(
+      *this, getPattern(),
+      problemShape(getProblemSizes(), getQuery(), getKey()));
+}
+
+LogicalResult
+OnlineAttentionOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  return verifyPatternSymbols(*this, getPattern(), getScoreModAttr(),
+                              symbolTable);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/TilingInterface.h"
+#include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include <array>
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnAttrs.h"
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnDialect.h"

@@ -7,6 +7,7 @@ include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/TilingInterface.td"
+include "mlir/Dialect/Linalg/IR/LinalgInterfaces.td"
 include "mlir/IR/BuiltinAttributes.td"
 
 def SparseAttn_PatternAttrConstraint : Attr<
@@ -193,6 +194,98 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
     ::llvm::LogicalResult verifyTile(int64_t hq, int64_t hkv, int64_t sq,
                                      int64_t sk);
   public:
+  }];
+}
+
+def SparseAttn_OnlineAttentionOp : SparseAttn_Op<"online_attention", [
+    Pure, AttrSizedOperandSegments, DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    DeclareOpInterfaceMethods<AggregatedOpInterface, ["decomposeOperation"]>]> {
+  let summary = "one step of attention's online softmax over a tile of keys";
+  let description = [{
+    The tile-level form of `sparse_attn.attention`: it folds the keys of
+    its key operands into a running softmax state instead of producing the
+    normalised output, so attention over a key range is a chain of steps
+    over its key tiles (split-KV, KV caches in pages, tiling the keys as a
+    reduction). Operands and attributes are those of
+    `sparse_attn.attention` (query, key, value, segment ids, `tile_of` /
+    `at`, `pattern`, `scale`, `score_mod`, with the same semantics); the
+    destinations are the state, read and updated:
+    `outs(%acc, %max, %sum)`, f32 tensors `[B, Hq, Sq, Dv]`, `[B, Hq, Sq]`,
+    `[B, Hq, Sq]`. For every row `(b, h, i)` with `A` the keys of this step
+    the pattern allows and `s_ij` the (scaled, modified) score:
+
+    ```
+    m'   = max(m, max_{j in A} s_ij)
+    if m' = -inf: acc, m, l unchanged       (nothing attended yet)
+    else:
+      alpha = exp(m - m')                    (0 when m = -inf)
+      p_ij  = exp(s_ij - m')                 (keys with s_ij = -inf: none)
+      l'    = alpha l + sum_{j in A} p_ij
+      acc'  = alpha acc + sum_{j in A} p_ij v_j
+    ```
+
+    Starting from `acc = 0`, `m = -inf`, `l = 0`, the steps over disjoint
+    key ranges give attention over their union:
+    `O = acc / l` (0 when `l = 0`), `LSE = m + log(l)` (-inf when `l = 0`),
+    which is how the reference lowering computes `sparse_attn.attention`.
+    Keys that do not contribute are selected out, never multiplied by a
+    weight of 0 (a NaN they hold does not reach the row); a NaN score of an
+    attended key propagates.
+
+    `decomposeOperation` (`AggregatedOpInterface`, so
+    `transform.structured.decompose_interface` and
+    `convert-sparse-attn-to-linalg`) rewrites the op into `linalg.generic`s
+    on tensors: scores, mask, row maximum, exponentials, row sum, P V and
+    the state update. It needs static head counts and, for a tile, a
+    constant head offset `h0` (the grouped-query head map is an affine map
+    of the loop indices).
+
+    ```mlir
+    %acc1, %m1, %l1 = sparse_attn.online_attention %q, %k1, %v1
+        outs(%acc0, %m0, %l0 : tensor<1x8x128x64xf32>, tensor<1x8x128xf32>,
+                               tensor<1x8x128xf32>)
+        {pattern = #sparse_attn.causal}
+        : tensor<1x8x128x64xf16>, tensor<1x2x64x64xf16>, tensor<1x2x64x64xf16>
+        -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>, tensor<1x8x128xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
+                       AnyRankedTensor:$value,
+                       Variadic<AnyRankedTensor>:$segment_ids,
+                       Variadic<Index>:$problem_sizes,
+                       Variadic<Index>:$offsets,
+                       AnyRankedTensor:$acc, AnyRankedTensor:$max,
+                       AnyRankedTensor:$sum,
+                       SparseAttn_PatternAttrConstraint:$pattern,
+                       OptionalAttr<F32Attr>:$scale,
+                       OptionalAttr<FlatSymbolRefAttr>:$score_mod);
+  let results = (outs AnyRankedTensor:$acc_out, AnyRankedTensor:$max_out,
+                      AnyRankedTensor:$sum_out);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value
+    (`segments` `(` $segment_ids^ `:` type($segment_ids) `)`)?
+    (`tile_of` `(` $problem_sizes^ `)` `at` `(` $offsets `)`)?
+    `outs` `(` $acc `,` $max `,` $sum `:` type($acc) `,` type($max) `,` type($sum) `)`
+    attr-dict `:` type($query) `,` type($key) `,` type($value)
+    `->` type($acc_out) `,` type($max_out) `,` type($sum_out)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The query-position segment ids (first segment operand), if any.
+    ::mlir::Value getQuerySegmentIds() {
+      return getSegmentIds().empty() ? ::mlir::Value() : getSegmentIds().front();
+    }
+    /// The key-position segment ids (second operand, or the first one).
+    ::mlir::Value getKeySegmentIds() {
+      return getSegmentIds().empty() ? ::mlir::Value() : getSegmentIds().back();
+    }
+    bool isTile() { return !getOffsets().empty(); }
+    /// DestinationStyleOpInterface: the state (acc, max, sum).
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return ::mlir::MutableOperandRange(getOperation(),
+          getOperation()->getNumOperands() - 3, 3);
+    }
   }];
 }
 

@@ -123,6 +123,23 @@ def SparseAttnExpandBF16 : Pass<"sparse-attn-expand-bf16"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def SparseAttnDecomposeOnlineAttention : Pass<"sparse-attn-decompose-online-attention"> {
+  let summary = "sparse_attn.online_attention as linalg.generic on tensors";
+  let description = [{
+    Replaces every `sparse_attn.online_attention` by its decomposition
+    (`decomposeOperation`, the op's `AggregatedOpInterface`): scores, mask,
+    row maximum, exponentials, row sum, P V and the state update as
+    `linalg.generic`s. An op it cannot decompose (dynamic head counts, a
+    tile whose head offset is not a constant) fails the pass with the
+    reason. Then, on a module with no `sparse_attn.attention` left, the
+    mask and score_mod symbols (inlined by now) are erased. Both CPU
+    pipelines run it.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def SparseAttnStridedCopyToLinalg : Pass<"sparse-attn-strided-copy-to-linalg"> {
   let summary = "Copies between strided memrefs as linalg.copy";
   let description = [{

@@ -17,7 +17,8 @@ namespace sparse_attn {
 
 /// The end of a lowering of sparse_attn.attention: an error at every op that
 /// is still there (`what` names the target), else the mask and score_mod
-/// symbols, inlined by now, are erased.
+/// symbols, inlined by now, are erased (unless sparse_attn.online_attention
+/// ops, decomposed later, still read them).
 LogicalResult finishAttentionLowering(ModuleOp module, StringRef what);
 
 } // namespace sparse_attn
