@@ -31,7 +31,6 @@ using namespace mlir;
 using namespace mlir::sparse_attn;
 
 namespace {
-using utils::IteratorType;
 
 struct LowerToLinalg : OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -39,7 +38,6 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rw) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = rw.getContext();
     auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
     auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
     auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
@@ -56,7 +54,6 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
                                     qT.getDimSize(2), kT.getDimSize(2))))
       return rw.notifyMatchFailure(op, "no code generation for the pattern");
     Type f32 = rw.getF32Type();
-    Type elt = qT.getElementType();
     Value negInf = arith::ConstantOp::create(
         rw, loc, rw.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
     Value zero = arith::ConstantOp::create(rw, loc, rw.getF32FloatAttr(0.0f));
@@ -79,11 +76,6 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
     Value bV = dimOf(op.getQuery(), 0), hV = dimOf(op.getQuery(), 1),
           sqV = dimOf(op.getQuery(), 2), dvV = dimOf(op.getValue(), 3);
 
-    auto map4 = [&](ArrayRef<AffineExpr> e) {
-      return AffineMap::get(4, 0, e, ctx);
-    };
-    SmallVector<IteratorType> par4(4, IteratorType::parallel);
-
     // 1.-6. One step of the online softmax over all keys from the empty
     //      state (acc 0, max -inf, sum 0): sparse_attn.online_attention,
     //      decomposed into linalg.generics (its decomposeOperation).
@@ -105,63 +97,11 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
       return failure();
     rw.eraseOp(online);
     Value unnorm = (*state)[0], rowMax = (*state)[1], rowSum = (*state)[2];
-    AffineExpr b4, h4, i4, j4;
-    bindDims(ctx, b4, h4, i4, j4);
-
-    // 7. O = U / l (0 when l == 0), in the element type.
-    auto oT = llvm::cast<RankedTensorType>(op.getOutput().getType());
-    SmallVector<Value> oDyn;
-    Value oDims[4] = {bV, hV, sqV, dvV};
-    for (int64_t d = 0; d < 4; ++d)
-      if (oT.isDynamicDim(d))
-        oDyn.push_back(oDims[d]);
-    Value oInit = tensor::EmptyOp::create(rw, loc, oT.getShape(), elt, oDyn);
-    Value out =
-        linalg::GenericOp::create(
-            rw, loc, TypeRange{oT}, ValueRange{unnorm, rowSum}, ValueRange{oInit},
-            ArrayRef<AffineMap>{map4({b4, h4, i4, j4}), map4({b4, h4, i4}),
-                                map4({b4, h4, i4, j4})},
-            par4, "", "",
-            [&](OpBuilder &bb, Location l, ValueRange a) {
-              Value z = arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(0.0f));
-              Value none = arith::CmpFOp::create(
-                  bb, l, arith::CmpFPredicate::OEQ, a[1], z);
-              Value o = arith::SelectOp::create(
-                  bb, l, none, z, arith::DivFOp::create(bb, l, a[0], a[1]));
-              if (!elt.isF32())
-                o = arith::TruncFOp::create(bb, l, elt, o);
-              linalg::YieldOp::create(bb, l, ValueRange{o});
-            })
-            .getResult(0);
-    SmallVector<Value> results = {out};
-
-    // 8. LSE = m + log(l), -inf when l == 0.
-    if (Value lse = op.getLse()) {
-      Value lseOut =
-          linalg::GenericOp::create(
-              rw, loc, TypeRange{lse.getType()}, ValueRange{rowMax, rowSum},
-              ValueRange{filled({B, H, SQ}, {bV, hV, sqV}, zero)},
-              ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(3, ctx),
-                                  AffineMap::getMultiDimIdentityMap(3, ctx),
-                                  AffineMap::getMultiDimIdentityMap(3, ctx)},
-              SmallVector<IteratorType>(3, IteratorType::parallel), "", "",
-              [&](OpBuilder &bb, Location l, ValueRange a) {
-                Value z = arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(0.0f));
-                Value ninf = arith::ConstantOp::create(
-                    bb, l,
-                    bb.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-                Value none = arith::CmpFOp::create(
-                    bb, l, arith::CmpFPredicate::OEQ, a[1], z);
-                Value v = arith::AddFOp::create(bb, l, a[0],
-                                                math::LogOp::create(bb, l, a[1]));
-                linalg::YieldOp::create(
-                    bb, l, ValueRange{arith::SelectOp::create(bb, l, none, ninf, v)});
-              })
-              .getResult(0);
-      if (lseOut.getType() != lse.getType())
-        lseOut = tensor::CastOp::create(rw, loc, lse.getType(), lseOut);
-      results.push_back(lseOut);
-    }
+    // 7. O = U / l (0 when l == 0) in the element type, LSE = m + log(l)
+    //    (-inf when l == 0), into the op's destinations.
+    SmallVector<Value> results = buildOnlineAttentionFinish(
+        rw, loc, unnorm, rowMax, rowSum, op.getInits()[0],
+        op.getLse() ? op.getInits()[1] : Value());
     rw.replaceOp(op, results);
     return success();
   }

@@ -6,6 +6,10 @@
 // CHECK-DAG: #[[K:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1 floordiv 2, d3, d4)>
 // CHECK-DAG: #[[V:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1 floordiv 2, d4, d3)>
 // CHECK-LABEL: func.func @causal
+// The empty online-softmax state (acc 0, max -inf, sum 0).
+// CHECK: %[[ACC0:.*]] = linalg.fill {{.*}} -> tensor<1x2x10x4xf32>
+// CHECK: %[[MAX0:.*]] = linalg.fill {{.*}} -> tensor<1x2x10xf32>
+// CHECK: %[[SUM0:.*]] = linalg.fill {{.*}} -> tensor<1x2x10xf32>
 // 1. Scores.
 // CHECK: %[[S:.*]] = linalg.generic {indexing_maps = [#[[Q]], #[[K]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<1x2x10x8xbf16>, tensor<1x1x12x8xbf16>) outs(%{{.*}} : tensor<1x2x10x12xf32>)
 // CHECK:   arith.extf %{{.*}} : bf16 to f32
@@ -17,10 +21,13 @@
 // CHECK:   %[[OK:.*]] = arith.cmpi sle, %[[J]], %[[I]]
 // CHECK:   arith.select %[[OK]], %[[SC]], %{{.*}} : f32
 // 3.-7. The step of sparse_attn.online_attention from the empty state
-// (its decomposition): row maximum, new running maximum, exp, row sum.
+// (its decomposition): row maximum, alpha from the old maximum, the new
+// maximum in place, exp, row sum.
 // CHECK: %[[RMAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[M]] : tensor<1x2x10x12xf32>) outs(%{{.*}} : tensor<1x2x10xf32>)
 // CHECK:   arith.maximumf
-// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[RMAX]] : tensor<1x2x10xf32>, tensor<1x2x10xf32>)
+// CHECK: %[[ALPHA:.*]] = linalg.generic {{.*}} ins(%[[MAX0]], %[[RMAX]] : tensor<1x2x10xf32>, tensor<1x2x10xf32>)
+// CHECK:   math.exp
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[RMAX]] : tensor<1x2x10xf32>) outs(%[[MAX0]] : tensor<1x2x10xf32>)
 // CHECK:   arith.maximumf
 // CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[M]], %[[MAX]]
 // CHECK:   math.exp
@@ -30,9 +37,9 @@
 // CHECK: %[[PV:.*]] = linalg.generic {indexing_maps = [#[[Q]], #[[V]], {{.*}} ins(%[[P]], %{{.*}}, %[[M]] : tensor<1x2x10x12xf32>, tensor<1x1x12x4xbf16>, tensor<1x2x10x12xf32>)
 // CHECK:   arith.cmpf une
 // CHECK:   arith.select
-// The state update: l' = alpha l + sum P, acc' = alpha acc + P V.
-// CHECK: %[[L:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[MAX]], %[[RSUM]] :
-// CHECK: %[[U:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[MAX]], %[[PV]] :
+// The state update in place: l' = alpha l + sum P, acc' = alpha acc + P V.
+// CHECK: %[[L:.*]] = linalg.generic {{.*}} ins(%[[ALPHA]], %[[MAX]], %[[RSUM]] : {{.*}}) outs(%[[SUM0]] :
+// CHECK: %[[U:.*]] = linalg.generic {{.*}} ins(%[[ALPHA]], %[[MAX]], %[[PV]] : {{.*}}) outs(%[[ACC0]] :
 // 8. Normalise and narrow, LSE.
 // CHECK: linalg.generic {{.*}} ins(%[[U]], %[[L]] : tensor<1x2x10x4xf32>, tensor<1x2x10xf32>) outs(%{{.*}} : tensor<1x2x10x4xbf16>)
 // CHECK:   arith.divf

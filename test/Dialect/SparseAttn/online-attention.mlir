@@ -22,10 +22,12 @@
 // DECOMP:        tensor.extract %arg7
 // DECOMP:      arith.maximumf
 // DECOMP:      ins(%arg4, %{{.*}} : tensor<1x4x64xf32>, tensor<1x4x64xf32>)
+// DECOMP:        math.exp
+// DECOMP:      outs(%arg4 : tensor<1x4x64xf32>)
 // DECOMP:        arith.maximumf
 // DECOMP:      math.exp
-// DECOMP:      ins(%arg5, %arg4, %{{.*}}, %{{.*}} :
-// DECOMP:      ins(%arg3, %arg4, %{{.*}}, %{{.*}} :
+// DECOMP:      outs(%arg5 : tensor<1x4x64xf32>)
+// DECOMP:      outs(%arg3 : tensor<1x4x64x8xf32>)
 // DECOMP-NOT:  sparse_attn.online_attention
 // DECOMP:      return
 func.func @step(%q: tensor<1x4x64x16xbf16>, %k: tensor<1x2x32x16xbf16>, %v: tensor<1x2x32x8xbf16>,

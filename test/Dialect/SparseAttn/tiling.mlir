@@ -74,3 +74,41 @@ module attributes {transform.with_named_sequence} {
     transform.yield
   }
 }
+
+// -----
+
+// Keys as a partial reduction (PartialReductionOpInterface): the empty
+// softmax state, an scf.for over key tiles whose step is an
+// online_attention at the tile's key offset, and the merge that normalises
+// the state into the op's destinations.
+// CHECK-LABEL: func.func @keys
+// CHECK-DAG:   %[[C32:.*]] = arith.constant 32 : index
+// CHECK-DAG:   %[[C90:.*]] = arith.constant 90 : index
+// CHECK:       %[[ACC:.*]] = linalg.fill {{.*}} -> tensor<2x4x100x8xf32>
+// CHECK:       %[[MAX:.*]] = linalg.fill ins(%{{.*}} : f32) {{.*}} -> tensor<2x4x100xf32>
+// CHECK:       %[[SUM:.*]] = linalg.fill {{.*}} -> tensor<2x4x100xf32>
+// CHECK:       %[[S:.*]]:3 = scf.for %[[K0:.*]] = %{{.*}} to %[[C90]] step %[[C32]] iter_args(%[[A:.*]] = %[[ACC]], %[[M:.*]] = %[[MAX]], %[[L:.*]] = %[[SUM]])
+// CHECK:         %[[KS:.*]] = tensor.extract_slice %arg1[0, 0, %[[K0]], 0]
+// CHECK:         %[[VS:.*]] = tensor.extract_slice %arg2[0, 0, %[[K0]], 0]
+// CHECK:         sparse_attn.online_attention %arg0, %[[KS]], %[[VS]] tile_of(%{{.*}}, %{{.*}}, %[[C90]]) at(%{{.*}}, %{{.*}}, %{{.*}}, %[[K0]]) outs(%[[A]], %[[M]], %[[L]] :
+// CHECK:         scf.yield
+// CHECK:       linalg.generic {{.*}} ins(%[[S]]#0, %[[S]]#2 : {{.*}}) outs(%{{.*}} : tensor<2x4x100x8xf32>)
+// CHECK:         arith.divf
+// CHECK:       linalg.generic {{.*}} ins(%[[S]]#1, %[[S]]#2 : {{.*}}) outs(%{{.*}} : tensor<2x4x100xf32>)
+// CHECK:         math.log
+func.func @keys(%q: tensor<2x4x100x16xf32>, %k: tensor<2x2x90x16xf32>, %v: tensor<2x2x90x8xf32>) -> (tensor<2x4x100x8xf32>, tensor<2x4x100xf32>) {
+  %oi = tensor.empty() : tensor<2x4x100x8xf32>
+  %li = tensor.empty() : tensor<2x4x100xf32>
+  %o, %l = sparse_attn.attention %q, %k, %v outs(%oi, %li : tensor<2x4x100x8xf32>, tensor<2x4x100xf32>)
+      {pattern = #sparse_attn.window<before = 20, after = 5>}
+      : tensor<2x4x100x16xf32>, tensor<2x2x90x16xf32>, tensor<2x2x90x8xf32> -> tensor<2x4x100x8xf32>, tensor<2x4x100xf32>
+  return %o, %l : tensor<2x4x100x8xf32>, tensor<2x4x100xf32>
+}
+module attributes {transform.with_named_sequence} {
+  transform.named_sequence @__transform_main(%root: !transform.any_op {transform.readonly}) {
+    %op = transform.structured.match ops{["sparse_attn.attention"]} in %root : (!transform.any_op) -> !transform.any_op
+    %fill:3, %split, %merge, %loop = transform.structured.tile_reduction_using_for %op by tile_sizes = [0, 0, 0, 32]
+      : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.yield
+  }
+}

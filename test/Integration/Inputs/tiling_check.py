@@ -95,6 +95,14 @@ def module(c, dyn=False):
                      " : (!transform.any_op) -> (!transform.any_op, !transform.any_op)"
                      % (n, n, handle, ", ".join(map(str, sizes))))
         handle = "%%t%d" % n
+    if c.get("key_tiles"):
+        # Keys as a partial reduction: online_attention steps over key tiles
+        # in an scf.for, the state merged into O and LSE.
+        steps.append("    %%fill:3, %%split, %%merge, %%loop = transform.structured."
+                     "tile_reduction_using_for %s by tile_sizes = [0, 0, 0, %d]"
+                     " : (!transform.any_op) -> (!transform.any_op, !transform.any_op,"
+                     " !transform.any_op, !transform.any_op, !transform.any_op,"
+                     " !transform.any_op)" % (handle, c["key_tiles"]))
     script = """module attributes {transform.with_named_sequence} {
   transform.named_sequence @__transform_main(%%root: !transform.any_op {transform.readonly}) {
     %%op = transform.structured.match ops{["sparse_attn.attention"]} in %%root : (!transform.any_op) -> !transform.any_op
@@ -153,6 +161,14 @@ CASES = [
      "pattern": "#sparse_attn.dilated<before = 30, after = 0, dilation = 3>", "tiles": [[1, 2, 16]]},
     {"name": "dynamic B / Sq, prefix", "shape": (3, 2, 1, 45, 45, 16, 16), "dynamic": True,
      "pattern": "#sparse_attn.prefix<length = 11>", "tiles": [[2, 1, 16]]},
+    {"name": "keys as a partial reduction, causal GQA", "shape": (2, 4, 2, 100, 90, 16, 8),
+     "pattern": "#sparse_attn.causal", "tiles": [], "key_tiles": 32},
+    {"name": "rows in parallel, then keys, documents", "shape": (2, 2, 1, 96, 96, 16, 8), "docs": True,
+     "pattern": "#sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>",
+     "tiles": [[1, 0, 40]], "key_tiles": 24},
+    {"name": "keys as a partial reduction, per-head mask + ALiBi", "shape": (2, 3, 3, 33, 33, 16, 16),
+     "pattern": "#sparse_attn.union<[#sparse_attn.custom<@per_head>, #sparse_attn.global<[0]>]>",
+     "mods": True, "tiles": [], "key_tiles": 10},
 ]
 
 with tempfile.TemporaryDirectory() as tmp:

@@ -221,15 +221,31 @@ FailureOr<SmallVector<Value>> OnlineAttentionOp::decomposeOperation(
       [&](OpBuilder &bb, Location l, ValueRange a) {
         yield(bb, l, arith::MaximumFOp::create(bb, l, a[0], a[1]));
       });
-  Value newMax = generic(
-      rowMax.getType(), {getMax(), rowMax}, filled(shapeRows, dynRows, 0.0f),
-      {id3, id3, id3}, par3, [&](OpBuilder &bb, Location l, ValueRange a) {
-        yield(bb, l, arith::MaximumFOp::create(bb, l, a[0], a[1]));
-      });
   auto isNegInf = [&](OpBuilder &bb, Location l, Value v) -> Value {
     return arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OEQ, v,
                                  cst(bb, l, -inf));
   };
+  // alpha = exp(m - m'), 0 when m = -inf, m' = max(m, r); read from the old
+  // maximum before it is overwritten.
+  Value alphaT = generic(
+      rowsT, {getMax(), rowMax}, filled(shapeRows, dynRows, 0.0f),
+      {id3, id3, id3}, par3, [&](OpBuilder &bb, Location l, ValueRange a) {
+        Value mNew = arith::MaximumFOp::create(bb, l, a[0], a[1]);
+        yield(bb, l,
+              arith::SelectOp::create(
+                  bb, l, isNegInf(bb, l, a[0]), cst(bb, l, 0.0f),
+                  math::ExpOp::create(bb, l,
+                                      arith::SubFOp::create(bb, l, a[0], mNew))));
+      });
+  // m' in place in the state's maximum (the out block argument is m): the
+  // state is updated in its destinations, without copies, which a step in
+  // a loop over key tiles needs (one-shot bufferization keeps loop-carried
+  // values in place).
+  Value newMax = generic(
+      getMax().getType(), {rowMax}, getMax(), {id3, id3}, par3,
+      [&](OpBuilder &bb, Location l, ValueRange a) {
+        yield(bb, l, arith::MaximumFOp::create(bb, l, a[1], a[0]));
+      });
 
   // 4. P = exp(S' - m'), m' = -inf read as 0 (its row has P = 0).
   Value probs = generic(
@@ -267,40 +283,83 @@ FailureOr<SmallVector<Value>> OnlineAttentionOp::decomposeOperation(
         yield(bb, l, arith::SelectOp::create(bb, l, live, sum, a[3]));
       });
 
-  // 7. The state update: alpha = exp(m - m') (0 when m = -inf); where m' is
-  //    -inf nothing was attended yet and the state stays as it was.
-  auto alpha = [&](OpBuilder &bb, Location l, Value m, Value mNew) -> Value {
-    return arith::SelectOp::create(
-        bb, l, isNegInf(bb, l, m), cst(bb, l, 0.0f),
-        math::ExpOp::create(bb, l, arith::SubFOp::create(bb, l, m, mNew)));
-  };
+  // 7. The state update, in place: l' = alpha l + sum P, acc' = alpha acc
+  //    + P V; where m' is -inf nothing was attended yet and the state
+  //    stays as it was.
   Value newSum = generic(
-      rowSum.getType(), {getSum(), getMax(), newMax, rowSum},
-      filled(shapeRows, dynRows, 0.0f), {id3, id3, id3, id3, id3}, par3,
-      [&](OpBuilder &bb, Location l, ValueRange a) {
+      getSum().getType(), {alphaT, newMax, rowSum}, getSum(),
+      {id3, id3, id3, id3}, par3, [&](OpBuilder &bb, Location l, ValueRange a) {
         Value upd = arith::AddFOp::create(
-            bb, l, arith::MulFOp::create(bb, l, alpha(bb, l, a[1], a[2]), a[0]),
-            a[3]);
-        yield(bb, l, arith::SelectOp::create(bb, l, isNegInf(bb, l, a[2]),
-                                             a[0], upd));
+            bb, l, arith::MulFOp::create(bb, l, a[0], a[3]), a[2]);
+        yield(bb, l, arith::SelectOp::create(bb, l, isNegInf(bb, l, a[1]),
+                                             a[3], upd));
       });
   Value newAcc = generic(
-      pv.getType(), {getAcc(), getMax(), newMax, pv},
-      filled(shapeAcc, dynAcc, 0.0f),
-      {map4({b, h, i, j}), map4({b, h, i}), map4({b, h, i}),
-       map4({b, h, i, j}), map4({b, h, i, j})},
+      getAcc().getType(), {alphaT, newMax, pv}, getAcc(),
+      {map4({b, h, i}), map4({b, h, i}), map4({b, h, i, j}),
+       map4({b, h, i, j})},
       par4, [&](OpBuilder &bb, Location l, ValueRange a) {
         Value upd = arith::AddFOp::create(
-            bb, l, arith::MulFOp::create(bb, l, alpha(bb, l, a[1], a[2]), a[0]),
-            a[3]);
-        yield(bb, l, arith::SelectOp::create(bb, l, isNegInf(bb, l, a[2]),
-                                             a[0], upd));
+            bb, l, arith::MulFOp::create(bb, l, a[0], a[3]), a[2]);
+        yield(bb, l, arith::SelectOp::create(bb, l, isNegInf(bb, l, a[1]),
+                                             a[3], upd));
       });
+  return SmallVector<Value>{newAcc, newMax, newSum};
+}
 
-  // The results have the destinations' types (static where those are).
-  SmallVector<Value> results = {newAcc, newMax, newSum};
-  for (auto [r, dest] : llvm::zip(results, getDpsInits()))
-    if (r.getType() != dest.getType())
-      r = tensor::CastOp::create(rw, loc, dest.getType(), r);
+SmallVector<Value> mlir::sparse_attn::buildOnlineAttentionFinish(
+    OpBuilder &b, Location loc, Value acc, Value max, Value sum,
+    Value outputDest, Value lseDest) {
+  MLIRContext *ctx = b.getContext();
+  const float inf = std::numeric_limits<float>::infinity();
+  auto cst = [](OpBuilder &bb, Location l, float v) -> Value {
+    return arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(v));
+  };
+  AffineExpr d0, d1, d2, d3;
+  bindDims(ctx, d0, d1, d2, d3);
+  auto map4 = [&](ArrayRef<AffineExpr> e) {
+    return AffineMap::get(4, 0, e, ctx);
+  };
+  auto empty = [&](OpBuilder &bb, Location l, Value v) {
+    return arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OEQ, v,
+                                 cst(bb, l, 0.0f));
+  };
+  // O = acc / l in the destination's element type, 0 where l = 0.
+  Type elt = llvm::cast<RankedTensorType>(outputDest.getType()).getElementType();
+  SmallVector<Value> results;
+  results.push_back(
+      linalg::GenericOp::create(
+          b, loc, TypeRange{outputDest.getType()}, ValueRange{acc, sum},
+          ValueRange{outputDest},
+          ArrayRef<AffineMap>{map4({d0, d1, d2, d3}), map4({d0, d1, d2}),
+                              map4({d0, d1, d2, d3})},
+          SmallVector<IteratorType>(4, IteratorType::parallel), "", "",
+          [&](OpBuilder &bb, Location l, ValueRange a) {
+            Value o = arith::SelectOp::create(
+                bb, l, empty(bb, l, a[1]), cst(bb, l, 0.0f),
+                arith::DivFOp::create(bb, l, a[0], a[1]));
+            if (!elt.isF32())
+              o = arith::TruncFOp::create(bb, l, elt, o);
+            linalg::YieldOp::create(bb, l, ValueRange{o});
+          })
+          .getResult(0));
+  // LSE = m + log(l), -inf where l = 0.
+  if (lseDest) {
+    auto id3 = AffineMap::getMultiDimIdentityMap(3, ctx);
+    results.push_back(
+        linalg::GenericOp::create(
+            b, loc, TypeRange{lseDest.getType()}, ValueRange{max, sum},
+            ValueRange{lseDest}, ArrayRef<AffineMap>{id3, id3, id3},
+            SmallVector<IteratorType>(3, IteratorType::parallel), "", "",
+            [&](OpBuilder &bb, Location l, ValueRange a) {
+              Value v = arith::AddFOp::create(bb, l, a[0],
+                                              math::LogOp::create(bb, l, a[1]));
+              linalg::YieldOp::create(
+                  bb, l,
+                  ValueRange{arith::SelectOp::create(
+                      bb, l, empty(bb, l, a[1]), cst(bb, l, -inf), v)});
+            })
+            .getResult(0));
+  }
   return results;
 }

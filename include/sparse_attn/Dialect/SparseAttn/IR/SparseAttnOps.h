@@ -18,4 +18,17 @@
 #define GET_OP_CLASSES
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h.inc"
 
+namespace mlir {
+namespace sparse_attn {
+/// The end of an online softmax (sparse_attn.online_attention state):
+/// O = acc / l written into `outputDest` in its element type (0 where l = 0)
+/// and, when `lseDest` is given, LSE = m + log(l) into it (-inf where
+/// l = 0), as linalg.generic on tensors. The reference lowering and the
+/// merge of attention tiled over keys (PartialReductionOpInterface) use it.
+SmallVector<Value> buildOnlineAttentionFinish(OpBuilder &b, Location loc,
+                                              Value acc, Value max, Value sum,
+                                              Value outputDest, Value lseDest);
+} // namespace sparse_attn
+} // namespace mlir
+
 #endif

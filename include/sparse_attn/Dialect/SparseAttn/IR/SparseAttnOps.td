@@ -23,7 +23,10 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
     DeclareOpInterfaceMethods<SymbolUserOpInterface>,
     DeclareOpInterfaceMethods<TilingInterface,
         ["getLoopIteratorTypes", "getIterationDomain", "getTiledImplementation",
-         "getResultTilePosition", "generateResultTileValue"]>]> {
+         "getResultTilePosition", "generateResultTileValue"]>,
+    DeclareOpInterfaceMethods<PartialReductionOpInterface,
+        ["generateInitialTensorForPartialReduction", "tileToPartialReduction",
+         "mergeReductions", "getPartialResultTilePosition"]>]> {
   let summary = "scaled dot-product attention restricted by a sparsity pattern";
   let description = [{
     Operands: `query` `[B, Hq, Sq, D]`, `key` `[B, Hkv, Sk, D]`, `value`
@@ -111,7 +114,11 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
     Sq <= Sq`, `k0 + tile Sk <= Sk`, offsets >= 0): the verifier checks
     constant values, the CPU lowering checks the others at run time. Tiling
     (TilingInterface: batch, query heads and query rows are parallel loops)
-    makes this form, composing the offsets of a tile of a tile; a tile
+    makes this form, composing the offsets of a tile of a tile. Keys are a
+    reduction loop (PartialReductionOpInterface, e.g.
+    `transform.structured.tile_reduction_using_for`): a key tile is a
+    `sparse_attn.online_attention` step over the running softmax state,
+    and the merge normalises the state into `O` and `LSE`. A tile
     carries no block tables and no `block_mask` (both describe the whole
     problem's tiles). The fused CPU lowering runs tiles; the reference and
     GPU lowerings refuse them with a diagnostic.
