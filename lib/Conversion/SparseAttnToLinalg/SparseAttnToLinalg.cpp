@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -32,6 +33,13 @@ using namespace mlir::sparse_attn;
 
 namespace {
 
+/// A tile whose key/value head map (h0 + h) / (Hq / Hkv) is affine: the
+/// problem's Hq and the head offset are constants.
+bool hasConstantHeadMap(AttentionOp op) {
+  return getConstantIntValue(op.getProblemSizes()[0]) &&
+         getConstantIntValue(op.getOffsets()[1]);
+}
+
 struct LowerToLinalg : OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -46,12 +54,13 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
       return rw.notifyMatchFailure(op, "dynamic head count or dimension");
     if (op.hasBlockTables())
       return rw.notifyMatchFailure(op, "runtime block tables");
-    if (op.isTile())
-      return rw.notifyMatchFailure(op, "a tile of a larger problem");
+    if (op.isTile() && !hasConstantHeadMap(op))
+      return rw.notifyMatchFailure(op, "a tile with a variable head offset");
     // The predicate must build before anything is rewritten (the pass
     // diagnosed it; here for drivers that only add the pattern).
-    if (failed(verifyPatternCodegen(loc, op.getPattern(), op,
-                                    qT.getDimSize(2), kT.getDimSize(2))))
+    auto problem = op.getProblemShape();
+    if (failed(verifyPatternCodegen(loc, op.getPattern(), op, problem[1],
+                                    problem[2])))
       return rw.notifyMatchFailure(op, "no code generation for the pattern");
     Type f32 = rw.getF32Type();
     Value negInf = arith::ConstantOp::create(
@@ -87,7 +96,7 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
         TypeRange{stateT({B, H, SQ, DV}), stateT({B, H, SQ}),
                   stateT({B, H, SQ})},
         op.getQuery(), op.getKey(), op.getValue(), op.getSegmentIds(),
-        /*problem_sizes=*/ValueRange{}, /*offsets=*/ValueRange{},
+        op.getProblemSizes(), op.getOffsets(),
         filled({B, H, SQ, DV}, {bV, hV, sqV, dvV}, zero),
         filled({B, H, SQ}, {bV, hV, sqV}, negInf),
         filled({B, H, SQ}, {bV, hV, sqV}, zero), op.getPattern(),
@@ -131,9 +140,11 @@ struct ConvertSparseAttnToLinalgPass
         ok = false;
         return;
       }
-      if (op.isTile()) {
-        op.emitOpError("the reference lowering does not take tiles "
-                       "(tile_of / at) yet; the fused CPU lowering runs them");
+      if (op.isTile() && !hasConstantHeadMap(op)) {
+        op.emitOpError("the reference lowering takes tiles (tile_of / at) "
+                       "with a constant problem Hq and head offset h0 (its "
+                       "key/value head map is an affine map); the fused CPU "
+                       "lowering runs the others");
         ok = false;
         return;
       }
@@ -150,8 +161,9 @@ struct ConvertSparseAttnToLinalgPass
           return;
         }
       // A pattern without code generation is refused, never left unmasked.
+      auto problem = op.getProblemShape();
       if (failed(verifyPatternCodegen(op.getLoc(), op.getPattern(), op,
-                                      qT.getDimSize(2), kT.getDimSize(2))))
+                                      problem[1], problem[2])))
         ok = false;
     });
     if (!ok)

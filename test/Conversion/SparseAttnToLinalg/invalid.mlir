@@ -32,7 +32,7 @@ func.func @tables(%q: tensor<1x4x64x16xf32>, %n: tensor<1x1x4xi32>, %i: tensor<1
 
 func.func @tile(%q: tensor<1x4x64x16xf32>, %i: index) -> tensor<1x4x64x16xf32> {
   %init = tensor.empty() : tensor<1x4x64x16xf32>
-  // expected-error @+1 {{the reference lowering does not take tiles (tile_of / at) yet; the fused CPU lowering runs them}}
+  // expected-error @+1 {{the reference lowering takes tiles (tile_of / at) with a constant problem Hq and head offset h0 (its key/value head map is an affine map); the fused CPU lowering runs the others}}
   %o = sparse_attn.attention %q, %q, %q tile_of(%i, %i, %i) at(%i, %i, %i, %i) outs(%init : tensor<1x4x64x16xf32>) {pattern = #sparse_attn.causal} : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
   return %o : tensor<1x4x64x16xf32>
 }

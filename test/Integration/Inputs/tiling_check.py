@@ -161,6 +161,9 @@ CASES = [
      "pattern": "#sparse_attn.dilated<before = 30, after = 0, dilation = 3>", "tiles": [[1, 2, 16]]},
     {"name": "dynamic B / Sq, prefix", "shape": (3, 2, 1, 45, 45, 16, 16), "dynamic": True,
      "pattern": "#sparse_attn.prefix<length = 11>", "tiles": [[2, 1, 16]]},
+    {"name": "rows tiled, fused and reference lowerings", "shape": (2, 4, 2, 100, 90, 16, 8),
+     "pattern": "#sparse_attn.union<[#sparse_attn.window<before = 7, after = 7>, #sparse_attn.global<[0, 50]>]>",
+     "tiles": [[1, 0, 24]], "reference": True},
     {"name": "keys as a partial reduction, causal GQA", "shape": (2, 4, 2, 100, 90, 16, 8),
      "pattern": "#sparse_attn.causal", "tiles": [], "key_tiles": 32},
     {"name": "rows in parallel, then keys, documents", "shape": (2, 2, 1, 96, 96, 16, 8), "docs": True,
@@ -195,6 +198,16 @@ with tempfile.TemporaryDirectory() as tmp:
             call([run, src] + args + sum((["--write-reference", r] for r in refs), []) +
                  sum((["--output", b] for b in base), []))
             call([run, tiled] + args + sum((["--output", o] for o in outs), []))
+            if c.get("reference"):
+                # The reference lowering runs the same tiles (their head
+                # offset is the constant 0); both must agree with the oracle.
+                routs = [os.path.join(tmp, "rout%d.npy" % i) for i in range(2)]
+                call([run, tiled, "--lowering=reference"] + args +
+                     sum((["--output", o] for o in routs), []))
+                ro2 = np.load(routs[0]).astype(np.float64)
+                if np.max(np.abs(ro2 - np.load(refs[0]))) > 2e-5 * max(
+                        np.max(np.abs(np.load(refs[0]))), 1e-30):
+                    raise RuntimeError("the reference lowering of the tiles differs")
             o, l = (np.load(p).astype(np.float64) for p in outs)
             ro, rl = (np.load(p) for p in refs)
             bo, bl = (np.load(p).astype(np.float64) for p in base)

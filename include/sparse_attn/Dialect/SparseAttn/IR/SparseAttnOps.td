@@ -120,8 +120,9 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention", [
     `sparse_attn.online_attention` step over the running softmax state,
     and the merge normalises the state into `O` and `LSE`. A tile
     carries no block tables and no `block_mask` (both describe the whole
-    problem's tiles). The fused CPU lowering runs tiles; the reference and
-    GPU lowerings refuse them with a diagnostic.
+    problem's tiles). The fused CPU lowering runs tiles; the reference
+    lowering those with a constant problem `Hq` and head offset `h0`; the
+    GPU lowering refuses them with a diagnostic.
 
     Results: `O` `[B, Hq, Sq, Dv]` and, optionally, `LSE` `[B, Hq, Sq]` f32.
 
