@@ -882,14 +882,25 @@ void assertTileInProblem(OpBuilder &b, Location loc, AttentionOp op,
     return ok;
   };
   Value hkv = memref::DimOp::create(b, loc, kn.k, 1);
+  // off + tile <= size as tile <= size and off <= size - tile (no
+  // wrap-around); Hkv > 0 before it divides (a zero is replaced by 1 in
+  // the remainder, the comparison fails).
+  auto fits = [&](Value off, Value tile, Value size) {
+    return arith::AndIOp::create(
+        b, loc, le(tile, size),
+        le(off, arith::SubIOp::create(b, loc, size, tile)));
+  };
+  Value hkvPositive =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, hkv, c0);
+  Value safeHkv = arith::SelectOp::create(b, loc, hkvPositive, hkv,
+                                          cIdx(b, loc, 1));
   Value ok = all(
       {le(c0, offsets[0]), le(c0, offsets[1]), le(c0, offsets[2]),
-       le(c0, offsets[3]),
-       le(arith::AddIOp::create(b, loc, offsets[1], heads), sizes[0]),
-       le(arith::AddIOp::create(b, loc, offsets[2], kn.sq), sizes[1]),
-       le(arith::AddIOp::create(b, loc, offsets[3], kn.sk), sizes[2]),
+       le(c0, offsets[3]), fits(offsets[1], heads, sizes[0]),
+       fits(offsets[2], kn.sq, sizes[1]), fits(offsets[3], kn.sk, sizes[2]),
+       hkvPositive,
        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                             arith::RemUIOp::create(b, loc, sizes[0], hkv),
+                             arith::RemUIOp::create(b, loc, sizes[0], safeHkv),
                              c0)});
   cf::AssertOp::create(b, loc, ok,
                        "sparse-attn: a tile (tile_of / at) lies outside its "
@@ -1003,11 +1014,12 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   if (op.isTile()) {
     for (auto [i, v] : llvm::enumerate(op.getOffsets()))
       kn.at[i] = v;
-    // Query head h0 + h reads key/value head (h0 + h) / (Hq / Hkv) of the
-    // problem; the tile must lie inside it.
+    // The tile must lie inside its problem (checked first: the head map
+    // divides by Hkv); query head h0 + h reads key/value head
+    // (h0 + h) / (Hq / Hkv) of the problem.
+    assertTileInProblem(rw, loc, op, kn, heads);
     Value problemHq = op.getProblemSizes()[0];
     kn.group = arith::DivUIOp::create(rw, loc, problemHq, dim(kn.k, 1));
-    assertTileInProblem(rw, loc, op, kn, heads);
   } else {
     kn.group = arith::DivUIOp::create(rw, loc, heads, dim(kn.k, 1));
   }

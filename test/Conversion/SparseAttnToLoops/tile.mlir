@@ -8,8 +8,8 @@
 // CHECK-SAME:    %[[HQ:[^:]*]]: index, %[[SQ:[^:]*]]: index, %[[SK:[^:]*]]: index, %[[B0:[^:]*]]: index, %[[H0:[^:]*]]: index, %[[Q0:[^:]*]]: index, %[[K0:[^:]*]]: index
 // CHECK-NOT:   __sparse_attn_partial_offsets
 // Hkv = 2 is static.
-// CHECK:       %[[G:.*]] = arith.divui %[[HQ]], %c2
 // CHECK:       cf.assert %{{.*}}, "sparse-attn: a tile (tile_of / at) lies outside its problem, or the problem's query heads are not a multiple of the key/value heads"
+// CHECK:       %[[G:.*]] = arith.divui %[[HQ]], %c2
 // CHECK:       scf.parallel (%{{.*}}, %[[H:.*]], %{{.*}}) =
 // CHECK:         %[[HABS:.*]] = arith.addi %[[H]], %[[H0]]
 // CHECK:         arith.divui %[[HABS]], %[[G]]

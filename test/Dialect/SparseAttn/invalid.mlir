@@ -1203,3 +1203,13 @@ func.func @f(%q: tensor<1x2x16x8xf32>, %acc: tensor<1x2x16x8xf32>, %m: tensor<1x
   %a, %mm, %l = sparse_attn.online_attention %q, %q, %q outs(%acc, %m, %m : tensor<1x2x16x8xf32>, tensor<1x2x16xf32>, tensor<1x2x16xf32>) {pattern = #sparse_attn.causal} : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>, tensor<1x2x?xf32>, tensor<1x2x16xf32>
   return
 }
+
+// -----
+
+func.func @f(%q: tensor<1x2x200x8xf32>, %k: tensor<1x2x100x8xf32>, %i: index) {
+  %init = tensor.empty() : tensor<1x2x200x8xf32>
+  %c100 = arith.constant 100 : index
+  // expected-error @+1 {{the tile's Sq (200) exceeds the problem's 100}}
+  %o = sparse_attn.attention %q, %k, %k tile_of(%i, %c100, %i) at(%i, %i, %i, %i) outs(%init : tensor<1x2x200x8xf32>) {pattern = #sparse_attn.causal} : tensor<1x2x200x8xf32>, tensor<1x2x100x8xf32>, tensor<1x2x100x8xf32> -> tensor<1x2x200x8xf32>
+  return
+}

@@ -230,6 +230,9 @@ AttentionOp::generateInitialTensorForPartialReduction(
     const SetVector<unsigned> &reductionDims) {
   if (failed(checkKeyReduction(*this, reductionDims)))
     return failure();
+  if (hasBlockTables())
+    return emitOpError("cannot tile an op with runtime block tables: they "
+                       "describe the whole problem's tiles");
   // The empty state: acc = 0 [B, Hq, Sq, Dv], max = -inf, sum = 0
   // [B, Hq, Sq], f32.
   SmallVector<OpFoldResult> rows;

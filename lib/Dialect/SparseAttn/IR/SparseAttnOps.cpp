@@ -357,6 +357,12 @@ static LogicalResult verifyTileOperands(Operation *op, ValueRange problemSizes,
   int64_t tileSize[3] = {hq, sq, sk};
   std::optional<int64_t> tileOffset[3] = {offset[1], offset[2], offset[3]};
   for (int i = 0; i < 3; ++i) {
+    // Offsets are non-negative: a tile larger than its problem never fits.
+    if (problem[i] && !ShapedType::isDynamic(tileSize[i]) &&
+        tileSize[i] > *problem[i])
+      return op->emitOpError("the tile's ")
+             << sizeNames[i] << " (" << tileSize[i]
+             << ") exceeds the problem's " << *problem[i];
     if (!problem[i] || !tileOffset[i] || ShapedType::isDynamic(tileSize[i]))
       continue;
     int64_t end;

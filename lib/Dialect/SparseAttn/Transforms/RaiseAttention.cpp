@@ -583,9 +583,13 @@ struct RaiseAttention : OpRewritePattern<linalg::GenericOp> {
         /*kv_num_blocks=*/Value(), /*kv_indices=*/Value(),
         /*full_num_blocks=*/Value(), /*full_indices=*/Value(),
         /*problem_sizes=*/ValueRange{}, /*offsets=*/ValueRange{},
+        // An empty of O's type, dynamic sizes read from the original
+        // output's destination.
         /*inits=*/
-        ValueRange{tensor::EmptyOp::create(rw, root.getLoc(), oT.getShape(),
-                                           oT.getElementType())},
+        ValueRange{tensor::EmptyOp::create(
+            rw, root.getLoc(),
+            tensor::getMixedSizes(rw, root.getLoc(), root.getDpsInits()[0]),
+            oT.getElementType())},
         llvm::cast<SparsityPatternAttrInterface>(pattern),
         rw.getF32FloatAttr(static_cast<float>(scale)), FlatSymbolRefAttr(),
         BlockMaskAttr(), DenseI64ArrayAttr());

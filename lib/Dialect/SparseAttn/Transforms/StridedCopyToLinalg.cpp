@@ -27,11 +27,12 @@ struct StridedCopyToLinalgPass
   void runOnOperation() override {
     SmallVector<memref::CopyOp> copies;
     getOperation()->walk([&](memref::CopyOp copy) {
-      auto identity = [](Value v) {
-        auto t = llvm::dyn_cast<MemRefType>(v.getType());
-        return t && t.getLayout().isIdentity();
-      };
-      if (!identity(copy.getSource()) || !identity(copy.getTarget()))
+      auto srcT = llvm::dyn_cast<MemRefType>(copy.getSource().getType());
+      auto dstT = llvm::dyn_cast<MemRefType>(copy.getTarget().getType());
+      // Unranked copies have no linalg form; they stay.
+      if (!srcT || !dstT)
+        return;
+      if (!srcT.getLayout().isIdentity() || !dstT.getLayout().isIdentity())
         copies.push_back(copy);
     });
     IRRewriter rewriter(&getContext());
