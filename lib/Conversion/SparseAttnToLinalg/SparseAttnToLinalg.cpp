@@ -63,44 +63,15 @@ struct LowerToLinalg : OpRewritePattern<AttentionOp> {
     if (failed(verifyPatternCodegen(loc, op.getPattern(), op, problem[1],
                                     problem[2])))
       return rw.notifyMatchFailure(op, "no code generation for the pattern");
-    Type f32 = rw.getF32Type();
-    Value negInf = arith::ConstantOp::create(
-        rw, loc, rw.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-    Value zero = arith::ConstantOp::create(rw, loc, rw.getF32FloatAttr(0.0f));
-
-    auto dimOf = [&](Value t, int64_t i) -> Value {
-      return tensor::DimOp::create(rw, loc, t, i);
-    };
-    // A tensor of `shape` (dynamic entries from `dyn`) filled with `init`.
-    auto filled = [&](ArrayRef<int64_t> shape, ArrayRef<Value> dyn,
-                      Value init) -> Value {
-      SmallVector<Value> dynamic;
-      for (auto [s, d] : llvm::zip(shape, dyn))
-        if (ShapedType::isDynamic(s))
-          dynamic.push_back(d);
-      Value empty = tensor::EmptyOp::create(rw, loc, shape, f32, dynamic);
-      return linalg::FillOp::create(rw, loc, init, empty).getResult(0);
-    };
-    int64_t B = qT.getDimSize(0), H = qT.getDimSize(1), SQ = qT.getDimSize(2),
-            DV = vT.getDimSize(3);
-    Value bV = dimOf(op.getQuery(), 0), hV = dimOf(op.getQuery(), 1),
-          sqV = dimOf(op.getQuery(), 2), dvV = dimOf(op.getValue(), 3);
-
     // 1.-6. One step of the online softmax over all keys from the empty
     //      state (acc 0, max -inf, sum 0): sparse_attn.online_attention,
     //      decomposed into linalg.generics (its decomposeOperation).
-    auto stateT = [&](ArrayRef<int64_t> shape) {
-      return RankedTensorType::get(shape, f32);
-    };
+    SmallVector<Value> empty =
+        buildOnlineAttentionEmptyState(rw, loc, op.getQuery(), op.getValue());
     auto online = OnlineAttentionOp::create(
-        rw, loc,
-        TypeRange{stateT({B, H, SQ, DV}), stateT({B, H, SQ}),
-                  stateT({B, H, SQ})},
-        op.getQuery(), op.getKey(), op.getValue(), op.getSegmentIds(),
-        op.getProblemSizes(), op.getOffsets(),
-        filled({B, H, SQ, DV}, {bV, hV, sqV, dvV}, zero),
-        filled({B, H, SQ}, {bV, hV, sqV}, negInf),
-        filled({B, H, SQ}, {bV, hV, sqV}, zero), op.getPattern(),
+        rw, loc, ValueRange(empty).getTypes(), op.getQuery(), op.getKey(),
+        op.getValue(), op.getSegmentIds(), op.getProblemSizes(),
+        op.getOffsets(), empty[0], empty[1], empty[2], op.getPattern(),
         op.getScaleAttr(), op.getScoreModAttr());
     FailureOr<SmallVector<Value>> state = online.decomposeOperation(rw);
     // The checks above are the decomposition's own (static heads, a

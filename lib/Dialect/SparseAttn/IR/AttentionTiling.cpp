@@ -233,23 +233,7 @@ AttentionOp::generateInitialTensorForPartialReduction(
   if (hasBlockTables())
     return emitOpError("cannot tile an op with runtime block tables: they "
                        "describe the whole problem's tiles");
-  // The empty state: acc = 0 [B, Hq, Sq, Dv], max = -inf, sum = 0
-  // [B, Hq, Sq], f32.
-  SmallVector<OpFoldResult> rows;
-  for (unsigned d = 0; d < kNumLoops; ++d)
-    rows.push_back(tensor::getMixedSize(b, loc, getQuery(), d));
-  SmallVector<OpFoldResult> acc(rows);
-  acc.push_back(tensor::getMixedSize(b, loc, getValue(), 3));
-  Type f32 = b.getF32Type();
-  auto filled = [&](ArrayRef<OpFoldResult> shape, float v) -> Value {
-    Value empty = tensor::EmptyOp::create(b, loc, shape, f32);
-    Value c = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-    return linalg::FillOp::create(b, loc, c, empty).getResult(0);
-  };
-  return SmallVector<Value>{
-      filled(acc, 0.0f),
-      filled(rows, -std::numeric_limits<float>::infinity()),
-      filled(rows, 0.0f)};
+  return buildOnlineAttentionEmptyState(b, loc, getQuery(), getValue());
 }
 
 LogicalResult AttentionOp::getPartialResultTilePosition(
@@ -259,15 +243,10 @@ LogicalResult AttentionOp::getPartialResultTilePosition(
     ArrayRef<OpFoldResult> splitReductionIvs,
     SmallVector<OpFoldResult> &resultOffsets,
     SmallVector<OpFoldResult> &resultSizes) {
-  // The state's rows are the parallel loops; acc (partial result 0) has Dv
-  // besides.
-  resultOffsets.assign(offsets.begin(), offsets.begin() + kNumLoops);
-  resultSizes.assign(sizes.begin(), sizes.begin() + kNumLoops);
-  if (resultNumber == 0) {
-    resultOffsets.push_back(b.getIndexAttr(0));
-    resultSizes.push_back(tensor::getMixedSize(b, getLoc(), getValue(), 3));
-  }
-  return success();
+  // The state (acc, max, sum) is laid out as the results (O, LSE): acc has
+  // Dv besides the parallel loops.
+  return getResultTilePosition(b, resultNumber, offsets, sizes, resultOffsets,
+                               resultSizes);
 }
 
 FailureOr<TilingResult> AttentionOp::tileToPartialReduction(

@@ -363,3 +363,21 @@ SmallVector<Value> mlir::sparse_attn::buildOnlineAttentionFinish(
   }
   return results;
 }
+
+SmallVector<Value> mlir::sparse_attn::buildOnlineAttentionEmptyState(
+    OpBuilder &b, Location loc, Value query, Value value) {
+  SmallVector<OpFoldResult> rows;
+  for (int64_t d = 0; d < 3; ++d)
+    rows.push_back(tensor::getMixedSize(b, loc, query, d));
+  SmallVector<OpFoldResult> acc(rows);
+  acc.push_back(tensor::getMixedSize(b, loc, value, 3));
+  Type f32 = b.getF32Type();
+  auto filled = [&](ArrayRef<OpFoldResult> shape, float v) -> Value {
+    Value empty = tensor::EmptyOp::create(b, loc, shape, f32);
+    Value c = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+    return linalg::FillOp::create(b, loc, c, empty).getResult(0);
+  };
+  return {filled(acc, 0.0f),
+          filled(rows, -std::numeric_limits<float>::infinity()),
+          filled(rows, 0.0f)};
+}

@@ -25,6 +25,12 @@ namespace sparse_attn {
 /// and, when `lseDest` is given, LSE = m + log(l) into it (-inf where
 /// l = 0), as linalg.generic on tensors. The reference lowering and the
 /// merge of attention tiled over keys (PartialReductionOpInterface) use it.
+/// The empty online-softmax state of an attention with this query and value:
+/// acc = 0 [B, Hq, Sq, Dv], max = -inf and sum = 0 [B, Hq, Sq], f32
+/// (linalg.fill of tensor.empty). Key tiling and the reference lowering
+/// start from it.
+SmallVector<Value> buildOnlineAttentionEmptyState(OpBuilder &b, Location loc,
+                                                  Value query, Value value);
 SmallVector<Value> buildOnlineAttentionFinish(OpBuilder &b, Location loc,
                                               Value acc, Value max, Value sum,
                                               Value outputDest, Value lseDest);
