@@ -207,6 +207,13 @@ int main(int argc, char **argv) {
   bool headers = selected.size() > 1 && format != Format::Summary;
   for (int index : selected) {
     Subject s{ops[index], index, 0, 0, {}, {}};
+    // A tile's positions start at run-time offsets: classifying its own
+    // index space would show a different pattern.
+    if (s.op.isTile()) {
+      s.op.emitError("sparse-attn-inspect shows whole problems; this op is a "
+                     "tile of one (tile_of / at): inspect the untiled op");
+      return 1;
+    }
     auto qT = llvm::cast<RankedTensorType>(s.op.getQuery().getType());
     auto kT = llvm::cast<RankedTensorType>(s.op.getKey().getType());
     s.sq = qT.getDimSize(2);
