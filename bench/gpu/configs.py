@@ -27,6 +27,51 @@ def bench_cases():
                 out.append(dict(name="%s_S%d_D%d" % (name, S, D), case=name,
                                 pattern=p, B=B, H=16, Hkv=16, Sq=S, Sk=S, D=D,
                                 dtype="bf16", lse=False, docs=8 if name.startswith("document") else 0))
+    # Routing (NSA / MoBA style): each query block of 128 attends its
+    # diagonal block (causal) and 15 earlier blocks chosen per (batch,
+    # head) -- runtime block tables, the same tensors FlexAttention's
+    # BlockMask holds.
+    for S, B in ((8192, 4), (32768, 1)):
+        for D in (64, 128):
+            out.append(dict(name="topk16_S%d_D%d" % (S, D), case="topk16",
+                            pattern=("causal",), B=B, H=16, Hkv=16, Sq=S, Sk=S, D=D,
+                            dtype="bf16", lse=False, docs=0,
+                            tables=dict(block=[128, 128], bp="B", hp="q", gen="topk",
+                                        k=16, seed=1)))
+    return out
+
+
+def table_check_cases():
+    """Runtime block tables against a reference that materialises the mask:
+    GQA-shared tables (H' = Hkv), B' = 1, H' = Hq, counts below the
+    maximum (and negative, and past N), empty lists, out-of-range and
+    duplicated indices, full lists the pattern contradicts, tables plus a
+    static pattern, a ragged last block."""
+    base = dict(B=2, H=4, Hkv=2, Sq=1000, Sk=1000, dtype="bf16", docs=0)
+    out = []
+    for D in (64, 128):
+        out.append(dict(base, name="check_tables_gqa_D%d" % D, case="dense",
+                        pattern=("dense",), D=D, lse=True,
+                        tables=dict(block=[128, 128], bp="B", hp="kv",
+                                    gen="adversarial", full=True, n=11, seed=2)))
+        out.append(dict(base, name="check_tables_b1_causal_D%d" % D, case="causal",
+                        pattern=("causal",), D=D, lse=True,
+                        tables=dict(block=[128, 64], bp=1, hp=1,
+                                    gen="adversarial", full=True, seed=3)))
+        out.append(dict(base, name="check_tables_hq_window_D%d" % D, case="window",
+                        pattern=("window", 100, 37), D=D, lse=False,
+                        tables=dict(block=[64, 64], bp="B", hp="q",
+                                    gen="adversarial", n=5, seed=4)))
+    out.append(dict(base, name="check_tables_empty", case="dense", pattern=("dense",),
+                    D=64, lse=True, tables=dict(block=[64, 64], bp=1, hp=1, gen="empty")))
+    out.append(dict(base, name="check_tables_document", case="document",
+                    pattern=("intersect", [("segments",), ("causal",)]), D=128,
+                    lse=False, docs=5,
+                    tables=dict(block=[128, 128], bp="B", hp="kv",
+                                gen="adversarial", seed=5)))
+    out.append(dict(base, name="check_tables_topk_f16", case="topk", pattern=("causal",),
+                    D=64, dtype="f16", lse=True, Sq=1024, Sk=1024,
+                    tables=dict(block=[128, 128], bp="B", hp="kv", gen="topk", k=3, seed=6)))
     return out
 
 
@@ -57,4 +102,4 @@ def check_cases():
     out.append(dict(name="check_empty_rows", case="intersect",
                     pattern=("intersect", [("causal",), ("window", 0, 10)]),
                     B=1, H=2, Hkv=2, Sq=200, Sk=200, D=64, dtype="bf16", lse=True, docs=0))
-    return out
+    return out + table_check_cases()

@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 sys.path.insert(0, HERE)
 from sparse_attn.reference import to_mlir  # noqa: E402
 import configs  # noqa: E402
+import tables  # noqa: E402
 
 
 def module_text(c):
@@ -26,6 +27,18 @@ def module_text(c):
         ids = "tensor<%dx%dxi32>" % (c["B"], c["Sq"])
         args += ", %%ids: %s" % ids
         segs = " segments(%%ids : %s)" % ids
+    tabs = ""
+    attrs = "pattern = %s" % to_mlir(c["pattern"])
+    if c.get("tables"):
+        ty = tables.types(c)
+        names = dict(kv_num_blocks="%kvn", kv_indices="%kvi",
+                     full_num_blocks="%fn", full_indices="%fi")
+        for r, t in ty.items():
+            args += ", %s: %s" % (names[r], t)
+        tabs = " block_tables(%%kvn, %%kvi : %s, %s)" % (ty["kv_num_blocks"], ty["kv_indices"])
+        if "full_indices" in ty:
+            tabs += " full_tables(%%fn, %%fi : %s, %s)" % (ty["full_num_blocks"], ty["full_indices"])
+        attrs += ", table_block = array<i64: %d, %d>" % tuple(c["tables"]["block"])
     res = q + (", " + lse if c["lse"] else "")
     results = "%o, %lse" if c["lse"] else "%o"
     inits = "  %%o_init = tensor.empty() : %s\n" % q
@@ -34,10 +47,10 @@ def module_text(c):
         inits += "  %%lse_init = tensor.empty() : %s\n" % lse
         outs += ", %lse_init"
     return ("func.func @attention(%s) -> (%s) {\n%s"
-            "  %s = sparse_attn.attention %%q, %%k, %%v%s outs(%s : %s) {pattern = %s}\n"
+            "  %s = sparse_attn.attention %%q, %%k, %%v%s%s outs(%s : %s) {%s}\n"
             "      : %s, %s, %s -> %s\n"
-            "  return %s : %s\n}\n") % (args, res, inits, results, segs, outs, res,
-                                        to_mlir(c["pattern"]), q, kv, kv, res, results, res)
+            "  return %s : %s\n}\n") % (args, res, inits, results, segs, tabs, outs, res,
+                                        attrs, q, kv, kv, res, results, res)
 
 
 def main():
@@ -76,6 +89,10 @@ def main():
                   file=sys.stderr)
             shutil.rmtree(d)
             continue
+        if c.get("tables"):
+            import numpy as np
+            for role, arr in tables.make(c).items():
+                np.save(os.path.join(d, role + ".npy"), arr)
         c = dict(c, warps=a.warps, block_k=a.block_k)
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(c, f)

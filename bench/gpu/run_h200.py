@@ -19,6 +19,8 @@ import torch.nn.functional as F  # noqa: E402
 from sparse_attn.cuda import Runtime  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, ".."))
 from torch_patterns import Ctx, allowed  # noqa: E402
+sys.path.insert(0, HERE)
+import tables as table_defs  # noqa: E402
 
 dev = "cuda"
 DT = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32,
@@ -46,7 +48,16 @@ def density(p, ctx, sq, sk):
     return tot / (sq * sk)
 
 
-def make_inputs(c, kernel, seed=0):
+def load_tables(c, d):
+    """The artifact's runtime block tables (role -> int32 tensor), if any."""
+    if not c.get("tables"):
+        return {}
+    import numpy as np
+    return {r: torch.from_numpy(np.load(os.path.join(d, r + ".npy"))).to(dev)
+            for r in table_defs.ROLES if os.path.exists(os.path.join(d, r + ".npy"))}
+
+
+def make_inputs(c, kernel, seed=0, tabs=None):
     torch.manual_seed(seed)
     dt = DT[c["dtype"]]
     B, H, Hkv, Sq, Sk, D = c["B"], c["H"], c["Hkv"], c["Sq"], c["Sk"], c["D"]
@@ -59,6 +70,7 @@ def make_inputs(c, kernel, seed=0):
         ids = seg[None, :].expand(B, Sq).contiguous()
         t["query_segment_ids"] = ids
         t["key_segment_ids"] = ids
+    t.update(tabs or {})
     bufs = []
     for role, dtype, shape in kernel.args:
         if role not in t:
@@ -116,7 +128,8 @@ def main():
         p = c["pattern"]
         try:
             kernel = rt.load(d)
-            t, bufs, seg = make_inputs(c, kernel)
+            tabs = load_tables(c, d)
+            t, bufs, seg = make_inputs(c, kernel, tabs=tabs)
             ptrs = [b.data_ptr() for b in bufs]
             stream = torch.cuda.current_stream().cuda_stream
             kernel.launch(ptrs, stream)
@@ -132,6 +145,8 @@ def main():
             qi = torch.arange(c["Sq"], device=dev)[:, None]
             ki = torch.arange(c["Sk"], device=dev)[None, :]
             mask = allowed(p, qi, ki, ctx)
+            if tabs:
+                mask = mask & table_defs.listed(c, tabs, torch, dev)
             ref, lse = reference(c, t, mask)
             err = (out - ref).abs().max().item()
             tol = 2e-2 if c["dtype"] == "bf16" else 4e-3
@@ -148,7 +163,13 @@ def main():
             continue
         # Benchmark.
         S, B, H, D = c["Sq"], c["B"], c["H"], c["D"]
-        dens = density(p, ctx, S, S)
+        if tabs:
+            ki = torch.arange(S, device=dev)[None, :]
+            dens = table_defs.density(
+                c, tabs, lambda q0, q1: allowed(p, torch.arange(q0, q1, device=dev)[:, None], ki, ctx),
+                torch, dev)
+        else:
+            dens = density(p, ctx, S, S)
         flops = 4 * B * H * S * S * D * dens
         ms = bench(lambda: kernel.launch(ptrs, stream))
         emit(sys="sparse_attn", **rec, ms=round(ms, 4), density=round(dens, 5),
@@ -164,7 +185,18 @@ def main():
         q, k, v = t["query"], t["key"], t["value"]
         try:
             mm = None if c["case"] == "dense" else (lambda b, h, qi, ki: allowed(p, qi, ki, ctx))
-            bm = create_block_mask(mm, B=None, H=None, Q_LEN=S, KV_LEN=S, device=dev) if mm else None
+            if tabs:
+                # The same tensors as a BlockMask (expanded to Hq heads).
+                from torch.nn.attention.flex_attention import BlockMask
+                g = H // tabs["kv_num_blocks"].shape[1]
+                ex = {r: x.repeat_interleave(g, dim=1).expand(B, H, *x.shape[2:]).contiguous()
+                      for r, x in tabs.items()}
+                bm = BlockMask.from_kv_blocks(
+                    ex["kv_num_blocks"], ex["kv_indices"], ex.get("full_num_blocks"),
+                    ex.get("full_indices"), BLOCK_SIZE=tuple(c["tables"]["block"]),
+                    mask_mod=mm, seq_lengths=(S, S))
+            else:
+                bm = create_block_mask(mm, B=None, H=None, Q_LEN=S, KV_LEN=S, device=dev) if mm else None
             t0 = time.time()
             fo = flex(q, k, v, block_mask=bm)
             torch.cuda.synchronize()

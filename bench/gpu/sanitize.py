@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """compute-sanitizer over every GPU check artifact (issue 13): memcheck,
 racecheck, synccheck and initcheck, each on the runtime-only runner with
-generated inputs (documents as the configuration says).
+generated inputs (documents as the configuration says; an artifact with
+runtime block tables runs on its own tables, generated q / k / v).
 
     # build machine
     /usr/bin/python3 bench/gpu/make_artifacts.py check --out .artifacts/gpu
@@ -32,6 +33,35 @@ a = ap.parse_args()
 dirs = sorted(d for d in os.listdir(a.artifacts)
               if re.search(a.only, d) and os.path.isdir(os.path.join(a.artifacts, d)))
 passed = failed = 0
+
+
+def table_inputs(path, docs):
+    """--input files for an artifact with runtime block tables: its own
+    tables (adversarial ones included) and generated q / k / v / segment
+    ids, in manifest order (the runner takes all inputs or none)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    files = []
+    with open(os.path.join(path, "manifest.txt")) as f:
+        args = [l.split() for l in f if l.startswith("arg ")]
+    tmp = os.path.join("/tmp", "sanitize_inputs", os.path.basename(path))
+    os.makedirs(tmp, exist_ok=True)
+    for _, role, dtype, rank, *shape in args:
+        shape = tuple(int(x) for x in shape)
+        if role in ("output", "lse"):
+            continue
+        f = os.path.join(path, role + ".npy")
+        if not os.path.exists(f):
+            f = os.path.join(tmp, role + ".npy")
+            if role.endswith("segment_ids"):
+                ids = (np.arange(shape[-1]) * max(docs, 1) // shape[-1]).astype(np.int32)
+                np.save(f, np.ascontiguousarray(np.broadcast_to(ids, shape)))
+            else:
+                np.save(f, rng.uniform(-1, 1, size=shape).astype(np.float32))
+        files += ["--input", f]
+    return files
+
+
 for d in dirs:
     path = os.path.join(a.artifacts, d)
     extra = []
@@ -41,6 +71,8 @@ for d in dirs:
             c = json.load(f)
         if c.get("docs"):
             extra = ["--documents", str(c["docs"])]
+        if c.get("tables"):
+            extra = table_inputs(path, c.get("docs", 0))
     for tool in a.tools.split(","):
         start = time.time()
         r = subprocess.run([a.sanitizer, "--tool", tool, "--error-exitcode", "99",

@@ -18,7 +18,8 @@
  * bf16 or f16 with round-to-nearest-even; f64 is rounded to f32 first on the
  * way to bf16; i32 / i64 ids). Without
  * --input, floats are uniform in [-1, 1) and segment ids split each
- * sequence into --documents equal documents (default 1).
+ * sequence into --documents equal documents (default 1); generated block
+ * tables (kv_num_blocks, kv_indices, full_*) list every key block.
  *
  * --check compares each result with a reference computed elsewhere, e.g. the
  * float64 evaluation of the definition written by
@@ -433,6 +434,16 @@ int main(int argc, char **argv) {
                      x->kind == 'f' ? "floating-point" : "integer");
       for (e = 0; e < n; ++e)
         store(host[a], dt, e, x->values[e]);
+    } else if (!strcmp(role, "kv_num_blocks") ||
+               !strcmp(role, "full_num_blocks")) {
+      /* Generated block tables list every key block: counts past N are
+       * clamped to N, and indices 0, 1, ... follow. */
+      for (e = 0; e < n; ++e)
+        store(host[a], dt, e, 1 << 30);
+    } else if (!strcmp(role, "kv_indices") || !strcmp(role, "full_indices")) {
+      long long len = rank ? sa_cuda_arg_dim(k, a, rank - 1) : 1;
+      for (e = 0; e < n; ++e)
+        store(host[a], dt, e, (double)(e % len));
     } else if (dt[0] == 'i') {
       long long len = rank ? sa_cuda_arg_dim(k, a, rank - 1) : 1;
       for (e = 0; e < n; ++e)

@@ -163,6 +163,23 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
     from the segment-id ranges (skip / no mask / mask) and compacts the
     survivors, so the loop runs only those and masks only where needed.
 
+    Runtime block tables (`block_tables(...)`, `full_tables(...)`,
+    FlexAttention's BlockMask tensors): the tables are kernel arguments
+    (roles `kv_num_blocks`, `kv_indices`, `full_num_blocks`,
+    `full_indices`) and no compile-time table exists. Before its loop a
+    thread block reads its row (b', h', q0 / BQ) of each table, counts
+    clamped to [0, N], and sets one bit per listed table block in shared
+    memory (indices outside the key blocks are ignored, duplicates merge);
+    warp 0 then walks the key tiles in order, keeps those whose table
+    block is listed and whose run-time class (the pattern's
+    `buildTileKind`: never per pair) is not empty, and compacts them with
+    one ballot per 32 tiles into a list that says which tiles need the
+    element mask (not proven full by the classifier, or past Sk). A wrong
+    full list therefore cannot give a wrong answer. The kernel's tile must
+    divide the table block (16 x warps divides BQ, block-k divides BK);
+    the list and the bits take 4 (ceil(Sk / block-k) + 1) + 4 ceil(ceil(Sk
+    / BK) / 32) bytes of shared memory.
+
     Requirements (diagnosed): f16 or bf16 inputs; static shapes; D and Dv
     multiples of 16; identity layouts. GQA is supported (query head h reads
     key / value head h / (Hq / Hkv)). `sparse_attn.score_mod` regions and
@@ -177,7 +194,9 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
     writes the kernel and its tables as an artifact for the project's CUDA
     runtime. The launch carries `sparse_attn.kernel_args`, naming the role
     of each kernel argument (query, key, value, query_segment_ids,
-    key_segment_ids, output, lse, or table:<global symbol>).
+    key_segment_ids, kv_num_blocks, kv_indices, full_num_blocks,
+    full_indices, output, lse, table:<global symbol>, or
+    tensormap:<argument>:<box>).
   }];
   let options = [
     Option<"warps", "warps", "int64_t", /*default=*/"4",

@@ -63,13 +63,73 @@ static constexpr const char *kKernelModuleName = "sparse_attn_kernels";
 /// Shared memory one thread block may use on sm_80 / sm_90 (227 KB).
 static constexpr int64_t kMaxSharedBytes = 232448;
 
+namespace {
+
+/// The kernel's dynamic shared memory: one plan for the size checks and the
+/// kernel builder. Offsets are bytes from the start of the dynamic shared
+/// memory, except qOff / kOff / vOff (wgmma), which count from its first
+/// 1024-byte boundary (found at run time; the plan reserves 1024 bytes).
+///
+///   mma.sync: [K tile 0 | K tile 1 | V tile 0 | V tile 1]  rows padded by 8
+///   wgmma:    [<= 1024 | Q 64 x D | K 0 | K 1 | V 0 | V 1]  swizzled
+///   then      [tile list: i32 entries, count] [listed table blocks: i32
+///             bit words] [4 mbarriers (TMA)]
+struct SharedPlan {
+  int64_t kTileBytes = 0, vTileBytes = 0;
+  int64_t qOff = 0, kOff = 0, vOff = 0;
+  int64_t listOffset = 0, listEntries = 0;
+  int64_t bitsOffset = 0, bitsWords = 0;
+  int64_t mbarOff = 0;
+  int64_t total = 0;
+};
+
+SharedPlan planSharedMemory(bool wgmma, bool tma, int64_t eltBytes,
+                            int64_t bk, int64_t d, int64_t dv,
+                            int64_t listEntries, int64_t bitsWords) {
+  SharedPlan p;
+  p.kTileBytes = bk * (d + 8) * eltBytes;
+  p.vTileBytes = bk * (dv + 8) * eltBytes;
+  p.kOff = 64 * d * eltBytes;
+  p.vOff = p.kOff + 2 * bk * d * eltBytes;
+  int64_t end = wgmma ? 1024 + p.vOff + 2 * bk * dv * eltBytes
+                      : 2 * (p.kTileBytes + p.vTileBytes);
+  p.listOffset = end;
+  p.listEntries = listEntries;
+  end += 4 * listEntries;
+  p.bitsOffset = end;
+  p.bitsWords = bitsWords;
+  end += 4 * bitsWords;
+  p.mbarOff = (end + 7) / 8 * 8;
+  p.total = tma ? p.mbarOff + 32 : end;
+  return p;
+}
+
+/// The kernel's tiles: BQ = 16 x warps query rows, BK = block-k keys.
+int64_t queryTile(const SparseAttnToGPUOptions &options) {
+  return 16 * options.warps;
+}
+
+/// The i32 tile list and the bit words the kernel keeps in shared memory:
+/// with runtime block tables, one entry per key tile (and the count) and
+/// one bit per table block; otherwise room for the longest list of partial
+/// tiles classified at run time (document masks, at most 4096 kept in
+/// shared memory) and no bits.
+std::pair<int64_t, int64_t> listSizes(AttentionOp op,
+                                      const SparseAttnToGPUOptions &options) {
+  if (!op.hasBlockTables())
+    return {4097, 0};
+  int64_t sk = llvm::cast<ShapedType>(op.getKey().getType()).getDimSize(2);
+  int64_t tableBlocks = ceilDivPositive(sk, op.getTableBlock()->back());
+  return {ceilDivPositive(sk, options.blockK) + 1,
+          ceilDivPositive(tableBlocks, 32)};
+}
+
+} // namespace
+
 LogicalResult
 mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
                                        const SparseAttnToGPUOptions &options) {
   auto op = llvm::cast<AttentionOp>(operation);
-  if (op.hasBlockTables())
-    return op.emitOpError("runtime block tables are not lowered by the GPU "
-                          "pipeline yet (the fused CPU lowering runs them)");
   if (op.isTile())
     return op.emitOpError("tiles (tile_of / at) are not lowered by the GPU "
                           "pipeline yet (the fused CPU lowering runs them)");
@@ -91,6 +151,23 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
   if (Value s = op.getQuerySegmentIds())
     if (!llvm::cast<ShapedType>(s.getType()).hasStaticShape())
       return op.emitOpError("the GPU lowering needs static shapes");
+  if (op.hasBlockTables()) {
+    for (Value t : {op.getKvNumBlocks(), op.getKvIndices(),
+                    op.getFullNumBlocks(), op.getFullIndices()})
+      if (t && !llvm::cast<ShapedType>(t.getType()).hasStaticShape())
+        return op.emitOpError("the GPU lowering needs block tables of static "
+                              "shapes, got ")
+               << t.getType();
+    // A kernel tile lies in one table block: the query tile divides BQ and
+    // block-k divides BK.
+    ArrayRef<int64_t> tb = *op.getTableBlock();
+    if (tb[0] % queryTile(options) != 0 || tb[1] % options.blockK != 0)
+      return op.emitOpError("the GPU kernel needs a table_block that is a "
+                            "multiple of its tile [")
+             << queryTile(options) << ", " << options.blockK
+             << "] (16 x warps query rows, block-k keys), got [" << tb[0]
+             << ", " << tb[1] << "]";
+  }
   if (qT.getDimSize(3) % 16 != 0 || vT.getDimSize(3) % 16 != 0)
     return op.emitOpError("the GPU lowering needs head dimensions D and Dv "
                           "that are multiples of 16, got D = ")
@@ -103,9 +180,11 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
   bool wgmma = options.mma == "wgmma" ||
                (options.mma == "auto" && wgmmaUnsupported(op, options).empty());
   if (!wgmma) {
-    // Two padded K and V tiles, room for the document-mask lists.
-    int64_t d = qT.getDimSize(3), dv = vT.getDimSize(3);
-    int64_t bytes = 2 * 2 * options.blockK * (d + 8 + dv + 8) + 4 * 4097;
+    auto [entries, words] = listSizes(op, options);
+    int64_t bytes = planSharedMemory(/*wgmma=*/false, /*tma=*/false, 2,
+                                     options.blockK, qT.getDimSize(3),
+                                     vT.getDimSize(3), entries, words)
+                        .total;
     if (bytes > kMaxSharedBytes)
       return op.emitOpError("the GPU kernel would need up to ")
              << bytes << " bytes of shared memory at block-k "
@@ -134,10 +213,10 @@ mlir::sparse_attn::wgmmaUnsupported(Operation *operation,
   if (d % 64 != 0 || dv % 64 != 0 || dv > 256)
     return "D and Dv multiples of 64 (Dv at most 256), got D = " +
            std::to_string(d) + ", Dv = " + std::to_string(dv);
-  // Q, two K and two V tiles (bf16 / f16), alignment slack, and room for
-  // the document-mask lists and the mbarriers.
-  int64_t bytes = 1024 + 2 * (64 * d + 2 * options.blockK * (d + dv)) +
-                  4 * 4097 + 16;
+  auto [entries, words] = listSizes(op, options);
+  int64_t bytes = planSharedMemory(/*wgmma=*/true, options.tma, 2,
+                                   options.blockK, d, dv, entries, words)
+                      .total;
   if (bytes > kMaxSharedBytes)
     return "Q, K and V tiles that fit in shared memory (" +
            std::to_string(bytes) + " bytes at block-k " +
@@ -265,6 +344,15 @@ struct KernelBuilder {
   // Kernel arguments.
   Value q, k, v, qSeg, kSeg, out, lse, fullOff, fullIdx, partOff, partIdx,
       partFlags, order;
+  /// Runtime block tables (FlexAttention's BlockMask tensors): counts
+  /// [B', H', Mq] and indices [B', H', Mq, N] of the tables that may list a
+  /// tile partially (kv) or fully (full; optional); table blocks of tbq x
+  /// tbk positions; Hq query heads. `listedBits` (shared memory): one bit
+  /// per table block, set when a table lists it for the thread block's
+  /// query rows.
+  Value kvNum, kvIdx, fullNum, fullTableIdx;
+  int64_t tbq = 0, tbk = 0, hq = 0;
+  Value listedBits;
   /// Dynamic shared memory: K tiles (two buffers), then V tiles (two).
   Value smem;
   MemRefType ksType, vsType;
@@ -1275,22 +1363,7 @@ struct KernelBuilder {
     };
     if (tileCodes) {
       compactPartialTiles(lo, n);
-      Value count = load(tileCodes, idx(maxPartial));
-      auto entry = [&](Value j) -> Value {
-        return memref::LoadOp::create(b, loc, tileCodes, j);
-      };
-      auto kbAt = [&](Value j) -> Value {
-        Value kb = arith::ShRUIOp::create(b, loc, entry(j), i32c(1));
-        return arith::IndexCastOp::create(b, loc, b.getIndexType(), kb);
-      };
-      auto maskAt = [&](Value j) -> Value {
-        return arith::CmpIOp::create(
-            b, loc, arith::CmpIPredicate::ne,
-            arith::AndIOp::create(b, loc, entry(j), i32c(1)), i32c(0));
-      };
-      return overlap
-                 ? overlappedLoop(count, kbAt, maskAt, masked, state)
-                 : pipelinedLoop(count, kbAt, maskAt, {}, masked, qFrag, state);
+      return compactedLoop(masked, qFrag, state);
     }
     // Lists too long for shared memory: classify each tile in the loop.
     auto codeAt = [&](Value j) {
@@ -1308,6 +1381,193 @@ struct KernelBuilder {
     return pipelinedLoop(n, tableKb, maskAt, runAt, masked, qFrag, state);
   }
 
+  /// Runtime block tables: fills tileCodes with the key tiles query block
+  /// `qb` runs, in key order: entry 2 kb + (needs mask) for each key tile
+  /// kb of a listed table block whose run-time class (the pattern's
+  /// buildTileKind) is not empty; the count goes to slot maxPartial.
+  /// Counts are clamped to [0, N] and indices outside the table blocks are
+  /// ignored, so every read stays in bounds whatever the tables hold, and a
+  /// block listed twice (or in both tables) runs once (a bit per block).
+  void buildRuntimeTileList(Value qb) {
+    int64_t threads = 32 * warps;
+    Value tid = add(muli(warp, 32), lane);
+    auto i32c = [&](int64_t v) {
+      return arith::ConstantIntOp::create(b, loc, i32, v).getResult();
+    };
+    auto toIndex = [&](Value x) -> Value {
+      return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+    };
+    auto strided = [&](Value from, Value to, int64_t step,
+                       function_ref<void(Value)> body) {
+      auto loop = scf::ForOp::create(b, loc, from, to, idx(step));
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      body(loop.getInductionVar());
+    };
+    int64_t words = llvm::cast<MemRefType>(listedBits.getType()).getDimSize(0);
+    int64_t tableBlocks = ceilDivPositive(sk, tbk);
+    strided(tid, idx(words), threads, [&](Value w) {
+      memref::StoreOp::create(b, loc, i32c(0), listedBits, w);
+    });
+    gpu::BarrierOp::create(b, loc);
+    // The tables' row for (b, h, qb): b' = b unless B' = 1; h' = h, the KV
+    // head, or 0 for H' = Hq, Hkv, 1 (Hq first when Hq = Hkv).
+    auto shape = llvm::cast<MemRefType>(kvNum.getType()).getShape();
+    Value bRow = shape[0] == 1 ? idx(0) : bIdx;
+    Value hRow = shape[1] == 1 ? idx(0) : shape[1] == hq ? hIdx : kvh;
+    Value row = arith::DivUIOp::create(b, loc, qb, idx(tbq / bq));
+    for (auto table : {std::pair(kvNum, kvIdx),
+                       std::pair(fullNum, fullTableIdx)}) {
+      // Plain variables: the loop body's lambda captures them.
+      Value num = table.first, indices = table.second;
+      if (!num)
+        continue;
+      int64_t n = llvm::cast<MemRefType>(indices.getType()).getDimSize(3);
+      Value count = memref::LoadOp::create(b, loc, num,
+                                           ValueRange{bRow, hRow, row});
+      count = arith::MinSIOp::create(
+          b, loc, arith::MaxSIOp::create(b, loc, count, i32c(0)), i32c(n));
+      strided(tid, toIndex(count), threads, [&](Value e) {
+        Value block = memref::LoadOp::create(b, loc, indices,
+                                             ValueRange{bRow, hRow, row, e});
+        // Unsigned: a negative index is out of range too.
+        Value inRange = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::ult, block, i32c(tableBlocks));
+        auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        Value bit = arith::ShLIOp::create(
+            b, loc, i32c(1), arith::AndIOp::create(b, loc, block, i32c(31)));
+        Value word = toIndex(arith::ShRUIOp::create(b, loc, block, i32c(5)));
+        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, bit,
+                                    listedBits, ValueRange{word});
+      });
+    }
+    gpu::BarrierOp::create(b, loc);
+    // Warp 0 compacts the listed, non-empty key tiles in key order, 32 at a
+    // time (one ballot each).
+    int64_t numKTiles = ceilDivPositive(sk, bk);
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, warp, idx(0));
+    auto ifWarp = scf::IfOp::create(b, loc, first, /*else=*/false);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifWarp.thenBlock());
+      auto loop = scf::ForOp::create(b, loc, idx(0), idx(numKTiles), idx(32),
+                                     ValueRange{idx(0)});
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(loop.getBody());
+        Value base = loop.getRegionIterArgs()[0];
+        Value kbRaw = add(loop.getInductionVar(), lane);
+        Value inList = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                             kbRaw, idx(numKTiles));
+        Value kbi = arith::SelectOp::create(b, loc, inList, kbRaw, idx(0));
+        Value block = arith::DivUIOp::create(b, loc, kbi, idx(tbk / bk));
+        Value word = memref::LoadOp::create(
+            b, loc, listedBits,
+            ValueRange{arith::DivUIOp::create(b, loc, block, idx(32))});
+        Value shift = arith::IndexCastOp::create(
+            b, loc, i32, arith::RemUIOp::create(b, loc, block, idx(32)));
+        Value listed = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::ne,
+            arith::AndIOp::create(
+                b, loc, arith::ShRUIOp::create(b, loc, word, shift), i32c(1)),
+            i32c(0));
+        // The tile's run-time class (work per tile, never per pair).
+        Value k0 = muli(kbi, bk);
+        TileBounds bounds{q0, arith::MinUIOp::create(b, loc, addi(q0, bq),
+                                                     idx(sq)),
+                          k0, arith::MinUIOp::create(b, loc, addi(k0, bk),
+                                                     idx(sk))};
+        FailureOr<TileKindValues> kind =
+            buildTileKind(b, loc, op.getPattern(), bounds);
+        if (failed(kind)) // the default ("partial") never fails
+          llvm::report_fatal_error("sparse-attn: tile classifier failed");
+        Value trueV = arith::ConstantIntOp::create(b, loc, 1, 1);
+        Value keep = arith::AndIOp::create(
+            b, loc, arith::AndIOp::create(b, loc, inList, listed),
+            arith::XOrIOp::create(b, loc, kind->empty, trueV));
+        // A tile past Sk checks the bound with the mask.
+        Value needMask = arith::XOrIOp::create(b, loc, kind->full, trueV);
+        if (sk % bk != 0)
+          needMask = arith::OrIOp::create(
+              b, loc, needMask,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, kbi,
+                                    idx(numKTiles - 1)));
+        Value all = i32c(-1);
+        Value ballot = NVVM::VoteSyncOp::create(b, loc, i32, all, keep,
+                                                NVVM::VoteSyncKind::ballot);
+        Value below = arith::SubIOp::create(
+            b, loc,
+            arith::ShLIOp::create(b, loc, i32c(1),
+                                  arith::IndexCastOp::create(b, loc, i32, lane)),
+            i32c(1));
+        auto popc = [&](Value x) -> Value {
+          return toIndex(LLVM::CtPopOp::create(b, loc, i32, x));
+        };
+        Value pos =
+            add(base, popc(arith::AndIOp::create(b, loc, ballot, below)));
+        auto ifKeep = scf::IfOp::create(b, loc, keep, /*else=*/false);
+        {
+          OpBuilder::InsertionGuard g3(b);
+          b.setInsertionPointToStart(ifKeep.thenBlock());
+          Value entry = arith::OrIOp::create(
+              b, loc,
+              arith::ShLIOp::create(b, loc,
+                                    arith::IndexCastOp::create(b, loc, i32, kbi),
+                                    i32c(1)),
+              arith::ExtUIOp::create(b, loc, i32, needMask));
+          memref::StoreOp::create(b, loc, entry, tileCodes, pos);
+        }
+        scf::YieldOp::create(b, loc, ValueRange{add(base, popc(ballot))});
+      }
+      Value lane0 =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
+      auto ifLane = scf::IfOp::create(b, loc, lane0, /*else=*/false);
+      b.setInsertionPointToStart(ifLane.thenBlock());
+      memref::StoreOp::create(
+          b, loc, arith::IndexCastOp::create(b, loc, i32, loop.getResult(0)),
+          tileCodes, idx(maxPartial));
+    }
+    gpu::BarrierOp::create(b, loc);
+  }
+
+  /// Runtime block tables: the tiles of query block `qb` from the list
+  /// buildRuntimeTileList leaves in shared memory (the mask where an entry
+  /// asks for it).
+  SmallVector<Value> runtimeTileLoop(Value qb, ArrayRef<Value> qFrag,
+                                     SmallVector<Value> state) {
+    buildRuntimeTileList(qb);
+    return compactedLoop(/*masked=*/true, qFrag, state);
+  }
+
+  /// The tiles of the compacted list in tileCodes (entry j: 2 key block +
+  /// needs mask; the count in slot maxPartial).
+  SmallVector<Value> compactedLoop(bool masked, ArrayRef<Value> qFrag,
+                                   SmallVector<Value> state) {
+    auto i32c = [&](int64_t v) {
+      return arith::ConstantIntOp::create(b, loc, i32, v);
+    };
+    auto entry = [&](Value j) -> Value {
+      return memref::LoadOp::create(b, loc, tileCodes, j);
+    };
+    Value count = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                             entry(idx(maxPartial)));
+    auto kbAt = [&](Value j) -> Value {
+      Value kb = arith::ShRUIOp::create(b, loc, entry(j), i32c(1));
+      return arith::IndexCastOp::create(b, loc, b.getIndexType(), kb);
+    };
+    auto maskAt = [&](Value j) -> Value {
+      return arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::ne,
+          arith::AndIOp::create(b, loc, entry(j), i32c(1)), i32c(0));
+    };
+    return overlap
+               ? overlappedLoop(count, kbAt, maskAt, masked, state)
+               : pipelinedLoop(count, kbAt, maskAt, {}, masked, qFrag, state);
+  }
+
   void body() {
     i32 = b.getI32Type();
     Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -1319,8 +1579,12 @@ struct KernelBuilder {
     hIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
     bIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
     kvh = arith::DivUIOp::create(b, loc, hIdx, idx(group));
-    Value qb = arith::IndexCastOp::create(
-        b, loc, b.getIndexType(), memref::LoadOp::create(b, loc, order, slot));
+    // Query blocks by decreasing work (compile-time tables) or in order.
+    Value qb = order ? arith::IndexCastOp::create(
+                           b, loc, b.getIndexType(),
+                           memref::LoadOp::create(b, loc, order, slot))
+                           .getResult()
+                     : slot;
     q0 = muli(qb, bq);
     row0 = add(add(q0, muli(warp, 16)), g);
     row1 = addi(row0, 8);
@@ -1386,8 +1650,12 @@ struct KernelBuilder {
         classifyPartialTiles(qb);
     }
     tileBase = idx(0);
-    state = tileLoop(fullOff, fullIdx, qb, /*masked=*/false, qFrag, state);
-    state = tileLoop(partOff, partIdx, qb, /*masked=*/true, qFrag, state);
+    if (kvNum) {
+      state = runtimeTileLoop(qb, qFrag, state);
+    } else {
+      state = tileLoop(fullOff, fullIdx, qb, /*masked=*/false, qFrag, state);
+      state = tileLoop(partOff, partIdx, qb, /*masked=*/true, qFrag, state);
+    }
 
     // Epilogue.
     for (int half = 0; half < 2; ++half) {
@@ -1455,14 +1723,21 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
   auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
   auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
-  int64_t bq = 16 * options.warps, bk = options.blockK;
+  int64_t bq = queryTile(options), bk = options.blockK;
   // What the pass checked, for drivers that only add the pattern: nothing
   // is built for an op the kernel cannot compute.
   if (failed(checkLowerableToGPU(op, options)))
     return rw.notifyMatchFailure(op, "not lowerable to the GPU kernel");
-  FailureOr<TileTables> tables = buildTables(op, bq, bk);
-  if (failed(tables))
-    return failure();
+  // The tile source: compile-time tables, or (runtime block tables) a tile
+  // list each thread block builds from the tables it is given.
+  bool runtimeTables = op.hasBlockTables();
+  TileTables tables;
+  if (!runtimeTables) {
+    FailureOr<TileTables> t = buildTables(op, bq, bk);
+    if (failed(t))
+      return failure();
+    tables = std::move(*t);
+  }
 
   // The kernel module.
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
@@ -1518,14 +1793,27 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     memref::GetGlobalOp g = hostGlobals.getI32(rw, loc, data, hint);
     addArg(g, ("table:" + g.getName()).str());
   };
-  table(tables->fullOffsets, "__sparse_attn_full_offsets");
-  table(tables->fullIndices, "__sparse_attn_full_indices");
-  table(tables->partialOffsets, "__sparse_attn_partial_offsets");
-  table(tables->partialIndices, "__sparse_attn_partial_indices");
-  table(tables->order, "__sparse_attn_order");
-  bool segmentSkip = segs && impliesSameSegment(op.getPattern());
-  if (segmentSkip)
-    table(tables->partialFlags, "__sparse_attn_partial_flags");
+  // Document masks skip partial tiles at run time from compile-time flags
+  // (runtime block tables classify every listed tile instead).
+  bool segmentSkip =
+      !runtimeTables && segs && impliesSameSegment(op.getPattern());
+  if (runtimeTables) {
+    // FlexAttention's BlockMask tensors, passed by the caller as they are.
+    addArg(bufferOf(op.getKvNumBlocks()), "kv_num_blocks");
+    addArg(bufferOf(op.getKvIndices()), "kv_indices");
+    if (op.getFullNumBlocks()) {
+      addArg(bufferOf(op.getFullNumBlocks()), "full_num_blocks");
+      addArg(bufferOf(op.getFullIndices()), "full_indices");
+    }
+  } else {
+    table(tables.fullOffsets, "__sparse_attn_full_offsets");
+    table(tables.fullIndices, "__sparse_attn_full_indices");
+    table(tables.partialOffsets, "__sparse_attn_partial_offsets");
+    table(tables.partialIndices, "__sparse_attn_partial_indices");
+    table(tables.order, "__sparse_attn_order");
+    if (segmentSkip)
+      table(tables.partialFlags, "__sparse_attn_partial_flags");
+  }
   if (tma) {
     // 128-byte CUtensorMaps of K and V (4-D, box [1, 1, BK, 64], 128-byte
     // swizzle, zero fill past Sk), encoded by whoever launches the kernel
@@ -1549,35 +1837,32 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   // Rows padded by 8 elements (16 bytes): ldmatrix rows hit distinct banks.
   auto ksType = MemRefType::get({bk, d + 8}, elt, MemRefLayoutAttrInterface(), wg);
   auto vsType = MemRefType::get({bk, dv + 8}, elt, MemRefLayoutAttrInterface(), wg);
-  // Run-time tile classes of one query block's partial tiles (document
-  // masks), when the longest list is short enough for shared memory.
-  int64_t maxPartial = 0;
-  for (size_t i = 0; i + 1 < tables->partialOffsets.size(); ++i)
-    maxPartial = std::max<int64_t>(
-        maxPartial, tables->partialOffsets[i + 1] - tables->partialOffsets[i]);
-  bool codesInShared = segmentSkip && maxPartial > 0 && maxPartial <= 4096;
-  // K and V tiles, two buffers each, in dynamic shared memory (more than
-  // the 48 KB of static shared memory at D = 128).
+  // The tile list in shared memory: run-time tile classes of one query
+  // block's partial tiles (document masks), when the longest list is short
+  // enough; with runtime block tables, every key tile the tables list and
+  // one bit per table block.
+  int64_t maxPartial = 0, bitsWords = 0;
+  bool codesInShared;
+  if (runtimeTables) {
+    auto [entries, words] = listSizes(op, options);
+    maxPartial = entries - 1;
+    bitsWords = words;
+    codesInShared = true;
+  } else {
+    for (size_t i = 0; i + 1 < tables.partialOffsets.size(); ++i)
+      maxPartial = std::max<int64_t>(
+          maxPartial, tables.partialOffsets[i + 1] - tables.partialOffsets[i]);
+    codesInShared = segmentSkip && maxPartial > 0 && maxPartial <= 4096;
+  }
+  // All shared memory is dynamic (more than the 48 KB of static shared
+  // memory at D = 128; and the lowering of gpu.dynamic_shared_memory
+  // addresses it from offset 0 of the block's shared memory, so no static
+  // shared variable may exist besides it).
   int64_t eltBytes = elt.getIntOrFloatBitWidth() / 8;
-  int64_t kTileBytes = bk * (d + 8) * eltBytes;
-  int64_t vTileBytes = bk * (dv + 8) * eltBytes;
-  int64_t dynamicShared = 2 * (kTileBytes + vTileBytes);
-  int64_t qOff = 0, kOff = 64 * d * eltBytes;
-  int64_t vOff = kOff + 2 * bk * d * eltBytes;
-  int64_t wgmmaEnd = vOff + 2 * bk * dv * eltBytes;
-  if (wgmma) // 1024 bytes to find the 1024-byte boundary at run time; P
-             // stays in registers
-    dynamicShared = 1024 + wgmmaEnd;
-  // After the tiles: the partial-tile codes / compacted list, then its
-  // length. All shared memory is dynamic: the lowering of
-  // gpu.dynamic_shared_memory addresses it from offset 0 of the block's
-  // shared memory, so no static shared variable may exist besides it.
-  int64_t codesOffset = dynamicShared;
-  if (codesInShared)
-    dynamicShared += 4 * (maxPartial + 1);
-  int64_t mbarOff = (dynamicShared + 7) / 8 * 8; // two mbarriers (TMA)
-  if (tma) // K buffers 0, 1 and V buffers 0, 1
-    dynamicShared = mbarOff + 32;
+  SharedPlan plan =
+      planSharedMemory(wgmma, tma, eltBytes, bk, d, dv,
+                       codesInShared ? maxPartial + 1 : 0, bitsWords);
+  int64_t dynamicShared = plan.total;
 
   SmallVector<Type> workgroup;
   gpu::GPUFuncOp func;
@@ -1623,13 +1908,25 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     kb.out = next();
     if (lseBuf)
       kb.lse = next();
-    kb.fullOff = next();
-    kb.fullIdx = next();
-    kb.partOff = next();
-    kb.partIdx = next();
-    kb.order = next();
-    if (segmentSkip)
-      kb.partFlags = next();
+    if (runtimeTables) {
+      kb.kvNum = next();
+      kb.kvIdx = next();
+      if (op.getFullNumBlocks()) {
+        kb.fullNum = next();
+        kb.fullTableIdx = next();
+      }
+      kb.tbq = op.getTableBlock()->front();
+      kb.tbk = op.getTableBlock()->back();
+      kb.hq = qT.getDimSize(1);
+    } else {
+      kb.fullOff = next();
+      kb.fullIdx = next();
+      kb.partOff = next();
+      kb.partIdx = next();
+      kb.order = next();
+      if (segmentSkip)
+        kb.partFlags = next();
+    }
     if (tma) {
       auto genericPtr = [&](Value m) -> Value {
         Value a = memref::ExtractAlignedPointerAsIndexOp::create(rw, loc, m);
@@ -1650,21 +1947,26 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
                         MemRefLayoutAttrInterface(), wg));
     kb.ksType = ksType;
     kb.vsType = vsType;
-    kb.kTileBytes = kTileBytes;
-    kb.vTileBytes = vTileBytes;
+    kb.kTileBytes = plan.kTileBytes;
+    kb.vTileBytes = plan.vTileBytes;
     kb.maxPartial = maxPartial;
     kb.wgmma = wgmma;
-    kb.mbarOff = mbarOff;
-    kb.qOff = qOff;
-    kb.kOff = kOff;
-    kb.vOff = vOff;
-    if (codesInShared)
-      kb.tileCodes = memref::ViewOp::create(
+    kb.mbarOff = plan.mbarOff;
+    kb.qOff = plan.qOff;
+    kb.kOff = plan.kOff;
+    kb.vOff = plan.vOff;
+    auto sharedI32 = [&](int64_t offset, int64_t n) -> Value {
+      return memref::ViewOp::create(
           rw, loc,
-          MemRefType::get({maxPartial + 1}, rw.getI32Type(),
-                          MemRefLayoutAttrInterface(), wg),
-          kb.smem, arith::ConstantIndexOp::create(rw, loc, codesOffset),
+          MemRefType::get({n}, rw.getI32Type(), MemRefLayoutAttrInterface(),
+                          wg),
+          kb.smem, arith::ConstantIndexOp::create(rw, loc, offset),
           ValueRange{});
+    };
+    if (codesInShared)
+      kb.tileCodes = sharedI32(plan.listOffset, maxPartial + 1);
+    if (runtimeTables)
+      kb.listedBits = sharedI32(plan.bitsOffset, bitsWords);
     kb.body();
     gpu::ReturnOp::create(rw, loc);
   }

@@ -71,10 +71,19 @@ func.func @merge(%o: tensor<1x4x64x64xbf16>, %l: tensor<1x4x64xf32>) -> (tensor<
 
 // -----
 
-func.func @tables(%q: tensor<1x4x64x64xbf16>, %n: tensor<1x1x1xi32>, %i: tensor<1x1x1x1xi32>) -> tensor<1x4x64x64xbf16> {
+func.func @tables_dynamic(%q: tensor<1x4x64x64xbf16>, %n: tensor<1x1x?xi32>, %i: tensor<1x1x?x1xi32>) -> tensor<1x4x64x64xbf16> {
   %init5 = tensor.empty() : tensor<1x4x64x64xbf16>
-  // expected-error @+1 {{runtime block tables are not lowered by the GPU pipeline yet (the fused CPU lowering runs them)}}
-  %o = sparse_attn.attention %q, %q, %q block_tables(%n, %i : tensor<1x1x1xi32>, tensor<1x1x1x1xi32>) outs(%init5 : tensor<1x4x64x64xbf16>) {pattern = #sparse_attn.dense, table_block = array<i64: 64, 64>} : tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16> -> tensor<1x4x64x64xbf16>
+  // expected-error @+1 {{the GPU lowering needs block tables of static shapes, got 'tensor<1x1x?xi32>'}}
+  %o = sparse_attn.attention %q, %q, %q block_tables(%n, %i : tensor<1x1x?xi32>, tensor<1x1x?x1xi32>) outs(%init5 : tensor<1x4x64x64xbf16>) {pattern = #sparse_attn.dense, table_block = array<i64: 64, 64>} : tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16> -> tensor<1x4x64x64xbf16>
+  return %o : tensor<1x4x64x64xbf16>
+}
+
+// -----
+
+func.func @tables_block(%q: tensor<1x4x64x64xbf16>, %n: tensor<1x1x2xi32>, %i: tensor<1x1x2x2xi32>) -> tensor<1x4x64x64xbf16> {
+  %init5 = tensor.empty() : tensor<1x4x64x64xbf16>
+  // expected-error @+1 {{the GPU kernel needs a table_block that is a multiple of its tile [64, 64] (16 x warps query rows, block-k keys), got [32, 32]}}
+  %o = sparse_attn.attention %q, %q, %q block_tables(%n, %i : tensor<1x1x2xi32>, tensor<1x1x2x2xi32>) outs(%init5 : tensor<1x4x64x64xbf16>) {pattern = #sparse_attn.dense, table_block = array<i64: 32, 32>} : tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16> -> tensor<1x4x64x64xbf16>
   return %o : tensor<1x4x64x64xbf16>
 }
 
