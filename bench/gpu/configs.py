@@ -38,6 +38,46 @@ def bench_cases():
                             dtype="bf16", lse=False, docs=0,
                             tables=dict(block=[128, 128], bp="B", hp="q", gen="topk",
                                         k=16, seed=1)))
+    # Run-time lengths: the same patterns compiled with dynamic B, Sq, Sk
+    # (one artifact, tiles classified on the device) against the static
+    # kernels above, in the same run.
+    for S, B in ((8192, 4), (32768, 1)):
+        for name, p in (("causal", ("causal",)), ("sliding1024", ("window", 1023, 0))):
+            out.append(dict(name="dyn_%s_S%d_D128" % (name, S), case=name, pattern=p,
+                            B=B, H=16, Hkv=16, Sq=S, Sk=S, D=128, dtype="bf16", lse=False,
+                            docs=0, dynamic=["B", "Sq", "Sk"]))
+    return out
+
+
+def dynamic_check_cases():
+    """Kernels compiled with run-time lengths (and batch), each checked at
+    several sizes from one artifact: a single token, ragged tiles, Sq !=
+    Sk, more than one chunk of key tiles (1024 tiles of 64 keys), the
+    mma.sync path (D = 32), runtime block tables whose Mq is shorter or
+    longer than the run's query blocks."""
+    base = dict(H=4, Hkv=2, dtype="bf16", docs=0, lse=True)
+    out = []
+    sizes = [dict(B=1, Sq=1, Sk=1), dict(B=2, Sq=63, Sk=64), dict(B=3, Sq=1000, Sk=1000),
+             dict(B=1, Sq=300, Sk=1100), dict(B=1, Sq=4097, Sk=4097)]
+    for D in (64, 128):
+        out.append(dict(base, name="check_dynamic_window_D%d" % D, case="window",
+                        pattern=("window", 100, 37), D=D, B=2, Sq=1000, Sk=1000,
+                        dynamic=["B", "Sq", "Sk"], runs=sizes))
+    out.append(dict(base, name="check_dynamic_causal_sync", case="causal", pattern=("causal",),
+                    D=32, B=2, Sq=1000, Sk=1000, dynamic=["Sq", "Sk"],
+                    runs=[dict(Sq=1, Sk=1), dict(Sq=777, Sk=777), dict(Sq=100, Sk=1000),
+                          dict(Sq=2048, Sk=2048)]))
+    out.append(dict(base, name="check_dynamic_chunks", case="dense", pattern=("dense",),
+                    D=64, B=1, H=2, Hkv=1, Sq=128, Sk=70000, dynamic=["Sq", "Sk"],
+                    runs=[dict(Sq=128, Sk=70000), dict(Sq=64, Sk=131073)]))
+    out.append(dict(base, name="check_dynamic_strided", case="strided", pattern=("strided", 31),
+                    D=64, B=1, Sq=1000, Sk=1000, dynamic=["Sq", "Sk"],
+                    runs=[dict(Sq=1000, Sk=1000), dict(Sq=5000, Sk=5000)]))
+    out.append(dict(base, name="check_dynamic_tables", case="causal", pattern=("causal",),
+                    D=64, B=2, Sq=1000, Sk=1000, dynamic=["Sq", "Sk"],
+                    tables=dict(block=[128, 128], bp="B", hp="kv", gen="adversarial",
+                                full=True, seed=7),
+                    runs=[dict(Sq=1000, Sk=1000), dict(Sq=700, Sk=900), dict(Sq=1200, Sk=1000)]))
     return out
 
 
@@ -102,4 +142,4 @@ def check_cases():
     out.append(dict(name="check_empty_rows", case="intersect",
                     pattern=("intersect", [("causal",), ("window", 0, 10)]),
                     B=1, H=2, Hkv=2, Sq=200, Sk=200, D=64, dtype="bf16", lse=True, docs=0))
-    return out + table_check_cases()
+    return out + table_check_cases() + dynamic_check_cases()

@@ -18,13 +18,24 @@ import tables  # noqa: E402
 
 def module_text(c):
     t = c["dtype"]
-    q = "tensor<%dx%dx%dx%dx%s>" % (c["B"], c["H"], c["Sq"], c["D"], t)
-    kv = "tensor<%dx%dx%dx%dx%s>" % (c["B"], c["Hkv"], c["Sk"], c["D"], t)
-    lse = "tensor<%dx%dx%dxf32>" % (c["B"], c["H"], c["Sq"])
+    # Sizes the configuration leaves to run time ("dynamic": ["B", "Sq",
+    # "Sk"]) are '?' in the types; the results' sizes come from the query.
+    dyn = set(c.get("dynamic", []))
+    B, Sq, Sk = ("?" if n in dyn else str(c[n]) for n in ("B", "Sq", "Sk"))
+    q = "tensor<%sx%dx%sx%dx%s>" % (B, c["H"], Sq, c["D"], t)
+    kv = "tensor<%sx%dx%sx%dx%s>" % (B, c["Hkv"], Sk, c["D"], t)
+    lse = "tensor<%sx%dx%sxf32>" % (B, c["H"], Sq)
+    sizes, pre = [], ""
+    for n, dim in (("B", 0), ("Sq", 2)):
+        if n in dyn:
+            pre += ("  %%c%d = arith.constant %d : index\n"
+                    "  %%%s = tensor.dim %%q, %%c%d : %s\n") % (dim, dim, n, dim, q)
+            sizes.append("%" + n)
+    sizes = ", ".join(sizes)
     args = "%%q: %s, %%k: %s, %%v: %s" % (q, kv, kv)
     segs = ""
     if c["docs"]:
-        ids = "tensor<%dx%dxi32>" % (c["B"], c["Sq"])
+        ids = "tensor<%sx%sxi32>" % (B, Sq)
         args += ", %%ids: %s" % ids
         segs = " segments(%%ids : %s)" % ids
     tabs = ""
@@ -41,10 +52,10 @@ def module_text(c):
         attrs += ", table_block = array<i64: %d, %d>" % tuple(c["tables"]["block"])
     res = q + (", " + lse if c["lse"] else "")
     results = "%o, %lse" if c["lse"] else "%o"
-    inits = "  %%o_init = tensor.empty() : %s\n" % q
+    inits = pre + "  %%o_init = tensor.empty(%s) : %s\n" % (sizes, q)
     outs = "%o_init"
     if c["lse"]:
-        inits += "  %%lse_init = tensor.empty() : %s\n" % lse
+        inits += "  %%lse_init = tensor.empty(%s) : %s\n" % (sizes, lse)
         outs += ", %lse_init"
     return ("func.func @attention(%s) -> (%s) {\n%s"
             "  %s = sparse_attn.attention %%q, %%k, %%v%s%s outs(%s : %s) {%s}\n"

@@ -27,6 +27,9 @@ DT = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32,
       "i32": torch.int32, "i64": torch.int64}
 
 
+flex = None  # torch.compile(flex_attention), made on first use
+
+
 def emit(**kw):
     print(json.dumps(kw), flush=True)
 
@@ -72,7 +75,9 @@ def make_inputs(c, kernel, seed=0, tabs=None):
         t["key_segment_ids"] = ids
     t.update(tabs or {})
     bufs = []
+    sizes = {"B": B, "Sq": Sq, "Sk": Sk}  # names of run-time sizes
     for role, dtype, shape in kernel.args:
+        shape = tuple(sizes[d] if isinstance(d, str) else d for d in shape)
         if role not in t:
             t[role] = torch.full(shape, float("nan"), device=dev, dtype=DT[dtype]) \
                 if DT[dtype].is_floating_point else torch.zeros(shape, device=dev, dtype=DT[dtype])
@@ -80,6 +85,12 @@ def make_inputs(c, kernel, seed=0, tabs=None):
         assert t[role].dtype == DT[dtype], (role, t[role].dtype, dtype)
         bufs.append(t[role])
     return t, bufs, seg
+
+
+def launch(kernel, bufs, stream):
+    """Launches with the buffers' shapes bound (kernels with run-time sizes)."""
+    kernel.launch([b.data_ptr() for b in bufs], stream,
+                  shapes=[tuple(b.shape) for b in bufs] if kernel.dynamic else None)
 
 
 def reference(c, t, mask):
@@ -118,25 +129,40 @@ def main():
         ms = bench(lambda: x @ x)
         emit(sys="matmul_bf16", n=n, ms=round(ms, 4), tflops=round(2 * n ** 3 / ms / 1e9, 1))
         del x
-    flex = None
     names = sorted(os.listdir(a.artifacts), key=lambda n: (not n.startswith("check"), n))
     for name in names:
         if a.only and not re.search(a.only, name):
             continue
         d = os.path.join(a.artifacts, name)
-        c = json.load(open(os.path.join(d, "config.json")))
-        p = c["pattern"]
+        c0 = json.load(open(os.path.join(d, "config.json")))
         try:
             kernel = rt.load(d)
+        except Exception as e:
+            emit(case=name, error=repr(e)[:400])
+            continue
+        # A kernel compiled with run-time sizes runs at each of its "runs"
+        # (sizes), from the one artifact.
+        for run in c0.get("runs", [{}]):
+            c = dict(c0, **run)
+            run_case(a, name, d, c, kernel)
+        kernel.close()
+
+
+def run_case(a, name, d, c, kernel):
+        global flex
+        p = c["pattern"]
+        if c.get("runs"):
+            name = "%s[B=%d,Sq=%d,Sk=%d]" % (name, c["B"], c["Sq"], c["Sk"])
+        try:
             tabs = load_tables(c, d)
             t, bufs, seg = make_inputs(c, kernel, tabs=tabs)
             ptrs = [b.data_ptr() for b in bufs]
             stream = torch.cuda.current_stream().cuda_stream
-            kernel.launch(ptrs, stream)
+            launch(kernel, bufs, stream)
             torch.cuda.synchronize()
         except Exception as e:
             emit(case=name, error=repr(e)[:400])
-            continue
+            return
         ctx = Ctx(c["Sq"], c["Sk"], seg, device=dev)
         out = t["output"].float()
         rec = dict(case=name, pattern=c["case"], B=c["B"], H=c["H"], Hkv=c["Hkv"],
@@ -160,7 +186,7 @@ def main():
                 ok = ok and lerr <= 1e-2
             rec["ok"] = ok
             emit(**rec)
-            continue
+            return
         # Benchmark.
         S, B, H, D = c["Sq"], c["B"], c["H"], c["D"]
         if tabs:
@@ -175,7 +201,7 @@ def main():
         emit(sys="sparse_attn", **rec, ms=round(ms, 4), density=round(dens, 5),
              eff_tflops=round(flops / ms / 1e9, 1))
         if a.no_peers:
-            continue
+            return
         from torch.nn.attention.flex_attention import flex_attention, create_block_mask
         if flex is None:
             from torch._dynamo import config as dynamo_config

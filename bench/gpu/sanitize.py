@@ -35,7 +35,7 @@ dirs = sorted(d for d in os.listdir(a.artifacts)
 passed = failed = 0
 
 
-def table_inputs(path, docs):
+def table_inputs(path, docs, sizes):
     """--input files for an artifact with runtime block tables: its own
     tables (adversarial ones included) and generated q / k / v / segment
     ids, in manifest order (the runner takes all inputs or none)."""
@@ -47,7 +47,7 @@ def table_inputs(path, docs):
     tmp = os.path.join("/tmp", "sanitize_inputs", os.path.basename(path))
     os.makedirs(tmp, exist_ok=True)
     for _, role, dtype, rank, *shape in args:
-        shape = tuple(int(x) for x in shape)
+        shape = tuple(int(sizes.get(x, x)) for x in shape)
         if role in ("output", "lse"):
             continue
         f = os.path.join(path, role + ".npy")
@@ -71,8 +71,13 @@ for d in dirs:
             c = json.load(f)
         if c.get("docs"):
             extra = ["--documents", str(c["docs"])]
+        # Kernels with run-time sizes run at the configuration's sizes.
+        sizes = {n: c[n] for n in c.get("dynamic", [])}
         if c.get("tables"):
-            extra = table_inputs(path, c.get("docs", 0))
+            extra = table_inputs(path, c.get("docs", 0), sizes)
+        else:
+            for n, v in sizes.items():
+                extra += ["--size", "%s=%d" % (n, v)]
     for tool in a.tools.split(","):
         start = time.time()
         r = subprocess.run([a.sanitizer, "--tool", tool, "--error-exitcode", "99",

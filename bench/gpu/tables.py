@@ -86,7 +86,10 @@ def listed_blocks(c, tabs, torch, device):
     outside the key blocks ignored, duplicates count once)."""
     bq, bk, bp, hp, mq, nkb, n = dims(c)
     B, H, Hkv = c["B"], c["H"], c["Hkv"]
-    lst = torch.zeros(bp, hp, mq, nkb + 1, dtype=torch.bool, device=device)
+    # The tables' own Mq and N (compiled for other lengths than this run's
+    # when the lengths are dynamic): query blocks past Mq list nothing.
+    mq_t, n = tabs["kv_num_blocks"].shape[2], tabs["kv_indices"].shape[3]
+    lst = torch.zeros(bp, hp, max(mq, mq_t), nkb + 1, dtype=torch.bool, device=device)
     for pre in ("kv", "full"):
         if pre + "_num_blocks" not in tabs:
             continue
@@ -94,8 +97,8 @@ def listed_blocks(c, tabs, torch, device):
         idx = tabs[pre + "_indices"].long()
         e = torch.arange(n, device=device)
         ok = (e < num[..., None]) & (idx >= 0) & (idx < nkb)
-        lst.scatter_(3, torch.where(ok, idx, nkb), True)
-    lst = lst[..., :nkb]
+        lst[:, :, :mq_t].scatter_(3, torch.where(ok, idx, nkb), True)
+    lst = lst[:, :, :mq, :nkb]
     bsel = torch.arange(B, device=device) if bp == B else torch.zeros(B, dtype=torch.long, device=device)
     if hp == H:
         hsel = torch.arange(H, device=device)

@@ -146,8 +146,16 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
       }
       os << "\n";
     };
-    dims("grid", launch.getGridSizeX(), launch.getGridSizeY(),
-         launch.getGridSizeZ());
+    if (auto grid = launch->getAttrOfType<ArrayAttr>(kKernelGridAttrName)) {
+      // Sizes known at run time: the grid in their names.
+      os << "grid";
+      for (Attribute g : grid)
+        os << " " << llvm::cast<StringAttr>(g).getValue();
+      os << "\n";
+    } else {
+      dims("grid", launch.getGridSizeX(), launch.getGridSizeY(),
+           launch.getGridSizeZ());
+    }
     dims("block", launch.getBlockSizeX(), launch.getBlockSizeY(),
          launch.getBlockSizeZ());
     int64_t shared = 0;
@@ -156,10 +164,21 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
     os << "shared_bytes " << shared << "\n";
     os << "tile " << 16 * options.warps << " " << options.blockK << "\n";
     auto roles = launch->getAttrOfType<ArrayAttr>(kKernelArgsAttrName);
+    auto argDims = launch->getAttrOfType<ArrayAttr>(kKernelArgDimsAttrName);
     for (auto [i, operand] : llvm::enumerate(launch.getKernelOperands())) {
       StringRef role =
           roles ? llvm::cast<StringAttr>(roles[i]).getValue() : "arg";
-      auto type = llvm::cast<MemRefType>(operand.getType());
+      if (role.starts_with("size:")) {
+        os << "size " << role.drop_front(5) << "\n";
+        continue;
+      }
+      auto type = llvm::dyn_cast<MemRefType>(operand.getType());
+      if (!type) {
+        error = "kernel argument " + std::to_string(i) +
+                " is neither a buffer nor a size";
+        ok = false;
+        return;
+      }
       if (role.starts_with("table:")) {
         auto get = operand.getDefiningOp<memref::GetGlobalOp>();
         auto global = get ? symbols.lookup<memref::GlobalOp>(get.getName())
@@ -194,10 +213,21 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
         os << "tensormap " << what << " " << rows << " " << cols << "\n";
         continue;
       }
-      os << "arg " << role << " " << dtypeName(type.getElementType()) << " "
-         << type.getRank();
-      for (int64_t d : type.getShape())
-        os << " " << d;
+      os << "arg " << role << " " << dtypeName(type.getElementType()) << " ";
+      if (argDims) { // dimensions as integers or run-time size names
+        auto dimsOf = llvm::cast<ArrayAttr>(argDims[i]);
+        os << dimsOf.size();
+        for (Attribute d : dimsOf) {
+          if (auto n = llvm::dyn_cast<IntegerAttr>(d))
+            os << " " << n.getInt();
+          else
+            os << " " << llvm::cast<StringAttr>(d).getValue();
+        }
+      } else {
+        os << type.getRank();
+        for (int64_t d : type.getShape())
+          os << " " << d;
+      }
       os << "\n";
     }
     os << "end\n";

@@ -7,6 +7,11 @@
     kernel.launch([q.data_ptr(), k.data_ptr(), v.data_ptr(), out.data_ptr()],
                   stream=torch.cuda.current_stream().cuda_stream)
 
+A kernel compiled with sizes known only at run time (dynamic B, Sq, Sk) names
+them in its argument shapes (("B", 8, "Sq", 64)); pass the arguments' actual
+shapes to launch (shapes=[q.shape, k.shape, ...]): they are bound first (and
+must agree), then the kernel runs with them, no recompilation.
+
 Needs only the Python standard library (and a CUDA driver at run time).
 """
 import ctypes
@@ -19,12 +24,25 @@ class Kernel:
         self.entry = lib.sa_cuda_entry(handle).decode()
         self.args = []
         for i in range(lib.sa_cuda_num_args(handle)):
-            shape = tuple(lib.sa_cuda_arg_dim(handle, i, d)
+            shape = tuple((lib.sa_cuda_arg_dim_name(handle, i, d) or b"").decode()
+                          or lib.sa_cuda_arg_dim(handle, i, d)
                           for d in range(lib.sa_cuda_arg_rank(handle, i)))
             self.args.append((lib.sa_cuda_arg_role(handle, i).decode(),
                               lib.sa_cuda_arg_dtype(handle, i).decode(), shape))
 
-    def launch(self, pointers, stream=0):
+    @property
+    def dynamic(self):
+        return any(isinstance(d, str) for _, _, shape in self.args for d in shape)
+
+    def bind_sizes(self, shapes):
+        dims = [int(d) for shape in shapes for d in shape]
+        arr = (ctypes.c_longlong * len(dims))(*dims)
+        if self._rt.lib.sa_cuda_bind_sizes(self._h, arr, len(dims)):
+            raise RuntimeError(self._rt.error())
+
+    def launch(self, pointers, stream=0, shapes=None):
+        if shapes is not None:
+            self.bind_sizes(shapes)
         n = len(pointers)
         arr = (ctypes.c_ulonglong * n)(*pointers)
         if self._rt.lib.sa_cuda_launch(self._h, arr, n, ctypes.c_void_p(stream)):
@@ -56,6 +74,10 @@ class Runtime:
         lib.sa_cuda_arg_rank.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.sa_cuda_arg_dim.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
         lib.sa_cuda_arg_dim.restype = ctypes.c_longlong
+        lib.sa_cuda_arg_dim_name.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        lib.sa_cuda_arg_dim_name.restype = ctypes.c_char_p
+        lib.sa_cuda_bind_sizes.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_longlong),
+                                           ctypes.c_int]
         lib.sa_cuda_entry.argtypes = [ctypes.c_void_p]
         lib.sa_cuda_entry.restype = ctypes.c_char_p
         lib.sa_cuda_launch.argtypes = [ctypes.c_void_p,

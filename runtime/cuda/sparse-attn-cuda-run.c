@@ -10,6 +10,9 @@
  *       [--bench N] [--warmup W]      time N launches (CUDA events), JSON
  *       [--seed S] [--documents N]    generated inputs (without --input)
  *       [--allowed-pairs P]           for effective TFLOP/s in --bench
+ *       [--size NAME=N]...            a size known only at run time (B, Sq,
+ *                                     Sk) for generated inputs; with
+ *                                     --input the files' shapes bind them
  *
  * The runtime-only counterpart of `sparse-attn-run` for machines with a GPU
  * but no MLIR: it needs only this file, sparse_attn_cuda.c and a C compiler
@@ -39,7 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_FILES = 16, MAX_ARGS = 16, MAX_DIMS = 8 };
+enum { MAX_FILES = 16, MAX_ARGS = 16, MAX_DIMS = 8, MAX_SIZES = 8 };
 
 static int usage(const char *msg) {
   fprintf(stderr, "sparse-attn-cuda-run: error: %s\n", msg);
@@ -47,7 +50,7 @@ static int usage(const char *msg) {
           "usage: sparse-attn-cuda-run ARTIFACT_DIR [--kernel N] "
           "[--input X.npy]... [--output Y.npy]... [--check REF.npy]... "
           "[--tolerance T] [--bench N] [--warmup W] [--seed S] "
-          "[--documents N] [--allowed-pairs P]\n");
+          "[--documents N] [--allowed-pairs P] [--size NAME=N]...\n");
   return 2;
 }
 
@@ -314,6 +317,10 @@ int main(int argc, char **argv) {
   sa_cuda_kernel *k = NULL;
   int in = 0, out = 0;
   Npy *inputNpy[MAX_FILES] = {0}, *checkNpy[MAX_FILES] = {0};
+  /* Run-time sizes (--size, then bound from the --input shapes). */
+  char sizeNames[MAX_SIZES][16];
+  long long sizeValues[MAX_SIZES];
+  int numSizes = 0;
   char why[1536];
 
   for (i = 1; i < argc; ++i) {
@@ -345,6 +352,18 @@ int main(int argc, char **argv) {
       documents = atoi(val);
     } else if (!strcmp(opt, "--allowed-pairs")) {
       allowedPairs = atof(val);
+    } else if (!strcmp(opt, "--size")) {
+      const char *eq = strchr(val, '=');
+      char *end;
+      if (numSizes == MAX_SIZES || !eq || eq == val ||
+          (size_t)(eq - val) >= sizeof sizeNames[0])
+        return usage("--size takes NAME=N");
+      memcpy(sizeNames[numSizes], val, (size_t)(eq - val));
+      sizeNames[numSizes][eq - val] = 0;
+      sizeValues[numSizes] = strtoll(eq + 1, &end, 10);
+      if (*end || end == eq + 1 || sizeValues[numSizes] < 0)
+        return usage("--size takes NAME=N with N >= 0");
+      ++numSizes;
     } else if (takesValue) {
       return error("unknown option '%s'%s", opt, "");
     } else if (!dir) {
@@ -393,6 +412,60 @@ int main(int argc, char **argv) {
       snprintf(msg, sizeof msg, "the kernel has %d results", numOut);
       return usage(msg);
     }
+  }
+
+  /* Sizes known only at run time: from --size, or the --input files'
+   * shapes (which must agree with each other and with --size). */
+  {
+    long long all[MAX_ARGS * MAX_DIMS];
+    int count = 0, pass, s2;
+    for (pass = 0; pass < 2; ++pass) {
+      int inArg = 0;
+      count = 0;
+      for (a = 0; a < numArgs; ++a) {
+        int rank = sa_cuda_arg_rank(k, a), d;
+        Npy *x = NULL;
+        if (!isResult(sa_cuda_arg_role(k, a)) && numInputs)
+          x = inputNpy[inArg++];
+        for (d = 0; d < rank; ++d) {
+          const char *name = sa_cuda_arg_dim_name(k, a, d);
+          long long v = sa_cuda_arg_dim(k, a, d);
+          if (name) {
+            for (s2 = 0; s2 < numSizes && strcmp(sizeNames[s2], name); ++s2)
+              ;
+            if (pass == 0 && x && d < x->rank) {
+              if (s2 < numSizes && sizeValues[s2] != x->dims[d]) {
+                char msg[200];
+                snprintf(msg, sizeof msg,
+                         "size %s is %lld here and %lld in input '%s'", name,
+                         sizeValues[s2], x->dims[d], inputs[inArg - 1]);
+                return usage(msg);
+              }
+              if (s2 == numSizes) {
+                if (numSizes == MAX_SIZES)
+                  return usage("too many sizes");
+                snprintf(sizeNames[numSizes], sizeof sizeNames[0], "%s", name);
+                ++numSizes;
+              }
+              sizeValues[s2] = x->dims[d];
+            }
+            if (pass == 1) {
+              if (s2 == numSizes) {
+                char msg[160];
+                snprintf(msg, sizeof msg,
+                         "the kernel's size %s is known only at run time: "
+                         "give --size %s=N or --input files", name, name);
+                return usage(msg);
+              }
+              v = sizeValues[s2];
+            }
+          }
+          all[count++] = v;
+        }
+      }
+    }
+    if (sa_cuda_bind_sizes(k, all, count))
+      return error("%s%s", sa_cuda_last_error(), "");
   }
 
   /* Host buffers: inputs from files or generated; results zeroed. */

@@ -136,7 +136,7 @@ static int ensureContext(void) {
   return 0;
 }
 
-enum { MAX_PARAMS = 32, MAX_RANK = 8 };
+enum { MAX_PARAMS = 32, MAX_RANK = 8, MAX_SIZES = 8 };
 
 typedef struct {
   int isTable;
@@ -145,9 +145,14 @@ typedef struct {
    * when the argument's pointer changes, uploaded on the launch stream. */
   int isTensorMap, source, boxRows, boxCols;
   CUdeviceptr encodedFor;
+  long long encodedDims[MAX_RANK];
+  /* size <name>: a 64-bit argument holding the value of size `size`. */
+  int isSize, size;
   char role[64], dtype[16];
   int rank;
   long long dims[MAX_RANK];
+  /* Dimension d is run-time size sizeOf[d] (its dims[d] is -1), or -1. */
+  int sizeOf[MAX_RANK];
   CUdeviceptr table; /* uploaded table */
 } Param;
 
@@ -156,6 +161,14 @@ struct sa_cuda_kernel {
   CUfunction function;
   char entry[128];
   unsigned grid[3], block[3], shared;
+  /* Sizes known at run time (B, Sq, Sk): names, values bound by
+   * sa_cuda_set_sizes (-1 until then); grid dimension i is grid[i], or
+   * ceil(size gridSize[i] / gridDiv[i]) when gridSize[i] >= 0. */
+  int numSizes;
+  char sizeName[MAX_SIZES][16];
+  long long sizeValue[MAX_SIZES];
+  int gridSize[3];
+  long long gridDiv[3];
   int tileQ, tileK;                /* 0 if the manifest has no tile line */
   long long fullTiles, partialTiles; /* (query block, key block) tiles */
   int numParams, numArgs;
@@ -166,11 +179,74 @@ struct sa_cuda_kernel {
 /* The next kernel parameter, zeroed (not yet counted), or NULL if full. */
 static Param *newParam(sa_cuda_kernel *k) {
   Param *p;
+  int d;
   if (k->numParams == MAX_PARAMS)
     return NULL;
   p = &k->params[k->numParams];
   memset(p, 0, sizeof *p);
+  for (d = 0; d < MAX_RANK; ++d)
+    p->sizeOf[d] = -1;
   return p;
+}
+
+/* The index of run-time size `name` (added when new), or -1 if `name` is
+ * not a size name (letters, digits, '_', starting with a letter) or there
+ * are too many. */
+static int sizeIndex(sa_cuda_kernel *k, const char *name) {
+  int i;
+  size_t n = strlen(name);
+  if (n == 0 || n >= sizeof k->sizeName[0] ||
+      !((name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z')))
+    return -1;
+  for (i = 0; name[i]; ++i)
+    if (!((name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= 'a' && name[i] <= 'z') ||
+          (name[i] >= '0' && name[i] <= '9') || name[i] == '_'))
+      return -1;
+  for (i = 0; i < k->numSizes; ++i)
+    if (!strcmp(k->sizeName[i], name))
+      return i;
+  if (k->numSizes == MAX_SIZES)
+    return -1;
+  strcpy(k->sizeName[k->numSizes], name);
+  k->sizeValue[k->numSizes] = -1;
+  return k->numSizes++;
+}
+
+/* A non-negative decimal integer (all of `text`), or -1. */
+static long long parseCount(const char *text) {
+  long long v = 0;
+  if (!*text)
+    return -1;
+  for (; *text; ++text) {
+    if (*text < '0' || *text > '9' || v > (1LL << 56))
+      return -1;
+    v = v * 10 + (*text - '0');
+  }
+  return v;
+}
+
+/* A grid token: an integer, a size name or ceil(<name>/<integer>). */
+static int parseGridToken(sa_cuda_kernel *k, int i, const char *tok) {
+  char name[32];
+  long long div;
+  int n = 0;
+  k->gridSize[i] = -1;
+  if ((div = parseCount(tok)) >= 0) {
+    if (div > 2147483647LL)
+      return 1;
+    k->grid[i] = (unsigned)div;
+    return 0;
+  }
+  if (sscanf(tok, "ceil(%31[A-Za-z0-9_]/%lld)%n", name, &div, &n) == 2 &&
+      tok[n] == 0 && div > 0) {
+    k->gridSize[i] = sizeIndex(k, name);
+    k->gridDiv[i] = div;
+  } else {
+    k->gridSize[i] = sizeIndex(k, tok);
+    k->gridDiv[i] = 1;
+  }
+  k->grid[i] = 1; /* checked at launch */
+  return k->gridSize[i] < 0;
 }
 
 static char *readFile(const char *path, size_t *size) {
@@ -212,6 +288,8 @@ static int parseManifestStream(FILE *f, const char *path, int index,
                                size_t moduleFileSize) {
   char line[1024];
   int kernel = -1, lineNo = 0, version = 0;
+  if (k)
+    k->gridSize[0] = k->gridSize[1] = k->gridSize[2] = -1;
   while (fgets(line, sizeof line, f)) {
     char word[64] = {0};
     int used = 0;
@@ -255,7 +333,17 @@ static int parseManifestStream(FILE *f, const char *path, int index,
     if (kernel != index || !k)
       continue;
     if (!strcmp(word, "grid")) {
-      sscanf(line + used, "%u %u %u", &k->grid[0], &k->grid[1], &k->grid[2]);
+      char tok[3][64];
+      int i;
+      if (sscanf(line + used, "%63s %63s %63s", tok[0], tok[1], tok[2]) != 3) {
+        fail("%s:%d: malformed grid line", path, lineNo);
+        return -1;
+      }
+      for (i = 0; i < 3; ++i)
+        if (parseGridToken(k, i, tok[i])) {
+          fail("%s:%d: malformed grid line", path, lineNo);
+          return -1;
+        }
     } else if (!strcmp(word, "block")) {
       sscanf(line + used, "%u %u %u", &k->block[0], &k->block[1],
              &k->block[2]);
@@ -263,6 +351,20 @@ static int parseManifestStream(FILE *f, const char *path, int index,
       sscanf(line + used, "%u", &k->shared);
     } else if (!strcmp(word, "tile")) {
       sscanf(line + used, "%d %d", &k->tileQ, &k->tileK);
+    } else if (!strcmp(word, "size")) {
+      char name[64];
+      if (!(p = newParam(k))) {
+        fail("%s:%d: too many kernel arguments", path, lineNo);
+        return -1;
+      }
+      p->isSize = 1;
+      if (sscanf(line + used, "%63s", name) != 1 ||
+          (p->size = sizeIndex(k, name)) < 0) {
+        fail("%s:%d: malformed size line", path, lineNo);
+        return -1;
+      }
+      strcpy(p->role, name);
+      ++k->numParams;
     } else if (!strcmp(word, "tensormap")) {
       if (!(p = newParam(k))) {
         fail("%s:%d: too many kernel arguments", path, lineNo);
@@ -300,9 +402,17 @@ static int parseManifestStream(FILE *f, const char *path, int index,
         }
         off += n;
         for (d = 0; d < p->rank; ++d) {
-          if (sscanf(line + off, "%lld%n", &p->dims[d], &n) != 1) {
-                fail("%s:%d: malformed arg line", path, lineNo);
+          char tok[64];
+          if (sscanf(line + off, "%63s%n", tok, &n) != 1) {
+            fail("%s:%d: malformed arg line", path, lineNo);
             return -1;
+          }
+          /* An integer, or the name of a size known at run time. */
+          if ((p->dims[d] = parseCount(tok)) < 0) {
+            if ((p->sizeOf[d] = sizeIndex(k, tok)) < 0) {
+              fail("%s:%d: malformed arg line", path, lineNo);
+              return -1;
+            }
           }
           off += n;
         }
@@ -319,8 +429,8 @@ static int parseManifestStream(FILE *f, const char *path, int index,
     /* What the launch and the table upload will trust. */
     int i, d;
     for (i = 0; i < 3; ++i)
-      if (k->grid[i] < 1 || k->grid[i] > 2147483647u || k->block[i] < 1 ||
-          k->block[i] > 1024) {
+      if ((k->gridSize[i] < 0 && (k->grid[i] < 1 || k->grid[i] > 2147483647u)) ||
+          k->block[i] < 1 || k->block[i] > 1024) {
         fail("%s: kernel %d: grid or block dimensions out of range", path,
              index);
         return -1;
@@ -339,6 +449,8 @@ static int parseManifestStream(FILE *f, const char *path, int index,
          * at most 2^56 elements (8-byte elements: 2^59 bytes). */
         long long count = 1;
         for (d = 0; d < q->rank; ++d) {
+          if (q->sizeOf[d] >= 0)
+            continue; /* checked when bound */
           if (q->dims[d] < 0 ||
               (q->isTable && q->dims[d] > MAX_TABLE_ENTRIES) ||
               (q->dims[d] > 0 && count > (1LL << 56) / q->dims[d])) {
@@ -495,12 +607,70 @@ const char *sa_cuda_arg_dtype(const sa_cuda_kernel *k, int i) {
 int sa_cuda_arg_rank(const sa_cuda_kernel *k, int i) {
   return i >= 0 && i < k->numArgs ? k->params[k->argParam[i]].rank : -1;
 }
+/* Dimension d of a parameter: its size, the bound value of its run-time
+ * size, or -1 while that is unbound. */
+static long long paramDim(const sa_cuda_kernel *k, const Param *p, int d) {
+  return p->sizeOf[d] >= 0 ? k->sizeValue[p->sizeOf[d]] : p->dims[d];
+}
+
 long long sa_cuda_arg_dim(const sa_cuda_kernel *k, int i, int d) {
   if (i < 0 || i >= k->numArgs)
     return -1;
   if (d < 0 || d >= k->params[k->argParam[i]].rank)
     return -1;
-  return k->params[k->argParam[i]].dims[d];
+  return paramDim(k, &k->params[k->argParam[i]], d);
+}
+
+const char *sa_cuda_arg_dim_name(const sa_cuda_kernel *k, int i, int d) {
+  const Param *p;
+  if (i < 0 || i >= k->numArgs)
+    return NULL;
+  p = &k->params[k->argParam[i]];
+  if (d < 0 || d >= p->rank || p->sizeOf[d] < 0)
+    return NULL;
+  return k->sizeName[p->sizeOf[d]];
+}
+
+int sa_cuda_bind_sizes(sa_cuda_kernel *k, const long long *dims, int count) {
+  long long value[MAX_SIZES];
+  int a, d, at = 0, i;
+  for (i = 0; i < k->numSizes; ++i)
+    value[i] = -1;
+  for (a = 0; a < k->numArgs; ++a) {
+    const Param *p = &k->params[k->argParam[a]];
+    for (d = 0; d < p->rank; ++d, ++at) {
+      long long x;
+      if (at >= count)
+        return fail("%s: %d dimensions given, the arguments have more",
+                    k->entry, count);
+      x = dims[at];
+      if (p->sizeOf[d] < 0) {
+        if (x != p->dims[d])
+          return fail("%s: argument %d (%s) has size %lld in dimension %d, "
+                      "not %lld", k->entry, a, p->role, x, d, p->dims[d]);
+        continue;
+      }
+      /* Sizes stay far from overflow in the kernel and the tensor maps. */
+      if (x < 0 || x > (1LL << 31) - 1)
+        return fail("%s: size %s = %lld is out of range [0, 2^31)", k->entry,
+                    k->sizeName[p->sizeOf[d]], x);
+      if (value[p->sizeOf[d]] >= 0 && value[p->sizeOf[d]] != x)
+        return fail("%s: size %s is %lld in one argument and %lld in "
+                    "argument %d (%s)", k->entry, k->sizeName[p->sizeOf[d]],
+                    value[p->sizeOf[d]], x, a, p->role);
+      value[p->sizeOf[d]] = x;
+    }
+  }
+  if (at != count)
+    return fail("%s: %d dimensions given, the arguments have %d", k->entry,
+                count, at);
+  for (i = 0; i < k->numSizes; ++i) {
+    if (value[i] < 0)
+      return fail("%s: size %s is named by no argument", k->entry,
+                  k->sizeName[i]);
+    k->sizeValue[i] = value[i];
+  }
+  return 0;
 }
 const char *sa_cuda_entry(const sa_cuda_kernel *k) { return k->entry; }
 
@@ -516,22 +686,48 @@ int sa_cuda_launch(sa_cuda_kernel *k, const unsigned long long *ptrs,
                    int nptrs, void *stream) {
   CUdeviceptr values[MAX_PARAMS];
   void *params[MAX_PARAMS];
+  unsigned grid[3];
   int i, a = 0;
   if (nptrs != k->numArgs)
     return fail("%s takes %d buffers, got %d", k->entry, k->numArgs, nptrs);
+  for (i = 0; i < k->numSizes; ++i)
+    if (k->sizeValue[i] < 0)
+      return fail("%s has sizes known at run time (%s, ...): bind them with "
+                  "sa_cuda_bind_sizes first", k->entry, k->sizeName[0]);
+  for (i = 0; i < 3; ++i) {
+    long long g = k->grid[i];
+    if (k->gridSize[i] >= 0)
+      g = (k->sizeValue[k->gridSize[i]] + k->gridDiv[i] - 1) / k->gridDiv[i];
+    if (g == 0)
+      return 0; /* an empty batch or query: nothing to compute */
+    if (g > (i ? 65535 : 2147483647LL))
+      return fail("%s: grid dimension %d would be %lld, more than CUDA "
+                  "allows", k->entry, i, g);
+    grid[i] = (unsigned)g;
+  }
+  for (i = 0; i < k->numSizes; ++i)
+    if (k->sizeValue[i] == 0)
+      return fail("%s: size %s is 0 (the kernel needs at least one key)",
+                  k->entry, k->sizeName[i]);
   for (i = 0; i < k->numParams; ++i) {
-    if (k->params[i].isTensorMap) {
+    if (k->params[i].isSize) {
+      values[i] = (CUdeviceptr)k->sizeValue[k->params[i].size];
+    } else if (k->params[i].isTensorMap) {
       Param *p = &k->params[i];
       const Param *src = &k->params[k->argParam[p->source]];
       CUdeviceptr base = ptrs[p->source];
-      if (p->encodedFor != base) {
+      long long now[4];
+      int d;
+      for (d = 0; d < 4; ++d)
+        now[d] = paramDim(k, src, d);
+      if (p->encodedFor != base || memcmp(now, p->encodedDims, sizeof now)) {
         /* [B, H, S, D] row-major -> dims innermost first. */
         int bytes = (!strcmp(src->dtype, "f32") || !strcmp(src->dtype, "i32"))
                         ? 4
                         : 2;
         unsigned long long dims[4] = {
-            (unsigned long long)src->dims[3], (unsigned long long)src->dims[2],
-            (unsigned long long)src->dims[1], (unsigned long long)src->dims[0]};
+            (unsigned long long)now[3], (unsigned long long)now[2],
+            (unsigned long long)now[1], (unsigned long long)now[0]};
         unsigned long long strides[3] = {dims[0] * bytes,
                                          dims[0] * dims[1] * bytes,
                                          dims[0] * dims[1] * dims[2] * bytes};
@@ -551,6 +747,7 @@ int sa_cuda_launch(sa_cuda_kernel *k, const unsigned long long *ptrs,
                   "cuMemcpyHtoDAsync"))
           return 1;
         p->encodedFor = base;
+        memcpy(p->encodedDims, now, sizeof now);
       }
       values[i] = p->table;
     } else if (k->params[i].isTable) {
@@ -563,8 +760,8 @@ int sa_cuda_launch(sa_cuda_kernel *k, const unsigned long long *ptrs,
     }
     params[i] = &values[i];
   }
-  return check(cu.launchKernel(k->function, k->grid[0], k->grid[1],
-                               k->grid[2], k->block[0], k->block[1],
+  return check(cu.launchKernel(k->function, grid[0], grid[1],
+                               grid[2], k->block[0], k->block[1],
                                k->block[2], k->shared, (CUstream)stream,
                                params, NULL),
                "cuLaunchKernel");

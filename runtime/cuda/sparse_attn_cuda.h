@@ -43,6 +43,17 @@ const char *sa_cuda_arg_role(const sa_cuda_kernel *k, int i);
 const char *sa_cuda_arg_dtype(const sa_cuda_kernel *k, int i);
 int sa_cuda_arg_rank(const sa_cuda_kernel *k, int i);
 long long sa_cuda_arg_dim(const sa_cuda_kernel *k, int i, int d);
+/* Kernels compiled with sizes known only at run time (B, Sq, Sk): dimension
+ * d of argument i is the name of such a size (NULL for a fixed size), and
+ * sa_cuda_arg_dim gives its bound value, or -1 until sa_cuda_bind_sizes. */
+const char *sa_cuda_arg_dim_name(const sa_cuda_kernel *k, int i, int d);
+/* Binds the run-time sizes for the next launches from the arguments'
+ * shapes: `dims` holds every argument's dimensions, in argument order
+ * (`count` in all). Fixed sizes must match the manifest and every
+ * occurrence of a name must agree; sizes lie in [0, 2^31). One loaded kernel
+ * holds one binding (like its tensor maps): launches with other sizes on
+ * other streams need their own loaded kernel. Returns 0 on success. */
+int sa_cuda_bind_sizes(sa_cuda_kernel *k, const long long *dims, int count);
 const char *sa_cuda_entry(const sa_cuda_kernel *k);
 
 /* The tile sizes (0 if the manifest does not say) and the number of full and
@@ -53,6 +64,8 @@ void sa_cuda_tile_info(const sa_cuda_kernel *k, int *tile_q, int *tile_k,
 
 /* Launches the kernel asynchronously on `stream` (a CUstream; NULL: the
  * legacy default stream). `ptrs` holds one device pointer per argument.
+ * A kernel with run-time sizes launches with the sizes last bound (an
+ * empty batch or query launches nothing; Sk must be at least 1).
  * Kernels with TMA loads (manifest `tensormap` lines) keep one device copy
  * of each CUtensorMap per loaded kernel, re-encoded and uploaded on
  * `stream` when an argument's pointer changes: launches of one loaded

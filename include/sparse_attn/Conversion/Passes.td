@@ -180,7 +180,22 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
     the list and the bits take 4 (ceil(Sk / block-k) + 1) + 4 ceil(ceil(Sk
     / BK) / 32) bytes of shared memory.
 
-    Requirements (diagnosed): f16 or bf16 inputs; static shapes; D and Dv
+    Run-time sizes: B, Sq and Sk may be dynamic (one kernel for every
+    length: a KV cache that grows needs no recompilation). With a dynamic
+    Sq or Sk there is no compile-time table: the device-built list above
+    classifies every key tile (without tables, every tile is "listed"), in
+    chunks of 1024 key tiles (rounded to whole table blocks) so that shared
+    memory stays fixed; a query block past the tables' Mq lists nothing.
+    The sizes are kernel arguments (roles `size:B`, `size:Sq`, `size:Sk`,
+    last), buffers with run-time sizes are passed as bare pointers
+    (`memref<1 x elt>`) and viewed in the kernel with their sizes, and the
+    launch carries `sparse_attn.kernel_arg_dims` (each argument's
+    dimensions, a size or a name) and `sparse_attn.kernel_grid` (e.g.
+    `["ceil(Sq/64)", "16", "B"]`) for launchers that know only the
+    signature. Tables need static shapes, and B' = 1 when B is dynamic.
+
+    Requirements (diagnosed): f16 or bf16 inputs; static head counts and
+    head dimensions; D and Dv
     multiples of 16; identity layouts. GQA is supported (query head h reads
     key / value head h / (Hq / Hkv)). `sparse_attn.score_mod` regions and
     custom masks are inlined into the kernel; patterns whose custom masks

@@ -8,11 +8,15 @@
 //   module kernels.ptx ptx           (file, format: ptx | cubin | fatbin)
 //   kernel <entry>                   (one section per gpu.launch_func)
 //   function <func.func symbol>
-//   grid <x> <y> <z>
+//   grid <x> <y> <z>                 (each an integer, or with sizes known
+//        at run time, a size name or ceil(<name>/<integer>))
 //   block <x> <y> <z>
 //   shared_bytes <dynamic shared memory>
 //   tile <query rows> <key columns>  (of one tile of the block tables)
-//   arg <role> <dtype> <rank> <dims...>      (caller-provided buffers)
+//   arg <role> <dtype> <rank> <dims...>      (caller-provided buffers; a
+//        dimension known only at run time is a size name: B, Sq or Sk)
+//   size <name>                              (a 64-bit kernel argument: the
+//        value of a size name, bound from the launch's argument shapes)
 //   table <file> <count>                     (uploaded by the runtime)
 //   tensormap <argument> <rows> <cols>       (mma=wgmma tma=true: a 128-byte
 //        CUtensorMap of that 4-D argument, box [1, 1, rows, cols], 128-byte
@@ -20,10 +24,12 @@
 //        pointer, re-encoded when it changes)
 //   end
 //
-// Arguments are passed to the kernel in the order they are listed (args and
-// tables interleaved as written), each as one device pointer to a dense
-// row-major buffer. Roles: query, key, value, query_segment_ids,
-// key_segment_ids (inputs), output, lse (outputs).
+// Arguments are passed to the kernel in the order they are listed (args,
+// tables, tensor maps and sizes interleaved as written), each buffer as one
+// device pointer to a dense row-major buffer. Roles: query, key, value,
+// query_segment_ids, key_segment_ids, kv_num_blocks, kv_indices,
+// full_num_blocks, full_indices (inputs), output, lse (outputs). Every
+// occurrence of a size name must have the same value at a launch.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SPARSE_ATTN_TARGET_CUDAARTIFACT_H

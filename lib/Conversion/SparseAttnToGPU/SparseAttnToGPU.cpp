@@ -32,6 +32,8 @@
 #include "llvm/Support/ErrorHandling.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -109,19 +111,36 @@ int64_t queryTile(const SparseAttnToGPUOptions &options) {
   return 16 * options.warps;
 }
 
-/// The i32 tile list and the bit words the kernel keeps in shared memory:
-/// with runtime block tables, one entry per key tile (and the count) and
-/// one bit per table block; otherwise room for the longest list of partial
+/// Whether the kernel builds its tile list on the device (runtime block
+/// tables, or sequence lengths known only at run time) instead of reading
+/// compile-time tables.
+bool deviceTileList(AttentionOp op) {
+  auto qT = llvm::cast<ShapedType>(op.getQuery().getType());
+  auto kT = llvm::cast<ShapedType>(op.getKey().getType());
+  return op.hasBlockTables() || qT.isDynamicDim(2) || kT.isDynamicDim(2);
+}
+
+/// The i32 tile list and the bit words the kernel keeps in shared memory.
+/// A device-built list holds one chunk of key tiles (every key tile when a
+/// static Sk has at most 4096 of them, else chunks of 1024 rounded to whole
+/// table blocks) and the count, plus one bit per table block of the chunk
+/// with tables; otherwise there is room for the longest list of partial
 /// tiles classified at run time (document masks, at most 4096 kept in
 /// shared memory) and no bits.
 std::pair<int64_t, int64_t> listSizes(AttentionOp op,
                                       const SparseAttnToGPUOptions &options) {
-  if (!op.hasBlockTables())
+  if (!deviceTileList(op))
     return {4097, 0};
   int64_t sk = llvm::cast<ShapedType>(op.getKey().getType()).getDimSize(2);
-  int64_t tableBlocks = ceilDivPositive(sk, op.getTableBlock()->back());
-  return {ceilDivPositive(sk, options.blockK) + 1,
-          ceilDivPositive(tableBlocks, 32)};
+  int64_t perBlock =
+      op.hasBlockTables() ? op.getTableBlock()->back() / options.blockK : 1;
+  int64_t chunk = ceilDivPositive(1024, perBlock) * perBlock;
+  if (!ShapedType::isDynamic(sk) && ceilDivPositive(sk, options.blockK) <= 4096)
+    chunk = ceilDivPositive(sk, options.blockK);
+  int64_t words = op.hasBlockTables()
+                      ? ceilDivPositive(ceilDivPositive(chunk, perBlock), 32)
+                      : 0;
+  return {chunk + 1, words};
 }
 
 } // namespace
@@ -145,12 +164,30 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
     return op.emitOpError("the GPU lowering needs f16 or bf16 inputs (tensor "
                           "cores), got ")
            << elt;
+  // B, Sq and Sk may be known only at run time; heads and head dimensions
+  // are part of the kernel.
   for (auto t : {qT, kT, vT})
-    if (!t.hasStaticShape())
-      return op.emitOpError("the GPU lowering needs static shapes, got ") << t;
-  if (Value s = op.getQuerySegmentIds())
-    if (!llvm::cast<ShapedType>(s.getType()).hasStaticShape())
-      return op.emitOpError("the GPU lowering needs static shapes");
+    if (t.isDynamicDim(1) || t.isDynamicDim(3))
+      return op.emitOpError("the GPU lowering needs static head counts and "
+                            "head dimensions, got ")
+             << t;
+  if (qT.isDynamicDim(0) != kT.isDynamicDim(0) ||
+      kT.isDynamicDim(2) != vT.isDynamicDim(2))
+    return op.emitOpError("the GPU lowering needs the batch size static or "
+                          "dynamic in all of query, key and value, and Sk "
+                          "likewise in key and value");
+  for (Value seg : {op.getQuerySegmentIds(), op.getKeySegmentIds()}) {
+    if (!seg)
+      continue;
+    auto st = llvm::cast<ShapedType>(seg.getType());
+    auto of = seg == op.getQuerySegmentIds() ? qT : kT;
+    if (st.isDynamicDim(0) != of.isDynamicDim(0) ||
+        st.isDynamicDim(1) != of.isDynamicDim(2))
+      return op.emitOpError("the GPU lowering needs segment ids whose sizes "
+                            "are static exactly where the query's / key's "
+                            "are, got ")
+             << seg.getType();
+  }
   if (op.hasBlockTables()) {
     for (Value t : {op.getKvNumBlocks(), op.getKvIndices(),
                     op.getFullNumBlocks(), op.getFullIndices()})
@@ -158,6 +195,11 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
         return op.emitOpError("the GPU lowering needs block tables of static "
                               "shapes, got ")
                << t.getType();
+    if (qT.isDynamicDim(0) &&
+        llvm::cast<ShapedType>(op.getKvNumBlocks().getType()).getDimSize(0) !=
+            1)
+      return op.emitOpError("the GPU lowering needs block tables with B' = 1 "
+                            "when the batch size is dynamic");
     // A kernel tile lies in one table block: the query tile divides BQ and
     // block-k divides BK.
     ArrayRef<int64_t> tb = *op.getTableBlock();
@@ -328,6 +370,40 @@ FailureOr<TileTables> buildTables(AttentionOp op, int64_t bq, int64_t bk) {
   return t;
 }
 
+/// The row-major view of `ptr` (a kernel argument) as a memref of `shape`:
+/// `ptr` itself when the shape is static, else a bare pointer (memref<1 x
+/// elt>) reinterpreted with its dynamic sizes: `sizes[0]` for dimension 0
+/// (the batch), `sizes[1]` for any other (a sequence length).
+Value viewAs(OpBuilder &b, Location loc, Value ptr, ArrayRef<int64_t> shape,
+             ArrayRef<Value> sizes) {
+  if (llvm::none_of(shape, ShapedType::isDynamic))
+    return ptr;
+  auto elt = llvm::cast<MemRefType>(ptr.getType()).getElementType();
+  int64_t rank = shape.size();
+  SmallVector<OpFoldResult> dims(rank), strides(rank);
+  SmallVector<int64_t> staticStrides(rank);
+  OpFoldResult stride = b.getIndexAttr(1);
+  for (int64_t i = rank - 1; i >= 0; --i) {
+    strides[i] = stride;
+    std::optional<int64_t> c = getConstantIntValue(stride);
+    staticStrides[i] = c ? *c : ShapedType::kDynamic;
+    dims[i] = ShapedType::isDynamic(shape[i]) ? OpFoldResult(sizes[i ? 1 : 0])
+                                              : b.getIndexAttr(shape[i]);
+    std::optional<int64_t> d = getConstantIntValue(dims[i]);
+    if (c && d)
+      stride = b.getIndexAttr(*c * *d);
+    else
+      stride = arith::MulIOp::create(
+                   b, loc, getValueOrCreateConstantIndexOp(b, loc, stride),
+                   getValueOrCreateConstantIndexOp(b, loc, dims[i]))
+                   .getResult();
+  }
+  auto type = MemRefType::get(
+      shape, elt, StridedLayoutAttr::get(b.getContext(), 0, staticStrides));
+  return memref::ReinterpretCastOp::create(b, loc, type, ptr,
+                                           b.getIndexAttr(0), dims, strides);
+}
+
 /// Emits the kernel body. Everything the builders below need.
 struct KernelBuilder {
   KernelBuilder(OpBuilder &b, Location loc, AttentionOp op)
@@ -337,7 +413,32 @@ struct KernelBuilder {
   AttentionOp op;
   Type elt, f32, i32;
 
-  int64_t warps, bq, bk, d, dv, sq, sk, group;
+  int64_t warps, bq, bk, d, dv, group;
+  /// Sequence lengths: static (ShapedType::kDynamic when known only at run
+  /// time, then sqV / skV hold them).
+  int64_t sq, sk;
+  Value sqV, skV;
+  bool dynamicLengths() const {
+    return ShapedType::isDynamic(sq) || ShapedType::isDynamic(sk);
+  }
+  Value queryLen() { return ShapedType::isDynamic(sq) ? sqV : idx(sq); }
+  Value keyLen() { return ShapedType::isDynamic(sk) ? skV : idx(sk); }
+  Value lastQuery() {
+    return ShapedType::isDynamic(sq) ? arith::SubIOp::create(b, loc, sqV, idx(1))
+                                     : idx(sq - 1);
+  }
+  Value lastKey() {
+    return ShapedType::isDynamic(sk) ? arith::SubIOp::create(b, loc, skV, idx(1))
+                                     : idx(sk - 1);
+  }
+  /// Whether the last key tile may run past Sk.
+  bool raggedKeys() const { return ShapedType::isDynamic(sk) || sk % bk != 0; }
+  /// ceil(Sk / n) (n > 0).
+  Value keyBlocks(int64_t n) {
+    if (!ShapedType::isDynamic(sk))
+      return idx(ceilDivPositive(sk, n));
+    return arith::DivUIOp::create(b, loc, addi(skV, n - 1), idx(n));
+  }
   double scale;
   ScoreModOp scoreMod;
   ConstantGlobals *deviceGlobals;
@@ -715,7 +816,7 @@ struct KernelBuilder {
   /// With segment ids, `qId` / `kId` are the ids of qPos / kPos, loaded
   /// once per row and per tile column by the caller.
   Value allowed(Value qPos, Value kPos, Value qId = {}, Value kId = {}) {
-    Value kc = arith::MinUIOp::create(b, loc, kPos, idx(sk - 1));
+    Value kc = arith::MinUIOp::create(b, loc, kPos, lastKey());
     PatternCodegenInputs in;
     in.b = bIdx;
     in.h = hIdx;
@@ -743,11 +844,11 @@ struct KernelBuilder {
       llvm::report_fatal_error("sparse-attn: pattern code generation failed "
                                "after verifying it");
     Value ok = *a;
-    if (sk % bk != 0)
+    if (raggedKeys())
       ok = arith::AndIOp::create(
           b, loc, ok,
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kPos,
-                                idx(sk)));
+                                keyLen()));
     return ok;
   }
 
@@ -805,9 +906,9 @@ struct KernelBuilder {
     }
     if (wgmma) {
       Value k0 = muli(kb, bk);
-      copyRows(k, k0, sk, flatView(addi(muli(buf, bk * d * 2), kOff), bk * d),
+      copyRows(k, k0, flatView(addi(muli(buf, bk * d * 2), kOff), bk * d),
                bk, d, /*kv=*/true);
-      copyRows(v, k0, sk,
+      copyRows(v, k0,
                flatView(addi(muli(buf, bk * dv * 2), vOff), bk * dv), bk, dv,
                /*kv=*/true);
       return;
@@ -825,11 +926,11 @@ struct KernelBuilder {
           Value r = arith::DivUIOp::create(b, loc, c, idx(chunksPerRow));
           Value col = muli(arith::RemUIOp::create(b, loc, c, idx(chunksPerRow)),
                            8);
-          Value gr = arith::MinUIOp::create(b, loc, add(k0, r), idx(sk - 1));
+          Value gr = arith::MinUIOp::create(b, loc, add(k0, r), lastKey());
           nvgpu::DeviceAsyncCopyOp::create(
               b, loc, dst, ValueRange{r, col}, src,
               ValueRange{bIdx, kvh, gr, col}, b.getIndexAttr(8),
-              pastEndZeroFill(/*kv=*/true, add(k0, r), sk, bk),
+              pastEndZeroFill(/*kv=*/true, add(k0, r), bk),
               /*bypassL1=*/b.getUnitAttr());
         };
         if (i + threads <= total) {
@@ -853,18 +954,18 @@ struct KernelBuilder {
   /// row, so a key past Sk contributes exactly nothing to the tile
   /// products, whatever the clamped source row holds), none (a full copy)
   /// when the sequence is a whole number of tiles or for query rows.
-  Value pastEndZeroFill(bool kv, Value row, int64_t length, int64_t rows) {
-    if (!kv || length % rows == 0)
+  Value pastEndZeroFill(bool kv, Value row, int64_t rows) {
+    if (!kv || (!ShapedType::isDynamic(sk) && sk % rows == 0))
       return Value();
     Value inside =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, idx(length));
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, keyLen());
     return arith::SelectOp::create(b, loc, inside, idx(8), idx(0));
   }
 
-  /// cp.async of rows [r0, r0 + rows) (clamped to `last` + 1 rows) of `src`
+  /// cp.async of rows [r0, r0 + rows) (clamped to the sequence) of `src`
   /// (K or V at [b, kv head], else Q at [b, h]) into a swizzled tile.
-  void copyRows(Value src, Value r0, int64_t length, Value dst, int64_t rows,
-                int64_t width, bool kv) {
+  void copyRows(Value src, Value r0, Value dst, int64_t rows, int64_t width,
+                bool kv) {
     int64_t threads = 32 * warps;
     Value tid = add(muli(warp, 32), lane);
     int64_t chunksPerRow = width / 8;
@@ -875,11 +976,12 @@ struct KernelBuilder {
         Value r = arith::DivUIOp::create(b, loc, c, idx(chunksPerRow));
         Value col =
             muli(arith::RemUIOp::create(b, loc, c, idx(chunksPerRow)), 8);
-        Value gr = arith::MinUIOp::create(b, loc, add(r0, r), idx(length - 1));
+        Value gr = arith::MinUIOp::create(b, loc, add(r0, r),
+                                          kv ? lastKey() : lastQuery());
         nvgpu::DeviceAsyncCopyOp::create(
             b, loc, dst, ValueRange{swizzledIndex(r, col, rows)}, src,
             ValueRange{bIdx, kv ? kvh : hIdx, gr, col}, b.getIndexAttr(8),
-            pastEndZeroFill(kv, add(r0, r), length, rows),
+            pastEndZeroFill(kv, add(r0, r), rows),
             /*bypassL1=*/b.getUnitAttr());
       };
       if (i + threads <= total) {
@@ -964,7 +1066,7 @@ struct KernelBuilder {
         x = inlineRegion(b, scoreMod.getBody(),
                          {x, bIdx, hIdx, qPos,
                           arith::MinUIOp::create(b, loc, kPosOf(n, e),
-                                                 idx(sk - 1))})
+                                                 lastKey())})
                 .front();
         x = fmul(x, log2eV);
       }
@@ -977,7 +1079,7 @@ struct KernelBuilder {
             kId = memref::LoadOp::create(
                 b, loc, kSeg,
                 ValueRange{bIdx,
-                           arith::MinUIOp::create(b, loc, kPos, idx(sk - 1))});
+                           arith::MinUIOp::create(b, loc, kPos, lastKey())});
           for (int64_t half = 0; half < 2; ++half) {
             Value &x = s[n * 4 + 2 * half + par];
             Value ok = allowed(half ? row1c : row0c, kPos,
@@ -1381,14 +1483,19 @@ struct KernelBuilder {
     return pipelinedLoop(n, tableKb, maskAt, runAt, masked, qFrag, state);
   }
 
-  /// Runtime block tables: fills tileCodes with the key tiles query block
-  /// `qb` runs, in key order: entry 2 kb + (needs mask) for each key tile
-  /// kb of a listed table block whose run-time class (the pattern's
-  /// buildTileKind) is not empty; the count goes to slot maxPartial.
-  /// Counts are clamped to [0, N] and indices outside the table blocks are
-  /// ignored, so every read stays in bounds whatever the tables hold, and a
-  /// block listed twice (or in both tables) runs once (a bit per block).
-  void buildRuntimeTileList(Value qb) {
+  /// The device-built tile list (runtime block tables, or lengths known only
+  /// at run time): fills tileCodes with the key tiles of chunk [c0, c0 +
+  /// maxPartial) that query block `qb` runs, in key order: entry 2 kb +
+  /// (needs mask) for each key tile kb whose run-time class (the pattern's
+  /// buildTileKind: work per tile, never per pair) is not empty and, with
+  /// tables, whose table block is listed; the count goes to slot
+  /// maxPartial. With tables, each thread block first sets one bit per
+  /// listed table block of the chunk (counts clamped to [0, N], indices
+  /// outside the key blocks ignored), so every read stays in bounds
+  /// whatever the tables hold and a block listed twice (or in both tables)
+  /// runs once. `c0` is a multiple of maxPartial, itself a multiple of the
+  /// tiles per table block.
+  void buildRuntimeTileList(Value qb, Value c0) {
     int64_t threads = 32 * warps;
     Value tid = add(muli(warp, 32), lane);
     auto i32c = [&](int64_t v) {
@@ -1397,6 +1504,9 @@ struct KernelBuilder {
     auto toIndex = [&](Value x) -> Value {
       return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
     };
+    auto toI32 = [&](Value x) -> Value {
+      return arith::IndexCastOp::create(b, loc, i32, x);
+    };
     auto strided = [&](Value from, Value to, int64_t step,
                        function_ref<void(Value)> body) {
       auto loop = scf::ForOp::create(b, loc, from, to, idx(step));
@@ -1404,56 +1514,81 @@ struct KernelBuilder {
       b.setInsertionPointToStart(loop.getBody());
       body(loop.getInductionVar());
     };
-    int64_t words = llvm::cast<MemRefType>(listedBits.getType()).getDimSize(0);
-    int64_t tableBlocks = ceilDivPositive(sk, tbk);
-    strided(tid, idx(words), threads, [&](Value w) {
-      memref::StoreOp::create(b, loc, i32c(0), listedBits, w);
-    });
-    gpu::BarrierOp::create(b, loc);
-    // The tables' row for (b, h, qb): b' = b unless B' = 1; h' = h, the KV
-    // head, or 0 for H' = Hq, Hkv, 1 (Hq first when Hq = Hkv).
-    auto shape = llvm::cast<MemRefType>(kvNum.getType()).getShape();
-    Value bRow = shape[0] == 1 ? idx(0) : bIdx;
-    Value hRow = shape[1] == 1 ? idx(0) : shape[1] == hq ? hIdx : kvh;
-    Value row = arith::DivUIOp::create(b, loc, qb, idx(tbq / bq));
-    for (auto table : {std::pair(kvNum, kvIdx),
-                       std::pair(fullNum, fullTableIdx)}) {
-      // Plain variables: the loop body's lambda captures them.
-      Value num = table.first, indices = table.second;
-      if (!num)
-        continue;
-      int64_t n = llvm::cast<MemRefType>(indices.getType()).getDimSize(3);
-      Value count = memref::LoadOp::create(b, loc, num,
-                                           ValueRange{bRow, hRow, row});
-      count = arith::MinSIOp::create(
-          b, loc, arith::MaxSIOp::create(b, loc, count, i32c(0)), i32c(n));
-      strided(tid, toIndex(count), threads, [&](Value e) {
-        Value block = memref::LoadOp::create(b, loc, indices,
-                                             ValueRange{bRow, hRow, row, e});
-        // Unsigned: a negative index is out of range too.
-        Value inRange = arith::CmpIOp::create(
-            b, loc, arith::CmpIPredicate::ult, block, i32c(tableBlocks));
-        auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(ifOp.thenBlock());
-        Value bit = arith::ShLIOp::create(
-            b, loc, i32c(1), arith::AndIOp::create(b, loc, block, i32c(31)));
-        Value word = toIndex(arith::ShRUIOp::create(b, loc, block, i32c(5)));
-        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, bit,
-                                    listedBits, ValueRange{word});
+    int64_t perBlock = kvNum ? tbk / bk : 1; // key tiles per table block
+    // The chunk's table blocks: [t0, t0 + 32 words).
+    Value t0;
+    if (kvNum) {
+      int64_t words =
+          llvm::cast<MemRefType>(listedBits.getType()).getDimSize(0);
+      t0 = toI32(arith::DivUIOp::create(b, loc, c0, idx(perBlock)));
+      Value tableBlocks = toI32(keyBlocks(tbk));
+      strided(tid, idx(words), threads, [&](Value w) {
+        memref::StoreOp::create(b, loc, i32c(0), listedBits, w);
       });
+      gpu::BarrierOp::create(b, loc);
+      // The tables' row for (b, h, qb): b' = b unless B' = 1; h' = h, the
+      // KV head, or 0 for H' = Hq, Hkv, 1 (Hq first when Hq = Hkv). A
+      // query block past the tables' Mq (a longer run-time Sq) lists
+      // nothing.
+      auto shape = llvm::cast<MemRefType>(kvNum.getType()).getShape();
+      Value bRow = shape[0] == 1 ? idx(0) : bIdx;
+      Value hRow = shape[1] == 1 ? idx(0) : shape[1] == hq ? hIdx : kvh;
+      Value row = arith::DivUIOp::create(b, loc, qb, idx(tbq / bq));
+      Value rowListed;
+      if (ShapedType::isDynamic(sq))
+        rowListed = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          row, idx(shape[2]));
+      for (auto table : {std::pair(kvNum, kvIdx),
+                         std::pair(fullNum, fullTableIdx)}) {
+        // Plain variables: the loop body's lambda captures them.
+        Value num = table.first, indices = table.second;
+        if (!num)
+          continue;
+        int64_t n = llvm::cast<MemRefType>(indices.getType()).getDimSize(3);
+        Value safeRow =
+            rowListed ? arith::SelectOp::create(b, loc, rowListed, row, idx(0))
+                            .getResult()
+                      : row;
+        Value count = memref::LoadOp::create(b, loc, num,
+                                             ValueRange{bRow, hRow, safeRow});
+        count = arith::MinSIOp::create(
+            b, loc, arith::MaxSIOp::create(b, loc, count, i32c(0)), i32c(n));
+        if (rowListed)
+          count = arith::SelectOp::create(b, loc, rowListed, count, i32c(0));
+        strided(tid, toIndex(count), threads, [&](Value e) {
+          Value block = memref::LoadOp::create(
+              b, loc, indices, ValueRange{bRow, hRow, safeRow, e});
+          // Unsigned: a negative index is out of range too.
+          Value rel = arith::SubIOp::create(b, loc, block, t0);
+          Value inRange = arith::AndIOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, block,
+                                    tableBlocks),
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, rel,
+                                    i32c(32 * words)));
+          auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(ifOp.thenBlock());
+          Value bit = arith::ShLIOp::create(
+              b, loc, i32c(1), arith::AndIOp::create(b, loc, rel, i32c(31)));
+          Value word = toIndex(arith::ShRUIOp::create(b, loc, rel, i32c(5)));
+          memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, bit,
+                                      listedBits, ValueRange{word});
+        });
+      }
     }
     gpu::BarrierOp::create(b, loc);
-    // Warp 0 compacts the listed, non-empty key tiles in key order, 32 at a
-    // time (one ballot each).
-    int64_t numKTiles = ceilDivPositive(sk, bk);
+    // Warp 0 compacts the chunk's listed, non-empty key tiles in key order,
+    // 32 at a time (one ballot each).
+    Value numKTiles = keyBlocks(bk);
+    Value end = arith::MinUIOp::create(b, loc, addi(c0, maxPartial), numKTiles);
     Value first =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, warp, idx(0));
     auto ifWarp = scf::IfOp::create(b, loc, first, /*else=*/false);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifWarp.thenBlock());
-      auto loop = scf::ForOp::create(b, loc, idx(0), idx(numKTiles), idx(32),
+      auto loop = scf::ForOp::create(b, loc, c0, end, idx(32),
                                      ValueRange{idx(0)});
       {
         OpBuilder::InsertionGuard g2(b);
@@ -1461,47 +1596,50 @@ struct KernelBuilder {
         Value base = loop.getRegionIterArgs()[0];
         Value kbRaw = add(loop.getInductionVar(), lane);
         Value inList = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                             kbRaw, idx(numKTiles));
-        Value kbi = arith::SelectOp::create(b, loc, inList, kbRaw, idx(0));
-        Value block = arith::DivUIOp::create(b, loc, kbi, idx(tbk / bk));
-        Value word = memref::LoadOp::create(
-            b, loc, listedBits,
-            ValueRange{arith::DivUIOp::create(b, loc, block, idx(32))});
-        Value shift = arith::IndexCastOp::create(
-            b, loc, i32, arith::RemUIOp::create(b, loc, block, idx(32)));
-        Value listed = arith::CmpIOp::create(
-            b, loc, arith::CmpIPredicate::ne,
-            arith::AndIOp::create(
-                b, loc, arith::ShRUIOp::create(b, loc, word, shift), i32c(1)),
-            i32c(0));
-        // The tile's run-time class (work per tile, never per pair).
+                                             kbRaw, end);
+        Value kbi = arith::SelectOp::create(b, loc, inList, kbRaw, c0);
+        Value keep = inList;
+        if (kvNum) {
+          Value rel = arith::SubIOp::create(
+              b, loc, toI32(arith::DivUIOp::create(b, loc, kbi, idx(perBlock))),
+              t0);
+          Value word = memref::LoadOp::create(
+              b, loc, listedBits,
+              ValueRange{toIndex(arith::ShRUIOp::create(b, loc, rel, i32c(5)))});
+          Value listed = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::ne,
+              arith::AndIOp::create(
+                  b, loc,
+                  arith::ShRUIOp::create(
+                      b, loc, word, arith::AndIOp::create(b, loc, rel, i32c(31))),
+                  i32c(1)),
+              i32c(0));
+          keep = arith::AndIOp::create(b, loc, keep, listed);
+        }
+        // The tile's run-time class.
         Value k0 = muli(kbi, bk);
-        TileBounds bounds{q0, arith::MinUIOp::create(b, loc, addi(q0, bq),
-                                                     idx(sq)),
-                          k0, arith::MinUIOp::create(b, loc, addi(k0, bk),
-                                                     idx(sk))};
+        TileBounds bounds{
+            q0, arith::MinUIOp::create(b, loc, addi(q0, bq), queryLen()), k0,
+            arith::MinUIOp::create(b, loc, addi(k0, bk), keyLen())};
         FailureOr<TileKindValues> kind =
             buildTileKind(b, loc, op.getPattern(), bounds);
         if (failed(kind)) // the default ("partial") never fails
           llvm::report_fatal_error("sparse-attn: tile classifier failed");
         Value trueV = arith::ConstantIntOp::create(b, loc, 1, 1);
-        Value keep = arith::AndIOp::create(
-            b, loc, arith::AndIOp::create(b, loc, inList, listed),
-            arith::XOrIOp::create(b, loc, kind->empty, trueV));
+        keep = arith::AndIOp::create(
+            b, loc, keep, arith::XOrIOp::create(b, loc, kind->empty, trueV));
         // A tile past Sk checks the bound with the mask.
         Value needMask = arith::XOrIOp::create(b, loc, kind->full, trueV);
-        if (sk % bk != 0)
+        if (raggedKeys())
           needMask = arith::OrIOp::create(
               b, loc, needMask,
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, kbi,
-                                    idx(numKTiles - 1)));
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
+                                    addi(k0, bk), keyLen()));
         Value all = i32c(-1);
         Value ballot = NVVM::VoteSyncOp::create(b, loc, i32, all, keep,
                                                 NVVM::VoteSyncKind::ballot);
         Value below = arith::SubIOp::create(
-            b, loc,
-            arith::ShLIOp::create(b, loc, i32c(1),
-                                  arith::IndexCastOp::create(b, loc, i32, lane)),
+            b, loc, arith::ShLIOp::create(b, loc, i32c(1), toI32(lane)),
             i32c(1));
         auto popc = [&](Value x) -> Value {
           return toIndex(LLVM::CtPopOp::create(b, loc, i32, x));
@@ -1513,10 +1651,7 @@ struct KernelBuilder {
           OpBuilder::InsertionGuard g3(b);
           b.setInsertionPointToStart(ifKeep.thenBlock());
           Value entry = arith::OrIOp::create(
-              b, loc,
-              arith::ShLIOp::create(b, loc,
-                                    arith::IndexCastOp::create(b, loc, i32, kbi),
-                                    i32c(1)),
+              b, loc, arith::ShLIOp::create(b, loc, toI32(kbi), i32c(1)),
               arith::ExtUIOp::create(b, loc, i32, needMask));
           memref::StoreOp::create(b, loc, entry, tileCodes, pos);
         }
@@ -1526,20 +1661,39 @@ struct KernelBuilder {
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
       auto ifLane = scf::IfOp::create(b, loc, lane0, /*else=*/false);
       b.setInsertionPointToStart(ifLane.thenBlock());
-      memref::StoreOp::create(
-          b, loc, arith::IndexCastOp::create(b, loc, i32, loop.getResult(0)),
-          tileCodes, idx(maxPartial));
+      memref::StoreOp::create(b, loc, toI32(loop.getResult(0)), tileCodes,
+                              idx(maxPartial));
     }
     gpu::BarrierOp::create(b, loc);
   }
 
-  /// Runtime block tables: the tiles of query block `qb` from the list
-  /// buildRuntimeTileList leaves in shared memory (the mask where an entry
-  /// asks for it).
+  /// The key tiles of query block `qb` from device-built lists: one chunk
+  /// of maxPartial tiles when the list holds every key tile, else a loop
+  /// over chunks (the state and the count of loaded tiles carried).
   SmallVector<Value> runtimeTileLoop(Value qb, ArrayRef<Value> qFrag,
                                      SmallVector<Value> state) {
-    buildRuntimeTileList(qb);
-    return compactedLoop(/*masked=*/true, qFrag, state);
+    if (!ShapedType::isDynamic(sk) && ceilDivPositive(sk, bk) <= maxPartial) {
+      buildRuntimeTileList(qb, idx(0));
+      return compactedLoop(/*masked=*/true, qFrag, state);
+    }
+    SmallVector<Value> init = state;
+    init.push_back(tileBase);
+    auto loop = scf::ForOp::create(b, loc, idx(0), keyBlocks(bk),
+                                   idx(maxPartial), init);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> st(loop.getRegionIterArgs().begin(),
+                          loop.getRegionIterArgs().end());
+    tileBase = st.pop_back_val();
+    // Every warp is done with the previous chunk's list.
+    gpu::BarrierOp::create(b, loc);
+    buildRuntimeTileList(qb, loop.getInductionVar());
+    st = compactedLoop(/*masked=*/true, qFrag, st);
+    st.push_back(tileBase);
+    scf::YieldOp::create(b, loc, st);
+    SmallVector<Value> out(loop.getResults().begin(), loop.getResults().end());
+    tileBase = out.pop_back_val();
+    return out;
   }
 
   /// The tiles of the compacted list in tileCodes (entry j: 2 key block +
@@ -1588,8 +1742,8 @@ struct KernelBuilder {
     q0 = muli(qb, bq);
     row0 = add(add(q0, muli(warp, 16)), g);
     row1 = addi(row0, 8);
-    row0c = arith::MinUIOp::create(b, loc, row0, idx(sq - 1));
-    row1c = arith::MinUIOp::create(b, loc, row1, idx(sq - 1));
+    row0c = arith::MinUIOp::create(b, loc, row0, lastQuery());
+    row1c = arith::MinUIOp::create(b, loc, row1, lastQuery());
 
     // Q fragments for every k16 step of D (wgmma: Q in shared memory).
     SmallVector<Value> qFrag;
@@ -1600,7 +1754,7 @@ struct KernelBuilder {
           b, loc, arith::SubIOp::create(b, loc, idx(1024), mod), idx(1024));
       alignedAddr = arith::IndexCastOp::create(b, loc, b.getI64Type(),
                                                add(addr, aligned));
-      copyRows(q, q0, sq, flatView(idx(qOff), 64 * d), 64, d, /*kv=*/false);
+      copyRows(q, q0, flatView(idx(qOff), 64 * d), 64, d, /*kv=*/false);
       if (tma) { // one arrival (thread 0's arrive.expect_tx) per phase
         auto ifOp = scf::IfOp::create(b, loc, threadZero(), /*else=*/false);
         OpBuilder::InsertionGuard guard(b);
@@ -1650,7 +1804,7 @@ struct KernelBuilder {
         classifyPartialTiles(qb);
     }
     tileBase = idx(0);
-    if (kvNum) {
+    if (kvNum || dynamicLengths()) {
       state = runtimeTileLoop(qb, qFrag, state);
     } else {
       state = tileLoop(fullOff, fullIdx, qb, /*masked=*/false, qFrag, state);
@@ -1668,7 +1822,8 @@ struct KernelBuilder {
           b, loc, none, zero, arith::DivFOp::create(b, loc, cf(1.0), l));
       Value row = half ? row1 : row0;
       Value inRange =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, idx(sq));
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
+                                queryLen());
       auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifOp.thenBlock());
@@ -1728,11 +1883,15 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   // is built for an op the kernel cannot compute.
   if (failed(checkLowerableToGPU(op, options)))
     return rw.notifyMatchFailure(op, "not lowerable to the GPU kernel");
-  // The tile source: compile-time tables, or (runtime block tables) a tile
-  // list each thread block builds from the tables it is given.
+  // The tile source: compile-time tables, or (runtime block tables, lengths
+  // known only at run time) a tile list each thread block builds.
   bool runtimeTables = op.hasBlockTables();
+  bool deviceList = deviceTileList(op);
+  // Sizes known only at run time (B, Sq, Sk) are kernel arguments, named in
+  // the kernel signature.
+  bool dynamic = qT.isDynamicDim(0) || qT.isDynamicDim(2) || kT.isDynamicDim(2);
   TileTables tables;
-  if (!runtimeTables) {
+  if (!deviceList) {
     FailureOr<TileTables> t = buildTables(op, bq, bk);
     if (failed(t))
       return failure();
@@ -1761,32 +1920,72 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
         rw, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor,
         /*read_only=*/true);
   };
+  // The kernel signature: one role per argument and, in a kernel with
+  // run-time sizes, each argument's dimensions (a size or the name of a
+  // run-time size). An argument with run-time sizes travels as a bare
+  // pointer (memref<1 x elt>) that the kernel views with the sizes it is
+  // given (the bare-pointer calling convention needs static shapes).
   SmallVector<Value> args;
-  SmallVector<Attribute> roles;
-  auto addArg = [&](Value v, StringRef role) {
+  SmallVector<Attribute> roles, argDims;
+  auto addArg = [&](Value v, StringRef role,
+                    ArrayRef<StringRef> names = {}) {
+    if (dynamic) {
+      SmallVector<Attribute> dims;
+      if (auto t = llvm::dyn_cast<MemRefType>(v.getType())) {
+        for (int64_t i = 0; i < t.getRank(); ++i)
+          dims.push_back(t.isDynamicDim(i)
+                             ? Attribute(rw.getStringAttr(names[i]))
+                             : Attribute(rw.getI64IntegerAttr(t.getDimSize(i))));
+        if (!t.hasStaticShape())
+          v = memref::ReinterpretCastOp::create(
+              rw, loc, MemRefType::get({1}, t.getElementType()), v,
+              /*offset=*/0, /*sizes=*/ArrayRef<int64_t>{1},
+              /*strides=*/ArrayRef<int64_t>{1});
+      }
+      argDims.push_back(rw.getArrayAttr(dims));
+    }
     args.push_back(v);
     roles.push_back(rw.getStringAttr(role));
   };
-  addArg(bufferOf(op.getQuery()), "query");
-  addArg(bufferOf(op.getKey()), "key");
-  addArg(bufferOf(op.getValue()), "value");
+  const SmallVector<StringRef> qNames = {"B", "", "Sq", ""},
+                               kNames = {"B", "", "Sk", ""};
+  Value qBuf = bufferOf(op.getQuery()), kBuf = bufferOf(op.getKey());
+  addArg(qBuf, "query", qNames);
+  addArg(kBuf, "key", kNames);
+  addArg(bufferOf(op.getValue()), "value", kNames);
   bool segs = (bool)op.getQuerySegmentIds();
   if (segs) {
-    addArg(bufferOf(op.getQuerySegmentIds()), "query_segment_ids");
-    addArg(bufferOf(op.getKeySegmentIds()), "key_segment_ids");
+    addArg(bufferOf(op.getQuerySegmentIds()), "query_segment_ids",
+           {"B", "Sq"});
+    addArg(bufferOf(op.getKeySegmentIds()), "key_segment_ids", {"B", "Sk"});
   }
+  // The run-time sizes, where dynamic (null otherwise).
+  Value batchV = qT.isDynamicDim(0) ? memref::DimOp::create(rw, loc, qBuf, 0)
+                                    : Value();
+  Value sqV = qT.isDynamicDim(2) ? memref::DimOp::create(rw, loc, qBuf, 2)
+                                 : Value();
+  Value skV = kT.isDynamicDim(2) ? memref::DimOp::create(rw, loc, kBuf, 2)
+                                 : Value();
+  auto resultSizes = [&](RankedTensorType t) {
+    SmallVector<Value> sizes;
+    if (t.isDynamicDim(0))
+      sizes.push_back(batchV);
+    if (t.isDynamicDim(2))
+      sizes.push_back(sqV);
+    return sizes;
+  };
   auto oT = llvm::cast<RankedTensorType>(op.getOutput().getType());
   Value outBuf = memref::AllocOp::create(
       rw, loc, MemRefType::get(oT.getShape(), oT.getElementType()),
-      rw.getI64IntegerAttr(64));
-  addArg(outBuf, "output");
+      resultSizes(oT), rw.getI64IntegerAttr(64));
+  addArg(outBuf, "output", qNames);
   Value lseBuf;
   if (Value l = op.getLse()) {
     auto lT = llvm::cast<RankedTensorType>(l.getType());
     lseBuf = memref::AllocOp::create(
         rw, loc, MemRefType::get(lT.getShape(), rw.getF32Type()),
-        rw.getI64IntegerAttr(64));
-    addArg(lseBuf, "lse");
+        resultSizes(lT), rw.getI64IntegerAttr(64));
+    addArg(lseBuf, "lse", qNames);
   }
   ConstantGlobals hostGlobals(module, /*alignment=*/16);
   auto table = [&](ArrayRef<int32_t> data, StringRef hint) {
@@ -1805,7 +2004,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
       addArg(bufferOf(op.getFullNumBlocks()), "full_num_blocks");
       addArg(bufferOf(op.getFullIndices()), "full_indices");
     }
-  } else {
+  } else if (!deviceList) {
     table(tables.fullOffsets, "__sparse_attn_full_offsets");
     table(tables.fullIndices, "__sparse_attn_full_indices");
     table(tables.partialOffsets, "__sparse_attn_partial_offsets");
@@ -1826,6 +2025,11 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
       addArg(m, ("tensormap:" + what + ":" + Twine(bk) + "x64").str());
     }
   }
+  // Run-time sizes last (role size:<name>).
+  for (auto [value, name] : {std::pair(batchV, "B"), std::pair(sqV, "Sq"),
+                             std::pair(skV, "Sk")})
+    if (value)
+      addArg(value, (Twine("size:") + name).str());
 
   // The kernel.
   SmallVector<Type> argTypes;
@@ -1843,7 +2047,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   // one bit per table block.
   int64_t maxPartial = 0, bitsWords = 0;
   bool codesInShared;
-  if (runtimeTables) {
+  if (deviceList) {
     auto [entries, words] = listSizes(op, options);
     maxPartial = entries - 1;
     bitsWords = words;
@@ -1898,16 +2102,28 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     kb.segmentSkip = segmentSkip;
     unsigned i = 0;
     auto next = [&]() -> Value { return entry.getArgument(i++); };
-    kb.q = next();
-    kb.k = next();
-    kb.v = next();
+    // Run-time sizes: the last arguments.
+    unsigned numSizes = (bool)batchV + (bool)sqV + (bool)skV;
+    unsigned sizeArg = entry.getNumArguments() - numSizes;
+    Value batchArg = batchV ? entry.getArgument(sizeArg++) : Value();
+    kb.sqV = sqV ? entry.getArgument(sizeArg++) : Value();
+    kb.skV = skV ? entry.getArgument(sizeArg++) : Value();
+    // Arguments with run-time sizes, viewed with their sizes.
+    kb.q = viewAs(rw, loc, next(), qT.getShape(), {batchArg, kb.sqV});
+    kb.k = viewAs(rw, loc, next(), kT.getShape(), {batchArg, kb.skV});
+    kb.v = viewAs(rw, loc, next(), vT.getShape(), {batchArg, kb.skV});
     if (segs) {
-      kb.qSeg = next();
-      kb.kSeg = next();
+      auto qsT = llvm::cast<ShapedType>(op.getQuerySegmentIds().getType());
+      auto ksT = llvm::cast<ShapedType>(op.getKeySegmentIds().getType());
+      kb.qSeg = viewAs(rw, loc, next(), qsT.getShape(), {batchArg, kb.sqV});
+      kb.kSeg = viewAs(rw, loc, next(), ksT.getShape(), {batchArg, kb.skV});
     }
-    kb.out = next();
+    kb.out = viewAs(rw, loc, next(), oT.getShape(), {batchArg, kb.sqV});
     if (lseBuf)
-      kb.lse = next();
+      kb.lse = viewAs(
+          rw, loc, next(),
+          llvm::cast<ShapedType>(op.getLse().getType()).getShape(),
+          {batchArg, kb.sqV});
     if (runtimeTables) {
       kb.kvNum = next();
       kb.kvIdx = next();
@@ -1917,8 +2133,9 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
       }
       kb.tbq = op.getTableBlock()->front();
       kb.tbk = op.getTableBlock()->back();
-      kb.hq = qT.getDimSize(1);
-    } else {
+    }
+    kb.hq = qT.getDimSize(1);
+    if (!deviceList) {
       kb.fullOff = next();
       kb.fullIdx = next();
       kb.partOff = next();
@@ -1975,15 +2192,31 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   auto c = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(rw, loc, v);
   };
-  int64_t numQBlocks = ceilDivPositive(qT.getDimSize(2), bq);
+  // Grid (ceil(Sq / BQ), Hq, B), from the run-time sizes where dynamic.
+  Value gridX =
+      sqV ? arith::DivUIOp::create(
+                rw, loc, arith::AddIOp::create(rw, loc, sqV, c(bq - 1)), c(bq))
+                .getResult()
+          : c(ceilDivPositive(qT.getDimSize(2), bq));
+  Value gridZ = batchV ? batchV : c(qT.getDimSize(0));
   auto launch = gpu::LaunchFuncOp::create(
-      rw, loc, func,
-      gpu::KernelDim3{c(numQBlocks), c(qT.getDimSize(1)), c(qT.getDimSize(0))},
+      rw, loc, func, gpu::KernelDim3{gridX, c(qT.getDimSize(1)), gridZ},
       gpu::KernelDim3{c(32 * options.warps), c(1), c(1)},
       /*dynamicSharedMemorySize=*/
       arith::ConstantIntOp::create(rw, loc, rw.getI32Type(), dynamicShared),
       args);
   launch->setAttr(kKernelArgsAttrName, rw.getArrayAttr(roles));
+  if (dynamic) {
+    // The grid in the names of the run-time sizes, for launchers that know
+    // only the signature (the artifact runtime).
+    std::string x = sqV ? "ceil(Sq/" + std::to_string(bq) + ")"
+                        : std::to_string(ceilDivPositive(qT.getDimSize(2), bq));
+    launch->setAttr(kKernelArgDimsAttrName, rw.getArrayAttr(argDims));
+    launch->setAttr(kKernelGridAttrName,
+                    rw.getStrArrayAttr(
+                        {x, std::to_string(qT.getDimSize(1)),
+                         batchV ? "B" : std::to_string(qT.getDimSize(0))}));
+  }
 
   SmallVector<Value> results;
   results.push_back(bufferization::ToTensorOp::create(

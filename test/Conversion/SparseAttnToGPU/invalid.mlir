@@ -18,14 +18,50 @@ func.func @f32(%q: tensor<1x1x64x64xf32>) -> tensor<1x1x64x64xf32> {
 
 // -----
 
-func.func @dynamic(%q: tensor<1x1x?x64xbf16>) -> tensor<1x1x?x64xbf16> {
-  %dc1_0_2 = arith.constant 2 : index
-  %dd1_0_2 = tensor.dim %q, %dc1_0_2 : tensor<1x1x?x64xbf16>
-  %init1 = tensor.empty(%dd1_0_2) : tensor<1x1x?x64xbf16>
-  // expected-error @+1 {{the GPU lowering needs static shapes, got 'tensor<1x1x?x64xbf16>'}}
-  %o = sparse_attn.attention %q, %q, %q outs(%init1 : tensor<1x1x?x64xbf16>) {pattern = #sparse_attn.causal}
-      : tensor<1x1x?x64xbf16>, tensor<1x1x?x64xbf16>, tensor<1x1x?x64xbf16> -> tensor<1x1x?x64xbf16>
-  return %o : tensor<1x1x?x64xbf16>
+func.func @dynamic_heads(%q: tensor<1x?x64x64xbf16>) -> tensor<1x?x64x64xbf16> {
+  %c1 = arith.constant 1 : index
+  %h = tensor.dim %q, %c1 : tensor<1x?x64x64xbf16>
+  %init1 = tensor.empty(%h) : tensor<1x?x64x64xbf16>
+  // expected-error @+1 {{the GPU lowering needs static head counts and head dimensions, got 'tensor<1x?x64x64xbf16>'}}
+  %o = sparse_attn.attention %q, %q, %q outs(%init1 : tensor<1x?x64x64xbf16>) {pattern = #sparse_attn.causal}
+      : tensor<1x?x64x64xbf16>, tensor<1x?x64x64xbf16>, tensor<1x?x64x64xbf16> -> tensor<1x?x64x64xbf16>
+  return %o : tensor<1x?x64x64xbf16>
+}
+
+// -----
+
+func.func @dynamic_batch_mixed(%q: tensor<?x2x64x64xbf16>, %k: tensor<1x2x64x64xbf16>) -> tensor<?x2x64x64xbf16> {
+  %c0 = arith.constant 0 : index
+  %b = tensor.dim %q, %c0 : tensor<?x2x64x64xbf16>
+  %init1 = tensor.empty(%b) : tensor<?x2x64x64xbf16>
+  // expected-error @+1 {{the GPU lowering needs the batch size static or dynamic in all of query, key and value, and Sk likewise in key and value}}
+  %o = sparse_attn.attention %q, %k, %k outs(%init1 : tensor<?x2x64x64xbf16>) {pattern = #sparse_attn.causal}
+      : tensor<?x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16> -> tensor<?x2x64x64xbf16>
+  return %o : tensor<?x2x64x64xbf16>
+}
+
+// -----
+
+func.func @dynamic_segments(%q: tensor<1x2x?x64xbf16>, %ids: tensor<1x64xi32>) -> tensor<1x2x?x64xbf16> {
+  %c2 = arith.constant 2 : index
+  %s = tensor.dim %q, %c2 : tensor<1x2x?x64xbf16>
+  %init1 = tensor.empty(%s) : tensor<1x2x?x64xbf16>
+  // expected-error @+1 {{the GPU lowering needs segment ids whose sizes are static exactly where the query's / key's are, got 'tensor<1x64xi32>'}}
+  %o = sparse_attn.attention %q, %q, %q segments(%ids : tensor<1x64xi32>) outs(%init1 : tensor<1x2x?x64xbf16>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
+      : tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16> -> tensor<1x2x?x64xbf16>
+  return %o : tensor<1x2x?x64xbf16>
+}
+
+// -----
+
+func.func @dynamic_batch_tables(%q: tensor<?x4x64x64xbf16>, %n: tensor<2x1x1xi32>, %i: tensor<2x1x1x1xi32>) -> tensor<?x4x64x64xbf16> {
+  %c0 = arith.constant 0 : index
+  %b = tensor.dim %q, %c0 : tensor<?x4x64x64xbf16>
+  %init1 = tensor.empty(%b) : tensor<?x4x64x64xbf16>
+  // expected-error @+1 {{the GPU lowering needs block tables with B' = 1 when the batch size is dynamic}}
+  %o = sparse_attn.attention %q, %q, %q block_tables(%n, %i : tensor<2x1x1xi32>, tensor<2x1x1x1xi32>) outs(%init1 : tensor<?x4x64x64xbf16>) {pattern = #sparse_attn.dense, table_block = array<i64: 64, 64>}
+      : tensor<?x4x64x64xbf16>, tensor<?x4x64x64xbf16>, tensor<?x4x64x64xbf16> -> tensor<?x4x64x64xbf16>
+  return %o : tensor<?x4x64x64xbf16>
 }
 
 // -----

@@ -42,6 +42,14 @@ void populateSparseAttnToGPUPatterns(RewritePatternSet &patterns,
 /// roles.
 constexpr const char *kKernelArgsAttrName = "sparse_attn.kernel_args";
 
+/// On launches of kernels with sizes known only at run time (B, Sq, Sk):
+/// per argument, its dimensions as integers or the names "B", "Sq", "Sk"
+/// (an argument with such sizes is passed as a bare pointer, memref<1 x
+/// elt>; a `size:<name>` argument holds the value of a name), and the grid
+/// as three strings: an integer, a name, or "ceil(<name>/<integer>)".
+constexpr const char *kKernelArgDimsAttrName = "sparse_attn.kernel_arg_dims";
+constexpr const char *kKernelGridAttrName = "sparse_attn.kernel_grid";
+
 } // namespace sparse_attn
 } // namespace mlir
 
