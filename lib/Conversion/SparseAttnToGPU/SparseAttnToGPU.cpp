@@ -112,12 +112,17 @@ int64_t queryTile(const SparseAttnToGPUOptions &options) {
 }
 
 /// Whether the kernel builds its tile list on the device (runtime block
-/// tables, or sequence lengths known only at run time) instead of reading
-/// compile-time tables.
-bool deviceTileList(AttentionOp op) {
+/// tables, sequence lengths known only at run time, or more tiles than a
+/// compile-time table should hold: kMaxCompileTimeTableTiles, the CPU
+/// kernel's limit too) instead of reading compile-time tables.
+bool deviceTileList(AttentionOp op, const SparseAttnToGPUOptions &options) {
   auto qT = llvm::cast<ShapedType>(op.getQuery().getType());
   auto kT = llvm::cast<ShapedType>(op.getKey().getType());
-  return op.hasBlockTables() || qT.isDynamicDim(2) || kT.isDynamicDim(2);
+  if (op.hasBlockTables() || qT.isDynamicDim(2) || kT.isDynamicDim(2))
+    return true;
+  std::optional<int64_t> tiles = numTiles(qT.getDimSize(2), kT.getDimSize(2),
+                                          queryTile(options), options.blockK);
+  return !tiles || *tiles > kMaxCompileTimeTableTiles;
 }
 
 /// The i32 tile list and the bit words the kernel keeps in shared memory.
@@ -129,7 +134,7 @@ bool deviceTileList(AttentionOp op) {
 /// shared memory) and no bits.
 std::pair<int64_t, int64_t> listSizes(AttentionOp op,
                                       const SparseAttnToGPUOptions &options) {
-  if (!deviceTileList(op))
+  if (!deviceTileList(op, options))
     return {4097, 0};
   int64_t sk = llvm::cast<ShapedType>(op.getKey().getType()).getDimSize(2);
   int64_t perBlock =
@@ -1733,12 +1738,20 @@ struct KernelBuilder {
     hIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
     bIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
     kvh = arith::DivUIOp::create(b, loc, hIdx, idx(group));
-    // Query blocks by decreasing work (compile-time tables) or in order.
-    Value qb = order ? arith::IndexCastOp::create(
-                           b, loc, b.getIndexType(),
-                           memref::LoadOp::create(b, loc, order, slot))
-                           .getResult()
-                     : slot;
+    // Query blocks by decreasing work (compile-time tables), or last first
+    // (device-built lists: under causal-like patterns later rows have more
+    // keys, and the longest blocks should not start last).
+    Value qb;
+    if (order)
+      qb = arith::IndexCastOp::create(
+          b, loc, b.getIndexType(), memref::LoadOp::create(b, loc, order, slot));
+    else
+      qb = arith::SubIOp::create(
+          b, loc,
+          arith::SubIOp::create(
+              b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
+              slot),
+          idx(1));
     q0 = muli(qb, bq);
     row0 = add(add(q0, muli(warp, 16)), g);
     row1 = addi(row0, 8);
@@ -1804,7 +1817,7 @@ struct KernelBuilder {
         classifyPartialTiles(qb);
     }
     tileBase = idx(0);
-    if (kvNum || dynamicLengths()) {
+    if (!fullOff) { // a device-built tile list
       state = runtimeTileLoop(qb, qFrag, state);
     } else {
       state = tileLoop(fullOff, fullIdx, qb, /*masked=*/false, qFrag, state);
@@ -1886,7 +1899,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   // The tile source: compile-time tables, or (runtime block tables, lengths
   // known only at run time) a tile list each thread block builds.
   bool runtimeTables = op.hasBlockTables();
-  bool deviceList = deviceTileList(op);
+  bool deviceList = deviceTileList(op, options);
   // Sizes known only at run time (B, Sq, Sk) are kernel arguments, named in
   // the kernel signature.
   bool dynamic = qT.isDynamicDim(0) || qT.isDynamicDim(2) || kT.isDynamicDim(2);
@@ -1993,9 +2006,9 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     addArg(g, ("table:" + g.getName()).str());
   };
   // Document masks skip partial tiles at run time from compile-time flags
-  // (runtime block tables classify every listed tile instead).
+  // (a device-built list classifies every tile instead).
   bool segmentSkip =
-      !runtimeTables && segs && impliesSameSegment(op.getPattern());
+      !deviceList && segs && impliesSameSegment(op.getPattern());
   if (runtimeTables) {
     // FlexAttention's BlockMask tensors, passed by the caller as they are.
     addArg(bufferOf(op.getKvNumBlocks()), "kv_num_blocks");

@@ -76,18 +76,6 @@ func.func @head_dim(%q: tensor<1x1x64x40xbf16>) -> tensor<1x1x64x40xbf16> {
 
 // -----
 
-// Sq = Sk = 2^31 (issue 13, defect 4: LLVM ERROR: out of memory before).
-func.func @huge_seq(%q: tensor<1x1x2147483648x64xbf16>) -> tensor<1x1x2147483648x64xbf16> {
-  %init3 = tensor.empty() : tensor<1x1x2147483648x64xbf16>
-  // expected-error @+2 {{too many tiles for the GPU lowering}}
-  // expected-error @+1 {{could not be lowered to gpu}}
-  %o = sparse_attn.attention %q, %q, %q outs(%init3 : tensor<1x1x2147483648x64xbf16>) {pattern = #sparse_attn.causal}
-      : tensor<1x1x2147483648x64xbf16>, tensor<1x1x2147483648x64xbf16>, tensor<1x1x2147483648x64xbf16> -> tensor<1x1x2147483648x64xbf16>
-  return %o : tensor<1x1x2147483648x64xbf16>
-}
-
-// -----
-
 // D = 2^31: the shared-memory plan refuses it.
 func.func @huge_d(%q: tensor<1x1x64x2147483648xbf16>) -> tensor<1x1x64x2147483648xbf16> {
   %init4 = tensor.empty() : tensor<1x1x64x2147483648xbf16>

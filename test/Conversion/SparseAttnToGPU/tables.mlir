@@ -8,7 +8,7 @@
 // arguments and each thread block builds its tile list in shared memory.
 // CHECK-NOT: memref.global
 // CHECK-LABEL: func.func @tables
-// Grid in query-block order (no schedule table); shared memory: two K and
+// No schedule table; shared memory: two K and
 // two V tiles (36864 bytes), 16 tile entries and the count (68), one bit
 // word for the 8 table blocks (4).
 // CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention blocks in (%c16, %c8, %c2) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c36936_i32
@@ -16,9 +16,14 @@
 // CHECK: gpu.func @sparse_attention
 // CHECK: %[[LIST:.*]] = memref.view %{{.*}}[%c36864][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<17xi32, #gpu.address_space<workgroup>>
 // CHECK: %[[BITS:.*]] = memref.view %{{.*}}[%c36932][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1xi32, #gpu.address_space<workgroup>>
-// CHECK: %[[QB:.*]] = gpu.block_id x
+// CHECK: %[[SLOT:.*]] = gpu.block_id x
 // CHECK: %[[H:.*]] = gpu.block_id y
 // CHECK: %[[KVH:.*]] = arith.divui %[[H]], %c4
+// Query blocks last first (causal-like patterns: the longest rows start
+// early).
+// CHECK: %[[GX:.*]] = gpu.grid_dim x
+// CHECK: %[[R:.*]] = arith.subi %[[GX]], %[[SLOT]] : index
+// CHECK: %[[QB:.*]] = arith.subi %[[R]], %c1 : index
 // The bits are cleared, then every thread sets those of the listed blocks:
 // row (0, kv head, query block / 2), count clamped to [0, N], indices
 // outside [0, 8) ignored (unsigned compare; the chunk of tiles starts at
