@@ -1,0 +1,315 @@
+//===- KernelBuilder.h - the pieces of the GPU attention kernel -*- C++ -*-===//
+//
+// The kernel convert-sparse-attn-to-gpu emits, as pieces with one job each
+// (one file each; docs/architecture.md):
+//
+//   GPUPrimitives.h / .cpp   tensor-core and memory instructions (no state)
+//   TileSource.cpp           which key tiles a query block visits: compile-
+//                            time tables (buildTables), document-mask run-
+//                            time classes, the device-built list (runtime
+//                            block tables, run-time lengths)
+//   TileLoads.cpp            K / V (and Q) tiles into shared memory: cp.async,
+//                            TMA with mbarriers, the swizzled wgmma layout
+//   ForwardBody.cpp          the per-tile step: S = Q K^T, scale, score_mod,
+//                            mask, online softmax, O += P V
+//   Schedule.cpp             the loops over a query block's tiles: the
+//                            double-buffered pipeline, the overlapped wgmma
+//                            pipeline, chunks of a device-built list
+//   SparseAttnToGPU.cpp      the kernel body (prologue, epilogue), the kernel
+//                            signature, the shared-memory plan and the launch
+//
+// A new body (backward), schedule (ping-pong) or tile source (split-KV,
+// paged KV) is a new file of methods here, not a fork of the others.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARSE_ATTN_LIB_CONVERSION_SPARSEATTNTOGPU_KERNELBUILDER_H
+#define SPARSE_ATTN_LIB_CONVERSION_SPARSEATTNTOGPU_KERNELBUILDER_H
+
+#include "GPUPrimitives.h"
+
+#include "sparse_attn/Conversion/Passes.h"
+#include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
+#include "sparse_attn/Dialect/SparseAttn/Utils/ConstantGlobals.h"
+#include "sparse_attn/Dialect/SparseAttn/Utils/PatternCodegen.h"
+#include "llvm/Support/ErrorHandling.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace mlir {
+namespace sparse_attn {
+
+/// Compressed-row tile lists of one kernel, host-side.
+struct TileTables {
+  std::vector<int32_t> fullOffsets, fullIndices, partialOffsets, partialIndices,
+      order;
+  /// With segment ids: per partial tile, 1 if the tile is full whenever all
+  /// its query and key positions share one segment (checked at run time),
+  /// else 0.
+  std::vector<int32_t> partialFlags;
+};
+
+/// The tables for (BQ, BK) tiles: from the op's block_mask when it has these
+/// tile sizes, else from the block analysis; every tile partial when the
+/// pattern cannot be classified statically (per-head custom masks). The key
+/// block that runs past Sk is moved to the partial list (its bound is
+/// checked there), and `order` lists query blocks by decreasing work.
+FailureOr<TileTables> buildTables(AttentionOp op, int64_t bq, int64_t bk);
+
+/// Emits the kernel body. Everything the pieces share: the kernel's sizes,
+/// arguments, shared-memory views and per-thread values.
+struct KernelBuilder : GpuPrimitives {
+  KernelBuilder(OpBuilder &b, Location loc, AttentionOp op)
+      : GpuPrimitives(b, loc), op(op) {}
+  AttentionOp op;
+
+  int64_t warps, bq, bk, d, dv, group;
+  /// Sequence lengths: static (ShapedType::kDynamic when known only at run
+  /// time, then sqV / skV hold them).
+  int64_t sq, sk;
+  Value sqV, skV;
+  bool dynamicLengths() const {
+    return ShapedType::isDynamic(sq) || ShapedType::isDynamic(sk);
+  }
+  Value queryLen() { return ShapedType::isDynamic(sq) ? sqV : idx(sq); }
+  Value keyLen() { return ShapedType::isDynamic(sk) ? skV : idx(sk); }
+  Value lastQuery() {
+    return ShapedType::isDynamic(sq)
+               ? arith::SubIOp::create(b, loc, sqV, idx(1))
+               : idx(sq - 1);
+  }
+  Value lastKey() {
+    return ShapedType::isDynamic(sk)
+               ? arith::SubIOp::create(b, loc, skV, idx(1))
+               : idx(sk - 1);
+  }
+  /// Whether the last key tile may run past Sk.
+  bool raggedKeys() const { return ShapedType::isDynamic(sk) || sk % bk != 0; }
+  /// ceil(Sk / n) (n > 0).
+  Value keyBlocks(int64_t n) {
+    if (!ShapedType::isDynamic(sk))
+      return idx(ceilDivPositive(sk, n));
+    return arith::DivUIOp::create(b, loc, addi(skV, n - 1), idx(n));
+  }
+  double scale;
+  ScoreModOp scoreMod;
+  ConstantGlobals *deviceGlobals;
+  // Kernel arguments.
+  Value q, k, v, qSeg, kSeg, out, lse, fullOff, fullIdx, partOff, partIdx,
+      partFlags, order;
+  /// Runtime block tables (FlexAttention's BlockMask tensors): counts
+  /// [B', H', Mq] and indices [B', H', Mq, N] of the tables that may list a
+  /// tile partially (kv) or fully (full; optional); table blocks of tbq x
+  /// tbk positions; Hq query heads. `listedBits` (shared memory): one bit
+  /// per table block, set when a table lists it for the thread block's
+  /// query rows.
+  Value kvNum, kvIdx, fullNum, fullTableIdx;
+  int64_t tbq = 0, tbk = 0, hq = 0;
+  Value listedBits;
+  /// Dynamic shared memory: K tiles (two buffers), then V tiles (two).
+  Value smem;
+  MemRefType ksType, vsType;
+  int64_t kTileBytes = 0, vTileBytes = 0;
+  int64_t maxPartial = 0; // entries of tileCodes before the count slot
+
+  //===--- mma=wgmma: operands in 128-byte-swizzled shared memory ---------===//
+  // Layout (bytes from `aligned`, the first 1024-byte boundary of the
+  // dynamic shared memory): Q [64 x D], two K tiles [BK x D], two V tiles
+  // [BK x Dv] (P stays in registers). A [rows x width] tile is stored as width
+  // / 64 column blocks of [rows x 64] elements (128-byte rows); 16-byte chunk c
+  // of row r sits at chunk c ^ (r % 8) (the hardware's 128-byte swizzle,
+  // which XORs address bits 4-6 with bits 7-9, hence the 1024-byte
+  // alignment). Q and K are read K-major, V MN-major (transposed).
+  bool wgmma = false;
+  /// K / V tiles by TMA (cp.async.bulk.tensor, 128-byte swizzle) into the
+  /// same layout, thread 0 issuing, one mbarrier per buffer.
+  bool tma = false;
+  /// With tma: the next tile's Q K^T overlaps this tile's softmax.
+  bool overlap = false;
+  Value kMap, vMap;    // generic pointers to the CUtensorMaps
+  int64_t mbarOff = 0; // byte offset of the two mbarriers in `smem`
+  Value tileBase;      // tiles loaded by earlier loops (mbarrier phases)
+  Value aligned;       // byte offset of the aligned area in `smem` (index)
+  Value alignedAddr;   // its shared-window address (i64)
+  int64_t qOff = 0, kOff = 0, vOff = 0;
+  /// With segmentSkip: the run-time class of each partial tile of the
+  /// block's list (0 skip, 1 no mask, 2 mask), computed by all warps before
+  /// the main loop; null when the list can be too long (then each tile is
+  /// classified in the loop).
+  Value tileCodes;
+  /// The pattern implies "same segment": partial tiles whose query and key
+  /// segment-id ranges do not overlap are skipped at run time.
+  bool segmentSkip = false;
+  Value qSegMin, qSegMax; // over the block's query rows (i64)
+  Value qId0, qId1;       // segment ids of this thread's rows g and g + 8
+  // Per-thread values.
+  Value bIdx, hIdx, kvh, lane, g, t, warp, q0, row0, row1, row0c, row1c;
+
+  //===--- K / V (and Q) tiles into shared memory (TileLoads.cpp)
+  //-----------===//
+  Value kView(Value buf) { return view(buf, 0, kTileBytes, ksType); }
+  Value vView(Value buf) {
+    return view(buf, 2 * kTileBytes, vTileBytes, vsType);
+  }
+  Value view(Value buf, int64_t base, int64_t bytes, MemRefType type) {
+    Value shift = addi(muli(buf, bytes), base);
+    return memref::ViewOp::create(b, loc, type, smem, shift, ValueRange{});
+  }
+  /// A 1-D view of `elements` elements at byte `offset` of the aligned area.
+  Value flatView(Value offset, int64_t elements);
+  /// The wgmma shared-memory descriptor of a swizzled operand starting at
+  /// byte `offset` of the aligned area: 128-byte swizzle, stride byte offset
+  /// 1024 (eight 128-byte rows), leading byte offset `lbo` (K-major: unused;
+  /// MN-major: the distance of 64-element column blocks).
+  Value descriptor(Value offset, int64_t lbo);
+  /// An !llvm.ptr<3> to byte `offset` of the dynamic shared memory.
+  Value sharedPtr(Value offset);
+  Value mbarrier(Value buf) { return sharedPtr(addi(muli(buf, 8), mbarOff)); }
+  Value threadZero() {
+    Value tid = add(muli(warp, 32), lane);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, idx(0));
+  }
+  /// TMA of the K (`values` false) or V tile of key block `kb` into buffer
+  /// `buf`: thread 0 expects the bytes on that buffer's mbarrier (K: 0, 1;
+  /// V: 2, 3), then issues one box of [BK rows x 64 columns] per 64-column
+  /// block.
+  void tmaLoad(Value kb, Value buf, bool values);
+  /// Waits until the K (or V) tile number `t` of the block (counted over
+  /// all its loops) has landed in buffer t % 2: phase parity (t / 2) % 2 of
+  /// that buffer's mbarrier.
+  void tmaWait(Value t, bool values);
+  /// Starts copying the (K, V) tile of key block `kb` into shared buffer
+  /// `buf` (TMA, or cp.async: the caller commits and waits). Rows past Sk
+  /// are zero-filled or clamped to the last row (masked later).
+  void loadTile(Value kb, Value buf);
+  /// The source-element count of a cp.async of 8 elements of key / value
+  /// row `row`: 0 past the sequence end (the copy zero-fills the shared
+  /// row, so a key past Sk contributes exactly nothing to the tile
+  /// products, whatever the clamped source row holds), none (a full copy)
+  /// when the sequence is a whole number of tiles or for query rows.
+  Value pastEndZeroFill(bool kv, Value row, int64_t rows);
+  /// cp.async of rows [r0, r0 + rows) (clamped to the sequence) of `src`
+  /// (K or V at [b, kv head], else Q at [b, h]) into a swizzled tile.
+  void copyRows(Value src, Value r0, Value dst, int64_t rows, int64_t width,
+                bool kv);
+
+  //===--- The per-tile forward step (ForwardBody.cpp)
+  //----------------------===//
+  /// Issues S = Q K^T for the K tile in buffer `buf` as warpgroup MMAs (Q
+  /// and K K-major: step kk reads 32 bytes into column block kk / 4) and
+  /// commits them without waiting: the returned accumulator struct may only
+  /// be read after a later wgmma.wait_group.
+  Value issueScores(Value buf);
+  /// allowed(b, h, q, k) of the pattern (with `k < Sk` when the last key
+  /// block is ragged); positions are clamped into range for the loads the
+  /// predicate may do.
+  /// With segment ids, `qId` / `kId` are the ids of qPos / kPos, loaded
+  /// once per row and per tile column by the caller.
+  Value allowed(Value qPos, Value kPos, Value qId = {}, Value kId = {});
+  /// One key tile: updates the running state `st` = [m0, m1, l0, l1, O...].
+  /// With `masked`, the pattern's mask is applied to the scores; only when
+  /// the i1 `maskIf` holds if it is given (a run-time choice that shares
+  /// one copy of the tile's code between masked and unmasked tiles).
+  /// The tile's K and V are in shared buffer `buf`.
+  void tile(Value kb, Value buf, bool masked, Value maskIf,
+            ArrayRef<Value> qFrag, SmallVector<Value> &st,
+            ArrayRef<Value> sIn = {}, function_ref<void()> afterScores = {},
+            function_ref<void()> beforeValues = {});
+
+  //===--- Which key tiles a query block visits (TileSource.cpp)
+  //------------===//
+  /// Min and max (i64) of `mem[b, pos]` over pos in [lo, lo + count),
+  /// clamped to the last position `last`; every warp computes it.
+  std::pair<Value, Value> segmentRange(Value mem, Value lo, int64_t count,
+                                       int64_t last);
+  /// The run-time class of partial tile `listIdx` (key block `kb`): 0 when
+  /// the query and key segment-id ranges are disjoint (skip), 1 when all
+  /// positions share one segment and the tile is full within a segment (no
+  /// mask), else 2.
+  Value classifyTile(Value listIdx, Value kb) {
+    auto [kMin, kMax] = segmentRange(kSeg, muli(kb, bk), bk, sk - 1);
+    return classifyTile(listIdx, kMin, kMax);
+  }
+  Value classifyTile(Value listIdx, Value kMin, Value kMax);
+  /// Fills tileCodes for the block's partial tiles before the main loop, so
+  /// that the id loads of different tiles overlap instead of adding up in
+  /// the main loop. When every key block is complete (Sk % BK == 0, so
+  /// rows of ids are 16-byte aligned), thread t classifies tiles t, t +
+  /// threads, ... with 16-byte vector loads; else warp w classifies tiles
+  /// w, w + warps, ... with clamped scalar loads.
+  void classifyPartialTiles(Value qb);
+  /// Compacts tileCodes in place (warp 0, one ballot per 32 entries, in
+  /// list order): entry j becomes 2 * key block + (needs mask) for the
+  /// tiles not skipped, and the count goes to slot maxPartial.
+  void compactPartialTiles(Value lo, Value n);
+  /// The device-built tile list (runtime block tables, or lengths known only
+  /// at run time): fills tileCodes with the key tiles of chunk [c0, c0 +
+  /// maxPartial) that query block `qb` runs, in key order: entry 2 kb +
+  /// (needs mask) for each key tile kb whose run-time class (the pattern's
+  /// buildTileKind: work per tile, never per pair) is not empty and, with
+  /// tables, whose table block is listed; the count goes to slot
+  /// maxPartial. With tables, each thread block first sets one bit per
+  /// listed table block of the chunk (counts clamped to [0, N], indices
+  /// outside the key blocks ignored), so every read stays in bounds
+  /// whatever the tables hold and a block listed twice (or in both tables)
+  /// runs once. `c0` is a multiple of maxPartial, itself a multiple of the
+  /// tiles per table block.
+  void buildRuntimeTileList(Value qb, Value c0);
+
+  //===--- The loops over a query block's tiles (Schedule.cpp)
+  //--------------===//
+  /// wgmma + TMA: like pipelinedLoop, but the next tile's Q K^T runs on the
+  /// tensor cores while this tile's softmax runs on the CUDA cores. K runs
+  /// one tile ahead of V: iteration j waits for K of tile j + 1, issues
+  /// S_{j+1} = Q K_{j+1}^T (not waited for), does the softmax of S_j, waits
+  /// for V_j, issues O += P_j V_j and waits for both; meanwhile TMA loads
+  /// K_{j+2} and V_{j+1}. Two K and two V buffers suffice: K_{j+2} replaces
+  /// K_j (consumed by S_j, complete) and V_{j+1} replaces V_{j-1}.
+  SmallVector<Value> overlappedLoop(Value n, function_ref<Value(Value)> kbAt,
+                                    function_ref<Value(Value)> maskAt,
+                                    bool masked, SmallVector<Value> state);
+  /// Runs the tiles j = 0 .. n - 1 (key block kbAt(j)) with the copy of
+  /// tile j + 1 in flight while tile j computes (two shared buffers, one
+  /// barrier per tile). `maskAt(j)` (if set) chooses the mask at run time;
+  /// `runAt(j)` (if set) skips tiles whose result it is false for.
+  SmallVector<Value> pipelinedLoop(Value n, function_ref<Value(Value)> kbAt,
+                                   function_ref<Value(Value)> maskAt,
+                                   function_ref<Value(Value)> runAt,
+                                   bool masked, ArrayRef<Value> qFrag,
+                                   SmallVector<Value> state);
+  /// The tiles of query block `qb` in the compressed-row table (offsets,
+  /// indices): full tiles unmasked, partial tiles masked (document masks:
+  /// classified and compacted first, or classified in the loop).
+  SmallVector<Value> tileLoop(Value offsets, Value indices, Value qb,
+                              bool masked, ArrayRef<Value> qFrag,
+                              SmallVector<Value> state);
+  /// The key tiles of query block `qb` from device-built lists: one chunk
+  /// of maxPartial tiles when the list holds every key tile, else a loop
+  /// over chunks (the state and the count of loaded tiles carried).
+  SmallVector<Value> runtimeTileLoop(Value qb, ArrayRef<Value> qFrag,
+                                     SmallVector<Value> state);
+  /// The tiles of the compacted list in tileCodes (entry j: 2 key block +
+  /// needs mask; the count in slot maxPartial).
+  SmallVector<Value> compactedLoop(bool masked, ArrayRef<Value> qFrag,
+                                   SmallVector<Value> state);
+
+  //===--- The kernel: prologue, tile loops, epilogue (SparseAttnToGPU.cpp)
+  //---===//
+  /// The whole kernel for the thread block's (query block, head, batch).
+  void body();
+};
+
+} // namespace sparse_attn
+} // namespace mlir
+
+#endif

@@ -1,0 +1,204 @@
+//===- TileLoads.cpp - K / V tiles into shared memory
+//-----------------------===//
+//
+// Part of the GPU kernel builder (KernelBuilder.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include <algorithm>
+#include <limits>
+#include <numeric>
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+/// A 1-D view of `elements` elements at byte `offset` of the aligned area.
+Value KernelBuilder::flatView(Value offset, int64_t elements) {
+  auto wg =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  auto type = MemRefType::get({elements}, elt, MemRefLayoutAttrInterface(), wg);
+  return memref::ViewOp::create(b, loc, type, smem, add(aligned, offset),
+                                ValueRange{});
+}
+
+/// The wgmma shared-memory descriptor of a swizzled operand starting at
+/// byte `offset` of the aligned area: 128-byte swizzle, stride byte offset
+/// 1024 (eight 128-byte rows), leading byte offset `lbo` (K-major: unused;
+/// MN-major: the distance of 64-element column blocks).
+Value KernelBuilder::descriptor(Value offset, int64_t lbo) {
+  auto i64 = b.getI64Type();
+  auto c64 = [&](int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, i64, v);
+  };
+  Value addr = arith::AddIOp::create(
+      b, loc, alignedAddr, arith::IndexCastOp::create(b, loc, i64, offset));
+  Value start = arith::AndIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, addr, c64(4)), c64(0x3fff));
+  int64_t fixed =
+      ((lbo >> 4) << 16) | ((int64_t)(1024 >> 4) << 32) | ((int64_t)1 << 62);
+  return arith::OrIOp::create(b, loc, start, c64(fixed));
+}
+
+/// An !llvm.ptr<3> to byte `offset` of the dynamic shared memory.
+Value KernelBuilder::sharedPtr(Value offset) {
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
+  Value addr =
+      arith::IndexCastOp::create(b, loc, b.getI64Type(), add(base, offset));
+  return LLVM::IntToPtrOp::create(
+      b, loc, LLVM::LLVMPointerType::get(b.getContext(), 3), addr);
+}
+
+/// Starts copying the (K, V) tile of key block `kb` into shared buffer
+/// `buf` (cp.async; the caller commits and waits). Rows past Sk are
+/// clamped to the last row (masked later).
+/// TMA of the K (`values` false) or V tile of key block `kb` into buffer
+/// `buf`: thread 0 expects the bytes on that buffer's mbarrier (K: 0, 1;
+/// V: 2, 3), then issues one box of [BK rows x 64 columns] per 64-column
+/// block.
+void KernelBuilder::tmaLoad(Value kb, Value buf, bool values) {
+  auto ifOp = scf::IfOp::create(b, loc, threadZero(), /*else=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  Value bar = mbarrier(values ? addi(buf, 2) : buf);
+  int64_t width = values ? dv : d;
+  NVVM::MBarrierArriveExpectTxOp::create(
+      b, loc, Type(), bar,
+      arith::ConstantIntOp::create(b, loc, i32, bk * width * 2),
+      NVVM::MemScopeKind::CTA, /*relaxed=*/false, Value());
+  Value k0 = i32v(muli(kb, bk));
+  Value map = values ? vMap : kMap;
+  int64_t off = values ? vOff : kOff;
+  for (int64_t cb = 0; cb < width / 64; ++cb) {
+    // The CTA's own shared::cta address, as a shared::cluster one.
+    Value dst = LLVM::AddrSpaceCastOp::create(
+        b, loc, LLVM::LLVMPointerType::get(b.getContext(), 7),
+        sharedPtr(add(aligned,
+                      addi(muli(buf, bk * width * 2), off + cb * bk * 128))));
+    NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+        b, loc, dst, map,
+        ValueRange{arith::ConstantIntOp::create(b, loc, i32, cb * 64), k0,
+                   i32v(kvh), i32v(bIdx)},
+        bar, ValueRange{}, Value(), Value(), NVVM::TMALoadMode::TILE,
+        /*isCTAOnly=*/false, NVVM::CTAGroupKindAttr(), Value());
+  }
+}
+
+/// Waits until the K (or V) tile number `t` of the block (counted over
+/// all its loops) has landed in buffer t % 2: phase parity (t / 2) % 2 of
+/// that buffer's mbarrier.
+void KernelBuilder::tmaWait(Value t, bool values) {
+  Value buf = arith::RemUIOp::create(b, loc, t, idx(2));
+  Value parity = i32v(arith::RemUIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, t, idx(2)), idx(2)));
+  NVVM::MBarrierTryWaitParityOp::create(
+      b, loc, mbarrier(values ? addi(buf, 2) : buf), parity,
+      arith::ConstantIntOp::create(b, loc, i32, 0x989680));
+}
+
+void KernelBuilder::loadTile(Value kb, Value buf) {
+  if (tma) {
+    tmaLoad(kb, buf, /*values=*/false);
+    tmaLoad(kb, buf, /*values=*/true);
+    return;
+  }
+  if (wgmma) {
+    Value k0 = muli(kb, bk);
+    copyRows(k, k0, flatView(addi(muli(buf, bk * d * 2), kOff), bk * d), bk, d,
+             /*kv=*/true);
+    copyRows(v, k0, flatView(addi(muli(buf, bk * dv * 2), vOff), bk * dv), bk,
+             dv,
+             /*kv=*/true);
+    return;
+  }
+  Value ks = kView(buf), vs = vView(buf);
+  int64_t threads = 32 * warps;
+  Value k0 = muli(kb, bk);
+  Value tid = add(muli(warp, 32), lane);
+  auto copy = [&](Value src, Value dst, int64_t width) {
+    int64_t chunksPerRow = width / 8;
+    int64_t total = bk * chunksPerRow;
+    for (int64_t i = 0; i < total; i += threads) {
+      Value c = addi(tid, i);
+      auto body = [&](OpBuilder &, Location) {
+        Value r = arith::DivUIOp::create(b, loc, c, idx(chunksPerRow));
+        Value col =
+            muli(arith::RemUIOp::create(b, loc, c, idx(chunksPerRow)), 8);
+        Value gr = arith::MinUIOp::create(b, loc, add(k0, r), lastKey());
+        nvgpu::DeviceAsyncCopyOp::create(
+            b, loc, dst, ValueRange{r, col}, src,
+            ValueRange{bIdx, kvh, gr, col}, b.getIndexAttr(8),
+            pastEndZeroFill(/*kv=*/true, add(k0, r), bk),
+            /*bypassL1=*/b.getUnitAttr());
+      };
+      if (i + threads <= total) {
+        body(b, loc);
+      } else {
+        Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                              c, idx(total));
+        auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        body(b, loc);
+      }
+    }
+  };
+  copy(k, ks, d);
+  copy(v, vs, dv);
+}
+
+/// The source-element count of a cp.async of 8 elements of key / value
+/// row `row`: 0 past the sequence end (the copy zero-fills the shared
+/// row, so a key past Sk contributes exactly nothing to the tile
+/// products, whatever the clamped source row holds), none (a full copy)
+/// when the sequence is a whole number of tiles or for query rows.
+Value KernelBuilder::pastEndZeroFill(bool kv, Value row, int64_t rows) {
+  if (!kv || (!ShapedType::isDynamic(sk) && sk % rows == 0))
+    return Value();
+  Value inside =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, keyLen());
+  return arith::SelectOp::create(b, loc, inside, idx(8), idx(0));
+}
+
+/// cp.async of rows [r0, r0 + rows) (clamped to the sequence) of `src`
+/// (K or V at [b, kv head], else Q at [b, h]) into a swizzled tile.
+void KernelBuilder::copyRows(Value src, Value r0, Value dst, int64_t rows,
+                             int64_t width, bool kv) {
+  int64_t threads = 32 * warps;
+  Value tid = add(muli(warp, 32), lane);
+  int64_t chunksPerRow = width / 8;
+  int64_t total = rows * chunksPerRow;
+  for (int64_t i = 0; i < total; i += threads) {
+    Value c = addi(tid, i);
+    auto body = [&]() {
+      Value r = arith::DivUIOp::create(b, loc, c, idx(chunksPerRow));
+      Value col = muli(arith::RemUIOp::create(b, loc, c, idx(chunksPerRow)), 8);
+      Value gr = arith::MinUIOp::create(b, loc, add(r0, r),
+                                        kv ? lastKey() : lastQuery());
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, loc, dst, ValueRange{swizzledIndex(r, col, rows)}, src,
+          ValueRange{bIdx, kv ? kvh : hIdx, gr, col}, b.getIndexAttr(8),
+          pastEndZeroFill(kv, add(r0, r), rows),
+          /*bypassL1=*/b.getUnitAttr());
+    };
+    if (i + threads <= total) {
+      body();
+    } else {
+      Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                            c, idx(total));
+      auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      body();
+    }
+  }
+}
