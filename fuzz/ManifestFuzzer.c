@@ -42,12 +42,24 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
       for (i = 0; i < k->numParams; ++i) {
         if (k->params[i].rank < 0 || k->params[i].rank > MAX_RANK)
           abort();
+        /* A dimension is a size, or names a run-time size (then -1). */
         for (d = 0; d < k->params[i].rank; ++d)
-          if (k->params[i].dims[d] < 0)
+          if (k->params[i].sizeOf[d] >= 0
+                  ? k->params[i].sizeOf[d] >= k->numSizes ||
+                        k->params[i].dims[d] != -1
+                  : k->params[i].dims[d] < 0)
             abort();
+        if (k->params[i].isSize &&
+            (k->params[i].size < 0 || k->params[i].size >= k->numSizes))
+          abort();
       }
+      if (k->numSizes < 0 || k->numSizes > MAX_SIZES)
+        abort();
       for (i = 0; i < 3; ++i)
-        if (k->grid[i] < 1 || k->block[i] < 1 || k->block[i] > 1024)
+        if ((k->gridSize[i] < 0 ? k->grid[i] < 1
+                                : k->gridSize[i] >= k->numSizes ||
+                                      k->gridDiv[i] < 1) ||
+            k->block[i] < 1 || k->block[i] > 1024)
           abort();
       if ((k->tileQ == 0) != (k->tileK == 0) || k->tileQ < 0)
         abort();
