@@ -3,9 +3,11 @@
 // sparse_attn.attention -> gpu.launch_func of one kernel per op:
 //
 //   grid (ceil(Sq / BQ), Hq, B), block (32 * warps); warp w owns query rows
-//   [q0 + 16 w, q0 + 16 w + 16) of query block qb = order[blockIdx.x].
+//   [q0 + 16 w, q0 + 16 w + 16) of query block qb = order[blockIdx.x]
+//   (compile-time tables) or gridDim.x - 1 - blockIdx.x (device-built list).
 //   Q fragments (A operand of m16n8k16) live in registers for the kernel.
-//   for kb in full_tiles(qb) ++ partial_tiles(qb):
+//   for kb in full_tiles(qb) ++ partial_tiles(qb)   (or the device-built
+//                                                    list, TileSource.cpp):
 //     K, V tiles -> shared memory (cp.async, 16 bytes per copy)
 //     S  = Q K^T                          mma.sync, K via ldmatrix
 //     S2 = log2(e) * score_mod(scale * S) masked on partial tiles only

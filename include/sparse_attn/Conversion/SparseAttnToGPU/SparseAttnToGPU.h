@@ -27,8 +27,10 @@ struct SparseAttnToGPUOptions {
 std::string wgmmaUnsupported(Operation *op,
                              const SparseAttnToGPUOptions &options);
 
-/// Checks what the GPU lowering needs of `op` (dtypes, static shapes, head
-/// dimensions); emits an error at the op and fails otherwise.
+/// Checks what the GPU lowering needs of `op` (dtypes, static head counts
+/// and head dimensions, table shapes and block sizes, shared memory, the
+/// pattern's code generation); emits an error at the op and fails
+/// otherwise.
 LogicalResult checkLowerableToGPU(Operation *op,
                                   const SparseAttnToGPUOptions &options);
 
