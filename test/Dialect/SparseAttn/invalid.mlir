@@ -695,7 +695,7 @@ func.func @f(%q: tensor<1x4x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x
 
 // -----
 
-// expected-error @+1 {{'sparse_attn.mask' op region must take (b: index, h: index, q: index, k: index), got 3 argument(s) of types ('index', 'index', 'index')}}
+// expected-error @+1 {{'sparse_attn.mask' op region must take (b: index, h: index, q: index, k: index) or (b: index, h: index, q: index, k: index, sq: index, sk: index), got 3 argument(s) of types ('index', 'index', 'index')}}
 sparse_attn.mask @m(%h: index, %q: index, %k: index) {
   %t = arith.constant true
   sparse_attn.yield %t : i1
@@ -703,7 +703,7 @@ sparse_attn.mask @m(%h: index, %q: index, %k: index) {
 
 // -----
 
-// expected-error @+1 {{'sparse_attn.mask' op region must take (b: index, h: index, q: index, k: index), got 4 argument(s) of types ('index', 'index', 'i32', 'index')}}
+// expected-error @+1 {{'sparse_attn.mask' op region must take (b: index, h: index, q: index, k: index) or (b: index, h: index, q: index, k: index, sq: index, sk: index), got 4 argument(s) of types ('index', 'index', 'i32', 'index')}}
 sparse_attn.mask @m(%b: index, %h: index, %q: i32, %k: index) {
   %t = arith.constant true
   sparse_attn.yield %t : i1
@@ -742,7 +742,7 @@ sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {
 
 // -----
 
-// expected-error @+1 {{'sparse_attn.score_mod' op region must take (score: f32, b: index, h: index, q: index, k: index), got 4 argument(s) of types ('index', 'index', 'index', 'index')}}
+// expected-error @+1 {{'sparse_attn.score_mod' op region must take (score: f32, b: index, h: index, q: index, k: index) or (score: f32, b: index, h: index, q: index, k: index, sq: index, sk: index), got 4 argument(s) of types ('index', 'index', 'index', 'index')}}
 sparse_attn.score_mod @s(%b: index, %h: index, %q: index, %k: index) {
   %c = arith.constant 0.0 : f32
   sparse_attn.yield %c : f32

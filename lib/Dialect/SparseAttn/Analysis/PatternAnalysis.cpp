@@ -1,10 +1,15 @@
 //===- PatternAnalysis.cpp - tile classification and mask evaluation ------===//
 
 #include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
+#include "sparse_attn/Dialect/SparseAttn/Analysis/MaskProgram.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/IR/Threading.h"
+#include "llvm/Support/Format.h"
+#include <chrono>
+#include <mutex>
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
 #include <algorithm>
@@ -44,6 +49,54 @@ std::optional<int64_t> mlir::sparse_attn::numTiles(int64_t sq, int64_t sk,
   return n;
 }
 
+namespace {
+/// Progress of a long classification on stderr: nothing during the first
+/// second, then a line about once a second with the fraction done and an
+/// estimate of the time left, and a last line with the total.
+class ClassificationProgress {
+public:
+  ClassificationProgress(ArrayRef<FlatSymbolRefAttr> masks, int64_t total)
+      : total(total), start(Clock::now()), last(start) {
+    llvm::raw_string_ostream os(what);
+    llvm::interleaveComma(masks, os);
+  }
+  ~ClassificationProgress() {
+    if (printed)
+      llvm::errs() << "sparse-attn: classified the tiles of mask " << what
+                   << " in " << llvm::format("%.1f", seconds(Clock::now()))
+                   << " s\n";
+  }
+  void rowDone() {
+    int64_t d = ++done;
+    Clock::time_point now = Clock::now();
+    if (seconds(now) < 1.0)
+      return;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (std::chrono::duration<double>(now - last).count() < 1.0 && printed)
+      return;
+    last = now;
+    printed = true;
+    double t = seconds(now);
+    llvm::errs() << "sparse-attn: classifying the tiles of mask " << what
+                 << ": " << (100 * d / total) << "% after "
+                 << llvm::format("%.1f", t) << " s, about "
+                 << llvm::format("%.1f", t * (total - d) / d) << " s left\n";
+  }
+
+private:
+  using Clock = std::chrono::steady_clock;
+  double seconds(Clock::time_point now) const {
+    return std::chrono::duration<double>(now - start).count();
+  }
+  std::string what;
+  int64_t total;
+  std::atomic<int64_t> done = 0;
+  Clock::time_point start, last;
+  std::mutex mutex;
+  bool printed = false;
+};
+} // namespace
+
 BlockClassification
 mlir::sparse_attn::classifyBlocks(SparsityPatternAttrInterface pattern,
                                   const PatternContext &ctx, int64_t blockQ,
@@ -56,12 +109,33 @@ mlir::sparse_attn::classifyBlocks(SparsityPatternAttrInterface pattern,
   res.numQ = ceilDivPositive(ctx.sq, blockQ);
   res.numK = ceilDivPositive(ctx.sk, blockK);
   res.kinds.resize(res.numQ * res.numK);
-  for (int64_t i = 0; i < res.numQ; ++i) {
+  auto classifyRow = [&](int64_t i) {
     int64_t q0 = i * blockQ, q1 = std::min(ctx.sq, q0 + blockQ);
     for (int64_t j = 0; j < res.numK; ++j) {
       int64_t k0 = j * blockK, k1 = std::min(ctx.sk, k0 + blockK);
       res.kinds[i * res.numK + j] = pattern.classifyTile(ctx, q0, q1, k0, k1);
     }
+  };
+  // Built-in patterns classify a tile in constant or logarithmic time;
+  // custom masks may evaluate elements: rows of tiles in parallel, with
+  // progress reports when it takes long.
+  SmallVector<FlatSymbolRefAttr> custom;
+  pattern.collectCustomMasks(custom);
+  if (custom.empty() || !ctx.customMasks) {
+    for (int64_t i = 0; i < res.numQ; ++i)
+      classifyRow(i);
+    return res;
+  }
+  ClassificationProgress progress(custom, res.numQ);
+  auto step = [&](size_t i) {
+    classifyRow(static_cast<int64_t>(i));
+    progress.rowDone();
+  };
+  if (ctx.customMasks->prepareForThreads(custom)) {
+    mlir::parallelFor(pattern.getContext(), 0, res.numQ, step);
+  } else {
+    for (int64_t i = 0; i < res.numQ; ++i)
+      step(i);
   }
   return res;
 }
@@ -134,10 +208,12 @@ struct MaskInterpreter::Program {
   unsigned numSlots = 0;
   std::vector<Step> steps;
   unsigned result = 0;
+  /// The compiled form of a mask, when it is in the integer subset.
+  std::unique_ptr<MaskProgram> compiled;
 };
 
-MaskInterpreter::MaskInterpreter(Operation *scope)
-    : scope(scope) {}
+MaskInterpreter::MaskInterpreter(Operation *scope, bool compile)
+    : scope(scope), compile(compile) {}
 MaskInterpreter::~MaskInterpreter() = default;
 
 const MaskInterpreter::Program *
@@ -173,6 +249,8 @@ MaskInterpreter::getProgram(FlatSymbolRefAttr name) const {
     }
     prog->steps.push_back(std::move(step));
   }
+  if (auto mask = llvm::dyn_cast<MaskOp>(symbol); mask && compile)
+    prog->compiled = MaskProgram::compile(mask);
   entry = std::move(prog);
   return entry.get();
 }
@@ -408,35 +486,64 @@ static bool runStep(const Step &step, SmallVectorImpl<Slot> &vals,
 static bool runProgram(const MaskInterpreter::Program &prog,
                        SmallVectorImpl<Slot> &vals, StringRef what,
                        FlatSymbolRefAttr name, int64_t b, int64_t h, int64_t q,
-                       int64_t k, bool &error);
+                       int64_t k, std::atomic<bool> &error);
 
-bool MaskInterpreter::evaluate(FlatSymbolRefAttr name, int64_t b, int64_t h,
-                               int64_t q, int64_t k) const {
+bool MaskInterpreter::evaluate(FlatSymbolRefAttr name,
+                               const PatternContext &ctx, int64_t q,
+                               int64_t k) const {
   const Program *prog = getProgram(name);
   if (!prog)
     return false;
+  if (prog->compiled)
+    return prog->compiled->evaluate(ctx.batch, ctx.head, ctx.sq, ctx.sk, q, k);
   SmallVector<Slot, 16> vals(prog->numSlots);
-  vals[0].i = b;
-  vals[1].i = h;
-  vals[2].i = q;
-  vals[3].i = k;
-  if (!runProgram(*prog, vals, "custom mask", name, b, h, q, k, error))
+  int64_t args[] = {ctx.batch, ctx.head, q, k, ctx.sq, ctx.sk};
+  unsigned numArgs = prog->op->getRegion(0).front().getNumArguments();
+  for (unsigned i = 0; i < numArgs; ++i)
+    vals[i].i = args[i];
+  if (!runProgram(*prog, vals, "custom mask", name, ctx.batch, ctx.head, q, k,
+                  error))
     return false;
   return vals[prog->result].i != 0;
 }
 
+TileKind MaskInterpreter::classifyTile(FlatSymbolRefAttr name,
+                                       const PatternContext &ctx, int64_t q0,
+                                       int64_t q1, int64_t k0,
+                                       int64_t k1) const {
+  const Program *prog = getProgram(name);
+  if (prog && prog->compiled)
+    return prog->compiled->classify(ctx.batch, ctx.head, ctx.sq, ctx.sk, q0, q1,
+                                    k0, k1);
+  return CustomMaskEvaluator::classifyTile(name, ctx, q0, q1, k0, k1);
+}
+
+bool MaskInterpreter::prepareForThreads(
+    ArrayRef<FlatSymbolRefAttr> names) const {
+  // After this, lookups of `names` only read the map.
+  for (FlatSymbolRefAttr name : names)
+    getProgram(name);
+  return true;
+}
+
+bool MaskInterpreter::isCompiled(FlatSymbolRefAttr name) const {
+  const Program *prog = getProgram(name);
+  return prog && prog->compiled;
+}
+
 double MaskInterpreter::evaluateScoreMod(FlatSymbolRefAttr name, double s,
                                          int64_t b, int64_t h, int64_t q,
-                                         int64_t k) const {
+                                         int64_t k, int64_t sq,
+                                         int64_t sk) const {
   const Program *prog = getProgram(name);
   if (!prog)
     return s;
   SmallVector<Slot, 16> vals(prog->numSlots);
   vals[0].f = s;
-  vals[1].i = b;
-  vals[2].i = h;
-  vals[3].i = q;
-  vals[4].i = k;
+  int64_t args[] = {b, h, q, k, sq, sk};
+  unsigned numArgs = prog->op->getRegion(0).front().getNumArguments();
+  for (unsigned i = 1; i < numArgs; ++i)
+    vals[i].i = args[i - 1];
   if (!runProgram(*prog, vals, "score_mod", name, b, h, q, k, error))
     return s;
   return vals[prog->result].f;
@@ -445,15 +552,14 @@ double MaskInterpreter::evaluateScoreMod(FlatSymbolRefAttr name, double s,
 static bool runProgram(const MaskInterpreter::Program &prog,
                        SmallVectorImpl<Slot> &vals, StringRef what,
                        FlatSymbolRefAttr name, int64_t b, int64_t h, int64_t q,
-                       int64_t k, bool &error) {
+                       int64_t k, std::atomic<bool> &error) {
   for (const Step &step : prog.steps) {
     if (runStep(step, vals, prog.slots))
       continue;
-    if (!error)
+    if (!error.exchange(true))
       step.op->emitError("cannot evaluate this operation of ")
           << what << " " << name << " at (b, h, q, k) = (" << b << ", " << h
           << ", " << q << ", " << k << ")";
-    error = true;
     return false;
   }
   return true;

@@ -81,7 +81,7 @@ mlir::sparse_attn::computeReference(AttentionOp op, const AttentionProblem &p,
           if (std::isfinite(mag))
             r.scoreBound = std::max(r.scoreBound, mag * std::fabs(p.scale));
           if (scoreMod)
-            s[j] = interp.evaluateScoreMod(scoreMod, s[j], b, h, i, j);
+            s[j] = interp.evaluateScoreMod(scoreMod, s[j], b, h, i, j, p.sq, p.sk);
           m = std::isnan(s[j]) || std::isnan(m) ? NAN : std::max(m, s[j]);
         }
         double l = 0;

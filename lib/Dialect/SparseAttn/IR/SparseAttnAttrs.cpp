@@ -58,6 +58,23 @@ void SparseAttnDialect::registerAttributes() {
 
 CustomMaskEvaluator::~CustomMaskEvaluator() = default;
 
+TileKind CustomMaskEvaluator::classifyTile(FlatSymbolRefAttr name,
+                                           const PatternContext &ctx,
+                                           int64_t q0, int64_t q1, int64_t k0,
+                                           int64_t k1) const {
+  bool anyAllowed = false, anyForbidden = false;
+  for (int64_t q = q0; q < q1; ++q)
+    for (int64_t k = k0; k < k1; ++k) {
+      if (evaluate(name, ctx, q, k))
+        anyAllowed = true;
+      else
+        anyForbidden = true;
+      if (anyAllowed && anyForbidden)
+        return TileKind::Partial;
+    }
+  return anyAllowed ? TileKind::Full : TileKind::Empty;
+}
+
 char mlir::sparse_attn::tileKindChar(TileKind kind) {
   switch (kind) {
   case TileKind::Empty:
@@ -704,13 +721,13 @@ bool CustomAttr::isAllowed(const PatternContext &ctx, int64_t q,
                            int64_t k) const {
   if (!ctx.customMasks)
     return true; // over-approximation without an evaluator
-  return ctx.customMasks->evaluate(getMask(), ctx.batch, ctx.head, q, k);
+  return ctx.customMasks->evaluate(getMask(), ctx, q, k);
 }
 TileKind CustomAttr::classifyTile(const PatternContext &ctx, int64_t q0,
                                   int64_t q1, int64_t k0, int64_t k1) const {
   if (!ctx.customMasks)
     return TileKind::Partial;
-  return classifyTileByScan(*this, ctx, q0, q1, k0, k1);
+  return ctx.customMasks->classifyTile(getMask(), ctx, q0, q1, k0, k1);
 }
 
 //===----------------------------------------------------------------------===//

@@ -703,10 +703,14 @@ void MaskOp::print(OpAsmPrinter &p) {
 }
 LogicalResult MaskOp::verifyRegions() {
   Type index = IndexType::get(getContext());
-  return verifySymbolRegion(*this, getBody(), "sparse_attn.mask",
-                            {index, index, index, index},
-                            "(b: index, h: index, q: index, k: index)",
-                            IntegerType::get(getContext(), 1));
+  // (b, h, q, k), optionally followed by the sizes (Sq, Sk).
+  bool withSizes = getBody().front().getNumArguments() == 6;
+  SmallVector<Type> args(withSizes ? 6 : 4, index);
+  return verifySymbolRegion(
+      *this, getBody(), "sparse_attn.mask", args,
+      "(b: index, h: index, q: index, k: index) or (b: index, h: index, "
+      "q: index, k: index, sq: index, sk: index)",
+      IntegerType::get(getContext(), 1));
 }
 
 ParseResult ScoreModOp::parse(OpAsmParser &parser, OperationState &result) {
@@ -718,7 +722,13 @@ void ScoreModOp::print(OpAsmPrinter &p) {
 LogicalResult ScoreModOp::verifyRegions() {
   Type index = IndexType::get(getContext());
   Type f32 = Float32Type::get(getContext());
+  bool withSizes = getBody().front().getNumArguments() == 7;
+  SmallVector<Type> args{f32, index, index, index, index};
+  if (withSizes)
+    args.append({index, index});
   return verifySymbolRegion(
-      *this, getBody(), "sparse_attn.score_mod", {f32, index, index, index, index},
-      "(score: f32, b: index, h: index, q: index, k: index)", f32);
+      *this, getBody(), "sparse_attn.score_mod", args,
+      "(score: f32, b: index, h: index, q: index, k: index) or (score: f32, "
+      "b: index, h: index, q: index, k: index, sq: index, sk: index)",
+      f32);
 }

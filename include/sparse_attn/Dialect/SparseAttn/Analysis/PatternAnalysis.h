@@ -10,6 +10,7 @@
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -61,25 +62,37 @@ int64_t countAllowedPairs(SparsityPatternAttrInterface pattern,
                           const PatternContext &ctx,
                           const BlockClassification &blocks);
 
-/// Evaluates `sparse_attn.mask` and `sparse_attn.score_mod` symbols by
-/// interpreting their regions: a
-/// fast path for the common arith operations, constant folding otherwise.
+/// Evaluates `sparse_attn.mask` and `sparse_attn.score_mod` symbols.
+/// Masks in the integer subset are compiled (`MaskProgram`): tiles are
+/// classified by abstract interpretation, halving and vectorised element
+/// evaluation. Everything else is interpreted: a fast path for the common
+/// arith operations, constant folding for the rest.
 class MaskInterpreter : public CustomMaskEvaluator {
 public:
   /// Symbols are looked up from `scope` outwards (pass the attention op, so
-  /// that nested symbol tables resolve as the verifier does).
-  explicit MaskInterpreter(Operation *scope);
+  /// that nested symbol tables resolve as the verifier does). With
+  /// `compile` false every evaluation interprets the region (the oracle of
+  /// the property tests).
+  explicit MaskInterpreter(Operation *scope, bool compile = true);
   ~MaskInterpreter() override;
 
-  bool evaluate(FlatSymbolRefAttr name, int64_t b, int64_t h, int64_t q,
+  bool evaluate(FlatSymbolRefAttr name, const PatternContext &ctx, int64_t q,
                 int64_t k) const override;
+  TileKind classifyTile(FlatSymbolRefAttr name, const PatternContext &ctx,
+                        int64_t q0, int64_t q1, int64_t k0,
+                        int64_t k1) const override;
+  bool prepareForThreads(ArrayRef<FlatSymbolRefAttr> names) const override;
 
   /// Evaluates the `sparse_attn.score_mod` symbol `name` in double precision.
   double evaluateScoreMod(FlatSymbolRefAttr name, double s, int64_t b,
-                          int64_t h, int64_t q, int64_t k) const;
+                          int64_t h, int64_t q, int64_t k, int64_t sq,
+                          int64_t sk) const;
 
   /// Whether mask `name` reads its batch or head argument.
   bool usesBatchOrHead(FlatSymbolRefAttr name) const;
+
+  /// Whether mask `name` is compiled (classified without interpretation).
+  bool isCompiled(FlatSymbolRefAttr name) const;
 
   /// Set once an evaluation failed (missing symbol, unsupported operation);
   /// the diagnostic has been emitted at the failing operation.
@@ -91,8 +104,9 @@ private:
   const Program *getProgram(FlatSymbolRefAttr name) const;
 
   Operation *scope;
+  bool compile;
   mutable llvm::DenseMap<Attribute, std::unique_ptr<Program>> programs;
-  mutable bool error = false;
+  mutable std::atomic<bool> error = false;
 };
 
 } // namespace sparse_attn

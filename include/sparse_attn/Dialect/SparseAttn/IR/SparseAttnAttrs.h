@@ -33,13 +33,28 @@ inline int64_t ceilDivPositive(int64_t a, int64_t b) {
 /// Returns 'E', 'P' or 'F'.
 char tileKindChar(TileKind kind);
 
+struct PatternContext;
+
 /// Evaluates user-authored masks (`sparse_attn.mask` symbols).
 class CustomMaskEvaluator {
 public:
   virtual ~CustomMaskEvaluator();
-  /// Whether the mask `name` allows (b, h, q, k).
-  virtual bool evaluate(FlatSymbolRefAttr name, int64_t b, int64_t h,
+  /// Whether the mask `name` allows (q, k) at the batch, head and sizes of
+  /// `ctx`.
+  virtual bool evaluate(FlatSymbolRefAttr name, const PatternContext &ctx,
                         int64_t q, int64_t k) const = 0;
+  /// The exact classification of [q0, q1) x [k0, k1) under mask `name`. The
+  /// default scans `evaluate` with an early exit; evaluators that analyse
+  /// the region do better.
+  virtual TileKind classifyTile(FlatSymbolRefAttr name,
+                                const PatternContext &ctx, int64_t q0,
+                                int64_t q1, int64_t k0, int64_t k1) const;
+  /// Prepares `names` so that `evaluate` and `classifyTile` may then be
+  /// called from several threads at once; false when this evaluator does
+  /// not support that (callers then stay on one thread).
+  virtual bool prepareForThreads(ArrayRef<FlatSymbolRefAttr> names) const {
+    return false;
+  }
 };
 
 /// What a pattern is evaluated against.
