@@ -83,7 +83,7 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
                       "convert-sparse-attn-merge-to-linalg,"
                       "sparse-attn-decompose-online-attention," +
                       "canonicalize,cse," +
-                      (options.polynomialExp ? "sparse-attn-polynomial-exp,"
+                      (options.polynomialMath ? "sparse-attn-polynomial-math,"
                                              : "") +
                       (options.expandBF16 ? "sparse-attn-expand-bf16," : "") +
                       bufferizeAndLowerToLLVM(options.threads, options.bf16Dot,
@@ -104,7 +104,7 @@ void mlir::sparse_attn::buildSparseAttnToNVVMPipeline(
   std::string pipeline = llvm::formatv(
       "sparse-attn-simplify,"
       "convert-sparse-attn-to-gpu{{warps={0} block-k={1} mma={5} tma={6} "
-      "overlap={7}},"
+      "overlap={7} approx-tanh={8}},"
       "nvvm-attach-target{{chip={2} features={3} O={4}},"
       "gpu.module(convert-scf-to-cf,convert-nvgpu-to-nvvm,"
       "convert-gpu-to-nvvm{{use-bare-ptr-memref-call-conv=1},"
@@ -117,7 +117,8 @@ void mlir::sparse_attn::buildSparseAttnToNVVMPipeline(
       options.mma == "auto" && std::string(options.chip) != "sm_90a"
           ? std::string("sync")
           : std::string(options.mma),
-      options.tma ? "true" : "false", options.overlap ? "true" : "false");
+      options.tma ? "true" : "false", options.overlap ? "true" : "false",
+      options.approxTanh ? "true" : "false");
   if (options.binary)
     pipeline += ",gpu-module-to-binary{format=" + std::string(options.format) +
                 "}";

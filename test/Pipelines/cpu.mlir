@@ -31,10 +31,10 @@ func.func @attention(%q: tensor<2x4x100x64xbf16>, %k: tensor<2x2x100x64xbf16>, %
 }
 // The fused kernel's softmax computes exp of its non-positive arguments with
 // its own vector arithmetic (2^n p(f), n by roundeven), not with math.exp, so
-// there is no per-lane libm call with or without polynomial-exp (which
+// there is no per-lane libm call with or without polynomial-math (which
 // rewrites the remaining math.exp, e.g. in a score_mod body).
 // RUN: sparse-attn-opt %s --sparse-attn-to-llvm-cpu | FileCheck %s --check-prefix=NOEXPF
-// RUN: sparse-attn-opt %s --sparse-attn-to-llvm-cpu="polynomial-exp=false" | FileCheck %s --check-prefix=NOEXPF
+// RUN: sparse-attn-opt %s --sparse-attn-to-llvm-cpu="polynomial-math=false" | FileCheck %s --check-prefix=NOEXPF
 // NOEXPF-NOT: llvm.intr.exp
 // NOEXPF: llvm.intr.roundeven
 // NOEXPF-NOT: llvm.intr.exp

@@ -231,6 +231,11 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
     Option<"overlap", "overlap", "bool", /*default=*/"false",
            "With tma: issue the next tile's Q K^T (asynchronous wgmma) "
            "before this tile's softmax, K loaded one tile ahead of V">,
+    Option<"approxTanh", "approx-tanh", "bool", /*default=*/"true",
+           "math.tanh (f32) of score_mod bodies as the hardware "
+           "tanh.approx.f32 (one instruction; maximum relative error "
+           "2^-10.987, below bf16 / f16 resolution; docs/gpu-lowering.md); "
+           "false: the accurate expansion">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

@@ -22,11 +22,12 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
                      "per core; N: OpenMP with N threads. Code built with "
                      "threads != 1 needs libomp at run time"),
       llvm::cl::init(1)};
-  PassOptions::Option<bool> polynomialExp{
-      *this, "polynomial-exp",
-      llvm::cl::desc("Compute the remaining math.exp (score_mod bodies; the "
-                     "kernel's softmax has its own exp) with MLIR's "
-                     "polynomial approximation instead of libm calls"),
+  PassOptions::Option<bool> polynomialMath{
+      *this, "polynomial-math",
+      llvm::cl::desc("Compute math.exp, tanh, log and the other functions of "
+                     "score_mod bodies (the kernel's softmax has its own "
+                     "exp) with MLIR's vector polynomial approximations "
+                     "instead of libm calls"),
       llvm::cl::init(true)};
   PassOptions::Option<bool> bf16Dot{
       *this, "bf16-dot",
@@ -98,6 +99,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("With tma: the next tile's Q K^T overlaps this tile's "
                      "softmax"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> approxTanh{
+      *this, "approx-tanh",
+      llvm::cl::desc("math.tanh of score_mod bodies as tanh.approx.f32 "
+                     "(maximum relative error 2^-10.987)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> binary{
       *this, "binary",
       llvm::cl::desc("Finish with gpu-module-to-binary (false: stop at the "

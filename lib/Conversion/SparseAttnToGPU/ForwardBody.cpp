@@ -62,6 +62,8 @@ Value KernelBuilder::allowed(Value qPos, Value kPos, Value qId, Value kId) {
   in.k = kc;
   in.sq = sq;
   in.sk = sk;
+  in.sqValue = queryLen();
+  in.skValue = keyLen();
   in.symbolScope = op;
   in.querySegmentIds = qSeg;
   in.keySegmentIds = kSeg;
@@ -148,11 +150,13 @@ void KernelBuilder::tile(Value kb, Value buf, bool masked, Value maskIf,
       if (!scoreMod)
         continue;
       Value qPos = e < 2 ? row0c : row1c;
-      x = inlineRegion(
-              b, scoreMod.getBody(),
-              {x, bIdx, hIdx, qPos,
-               arith::MinUIOp::create(b, loc, kPosOf(n, e), lastKey())})
-              .front();
+      FailureOr<Value> m = inlineScoreMod(
+          b, loc, scoreMod, x, bIdx, hIdx, qPos,
+          arith::MinUIOp::create(b, loc, kPosOf(n, e), lastKey()), queryLen(),
+          keyLen());
+      if (failed(m)) // the lengths are always known here
+        llvm::report_fatal_error("sparse-attn: score_mod inlining failed");
+      x = *m;
       x = fmul(x, log2eV);
     }
   auto applyMask = [&](SmallVector<Value> &s) {

@@ -102,6 +102,17 @@ Value GpuPrimitives::ex2(Value x) {
       .getResult(0);
 }
 
+Value GpuPrimitives::tanhApprox(Value x) {
+  auto op = LLVM::InlineAsmOp::create(
+      b, loc, x.getType(), ValueRange{x},
+      b.getStringAttr("tanh.approx.f32 $0, $1;"), b.getStringAttr("=f,f"),
+      /*has_side_effects=*/UnitAttr(), /*is_align_stack=*/UnitAttr(),
+      LLVM::TailCallKindAttr(),
+      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+      ArrayAttr());
+  return op.getResult(0);
+}
+
 Value GpuPrimitives::lg2(Value x) {
   return LLVM::CallIntrinsicOp::create(
              b, loc, f32, b.getStringAttr("llvm.nvvm.lg2.approx.ftz.f"),

@@ -36,6 +36,7 @@
 #include "llvm/Support/ErrorHandling.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -788,6 +789,16 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
       kb.listedBits = sharedI32(plan.bitsOffset, bitsWords);
     kb.body();
     gpu::ReturnOp::create(rw, loc);
+    // Score modifications' tanh as the hardware approximation.
+    if (options.approxTanh)
+      func.walk([&](math::TanhOp t) {
+        if (!t.getType().isF32())
+          return;
+        OpBuilder::InsertionGuard guard(rw);
+        rw.setInsertionPoint(t);
+        GpuPrimitives prims(rw, t.getLoc());
+        rw.replaceOp(t, prims.tanhApprox(t.getOperand()));
+      });
   }
 
   // The launch.
@@ -837,7 +848,8 @@ struct ConvertSparseAttnToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    SparseAttnToGPUOptions options{warps, blockK, mma, tma, overlap};
+    SparseAttnToGPUOptions options{warps, blockK, mma, tma, overlap,
+                                   approxTanh};
     if (mma != "sync" && mma != "wgmma" && mma != "auto") {
       module.emitError(
           "convert-sparse-attn-to-gpu: mma must be sync, wgmma or auto");

@@ -87,6 +87,8 @@ struct Kernel {
   // null.
   Value kvNum, kvIdx, fullNum, fullIdx;
   ScoreModOp scoreMod;
+  /// Whether scoreMod's region runs on vectors (isVectorizableRegion).
+  bool scoreModOnVectors = false;
   ConstantGlobals *tables = nullptr;
   Operation *symbolScope = nullptr;
   /// A tile of a larger problem (tile_of / at): the offsets of batch, query
@@ -97,6 +99,17 @@ struct Kernel {
   /// The problem's sequence lengths for predicates (the op's own Sq / Sk,
   /// or a tile's constant tile_of sizes; kDynamic where unknown).
   int64_t problemSq = ShapedType::kDynamic, problemSk = ShapedType::kDynamic;
+  /// The problem's query (`which` = 0) or key (1) length as an index value:
+  /// the op's own for an op that is its own problem, a tile's constant
+  /// tile_of size, null where unknown.
+  Value problemLength(OpBuilder &b, Location loc, unsigned which) {
+    if (!at[2])
+      return which == 0 ? sq : sk;
+    int64_t n = which == 0 ? problemSq : problemSk;
+    if (ShapedType::isDynamic(n))
+      return Value();
+    return arith::ConstantIndexOp::create(b, loc, n);
+  }
   /// The problem's position of tile position `local` along `dim` (0 batch,
   /// 1 query head, 2 query, 3 key): `local` itself, with no instruction,
   /// when the op is not a tile.

@@ -110,6 +110,8 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   if (FlatSymbolRefAttr name = op.getScoreModAttr())
     kn.scoreMod = llvm::dyn_cast_or_null<ScoreModOp>(
         SymbolTable::lookupNearestSymbolFrom(op, name));
+  kn.scoreModOnVectors =
+      kn.scoreMod && isVectorizableRegion(kn.scoreMod.getBody());
   ConstantGlobals tables(module);
   kn.tables = &tables;
 

@@ -23,9 +23,16 @@ Value modAndMask(OpBuilder &b, Location loc, Kernel &kn, Value s, Value bIdx,
   hIdx = kn.problemPos(b, loc, 1, hIdx);
   qPos = kn.problemPos(b, loc, 2, qPos);
   kPos = kn.problemPos(b, loc, 3, kPos);
-  if (kn.scoreMod)
-    s = inlineRegion(b, kn.scoreMod.getBody(), {s, bIdx, hIdx, qPos, kPos})
-            .front();
+  Value sqV = kn.problemLength(b, loc, 0), skV = kn.problemLength(b, loc, 1);
+  if (kn.scoreMod) {
+    FailureOr<Value> m = inlineScoreMod(b, loc, kn.scoreMod, s, bIdx, hIdx,
+                                        qPos, kPos, sqV, skV);
+    // The op verifier refuses regions that read unknown lengths.
+    if (failed(m))
+      llvm::report_fatal_error("sparse-attn: score_mod inlining failed "
+                               "after verification");
+    s = *m;
+  }
   if (!masked)
     return s;
   PatternCodegenInputs in;
@@ -35,6 +42,8 @@ Value modAndMask(OpBuilder &b, Location loc, Kernel &kn, Value s, Value bIdx,
   in.k = kPos;
   in.sq = kn.problemSq;
   in.sk = kn.problemSk;
+  in.sqValue = sqV;
+  in.skValue = skV;
   in.symbolScope = kn.symbolScope;
   in.querySegmentIds = kn.qSeg;
   in.keySegmentIds = kn.kSeg;
@@ -202,33 +211,55 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
     for (int64_t j = 0; j < n; ++j) {
       Value cj = arith::AddIOp::create(b, loc, c, cIdx(b, loc, j));
       Value col = dot ? dot.getResult(j) : dotCols[j];
-      if (masked && !kn.scoreMod && isVectorizablePattern(kn.maskPattern())) {
-        // The pattern's predicate on vectors of query positions.
+      // Score modification and mask on vectors over the rows, when both
+      // have a vector form; else element by element below.
+      bool vectorMask = !masked || isVectorizablePattern(kn.maskPattern());
+      bool vectorMod = !kn.scoreMod || kn.scoreModOnVectors;
+      if ((masked || kn.scoreMod) && vectorMask && vectorMod) {
         auto idxVec = VectorType::get({kn.bqPad}, b.getIndexType());
         SmallVector<APInt> lanes;
         for (int64_t i = 0; i < kn.bqPad; ++i)
           lanes.push_back(APInt(64, i));
         Value iota = arith::ConstantOp::create(
             b, loc, idxVec, DenseElementsAttr::get(idxVec, lanes));
-        PatternCodegenInputs in;
-        in.lanes = kn.bqPad;
-        in.b = kn.problemPos(b, loc, 0, bIdx);
-        in.h = kn.problemPos(b, loc, 1, hIdx);
-        in.q = arith::AddIOp::create(
+        Value bPos = kn.problemPos(b, loc, 0, bIdx);
+        Value hPos = kn.problemPos(b, loc, 1, hIdx);
+        Value qVec = arith::AddIOp::create(
             b, loc,
             vector::BroadcastOp::create(b, loc, idxVec,
                                         kn.problemPos(b, loc, 2, q0)),
             iota);
-        in.k = vector::BroadcastOp::create(b, loc, idxVec,
-                                           kn.problemPos(b, loc, 3, kPos[j]));
-        in.sq = kn.problemSq;
-        in.sk = kn.problemSk;
-        in.symbolScope = kn.symbolScope;
-        FailureOr<Value> allowed = buildAllowed(b, loc, kn.maskPattern(), in);
-        if (failed(allowed)) // verified by matchAndRewrite
-          llvm::report_fatal_error("sparse-attn: vector pattern code "
-                                   "generation failed after verifying it");
-        col = arith::SelectOp::create(b, loc, *allowed, col, splat(b, -inf));
+        Value kProblem = kn.problemPos(b, loc, 3, kPos[j]);
+        Value sqV = kn.problemLength(b, loc, 0);
+        Value skV = kn.problemLength(b, loc, 1);
+        if (kn.scoreMod) {
+          FailureOr<Value> m = inlineScoreModOnVectors(
+              b, loc, kn.scoreMod, col, bPos, hPos, qVec, kProblem, sqV, skV,
+              kn.bqPad);
+          if (failed(m)) // isVectorizableRegion and the verifier checked it
+            llvm::report_fatal_error("sparse-attn: vector score_mod failed "
+                                     "after checking it");
+          col = *m;
+        }
+        if (masked) {
+          PatternCodegenInputs in;
+          in.lanes = kn.bqPad;
+          in.b = bPos;
+          in.h = hPos;
+          in.q = qVec;
+          in.k = vector::BroadcastOp::create(b, loc, idxVec, kProblem);
+          in.sq = kn.problemSq;
+          in.sk = kn.problemSk;
+          in.sqValue = sqV;
+          in.skValue = skV;
+          in.symbolScope = kn.symbolScope;
+          FailureOr<Value> allowed =
+              buildAllowed(b, loc, kn.maskPattern(), in);
+          if (failed(allowed)) // verified by matchAndRewrite
+            llvm::report_fatal_error("sparse-attn: vector pattern code "
+                                     "generation failed after verifying it");
+          col = arith::SelectOp::create(b, loc, *allowed, col, splat(b, -inf));
+        }
         vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
       } else if (masked || kn.scoreMod) {
         vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});

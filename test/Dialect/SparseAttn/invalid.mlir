@@ -1213,3 +1213,37 @@ func.func @f(%q: tensor<1x2x200x8xf32>, %k: tensor<1x2x100x8xf32>, %i: index) {
   %o = sparse_attn.attention %q, %k, %k tile_of(%i, %c100, %i) at(%i, %i, %i, %i) outs(%init : tensor<1x2x200x8xf32>) {pattern = #sparse_attn.causal} : tensor<1x2x200x8xf32>, tensor<1x2x100x8xf32>, tensor<1x2x100x8xf32> -> tensor<1x2x200x8xf32>
   return
 }
+
+// -----
+// Regions that read the sequence lengths need them known: a tile with
+// non-constant tile_of lengths does not know them.
+
+sparse_attn.mask @br(%b: index, %h: index, %q: index, %k: index, %sq: index, %sk: index) {
+  %ok = arith.cmpi sle, %k, %sk : index
+  sparse_attn.yield %ok : i1
+}
+func.func @f(%q: tensor<1x2x16x8xf32>, %i: index) {
+  %init = tensor.empty() : tensor<1x2x16x8xf32>
+  // expected-error @+1 {{custom mask @br reads the sequence lengths, which a tile with non-constant tile_of lengths does not know}}
+  %o = sparse_attn.attention %q, %q, %q tile_of(%i, %i, %i) at(%i, %i, %i, %i) outs(%init : tensor<1x2x16x8xf32>) {pattern = #sparse_attn.custom<@br>} : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>
+  return
+}
+
+// -----
+
+sparse_attn.score_mod @late(%s: f32, %b: index, %h: index, %q: index, %k: index, %sq: index, %sk: index) {
+  sparse_attn.yield %s : f32
+}
+func.func @f(%q: tensor<1x2x16x8xf32>, %i: index) {
+  %init = tensor.empty() : tensor<1x2x16x8xf32>
+  // expected-error @+1 {{score_mod @late reads the sequence lengths, which a tile with non-constant tile_of lengths does not know}}
+  %o = sparse_attn.attention %q, %q, %q tile_of(%i, %i, %i) at(%i, %i, %i, %i) outs(%init : tensor<1x2x16x8xf32>) {pattern = #sparse_attn.causal, score_mod = @late} : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'sparse_attn.score_mod' op region must take (score: f32, b: index, h: index, q: index, k: index) or (score: f32, b: index, h: index, q: index, k: index, sq: index, sk: index), got 6 argument(s)}}
+sparse_attn.score_mod @six(%s: f32, %b: index, %h: index, %q: index, %k: index, %sq: index) {
+  sparse_attn.yield %s : f32
+}

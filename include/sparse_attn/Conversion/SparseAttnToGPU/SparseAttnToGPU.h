@@ -21,6 +21,8 @@ struct SparseAttnToGPUOptions {
   bool tma = false;
   /// With TMA: issue the next tile's Q K^T before this tile's softmax.
   bool overlap = false;
+  /// math.tanh (f32) of score_mod bodies as tanh.approx.f32.
+  bool approxTanh = true;
 };
 
 /// Why `op` cannot use mma=wgmma with `options` (empty if it can).

@@ -89,6 +89,15 @@ FailureOr<SmallVector<Value>> OnlineAttentionOp::decomposeOperation(
   Value dvV = tensor::DimOp::create(rw, loc, getValue(), 3);
   int64_t B = qT.getDimSize(0), SQ = qT.getDimSize(2), SK = kT.getDimSize(2),
           DV = vT.getDimSize(3);
+  // The problem's lengths for regions that read them: a tile's constant
+  // tile_of sizes, or the op's own (the verifier refuses regions that read
+  // the unknown lengths of a tile).
+  auto problemLength = [&](unsigned i, Value own) -> Value {
+    if (!ShapedType::isDynamic(problem[i]))
+      return arith::ConstantIndexOp::create(rw, loc, problem[i]);
+    return isTile() ? Value() : own;
+  };
+  Value problemSqV = problemLength(1, sqV), problemSkV = problemLength(2, skV);
   auto filled = [&](ArrayRef<int64_t> shape, ArrayRef<Value> dyn,
                     float init) -> Value {
     SmallVector<Value> dynamic;
@@ -167,10 +176,17 @@ FailureOr<SmallVector<Value>> OnlineAttentionOp::decomposeOperation(
         }
         Value sc = arith::MulFOp::create(bb, l, a[0],
                                          cst(bb, l, static_cast<float>(scale)));
-        if (scoreMod)
-          sc = inlineRegion(bb, scoreMod.getBody(),
-                            {sc, pos[0], pos[1], pos[2], pos[3]})
-                   .front();
+        if (scoreMod) {
+          FailureOr<Value> m =
+              inlineScoreMod(bb, l, scoreMod, sc, pos[0], pos[1], pos[2],
+                             pos[3], problemSqV, problemSkV);
+          if (failed(m)) {
+            failedMask = true;
+            yield(bb, l, sc);
+            return;
+          }
+          sc = *m;
+        }
         PatternCodegenInputs in;
         in.b = pos[0];
         in.h = pos[1];
@@ -178,6 +194,8 @@ FailureOr<SmallVector<Value>> OnlineAttentionOp::decomposeOperation(
         in.k = pos[3];
         in.sq = problem[1];
         in.sk = problem[2];
+        in.sqValue = problemSqV;
+        in.skValue = problemSkV;
         in.symbolScope = *this;
         // Segment ids are the op's own: problem positions go back to its.
         auto local = [&](OpBuilder &bb, Location l, Value p, Value off) {

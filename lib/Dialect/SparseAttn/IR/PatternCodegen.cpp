@@ -10,6 +10,7 @@
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -103,6 +104,33 @@ Value PatternCodegen::tableEntry(DenseIntElementsAttr t, int64_t bq,
   return andi(inRange, inputs.loadTable(builder, loc, t, ci, cj));
 }
 
+FailureOr<Value> PatternCodegen::problemSize(unsigned which, StringRef user) {
+  Value v = which == 0 ? inputs.sqValue : inputs.skValue;
+  if (v)
+    return v;
+  int64_t n = which == 0 ? inputs.sq : inputs.sk;
+  if (!ShapedType::isDynamic(n) && n > 0)
+    return arith::ConstantIndexOp::create(builder, loc, n).getResult();
+  return emitError(loc)
+         << user << " reads the " << (which == 0 ? "query" : "key")
+         << " length, which this lowering does not know here";
+}
+
+FailureOr<Value> mlir::sparse_attn::inlineScoreMod(
+    OpBuilder &builder, Location loc, ScoreModOp scoreMod, Value s, Value b,
+    Value h, Value q, Value k, Value sq, Value sk) {
+  SmallVector<Value> args{s, b, h, q, k};
+  if (scoreMod.getBody().getNumArguments() == 7) {
+    if (!sq || !sk)
+      return emitError(loc, "score_mod @")
+             << scoreMod.getSymName()
+             << " reads the sequence lengths, which this lowering does not "
+                "know here";
+    args.append({sq, sk});
+  }
+  return inlineRegion(builder, scoreMod.getBody(), args).front();
+}
+
 FailureOr<TileKindValues> PatternCodegen::classify(Attribute pattern,
                                                    const TileBounds &tile) {
   auto p = llvm::dyn_cast<SparsityPatternAttrInterface>(pattern);
@@ -149,7 +177,7 @@ LogicalResult mlir::sparse_attn::verifyPatternCodegen(Location loc,
   Type pos = lanes ? Type(VectorType::get({lanes}, index)) : index;
   Type i1 = IntegerType::get(ctx, 1);
   Type i64 = IntegerType::get(ctx, 64);
-  SmallVector<Type> types = {index, index, pos, pos, i64, i64, i1};
+  SmallVector<Type> types = {index, index, pos, pos, i64, i64, i1, index, index};
   for (Type t : types)
     scratch->addArgument(t, loc);
   OpBuilder b = OpBuilder::atBlockBegin(scratch);
@@ -161,6 +189,9 @@ LogicalResult mlir::sparse_attn::verifyPatternCodegen(Location loc,
   in.lanes = lanes;
   in.sq = sq;
   in.sk = sk;
+  // The lowerings pass the run-time lengths.
+  in.sqValue = scratch->getArgument(7);
+  in.skValue = scratch->getArgument(8);
   in.symbolScope = symbolScope;
   auto qId = [&](OpBuilder &, Location, Value, Value) {
     return scratch->getArgument(4);
@@ -236,6 +267,75 @@ SmallVector<Value> mlir::sparse_attn::inlineRegion(OpBuilder &builder,
   for (Value v : block.getTerminator()->getOperands())
     results.push_back(map.lookupOrDefault(v));
   return results;
+}
+
+bool mlir::sparse_attn::isVectorizableRegion(Region &region) {
+  for (Operation &op : region.front().without_terminator())
+    if (!op.hasTrait<OpTrait::ConstantLike>() &&
+        !(op.hasTrait<OpTrait::Elementwise>() &&
+          op.hasTrait<OpTrait::Vectorizable>()))
+      return false;
+  return true;
+}
+
+FailureOr<SmallVector<Value>> mlir::sparse_attn::inlineRegionOnVectors(
+    OpBuilder &builder, Location loc, Region &region, ValueRange args,
+    int64_t lanes) {
+  Block &block = region.front();
+  IRMapping map;
+  map.map(block.getArguments(), args);
+  auto vectorOf = [&](Type t) { return VectorType::get({lanes}, t); };
+  auto asVector = [&](Value v) -> Value {
+    if (llvm::isa<VectorType>(v.getType()))
+      return v;
+    return vector::BroadcastOp::create(builder, loc, vectorOf(v.getType()), v);
+  };
+  for (Operation &op : block.without_terminator()) {
+    bool onVectors = llvm::any_of(op.getOperands(), [&](Value v) {
+      return llvm::isa<VectorType>(map.lookupOrDefault(v).getType());
+    });
+    if (!onVectors) {
+      builder.clone(op, map);
+      continue;
+    }
+    if (!op.hasTrait<OpTrait::Elementwise>() ||
+        !op.hasTrait<OpTrait::Vectorizable>())
+      return emitError(op.getLoc(), "cannot apply '")
+             << op.getName() << "' to vectors";
+    OperationState state(op.getLoc(), op.getName());
+    for (Value v : op.getOperands())
+      state.addOperands(asVector(map.lookupOrDefault(v)));
+    for (Type t : op.getResultTypes())
+      state.addTypes(vectorOf(t));
+    for (NamedAttribute a : op.getDiscardableAttrs())
+      state.addAttribute(a.getName(), a.getValue());
+    state.propertiesAttr = op.getPropertiesAsAttribute();
+    Operation *vec = builder.create(state);
+    map.map(op.getResults(), vec->getResults());
+  }
+  SmallVector<Value> results;
+  for (Value v : block.getTerminator()->getOperands())
+    results.push_back(asVector(map.lookupOrDefault(v)));
+  return results;
+}
+
+FailureOr<Value> mlir::sparse_attn::inlineScoreModOnVectors(
+    OpBuilder &builder, Location loc, ScoreModOp scoreMod, Value s, Value b,
+    Value h, Value q, Value k, Value sq, Value sk, int64_t lanes) {
+  SmallVector<Value> args{s, b, h, q, k};
+  if (scoreMod.getBody().getNumArguments() == 7) {
+    if (!sq || !sk)
+      return emitError(loc, "score_mod @")
+             << scoreMod.getSymName()
+             << " reads the sequence lengths, which this lowering does not "
+                "know here";
+    args.append({sq, sk});
+  }
+  FailureOr<SmallVector<Value>> r =
+      inlineRegionOnVectors(builder, loc, scoreMod.getBody(), args, lanes);
+  if (failed(r))
+    return failure();
+  return r->front();
 }
 
 //===----------------------------------------------------------------------===//
@@ -595,7 +695,14 @@ FailureOr<Value> CustomAttr::buildAllowed(PatternCodegen &g) const {
             : nullptr);
   if (!mask)
     return emitError(g.getLoc(), "custom mask ") << getMask() << " not found";
-  return inlineRegion(g.getBuilder(), mask.getBody(),
-                      {g.batchIdx(), g.headIdx(), g.queryPos(), g.keyPos()})
-      .front();
+  SmallVector<Value> args{g.batchIdx(), g.headIdx(), g.queryPos(),
+                          g.keyPos()};
+  if (mask.getBody().getNumArguments() == 6) {
+    std::string user = ("custom mask @" + getMask().getValue()).str();
+    FailureOr<Value> sq = g.problemSize(0, user), sk = g.problemSize(1, user);
+    if (failed(sq) || failed(sk))
+      return failure();
+    args.append({*sq, *sk});
+  }
+  return inlineRegion(g.getBuilder(), mask.getBody(), args).front();
 }

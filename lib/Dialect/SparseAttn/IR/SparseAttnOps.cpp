@@ -457,10 +457,20 @@ LogicalResult AttentionOp::verifyBlockTables(int64_t b, int64_t hq,
 }
 
 /// The custom masks and the score modification name symbols of their kind.
+/// `lengthsKnown`: whether lowerings know the problem's Sq and Sk (false for
+/// a tile whose tile_of lengths are not constants), which regions that take
+/// (sq, sk) need.
 static LogicalResult verifyPatternSymbols(Operation *self,
                                           SparsityPatternAttrInterface pattern,
                                           FlatSymbolRefAttr scoreMod,
-                                          SymbolTableCollection &symbolTable) {
+                                          SymbolTableCollection &symbolTable,
+                                          bool lengthsKnown) {
+  auto readsLengths = [&](StringRef what, FlatSymbolRefAttr name) {
+    return self->emitOpError()
+           << what << " " << name
+           << " reads the sequence lengths, which a tile with non-constant "
+              "tile_of lengths does not know";
+  };
   SmallVector<FlatSymbolRefAttr> masks;
   pattern.collectCustomMasks(masks);
   for (FlatSymbolRefAttr name : masks) {
@@ -471,6 +481,9 @@ static LogicalResult verifyPatternSymbols(Operation *self,
       return self->emitOpError("custom mask ")
              << name << " refers to '" << op->getName()
              << "', not a sparse_attn.mask";
+    if (!lengthsKnown &&
+        llvm::cast<MaskOp>(op).getBody().getNumArguments() == 6)
+      return readsLengths("custom mask", name);
   }
   if (FlatSymbolRefAttr name = scoreMod) {
     Operation *op = symbolTable.lookupNearestSymbolFrom(self, name);
@@ -480,14 +493,20 @@ static LogicalResult verifyPatternSymbols(Operation *self,
       return self->emitOpError("score_mod ")
              << name << " refers to '" << op->getName()
              << "', not a sparse_attn.score_mod";
+    if (!lengthsKnown &&
+        llvm::cast<ScoreModOp>(op).getBody().getNumArguments() == 7)
+      return readsLengths("score_mod", name);
   }
   return success();
 }
 
 LogicalResult
 AttentionOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  std::array<int64_t, 3> problem = getProblemShape();
+  bool lengthsKnown = !isTile() || (!ShapedType::isDynamic(problem[1]) &&
+                                    !ShapedType::isDynamic(problem[2]));
   return verifyPatternSymbols(*this, getPattern(), getScoreModAttr(),
-                              symbolTable);
+                              symbolTable, lengthsKnown);
 }
 
 //===----------------------------------------------------------------------===//
@@ -535,8 +554,12 @@ LogicalResult OnlineAttentionOp::verify() {
 
 LogicalResult
 OnlineAttentionOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  std::array<int64_t, 3> problem =
+      problemShape(getProblemSizes(), getQuery(), getKey());
+  bool lengthsKnown = !isTile() || (!ShapedType::isDynamic(problem[1]) &&
+                                    !ShapedType::isDynamic(problem[2]));
   return verifyPatternSymbols(*this, getPattern(), getScoreModAttr(),
-                              symbolTable);
+                              symbolTable, lengthsKnown);
 }
 
 namespace {

@@ -20,6 +20,8 @@
 namespace mlir {
 namespace sparse_attn {
 
+class ScoreModOp;
+
 /// What the predicate is built from. Positions are `index` values.
 struct PatternCodegenInputs {
   /// Positions. With `lanes` > 0, q and k are vector<lanes x index> values
@@ -30,6 +32,10 @@ struct PatternCodegenInputs {
   /// Static sequence lengths (ShapedType::kDynamic if unknown); `random`
   /// needs them to build its block table.
   int64_t sq = 0, sk = 0;
+  /// The problem's sequence lengths at run time (index), for patterns and
+  /// mask regions that read them; when null, the static `sq` / `sk` are
+  /// used, and a pattern that needs an unknown one is refused.
+  Value sqValue, skValue;
   /// Segment id (any integer type) of query / key position `pos` of batch
   /// `b`; only called for patterns that read segment ids. When unset, the
   /// ids are loaded from the [B, S] memrefs querySegmentIds / keySegmentIds.
@@ -89,6 +95,10 @@ public:
   Value queryPos() const { return inputs.q; }
   Value keyPos() const { return inputs.k; }
 
+  /// The problem's query (`which` = 0) or key (1) length as an index value;
+  /// fails with a diagnostic naming `user` when it is not known here.
+  FailureOr<Value> problemSize(unsigned which, StringRef user);
+
   /// Constants shaped like the positions (index) and the predicate (i1).
   Value index(int64_t v);
   Value boolean(bool v);
@@ -110,6 +120,14 @@ private:
   Location loc;
   const PatternCodegenInputs &inputs;
 };
+
+/// The region of `scoreMod` applied to the score `s` at (b, h, q, k), with
+/// the problem's lengths `sq`, `sk` (index values, null when unknown) for a
+/// region that takes them. Fails with a diagnostic at `loc` when the region
+/// reads a length that is not known.
+FailureOr<Value> inlineScoreMod(OpBuilder &builder, Location loc,
+                                ScoreModOp scoreMod, Value s, Value b, Value h,
+                                Value q, Value k, Value sq, Value sk);
 
 /// Emits `allowed(b, h, q, k)` of `pattern` as an i1 (or vector) value.
 /// Fails with a diagnostic at `loc` for patterns that cannot be generated
@@ -138,6 +156,27 @@ LogicalResult verifyPatternCodegen(Location loc, Attribute pattern,
 /// its arguments replaced by `args`; returns the values it yields.
 SmallVector<Value> inlineRegion(OpBuilder &builder, Region &region,
                                 ValueRange args);
+
+/// Whether every operation of `region` can run on vectors: constants and
+/// element-wise operations (`ElementwiseMappable`: arith, math).
+bool isVectorizableRegion(Region &region);
+
+/// `region` inlined with `args` of mixed shapes: an operation with a
+/// vector<lanes x ...> operand is rebuilt on vectors (scalar operands
+/// broadcast), the others are cloned as scalars. Results are vectors.
+/// Fails when an operation that must become a vector is not element-wise.
+FailureOr<SmallVector<Value>> inlineRegionOnVectors(OpBuilder &builder,
+                                                    Location loc,
+                                                    Region &region,
+                                                    ValueRange args,
+                                                    int64_t lanes);
+
+/// inlineScoreMod on vectors: `s` and `q` are vector<lanes x ...>, the
+/// other positions and the lengths scalars.
+FailureOr<Value> inlineScoreModOnVectors(OpBuilder &builder, Location loc,
+                                         ScoreModOp scoreMod, Value s, Value b,
+                                         Value h, Value q, Value k, Value sq,
+                                         Value sk, int64_t lanes);
 
 /// Whether `pattern` has the vector form (its `supportsVectorCodegen`).
 bool isVectorizablePattern(Attribute pattern);

@@ -93,14 +93,19 @@ def SparseAttnOMPSchedule : Pass<"sparse-attn-omp-schedule", "::mlir::ModuleOp">
   let dependentDialects = ["::mlir::omp::OpenMPDialect"];
 }
 
-def SparseAttnPolynomialExp : Pass<"sparse-attn-polynomial-exp"> {
-  let summary = "Replace math.exp by MLIR's polynomial approximation";
+def SparseAttnPolynomialMath : Pass<"sparse-attn-polynomial-math"> {
+  let summary = "Replace math functions by MLIR's polynomial approximations";
   let description = [{
-    `math.exp` on vectors otherwise becomes one libm call per lane; the
-    polynomial approximation (range reduction and a minimax polynomial, as
-    upstream's `populateMathPolynomialApproximationPatterns` builds it) stays
-    in vector registers. Its error is a few ulp of f32, far below the 1e-5
-    relative tolerance of f32 results. Only `math.exp` is rewritten.
+    `math.exp` (and the functions of a `score_mod` body) on vectors
+    otherwise become one libm call per lane; the polynomial approximations
+    (range reduction and minimax polynomials or rational functions, as
+    upstream's `populateMathPolynomialApproximationPatterns` builds them)
+    stay in vector registers. Rewritten: `math.exp`, `math.expm1`,
+    `math.tanh`, `math.log`, `math.log2`, `math.log1p`, `math.erf`
+    (f32; f16 / bf16 through f32). Their errors are a few f32 ulp
+    (`docs/cpu-lowering.md` lists the bounds measured against float64 by
+    `test/Integration/score-mods.test`), far below the 1e-5 relative
+    tolerance of f32 results. Other math functions keep their libm calls.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
