@@ -38,6 +38,23 @@ def bench_cases():
                             dtype="bf16", lse=False, docs=0,
                             tables=dict(block=[128, 128], bp="B", hp="q", gen="topk",
                                         k=16, seed=1)))
+    # Chunked causal written as a mask region (issue #14): classified at
+    # compile time by abstract interpretation, against FlexAttention's
+    # mask_mod of the same predicate.
+    for S, B in ((8192, 4), (32768, 1)):
+        out.append(dict(name="chunked_region_S%d_D128" % S, case="chunked_region",
+                        pattern=("custom", "chunked", 2048), B=B, H=16, Hkv=16,
+                        Sq=S, Sk=S, D=128, dtype="bf16", lse=False, docs=0))
+    # Tanh soft-capping (Gemma 2, cap 30) on causal: FlexAttention gets the
+    # same score_mod; the accurate-tanh artifact shows what tanh.approx buys.
+    for S, B in ((8192, 4), (32768, 1)):
+        for D in (64, 128):
+            base = dict(case="causal_softcap", pattern=("causal",), B=B, H=16, Hkv=16,
+                        Sq=S, Sk=S, D=D, dtype="bf16", lse=False, docs=0, softcap=30.0)
+            out.append(dict(base, name="softcap_S%d_D%d" % (S, D)))
+            if D == 128:
+                out.append(dict(base, name="softcap_accurate_S%d_D%d" % (S, D),
+                                approx_tanh=False))
     # Run-time lengths: the same patterns compiled with dynamic B, Sq, Sk
     # (one artifact, tiles classified on the device) against the static
     # kernels above, in the same run.
@@ -142,4 +159,17 @@ def check_cases():
     out.append(dict(name="check_empty_rows", case="intersect",
                     pattern=("intersect", [("causal",), ("window", 0, 10)]),
                     B=1, H=2, Hkv=2, Sq=200, Sk=200, D=64, dtype="bf16", lse=True, docs=0))
+    out.append(dict(name="check_chunked_region", case="chunked_region",
+                    pattern=("custom", "chunked", 192), B=2, H=4, Hkv=2, Sq=1000,
+                    Sk=1000, D=128, dtype="bf16", lse=True, docs=0))
+    # Tanh soft-capping with tanh.approx.f32 against the float32 reference
+    # (its 2^-11 relative error is below bf16 / f16 resolution), with a
+    # small cap so tanh is far from linear; Sq != Sk and f16 too.
+    for D in (64, 128):
+        out.append(dict(name="check_softcap_D%d" % D, case="causal_softcap",
+                        pattern=("causal",), B=2, H=4, Hkv=2, Sq=1000, Sk=1000, D=D,
+                        dtype="bf16", lse=True, docs=0, softcap=2.0))
+    out.append(dict(name="check_softcap_rect_f16", case="window_softcap",
+                    pattern=("window", 50, 400), B=1, H=2, Hkv=1, Sq=300, Sk=1100, D=64,
+                    dtype="f16", lse=True, docs=0, softcap=1.5))
     return out + table_check_cases() + dynamic_check_cases()

@@ -11,6 +11,7 @@ import argparse, json, os, re, shutil, subprocess, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, ".."))  # bench/regions.py
 from sparse_attn.reference import to_mlir  # noqa: E402
 import configs  # noqa: E402
 import tables  # noqa: E402
@@ -50,6 +51,20 @@ def module_text(c):
         if "full_indices" in ty:
             tabs += " full_tables(%%fn, %%fi : %s, %s)" % (ty["full_num_blocks"], ty["full_indices"])
         attrs += ", table_block = array<i64: %d, %d>" % tuple(c["tables"]["block"])
+    mods = ""
+    if c.get("softcap"):
+        # Gemma-2 soft-capping: cap * tanh(s / cap), the same function the
+        # harness gives FlexAttention as score_mod.
+        mods = ("sparse_attn.score_mod @softcap(%%s: f32, %%b: index, %%h: index, "
+                "%%q: index, %%k: index) {\n"
+                "  %%inv = arith.constant %r : f32\n  %%cap = arith.constant %r : f32\n"
+                "  %%x = arith.mulf %%s, %%inv : f32\n  %%t = math.tanh %%x : f32\n"
+                "  %%r = arith.mulf %%t, %%cap : f32\n  sparse_attn.yield %%r : f32\n}\n"
+                ) % (1.0 / c["softcap"], float(c["softcap"]))
+        attrs += ", score_mod = @softcap"
+    if c["pattern"][0] == "custom":
+        from regions import region
+        mods += region(c["pattern"])[0]
     res = q + (", " + lse if c["lse"] else "")
     results = "%o, %lse" if c["lse"] else "%o"
     inits = pre + "  %%o_init = tensor.empty(%s) : %s\n" % (sizes, q)
@@ -57,7 +72,7 @@ def module_text(c):
     if c["lse"]:
         inits += "  %%lse_init = tensor.empty(%s) : %s\n" % (sizes, lse)
         outs += ", %lse_init"
-    return ("func.func @attention(%s) -> (%s) {\n%s"
+    return mods + ("func.func @attention(%s) -> (%s) {\n%s"
             "  %s = sparse_attn.attention %%q, %%k, %%v%s%s outs(%s : %s) {%s}\n"
             "      : %s, %s, %s -> %s\n"
             "  return %s : %s\n}\n") % (args, res, inits, results, segs, tabs, outs, res,
@@ -92,7 +107,8 @@ def main():
         r = subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=%d" % a.warps,
                             "--block-k=%d" % a.block_k, "--mma=" + a.mma]
                            + (["--tma=false"] if a.no_tma else [])
-                           + (["--overlap"] if a.overlap else []),
+                           + (["--overlap"] if a.overlap else [])
+                           + (["--approx-tanh=false"] if c.get("approx_tanh") is False else []),
                            stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
             # e.g. mma=wgmma needs D % 64 == 0: report and go on.

@@ -100,6 +100,8 @@ def reference(c, t, mask):
     k = k.repeat_interleave(g, dim=1)
     v = v.repeat_interleave(g, dim=1)
     s = (q @ k.transpose(-1, -2)) / math.sqrt(c["D"])
+    if c.get("softcap"):
+        s = c["softcap"] * torch.tanh(s / c["softcap"])
     s = s.masked_fill(~mask, float("-inf"))
     lse = torch.logsumexp(s, dim=-1)
     p = torch.softmax(s, dim=-1).nan_to_num(0.0)
@@ -223,12 +225,16 @@ def run_case(a, name, d, c, kernel):
                     mask_mod=mm, seq_lengths=(S, S))
             else:
                 bm = create_block_mask(mm, B=None, H=None, Q_LEN=S, KV_LEN=S, device=dev) if mm else None
+            sm = None
+            if c.get("softcap"):
+                cap = float(c["softcap"])
+                sm = lambda score, b, h, qi, ki: cap * torch.tanh(score / cap)
             t0 = time.time()
-            fo = flex(q, k, v, block_mask=bm)
+            fo = flex(q, k, v, block_mask=bm, score_mod=sm)
             torch.cuda.synchronize()
             first = time.time() - t0
             diff = (fo.float() - out).abs().max().item()
-            fms = bench(lambda: flex(q, k, v, block_mask=bm))
+            fms = bench(lambda: flex(q, k, v, block_mask=bm, score_mod=sm))
             emit(sys="flex", **rec, ms=round(fms, 4), density=round(dens, 5),
                  eff_tflops=round(flops / fms / 1e9, 1), first_call_s=round(first, 1),
                  max_abs_diff_vs_sparse_attn=diff, ratio_sparse_attn_over_flex=round(fms / ms, 3))

@@ -69,6 +69,7 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
   pipeline.mma = options.mma;
   pipeline.tma = options.tma;
   pipeline.overlap = options.overlap;
+  pipeline.approxTanh = options.approxTanh;
   pipeline.optLevel = options.optLevel;
   buildSparseAttnToNVVMPipeline(pm, pipeline);
   if (failed(pm.run(*clone))) {
@@ -126,7 +127,8 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
   os << "# chip " << options.chip << ", features " << options.features
      << ", warps " << options.warps << ", block-k " << options.blockK
      << ", mma " << options.mma << (options.tma ? ", tma" : "")
-     << (options.overlap ? ", overlap" : "") << "\n";
+     << (options.overlap ? ", overlap" : "")
+     << (options.approxTanh ? "" : ", accurate tanh") << "\n";
   SymbolTable symbols(*clone);
   bool ok = true;
   clone->walk([&](gpu::LaunchFuncOp launch) {

@@ -87,6 +87,11 @@ cl::opt<bool> overlap("overlap",
                       cl::desc("cuda: with TMA, issue the next tile's Q K^T "
                                "before this tile's softmax"),
                       cl::init(false), cl::cat(category));
+cl::opt<bool> approxTanh(
+    "approx-tanh",
+    cl::desc("cuda: math.tanh of score_mod bodies as tanh.approx.f32 "
+             "(default; --approx-tanh=false: the accurate expansion)"),
+    cl::init(true), cl::cat(category));
 cl::opt<std::string> headerFile("header",
                                 cl::desc("Also write a C header of the ABI"),
                                 cl::value_desc("file.h"), cl::cat(category));
@@ -164,6 +169,7 @@ int main(int argc, char **argv) {
     cuda.mma = mma;
     cuda.tma = tma;
     cuda.overlap = overlap;
+    cuda.approxTanh = approxTanh;
     std::string message;
     if (failed(sparse_attn::compileToCudaArtifact(module, cuda, message)))
       return fail(message);

@@ -55,6 +55,8 @@ struct CudaArtifactOptions {
   bool tma = true;
   /// With TMA: the next tile's Q K^T overlaps this tile's softmax.
   bool overlap = false;
+  /// math.tanh of score_mod bodies as tanh.approx.f32.
+  bool approxTanh = true;
   int64_t optLevel = 3;
 };
 
