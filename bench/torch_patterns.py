@@ -52,9 +52,11 @@ def allowed(p, q, k, ctx):
     if kind == "dense":
         return (q >= 0) & (k >= 0)
     if kind == "causal":
-        return k <= q
+        off = ctx.sk - ctx.sq if p[1:] == ("bottom_right",) else 0
+        return k <= q + off
     if kind == "window":
-        return (k >= q - p[1]) & (k <= q + p[2])
+        off = ctx.sk - ctx.sq if p[3:] == ("bottom_right",) else 0
+        return (k >= q + off - p[1]) & (k <= q + off + p[2])
     if kind == "dilated":
         return (k >= q - p[1]) & (k <= q + p[2]) & (torch.remainder(q - k, p[3]) == 0)
     if kind == "strided":

@@ -70,6 +70,8 @@ const char *kPatterns[] = {
     "#sparse_attn.window<before = 0, after = 0>",
     "#sparse_attn.window<before = 7, after = 0>",
     "#sparse_attn.window<before = 3, after = 11>",
+    "#sparse_attn.causal<align = bottom_right>",
+    "#sparse_attn.window<before = 5, after = 2, align = bottom_right>",
     "#sparse_attn.dilated<before = 12, after = 12, dilation = 3>",
     "#sparse_attn.dilated<before = 5, after = 0, dilation = 1>",
     "#sparse_attn.dilated<before = 20, after = 4, dilation = 7>",
@@ -170,10 +172,10 @@ Attribute randomPattern(MLIRContext *ctx, std::mt19937_64 &rng, int depth) {
   switch (kind) {
   case 0:
     return DensePatternAttr::get(ctx);
-  case 1:
-    return CausalAttr::get(ctx);
+  case 1: // one in three aligned to the bottom-right corner
+    return CausalAttr::get(ctx, pick(3) == 0);
   case 2:
-    return WindowAttr::get(ctx, pick(6), pick(6));
+    return WindowAttr::get(ctx, pick(6), pick(6), pick(3) == 0);
   case 3:
     return DilatedAttr::get(ctx, pick(8), pick(8), 1 + pick(3));
   case 4:
@@ -223,7 +225,8 @@ TEST_F(PatternTest, SimplifyPreservesTheAllowedSet) {
     Attribute p = randomPattern(&context, rng, 3);
     Attribute s = simplifyPattern(p);
     changed += s != p;
-    ASSERT_TRUE(sameAllowedSet(p, s, 24, 24) && sameAllowedSet(p, s, 17, 29))
+    ASSERT_TRUE(sameAllowedSet(p, s, 24, 24) && sameAllowedSet(p, s, 17, 29) &&
+                sameAllowedSet(p, s, 29, 17))
         << str(p) << "\n  simplified to " << str(s);
     // Idempotent.
     ASSERT_EQ(simplifyPattern(s), s) << str(p);
@@ -240,14 +243,18 @@ TEST_F(PatternTest, SubPatternIsSound) {
     if (!isSubPattern(a, b))
       continue;
     ++claimed;
-    PatternContext ctx(24, 24);
     auto pa = llvm::cast<SparsityPatternAttrInterface>(a);
     auto pb = llvm::cast<SparsityPatternAttrInterface>(b);
-    for (int64_t q = 0; q < 24; ++q)
-      for (int64_t k = 0; k < 24; ++k)
-        ASSERT_TRUE(!pa.isAllowed(ctx, q, k) || pb.isAllowed(ctx, q, k))
-            << str(a) << " claimed inside " << str(b) << " at " << q << ", "
-            << k;
+    // Sq != Sk too: there the alignments differ.
+    for (auto [sq, sk] : {std::pair<int64_t, int64_t>{24, 24}, {17, 29},
+                          {29, 17}}) {
+      PatternContext ctx(sq, sk);
+      for (int64_t q = 0; q < sq; ++q)
+        for (int64_t k = 0; k < sk; ++k)
+          ASSERT_TRUE(!pa.isAllowed(ctx, q, k) || pb.isAllowed(ctx, q, k))
+              << str(a) << " claimed inside " << str(b) << " at " << q
+              << ", " << k << " (" << sq << "x" << sk << ")";
+    }
   }
   EXPECT_GT(claimed, 100);
 }
@@ -307,7 +314,7 @@ namespace {
 /// constant (empty, full) flags, in order.
 std::vector<std::pair<bool, bool>>
 runtimeKinds(MLIRContext &ctx, Attribute pattern,
-             ArrayRef<std::array<int64_t, 4>> tiles) {
+             ArrayRef<std::array<int64_t, 4>> tiles, int64_t sq, int64_t sk) {
   ctx.allowUnregisteredDialects();
   Location loc = UnknownLoc::get(&ctx);
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
@@ -318,6 +325,8 @@ runtimeKinds(MLIRContext &ctx, Attribute pattern,
     Value *vs[4] = {&bounds.q0, &bounds.q1, &bounds.k0, &bounds.k1};
     for (int i = 0; i < 4; ++i)
       *vs[i] = arith::ConstantIndexOp::create(b, loc, t[i]);
+    bounds.sq = arith::ConstantIndexOp::create(b, loc, sq);
+    bounds.sk = arith::ConstantIndexOp::create(b, loc, sk);
     FailureOr<TileKindValues> kind = buildTileKind(b, loc, pattern, bounds);
     EXPECT_TRUE(succeeded(kind));
     flags.push_back(kind->empty);
@@ -348,7 +357,7 @@ TEST_F(PatternTest, RuntimeTileClassifiersAreSound) {
     // Exact, not only sound, where the classifier is designed to be: these
     // must never leave a full or an empty tile partial.
     StringRef t(text);
-    bool exact = t == "#sparse_attn.dense" || t == "#sparse_attn.causal" ||
+    bool exact = t == "#sparse_attn.dense" || t.starts_with("#sparse_attn.causal") ||
                  t.starts_with("#sparse_attn.window") ||
                  t.starts_with("#sparse_attn.prefix") ||
                  t.starts_with("#sparse_attn.global");
@@ -363,7 +372,7 @@ TEST_F(PatternTest, RuntimeTileClassifiersAreSound) {
         tiles.push_back({q0, q1, k0, k1});
       }
       std::vector<std::pair<bool, bool>> kinds =
-          runtimeKinds(context, p, tiles);
+          runtimeKinds(context, p, tiles, sq, sk);
       ASSERT_EQ(kinds.size(), tiles.size());
       for (size_t i = 0; i < tiles.size(); ++i) {
         auto [q0, q1, k0, k1] = tiles[i];

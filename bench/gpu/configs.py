@@ -80,6 +80,13 @@ def dynamic_check_cases():
         out.append(dict(base, name="check_dynamic_window_D%d" % D, case="window",
                         pattern=("window", 100, 37), D=D, B=2, Sq=1000, Sk=1000,
                         dynamic=["B", "Sq", "Sk"], runs=sizes))
+    # Bottom-right alignment (decode, chunked prefill): the tiles are
+    # classified on the device from the run-time Sk - Sq.
+    out.append(dict(base, name="check_dynamic_causal_br", case="causal_br",
+                    pattern=("causal", "bottom_right"), D=128, B=2, Sq=1000, Sk=1000,
+                    dynamic=["B", "Sq", "Sk"],
+                    runs=sizes + [dict(B=2, Sq=1, Sk=3000), dict(B=1, Sq=200, Sk=2500),
+                                  dict(B=1, Sq=700, Sk=130)]))
     out.append(dict(base, name="check_dynamic_causal_sync", case="causal", pattern=("causal",),
                     D=32, B=2, Sq=1000, Sk=1000, dynamic=["Sq", "Sk"],
                     runs=[dict(Sq=1, Sk=1), dict(Sq=777, Sk=777), dict(Sq=100, Sk=1000),
@@ -159,6 +166,12 @@ def check_cases():
     out.append(dict(name="check_empty_rows", case="intersect",
                     pattern=("intersect", [("causal",), ("window", 0, 10)]),
                     B=1, H=2, Hkv=2, Sq=200, Sk=200, D=64, dtype="bf16", lse=True, docs=0))
+    out.append(dict(name="check_causal_br_rect", case="causal_br",
+                    pattern=("causal", "bottom_right"), B=1, H=2, Hkv=2, Sq=300, Sk=1100,
+                    D=128, dtype="bf16", lse=True, docs=0))
+    out.append(dict(name="check_window_br_rect", case="window_br",
+                    pattern=("window", 255, 0, "bottom_right"), B=2, H=4, Hkv=2, Sq=500,
+                    Sk=1300, D=64, dtype="bf16", lse=True, docs=0))
     out.append(dict(name="check_chunked_region", case="chunked_region",
                     pattern=("custom", "chunked", 192), B=2, H=4, Hkv=2, Sq=1000,
                     Sk=1000, D=128, dtype="bf16", lse=True, docs=0))

@@ -109,7 +109,7 @@ MlirAttribute sparseAttnSegmentsAttrGet(MlirContext ctx) {
 
 MlirAttribute sparseAttnWindowAttrGet(MlirContext ctx, int64_t before,
                                       int64_t after) {
-  return getChecked<WindowAttr>(ctx, before, after);
+  return getChecked<WindowAttr>(ctx, before, after, false);
 }
 int64_t sparseAttnWindowAttrGetBefore(MlirAttribute a) {
   return as<WindowAttr>(a).getBefore();

@@ -92,7 +92,8 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
 
 void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(
     OpPassManager &pm) {
-  addPipeline(pm, std::string("convert-sparse-attn-to-linalg,"
+  addPipeline(pm, std::string("sparse-attn-simplify,"
+                              "convert-sparse-attn-to-linalg,"
                               "convert-sparse-attn-merge-to-linalg,"
                               "sparse-attn-decompose-online-attention,"
                               "canonicalize,") +

@@ -4,8 +4,9 @@ Written from the definitions in the dialect documentation, independently of
 the C++ implementation: every function here evaluates one (q, k) pair at a
 time. Patterns are tuples:
 
-    ("dense",)                      ("causal",)
-    ("window", before, after)       ("dilated", before, after, dilation)
+    ("dense",)                      ("causal",) ("causal", "bottom_right")
+    ("window", before, after)       ("window", before, after, "bottom_right")
+    ("dilated", before, after, dilation)
     ("strided", stride)             ("fixed", stride, summary)
     ("global", [tokens...])         ("random", block, per_row, seed)
     ("blocks", bq, bk, layout)      ("prefix", length)
@@ -53,10 +54,12 @@ def allowed(p, q, k, ctx):
     kind = p[0]
     if kind == "dense":
         return True
-    if kind == "causal":
-        return k <= q
+    if kind == "causal":  # bottom_right: the diagonal ends at (Sq-1, Sk-1)
+        off = ctx.sk - ctx.sq if p[1:] == ("bottom_right",) else 0
+        return k <= q + off
     if kind == "window":
-        return q - p[1] <= k <= q + p[2]
+        off = ctx.sk - ctx.sq if p[3:] == ("bottom_right",) else 0
+        return q + off - p[1] <= k <= q + off + p[2]
     if kind == "dilated":
         return q - p[1] <= k <= q + p[2] and (q - k) % p[3] == 0
     if kind == "strided":
@@ -108,10 +111,13 @@ def blocks(bits, bq, bk):
 
 def to_mlir(p):
     kind = p[0]
+    if kind == "causal" and p[1:] == ("bottom_right",):
+        return "#sparse_attn.causal<align = bottom_right>"
     if kind in ("dense", "causal", "segments"):
         return "#sparse_attn." + kind
     if kind == "window":
-        return "#sparse_attn.window<before = %d, after = %d>" % p[1:]
+        align = ", align = bottom_right" if p[3:] == ("bottom_right",) else ""
+        return "#sparse_attn.window<before = %d, after = %d%s>" % (p[1], p[2], align)
     if kind == "dilated":
         return "#sparse_attn.dilated<before = %d, after = %d, dilation = %d>" % p[1:]
     if kind == "strided":

@@ -408,7 +408,8 @@ void KernelBuilder::buildRuntimeTileList(Value qb, Value c0) {
       Value k0 = muli(kbi, bk);
       TileBounds bounds{
           q0, arith::MinUIOp::create(b, loc, addi(q0, bq), queryLen()), k0,
-          arith::MinUIOp::create(b, loc, addi(k0, bk), keyLen())};
+          arith::MinUIOp::create(b, loc, addi(k0, bk), keyLen()), queryLen(),
+          keyLen()};
       FailureOr<TileKindValues> kind =
           buildTileKind(b, loc, op.getPattern(), bounds);
       if (failed(kind)) // the default ("partial") never fails

@@ -646,7 +646,8 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
                     b, loc, 3,
                     arith::MinUIOp::create(
                         b, loc, arith::AddIOp::create(b, loc, k0, bkV),
-                        kn.sk))};
+                        kn.sk)),
+                kn.problemLength(b, loc, 0), kn.problemLength(b, loc, 1)};
             FailureOr<TileKindValues> kind =
                 buildTileKind(b, loc, op.getPattern(), bounds);
             if (failed(kind)) // verified by matchAndRewrite

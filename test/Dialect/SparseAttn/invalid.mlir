@@ -1247,3 +1247,40 @@ func.func @f(%q: tensor<1x2x16x8xf32>, %i: index) {
 sparse_attn.score_mod @six(%s: f32, %b: index, %h: index, %q: index, %k: index, %sq: index) {
   sparse_attn.yield %s : f32
 }
+
+// -----
+// Alignment of causal and window.
+
+func.func @f(%q: tensor<1x4x16x8xf32>) {
+  %init = tensor.empty() : tensor<1x4x16x8xf32>
+  // expected-error @+1 {{#sparse_attn.window: 'align' must be top_left or bottom_right}}
+  %o = sparse_attn.attention %q, %q, %q outs(%init : tensor<1x4x16x8xf32>) {pattern = #sparse_attn.window<before = 2, after = 0, align = middle>} : tensor<1x4x16x8xf32>, tensor<1x4x16x8xf32>, tensor<1x4x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>) {
+  %init = tensor.empty() : tensor<1x4x16x8xf32>
+  // expected-error @+1 {{#sparse_attn.window: duplicate key 'align'}}
+  %o = sparse_attn.attention %q, %q, %q outs(%init : tensor<1x4x16x8xf32>) {pattern = #sparse_attn.window<before = 2, after = 0, align = top_left, align = bottom_right>} : tensor<1x4x16x8xf32>, tensor<1x4x16x8xf32>, tensor<1x4x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>) {
+  %init = tensor.empty() : tensor<1x4x16x8xf32>
+  // expected-error @+1 {{#sparse_attn.causal: 'align' must be top_left or bottom_right}}
+  %o = sparse_attn.attention %q, %q, %q outs(%init : tensor<1x4x16x8xf32>) {pattern = #sparse_attn.causal<align = 3>} : tensor<1x4x16x8xf32>, tensor<1x4x16x8xf32>, tensor<1x4x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x16x8xf32>) {
+  %init = tensor.empty() : tensor<1x4x16x8xf32>
+  // expected-error @+1 {{#sparse_attn.causal: expected a key ('align')}}
+  %o = sparse_attn.attention %q, %q, %q outs(%init : tensor<1x4x16x8xf32>) {pattern = #sparse_attn.causal<diagonal = 1>} : tensor<1x4x16x8xf32>, tensor<1x4x16x8xf32>, tensor<1x4x16x8xf32> -> tensor<1x4x16x8xf32>
+  return
+}

@@ -23,6 +23,19 @@ func.func @patterns(%q: !q, %k: !kv, %v: !kv) {
   // CHECK: {pattern = #sparse_attn.window<before = 4, after = 8>}
   %init3 = tensor.empty() : !q
   %3 = sparse_attn.attention %q, %k, %v outs(%init3 : !q) {pattern = #sparse_attn.window<after = 8, before = 4>} : !q, !kv, !kv -> !q
+  // Alignment: bottom_right prints, top_left (the default) does not.
+  // CHECK: {pattern = #sparse_attn.causal<align = bottom_right>}
+  %ia = tensor.empty() : !q
+  %a = sparse_attn.attention %q, %k, %v outs(%ia : !q) {pattern = #sparse_attn.causal<align = bottom_right>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.causal}
+  %ib = tensor.empty() : !q
+  %b = sparse_attn.attention %q, %k, %v outs(%ib : !q) {pattern = #sparse_attn.causal<align = top_left>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.window<before = 4, after = 0, align = bottom_right>}
+  %ic = tensor.empty() : !q
+  %c = sparse_attn.attention %q, %k, %v outs(%ic : !q) {pattern = #sparse_attn.window<align = bottom_right, after = 0, before = 4>} : !q, !kv, !kv -> !q
+  // CHECK: {pattern = #sparse_attn.window<before = 4, after = 1>}
+  %id = tensor.empty() : !q
+  %d = sparse_attn.attention %q, %k, %v outs(%id : !q) {pattern = #sparse_attn.window<before = 4, after = 1, align = top_left>} : !q, !kv, !kv -> !q
   // CHECK: {pattern = #sparse_attn.dilated<before = 8, after = 8, dilation = 2>}
   %init4 = tensor.empty() : !q
   %4 = sparse_attn.attention %q, %k, %v outs(%init4 : !q) {pattern = #sparse_attn.dilated<before = 8, after = 8, dilation = 2>} : !q, !kv, !kv -> !q

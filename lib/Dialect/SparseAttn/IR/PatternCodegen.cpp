@@ -116,6 +116,19 @@ FailureOr<Value> PatternCodegen::problemSize(unsigned which, StringRef user) {
          << " length, which this lowering does not know here";
 }
 
+FailureOr<Value> PatternCodegen::alignedQueryPos(bool bottomRight,
+                                                 StringRef user) {
+  if (!bottomRight)
+    return queryPos();
+  FailureOr<Value> sq = problemSize(0, user), sk = problemSize(1, user);
+  if (failed(sq) || failed(sk))
+    return failure();
+  Value off = arith::SubIOp::create(builder, loc, *sk, *sq);
+  if (isVector())
+    off = vector::BroadcastOp::create(builder, loc, queryPos().getType(), off);
+  return arith::AddIOp::create(builder, loc, queryPos(), off).getResult();
+}
+
 FailureOr<Value> mlir::sparse_attn::inlineScoreMod(
     OpBuilder &builder, Location loc, ScoreModOp scoreMod, Value s, Value b,
     Value h, Value q, Value k, Value sq, Value sk) {
@@ -215,7 +228,7 @@ LogicalResult mlir::sparse_attn::verifyPatternCodegen(Location loc,
   if (lanes)
     return success();
   // The run-time tile classifier (scalar bounds).
-  TileBounds tile{in.b, in.h, in.b, in.h};
+  TileBounds tile{in.b, in.h, in.b, in.h, in.sqValue, in.skValue};
   FailureOr<TileKindValues> kind = buildTileKind(b, loc, pattern, tile);
   if (failed(kind))
     return failure();
@@ -364,12 +377,19 @@ FailureOr<Value> DensePatternAttr::buildAllowed(PatternCodegen &g) const {
 bool DensePatternAttr::supportsVectorCodegen() const { return true; }
 
 FailureOr<Value> CausalAttr::buildAllowed(PatternCodegen &g) const {
-  return g.cmp(arith::CmpIPredicate::sle, g.keyPos(), g.queryPos());
+  FailureOr<Value> q = g.alignedQueryPos(getBottomRight(), "causal");
+  if (failed(q))
+    return failure();
+  return g.cmp(arith::CmpIPredicate::sle, g.keyPos(), *q);
 }
 bool CausalAttr::supportsVectorCodegen() const { return true; }
 
 FailureOr<Value> WindowAttr::buildAllowed(PatternCodegen &g) const {
-  return inWindow(g, g.queryMinusKey(), getBefore(), getAfter());
+  FailureOr<Value> q = g.alignedQueryPos(getBottomRight(), "window");
+  if (failed(q))
+    return failure();
+  Value d = arith::SubIOp::create(g.getBuilder(), g.getLoc(), *q, g.keyPos());
+  return inWindow(g, d, getBefore(), getAfter());
 }
 bool WindowAttr::supportsVectorCodegen() const { return true; }
 
@@ -480,15 +500,38 @@ DensePatternAttr::buildTileKind(PatternCodegen &g, const TileBounds &) const {
   return TileKindValues{g.boolean(false), g.boolean(true)};
 }
 
+/// The tile with its query bounds moved by Sk - Sq (bottom-right
+/// alignment); nullopt when the lengths are not known here.
+static std::optional<TileBounds> alignedTile(PatternCodegen &g,
+                                             const TileBounds &t,
+                                             bool bottomRight) {
+  if (!bottomRight)
+    return t;
+  if (!t.sq || !t.sk)
+    return std::nullopt;
+  OpBuilder &b = g.getBuilder();
+  Value off = arith::SubIOp::create(b, g.getLoc(), t.sk, t.sq);
+  TileBounds s = t;
+  s.q0 = arith::AddIOp::create(b, g.getLoc(), t.q0, off);
+  s.q1 = arith::AddIOp::create(b, g.getLoc(), t.q1, off);
+  return s;
+}
+
 FailureOr<TileKindValues> CausalAttr::buildTileKind(PatternCodegen &g,
                                                     const TileBounds &t) const {
-  TileMath m{g, t};
-  return TileKindValues{m.lt(m.qL(), t.k0), m.le(m.kL(), t.q0)};
+  std::optional<TileBounds> s = alignedTile(g, t, getBottomRight());
+  if (!s)
+    return g.partialTile();
+  TileMath m{g, *s};
+  return TileKindValues{m.lt(m.qL(), s->k0), m.le(m.kL(), s->q0)};
 }
 
 FailureOr<TileKindValues> WindowAttr::buildTileKind(PatternCodegen &g,
                                                     const TileBounds &t) const {
-  TileMath m{g, t};
+  std::optional<TileBounds> s = alignedTile(g, t, getBottomRight());
+  if (!s)
+    return g.partialTile();
+  TileMath m{g, *s};
   return windowKind(m, getBefore(), getAfter());
 }
 

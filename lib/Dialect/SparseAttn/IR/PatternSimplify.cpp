@@ -16,11 +16,24 @@
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
-/// The difference interval d = q - k in [-after, before] of a window-like
-/// pattern, or nullopt.
-static std::optional<std::pair<int64_t, int64_t>> windowBounds(Attribute a) {
+/// Whether `a` is aligned to the bottom-right corner (d = q + Sk - Sq - k);
+/// every other pattern is a function of the absolute positions. Rules that
+/// compare differences hold only between patterns of one alignment.
+static bool isBottomRight(Attribute a) {
+  if (auto c = llvm::dyn_cast<CausalAttr>(a))
+    return c.getBottomRight();
   if (auto w = llvm::dyn_cast<WindowAttr>(a))
-    return std::make_pair(w.getBefore(), w.getAfter());
+    return w.getBottomRight();
+  return false;
+}
+
+/// The difference interval d = q - k in [-after, before] of a window-like
+/// pattern aligned like `alignedWith`, or nullopt.
+static std::optional<std::pair<int64_t, int64_t>>
+windowBounds(Attribute a, Attribute alignedWith) {
+  if (auto w = llvm::dyn_cast<WindowAttr>(a))
+    if (isBottomRight(a) == isBottomRight(alignedWith))
+      return std::make_pair(w.getBefore(), w.getAfter());
   return std::nullopt;
 }
 
@@ -41,12 +54,17 @@ bool mlir::sparse_attn::isSubPattern(Attribute a, Attribute b) {
     return llvm::any_of(i.getComponents(),
                         [&](Attribute c) { return isSubPattern(c, b); });
 
-  bool bIsCausalLike = llvm::isa<CausalAttr, PrefixAttr>(b);
+  // b allows every d >= 0 of a's alignment (prefix: of top-left ones).
+  bool bIsCausalLike =
+      (llvm::isa<CausalAttr>(b) && isBottomRight(a) == isBottomRight(b)) ||
+      (llvm::isa<PrefixAttr>(b) && !isBottomRight(a));
   if (auto w = llvm::dyn_cast<WindowAttr>(a)) {
-    if (auto wb = windowBounds(b))
+    if (auto wb = windowBounds(b, a))
       return w.getBefore() <= wb->first && w.getAfter() <= wb->second;
     if (bIsCausalLike)
       return w.getAfter() == 0;
+    if (w.getBottomRight())
+      return false;
     if (auto s = llvm::dyn_cast<StridedAttr>(b))
       return w.getAfter() == 0 && w.getBefore() < s.getStride();
     if (auto d = llvm::dyn_cast<DilatedAttr>(b))
@@ -54,10 +72,10 @@ bool mlir::sparse_attn::isSubPattern(Attribute a, Attribute b) {
              w.getBefore() <= d.getBefore() && w.getAfter() <= d.getAfter();
     return false;
   }
-  if (llvm::isa<CausalAttr>(a))
-    return llvm::isa<PrefixAttr>(b);
+  if (auto c = llvm::dyn_cast<CausalAttr>(a))
+    return llvm::isa<PrefixAttr>(b) && !c.getBottomRight();
   if (auto d = llvm::dyn_cast<DilatedAttr>(a)) {
-    if (auto wb = windowBounds(b))
+    if (auto wb = windowBounds(b, a))
       return d.getBefore() <= wb->first && d.getAfter() <= wb->second;
     if (auto d2 = llvm::dyn_cast<DilatedAttr>(b))
       return d.getDilation() % d2.getDilation() == 0 &&
@@ -132,11 +150,14 @@ static void mergePairs(SmallVectorImpl<Attribute> &comps,
 
 static Attribute mergeUnionPair(Attribute a, Attribute b) {
   MLIRContext *ctx = a.getContext();
-  // Both windows contain d = 0, so their union is one interval.
+  // Both windows contain d = 0, so their union is one interval (when both
+  // measure d from the same corner).
   if (auto w1 = llvm::dyn_cast<WindowAttr>(a))
     if (auto w2 = llvm::dyn_cast<WindowAttr>(b))
-      return WindowAttr::get(ctx, std::max(w1.getBefore(), w2.getBefore()),
-                             std::max(w1.getAfter(), w2.getAfter()));
+      if (w1.getBottomRight() == w2.getBottomRight())
+        return WindowAttr::get(ctx, std::max(w1.getBefore(), w2.getBefore()),
+                               std::max(w1.getAfter(), w2.getAfter()),
+                               w1.getBottomRight());
   if (auto g1 = llvm::dyn_cast<GlobalAttr>(a))
     if (auto g2 = llvm::dyn_cast<GlobalAttr>(b)) {
       SmallVector<int64_t> tokens;
@@ -151,18 +172,22 @@ static Attribute mergeUnionPair(Attribute a, Attribute b) {
 static Attribute mergeIntersectPair(Attribute a, Attribute b) {
   MLIRContext *ctx = a.getContext();
   if (auto w1 = llvm::dyn_cast<WindowAttr>(a)) {
-    if (auto w2 = llvm::dyn_cast<WindowAttr>(b))
+    bool sameAlign = isBottomRight(a) == isBottomRight(b);
+    if (auto w2 = llvm::dyn_cast<WindowAttr>(b); w2 && sameAlign)
       return WindowAttr::get(ctx, std::min(w1.getBefore(), w2.getBefore()),
-                             std::min(w1.getAfter(), w2.getAfter()));
-    if (llvm::isa<CausalAttr>(b))
-      return WindowAttr::get(ctx, w1.getBefore(), 0);
+                             std::min(w1.getAfter(), w2.getAfter()),
+                             w1.getBottomRight());
+    if (llvm::isa<CausalAttr>(b) && sameAlign)
+      return WindowAttr::get(ctx, w1.getBefore(), 0, w1.getBottomRight());
+    if (w1.getBottomRight())
+      return {};
     if (auto d = llvm::dyn_cast<DilatedAttr>(b))
       return DilatedAttr::get(ctx, std::min(w1.getBefore(), d.getBefore()),
                               std::min(w1.getAfter(), d.getAfter()),
                               d.getDilation());
   }
   if (auto d = llvm::dyn_cast<DilatedAttr>(a))
-    if (llvm::isa<CausalAttr>(b))
+    if (llvm::isa<CausalAttr>(b) && !isBottomRight(b))
       return DilatedAttr::get(ctx, d.getBefore(), 0, d.getDilation());
   return {};
 }

@@ -166,12 +166,17 @@ TileKind DensePatternAttr::classifyTile(const PatternContext &, int64_t, int64_t
   return TileKind::Full;
 }
 
-bool CausalAttr::isAllowed(const PatternContext &, int64_t q, int64_t k) const {
-  return k <= q;
+// Alignment shifts the differences: d = q + off - k (positions and lengths
+// are below 2^62 after verification, so no sum overflows).
+bool CausalAttr::isAllowed(const PatternContext &ctx, int64_t q,
+                           int64_t k) const {
+  return k <= q + offset(ctx);
 }
-TileKind CausalAttr::classifyTile(const PatternContext &, int64_t q0, int64_t q1,
-                                  int64_t k0, int64_t k1) const {
-  return classifyDiffInterval(q0 - (k1 - 1), (q1 - 1) - k0, 0, INT64_MAX);
+TileKind CausalAttr::classifyTile(const PatternContext &ctx, int64_t q0,
+                                  int64_t q1, int64_t k0, int64_t k1) const {
+  int64_t off = offset(ctx);
+  return classifyDiffInterval(q0 + off - (k1 - 1), (q1 - 1) + off - k0, 0,
+                              INT64_MAX);
 }
 
 //===----------------------------------------------------------------------===//
@@ -179,18 +184,21 @@ TileKind CausalAttr::classifyTile(const PatternContext &, int64_t q0, int64_t q1
 //===----------------------------------------------------------------------===//
 
 LogicalResult WindowAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                 int64_t before, int64_t after) {
+                                 int64_t before, int64_t after, bool) {
   return failure(failed(nonNegative(emitError, "window", "before", before)) ||
                  failed(nonNegative(emitError, "window", "after", after)));
 }
-bool WindowAttr::isAllowed(const PatternContext &, int64_t q, int64_t k) const {
-  int64_t d = q - k; // q + after could overflow; d cannot for valid positions
+bool WindowAttr::isAllowed(const PatternContext &ctx, int64_t q,
+                           int64_t k) const {
+  // q + after could overflow; d cannot for valid positions and lengths.
+  int64_t d = q + offset(ctx) - k;
   return -getAfter() <= d && d <= getBefore();
 }
-TileKind WindowAttr::classifyTile(const PatternContext &, int64_t q0, int64_t q1,
-                                  int64_t k0, int64_t k1) const {
-  return classifyDiffInterval(q0 - (k1 - 1), (q1 - 1) - k0, -getAfter(),
-                              getBefore());
+TileKind WindowAttr::classifyTile(const PatternContext &ctx, int64_t q0,
+                                  int64_t q1, int64_t k0, int64_t k1) const {
+  int64_t off = offset(ctx);
+  return classifyDiffInterval(q0 + off - (k1 - 1), (q1 - 1) + off - k0,
+                              -getAfter(), getBefore());
 }
 
 LogicalResult DilatedAttr::verify(function_ref<InFlightDiagnostic()> emitError,
@@ -850,11 +858,15 @@ static std::string keyList(ArrayRef<StringRef> keys) {
 
 /// Parses `<k1 = int, k2 = int, ...>` with every key of `keys` exactly once,
 /// in any order; unknown, duplicate and missing keys are diagnosed.
+/// With `bottomRight`, also the optional key `align = top_left |
+/// bottom_right` (causal and window).
 static ParseResult parseKeyValues(AsmParser &parser, StringRef attr,
                                   ArrayRef<StringRef> keys,
-                                  MutableArrayRef<int64_t> values) {
+                                  MutableArrayRef<int64_t> values,
+                                  bool *bottomRight = nullptr) {
   SMLoc start = parser.getCurrentLocation();
   SmallVector<bool> seen(keys.size(), false);
+  bool seenAlign = false;
   if (parser.parseLess())
     return failure();
   do {
@@ -862,7 +874,25 @@ static ParseResult parseKeyValues(AsmParser &parser, StringRef attr,
     StringRef key;
     if (failed(parser.parseOptionalKeyword(&key)))
       return parser.emitError(keyLoc, "#sparse_attn.")
-             << attr << ": expected a key (" << keyList(keys) << ")";
+             << attr << ": expected a key ("
+             << (keys.empty() ? std::string("'align'") : keyList(keys)) << ")";
+    if (bottomRight && key == "align") {
+      if (seenAlign)
+        return parser.emitError(keyLoc, "#sparse_attn.")
+               << attr << ": duplicate key 'align'";
+      seenAlign = true;
+      SMLoc valueLoc;
+      StringRef value;
+      if (parser.parseEqual())
+        return failure();
+      valueLoc = parser.getCurrentLocation();
+      if (failed(parser.parseOptionalKeyword(&value)) ||
+          (value != "top_left" && value != "bottom_right"))
+        return parser.emitError(valueLoc, "#sparse_attn.")
+               << attr << ": 'align' must be top_left or bottom_right";
+      *bottomRight = value == "bottom_right";
+      continue;
+    }
     auto it = llvm::find(keys, key);
     if (it == keys.end())
       return parser.emitError(keyLoc, "#sparse_attn.")
@@ -922,8 +952,6 @@ template <size_t N> static auto toTuple(const int64_t (&v)[N]) {
 
 #define KEYS(...) {__VA_ARGS__}
 #define VALUES(...) ArrayRef<int64_t>({__VA_ARGS__})
-SPARSE_ATTN_KEYWORD_ATTR(WindowAttr, "window", 2, KEYS("before", "after"),
-                         VALUES(getBefore(), getAfter()))
 SPARSE_ATTN_KEYWORD_ATTR(DilatedAttr, "dilated", 3,
                          KEYS("before", "after", "dilation"),
                          VALUES(getBefore(), getAfter(), getDilation()))
@@ -939,6 +967,55 @@ SPARSE_ATTN_KEYWORD_ATTR(PrefixAttr, "prefix", 1, KEYS("length"),
 #undef KEYS
 #undef VALUES
 #undef SPARSE_ATTN_KEYWORD_ATTR
+
+Attribute WindowAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  static const StringRef keys[] = {"before", "after"};
+  int64_t v[2] = {};
+  bool bottomRight = false;
+  if (failed(parseKeyValues(parser, "window", keys, v, &bottomRight)))
+    return {};
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
+                    v[0], v[1], bottomRight);
+}
+void WindowAttr::print(AsmPrinter &printer) const {
+  printer << "<before = " << getBefore() << ", after = " << getAfter();
+  if (getBottomRight())
+    printer << ", align = bottom_right";
+  printer << ">";
+}
+
+/// `#sparse_attn.causal` or `#sparse_attn.causal<align = ...>`.
+Attribute CausalAttr::parse(AsmParser &parser, Type) {
+  if (failed(parser.parseOptionalLess()))
+    return get(parser.getContext(), false);
+  // parseKeyValues expects the '<' itself: re-enter through a one-key list.
+  bool bottomRight = false;
+  SMLoc keyLoc = parser.getCurrentLocation();
+  StringRef key, value;
+  if (failed(parser.parseOptionalKeyword(&key)) || key != "align") {
+    parser.emitError(keyLoc, "#sparse_attn.causal: expected a key ('align')");
+    return {};
+  }
+  if (parser.parseEqual())
+    return {};
+  SMLoc valueLoc = parser.getCurrentLocation();
+  if (failed(parser.parseOptionalKeyword(&value)) ||
+      (value != "top_left" && value != "bottom_right")) {
+    parser.emitError(valueLoc,
+                     "#sparse_attn.causal: 'align' must be top_left or "
+                     "bottom_right");
+    return {};
+  }
+  bottomRight = value == "bottom_right";
+  if (parser.parseGreater())
+    return {};
+  return get(parser.getContext(), bottomRight);
+}
+void CausalAttr::print(AsmPrinter &printer) const {
+  if (getBottomRight())
+    printer << "<align = bottom_right>";
+}
 
 Attribute GlobalAttr::parse(AsmParser &parser, Type) {
   SMLoc loc = parser.getCurrentLocation();

@@ -68,6 +68,14 @@ def patterns(sq, sk, rng):
         ("intersect", [("window", 5, 5), ("dilated", 9, 9, 2)]),
         ("intersect", [("causal",), ("window", 1, 1), ("prefix", 2)]),
         ("union", [("custom", "m"), ("causal",)]),
+        # Bottom-right alignment (Sk - Sq moves the diagonal), alone, mixed
+        # with top-left components and merged by simplification.
+        ("causal", "bottom_right"), ("window", 3, 1, "bottom_right"),
+        ("union", [("causal",), ("causal", "bottom_right")]),
+        ("intersect", [("causal", "bottom_right"), ("window", 4, 4, "bottom_right")]),
+        ("intersect", [("causal", "bottom_right"), ("window", 2, 2)]),
+        ("union", [("window", 1, 0, "bottom_right"), ("window", 0, 2, "bottom_right"),
+                   ("prefix", 3)]),
         ("intersect", [("custom", "m"), ("window", 3, 3)]),
     ]
     if sq == sk:

@@ -54,6 +54,10 @@ struct PatternCodegenInputs {
 /// values, non-empty.
 struct TileBounds {
   Value q0, q1, k0, k1;
+  /// The problem's lengths (index), for classifiers that read them
+  /// (bottom-right alignment); when null, those classify the tile as
+  /// partial (sound, slower).
+  Value sq, sk;
 };
 
 /// A tile's kind at run time (i1 values): `empty` and `full` are never both
@@ -98,6 +102,10 @@ public:
   /// The problem's query (`which` = 0) or key (1) length as an index value;
   /// fails with a diagnostic naming `user` when it is not known here.
   FailureOr<Value> problemSize(unsigned which, StringRef user);
+
+  /// The query position, moved by Sk - Sq when `bottomRight` (the
+  /// alignment of causal and window); shaped like the positions.
+  FailureOr<Value> alignedQueryPos(bool bottomRight, StringRef user);
 
   /// Constants shaped like the positions (index) and the predicate (i1).
   Value index(int64_t v);

@@ -26,15 +26,35 @@ def SparseAttn_DensePatternAttr : SparseAttn_PatternAttr<"DensePattern", "dense"
 
 def SparseAttn_CausalAttr : SparseAttn_PatternAttr<"Causal", "causal",
     ["supportsVectorCodegen", "buildTileKind"]> {
-  let summary = "autoregressive mask: k <= q";
+  let summary = "autoregressive mask: k <= q (+ Sk - Sq, bottom-right)";
   let description = [{
-    `allowed(q, k) = k <= q`. Positions are absolute indices: with Sq != Sk
-    the mask is *not* shifted to the bottom-right corner (write
-    `window<...>` or a custom mask for that).
+    `allowed(q, k) = k <= q + off`, where the alignment sets `off`:
+    - `align = top_left` (the default, printed without the option):
+      `off = 0`. Positions are absolute: with Sq != Sk the diagonal starts
+      at the top-left corner (PyTorch SDPA's `is_causal`).
+    - `align = bottom_right`: `off = Sk - Sq`, the diagonal ends at the
+      bottom-right corner: the last query sees every key. This is the
+      convention of FlashAttention (>= 2.1) and xFormers for Sq != Sk, and
+      what decoding (Sq = 1) and chunked prefill (the new queries are the
+      last Sq of Sk positions) need. With Sq > Sk the first Sq - Sk rows
+      see no key. `off` is computed from the run-time lengths, so one
+      kernel compiled with dynamic sizes serves every step.
 
     ```mlir
     #sparse_attn.causal
+    #sparse_attn.causal<align = bottom_right>
     ```
+  }];
+  let parameters = (ins DefaultValuedParameter<"bool", "false">:$bottomRight);
+  let builders = [
+    AttrBuilder<(ins), [{ return $_get($_ctxt, false); }]>
+  ];
+  let hasCustomAssemblyFormat = 1;
+  let extraClassDeclaration = [{
+    /// Sk - Sq for bottom-right alignment, 0 for top-left.
+    int64_t offset(const PatternContext &ctx) const {
+      return getBottomRight() ? ctx.sk - ctx.sq : 0;
+    }
   }];
 }
 
@@ -42,18 +62,35 @@ def SparseAttn_WindowAttr : SparseAttn_PatternAttr<"Window", "window",
     ["supportsVectorCodegen", "buildTileKind"]> {
   let summary = "local / sliding window: q - before <= k <= q + after";
   let description = [{
-    `allowed(q, k) = q - before <= k <= q + after`. Both bounds are
-    inclusive; `after = 0` is the causal sliding window of `before + 1` keys.
+    `allowed(q, k) = q + off - before <= k <= q + off + after`. Both
+    bounds are inclusive; `after = 0` is the causal sliding window of
+    `before + 1` keys.
 
-    Options (both required, both >= 0):
-    - `before`: how many earlier keys a query sees.
-    - `after`: how many later keys a query sees.
+    Options:
+    - `before` (required, >= 0): how many earlier keys a query sees.
+    - `after` (required, >= 0): how many later keys a query sees.
+    - `align` (optional): `top_left` (default, `off = 0`) or `bottom_right`
+      (`off = Sk - Sq`, from the run-time lengths: the window of the last
+      query ends at the last key; see `causal`).
 
     ```mlir
     #sparse_attn.window<before = 256, after = 0>
+    #sparse_attn.window<before = 4095, after = 0, align = bottom_right>
     ```
   }];
-  let parameters = (ins "int64_t":$before, "int64_t":$after);
+  let parameters = (ins "int64_t":$before, "int64_t":$after,
+                        DefaultValuedParameter<"bool", "false">:$bottomRight);
+  let builders = [
+    AttrBuilder<(ins "int64_t":$before, "int64_t":$after), [{
+      return $_get($_ctxt, before, after, false);
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// Sk - Sq for bottom-right alignment, 0 for top-left.
+    int64_t offset(const PatternContext &ctx) const {
+      return getBottomRight() ? ctx.sk - ctx.sq : 0;
+    }
+  }];
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }

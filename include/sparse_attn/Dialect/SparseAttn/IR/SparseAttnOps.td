@@ -343,14 +343,24 @@ def SparseAttn_MaskOp : SparseAttn_Op<"mask", [
   let summary = "a user-authored mask: (b, h, q, k) -> i1";
   let description = [{
     A symbol whose single-block region computes whether query position `q`
-    of batch `b` and query head `h` may attend to key position `k`. The four
-    block arguments are `index` values; the region ends with
+    of batch `b` and query head `h` may attend to key position `k`. The
+    block arguments are `(b, h, q, k)`, or `(b, h, q, k, sq, sk)` where `sq`
+    and `sk` are the problem's sequence lengths (run-time values with
+    dynamic sizes; refused on a tile whose `tile_of` lengths are not
+    constants); all are `index` values. Positions are the problem's (a
+    tile sees its problem's positions). The region ends with
     `sparse_attn.yield %allowed : i1`. The body may use `arith`, `math` and
     `index` operations without side effects. Integer division and remainder
     need a non-zero constant divisor (not -1 when signed), shifts a constant
     amount below the bit width (both regions; the region runs on every
     pair, and these are undefined otherwise). Referenced from a pattern as
     `#sparse_attn.custom<@name>`, composable with every other pattern.
+
+    Tiles are classified at compile time by abstract interpretation of the
+    region (intervals and affine forms; exact for orderings of affine
+    expressions), halving undecided tiles and evaluating the rest with a
+    compiled, vectorised evaluator; regions outside the integer subset are
+    interpreted (`docs/patterns.md`, "How regions are classified").
 
     ```mlir
     // Queries see keys at an even distance only.
@@ -376,7 +386,11 @@ def SparseAttn_ScoreModOp : SparseAttn_Op<"score_mod", [
   let description = [{
     A symbol whose single-block region rewrites a scaled score before the
     softmax: block arguments `(%s: f32, %b: index, %h: index, %q: index,
-    %k: index)`, terminated by `sparse_attn.yield %s2 : f32`. Named by the
+    %k: index)`, optionally followed by the problem's lengths `(%sq: index,
+    %sk: index)` (as for `sparse_attn.mask`), terminated by
+    `sparse_attn.yield %s2 : f32`. Lowerings apply it on vectors of rows
+    (CPU; math functions as polynomial approximations) or in registers
+    (GPU; `math.tanh` as `tanh.approx.f32`). Named by the
     `score_mod` attribute of `sparse_attn.attention`. It applies to allowed
     pairs only; it cannot re-allow a masked pair.
 

@@ -47,7 +47,7 @@ def SparseAttnSimplify : Pass<"sparse-attn-simplify"> {
     and nothing else), and drops segment-id operands the canonical pattern
     no longer reads. Every rewrite keeps the allowed set exactly (property
     test in `unittests/PatternTest.cpp`). The lowering pipelines and
-    `sparse-attn-inspect` run it first, so a pattern's cost of evaluation
+    `sparse-attn-inspect` run it first (the unfused reference pipeline too), so a pattern's cost of evaluation
     does not depend on how it was written (a union of 1000 identical
     components classifies as one).
 
