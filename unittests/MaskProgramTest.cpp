@@ -445,6 +445,52 @@ TEST_F(MaskProgramTest, DivisionFamiliesAreSound) {
   EXPECT_GT(claims, total / 4) << claims << " of " << total;
 }
 
+/// The whole block analysis of a custom pattern (compiled masks, rows of
+/// tiles in parallel, composed with a built-in) against the interpreter's
+/// brute force, at sizes the tile does not divide.
+TEST_F(MaskProgramTest, BlockClassificationOfRegionsIsExact) {
+  std::mt19937_64 rng(77);
+  RegionGenerator gen(rng);
+  context.enableMultithreading(true);
+  for (int iter = 0; iter < 60; ++iter) {
+    std::string text = gen.generate(iter % 2 == 0);
+    OwningOpRef<ModuleOp> module = parse(text);
+    ASSERT_TRUE(module) << text;
+    auto mask = *module->getOps<MaskOp>().begin();
+    MaskInterpreter compiled(mask), oracle(mask, /*compile=*/false);
+    ASSERT_TRUE(compiled.isCompiled(FlatSymbolRefAttr::get(&context, "m")));
+    auto custom = CustomAttr::get(&context, FlatSymbolRefAttr::get(&context, "m"));
+    SparsityPatternAttrInterface patterns[] = {
+        custom, IntersectAttr::get(&context, {custom, CausalAttr::get(&context)})};
+    for (SparsityPatternAttrInterface pattern : patterns) {
+      int64_t sq = 1 + rng() % 300, sk = 1 + rng() % 300;
+      int64_t bq = 1 + rng() % 40, bk = 1 + rng() % 40;
+      PatternContext ctx(sq, sk), octx(sq, sk);
+      ctx.customMasks = &compiled;
+      octx.customMasks = &oracle;
+      BlockClassification blocks = classifyBlocks(pattern, ctx, bq, bk);
+      for (int64_t i = 0; i < blocks.numQ; ++i)
+        for (int64_t j = 0; j < blocks.numK; ++j) {
+          int64_t q0 = i * bq, q1 = std::min(sq, q0 + bq);
+          int64_t k0 = j * bk, k1 = std::min(sk, k0 + bk);
+          bool any = false, all = true;
+          for (int64_t q = q0; q < q1; ++q)
+            for (int64_t k = k0; k < k1; ++k) {
+              bool a = pattern.isAllowed(octx, q, k);
+              any |= a;
+              all &= a;
+            }
+          TileKind want = all   ? TileKind::Full
+                          : any ? TileKind::Partial
+                                : TileKind::Empty;
+          ASSERT_EQ(blocks.at(i, j), want)
+              << text << "tile (" << i << ", " << j << ") of " << sq << "x"
+              << sk << " with " << bq << "x" << bk << " tiles";
+        }
+    }
+  }
+}
+
 TEST_F(MaskProgramTest, FloatRegionsAreNotCompiled) {
   OwningOpRef<ModuleOp> module = parse(
       "sparse_attn.mask @m(%b: index, %h: index, %q: index, %k: index) {\n"
