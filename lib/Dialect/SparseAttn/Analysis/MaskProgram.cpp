@@ -541,6 +541,37 @@ TileKind MaskProgram::classify(int64_t b, int64_t h, int64_t sq, int64_t sk,
   return first == second ? first : TileKind::Partial;
 }
 
+void MaskProgram::classifyGrid(int64_t b, int64_t h, int64_t sq, int64_t sk,
+                               int64_t bq, int64_t bk, int64_t i0, int64_t i1,
+                               int64_t j0, int64_t j1, int64_t numK,
+                               TileKind *kinds) const {
+  int64_t q0 = i0 * bq, q1 = std::min(sq, i1 * bq);
+  int64_t k0 = j0 * bk, k1 = std::min(sk, j1 * bk);
+  if (i1 - i0 == 1 && j1 - j0 == 1) {
+    kinds[i0 * numK + j0] = classify(b, h, sq, sk, q0, q1, k0, k1);
+    return;
+  }
+  MaskBox box;
+  int64_t lo[] = {b, h, q0, k0, sq, sk}, hi[] = {b, h, q1 - 1, k1 - 1, sq, sk};
+  std::copy(lo, lo + kNumMaskVars, box.lo);
+  std::copy(hi, hi + kNumMaskVars, box.hi);
+  TileKind kind = abstractClassify(box);
+  if (kind != TileKind::Partial) {
+    for (int64_t i = i0; i < i1; ++i)
+      std::fill(kinds + i * numK + j0, kinds + i * numK + j1, kind);
+    return;
+  }
+  if (i1 - i0 >= j1 - j0) {
+    int64_t mid = i0 + (i1 - i0) / 2;
+    classifyGrid(b, h, sq, sk, bq, bk, i0, mid, j0, j1, numK, kinds);
+    classifyGrid(b, h, sq, sk, bq, bk, mid, i1, j0, j1, numK, kinds);
+  } else {
+    int64_t mid = j0 + (j1 - j0) / 2;
+    classifyGrid(b, h, sq, sk, bq, bk, i0, i1, j0, mid, numK, kinds);
+    classifyGrid(b, h, sq, sk, bq, bk, i0, i1, mid, j1, numK, kinds);
+  }
+}
+
 //===----------------------------------------------------------------------===//
 // Abstract evaluation
 //===----------------------------------------------------------------------===//

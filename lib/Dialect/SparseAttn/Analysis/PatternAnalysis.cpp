@@ -126,15 +126,29 @@ mlir::sparse_attn::classifyBlocks(SparsityPatternAttrInterface pattern,
       classifyRow(i);
     return res;
   }
-  ClassificationProgress progress(custom, res.numQ);
-  auto step = [&](size_t i) {
-    classifyRow(static_cast<int64_t>(i));
+  // A pattern that is one compiled mask: bands of rows, each classified as
+  // a rectangle of tiles that one abstract evaluation may decide at once.
+  constexpr int64_t kBand = 16;
+  auto mask = llvm::dyn_cast<CustomAttr>(pattern);
+  int64_t steps = mask ? ceilDivPositive(res.numQ, kBand) : res.numQ;
+  ClassificationProgress progress(custom, steps);
+  auto step = [&](size_t s) {
+    int64_t i = static_cast<int64_t>(s);
+    if (!mask || !ctx.customMasks->classifyGrid(
+                     mask.getMask(), ctx, blockQ, blockK, i * kBand,
+                     std::min(res.numQ, (i + 1) * kBand), 0, res.numK,
+                     res.numK, res.kinds.data())) {
+      int64_t first = mask ? i * kBand : i;
+      int64_t last = mask ? std::min(res.numQ, (i + 1) * kBand) : i + 1;
+      for (int64_t r = first; r < last; ++r)
+        classifyRow(r);
+    }
     progress.rowDone();
   };
   if (ctx.customMasks->prepareForThreads(custom)) {
-    mlir::parallelFor(pattern.getContext(), 0, res.numQ, step);
+    mlir::parallelFor(pattern.getContext(), 0, steps, step);
   } else {
-    for (int64_t i = 0; i < res.numQ; ++i)
+    for (int64_t i = 0; i < steps; ++i)
       step(i);
   }
   return res;
@@ -523,6 +537,19 @@ bool MaskInterpreter::prepareForThreads(
   // After this, lookups of `names` only read the map.
   for (FlatSymbolRefAttr name : names)
     getProgram(name);
+  return true;
+}
+
+bool MaskInterpreter::classifyGrid(FlatSymbolRefAttr name,
+                                   const PatternContext &ctx, int64_t bq,
+                                   int64_t bk, int64_t i0, int64_t i1,
+                                   int64_t j0, int64_t j1, int64_t numK,
+                                   TileKind *kinds) const {
+  const Program *prog = getProgram(name);
+  if (!prog || !prog->compiled)
+    return false;
+  prog->compiled->classifyGrid(ctx.batch, ctx.head, ctx.sq, ctx.sk, bq, bk,
+                               i0, i1, j0, j1, numK, kinds);
   return true;
 }
 

@@ -66,6 +66,15 @@ public:
   TileKind classify(int64_t b, int64_t h, int64_t sq, int64_t sk, int64_t q0,
                     int64_t q1, int64_t k0, int64_t k1) const;
 
+  /// The exact kinds of the tiles [i0, i1) x [j0, j1) of a grid of
+  /// bq x bk tiles (the last row / column cut at sq / sk) into `kinds`
+  /// (row-major, `numK` per row): one abstract evaluation decides a whole
+  /// rectangle of tiles where it can, halving the rectangle otherwise down
+  /// to single tiles (`classify`).
+  void classifyGrid(int64_t b, int64_t h, int64_t sq, int64_t sk, int64_t bq,
+                    int64_t bk, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
+                    int64_t numK, TileKind *kinds) const;
+
   /// out[i] = whether (b, h, q, k0 + i) is allowed, for i in [0, n).
   void evaluateRow(int64_t b, int64_t h, int64_t sq, int64_t sk, int64_t q,
                    int64_t k0, int64_t n, uint8_t *out) const;

@@ -82,6 +82,9 @@ public:
                         int64_t q0, int64_t q1, int64_t k0,
                         int64_t k1) const override;
   bool prepareForThreads(ArrayRef<FlatSymbolRefAttr> names) const override;
+  bool classifyGrid(FlatSymbolRefAttr name, const PatternContext &ctx,
+                    int64_t bq, int64_t bk, int64_t i0, int64_t i1, int64_t j0,
+                    int64_t j1, int64_t numK, TileKind *kinds) const override;
 
   /// Evaluates the `sparse_attn.score_mod` symbol `name` in double precision.
   double evaluateScoreMod(FlatSymbolRefAttr name, double s, int64_t b,

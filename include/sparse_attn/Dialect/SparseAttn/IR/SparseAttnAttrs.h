@@ -55,6 +55,16 @@ public:
   virtual bool prepareForThreads(ArrayRef<FlatSymbolRefAttr> names) const {
     return false;
   }
+  /// Classifies the tiles [i0, i1) x [j0, j1) of a grid of bq x bk tiles
+  /// under mask `name` into `kinds` (row-major, `numK` per row) and returns
+  /// true, or returns false when this evaluator has no faster way than
+  /// `classifyTile` per tile.
+  virtual bool classifyGrid(FlatSymbolRefAttr name, const PatternContext &ctx,
+                            int64_t bq, int64_t bk, int64_t i0, int64_t i1,
+                            int64_t j0, int64_t j1, int64_t numK,
+                            TileKind *kinds) const {
+    return false;
+  }
 };
 
 /// What a pattern is evaluated against.
