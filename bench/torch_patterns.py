@@ -52,10 +52,10 @@ def allowed(p, q, k, ctx):
     if kind == "dense":
         return (q >= 0) & (k >= 0)
     if kind == "causal":
-        off = ctx.sk - ctx.sq if p[1:] == ("bottom_right",) else 0
+        off = ctx.sk - ctx.sq if tuple(p[1:]) == ("bottom_right",) else 0
         return k <= q + off
     if kind == "window":
-        off = ctx.sk - ctx.sq if p[3:] == ("bottom_right",) else 0
+        off = ctx.sk - ctx.sq if tuple(p[3:]) == ("bottom_right",) else 0
         return (k >= q + off - p[1]) & (k <= q + off + p[2])
     if kind == "dilated":
         return (k >= q - p[1]) & (k <= q + p[2]) & (torch.remainder(q - k, p[3]) == 0)

@@ -55,10 +55,10 @@ def allowed(p, q, k, ctx):
     if kind == "dense":
         return True
     if kind == "causal":  # bottom_right: the diagonal ends at (Sq-1, Sk-1)
-        off = ctx.sk - ctx.sq if p[1:] == ("bottom_right",) else 0
+        off = ctx.sk - ctx.sq if tuple(p[1:]) == ("bottom_right",) else 0
         return k <= q + off
     if kind == "window":
-        off = ctx.sk - ctx.sq if p[3:] == ("bottom_right",) else 0
+        off = ctx.sk - ctx.sq if tuple(p[3:]) == ("bottom_right",) else 0
         return q + off - p[1] <= k <= q + off + p[2]
     if kind == "dilated":
         return q - p[1] <= k <= q + p[2] and (q - k) % p[3] == 0
@@ -111,12 +111,12 @@ def blocks(bits, bq, bk):
 
 def to_mlir(p):
     kind = p[0]
-    if kind == "causal" and p[1:] == ("bottom_right",):
+    if kind == "causal" and tuple(p[1:]) == ("bottom_right",):
         return "#sparse_attn.causal<align = bottom_right>"
     if kind in ("dense", "causal", "segments"):
         return "#sparse_attn." + kind
     if kind == "window":
-        align = ", align = bottom_right" if p[3:] == ("bottom_right",) else ""
+        align = ", align = bottom_right" if tuple(p[3:]) == ("bottom_right",) else ""
         return "#sparse_attn.window<before = %d, after = %d%s>" % (p[1], p[2], align)
     if kind == "dilated":
         return "#sparse_attn.dilated<before = %d, after = %d, dilation = %d>" % p[1:]
