@@ -129,9 +129,12 @@ FailureOr<Value> PatternCodegen::alignedQueryPos(bool bottomRight,
   return arith::AddIOp::create(builder, loc, queryPos(), off).getResult();
 }
 
-FailureOr<Value> mlir::sparse_attn::inlineScoreMod(
-    OpBuilder &builder, Location loc, ScoreModOp scoreMod, Value s, Value b,
-    Value h, Value q, Value k, Value sq, Value sk) {
+/// The arguments of a score_mod region: (s, b, h, q, k) and, for a region
+/// that takes them, the lengths (sq, sk), which must then be known.
+static FailureOr<SmallVector<Value>> scoreModArgs(Location loc,
+                                                  ScoreModOp scoreMod, Value s,
+                                                  Value b, Value h, Value q,
+                                                  Value k, Value sq, Value sk) {
   SmallVector<Value> args{s, b, h, q, k};
   if (scoreMod.getBody().getNumArguments() == 7) {
     if (!sq || !sk)
@@ -141,7 +144,17 @@ FailureOr<Value> mlir::sparse_attn::inlineScoreMod(
                 "know here";
     args.append({sq, sk});
   }
-  return inlineRegion(builder, scoreMod.getBody(), args).front();
+  return args;
+}
+
+FailureOr<Value> mlir::sparse_attn::inlineScoreMod(
+    OpBuilder &builder, Location loc, ScoreModOp scoreMod, Value s, Value b,
+    Value h, Value q, Value k, Value sq, Value sk) {
+  FailureOr<SmallVector<Value>> args =
+      scoreModArgs(loc, scoreMod, s, b, h, q, k, sq, sk);
+  if (failed(args))
+    return failure();
+  return inlineRegion(builder, scoreMod.getBody(), *args).front();
 }
 
 FailureOr<TileKindValues> PatternCodegen::classify(Attribute pattern,
@@ -335,17 +348,12 @@ FailureOr<SmallVector<Value>> mlir::sparse_attn::inlineRegionOnVectors(
 FailureOr<Value> mlir::sparse_attn::inlineScoreModOnVectors(
     OpBuilder &builder, Location loc, ScoreModOp scoreMod, Value s, Value b,
     Value h, Value q, Value k, Value sq, Value sk, int64_t lanes) {
-  SmallVector<Value> args{s, b, h, q, k};
-  if (scoreMod.getBody().getNumArguments() == 7) {
-    if (!sq || !sk)
-      return emitError(loc, "score_mod @")
-             << scoreMod.getSymName()
-             << " reads the sequence lengths, which this lowering does not "
-                "know here";
-    args.append({sq, sk});
-  }
+  FailureOr<SmallVector<Value>> args =
+      scoreModArgs(loc, scoreMod, s, b, h, q, k, sq, sk);
+  if (failed(args))
+    return failure();
   FailureOr<SmallVector<Value>> r =
-      inlineRegionOnVectors(builder, loc, scoreMod.getBody(), args, lanes);
+      inlineRegionOnVectors(builder, loc, scoreMod.getBody(), *args, lanes);
   if (failed(r))
     return failure();
   return r->front();
