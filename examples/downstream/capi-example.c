@@ -50,6 +50,19 @@ int main(int argc, char **argv) {
          (long)sparseAttnWindowAttrGetBefore(simplified),
          (long)sparseAttnWindowAttrGetAfter(simplified));
 
+  /* Bottom-right alignment (decode: one query sees every key). */
+  MlirAttribute br = sparseAttnCausalAttrGetAligned(ctx, true);
+  printf("aligned: ");
+  mlirAttributePrint(br, printCallback, NULL);
+  printf(" bottom-right %d, decode row sees key 9 of 10: %d, top-left: %d\n",
+         sparseAttnPatternIsBottomRight(br),
+         sparseAttnPatternIsAllowed(br, 1, 10, 0, 9),
+         sparseAttnPatternIsAllowed(sparseAttnCausalAttrGet(ctx), 1, 10, 0, 9));
+  printf("aligned window: ");
+  mlirAttributePrint(sparseAttnWindowAttrGetAligned(ctx, 3, 0, true),
+                     printCallback, NULL);
+  printf("\n");
+
   /* Invalid parameters give a null attribute (and a diagnostic). */
   printf("window<before = -1> is null: %d\n",
          mlirAttributeIsNull(sparseAttnWindowAttrGet(ctx, -1, 0)));

@@ -51,11 +51,20 @@ MLIR_CAPI_EXPORTED MlirAttribute sparseAttnDenseAttrGet(MlirContext ctx);
 MLIR_CAPI_EXPORTED bool sparseAttnAttributeIsDense(MlirAttribute attr);
 
 MLIR_CAPI_EXPORTED MlirAttribute sparseAttnCausalAttrGet(MlirContext ctx);
+/* Causal with its diagonal ending at the bottom-right corner (k <= q + Sk -
+   Sq) when `bottomRight`, else the default top-left alignment. */
+MLIR_CAPI_EXPORTED MlirAttribute sparseAttnCausalAttrGetAligned(MlirContext ctx,
+                                                                bool bottomRight);
 MLIR_CAPI_EXPORTED bool sparseAttnAttributeIsCausal(MlirAttribute attr);
+/* Whether a causal or window attribute is aligned bottom-right. */
+MLIR_CAPI_EXPORTED bool sparseAttnPatternIsBottomRight(MlirAttribute attr);
 
 MLIR_CAPI_EXPORTED MlirAttribute sparseAttnWindowAttrGet(MlirContext ctx,
                                                          int64_t before,
                                                          int64_t after);
+/* The same with the alignment of the window (see causal). */
+MLIR_CAPI_EXPORTED MlirAttribute sparseAttnWindowAttrGetAligned(
+    MlirContext ctx, int64_t before, int64_t after, bool bottomRight);
 MLIR_CAPI_EXPORTED bool sparseAttnAttributeIsWindow(MlirAttribute attr);
 MLIR_CAPI_EXPORTED int64_t sparseAttnWindowAttrGetBefore(MlirAttribute attr);
 MLIR_CAPI_EXPORTED int64_t sparseAttnWindowAttrGetAfter(MlirAttribute attr);

@@ -103,6 +103,18 @@ MlirAttribute sparseAttnDenseAttrGet(MlirContext ctx) {
 MlirAttribute sparseAttnCausalAttrGet(MlirContext ctx) {
   return wrap(CausalAttr::get(unwrap(ctx)));
 }
+MlirAttribute sparseAttnCausalAttrGetAligned(MlirContext ctx,
+                                             bool bottomRight) {
+  return wrap(CausalAttr::get(unwrap(ctx), bottomRight));
+}
+bool sparseAttnPatternIsBottomRight(MlirAttribute a) {
+  Attribute attr = unwrap(a);
+  if (auto c = llvm::dyn_cast<CausalAttr>(attr))
+    return c.getBottomRight();
+  if (auto w = llvm::dyn_cast<WindowAttr>(attr))
+    return w.getBottomRight();
+  return false;
+}
 MlirAttribute sparseAttnSegmentsAttrGet(MlirContext ctx) {
   return wrap(SegmentsAttr::get(unwrap(ctx)));
 }
@@ -110,6 +122,10 @@ MlirAttribute sparseAttnSegmentsAttrGet(MlirContext ctx) {
 MlirAttribute sparseAttnWindowAttrGet(MlirContext ctx, int64_t before,
                                       int64_t after) {
   return getChecked<WindowAttr>(ctx, before, after, false);
+}
+MlirAttribute sparseAttnWindowAttrGetAligned(MlirContext ctx, int64_t before,
+                                             int64_t after, bool bottomRight) {
+  return getChecked<WindowAttr>(ctx, before, after, bottomRight);
 }
 int64_t sparseAttnWindowAttrGetBefore(MlirAttribute a) {
   return as<WindowAttr>(a).getBefore();
