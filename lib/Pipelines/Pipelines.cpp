@@ -80,6 +80,7 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
                       "convert-sparse-attn-to-loops{" + tiles +
                       (options.bf16Dot ? " bf16-dot=true" : "") +
                       (options.amx ? " amx=true" : "") + "}," +
+                      "convert-sparse-attn-routing-to-loops,"
                       "convert-sparse-attn-merge-to-linalg,"
                       "sparse-attn-decompose-online-attention," +
                       "canonicalize,cse," +
@@ -94,6 +95,7 @@ void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(
     OpPassManager &pm) {
   addPipeline(pm, std::string("sparse-attn-simplify,"
                               "convert-sparse-attn-to-linalg,"
+                              "convert-sparse-attn-routing-to-loops,"
                               "convert-sparse-attn-merge-to-linalg,"
                               "sparse-attn-decompose-online-attention,"
                               "canonicalize,") +

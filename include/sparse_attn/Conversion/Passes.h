@@ -3,6 +3,7 @@
 #define SPARSE_ATTN_CONVERSION_PASSES_H
 
 #include "sparse_attn/Conversion/SparseAttnMergeToLinalg/SparseAttnMergeToLinalg.h"
+#include "sparse_attn/Conversion/SparseAttnRoutingToLoops/SparseAttnRoutingToLoops.h"
 #include "sparse_attn/Conversion/SparseAttnToGPU/SparseAttnToGPU.h"
 #include "sparse_attn/Conversion/SparseAttnToLinalg/SparseAttnToLinalg.h"
 #include "sparse_attn/Conversion/SparseAttnToLoops/SparseAttnToLoops.h"

@@ -103,6 +103,36 @@ def ConvertSparseAttnMergeToLinalg
   ];
 }
 
+def ConvertSparseAttnRoutingToLoops
+    : Pass<"convert-sparse-attn-routing-to-loops", "ModuleOp"> {
+  let summary = "Lower the routing ops (pool, select_blocks) to CPU loops";
+  let description = [{
+    `sparse_attn.pool`: an `scf.parallel` over (batch, head, block); each
+    iteration sums (or takes the maximum of) its block's rows as one
+    `vector<D x f32>` in increasing row order and stores the mean (or the
+    maximum) in the result's element type.
+
+    `sparse_attn.select_blocks`: the block grid is classified at compile time
+    (`classifyBlocks`, the block analysis's exact classifier) into a
+    constant table of empty / partial / full; an `scf.parallel` over (batch,
+    table head, query block) sums the group's block-mean queries into one
+    `vector<D x f32>`, scores every candidate key block against its pooled
+    key, marks the forced blocks (sink, local), takes the `top_k` others by
+    repeated arg-max (strictly greater: ties to the lower index; O(top_k *
+    Nk) per row) and writes the selected blocks in increasing order into the
+    partial or the full table by their class.
+
+    Requirements (diagnosed): static head dimension; for a selection static
+    Sq, a constant Sk, at most 2^22 table tiles and a pattern whose block
+    classes do not depend on batch or head.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+  ];
+}
+
 def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
   let summary = "Fused, block-skipping lowering of sparse_attn.attention to a "
                 "tensor-core GPU kernel (gpu + nvgpu + nvvm)";

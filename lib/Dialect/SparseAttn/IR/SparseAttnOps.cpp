@@ -651,6 +651,168 @@ LogicalResult MergeOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// PoolOp
+//===----------------------------------------------------------------------===//
+
+int64_t PoolOp::numBlocks(int64_t s, int64_t block, int64_t stride) {
+  if (s <= 0)
+    return 0;
+  if (s <= block)
+    return 1;
+  return ceilDivPositive(s - block, stride) + 1;
+}
+
+static bool isAttentionFloat(Type t) { return t.isF32() || t.isF16() || t.isBF16(); }
+
+LogicalResult PoolOp::verify() {
+  auto inT = llvm::cast<RankedTensorType>(getInput().getType());
+  auto outT = llvm::cast<RankedTensorType>(getOutput().getType());
+  if (getKind() != "mean" && getKind() != "max")
+    return emitOpError("kind must be \"mean\" or \"max\", got \"")
+           << getKind() << "\"";
+  int64_t block = getBlock(), stride = getEffectiveStride();
+  if (block < 1)
+    return emitOpError("block must be positive, got ") << block;
+  if (stride < 1 || stride > block)
+    return emitOpError("stride must be between 1 and block (")
+           << block << "), got " << stride
+           << " (a larger stride would skip rows)";
+  if (inT.getRank() != 4 || outT.getRank() != 4)
+    return emitOpError("pools [B, H, S, D] tensors into [B, H, N, D] "
+                       "tensors, got ")
+           << inT << " -> " << outT;
+  if (!isAttentionFloat(inT.getElementType()))
+    return emitOpError("input must have f32, f16 or bf16 elements, got ")
+           << inT.getElementType();
+  if (outT.getElementType() != inT.getElementType() &&
+      !outT.getElementType().isF32())
+    return emitOpError("result element type must be the input's or f32, got ")
+           << outT.getElementType();
+  for (int64_t i : {0, 1, 3})
+    if (staticMismatch(inT.getDimSize(i), outT.getDimSize(i)))
+      return emitOpError("result dimension ")
+             << i << " (" << outT.getDimSize(i) << ") must equal the input's ("
+             << inT.getDimSize(i) << ")";
+  if (!inT.isDynamicDim(2) && !outT.isDynamicDim(2)) {
+    int64_t n = numBlocks(inT.getDimSize(2), block, stride);
+    if (outT.getDimSize(2) != n)
+      return emitOpError("pooling ")
+             << inT.getDimSize(2) << " rows in blocks of " << block
+             << " every " << stride << " gives " << n << " blocks, but the "
+             << "result has " << outT.getDimSize(2);
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SelectBlocksOp
+//===----------------------------------------------------------------------===//
+
+bool SelectBlocksOp::isPerKVHead() {
+  auto qT = llvm::cast<RankedTensorType>(getQuery().getType());
+  auto nT = llvm::cast<RankedTensorType>(getKvNumBlocks().getType());
+  return nT.getDimSize(1) != qT.getDimSize(1);
+}
+
+std::optional<int64_t> SelectBlocksOp::getStaticKeyLength() {
+  if (Value len = getKeyLength())
+    return getConstantIntValue(len);
+  auto kT = llvm::cast<RankedTensorType>(getPooledKeys().getType());
+  if (kT.isDynamicDim(2))
+    return std::nullopt;
+  return kT.getDimSize(2) * getBlockK();
+}
+
+LogicalResult SelectBlocksOp::verify() {
+  auto qT = llvm::cast<RankedTensorType>(getQuery().getType());
+  auto kT = llvm::cast<RankedTensorType>(getPooledKeys().getType());
+  auto nT = llvm::cast<RankedTensorType>(getKvNumBlocks().getType());
+  auto xT = llvm::cast<RankedTensorType>(getKvIndices().getType());
+  if (qT.getRank() != 4 || kT.getRank() != 4)
+    return emitOpError("expects a [B, Hq, Sq, D] query and [B, Hkv, Nk, D] "
+                       "pooled keys, got ")
+           << qT << " and " << kT;
+  for (auto [t, what] : {std::pair(qT, "query"), std::pair(kT, "pooled keys")})
+    if (!isAttentionFloat(t.getElementType()))
+      return emitOpError(what) << " must have f32, f16 or bf16 elements, got "
+                               << t.getElementType();
+  if (staticMismatch(qT.getDimSize(0), kT.getDimSize(0)))
+    return emitOpError("query and pooled keys have different batch sizes (")
+           << qT.getDimSize(0) << " and " << kT.getDimSize(0) << ")";
+  if (staticMismatch(qT.getDimSize(3), kT.getDimSize(3)))
+    return emitOpError("query and pooled keys have different head "
+                       "dimensions (")
+           << qT.getDimSize(3) << " and " << kT.getDimSize(3) << ")";
+  int64_t hq = qT.getDimSize(1), hkv = kT.getDimSize(1);
+  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv))
+    return emitOpError("needs static head counts (the tables' H' says "
+                       "whether they are per query head or per KV head)");
+  if (hkv == 0 || hq % hkv != 0)
+    return emitOpError("query heads (")
+           << hq << ") must be a multiple of the pooled keys' heads (" << hkv
+           << ")";
+  ArrayRef<int64_t> block = getTableBlock();
+  if (block.size() != 2 || block[0] < 1 || block[1] < 1)
+    return emitOpError("table_block must be two positive sizes "
+                       "array<i64: BQ, BK>");
+  for (auto [v, what] : {std::pair(getTopK(), "top_k"),
+                         std::pair(getSink(), "sink"),
+                         std::pair(getLocal(), "local")})
+    if (v < 0)
+      return emitOpError(what) << " must be non-negative, got " << v;
+  if (nT.getRank() != 3 || !nT.getElementType().isInteger(32) ||
+      xT.getRank() != 4 || !xT.getElementType().isInteger(32))
+    return emitOpError("results must be i32 counts [B, H', Mq] and i32 "
+                       "indices [B, H', Mq, N], got ")
+           << nT << " and " << xT;
+  for (int64_t i = 0; i < 3; ++i)
+    if (staticMismatch(nT.getDimSize(i), xT.getDimSize(i)))
+      return emitOpError("counts and indices disagree on dimension ") << i;
+  if (staticMismatch(nT.getDimSize(0), qT.getDimSize(0)))
+    return emitOpError("tables must have the query's batch size (")
+           << qT.getDimSize(0) << "), got " << nT.getDimSize(0);
+  int64_t hp = nT.getDimSize(1);
+  if (hp != hq && hp != hkv)
+    return emitOpError("tables must be per query head (H' = ")
+           << hq << ") or per KV head (H' = " << hkv << "), got H' = "
+           << dimStr(hp);
+  if (!qT.isDynamicDim(2) && !nT.isDynamicDim(2) &&
+      nT.getDimSize(2) != ceilDivPositive(qT.getDimSize(2), block[0]))
+    return emitOpError("tables must have Mq = ceil(Sq / BQ) = ")
+           << ceilDivPositive(qT.getDimSize(2), block[0])
+           << " query-block rows, got " << nT.getDimSize(2);
+  std::optional<int64_t> sk = getStaticKeyLength();
+  if (sk && *sk < 0)
+    return emitOpError("key_length must be non-negative, got ") << *sk;
+  if (sk && !kT.isDynamicDim(2) &&
+      kT.getDimSize(2) != ceilDivPositive(*sk, block[1]))
+    return emitOpError("pooled keys must have Nk = ceil(Sk / BK) = ")
+           << ceilDivPositive(*sk, block[1]) << " rows for Sk = " << *sk
+           << ", got " << kT.getDimSize(2);
+  if (!kT.isDynamicDim(2) && !xT.isDynamicDim(3)) {
+    int64_t need = std::min<int64_t>(getTopK() + getSink() + getLocal(),
+                                     kT.getDimSize(2));
+    if (xT.getDimSize(3) < need)
+      return emitOpError("tables must hold min(top_k + sink + local, Nk) = ")
+             << need << " blocks per row, got N = " << xT.getDimSize(3);
+  }
+  SparsityPatternAttrInterface pattern = getPattern();
+  if (pattern.needsSegmentIds())
+    return emitOpError("the static pattern of a block selection cannot read "
+                       "segment ids");
+  if (!qT.isDynamicDim(2) && sk)
+    return pattern.verifyForSizes([&] { return emitOpError(); },
+                                  qT.getDimSize(2), *sk);
+  return success();
+}
+
+LogicalResult
+SelectBlocksOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  return verifyPatternSymbols(*this, getPattern(), FlatSymbolRefAttr(),
+                              symbolTable, /*lengthsKnown=*/true);
+}
+
 static LogicalResult verifyDefinedArithmetic(Operation *op, StringRef what) {
   bool isSigned = isa<arith::DivSIOp, arith::RemSIOp, arith::CeilDivSIOp,
                       arith::FloorDivSIOp, index::DivSOp, index::RemSOp,

@@ -338,6 +338,161 @@ def SparseAttn_MergeOp : SparseAttn_Op<"merge", [Pure,
   let hasVerifier = 1;
 }
 
+def SparseAttn_PoolOp : SparseAttn_Op<"pool", [Pure]> {
+  let summary = "mean or max of rows over blocks of a sequence (routing)";
+  let description = [{
+    Pools the rows of `input` `[B, H, S, D]` over blocks of `block` rows
+    taken every `stride` rows (default `stride = block`: disjoint blocks,
+    MoBA's and the selection's pooled keys; `stride < block`: NSA's
+    overlapping compression blocks). Block `i` covers the rows
+
+    ```
+    R(i) = [i * stride, min(i * stride + block, S))
+    N    = 0 if S = 0;  1 if S <= block;  ceil((S - block) / stride) + 1
+    ```
+
+    the fewest blocks whose union covers every row (the last one may be
+    partial and pools over its own rows). For every `(b, h, i, d)`:
+
+    ```
+    mean: out[b, h, i, d] = (sum_{r in R(i)} in[b, h, r, d]) / |R(i)|
+    max:  out[b, h, i, d] =  max_{r in R(i)} in[b, h, r, d]
+    ```
+
+    The sum and the maximum are taken in f32 in increasing row order
+    (NaN propagates through both) and rounded once to the result's element
+    type, which is the input's or f32. `1 <= stride <= block` (a larger
+    stride would skip rows).
+
+    ```mlir
+    // MoBA / selection: the mean key of every 128-key block.
+    %kp = sparse_attn.pool %k {kind = "mean", block = 128}
+        : tensor<1x2x4096x64xbf16> -> tensor<1x2x32x64xbf16>
+    // NSA compression: blocks of 32 keys every 16 keys.
+    %kc = sparse_attn.pool %k {kind = "mean", block = 32, stride = 16}
+        : tensor<1x2x4096x64xbf16> -> tensor<1x2x255x64xbf16>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, StrAttr:$kind,
+                       I64Attr:$block, OptionalAttr<I64Attr>:$stride);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($output)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The stride attribute, or `block`.
+    int64_t getEffectiveStride() {
+      return getStride() ? *getStride() : getBlock();
+    }
+    /// The number of blocks of a sequence of `s` rows (the formula above).
+    static int64_t numBlocks(int64_t s, int64_t block, int64_t stride);
+  }];
+}
+
+def SparseAttn_SelectBlocksOp : SparseAttn_Op<"select_blocks", [Pure,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    AllTypesMatch<["kv_num_blocks", "full_num_blocks"]>,
+    AllTypesMatch<["kv_indices", "full_indices"]>]> {
+  let summary = "top-k key blocks per query block, as runtime block tables";
+  let description = [{
+    Learned block routing (MoBA, NSA's selection branch, SeerAttention):
+    chooses, for every query block, the key blocks with the highest gate
+    scores, and returns them as the runtime block tables that
+    `sparse_attn.attention` takes (`block_tables(...)`,
+    `full_tables(...)` with the same `table_block`).
+
+    Operands: `query` `[B, Hq, Sq, D]`, `pooled_keys` `[B, Hkv, Nk, D]`
+    (one row per key block of `BK` keys, e.g. from `sparse_attn.pool`),
+    f32, f16 or bf16, `Hq % Hkv == 0`, and optionally
+    `key_length(%sk)`, the keys' sequence length `Sk` (default
+    `Nk * BK`); `Nk` must be `ceil(Sk / BK)`. `table_block = array<i64:
+    BQ, BK>`; `Mq = ceil(Sq / BQ)`. `BQ = 1` selects per query token.
+
+    Results: `kv_num_blocks` `[B, H', Mq]`, `kv_indices` `[B, H', Mq,
+    N]`, `full_num_blocks`, `full_indices` (the same types), i32, with
+    `H' = Hq` (a selection per query head) or `H' = Hkv` (one per KV head,
+    shared by its group of query heads, as NSA does).
+
+    Semantics, for every `(b, h', i)` (query block `i`, rows `Q(i) = [i
+    BQ, min((i + 1) BQ, Sq))`; `G(h')` the query heads `{h'}` for `H' =
+    Hq`, the `Hq / Hkv` heads of KV head `h'` for `H' = Hkv`; `g` the KV
+    head):
+
+    1. Candidates: the key blocks `j` (keys `[j BK, min((j + 1) BK,
+       Sk))`) whose tile `Q(i) x keys(j)` holds an allowed pair of
+       `pattern` (a static pattern at block level, e.g. causal: no block
+       after the query block's diagonal). Its tile class (full or
+       partial) decides the table the block goes to.
+    2. Scores (f32 accumulation): `s_j = sum_{h in G(h')} qbar_h .
+       pooled_keys[b, g, j]` with `qbar_h = mean_{r in Q(i)} query[b, h,
+       r]`. A NaN score counts as -inf.
+    3. Forced blocks: the candidates `j < sink` (attention sinks) and the
+       `local` highest-indexed candidates (the query block's own block and
+       the ones before it under a causal pattern).
+    4. Selected: the forced blocks and the `top_k` highest-scoring other
+       candidates, ties to the lower block index (fewer when there are
+       fewer candidates).
+    5. Output: the selected blocks in increasing order, the partially
+       allowed ones in `kv_indices[b, h', i, 0 : n]` with `n` in
+       `kv_num_blocks[b, h', i]`, the fully allowed ones likewise in
+       `full_*`; entries past a count are 0. `N >= min(top_k + sink +
+       local, Nk)`.
+
+    A reference evaluating the scores in higher precision selects the same
+    blocks unless two scores are within f32 rounding of each other.
+    The pattern must not read segment ids; the CPU lowering classifies the
+    block grid at compile time (static `Sq`, constant `Sk`).
+
+    ```mlir
+    // MoBA: per query block of 64 rows, top-3 of the 128-key blocks by
+    // mean-query . mean-key, plus the diagonal block, causal.
+    %kp = sparse_attn.pool %k {kind = "mean", block = 128}
+        : tensor<1x2x4096x64xbf16> -> tensor<1x2x32x64xbf16>
+    %n, %x, %fn, %fx = sparse_attn.select_blocks %q, %kp
+        {pattern = #sparse_attn.causal, top_k = 3, local = 1,
+         table_block = array<i64: 64, 128>}
+        : tensor<1x8x4096x64xbf16>, tensor<1x2x32x64xbf16>
+        -> tensor<1x2x64xi32>, tensor<1x2x64x4xi32>,
+           tensor<1x2x64xi32>, tensor<1x2x64x4xi32>
+    %o = sparse_attn.attention %q, %k, %v
+        block_tables(%n, %x : tensor<1x2x64xi32>, tensor<1x2x64x4xi32>)
+        full_tables(%fn, %fx : tensor<1x2x64xi32>, tensor<1x2x64x4xi32>)
+        outs(%init : tensor<1x8x4096x64xbf16>)
+        {pattern = #sparse_attn.causal, table_block = array<i64: 64, 128>}
+        : tensor<1x8x4096x64xbf16>, tensor<1x2x4096x64xbf16>,
+          tensor<1x2x4096x64xbf16> -> tensor<1x8x4096x64xbf16>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$pooled_keys,
+                       Optional<Index>:$key_length,
+                       SparseAttn_PatternAttrConstraint:$pattern,
+                       I64Attr:$top_k,
+                       DefaultValuedAttr<I64Attr, "0">:$sink,
+                       DefaultValuedAttr<I64Attr, "0">:$local,
+                       DenseI64ArrayAttr:$table_block);
+  let results = (outs AnyRankedTensor:$kv_num_blocks,
+                      AnyRankedTensor:$kv_indices,
+                      AnyRankedTensor:$full_num_blocks,
+                      AnyRankedTensor:$full_indices);
+  let assemblyFormat = [{
+    $query `,` $pooled_keys (`key_length` `(` $key_length^ `)`)?
+    attr-dict `:` type($query) `,` type($pooled_keys) `->`
+    type($kv_num_blocks) `,` type($kv_indices) `,` type($full_num_blocks)
+    `,` type($full_indices)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getBlockQ() { return getTableBlock().front(); }
+    int64_t getBlockK() { return getTableBlock().back(); }
+    /// Whether the tables are per KV head (H' = Hkv < Hq).
+    bool isPerKVHead();
+    /// Sk: the key_length operand's constant value, Nk * BK without it,
+    /// nullopt when dynamic.
+    std::optional<int64_t> getStaticKeyLength();
+  }];
+}
+
 def SparseAttn_MaskOp : SparseAttn_Op<"mask", [
     Symbol, IsolatedFromAbove, SingleBlock]> {
   let summary = "a user-authored mask: (b, h, q, k) -> i1";

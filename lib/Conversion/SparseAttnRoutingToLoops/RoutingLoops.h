@@ -1,0 +1,42 @@
+//===- RoutingLoops.h - pieces of the routing loop lowering -----*- C++ -*-===//
+//
+// One file per op (PoolToLoops.cpp, SelectBlocksToLoops.cpp); the pass
+// (SparseAttnRoutingToLoops.cpp) checks and runs them.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARSE_ATTN_LIB_CONVERSION_ROUTINGLOOPS_H
+#define SPARSE_ATTN_LIB_CONVERSION_ROUTINGLOOPS_H
+
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir {
+namespace sparse_attn {
+namespace routing {
+
+void populatePoolPatterns(RewritePatternSet &patterns);
+void populateSelectBlocksPatterns(RewritePatternSet &patterns);
+
+/// Diagnoses what the loop lowering of each op cannot handle.
+LogicalResult checkPoolLowerable(PoolOp op);
+LogicalResult checkSelectBlocksLowerable(SelectBlocksOp op);
+
+/// A read-only buffer of `tensor` (identity layout).
+Value bufferOf(OpBuilder &b, Location loc, Value tensor);
+
+/// A fresh 64-byte-aligned buffer of `type`'s shape, dynamic sizes taken from
+/// `like` (a buffer of the same rank) where `type` is dynamic.
+Value allocLike(OpBuilder &b, Location loc, RankedTensorType type,
+                ArrayRef<Value> dynamicSizes);
+
+/// Row `idx` (all but the last index) of `buf` as a vector<D x f32>.
+Value loadRowF32(OpBuilder &b, Location loc, Value buf, ValueRange idx,
+                 int64_t d);
+
+} // namespace routing
+} // namespace sparse_attn
+} // namespace mlir
+
+#endif
