@@ -17,6 +17,11 @@ with tempfile.TemporaryDirectory() as tmp:
         text = open(path).read()
         text = re.sub(r"x(f16)>", "x" + elt + ">", text)
         name = os.path.basename(path)
+        if "--lowering=reference" in extra and "block_tables(" in text:
+            # The unfused linalg reference lowering takes no runtime block
+            # tables (it diagnoses them); the fused runs check these.
+            print("SKIP %s %s: runtime block tables" % (name, elt))
+            continue
         variant = os.path.join(tmp, name)
         with open(variant, "w") as f:
             f.write(text)

@@ -115,7 +115,7 @@ SelectBlocksReference mlir::sparse_attn::selectBlocksReference(
         }
         std::fill(forced.begin(), forced.end(), 0);
         for (int64_t j : candidates)
-          if (j < op.getSink())
+          if (j < static_cast<int64_t>(op.getSink()))
             forced[j] = 1;
         for (int64_t c = 0; c < std::min<int64_t>(op.getLocal(),
                                                   candidates.size());
@@ -124,10 +124,10 @@ SelectBlocksReference mlir::sparse_attn::selectBlocksReference(
         for (int64_t j : candidates)
           if (!forced[j])
             others.push_back(j);
-        std::stable_sort(others.begin(), others.end(),
-                         [&](int64_t a, int64_t c) {
-                           return score[a] > score[c];
-                         });
+        // Highest score first, ties to the lower block index.
+        std::sort(others.begin(), others.end(), [&](int64_t a, int64_t c) {
+          return score[a] > score[c] || (score[a] == score[c] && a < c);
+        });
         int64_t take = std::min<int64_t>(op.getTopK(), others.size());
         if (take > 0 && take < static_cast<int64_t>(others.size())) {
           double last = score[others[take - 1]], next = score[others[take]];

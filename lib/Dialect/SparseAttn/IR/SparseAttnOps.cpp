@@ -671,7 +671,8 @@ LogicalResult PoolOp::verify() {
   if (getKind() != "mean" && getKind() != "max")
     return emitOpError("kind must be \"mean\" or \"max\", got \"")
            << getKind() << "\"";
-  int64_t block = getBlock(), stride = getEffectiveStride();
+  int64_t block = static_cast<int64_t>(getBlock()),
+          stride = getEffectiveStride();
   if (block < 1)
     return emitOpError("block must be positive, got ") << block;
   if (stride < 1 || stride > block)
@@ -756,9 +757,10 @@ LogicalResult SelectBlocksOp::verify() {
   if (block.size() != 2 || block[0] < 1 || block[1] < 1)
     return emitOpError("table_block must be two positive sizes "
                        "array<i64: BQ, BK>");
-  for (auto [v, what] : {std::pair(getTopK(), "top_k"),
-                         std::pair(getSink(), "sink"),
-                         std::pair(getLocal(), "local")})
+  for (auto [v, what] :
+       {std::pair(static_cast<int64_t>(getTopK()), "top_k"),
+        std::pair(static_cast<int64_t>(getSink()), "sink"),
+        std::pair(static_cast<int64_t>(getLocal()), "local")})
     if (v < 0)
       return emitOpError(what) << " must be non-negative, got " << v;
   if (nT.getRank() != 3 || !nT.getElementType().isInteger(32) ||
@@ -791,8 +793,9 @@ LogicalResult SelectBlocksOp::verify() {
            << ceilDivPositive(*sk, block[1]) << " rows for Sk = " << *sk
            << ", got " << kT.getDimSize(2);
   if (!kT.isDynamicDim(2) && !xT.isDynamicDim(3)) {
-    int64_t need = std::min<int64_t>(getTopK() + getSink() + getLocal(),
-                                     kT.getDimSize(2));
+    int64_t need = std::min<int64_t>(
+        static_cast<int64_t>(getTopK() + getSink() + getLocal()),
+        kT.getDimSize(2));
     if (xT.getDimSize(3) < need)
       return emitOpError("tables must hold min(top_k + sink + local, Nk) = ")
              << need << " blocks per row, got N = " << xT.getDimSize(3);

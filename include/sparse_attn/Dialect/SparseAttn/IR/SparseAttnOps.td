@@ -383,7 +383,7 @@ def SparseAttn_PoolOp : SparseAttn_Op<"pool", [Pure]> {
   let extraClassDeclaration = [{
     /// The stride attribute, or `block`.
     int64_t getEffectiveStride() {
-      return getStride() ? *getStride() : getBlock();
+      return static_cast<int64_t>(getStride() ? *getStride() : getBlock());
     }
     /// The number of blocks of a sequence of `s` rows (the formula above).
     static int64_t numBlocks(int64_t s, int64_t block, int64_t stride);
