@@ -364,6 +364,48 @@ int64_t argIndex(func::FuncOp f, Value v) {
   return arg.getArgNumber();
 }
 
+/// The run-time shape of `v`: a function argument's, or that of a
+/// sparse_attn op's result computed from its operands' shapes (attention,
+/// pool, select_blocks, merge); static dimensions of the type otherwise.
+std::optional<std::vector<int64_t>>
+inferShape(func::FuncOp f, Value v, const std::vector<Buffer> &args) {
+  auto type = llvm::cast<RankedTensorType>(v.getType());
+  if (type.hasStaticShape())
+    return std::vector<int64_t>(type.getShape().begin(), type.getShape().end());
+  int64_t arg = argIndex(f, v);
+  if (arg >= 0)
+    return args[arg].shape;
+  auto operand = [&](Value x) { return inferShape(f, x, args); };
+  std::optional<std::vector<int64_t>> shape;
+  Operation *def = v.getDefiningOp();
+  if (auto op = llvm::dyn_cast_or_null<AttentionOp>(def)) {
+    auto q = operand(op.getQuery()), val = operand(op.getValue());
+    if (!q || !val)
+      return std::nullopt;
+    shape = std::vector<int64_t>{(*q)[0], (*q)[1], (*q)[2]};
+    if (v == op.getOutput())
+      shape->push_back((*val)[3]);
+  } else if (auto op = llvm::dyn_cast_or_null<PoolOp>(def)) {
+    shape = operand(op.getInput());
+    if (shape)
+      (*shape)[2] = PoolOp::numBlocks((*shape)[2], op.getBlock(),
+                                      op.getEffectiveStride());
+  } else if (auto op = llvm::dyn_cast_or_null<SelectBlocksOp>(def)) {
+    auto q = operand(op.getQuery());
+    if (!q)
+      return std::nullopt;
+    shape = std::vector<int64_t>{(*q)[0], type.getDimSize(1),
+                                 ceilDivPositive((*q)[2], op.getBlockQ())};
+    if (type.getRank() == 4)
+      shape->push_back(type.getDimSize(3));
+  } else if (auto op = llvm::dyn_cast_or_null<MergeOp>(def)) {
+    shape = operand(v == op.getOutput() ? op.getOutputA() : op.getLseA());
+  }
+  if (!shape || llvm::any_of(*shape, ShapedType::isDynamic))
+    return std::nullopt;
+  return shape;
+}
+
 /// Compares a float result with its float64 reference and prints one line
 /// "check LABEL: max_abs_err=... OK|FAILED"; returns whether it passed.
 bool compareFloat(StringRef label, const Buffer &got,
@@ -454,8 +496,12 @@ LogicalResult ProgramReference::run(func::FuncOp entry,
   for (Operation &op : entry.getBody().front()) {
     if (llvm::isa<tensor::EmptyOp, func::ReturnOp>(op))
       continue;
-    if (auto c = llvm::dyn_cast<arith::ConstantIndexOp>(op)) {
-      indices[c] = c.value();
+    if (auto c = llvm::dyn_cast<arith::ConstantOp>(op)) {
+      // Index constants (key_length) are recorded; other constants matter
+      // only to the ops using them, which must be evaluable themselves.
+      if (auto i = llvm::dyn_cast<IntegerAttr>(c.getValue());
+          i && c.getType().isIndex())
+        indices[c] = i.getInt();
       continue;
     }
     if (auto dim = llvm::dyn_cast<tensor::DimOp>(op)) {
@@ -904,17 +950,14 @@ int mlir::sparse_attn::sparseAttnRunMain(int argc, char **argv,
     auto t = llvm::cast<RankedTensorType>(fnType.getResult(r));
     SmallVector<int64_t> shape(t.getShape());
     if (!t.hasStaticShape()) {
-      AttentionOp op = producer(ret.getOperand(r));
-      int64_t qi = op ? argIndex(entry, op.getQuery()) : -1;
-      int64_t vi = op ? argIndex(entry, op.getValue()) : -1;
-      if (qi < 0 || vi < 0)
+      std::optional<std::vector<int64_t>> inferred =
+          inferShape(entry, ret.getOperand(r), args);
+      if (!inferred)
         return fail("result #" + llvm::Twine(r) + " of @" + entry.getName() +
                     " has a dynamic shape that sparse-attn-run cannot infer "
-                    "(only results of a sparse_attn.attention on the "
-                    "function's arguments can be)");
-      for (int64_t d = 0; d < t.getRank(); ++d)
-        if (t.isDynamicDim(d))
-          shape[d] = d < 3 ? args[qi].shape[d] : args[vi].shape[3];
+                    "(only results of sparse_attn ops whose sizes follow "
+                    "from the function's arguments can be)");
+      shape.assign(inferred->begin(), inferred->end());
     }
     if (auto err = results[r].allocate(t.getElementType(), shape,
                                        "result #" + llvm::Twine(r)))

@@ -141,3 +141,80 @@ def to_mlir(p):
     if kind == "custom":
         return "#sparse_attn.custom<@%s>" % p[1]
     raise ValueError("unknown pattern %r" % (p,))
+
+
+# Routing (sparse_attn.pool, sparse_attn.select_blocks), from the definitions
+# in the ops' documentation, with NumPy; block classes come from the element
+# mask (`mask` / `blocks` above), not from any tile classifier.
+
+def pool_blocks(s, block, stride=None):
+    """The row ranges [r0, r1) pooled by sparse_attn.pool."""
+    stride = stride or block
+    if s <= 0:
+        return []
+    n = 1 if s <= block else -(-(s - block) // stride) + 1
+    return [(i * stride, min(i * stride + block, s)) for i in range(n)]
+
+
+def pool(x, kind, block, stride=None):
+    """x: [B, H, S, D] float array -> [B, H, N, D] float64 (unrounded)."""
+    import numpy as np
+    x = np.asarray(x, dtype=np.float64)
+    ranges = pool_blocks(x.shape[2], block, stride)
+    out = np.zeros(x.shape[:2] + (len(ranges), x.shape[3]))
+    for i, (r0, r1) in enumerate(ranges):
+        part = x[:, :, r0:r1, :]
+        out[:, :, i, :] = part.max(axis=2) if kind == "max" else part.mean(axis=2)
+    return out
+
+
+def select_blocks(q, kp, pattern, sk, bq, bk, top_k, sink=0, local=0,
+                  per_kv_head=False, width=None):
+    """The four tables of sparse_attn.select_blocks as int arrays:
+    (kv_num, kv_idx, full_num, full_idx), plus the number of rows whose
+    choice is decided by scores within 1e-6 (relative) of each other."""
+    import numpy as np
+    q = np.asarray(q, dtype=np.float64)
+    kp = np.asarray(kp, dtype=np.float64)
+    b, hq, sq, d = q.shape
+    hkv, nk = kp.shape[1], kp.shape[2]
+    group = hq // hkv
+    hp = hkv if per_kv_head else hq
+    mq = -(-sq // bq)
+    width = width if width is not None else min(top_k + sink + local, nk)
+    tiles = blocks(mask(pattern, Context(sq, sk)), bq, bk) if sq and sk else []
+    kv_num = np.zeros((b, hp, mq), np.int64)
+    full_num = np.zeros((b, hp, mq), np.int64)
+    kv_idx = np.zeros((b, hp, mq, width), np.int64)
+    full_idx = np.zeros((b, hp, mq, width), np.int64)
+    near_ties = 0
+    for bi in range(b):
+        for t in range(hp):
+            heads = range(t * group, (t + 1) * group) if per_kv_head else [t]
+            g = t if per_kv_head else t // group
+            for i in range(mq):
+                rows = q[bi, list(heads), i * bq:min(sq, (i + 1) * bq), :]
+                qsum = rows.mean(axis=1).sum(axis=0)
+                cls = tiles[i] if tiles else ""
+                cand = [j for j in range(nk) if j < len(cls) and cls[j] != "."]
+                score = {}
+                for j in cand:
+                    s = float(qsum @ kp[bi, g, j])
+                    score[j] = -np.inf if np.isnan(s) else s
+                forced = {j for j in cand if j < sink}
+                forced |= set(cand[len(cand) - min(local, len(cand)):])
+                others = sorted((j for j in cand if j not in forced),
+                                key=lambda j: (-score[j], j))
+                take = min(top_k, len(others))
+                if 0 < take < len(others):
+                    mag = max(float(np.abs(qsum * kp[bi, g, j]).sum())
+                              for j in cand)
+                    if abs(score[others[take - 1]] - score[others[take]]) <= 1e-6 * mag:
+                        near_ties += 1
+                chosen = sorted(forced | set(others[:take]))
+                part = [j for j in chosen if cls[j] != "F"]
+                full = [j for j in chosen if cls[j] == "F"]
+                kv_num[bi, t, i], full_num[bi, t, i] = len(part), len(full)
+                kv_idx[bi, t, i, :len(part)] = part
+                full_idx[bi, t, i, :len(full)] = full
+    return kv_num, kv_idx, full_num, full_idx, near_ties

@@ -1,0 +1,164 @@
+"""Routing programs (sparse_attn.pool -> sparse_attn.select_blocks ->
+sparse_attn.attention over the selected blocks) on edge cases, each checked
+twice: by `sparse-attn-run --check` (tables exactly equal to the C++ float64
+reference, the output against the attention's float64 definition) and by
+the NumPy reference of python/sparse_attn/reference.py (tables and pooled
+keys), which shares no code with either."""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+run = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+from sparse_attn import reference as ref  # noqa: E402
+
+
+def program(c):
+    b, hq, hkv, sq, sk, d = c["B"], c["Hq"], c["Hkv"], c["Sq"], c["Sk"], c["D"]
+    bq, bk, elt = c["BQ"], c["BK"], c.get("elt", "f32")
+    nk = -(-sk // bk)
+    hp = hkv if c.get("per_kv") else hq
+    mq = -(-sq // bq)
+    width = min(c["top_k"] + c.get("sink", 0) + c.get("local", 0), nk)
+    bs = "?" if c.get("dynamic_batch") else str(b)
+    qT = "tensor<%sx%dx%dx%dx%s>" % (bs, hq, sq, d, elt)
+    kT = "tensor<%sx%dx%dx%dx%s>" % (bs, hkv, sk, d, elt)
+    pT = "tensor<%sx%dx%dx%dx%s>" % (bs, hkv, nk, d, elt)
+    lT = "tensor<%sx%dx%dxf32>" % (bs, hq, sq)
+    nT = "tensor<%sx%dx%dxi32>" % (bs, hp, mq)
+    xT = "tensor<%sx%dx%dx%dxi32>" % (bs, hp, mq, width)
+    pattern = ref.to_mlir(c["pattern"])
+    init = ("%%bb = tensor.dim %%q, %%c0 : %s\n" % qT +
+            "  %%o0 = tensor.empty(%%bb) : %s\n  %%l0 = tensor.empty(%%bb) : %s" % (qT, lT)
+            if c.get("dynamic_batch") else
+            "%%o0 = tensor.empty() : %s\n  %%l0 = tensor.empty() : %s" % (qT, lT))
+    return f"""func.func @routing(%q: {qT}, %k: {kT}, %v: {kT})
+    -> ({qT}, {lT}, {pT}, {nT}, {xT}, {nT}, {xT}) {{
+  %c0 = arith.constant 0 : index
+  %sk = arith.constant {sk} : index
+  %kp = sparse_attn.pool %k {{kind = "mean", block = {bk}}} : {kT} -> {pT}
+  %n, %x, %fn, %fx = sparse_attn.select_blocks %q, %kp key_length(%sk)
+      {{pattern = {pattern}, top_k = {c["top_k"]}, sink = {c.get("sink", 0)},
+       local = {c.get("local", 0)}, table_block = array<i64: {bq}, {bk}>}}
+      : {qT}, {pT} -> {nT}, {xT}, {nT}, {xT}
+  {init}
+  %o, %l = sparse_attn.attention %q, %k, %v
+      block_tables(%n, %x : {nT}, {xT}) full_tables(%fn, %fx : {nT}, {xT})
+      outs(%o0, %l0 : {qT}, {lT})
+      {{pattern = {pattern}, table_block = array<i64: {bq}, {bk}>}}
+      : {qT}, {kT}, {kT} -> {qT}, {lT}
+  return %o, %l, %kp, %n, %x, %fn, %fx : {qT}, {lT}, {pT}, {nT}, {xT}, {nT}, {xT}
+}}
+"""
+
+
+def pool_program(c):
+    b, h, s, d, elt = c["B"], c["H"], c["S"], c["D"], c.get("elt", "f32")
+    n = len(ref.pool_blocks(s, c["block"], c.get("stride")))
+    stride = ", stride = %d" % c["stride"] if c.get("stride") else ""
+    inT = "tensor<%dx%dx%dx%dx%s>" % (b, h, s, d, elt)
+    outT = "tensor<%dx%dx%dx%dx%s>" % (b, h, n, d, c.get("out", elt))
+    return f"""func.func @pool(%x: {inT}) -> {outT} {{
+  %p = sparse_attn.pool %x {{kind = "{c['kind']}", block = {c['block']}{stride}}} : {inT} -> {outT}
+  return %p : {outT}
+}}
+"""
+
+
+CASES = [
+    ("per KV head, Sk % BK != 0, sink + local + top-1, causal",
+     dict(B=2, Hq=4, Hkv=2, Sq=100, Sk=100, D=16, BQ=32, BK=32, top_k=1,
+          sink=1, local=1, per_kv=True, pattern=("causal",))),
+    ("per query token (BQ = 1), window: the sink is no candidate far away",
+     dict(B=1, Hq=2, Hkv=1, Sq=100, Sk=100, D=16, BQ=1, BK=16, top_k=2,
+          sink=1, local=1, pattern=("window", 40, 0))),
+    ("ties: equal scores choose the lower block",
+     dict(B=1, Hq=2, Hkv=2, Sq=128, Sk=128, D=8, BQ=32, BK=32, top_k=2,
+          local=1, pattern=("causal",), keys="zero")),
+    ("NaN in a key block: its score counts as -inf",
+     dict(B=1, Hq=2, Hkv=1, Sq=128, Sk=128, D=8, BQ=32, BK=32, top_k=1,
+          pattern=("causal",), keys="nan-block-1")),
+    ("decode-like Sq < Sk, bottom-right causal: local is the last block",
+     dict(B=1, Hq=4, Hkv=2, Sq=16, Sk=100, D=16, BQ=16, BK=32, top_k=1,
+          local=1, per_kv=True, pattern=("causal", "bottom_right"))),
+    ("top_k beyond the candidates, bf16, dense, dynamic batch",
+     dict(B=3, Hq=2, Hkv=1, Sq=64, Sk=64, D=32, BQ=32, BK=32, top_k=3,
+          elt="bf16", pattern=("dense",), dynamic_batch=True)),
+    ("nothing selected: empty rows give O = 0, LSE = -inf",
+     dict(B=1, Hq=2, Hkv=1, Sq=64, Sk=64, D=16, BQ=32, BK=32, top_k=0,
+          pattern=("causal",))),
+]
+POOLS = [
+    ("max, stride < block, partial last block",
+     dict(B=1, H=2, S=100, D=8, kind="max", block=32, stride=16)),
+    ("mean of bf16 into f32",
+     dict(B=2, H=1, S=70, D=16, kind="mean", block=32, elt="bf16", out="f32")),
+    ("fewer rows than a block",
+     dict(B=1, H=1, S=10, D=8, kind="mean", block=32)),
+]
+
+rng = np.random.default_rng(7)
+failed = 0
+with tempfile.TemporaryDirectory() as tmp:
+    def run_case(name, text, inputs, nout):
+        path = os.path.join(tmp, "p.mlir")
+        open(path, "w").write(text)
+        args = []
+        for i, a in enumerate(inputs):
+            f = os.path.join(tmp, "in%d.npy" % i)
+            np.save(f, a)
+            args += ["--input", f]
+        outs = [os.path.join(tmp, "out%d.npy" % i) for i in range(nout)]
+        for f in outs:
+            args += ["--output", f]
+        res = subprocess.run([run, path, "--check"] + args, capture_output=True, text=True)
+        ok = res.returncode == 0 and "FAILED" not in res.stdout
+        return ok, res, [np.load(f) for f in outs] if ok else None
+
+    for name, c in CASES:
+        b, hq, hkv, sq, sk, d = c["B"], c["Hq"], c["Hkv"], c["Sq"], c["Sk"], c["D"]
+        q = rng.uniform(-1, 1, (b, hq, sq, d)).astype(np.float32)
+        k = rng.uniform(-1, 1, (b, hkv, sk, d)).astype(np.float32)
+        v = rng.uniform(-1, 1, (b, hkv, sk, d)).astype(np.float32)
+        if c.get("keys") == "zero":
+            k[:] = 0
+        if c.get("keys") == "nan-block-1":
+            k[:, :, c["BK"] + 3, 1] = np.nan
+        ok, res, outs = run_case(name, program(c), [q, k, v], 7)
+        detail = ""
+        if ok:
+            o, lse, kp, n, x, fn, fx = outs
+            want_kp = ref.pool(k, "mean", c["BK"])
+            ok &= np.allclose(kp, want_kp, rtol=0, atol=1e-2 if c.get("elt") == "bf16" else 1e-6,
+                              equal_nan=True)
+            got_q = q
+            if c.get("elt") == "bf16":  # the kernel saw bf16-rounded queries
+                got_q = (q.view(np.uint32) + 0x7fff + ((q.view(np.uint32) >> 16) & 1)) & 0xffff0000
+                got_q = got_q.view(np.float32)
+            w = ref.select_blocks(got_q, kp, c["pattern"], sk, c["BQ"], c["BK"], c["top_k"],
+                                  c.get("sink", 0), c.get("local", 0), c.get("per_kv", False),
+                                  x.shape[3])
+            same = all(np.array_equal(g, e) for g, e in zip((n, x, fn, fx), w[:4]))
+            ok &= same
+            detail = "%d selected blocks, NumPy tables %s, near ties %d" % (
+                int(n.sum() + fn.sum()), "equal" if same else "DIFFER", w[4])
+            if c["top_k"] == 0:
+                ok &= bool(np.all(o == 0) and np.all(np.isneginf(lse)))
+        failed += not ok
+        print("%s %s: %s" % ("PASS" if ok else "FAIL", name,
+                             detail if ok else res.stdout + res.stderr + detail))
+    for name, c in POOLS:
+        x = rng.uniform(-1, 1, (c["B"], c["H"], c["S"], c["D"])).astype(np.float32)
+        ok, res, outs = run_case(name, pool_program(c), [x], 1)
+        if ok:
+            want = ref.pool(x, c["kind"], c["block"], c.get("stride"))
+            tol = 1e-2 if c.get("elt") == "bf16" else 1e-6
+            ok &= outs[0].shape == want.shape and np.allclose(outs[0], want, rtol=0, atol=tol)
+        failed += not ok
+        print("%s pool, %s%s" % ("PASS" if ok else "FAIL", name,
+                                 "" if ok else ": " + res.stdout + res.stderr))
+print("%d routing cases, %d failed" % (len(CASES) + len(POOLS), failed))
+sys.exit(1 if failed else 0)
