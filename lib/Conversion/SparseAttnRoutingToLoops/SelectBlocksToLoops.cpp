@@ -15,6 +15,7 @@
 
 #include "RoutingLoops.h"
 
+#include "sparse_attn/Dialect/SparseAttn/Analysis/BlockSelection.h"
 #include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
 #include "sparse_attn/Dialect/SparseAttn/Utils/ConstantGlobals.h"
 
@@ -34,34 +35,12 @@ static constexpr int64_t kMaxRowLength = 1024;
 LogicalResult routing::checkSelectBlocksLowerable(SelectBlocksOp op) {
   auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
   auto kT = llvm::cast<RankedTensorType>(op.getPooledKeys().getType());
-  auto xT = llvm::cast<RankedTensorType>(op.getKvIndices().getType());
   if (qT.isDynamicDim(3) || kT.isDynamicDim(3))
     return op.emitOpError("the CPU lowering needs a static head dimension D");
   if (qT.getDimSize(3) > kMaxRowLength)
     return op.emitOpError("the CPU lowering supports head dimensions up to ")
            << kMaxRowLength << ", got D = " << qT.getDimSize(3);
-  std::optional<int64_t> sk = op.getStaticKeyLength();
-  if (qT.isDynamicDim(2) || !sk || kT.isDynamicDim(2) || xT.isDynamicDim(3))
-    return op.emitOpError(
-        "the CPU lowering classifies the block grid at compile time: it "
-        "needs a static Sq, a constant key_length (or static pooled keys) "
-        "and a static table width N");
-  std::optional<int64_t> tiles =
-      numTiles(qT.getDimSize(2), *sk, op.getBlockQ(), op.getBlockK());
-  if (!tiles || *tiles > kMaxCompileTimeTableTiles)
-    return op.emitOpError("the CPU lowering classifies at most ")
-           << kMaxCompileTimeTableTiles << " blocks at compile time; Sq = "
-           << qT.getDimSize(2) << ", Sk = " << *sk << " with blocks "
-           << op.getBlockQ() << " x " << op.getBlockK() << " have more";
-  MaskInterpreter masks(op);
-  SmallVector<FlatSymbolRefAttr> custom;
-  op.getPattern().collectCustomMasks(custom);
-  for (FlatSymbolRefAttr m : custom)
-    if (masks.usesBatchOrHead(m))
-      return op.emitOpError("the CPU lowering needs block classes that do not "
-                            "depend on batch or head, but custom mask ")
-             << m << " reads its batch or head argument";
-  return success();
+  return checkStaticBlockSelection(op, "CPU");
 }
 
 namespace {
@@ -83,8 +62,7 @@ LowerSelectBlocks::matchAndRewrite(SelectBlocksOp op,
   auto kT = llvm::cast<RankedTensorType>(op.getPooledKeys().getType());
   auto nT = llvm::cast<RankedTensorType>(op.getKvNumBlocks().getType());
   auto xT = llvm::cast<RankedTensorType>(op.getKvIndices().getType());
-  int64_t sq = qT.getDimSize(2), sk = *op.getStaticKeyLength();
-  int64_t bq = op.getBlockQ(), bk = op.getBlockK();
+  int64_t sq = qT.getDimSize(2), bq = op.getBlockQ();
   int64_t mq = ceilDivPositive(sq, bq), nk = kT.getDimSize(2);
   int64_t d = qT.getDimSize(3), width = xT.getDimSize(3);
   int64_t hq = qT.getDimSize(1), hkv = kT.getDimSize(1), hp = nT.getDimSize(1);
@@ -92,17 +70,12 @@ LowerSelectBlocks::matchAndRewrite(SelectBlocksOp op,
   bool perKV = hp != hq;
 
   // The block grid's classes (one byte per tile).
-  SmallVector<int8_t> kinds(std::max<int64_t>(1, mq * nk), 0);
-  if (mq * nk > 0) {
-    MaskInterpreter masks(op);
-    PatternContext ctx(sq, sk);
-    ctx.customMasks = &masks;
-    BlockClassification c = classifyBlocks(op.getPattern(), ctx, bq, bk);
-    if (masks.hadError())
-      return failure();
-    for (int64_t t = 0; t < mq * nk; ++t)
-      kinds[t] = static_cast<int8_t>(c.kinds[t]);
-  }
+  FailureOr<std::vector<int8_t>> classes = blockSelectionClasses(op);
+  if (failed(classes))
+    return failure();
+  std::vector<int8_t> kinds = std::move(*classes);
+  if (kinds.empty())
+    kinds.push_back(0); // never read; no zero-sized global
   ConstantGlobals globals(op->getParentOfType<ModuleOp>());
   Type i8 = rw.getI8Type(), i32 = rw.getI32Type(), f32 = rw.getF32Type();
   Value table = globals.get(
