@@ -77,10 +77,12 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
       llvm::formatv(" max-tiles={0}", kMaxCompileTimeTableTiles);
   addPipeline(pm, "sparse-attn-simplify,sparse-attn-block-analysis{" + tiles +
                       maxTiles + "}," +
+                      // Before the attention lowering, which erases the
+                      // custom-mask symbols a selection's pattern may name.
+                      "convert-sparse-attn-routing-to-loops,"
                       "convert-sparse-attn-to-loops{" + tiles +
                       (options.bf16Dot ? " bf16-dot=true" : "") +
                       (options.amx ? " amx=true" : "") + "}," +
-                      "convert-sparse-attn-routing-to-loops,"
                       "convert-sparse-attn-merge-to-linalg,"
                       "sparse-attn-decompose-online-attention," +
                       "canonicalize,cse," +
@@ -94,8 +96,8 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
 void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(
     OpPassManager &pm) {
   addPipeline(pm, std::string("sparse-attn-simplify,"
-                              "convert-sparse-attn-to-linalg,"
                               "convert-sparse-attn-routing-to-loops,"
+                              "convert-sparse-attn-to-linalg,"
                               "convert-sparse-attn-merge-to-linalg,"
                               "sparse-attn-decompose-online-attention,"
                               "canonicalize,") +

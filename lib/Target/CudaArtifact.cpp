@@ -6,6 +6,7 @@
 #include "sparse_attn/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -131,7 +132,44 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
      << (options.approxTanh ? "" : ", accurate tanh") << "\n";
   SymbolTable symbols(*clone);
   bool ok = true;
+  // Program buffers: which value of the host function each launch argument
+  // is, so that a launcher can run several kernels in order (a routing
+  // program: pooling, selection, attention over the selected blocks).
+  llvm::DenseMap<Value, std::string> bufferNames;
+  int64_t temps = 0;
+  auto programBuffer = [&](Value v) -> std::string {
+    for (;;) {
+      if (auto c = v.getDefiningOp<memref::ReinterpretCastOp>())
+        v = c.getSource();
+      else if (auto c = v.getDefiningOp<bufferization::ToBufferOp>())
+        v = c.getTensor();
+      else if (auto c = v.getDefiningOp<bufferization::ToTensorOp>())
+        v = c.getBuffer();
+      else
+        break;
+    }
+    auto it = bufferNames.find(v);
+    if (it != bufferNames.end())
+      return it->second;
+    std::string name;
+    if (auto arg = llvm::dyn_cast<BlockArgument>(v)) {
+      name = "input:" + std::to_string(arg.getArgNumber());
+    } else {
+      // A buffer the lowering allocated: an output if the function returns
+      // it (through bufferization.to_tensor), a temporary otherwise.
+      for (Operation *user : v.getUsers())
+        if (auto t = llvm::dyn_cast<bufferization::ToTensorOp>(user))
+          for (OpOperand &use : t.getResult().getUses())
+            if (llvm::isa<func::ReturnOp>(use.getOwner()))
+              name = "output:" + std::to_string(use.getOperandNumber());
+      if (name.empty())
+        name = "temp:" + std::to_string(temps++);
+    }
+    bufferNames[v] = name;
+    return name;
+  };
   clone->walk([&](gpu::LaunchFuncOp launch) {
+    std::string binds;
     auto func = launch->getParentOfType<func::FuncOp>();
     os << "kernel " << launch.getKernelName().getValue() << "\n";
     os << "function " << (func ? func.getSymName() : "?") << "\n";
@@ -215,6 +253,7 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
         os << "tensormap " << what << " " << rows << " " << cols << "\n";
         continue;
       }
+      binds += " " + programBuffer(operand);
       os << "arg " << role << " " << dtypeName(type.getElementType()) << " ";
       if (argDims) { // dimensions as integers or run-time size names
         auto dimsOf = llvm::cast<ArrayAttr>(argDims[i]);
@@ -232,6 +271,7 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
       }
       os << "\n";
     }
+    os << "bind" << binds << "\n";
     os << "end\n";
   });
   if (!ok)

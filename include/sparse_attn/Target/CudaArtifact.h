@@ -22,6 +22,12 @@
 //        CUtensorMap of that 4-D argument, box [1, 1, rows, cols], 128-byte
 //        swizzle, zero fill; encoded by the runtime for the launch's
 //        pointer, re-encoded when it changes)
+//   bind <buffer>...                         (per `arg` line, in order, the
+//        buffer of the function it is: input:<i> (argument i), output:<j>
+//        (result j) or temp:<k> (an intermediate the launcher allocates, of
+//        the arg line's type); kernels run in manifest order, so a program
+//        of several ops (pooling, block selection, attention) runs by
+//        launching every kernel with its bound buffers)
 //   end
 //
 // Arguments are passed to the kernel in the order they are listed (args,

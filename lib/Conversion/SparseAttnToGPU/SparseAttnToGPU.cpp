@@ -862,14 +862,19 @@ struct ConvertSparseAttnToGPUPass
       return signalPassFailure();
     }
     bool ok = true;
-    module.walk([&](AttentionOp op) {
-      if (failed(checkLowerableToGPU(op, options)))
+    module.walk([&](Operation *op) {
+      if (llvm::isa<AttentionOp>(op) && failed(checkLowerableToGPU(op, options)))
+        ok = false;
+      if (llvm::isa<PoolOp, SelectBlocksOp>(op) &&
+          failed(checkRoutingLowerableToGPU(op)))
         ok = false;
     });
     // Fail closed on what the GPU pipeline does not lower (it would reach
     // the LLVM translation unconverted).
     module.walk([&](Operation *op) {
-      if (llvm::isa<MergeOp, OnlineAttentionOp>(op)) {
+      if (llvm::isa<MergeOp>(op) && failed(checkMergeLowerableToGPU(op)))
+        ok = false;
+      if (llvm::isa<OnlineAttentionOp>(op)) {
         op->emitOpError("is not lowered by the GPU pipeline yet (the CPU "
                         "pipelines lower it)");
         ok = false;
@@ -879,6 +884,8 @@ struct ConvertSparseAttnToGPUPass
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     populateSparseAttnToGPUPatterns(patterns, options);
+    populateRoutingToGPUPatterns(patterns);
+    populateMergeToGPUPatterns(patterns);
     GreedyRewriteConfig config;
     config.enableFolding(false);
     config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);

@@ -42,6 +42,19 @@ LogicalResult checkLowerableToGPU(Operation *op,
 void populateSparseAttnToGPUPatterns(RewritePatternSet &patterns,
                                      const SparseAttnToGPUOptions &options);
 
+/// Checks what the GPU kernels of the routing ops need (static shapes, a
+/// compile-time block grid for a selection, D <= 1024, Nk <= 4096); emits
+/// an error at the op and fails otherwise.
+LogicalResult checkRoutingLowerableToGPU(Operation *op);
+
+/// Rewrites sparse_attn.pool and sparse_attn.select_blocks into launches of
+/// kernels in `@sparse_attn_kernels` (RoutingKernels.cpp).
+void populateRoutingToGPUPatterns(RewritePatternSet &patterns);
+
+/// sparse_attn.merge as a kernel (MergeKernel.cpp): static shapes only.
+LogicalResult checkMergeLowerableToGPU(Operation *op);
+void populateMergeToGPUPatterns(RewritePatternSet &patterns);
+
 /// The attribute on each generated gpu.launch_func naming its arguments'
 /// roles.
 constexpr const char *kKernelArgsAttrName = "sparse_attn.kernel_args";
