@@ -63,6 +63,10 @@ def bench_cases():
             out.append(dict(name="dyn_%s_S%d_D128" % (name, S), case=name, pattern=p,
                             B=B, H=16, Hkv=16, Sq=S, Sk=S, D=128, dtype="bf16", lse=False,
                             docs=0, dynamic=["B", "Sq", "Sk"]))
+    # Learned routing as one program (issue #15): pooling, selection and
+    # attention over the selected blocks, kernels of one artifact.
+    import routing
+    out += routing.bench_cases()
     return out
 
 
@@ -185,4 +189,5 @@ def check_cases():
     out.append(dict(name="check_softcap_rect_f16", case="window_softcap",
                     pattern=("window", 50, 400), B=1, H=2, Hkv=1, Sq=300, Sk=1100, D=64,
                     dtype="f16", lse=True, docs=0, softcap=1.5))
-    return out + table_check_cases() + dynamic_check_cases()
+    import routing
+    return out + table_check_cases() + dynamic_check_cases() + routing.check_cases()

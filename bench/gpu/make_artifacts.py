@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))  # bench/regions.py
 from sparse_attn.reference import to_mlir  # noqa: E402
 import configs  # noqa: E402
 import tables  # noqa: E402
+import routing  # noqa: E402
 
 
 def module_text(c):
@@ -103,7 +104,7 @@ def main():
         os.makedirs(d, exist_ok=True)
         src = os.path.join(d, "attention.mlir")
         with open(src, "w") as f:
-            f.write(module_text(c))
+            f.write(routing.module_text(c) if c.get("program") else module_text(c))
         r = subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=%d" % a.warps,
                             "--block-k=%d" % a.block_k, "--mma=" + a.mma]
                            + (["--tma=false"] if a.no_tma else [])
@@ -116,7 +117,9 @@ def main():
                   file=sys.stderr)
             shutil.rmtree(d)
             continue
-        if c.get("tables"):
+        if c.get("program") and c["name"].startswith("check"):
+            routing.write_check_data(c, d, os.path.join(a.build, "bin", "sparse-attn-run"))
+        elif c.get("tables") and not c.get("program"):
             import numpy as np
             for role, arr in tables.make(c).items():
                 np.save(os.path.join(d, role + ".npy"), arr)

@@ -137,6 +137,13 @@ def main():
             continue
         d = os.path.join(a.artifacts, name)
         c0 = json.load(open(os.path.join(d, "config.json")))
+        if c0.get("program"):
+            import routing
+            try:
+                routing.run_program(a, name, d, c0, rt, emit, bench, dev)
+            except Exception as e:
+                emit(case=name, error=repr(e)[:400])
+            continue
         try:
             kernel = rt.load(d)
         except Exception as e:

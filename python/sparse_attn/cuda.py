@@ -12,6 +12,14 @@ them in its argument shapes (("B", 8, "Sq", 64)); pass the arguments' actual
 shapes to launch (shapes=[q.shape, k.shape, ...]): they are bound first (and
 must agree), then the kernel runs with them, no recompilation.
 
+A program of several ops (pooling, block selection, attention over the
+selected blocks, merges) is one artifact of several kernels whose manifest
+binds every argument to a buffer of the function (`bind` lines):
+
+    prog = rt.load_program("artifact_dir")
+    prog.buffers      # {"input:0": (dtype, shape), ..., "temp:0": ..., "output:0": ...}
+    prog.launch({name: device_pointer, ...}, stream)   # every kernel, in order
+
 Needs only the Python standard library (and a CUDA driver at run time).
 """
 import ctypes
@@ -60,6 +68,46 @@ class Kernel:
             pass
 
 
+class Program:
+    """Every kernel of an artifact, launched in manifest order with the
+    buffers the manifest's `bind` lines name."""
+
+    def __init__(self, rt, directory):
+        self.kernels, self.binds = [], []
+        with open(directory + "/manifest.txt") as f:
+            for line in f:
+                words = line.split()
+                if words and words[0] == "bind":
+                    self.binds.append(words[1:])
+        n = rt.lib.sa_cuda_num_kernels(directory.encode())
+        if n < 0:
+            raise RuntimeError(rt.error())
+        if len(self.binds) != n:
+            raise RuntimeError("%s: %d kernels but %d bind lines (an artifact "
+                               "from before programs?)" % (directory, n, len(self.binds)))
+        self.buffers = {}
+        for i in range(n):
+            k = rt.load(directory, i)
+            if len(k.args) != len(self.binds[i]):
+                raise RuntimeError("%s: kernel %d has %d arguments but binds %d"
+                                   % (directory, i, len(k.args), len(self.binds[i])))
+            for (role, dtype, shape), name in zip(k.args, self.binds[i]):
+                if self.buffers.setdefault(name, (dtype, shape)) != (dtype, shape):
+                    raise RuntimeError("%s: buffer %s is %r in one kernel and %r in "
+                                       "another" % (directory, name,
+                                                    self.buffers[name], (dtype, shape)))
+            self.kernels.append(k)
+
+    def launch(self, pointers, stream=0):
+        """pointers: buffer name -> device pointer."""
+        for k, names in zip(self.kernels, self.binds):
+            k.launch([pointers[n] for n in names], stream)
+
+    def close(self):
+        for k in self.kernels:
+            k.close()
+
+
 class Runtime:
     def __init__(self, path):
         lib = ctypes.CDLL(path)
@@ -95,6 +143,9 @@ class Runtime:
         if self.lib.sa_cuda_load(directory.encode(), index, ctypes.byref(h)):
             raise RuntimeError(self.error())
         return Kernel(self, h)
+
+    def load_program(self, directory):
+        return Program(self, directory)
 
     def synchronize(self):
         if self.lib.sa_cuda_synchronize():

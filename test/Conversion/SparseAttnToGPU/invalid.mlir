@@ -87,10 +87,50 @@ func.func @huge_d(%q: tensor<1x1x64x2147483648xbf16>) -> tensor<1x1x64x214748364
 
 // -----
 
-func.func @merge(%o: tensor<1x4x64x64xbf16>, %l: tensor<1x4x64xf32>) -> (tensor<1x4x64x64xbf16>, tensor<1x4x64xf32>) {
-  // expected-error @+1 {{'sparse_attn.merge' op is not lowered by the GPU pipeline yet (the CPU pipelines lower it)}}
-  %r, %s = sparse_attn.merge %o, %l, %o, %l : tensor<1x4x64x64xbf16>, tensor<1x4x64xf32>
-  return %r, %s : tensor<1x4x64x64xbf16>, tensor<1x4x64xf32>
+func.func @merge(%o: tensor<1x4x?x64xbf16>, %l: tensor<1x4x?xf32>) -> (tensor<1x4x?x64xbf16>, tensor<1x4x?xf32>) {
+  // expected-error @+1 {{'sparse_attn.merge' op the GPU lowering needs static shapes}}
+  %r, %s = sparse_attn.merge %o, %l, %o, %l : tensor<1x4x?x64xbf16>, tensor<1x4x?xf32>
+  return %r, %s : tensor<1x4x?x64xbf16>, tensor<1x4x?xf32>
+}
+
+// -----
+
+func.func @pool_dynamic(%k: tensor<1x2x?x64xbf16>) -> tensor<1x2x?x64xbf16> {
+  // expected-error @+1 {{'sparse_attn.pool' op the GPU lowering needs static shapes}}
+  %p = sparse_attn.pool %k {kind = "mean", block = 64} : tensor<1x2x?x64xbf16> -> tensor<1x2x?x64xbf16>
+  return %p : tensor<1x2x?x64xbf16>
+}
+
+// -----
+
+func.func @select_dynamic(%q: tensor<?x4x256x64xbf16>, %kp: tensor<?x2x4x64xbf16>) -> tensor<?x2x4x2xi32> {
+  // expected-error @+1 {{'sparse_attn.select_blocks' op the GPU lowering needs static shapes}}
+  %n, %x, %fn, %fx = sparse_attn.select_blocks %q, %kp {pattern = #sparse_attn.causal, top_k = 2, table_block = array<i64: 64, 64>} : tensor<?x4x256x64xbf16>, tensor<?x2x4x64xbf16> -> tensor<?x2x4xi32>, tensor<?x2x4x2xi32>, tensor<?x2x4xi32>, tensor<?x2x4x2xi32>
+  return %x : tensor<?x2x4x2xi32>
+}
+
+// -----
+
+func.func @select_wide(%q: tensor<1x2x16x2048xbf16>, %kp: tensor<1x2x4x2048xbf16>) -> tensor<1x2x1x2xi32> {
+  // expected-error @+1 {{'sparse_attn.select_blocks' op the GPU lowering supports head dimensions up to 1024, got D = 2048}}
+  %n, %x, %fn, %fx = sparse_attn.select_blocks %q, %kp {pattern = #sparse_attn.causal, top_k = 2, table_block = array<i64: 16, 16>} : tensor<1x2x16x2048xbf16>, tensor<1x2x4x2048xbf16> -> tensor<1x2x1xi32>, tensor<1x2x1x2xi32>, tensor<1x2x1xi32>, tensor<1x2x1x2xi32>
+  return %x : tensor<1x2x1x2xi32>
+}
+
+// -----
+
+func.func @select_many_blocks(%q: tensor<1x2x16x16xbf16>, %kp: tensor<1x2x5000x16xbf16>) -> tensor<1x2x1x2xi32> {
+  // expected-error @+1 {{'sparse_attn.select_blocks' op the GPU lowering keeps at most 4096 key blocks in shared memory, got Nk = 5000}}
+  %n, %x, %fn, %fx = sparse_attn.select_blocks %q, %kp {pattern = #sparse_attn.dense, top_k = 2, table_block = array<i64: 16, 1>} : tensor<1x2x16x16xbf16>, tensor<1x2x5000x16xbf16> -> tensor<1x2x1xi32>, tensor<1x2x1x2xi32>, tensor<1x2x1xi32>, tensor<1x2x1x2xi32>
+  return %x : tensor<1x2x1x2xi32>
+}
+
+// -----
+
+func.func @select_key_length(%q: tensor<1x2x64x16xbf16>, %kp: tensor<1x2x4x16xbf16>, %sk: index) -> tensor<1x2x4x2xi32> {
+  // expected-error @+1 {{'sparse_attn.select_blocks' op the GPU lowering classifies the block grid at compile time: it needs a static Sq, a constant key_length (or static pooled keys) and a static table width N}}
+  %n, %x, %fn, %fx = sparse_attn.select_blocks %q, %kp key_length(%sk) {pattern = #sparse_attn.causal, top_k = 2, table_block = array<i64: 16, 16>} : tensor<1x2x64x16xbf16>, tensor<1x2x4x16xbf16> -> tensor<1x2x4xi32>, tensor<1x2x4x2xi32>, tensor<1x2x4xi32>, tensor<1x2x4x2xi32>
+  return %x : tensor<1x2x4x2xi32>
 }
 
 // -----
