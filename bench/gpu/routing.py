@@ -16,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 
 
-def select_module(c):
+def select_module(c, attention=True):
     """q, k, v -> O, tables: mean-pooled keys (BK), top-k blocks per query
     block and KV head (scores summed over the group), the diagonal block
     forced (local = 1), causal attention through the tables."""
@@ -29,14 +29,20 @@ def select_module(c):
     kp = "tensor<%dx%dx%dx%dx%s>" % (B, Hkv, nk, D, t)
     num = "tensor<%dx%dx%dxi32>" % (B, hp, mq)
     idx = "tensor<%dx%dx%dx%dxi32>" % (B, hp, mq, n)
-    return f"""func.func @select(%q: {q}, %k: {kv}, %v: {kv})
-    -> ({q}, {num}, {idx}, {num}, {idx}) {{
-  %kp = sparse_attn.pool %k {{kind = "mean", block = {bk}}} : {kv} -> {kp}
+    routing = f"""  %kp = sparse_attn.pool %k {{kind = "mean", block = {bk}}} : {kv} -> {kp}
   %n, %x, %fn, %fx = sparse_attn.select_blocks %q, %kp
       {{pattern = #sparse_attn.causal, top_k = {c["top_k"]}, sink = {c.get("sink", 0)},
        local = {c.get("local", 1)}, table_block = array<i64: {bq}, {bk}>}}
       : {q}, {kp} -> {num}, {idx}, {num}, {idx}
-  %init = tensor.empty() : {q}
+"""
+    if not attention:  # the routing alone: the tables
+        return f"""func.func @routing(%q: {q}, %k: {kv}) -> ({num}, {idx}, {num}, {idx}) {{
+{routing}  return %n, %x, %fn, %fx : {num}, {idx}, {num}, {idx}
+}}
+"""
+    return f"""func.func @select(%q: {q}, %k: {kv}, %v: {kv})
+    -> ({q}, {num}, {idx}, {num}, {idx}) {{
+{routing}  %init = tensor.empty() : {q}
   %o = sparse_attn.attention %q, %k, %v
       block_tables(%n, %x : {num}, {idx}) full_tables(%fn, %fx : {num}, {idx})
       outs(%init : {q}) {{pattern = #sparse_attn.causal, table_block = array<i64: {bq}, {bk}>}}
