@@ -169,7 +169,7 @@ def pool(x, kind, block, stride=None):
 
 
 def select_blocks(q, kp, pattern, sk, bq, bk, top_k, sink=0, local=0,
-                  per_kv_head=False, width=None):
+                  per_kv_head=False, width=None, custom=None):
     """The four tables of sparse_attn.select_blocks as int arrays:
     (kv_num, kv_idx, full_num, full_idx), plus the number of rows whose
     choice is decided by scores within 1e-6 (relative) of each other."""
@@ -182,7 +182,7 @@ def select_blocks(q, kp, pattern, sk, bq, bk, top_k, sink=0, local=0,
     hp = hkv if per_kv_head else hq
     mq = -(-sq // bq)
     width = width if width is not None else min(top_k + sink + local, nk)
-    tiles = blocks(mask(pattern, Context(sq, sk)), bq, bk) if sq and sk else []
+    tiles = blocks(mask(pattern, Context(sq, sk, custom=custom)), bq, bk) if sq and sk else []
     kv_num = np.zeros((b, hp, mq), np.int64)
     full_num = np.zeros((b, hp, mq), np.int64)
     kv_idx = np.zeros((b, hp, mq, width), np.int64)

@@ -35,7 +35,8 @@ def program(c):
             "  %%o0 = tensor.empty(%%bb) : %s\n  %%l0 = tensor.empty(%%bb) : %s" % (qT, lT)
             if c.get("dynamic_batch") else
             "%%o0 = tensor.empty() : %s\n  %%l0 = tensor.empty() : %s" % (qT, lT))
-    return f"""func.func @routing(%q: {qT}, %k: {kT}, %v: {kT})
+    pre = c.get("region", "")
+    return pre + f"""func.func @routing(%q: {qT}, %k: {kT}, %v: {kT})
     -> ({qT}, {lT}, {pT}, {nT}, {xT}, {nT}, {xT}) {{
   %c0 = arith.constant 0 : index
   %sk = arith.constant {sk} : index
@@ -87,6 +88,22 @@ CASES = [
     ("top_k beyond the candidates, bf16, dense, dynamic batch",
      dict(B=3, Hq=2, Hkv=1, Sq=64, Sk=64, D=32, BQ=32, BK=32, top_k=3,
           elt="bf16", pattern=("dense",), dynamic_batch=True)),
+    ("a custom mask as the static pattern (causal on even 32-key blocks)",
+     dict(B=1, Hq=2, Hkv=1, Sq=128, Sk=128, D=16, BQ=32, BK=32, top_k=1,
+          local=1, pattern=("custom", "even"),
+          custom={"even": lambda b, h, q, k: (k // 32) % 2 == 0 and k <= q},
+          region="""sparse_attn.mask @even(%b: index, %h: index, %q: index, %k: index) {
+  %c32 = arith.constant 32 : index
+  %c2 = arith.constant 2 : index
+  %c0 = arith.constant 0 : index
+  %blk = arith.divui %k, %c32 : index
+  %par = arith.remui %blk, %c2 : index
+  %even = arith.cmpi eq, %par, %c0 : index
+  %past = arith.cmpi ule, %k, %q : index
+  %ok = arith.andi %even, %past : i1
+  sparse_attn.yield %ok : i1
+}
+""")),
     ("nothing selected: empty rows give O = 0, LSE = -inf",
      dict(B=1, Hq=2, Hkv=1, Sq=64, Sk=64, D=16, BQ=32, BK=32, top_k=0,
           pattern=("causal",))),
@@ -140,7 +157,7 @@ with tempfile.TemporaryDirectory() as tmp:
                 got_q = got_q.view(np.float32)
             w = ref.select_blocks(got_q, kp, c["pattern"], sk, c["BQ"], c["BK"], c["top_k"],
                                   c.get("sink", 0), c.get("local", 0), c.get("per_kv", False),
-                                  x.shape[3])
+                                  x.shape[3], c.get("custom"))
             same = all(np.array_equal(g, e) for g, e in zip((n, x, fn, fx), w[:4]))
             ok &= same
             detail = "%d selected blocks, NumPy tables %s, near ties %d" % (
