@@ -398,6 +398,13 @@ inferShape(func::FuncOp f, Value v, const std::vector<Buffer> &args) {
                                  ceilDivPositive((*q)[2], op.getBlockQ())};
     if (type.getRank() == 4)
       shape->push_back(type.getDimSize(3));
+  } else if (auto op = llvm::dyn_cast_or_null<SelectTokensOp>(def)) {
+    auto iq = operand(op.getIndexQuery());
+    if (!iq)
+      return std::nullopt;
+    shape = std::vector<int64_t>{(*iq)[0], 1, (*iq)[1]};
+    if (type.getRank() == 4)
+      shape->push_back(type.getDimSize(3));
   } else if (auto op = llvm::dyn_cast_or_null<MergeOp>(def)) {
     shape = operand(v == op.getOutput() ? op.getOutputA() : op.getLseA());
   }
@@ -555,6 +562,27 @@ LogicalResult ProgramReference::run(func::FuncOp entry,
         values[res] = Value64{std::move(*part), i32, 0};
       continue;
     }
+    if (auto select = llvm::dyn_cast<SelectTokensOp>(op)) {
+      const Value64 *iq = get(&op, select.getIndexQuery()),
+                    *ik = get(&op, select.getIndexKeys()),
+                    *w = get(&op, select.getWeights());
+      if (!iq || !ik || !w)
+        return failure();
+      auto xT = llvm::cast<RankedTensorType>(select.getIndices().getType());
+      if (xT.isDynamicDim(3))
+        return op.emitError("sparse-attn-run --check: the tables need a "
+                            "static N");
+      MaskInterpreter interp(select);
+      SelectTokensReference r = selectTokensReference(
+          select, iq->array, ik->array, w->array, xT.getDimSize(3), interp);
+      if (interp.hadError())
+        return failure();
+      nearTies += r.nearTies;
+      Type i32 = IntegerType::get(op.getContext(), 32);
+      values[select.getNum()] = Value64{std::move(r.num), i32, 0};
+      values[select.getIndices()] = Value64{std::move(r.indices), i32, 0};
+      continue;
+    }
     if (auto attn = llvm::dyn_cast<AttentionOp>(op)) {
       if (failed(attention(attn)))
         return failure();
@@ -593,7 +621,7 @@ LogicalResult ProgramReference::run(func::FuncOp entry,
     }
     return op.emitError("sparse-attn-run --check cannot evaluate '")
            << op.getName() << "' (it evaluates sparse_attn.pool, "
-           << "select_blocks, attention and merge)";
+           << "select_blocks, select_tokens, attention and merge)";
   }
   return success();
 }
@@ -703,6 +731,8 @@ int checkProgram(func::FuncOp entry, const std::vector<Buffer> &args,
     os << "#" << r << " (" << def->getName().stripDialect();
     if (llvm::isa<SelectBlocksOp>(def))
       os << " " << selectNames[resultNumber];
+    else if (llvm::isa<SelectTokensOp>(def))
+      os << (resultNumber ? " indices" : " num");
     else if (llvm::isa<AttentionOp, MergeOp>(def))
       os << (resultNumber ? " lse" : " output");
     os << ")";
@@ -1061,7 +1091,7 @@ int mlir::sparse_attn::sparseAttnRunMain(int argc, char **argv,
   // blocks, merges) is checked op by op against its float64 evaluation.
   bool routingProgram = false;
   entry.walk([&](Operation *o) {
-    routingProgram |= llvm::isa<PoolOp, SelectBlocksOp>(o);
+    routingProgram |= llvm::isa<PoolOp, SelectBlocksOp, SelectTokensOp>(o);
   });
   int programStatus = 0;
   if (routingProgram && (check || !writeReference.empty())) {

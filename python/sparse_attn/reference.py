@@ -209,7 +209,8 @@ def select_blocks(q, kp, pattern, sk, bq, bk, top_k, sink=0, local=0,
                 if 0 < take < len(others):
                     mag = max(float(np.abs(qsum * kp[bi, g, j]).sum())
                               for j in cand)
-                    if abs(score[others[take - 1]] - score[others[take]]) <= 1e-6 * mag:
+                    gap = abs(score[others[take - 1]] - score[others[take]])
+                    if 0 < gap <= 1e-6 * mag:
                         near_ties += 1
                 chosen = sorted(forced | set(others[:take]))
                 part = [j for j in chosen if cls[j] != "F"]
@@ -218,3 +219,29 @@ def select_blocks(q, kp, pattern, sk, bq, bk, top_k, sink=0, local=0,
                 kv_idx[bi, t, i, :len(part)] = part
                 full_idx[bi, t, i, :len(full)] = full
     return kv_num, kv_idx, full_num, full_idx, near_ties
+
+
+def select_tokens(iq, ik, w, pattern, top_k, width=None, custom=None):
+    """The tables of sparse_attn.select_tokens: (num [B, 1, Sq], indices
+    [B, 1, Sq, N]) as int arrays, from the lightning-indexer score
+    sum_j w[t, j] relu(iq[t, j] . ik[s]) over the pattern's candidates."""
+    import numpy as np
+    iq = np.asarray(iq, dtype=np.float64)
+    ik = np.asarray(ik, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    b, sq, hi, di = iq.shape
+    sk = ik.shape[1]
+    width = width if width is not None else min(top_k, sk)
+    ctx = Context(sq, sk, custom=custom)
+    num = np.zeros((b, 1, sq), np.int64)
+    idx = np.zeros((b, 1, sq, width), np.int64)
+    for bi in range(b):
+        dots = np.einsum("tjd,sd->tjs", iq[bi], ik[bi])           # [Sq, HI, Sk]
+        score = np.einsum("tj,tjs->ts", w[bi], np.maximum(dots, 0))
+        score = np.where(np.isnan(score), -np.inf, score)
+        for t in range(sq):
+            cand = [s for s in range(sk) if allowed(pattern, t, s, ctx)]
+            best = sorted(cand, key=lambda s: (-score[t, s], s))[:top_k]
+            num[bi, 0, t] = len(best)
+            idx[bi, 0, t, :len(best)] = sorted(best)
+    return num, idx

@@ -105,7 +105,8 @@ def ConvertSparseAttnMergeToLinalg
 
 def ConvertSparseAttnRoutingToLoops
     : Pass<"convert-sparse-attn-routing-to-loops", "ModuleOp"> {
-  let summary = "Lower the routing ops (pool, select_blocks) to CPU loops";
+  let summary = "Lower the routing ops (pool, select_blocks, select_tokens) "
+                "to CPU loops";
   let description = [{
     `sparse_attn.pool`: an `scf.parallel` over (batch, head, block); each
     iteration sums (or takes the maximum of) its block's rows as one
@@ -122,9 +123,16 @@ def ConvertSparseAttnRoutingToLoops
     Nk) per row) and writes the selected blocks in increasing order into the
     partial or the full table by their class.
 
+    `sparse_attn.select_tokens`: an `scf.parallel` over (batch, query token)
+    evaluates the pattern per key (its scalar code generation), scores the
+    candidates with the lightning-indexer formula (one `vector<DI x f32>`
+    product per indexer head), takes the `top_k` by repeated arg-max
+    (O(top_k * Sk) per token) and writes the keys in increasing order.
+
     Requirements (diagnosed): static head dimension; for a selection static
     Sq, a constant Sk, at most 2^22 table tiles and a pattern whose block
-    classes do not depend on batch or head.
+    classes do not depend on batch or head; for a token selection static
+    HI, DI and N and a pattern independent of batch and head.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

@@ -18,10 +18,12 @@ namespace routing {
 
 void populatePoolPatterns(RewritePatternSet &patterns);
 void populateSelectBlocksPatterns(RewritePatternSet &patterns);
+void populateSelectTokensPatterns(RewritePatternSet &patterns);
 
 /// Diagnoses what the loop lowering of each op cannot handle.
 LogicalResult checkPoolLowerable(PoolOp op);
 LogicalResult checkSelectBlocksLowerable(SelectBlocksOp op);
+LogicalResult checkSelectTokensLowerable(SelectTokensOp op);
 
 /// A read-only buffer of `tensor` (identity layout).
 Value bufferOf(OpBuilder &b, Location loc, Value tensor);

@@ -66,6 +66,8 @@ LogicalResult mlir::sparse_attn::verifyRoutingLowerable(ModuleOp module) {
       ok &= succeeded(routing::checkPoolLowerable(pool));
     else if (auto select = llvm::dyn_cast<SelectBlocksOp>(op))
       ok &= succeeded(routing::checkSelectBlocksLowerable(select));
+    else if (auto select = llvm::dyn_cast<SelectTokensOp>(op))
+      ok &= succeeded(routing::checkSelectTokensLowerable(select));
   });
   return success(ok);
 }
@@ -74,6 +76,7 @@ void mlir::sparse_attn::populateSparseAttnRoutingToLoopsPatterns(
     RewritePatternSet &patterns) {
   routing::populatePoolPatterns(patterns);
   routing::populateSelectBlocksPatterns(patterns);
+  routing::populateSelectTokensPatterns(patterns);
 }
 
 namespace {
@@ -91,7 +94,7 @@ struct ConvertSparseAttnRoutingToLoopsPass
     // A pattern that declined an op (which the checks above should have
     // diagnosed) leaves it in place: never silently.
     WalkResult left = module.walk([](Operation *op) {
-      if (llvm::isa<PoolOp, SelectBlocksOp>(op)) {
+      if (llvm::isa<PoolOp, SelectBlocksOp, SelectTokensOp>(op)) {
         op->emitOpError("was not lowered by convert-sparse-attn-routing-to-loops");
         return WalkResult::interrupt();
       }

@@ -874,7 +874,7 @@ struct ConvertSparseAttnToGPUPass
     module.walk([&](Operation *op) {
       if (llvm::isa<MergeOp>(op) && failed(checkMergeLowerableToGPU(op)))
         ok = false;
-      if (llvm::isa<OnlineAttentionOp>(op)) {
+      if (llvm::isa<OnlineAttentionOp, SelectTokensOp>(op)) {
         op->emitOpError("is not lowered by the GPU pipeline yet (the CPU "
                         "pipelines lower it)");
         ok = false;

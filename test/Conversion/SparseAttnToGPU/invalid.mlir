@@ -167,3 +167,11 @@ func.func @online(%q: tensor<1x4x64x64xbf16>, %acc: tensor<1x4x64x64xf32>, %m: t
   %a, %mm, %l = sparse_attn.online_attention %q, %q, %q outs(%acc, %m, %m : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>, tensor<1x4x64xf32>) {pattern = #sparse_attn.causal} : tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16>, tensor<1x4x64x64xbf16> -> tensor<1x4x64x64xf32>, tensor<1x4x64xf32>, tensor<1x4x64xf32>
   return %a : tensor<1x4x64x64xf32>
 }
+
+// -----
+
+func.func @select_tokens(%iq: tensor<1x64x2x16xbf16>, %ik: tensor<1x64x16xbf16>, %w: tensor<1x64x2xbf16>) -> tensor<1x1x64x8xi32> {
+  // expected-error @+1 {{'sparse_attn.select_tokens' op is not lowered by the GPU pipeline yet (the CPU pipelines lower it)}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x64x2x16xbf16>, tensor<1x64x16xbf16>, tensor<1x64x2xbf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+  return %x : tensor<1x1x64x8xi32>
+}

@@ -1,5 +1,5 @@
 // One case per diagnostic of the routing ops (sparse_attn.pool,
-// sparse_attn.select_blocks).
+// sparse_attn.select_blocks, sparse_attn.select_tokens).
 // RUN: sparse-attn-opt %s -split-input-file -verify-diagnostics
 
 func.func @f(%k: tensor<1x2x64x8xf16>) {
@@ -239,5 +239,101 @@ func.func @f(%q: tensor<1x4x64x8xf16>, %kp: tensor<1x2x4x8xf16>, %sk: index) {
 func.func @f(%q: tensor<1x4x64x8xf16>, %kp: tensor<1x2x4x8xf16>, %sk: index) {
   // expected-error @+1 {{custom mask @nope does not exist}}
   %n, %x, %fn, %fx = sparse_attn.select_blocks %q, %kp {pattern = #sparse_attn.custom<@nope>, top_k = 2, table_block = array<i64: 16, 16>} : tensor<1x4x64x8xf16>, tensor<1x2x4x8xf16> -> tensor<1x2x4xi32>, tensor<1x2x4x3xi32>, tensor<1x2x4xi32>, tensor<1x2x4x3xi32>
+  return
+}
+
+// -----
+
+func.func @f(%iq: tensor<64x2x16xf16>, %ik: tensor<1x64x16xf16>, %w: tensor<1x64x2xf16>) {
+  // expected-error @+1 {{expects index queries [B, Sq, HI, DI], index keys [B, Sk, DI] and weights [B, Sq, HI], got}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<64x2x16xf16>, tensor<1x64x16xf16>, tensor<1x64x2xf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+  return
+}
+
+// -----
+
+func.func @f(%iq: tensor<1x64x2x16xf16>, %ik: tensor<1x64x16xi8>, %w: tensor<1x64x2xf16>) {
+  // expected-error @+1 {{index keys must have f32, f16 or bf16 elements, got 'i8'}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x64x2x16xf16>, tensor<1x64x16xi8>, tensor<1x64x2xf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+  return
+}
+
+// -----
+
+func.func @f(%iq: tensor<1x64x2x16xf16>, %ik: tensor<2x64x16xf16>, %w: tensor<1x64x2xf16>) {
+  // expected-error @+1 {{index queries, index keys and weights must have one batch size}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x64x2x16xf16>, tensor<2x64x16xf16>, tensor<1x64x2xf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+  return
+}
+
+// -----
+
+func.func @f(%iq: tensor<1x64x2x16xf16>, %ik: tensor<1x64x32xf16>, %w: tensor<1x64x2xf16>) {
+  // expected-error @+1 {{index queries and keys have different dimensions (16 and 32)}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x64x2x16xf16>, tensor<1x64x32xf16>, tensor<1x64x2xf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+  return
+}
+
+// -----
+
+func.func @f(%iq: tensor<1x64x2x16xf16>, %ik: tensor<1x64x16xf16>, %w: tensor<1x64x3xf16>) {
+  // expected-error @+1 {{weights must be [B, Sq, HI] of the index queries}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x64x2x16xf16>, tensor<1x64x16xf16>, tensor<1x64x3xf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+  return
+}
+
+// -----
+
+func.func @f(%iq: tensor<1x64x2x16xf16>, %ik: tensor<1x64x16xf16>, %w: tensor<1x64x2xf16>) {
+  // expected-error @+1 {{top_k must be non-negative, got -1}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = -1} : tensor<1x64x2x16xf16>, tensor<1x64x16xf16>, tensor<1x64x2xf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+  return
+}
+
+// -----
+
+func.func @f(%iq: tensor<1x64x2x16xf16>, %ik: tensor<1x64x16xf16>, %w: tensor<1x64x2xf16>) {
+  // expected-error @+1 {{results must be i32 counts [B, 1, Sq] and i32 indices [B, 1, Sq, N], got}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x64x2x16xf16>, tensor<1x64x16xf16>, tensor<1x64x2xf16> -> tensor<1x1x64xi64>, tensor<1x1x64x8xi32>
+  return
+}
+
+// -----
+
+func.func @f(%iq: tensor<1x64x2x16xf16>, %ik: tensor<1x64x16xf16>, %w: tensor<1x64x2xf16>) {
+  // expected-error @+1 {{counts and indices disagree on dimension 2}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x64x2x16xf16>, tensor<1x64x16xf16>, tensor<1x64x2xf16> -> tensor<1x1x64xi32>, tensor<1x1x32x8xi32>
+  return
+}
+
+// -----
+
+func.func @f(%iq: tensor<1x64x2x16xf16>, %ik: tensor<1x64x16xf16>, %w: tensor<1x64x2xf16>) {
+  // expected-error @+1 {{tables must be [B, 1, Sq] (one list per query token, shared by all heads), got}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x64x2x16xf16>, tensor<1x64x16xf16>, tensor<1x64x2xf16> -> tensor<1x2x64xi32>, tensor<1x2x64x8xi32>
+  return
+}
+
+// -----
+
+func.func @f(%iq: tensor<1x64x2x16xf16>, %ik: tensor<1x64x16xf16>, %w: tensor<1x64x2xf16>) {
+  // expected-error @+1 {{tables must hold min(top_k, Sk) = 8 keys per row, got N = 4}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x64x2x16xf16>, tensor<1x64x16xf16>, tensor<1x64x2xf16> -> tensor<1x1x64xi32>, tensor<1x1x64x4xi32>
+  return
+}
+
+// -----
+
+func.func @f(%iq: tensor<1x64x2x16xf16>, %ik: tensor<1x64x16xf16>, %w: tensor<1x64x2xf16>) {
+  // expected-error @+1 {{the static pattern of a token selection cannot read segment ids}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.segments, top_k = 8} : tensor<1x64x2x16xf16>, tensor<1x64x16xf16>, tensor<1x64x2xf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+  return
+}
+
+// -----
+
+func.func @f(%iq: tensor<1x64x2x16xf16>, %ik: tensor<1x64x16xf16>, %w: tensor<1x64x2xf16>) {
+  // expected-error @+1 {{custom mask @nope does not exist}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.custom<@nope>, top_k = 8} : tensor<1x64x2x16xf16>, tensor<1x64x16xf16>, tensor<1x64x2xf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
   return
 }

@@ -28,3 +28,11 @@ func.func @per_token(%q: tensor<?x8x100x32xf16>, %kp: tensor<?x2x4x32xf16>) -> t
       -> tensor<?x2x100xi32>, tensor<?x2x100x2xi32>, tensor<?x2x100xi32>, tensor<?x2x100x2xi32>
   return %x : tensor<?x2x100x2xi32>
 }
+
+// CHECK-LABEL: func.func @dsa
+// CHECK: sparse_attn.select_tokens %{{.*}}, %{{.*}}, %{{.*}} {pattern = #sparse_attn.causal, top_k = 4 : i64} : tensor<2x32x2x8xbf16>, tensor<2x40x8xbf16>, tensor<2x32x2xf32> -> tensor<2x1x32xi32>, tensor<2x1x32x4xi32>
+func.func @dsa(%iq: tensor<2x32x2x8xbf16>, %ik: tensor<2x40x8xbf16>, %w: tensor<2x32x2xf32>) -> tensor<2x1x32x4xi32> {
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 4}
+      : tensor<2x32x2x8xbf16>, tensor<2x40x8xbf16>, tensor<2x32x2xf32> -> tensor<2x1x32xi32>, tensor<2x1x32x4xi32>
+  return %x : tensor<2x1x32x4xi32>
+}

@@ -56,6 +56,42 @@ def program(c):
 """
 
 
+def tokens_program(c):
+    b, hq, s, d, hi, di, k = c["B"], c["Hq"], c["S"], c["D"], c["HI"], c["DI"], c["top_k"]
+    width = min(k, s)
+    qT = "tensor<%dx%dx%dx%dxf32>" % (b, hq, s, d)
+    kT = "tensor<%dx1x%dx%dxf32>" % (b, s, d)
+    iqT = "tensor<%dx%dx%dx%dxf32>" % (b, s, hi, di)
+    ikT = "tensor<%dx%dx%dxf32>" % (b, s, di)
+    wT = "tensor<%dx%dx%dxf32>" % (b, s, hi)
+    nT = "tensor<%dx1x%dxi32>" % (b, s)
+    xT = "tensor<%dx1x%dx%dxi32>" % (b, s, width)
+    p = ref.to_mlir(c["pattern"])
+    return f"""func.func @dsa(%q: {qT}, %k: {kT}, %v: {kT}, %iq: {iqT}, %ik: {ikT}, %w: {wT})
+    -> ({qT}, {nT}, {xT}) {{
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {{pattern = {p}, top_k = {k}}}
+      : {iqT}, {ikT}, {wT} -> {nT}, {xT}
+  %init = tensor.empty() : {qT}
+  %o = sparse_attn.attention %q, %k, %v block_tables(%n, %x : {nT}, {xT})
+      outs(%init : {qT}) {{pattern = {p}, table_block = array<i64: 1, 1>}}
+      : {qT}, {kT}, {kT} -> {qT}
+  return %o, %n, %x : {qT}, {nT}, {xT}
+}}
+"""
+
+
+TOKENS = [
+    ("tokens: causal top-8, two batches",
+     dict(B=2, Hq=2, S=64, D=16, HI=2, DI=16, top_k=8, pattern=("causal",))),
+    ("tokens: equal scores (relu of negative dots) choose the lower keys",
+     dict(B=1, Hq=2, S=48, D=8, HI=1, DI=8, top_k=4, pattern=("causal",), ik="negative")),
+    ("tokens: window, top_k beyond the candidates",
+     dict(B=1, Hq=1, S=40, D=8, HI=3, DI=8, top_k=32, pattern=("window", 16, 0))),
+    ("tokens: a NaN key is never chosen over a number",
+     dict(B=1, Hq=1, S=40, D=8, HI=2, DI=8, top_k=6, pattern=("causal",), ik="nan-key-5")),
+]
+
+
 def pool_program(c):
     b, h, s, d, elt = c["B"], c["H"], c["S"], c["D"], c.get("elt", "f32")
     n = len(ref.pool_blocks(s, c["block"], c.get("stride")))
@@ -167,6 +203,32 @@ with tempfile.TemporaryDirectory() as tmp:
         failed += not ok
         print("%s %s: %s" % ("PASS" if ok else "FAIL", name,
                              detail if ok else res.stdout + res.stderr + detail))
+    for name, c in TOKENS:
+        b, hq, sl, d, hi, di = c["B"], c["Hq"], c["S"], c["D"], c["HI"], c["DI"]
+        q = rng.uniform(-1, 1, (b, hq, sl, d)).astype(np.float32)
+        k = rng.uniform(-1, 1, (b, 1, sl, d)).astype(np.float32)
+        v = rng.uniform(-1, 1, (b, 1, sl, d)).astype(np.float32)
+        iq = rng.uniform(-1, 1, (b, sl, hi, di)).astype(np.float32)
+        ik = rng.uniform(-1, 1, (b, sl, di)).astype(np.float32)
+        w = rng.uniform(0, 1, (b, sl, hi)).astype(np.float32)
+        if c.get("ik") == "negative":  # every dot < 0: every score is 0
+            iq = np.abs(iq)
+            ik = -np.abs(ik) - 0.1
+        if c.get("ik") == "nan-key-5":
+            ik[:, 5, 0] = np.nan
+        ok, res, outs = run_case(name, tokens_program(c), [q, k, v, iq, ik, w], 3)
+        detail = ""
+        if ok:
+            o, n, x = outs
+            wn, wx = ref.select_tokens(iq, ik, w, c["pattern"], c["top_k"], x.shape[3])
+            same = np.array_equal(n, wn) and np.array_equal(x, wx)
+            ok &= same
+            if c.get("ik") == "nan-key-5":
+                ok &= not bool(np.any(x[:, 0, 6:, :] == 5) & True)
+            detail = "%d selected keys, NumPy tables %s" % (int(n.sum()), "equal" if same else "DIFFER")
+        failed += not ok
+        print("%s %s: %s" % ("PASS" if ok else "FAIL", name,
+                             detail if ok else res.stdout + res.stderr + detail))
     for name, c in POOLS:
         x = rng.uniform(-1, 1, (c["B"], c["H"], c["S"], c["D"])).astype(np.float32)
         ok, res, outs = run_case(name, pool_program(c), [x], 1)
@@ -177,5 +239,5 @@ with tempfile.TemporaryDirectory() as tmp:
         failed += not ok
         print("%s pool, %s%s" % ("PASS" if ok else "FAIL", name,
                                  "" if ok else ": " + res.stdout + res.stderr))
-print("%d routing cases, %d failed" % (len(CASES) + len(POOLS), failed))
+print("%d routing cases, %d failed" % (len(CASES) + len(TOKENS) + len(POOLS), failed))
 sys.exit(1 if failed else 0)

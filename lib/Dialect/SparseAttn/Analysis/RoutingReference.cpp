@@ -131,7 +131,9 @@ SelectBlocksReference mlir::sparse_attn::selectBlocksReference(
         int64_t take = std::min<int64_t>(op.getTopK(), others.size());
         if (take > 0 && take < static_cast<int64_t>(others.size())) {
           double last = score[others[take - 1]], next = score[others[take]];
-          if (std::fabs(last - next) <= 1e-6 * magnitude)
+          // Equal scores are decided by the index rule; distinct ones within
+          // rounding of each other may be ordered either way in f32.
+          if (last != next && std::fabs(last - next) <= 1e-6 * magnitude)
             ++r.nearTies;
         }
         std::vector<char> selected(forced);
@@ -149,5 +151,65 @@ SelectBlocksReference mlir::sparse_attn::selectBlocksReference(
         r.kvNum.data[row] = np;
         r.fullNum.data[row] = nf;
       }
+  return r;
+}
+
+SelectTokensReference mlir::sparse_attn::selectTokensReference(
+    SelectTokensOp op, const RefArray &iq, const RefArray &ik,
+    const RefArray &w, int64_t width, const MaskInterpreter &interp) {
+  int64_t nb = iq.shape[0], sq = iq.shape[1], hi = iq.shape[2],
+          di = iq.shape[3], sk = ik.shape[1];
+  SelectTokensReference r;
+  r.num.shape = {nb, 1, sq};
+  r.num.data.assign(nb * sq, 0.0);
+  r.indices.shape = {nb, 1, sq, width};
+  r.indices.data.assign(nb * sq * width, 0.0);
+  SparsityPatternAttrInterface pattern = op.getPattern();
+  const double inf = std::numeric_limits<double>::infinity();
+  int64_t topK = static_cast<int64_t>(op.getTopK());
+  std::vector<double> score(sk);
+  for (int64_t b = 0; b < nb; ++b) {
+    PatternContext ctx(sq, sk);
+    ctx.batch = b;
+    ctx.customMasks = &interp;
+    for (int64_t t = 0; t < sq; ++t) {
+      std::vector<int64_t> cand;
+      double magnitude = 0;
+      for (int64_t s = 0; s < sk; ++s) {
+        if (!pattern.isAllowed(ctx, t, s))
+          continue;
+        cand.push_back(s);
+        double total = 0, mag = 0;
+        for (int64_t j = 0; j < hi; ++j) {
+          double dot = 0;
+          for (int64_t e = 0; e < di; ++e)
+            dot += iq.data[((b * sq + t) * hi + j) * di + e] *
+                   ik.data[(b * sk + s) * di + e];
+          double wj = w.data[(b * sq + t) * hi + j];
+          double term = wj * (std::isnan(dot) ? dot : std::max(0.0, dot));
+          total += term;
+          mag += std::fabs(term);
+        }
+        score[s] = std::isnan(total) ? -inf : total;
+        if (std::isfinite(mag))
+          magnitude = std::max(magnitude, mag);
+      }
+      std::sort(cand.begin(), cand.end(), [&](int64_t a, int64_t c) {
+        return score[a] > score[c] || (score[a] == score[c] && a < c);
+      });
+      int64_t take = std::min<int64_t>(topK, cand.size());
+      if (take > 0 && take < static_cast<int64_t>(cand.size()) &&
+          score[cand[take - 1]] != score[cand[take]] &&
+          std::fabs(score[cand[take - 1]] - score[cand[take]]) <=
+              1e-6 * magnitude)
+        ++r.nearTies;
+      std::vector<int64_t> chosen(cand.begin(), cand.begin() + take);
+      std::sort(chosen.begin(), chosen.end());
+      int64_t row = b * sq + t;
+      r.num.data[row] = take;
+      for (int64_t e = 0; e < take; ++e)
+        r.indices.data[row * width + e] = chosen[e];
+    }
+  }
   return r;
 }

@@ -816,6 +816,76 @@ SelectBlocksOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
                               symbolTable, /*lengthsKnown=*/true);
 }
 
+//===----------------------------------------------------------------------===//
+// SelectTokensOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SelectTokensOp::verify() {
+  auto iqT = llvm::cast<RankedTensorType>(getIndexQuery().getType());
+  auto ikT = llvm::cast<RankedTensorType>(getIndexKeys().getType());
+  auto wT = llvm::cast<RankedTensorType>(getWeights().getType());
+  auto nT = llvm::cast<RankedTensorType>(getNum().getType());
+  auto xT = llvm::cast<RankedTensorType>(getIndices().getType());
+  if (iqT.getRank() != 4 || ikT.getRank() != 3 || wT.getRank() != 3)
+    return emitOpError("expects index queries [B, Sq, HI, DI], index keys "
+                       "[B, Sk, DI] and weights [B, Sq, HI], got ")
+           << iqT << ", " << ikT << " and " << wT;
+  for (auto [t, what] : {std::pair(iqT, "index queries"),
+                         std::pair(ikT, "index keys"),
+                         std::pair(wT, "weights")})
+    if (!isAttentionFloat(t.getElementType()))
+      return emitOpError(what) << " must have f32, f16 or bf16 elements, got "
+                               << t.getElementType();
+  if (staticMismatch(iqT.getDimSize(0), ikT.getDimSize(0)) ||
+      staticMismatch(iqT.getDimSize(0), wT.getDimSize(0)))
+    return emitOpError("index queries, index keys and weights must have one "
+                       "batch size");
+  if (staticMismatch(iqT.getDimSize(3), ikT.getDimSize(2)))
+    return emitOpError("index queries and keys have different dimensions (")
+           << iqT.getDimSize(3) << " and " << ikT.getDimSize(2) << ")";
+  if (staticMismatch(iqT.getDimSize(1), wT.getDimSize(1)) ||
+      staticMismatch(iqT.getDimSize(2), wT.getDimSize(2)))
+    return emitOpError("weights must be [B, Sq, HI] of the index queries");
+  if (static_cast<int64_t>(getTopK()) < 0)
+    return emitOpError("top_k must be non-negative, got ")
+           << static_cast<int64_t>(getTopK());
+  if (nT.getRank() != 3 || !nT.getElementType().isInteger(32) ||
+      xT.getRank() != 4 || !xT.getElementType().isInteger(32))
+    return emitOpError("results must be i32 counts [B, 1, Sq] and i32 "
+                       "indices [B, 1, Sq, N], got ")
+           << nT << " and " << xT;
+  for (int64_t i = 0; i < 3; ++i)
+    if (staticMismatch(nT.getDimSize(i), xT.getDimSize(i)))
+      return emitOpError("counts and indices disagree on dimension ") << i;
+  if (staticMismatch(nT.getDimSize(0), iqT.getDimSize(0)) ||
+      staticMismatch(nT.getDimSize(2), iqT.getDimSize(1)) ||
+      nT.getDimSize(1) != 1)
+    return emitOpError("tables must be [B, 1, Sq] (one list per query token, "
+                       "shared by all heads), got ")
+           << nT;
+  if (!ikT.isDynamicDim(1) && !xT.isDynamicDim(3)) {
+    int64_t need = std::min<int64_t>(static_cast<int64_t>(getTopK()),
+                                     ikT.getDimSize(1));
+    if (xT.getDimSize(3) < need)
+      return emitOpError("tables must hold min(top_k, Sk) = ")
+             << need << " keys per row, got N = " << xT.getDimSize(3);
+  }
+  SparsityPatternAttrInterface pattern = getPattern();
+  if (pattern.needsSegmentIds())
+    return emitOpError("the static pattern of a token selection cannot read "
+                       "segment ids");
+  if (!iqT.isDynamicDim(1) && !ikT.isDynamicDim(1))
+    return pattern.verifyForSizes([&] { return emitOpError(); },
+                                  iqT.getDimSize(1), ikT.getDimSize(1));
+  return success();
+}
+
+LogicalResult
+SelectTokensOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  return verifyPatternSymbols(*this, getPattern(), FlatSymbolRefAttr(),
+                              symbolTable, /*lengthsKnown=*/true);
+}
+
 static LogicalResult verifyDefinedArithmetic(Operation *op, StringRef what) {
   bool isSigned = isa<arith::DivSIOp, arith::RemSIOp, arith::CeilDivSIOp,
                       arith::FloorDivSIOp, index::DivSOp, index::RemSOp,

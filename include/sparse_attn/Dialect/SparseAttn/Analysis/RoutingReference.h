@@ -38,8 +38,9 @@ RefArray poolReference(const RefArray &input, bool isMax, int64_t block,
 
 struct SelectBlocksReference {
   RefArray kvNum, kvIdx, fullNum, fullIdx;
-  /// Rows whose selection is decided by two scores within 1e-6 (relative)
-  /// of each other: a lowering computing in f32 may pick either there.
+  /// Rows whose selection is decided by two different scores within 1e-6
+  /// (relative) of each other: a lowering computing in f32 may pick either
+  /// there (equal scores are decided by the index rule).
   int64_t nearTies = 0;
 };
 
@@ -50,6 +51,22 @@ SelectBlocksReference selectBlocksReference(SelectBlocksOp op,
                                             const RefArray &q,
                                             const RefArray &kp, int64_t sk,
                                             int64_t hp, int64_t width,
+                                            const MaskInterpreter &interp);
+
+struct SelectTokensReference {
+  RefArray num, indices;
+  /// Rows decided by two different scores within 1e-6 (relative) of each
+  /// other.
+  int64_t nearTies = 0;
+};
+
+/// sparse_attn.select_tokens with index queries `iq` [B, Sq, HI, DI], index
+/// keys `ik` [B, Sk, DI], weights `w` [B, Sq, HI] and `width` entries per
+/// row; candidates by the pattern's isAllowed, one pair at a time.
+SelectTokensReference selectTokensReference(SelectTokensOp op,
+                                            const RefArray &iq,
+                                            const RefArray &ik,
+                                            const RefArray &w, int64_t width,
                                             const MaskInterpreter &interp);
 
 } // namespace sparse_attn

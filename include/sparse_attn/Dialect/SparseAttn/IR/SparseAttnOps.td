@@ -493,6 +493,65 @@ def SparseAttn_SelectBlocksOp : SparseAttn_Op<"select_blocks", [Pure,
   }];
 }
 
+def SparseAttn_SelectTokensOp : SparseAttn_Op<"select_tokens", [Pure,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "top-k keys per query token by a lightning-indexer score";
+  let description = [{
+    Token-level learned routing (DeepSeek sparse attention): every query
+    token chooses the `top_k` keys with the highest indexer score, one list
+    shared by all heads, returned as runtime block tables of single tokens
+    (`table_block = array<i64: 1, 1>` on the `sparse_attn.attention` that
+    reads them).
+
+    Operands: the indexer's queries `index_query` `[B, Sq, HI, DI]`, keys
+    `index_keys` `[B, Sk, DI]` and head weights `weights` `[B, Sq, HI]`,
+    f32, f16 or bf16. The score of key `s` for query `t` (f32 accumulation):
+
+    ```
+    I(b, t, s) = sum_{j < HI} weights[b, t, j] *
+                 max(0, sum_d index_query[b, t, j, d] * index_keys[b, s, d])
+    ```
+
+    a NaN score counting as -inf. Candidates: the keys `s` that the static
+    `pattern` allows for query `t` (causal: `s <= t`). Selected: the `top_k`
+    candidates with the highest scores, ties to the lower key index (all
+    candidates when there are fewer).
+
+    Results: `num` `[B, 1, Sq]` i32 (the count) and `indices` `[B, 1, Sq,
+    N]` i32, the selected keys in increasing order, zeros after the count;
+    `N >= min(top_k, Sk)`. With `block_tables(%num, %indices)` and
+    `table_block = array<i64: 1, 1>` (the list is shared by every head:
+    `H' = 1`), attention runs over exactly the selected keys.
+
+    The pattern must not read segment ids, nor (for the lowerings) depend on
+    batch or head.
+
+    ```mlir
+    %n, %x = sparse_attn.select_tokens %iq, %ik, %w
+        {pattern = #sparse_attn.causal, top_k = 64}
+        : tensor<1x512x2x32xbf16>, tensor<1x512x32xbf16>, tensor<1x512x2xbf16>
+        -> tensor<1x1x512xi32>, tensor<1x1x512x64xi32>
+    %o = sparse_attn.attention %q, %k, %v
+        block_tables(%n, %x : tensor<1x1x512xi32>, tensor<1x1x512x64xi32>)
+        outs(%init : tensor<1x4x512x64xbf16>)
+        {pattern = #sparse_attn.causal, table_block = array<i64: 1, 1>}
+        : tensor<1x4x512x64xbf16>, tensor<1x1x512x64xbf16>,
+          tensor<1x1x512x64xbf16> -> tensor<1x4x512x64xbf16>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$index_query, AnyRankedTensor:$index_keys,
+                       AnyRankedTensor:$weights,
+                       SparseAttn_PatternAttrConstraint:$pattern,
+                       I64Attr:$top_k);
+  let results = (outs AnyRankedTensor:$num, AnyRankedTensor:$indices);
+  let assemblyFormat = [{
+    $index_query `,` $index_keys `,` $weights attr-dict `:`
+    type($index_query) `,` type($index_keys) `,` type($weights) `->`
+    type($num) `,` type($indices)
+  }];
+  let hasVerifier = 1;
+}
+
 def SparseAttn_MaskOp : SparseAttn_Op<"mask", [
     Symbol, IsolatedFromAbove, SingleBlock]> {
   let summary = "a user-authored mask: (b, h, q, k) -> i1";
