@@ -58,16 +58,12 @@ LowerSelectBlocks::matchAndRewrite(SelectBlocksOp op,
   if (failed(routing::checkSelectBlocksLowerable(op)))
     return failure();
   Location loc = op.getLoc();
-  auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
-  auto kT = llvm::cast<RankedTensorType>(op.getPooledKeys().getType());
   auto nT = llvm::cast<RankedTensorType>(op.getKvNumBlocks().getType());
   auto xT = llvm::cast<RankedTensorType>(op.getKvIndices().getType());
-  int64_t sq = qT.getDimSize(2), bq = op.getBlockQ();
-  int64_t mq = ceilDivPositive(sq, bq), nk = kT.getDimSize(2);
-  int64_t d = qT.getDimSize(3), width = xT.getDimSize(3);
-  int64_t hq = qT.getDimSize(1), hkv = kT.getDimSize(1), hp = nT.getDimSize(1);
-  int64_t group = hq / hkv;
-  bool perKV = hp != hq;
+  BlockSelectionDims dims(op);
+  int64_t sq = dims.sq, bq = dims.bq, mq = dims.mq, nk = dims.nk, d = dims.d;
+  int64_t width = dims.width, hp = dims.hp, group = dims.group;
+  bool perKV = dims.perKV;
 
   // The block grid's classes (one byte per tile).
   FailureOr<std::vector<int8_t>> classes = blockSelectionClasses(op);

@@ -13,6 +13,7 @@
 #include "sparse_attn/Conversion/SparseAttnToGPU/SparseAttnToGPU.h"
 
 #include "GPUPrimitives.h"
+#include "KernelModule.h"
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
 
@@ -41,15 +42,8 @@ struct LowerMergeToGPU : OpRewritePattern<MergeOp> {
     Location loc = op.getLoc();
     auto oT = llvm::cast<RankedTensorType>(op.getOutputA().getType());
     auto lT = llvm::cast<RankedTensorType>(op.getLseA().getType());
-    auto module = op->getParentOfType<ModuleOp>();
-    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                    rw.getUnitAttr());
-    auto kernels = module.lookupSymbol<gpu::GPUModuleOp>("sparse_attn_kernels");
-    if (!kernels) {
-      OpBuilder::InsertionGuard guard(rw);
-      rw.setInsertionPointToEnd(module.getBody());
-      kernels = gpu::GPUModuleOp::create(rw, loc, "sparse_attn_kernels");
-    }
+    gpu::GPUModuleOp kernels =
+        getOrCreateKernelModule(rw, loc, op->getParentOfType<ModuleOp>());
     auto oM = MemRefType::get(oT.getShape(), oT.getElementType());
     auto lM = MemRefType::get(lT.getShape(), lT.getElementType());
     int64_t dv = oT.getDimSize(3);
@@ -57,15 +51,8 @@ struct LowerMergeToGPU : OpRewritePattern<MergeOp> {
     gpu::GPUFuncOp func;
     {
       OpBuilder::InsertionGuard guard(rw);
-      rw.setInsertionPointToEnd(kernels.getBody());
-      func = gpu::GPUFuncOp::create(rw, loc, "sparse_attn_merge",
-                                    rw.getFunctionType({oM, lM, oM, lM, oM, lM}, {}),
-                                    TypeRange{}, TypeRange{});
-      SymbolTable(kernels).insert(func);
-      func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rw.getUnitAttr());
-      func.setKnownBlockSizeAttr(
-          rw.getDenseI32ArrayAttr({(int32_t)kThreads, 1, 1}));
-      rw.setInsertionPointToStart(&func.getBody().front());
+      func = createKernel(rw, loc, kernels, "sparse_attn_merge",
+                          {oM, lM, oM, lM, oM, lM}, {}, kThreads);
       GpuPrimitives p(rw, loc);
       p.f32 = f32;
       OpBuilder &b = rw;

@@ -29,6 +29,7 @@
 #include "sparse_attn/Conversion/SparseAttnToGPU/SparseAttnToGPU.h"
 
 #include "GPUPrimitives.h"
+#include "KernelModule.h"
 
 #include "sparse_attn/Dialect/SparseAttn/Analysis/BlockSelection.h"
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
@@ -53,33 +54,6 @@ constexpr int64_t kThreads = 128;
 /// and states, 8 bytes each).
 constexpr int64_t kMaxSelectBlocks = 4096;
 constexpr int64_t kMaxRow = 1024;
-
-/// The kernel module, created on first use.
-gpu::GPUModuleOp kernelModule(OpBuilder &b, Location loc, ModuleOp module) {
-  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                  b.getUnitAttr());
-  if (auto m = module.lookupSymbol<gpu::GPUModuleOp>("sparse_attn_kernels"))
-    return m;
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToEnd(module.getBody());
-  return gpu::GPUModuleOp::create(b, loc, "sparse_attn_kernels");
-}
-
-/// A kernel `name` of `argTypes` with `workgroup` shared buffers; the
-/// builder is left at the start of its body.
-gpu::GPUFuncOp createKernel(OpBuilder &b, Location loc,
-                            gpu::GPUModuleOp kernels, StringRef name,
-                            TypeRange argTypes, TypeRange workgroup) {
-  b.setInsertionPointToEnd(kernels.getBody());
-  auto func = gpu::GPUFuncOp::create(b, loc, name,
-                                     b.getFunctionType(argTypes, {}),
-                                     workgroup, TypeRange{});
-  SymbolTable(kernels).insert(func);
-  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({(int32_t)kThreads, 1, 1}));
-  b.setInsertionPointToStart(&func.getBody().front());
-  return func;
-}
 
 Value bufferOf(OpBuilder &b, Location loc, Value tensor) {
   auto t = llvm::cast<RankedTensorType>(tensor.getType());
@@ -150,7 +124,7 @@ struct LowerPoolToGPU : OpRewritePattern<PoolOp> {
     auto inT = llvm::cast<RankedTensorType>(op.getInput().getType());
     auto outT = llvm::cast<RankedTensorType>(op.getOutput().getType());
     auto module = op->getParentOfType<ModuleOp>();
-    gpu::GPUModuleOp kernels = kernelModule(rw, loc, module);
+    gpu::GPUModuleOp kernels = getOrCreateKernelModule(rw, loc, module);
     auto inM = MemRefType::get(inT.getShape(), inT.getElementType());
     auto outM = MemRefType::get(outT.getShape(), outT.getElementType());
     int64_t s = inT.getDimSize(2), d = inT.getDimSize(3);
@@ -159,7 +133,8 @@ struct LowerPoolToGPU : OpRewritePattern<PoolOp> {
     {
       OpBuilder::InsertionGuard guard(rw);
       gpu::GPUFuncOp func =
-          createKernel(rw, loc, kernels, "sparse_attn_pool", {inM, outM}, {});
+          createKernel(rw, loc, kernels, "sparse_attn_pool", {inM, outM}, {},
+                       kThreads);
       GpuPrimitives p(rw, loc);
       Value in = func.getArgument(0), out = func.getArgument(1);
       Value i = gpu::BlockIdOp::create(rw, loc, gpu::Dimension::x);
@@ -228,15 +203,14 @@ LowerSelectBlocksToGPU::matchAndRewrite(SelectBlocksOp op,
   auto kT = llvm::cast<RankedTensorType>(op.getPooledKeys().getType());
   auto nT = llvm::cast<RankedTensorType>(op.getKvNumBlocks().getType());
   auto xT = llvm::cast<RankedTensorType>(op.getKvIndices().getType());
-  int64_t sq = qT.getDimSize(2), bq = op.getBlockQ();
-  int64_t mq = ceilDivPositive(sq, bq), nk = kT.getDimSize(2);
-  int64_t d = qT.getDimSize(3), width = xT.getDimSize(3);
-  int64_t hq = qT.getDimSize(1), hkv = kT.getDimSize(1), hp = nT.getDimSize(1);
-  int64_t group = hq / hkv, batch = qT.getDimSize(0);
-  bool perKV = hp != hq;
+  BlockSelectionDims dims(op);
+  int64_t sq = dims.sq, bq = dims.bq, mq = dims.mq, nk = dims.nk, d = dims.d;
+  int64_t width = dims.width, hp = dims.hp, group = dims.group;
+  int64_t batch = dims.batch;
+  bool perKV = dims.perKV;
   int64_t sink = op.getSink(), local = op.getLocal(), topK = op.getTopK();
   auto module = op->getParentOfType<ModuleOp>();
-  gpu::GPUModuleOp kernels = kernelModule(rw, loc, module);
+  gpu::GPUModuleOp kernels = getOrCreateKernelModule(rw, loc, module);
 
   SmallVector<int32_t> kinds(classes->begin(), classes->end());
   Type i32 = rw.getI32Type(), f32 = rw.getF32Type();
@@ -260,7 +234,8 @@ LowerSelectBlocksToGPU::matchAndRewrite(SelectBlocksOp op,
          memOf(xT)},
         {sharedF32(d), sharedF32(nk),
          MemRefType::get({std::max<int64_t>(1, nk)}, i32,
-                         MemRefLayoutAttrInterface{}, wg)});
+                         MemRefLayoutAttrInterface{}, wg)},
+        kThreads);
     GpuPrimitives p(rw, loc);
     OpBuilder &b = rw;
     Value q = func.getArgument(0), kp = func.getArgument(1),

@@ -28,6 +28,7 @@
 #include "sparse_attn/Conversion/Passes.h"
 
 #include "KernelBuilder.h"
+#include "KernelModule.h"
 
 #include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
@@ -66,7 +67,6 @@ namespace sparse_attn {
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
-static constexpr const char *kKernelModuleName = "sparse_attn_kernels";
 /// Shared memory one thread block may use on sm_80 / sm_90 (227 KB).
 static constexpr int64_t kMaxSharedBytes = 232448;
 
@@ -502,14 +502,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   }
 
   // The kernel module.
-  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                  rw.getUnitAttr());
-  auto kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName);
-  if (!kernels) {
-    OpBuilder::InsertionGuard guard(rw);
-    rw.setInsertionPointToEnd(module.getBody());
-    kernels = gpu::GPUModuleOp::create(rw, loc, kKernelModuleName);
-  }
+  gpu::GPUModuleOp kernels = getOrCreateKernelModule(rw, loc, module);
 
   // mma=auto: wgmma wherever the op meets its requirements.
   bool wgmma = options.mma == "wgmma" ||

@@ -6,6 +6,27 @@
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
+BlockSelectionDims::BlockSelectionDims(SelectBlocksOp op) {
+  auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
+  auto kT = llvm::cast<RankedTensorType>(op.getPooledKeys().getType());
+  auto nT = llvm::cast<RankedTensorType>(op.getKvNumBlocks().getType());
+  auto xT = llvm::cast<RankedTensorType>(op.getKvIndices().getType());
+  batch = qT.getDimSize(0);
+  hq = qT.getDimSize(1);
+  hkv = kT.getDimSize(1);
+  hp = nT.getDimSize(1);
+  group = hq / hkv;
+  perKV = hp != hq;
+  sq = qT.getDimSize(2);
+  sk = op.getStaticKeyLength().value_or(ShapedType::kDynamic);
+  d = qT.getDimSize(3);
+  bq = op.getBlockQ();
+  bk = op.getBlockK();
+  mq = ShapedType::isDynamic(sq) ? sq : ceilDivPositive(sq, bq);
+  nk = kT.getDimSize(2);
+  width = xT.getDimSize(3);
+}
+
 LogicalResult mlir::sparse_attn::checkStaticBlockSelection(SelectBlocksOp op,
                                                            StringRef lowering) {
   auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());

@@ -14,6 +14,14 @@
 namespace mlir {
 namespace sparse_attn {
 
+/// The static sizes of a selection the lowerings build from (valid after
+/// checkStaticBlockSelection and static head counts / D).
+struct BlockSelectionDims {
+  int64_t batch, hq, hkv, hp, group, sq, sk, d, bq, bk, mq, nk, width;
+  bool perKV; // tables per KV head (H' = Hkv != Hq)
+  explicit BlockSelectionDims(SelectBlocksOp op);
+};
+
 /// Checks that the block grid of `op` can be classified at compile time
 /// (static Sq, a constant Sk, a static table width, at most
 /// kMaxCompileTimeTableTiles blocks, block classes independent of batch and
