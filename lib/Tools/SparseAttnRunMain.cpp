@@ -338,11 +338,13 @@ NpyArray toNpy(const Buffer &buf) {
   if (buf.elt.isF16()) {
     a.descr = "<f2";
     a.data.resize(n * 2);
-    std::memcpy(a.data.data(), buf.data, n * 2);
+    if (n) // an empty array has no storage to copy to
+      std::memcpy(a.data.data(), buf.data, n * 2);
   } else if (buf.elt.isInteger(32) || buf.elt.isInteger(64)) {
     a.descr = buf.elt.isInteger(32) ? "<i4" : "<i8";
     a.data.resize(n * buf.eltBytes());
-    std::memcpy(a.data.data(), buf.data, a.data.size());
+    if (n)
+      std::memcpy(a.data.data(), buf.data, a.data.size());
   } else { // f32, and bf16 widened to f32 (NumPy has no bfloat16)
     a.descr = "<f4";
     a.data.resize(n * 4);
@@ -708,7 +710,8 @@ int checkProgram(func::FuncOp entry, const std::vector<Buffer> &args,
     a.descr = "<f8";
     a.shape = want.shape;
     a.data.resize(want.data.size() * sizeof(double));
-    std::memcpy(a.data.data(), want.data.data(), a.data.size());
+    if (!a.data.empty())
+      std::memcpy(a.data.data(), want.data.data(), a.data.size());
     if (auto err = writeNpy(referenceFiles[r], a))
       return fail(llvm::toString(std::move(err)));
   }
@@ -1208,7 +1211,8 @@ int mlir::sparse_attn::sparseAttnRunMain(int argc, char **argv,
       a.descr = "<f8";
       a.shape = results[r].shape;
       a.data.resize(want.size() * sizeof(double));
-      std::memcpy(a.data.data(), want.data(), a.data.size());
+      if (!a.data.empty())
+        std::memcpy(a.data.data(), want.data(), a.data.size());
       if (auto err = writeNpy(writeReference[r], a))
         return fail(llvm::toString(std::move(err)));
     }
