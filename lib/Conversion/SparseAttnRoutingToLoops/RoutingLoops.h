@@ -37,6 +37,13 @@ Value allocLike(OpBuilder &b, Location loc, RankedTensorType type,
 Value loadRowF32(OpBuilder &b, Location loc, Value buf, ValueRange idx,
                  int64_t d);
 
+/// The top-k of a selection, by repeated arg-max: `rounds` times, the entry
+/// j < `length` of `state` (memref<? x i8>) 0 ("a free candidate") with the
+/// highest `scores[j]` (memref<? x f32>; strictly greater, so ties go to the
+/// lower index) gets state 1. O(rounds * length).
+void emitTopKRounds(OpBuilder &b, Location loc, Value scores, Value state,
+                    Value length, Value rounds);
+
 } // namespace routing
 } // namespace sparse_attn
 } // namespace mlir

@@ -6,7 +6,7 @@
 //   qsum   = sum_{h in G(h')} mean_{r in Q(i)} q[b, h, r]      vector<D x f32>
 //   s[j]   = qsum . kp[b, g, j] for candidates (NaN -> -inf)
 //   sel[j] = candidate and (j < sink or among the `local` last candidates)
-//   top_k times: sel[argmax_{candidate, not sel} s] = 1  (strict >: ties to
+//   top_k times: sel[argmax_{free candidate} s] = 1 (emitTopKRounds; ties to
 //                the lower index)
 //   selected j ascending -> kv_indices (partial) / full_indices (full);
 //   counts; the rest of each row 0.
@@ -186,7 +186,13 @@ LowerSelectBlocks::matchAndRewrite(SelectBlocksOp op,
                 scf::YieldOp::create(b, loc, ValueRange{negInf});
               }
               memref::StoreOp::create(b, loc, ifOp.getResult(0), scores, j);
-              memref::StoreOp::create(b, loc, zeroI8, sel, j);
+              // 0: a free candidate, 2: not a candidate (1: selected).
+              memref::StoreOp::create(
+                  b, loc,
+                  arith::SelectOp::create(
+                      b, loc, cand, zeroI8,
+                      arith::ConstantIntOp::create(b, loc, i8, 2)),
+                  sel, j);
               scf::YieldOp::create(b, loc);
             });
         auto mark = [&](OpBuilder &b, Value cond, Value j) {
@@ -223,47 +229,8 @@ LowerSelectBlocks::matchAndRewrite(SelectBlocksOp op,
               });
         }
         // Top-k of the other candidates by repeated arg-max.
-        Value none = cIdx(b, -1);
-        scf::ForOp::create(
-            b, loc, c0, cIdx(b, std::min<int64_t>(op.getTopK(), nk)), c1, ValueRange{},
-            [&](OpBuilder &b, Location loc, Value, ValueRange) {
-              auto best = scf::ForOp::create(
-                  b, loc, c0, nkV, c1, ValueRange{negInf, none},
-                  [&](OpBuilder &b, Location loc, Value j, ValueRange st) {
-                    Value free = arith::CmpIOp::create(
-                        b, loc, arith::CmpIPredicate::eq,
-                        memref::LoadOp::create(b, loc, sel, j), zeroI8);
-                    Value s = memref::LoadOp::create(b, loc, scores, j);
-                    Value better = arith::OrIOp::create(
-                        b, loc,
-                        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                              st[1], none),
-                        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                              s, st[0]));
-                    Value take = arith::AndIOp::create(
-                        b, loc,
-                        arith::AndIOp::create(b, loc,
-                                              isCandidate(b, kindAt(b, j)),
-                                              free),
-                        better);
-                    scf::YieldOp::create(
-                        b, loc,
-                        ValueRange{
-                            arith::SelectOp::create(b, loc, take, s, st[0]),
-                            arith::SelectOp::create(b, loc, take, j, st[1])});
-                  });
-              Value j = best.getResult(1);
-              Value found = arith::CmpIOp::create(
-                  b, loc, arith::CmpIPredicate::ne, j, none);
-              auto ifOp =
-                  scf::IfOp::create(b, loc, found, /*withElseRegion=*/false);
-              {
-                OpBuilder::InsertionGuard guard(b);
-                b.setInsertionPointToStart(ifOp.thenBlock());
-                memref::StoreOp::create(b, loc, oneI8, sel, j);
-              }
-              scf::YieldOp::create(b, loc);
-            });
+        routing::emitTopKRounds(b, loc, scores, sel, nkV,
+                                cIdx(b, std::min<int64_t>(op.getTopK(), nk)));
         // The selected blocks in increasing order, by class.
         auto toI32 = [&](OpBuilder &b, Value idx) -> Value {
           return arith::IndexCastOp::create(b, loc, i32, idx);
@@ -272,8 +239,8 @@ LowerSelectBlocks::matchAndRewrite(SelectBlocksOp op,
             b, loc, c0, nkV, c1, ValueRange{c0, c0},
             [&](OpBuilder &b, Location loc, Value j, ValueRange n) {
               Value picked = arith::CmpIOp::create(
-                  b, loc, arith::CmpIPredicate::ne,
-                  memref::LoadOp::create(b, loc, sel, j), zeroI8);
+                  b, loc, arith::CmpIPredicate::eq,
+                  memref::LoadOp::create(b, loc, sel, j), oneI8);
               Value isFull = arith::CmpIOp::create(
                   b, loc, arith::CmpIPredicate::eq, kindAt(b, j), fullI8);
               auto ifOp = scf::IfOp::create(b, loc, TypeRange{b.getIndexType(), b.getIndexType()},

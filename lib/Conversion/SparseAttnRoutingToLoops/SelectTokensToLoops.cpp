@@ -175,38 +175,9 @@ LogicalResult LowerSelectTokens::matchAndRewrite(SelectTokensOp op,
               scf::YieldOp::create(b, loc);
             });
         // Top-k by repeated arg-max.
-        Value none = cIdx(b, -1);
-        Value rounds = arith::MinUIOp::create(b, loc, cIdx(b, op.getTopK()), skV);
-        scf::ForOp::create(
-            b, loc, c0, rounds, c1, ValueRange{},
-            [&](OpBuilder &b, Location loc, Value, ValueRange) {
-              auto best = scf::ForOp::create(
-                  b, loc, c0, skV, c1, ValueRange{negInf, none},
-                  [&](OpBuilder &b, Location loc, Value s, ValueRange st) {
-                    Value free = eq(b, memref::LoadOp::create(b, loc, state, s),
-                                    cI8(b, 0));
-                    Value x = memref::LoadOp::create(b, loc, scores, s);
-                    Value better = arith::OrIOp::create(
-                        b, loc, eq(b, st[1], none),
-                        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                              x, st[0]));
-                    Value take = arith::AndIOp::create(b, loc, free, better);
-                    scf::YieldOp::create(
-                        b, loc,
-                        ValueRange{arith::SelectOp::create(b, loc, take, x, st[0]),
-                                   arith::SelectOp::create(b, loc, take, s, st[1])});
-                  });
-              Value s = best.getResult(1);
-              auto found = scf::IfOp::create(
-                  b, loc,
-                  arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, s, none),
-                  /*withElseRegion=*/false);
-              OpBuilder::InsertionGuard guard(b);
-              b.setInsertionPointToStart(found.thenBlock());
-              memref::StoreOp::create(b, loc, cI8(b, 1), state, s);
-              b.setInsertionPointAfter(found);
-              scf::YieldOp::create(b, loc);
-            });
+        routing::emitTopKRounds(
+            b, loc, scores, state, skV,
+            arith::MinUIOp::create(b, loc, cIdx(b, op.getTopK()), skV));
         // The selected keys in increasing order.
         auto count = scf::ForOp::create(
             b, loc, c0, skV, c1, ValueRange{c0},

@@ -13,9 +13,11 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include <limits>
 
 namespace mlir {
 namespace sparse_attn {
@@ -57,6 +59,51 @@ Value routing::loadRowF32(OpBuilder &b, Location loc, Value buf,
     row = arith::ExtFOp::create(b, loc, VectorType::get({d}, b.getF32Type()),
                                 row);
   return row;
+}
+
+void routing::emitTopKRounds(OpBuilder &b, Location loc, Value scores,
+                             Value state, Value length, Value rounds) {
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value none = arith::ConstantIndexOp::create(b, loc, -1);
+  Value negInf = arith::ConstantOp::create(
+      b, loc, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+  Value zeroI8 = arith::ConstantIntOp::create(b, loc, b.getI8Type(), 0);
+  Value oneI8 = arith::ConstantIntOp::create(b, loc, b.getI8Type(), 1);
+  scf::ForOp::create(
+      b, loc, c0, rounds, c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value, ValueRange) {
+        auto best = scf::ForOp::create(
+            b, loc, c0, length, c1, ValueRange{negInf, none},
+            [&](OpBuilder &b, Location loc, Value j, ValueRange st) {
+              Value free = arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::eq,
+                  memref::LoadOp::create(b, loc, state, j), zeroI8);
+              Value x = memref::LoadOp::create(b, loc, scores, j);
+              Value better = arith::OrIOp::create(
+                  b, loc,
+                  arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        st[1], none),
+                  arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x,
+                                        st[0]));
+              Value take = arith::AndIOp::create(b, loc, free, better);
+              scf::YieldOp::create(
+                  b, loc,
+                  ValueRange{arith::SelectOp::create(b, loc, take, x, st[0]),
+                             arith::SelectOp::create(b, loc, take, j, st[1])});
+            });
+        Value j = best.getResult(1);
+        auto found = scf::IfOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, j, none),
+            /*withElseRegion=*/false);
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(found.thenBlock());
+          memref::StoreOp::create(b, loc, oneI8, state, j);
+        }
+        scf::YieldOp::create(b, loc);
+      });
 }
 
 LogicalResult mlir::sparse_attn::verifyRoutingLowerable(ModuleOp module) {
