@@ -9,7 +9,12 @@
 #ifndef SPARSE_ATTN_LIB_CONVERSION_SPARSEATTNTOGPU_KERNELMODULE_H
 #define SPARSE_ATTN_LIB_CONVERSION_SPARSEATTNTOGPU_KERNELMODULE_H
 
+#include "sparse_attn/Conversion/SparseAttnToGPU/SparseAttnToGPU.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/SymbolTable.h"
 
@@ -46,6 +51,39 @@ inline gpu::GPUFuncOp createKernel(OpBuilder &b, Location loc,
   func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({threads, 1, 1}));
   b.setInsertionPointToStart(&func.getBody().front());
   return func;
+}
+
+/// Host side of a small kernel: a read-only buffer of a static tensor, a
+/// fresh 64-byte-aligned result buffer, and the launch of `func` on a
+/// static grid of `threads`-thread blocks with its arguments named by
+/// `roles` (the manifest's roles).
+inline Value hostBufferOf(OpBuilder &b, Location loc, Value tensor) {
+  auto t = llvm::cast<RankedTensorType>(tensor.getType());
+  return bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor,
+      /*read_only=*/true);
+}
+
+inline Value hostAlloc(OpBuilder &b, Location loc, RankedTensorType t) {
+  return memref::AllocOp::create(
+      b, loc, MemRefType::get(t.getShape(), t.getElementType()), ValueRange{},
+      b.getI64IntegerAttr(64));
+}
+
+inline void launchKernel(OpBuilder &b, Location loc, gpu::GPUFuncOp func,
+                         std::array<int64_t, 3> grid, int64_t threads,
+                         ValueRange args, ArrayRef<StringRef> roles) {
+  auto c = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto l = gpu::LaunchFuncOp::create(
+      b, loc, func, gpu::KernelDim3{c(grid[0]), c(grid[1]), c(grid[2])},
+      gpu::KernelDim3{c(threads), c(1), c(1)},
+      /*dynamicSharedMemorySize=*/Value(), args);
+  SmallVector<Attribute> r;
+  for (StringRef role : roles)
+    r.push_back(b.getStringAttr(role));
+  l->setAttr(kKernelArgsAttrName, b.getArrayAttr(r));
 }
 
 } // namespace sparse_attn

@@ -107,30 +107,15 @@ struct LowerMergeToGPU : OpRewritePattern<MergeOp> {
       b.setInsertionPointAfter(first);
       gpu::ReturnOp::create(b, loc);
     }
-    auto bufferOf = [&](Value t) -> Value {
-      auto tt = llvm::cast<RankedTensorType>(t.getType());
-      return bufferization::ToBufferOp::create(
-          rw, loc, MemRefType::get(tt.getShape(), tt.getElementType()), t,
-          /*read_only=*/true);
-    };
-    Value outO = memref::AllocOp::create(rw, loc, oM, ValueRange{},
-                                         rw.getI64IntegerAttr(64));
-    Value outL = memref::AllocOp::create(rw, loc, lM, ValueRange{},
-                                         rw.getI64IntegerAttr(64));
-    auto c = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(rw, loc, v);
-    };
-    auto launch = gpu::LaunchFuncOp::create(
-        rw, loc, func,
-        gpu::KernelDim3{c(oT.getDimSize(2)), c(oT.getDimSize(1)),
-                        c(oT.getDimSize(0))},
-        gpu::KernelDim3{c(kThreads), c(1), c(1)}, Value(),
-        ValueRange{bufferOf(op.getOutputA()), bufferOf(op.getLseA()),
-                   bufferOf(op.getOutputB()), bufferOf(op.getLseB()), outO,
-                   outL});
-    launch->setAttr(kKernelArgsAttrName,
-                    rw.getStrArrayAttr({"output_a", "lse_a", "output_b",
-                                        "lse_b", "output", "lse"}));
+    Value outO = hostAlloc(rw, loc, oT), outL = hostAlloc(rw, loc, lT);
+    launchKernel(rw, loc, func,
+                 {oT.getDimSize(2), oT.getDimSize(1), oT.getDimSize(0)},
+                 kThreads,
+                 {hostBufferOf(rw, loc, op.getOutputA()),
+                  hostBufferOf(rw, loc, op.getLseA()),
+                  hostBufferOf(rw, loc, op.getOutputB()),
+                  hostBufferOf(rw, loc, op.getLseB()), outO, outL},
+                 {"output_a", "lse_a", "output_b", "lse_b", "output", "lse"});
     rw.replaceOp(op, {bufferization::ToTensorOp::create(rw, loc, oT, outO,
                                                         true, true),
                       bufferization::ToTensorOp::create(rw, loc, lT, outL,

@@ -55,36 +55,6 @@ constexpr int64_t kThreads = 128;
 constexpr int64_t kMaxSelectBlocks = 4096;
 constexpr int64_t kMaxRow = 1024;
 
-Value bufferOf(OpBuilder &b, Location loc, Value tensor) {
-  auto t = llvm::cast<RankedTensorType>(tensor.getType());
-  return bufferization::ToBufferOp::create(
-      b, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor,
-      /*read_only=*/true);
-}
-
-Value allocOf(OpBuilder &b, Location loc, RankedTensorType t) {
-  return memref::AllocOp::create(
-      b, loc, MemRefType::get(t.getShape(), t.getElementType()), ValueRange{},
-      b.getI64IntegerAttr(64));
-}
-
-/// The launch of `func` with `args` named by `roles`.
-void launch(OpBuilder &b, Location loc, gpu::GPUFuncOp func,
-            std::array<int64_t, 3> grid, ValueRange args,
-            ArrayRef<StringRef> roles) {
-  auto c = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  auto l = gpu::LaunchFuncOp::create(
-      b, loc, func, gpu::KernelDim3{c(grid[0]), c(grid[1]), c(grid[2])},
-      gpu::KernelDim3{c(kThreads), c(1), c(1)},
-      /*dynamicSharedMemorySize=*/Value(), args);
-  SmallVector<Attribute> r;
-  for (StringRef role : roles)
-    r.push_back(b.getStringAttr(role));
-  l->setAttr(kKernelArgsAttrName, b.getArrayAttr(r));
-}
-
 Value loadF32(GpuPrimitives &p, Value mem, ValueRange idx) {
   Value x = memref::LoadOp::create(p.b, p.loc, mem, idx);
   if (!x.getType().isF32())
@@ -166,11 +136,11 @@ struct LowerPoolToGPU : OpRewritePattern<PoolOp> {
       });
       gpu::ReturnOp::create(rw, loc);
       rw.setInsertionPoint(op);
-      Value inBuf = bufferOf(rw, loc, op.getInput());
-      Value outBuf = allocOf(rw, loc, outT);
-      launch(rw, loc, func,
-             {outT.getDimSize(2), outT.getDimSize(1), outT.getDimSize(0)},
-             {inBuf, outBuf}, {"input", "output"});
+      Value inBuf = hostBufferOf(rw, loc, op.getInput());
+      Value outBuf = hostAlloc(rw, loc, outT);
+      launchKernel(rw, loc, func,
+                   {outT.getDimSize(2), outT.getDimSize(1), outT.getDimSize(0)},
+                   kThreads, {inBuf, outBuf}, {"input", "output"});
       rw.replaceOp(op, bufferization::ToTensorOp::create(
                            rw, loc, outT, outBuf, /*restrict=*/true,
                            /*writable=*/true));
@@ -449,12 +419,12 @@ LowerSelectBlocksToGPU::matchAndRewrite(SelectBlocksOp op,
   ConstantGlobals hostGlobals(module, /*alignment=*/16);
   memref::GetGlobalOp kindsGlobal =
       hostGlobals.getI32(rw, loc, kinds, "__sparse_attn_select_kinds");
-  Value qBuf = bufferOf(rw, loc, op.getQuery());
-  Value kBuf = bufferOf(rw, loc, op.getPooledKeys());
-  Value bufs[4] = {allocOf(rw, loc, nT), allocOf(rw, loc, xT),
-                   allocOf(rw, loc, nT), allocOf(rw, loc, xT)};
+  Value qBuf = hostBufferOf(rw, loc, op.getQuery());
+  Value kBuf = hostBufferOf(rw, loc, op.getPooledKeys());
+  Value bufs[4] = {hostAlloc(rw, loc, nT), hostAlloc(rw, loc, xT),
+                   hostAlloc(rw, loc, nT), hostAlloc(rw, loc, xT)};
   std::string tableRole = ("table:" + kindsGlobal.getName()).str();
-  launch(rw, loc, func, {mq, hp, batch},
+  launchKernel(rw, loc, func, {mq, hp, batch}, kThreads,
          {qBuf, kBuf, kindsGlobal, bufs[0], bufs[1], bufs[2], bufs[3]},
          {"query", "pooled_keys", tableRole, "kv_num_blocks", "kv_indices",
           "full_num_blocks", "full_indices"});
