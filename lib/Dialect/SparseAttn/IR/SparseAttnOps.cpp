@@ -392,16 +392,20 @@ LogicalResult AttentionOp::verifyTile(int64_t hq, int64_t hkv, int64_t sq,
                             getSegmentIds().size(), hq, hkv, sq, sk);
 }
 
-LogicalResult AttentionOp::verifyBlockTables(int64_t b, int64_t hq,
-                                             int64_t hkv, int64_t sq) {
-  Value kvNum = getKvNumBlocks(), fullNum = getFullNumBlocks();
+/// Runtime block tables (sparse_attn.attention and attention_grad alike):
+/// pairs of counts and indices, table_block, shapes [B', H', Mq(, N)].
+static LogicalResult verifyBlockTablesOf(Operation *op, Value kvNum,
+                                         Value kvIdx, Value fullNum,
+                                         Value fullIdx, DenseI64ArrayAttr block,
+                                         bool hasBlockMask, int64_t b,
+                                         int64_t hq, int64_t hkv, int64_t sq) {
+  auto emitOpError = [&](const Twine &msg) { return op->emitOpError(msg); };
   // The custom form pairs them; the generic form may not.
-  if (static_cast<bool>(kvNum) != static_cast<bool>(getKvIndices()) ||
-      static_cast<bool>(fullNum) != static_cast<bool>(getFullIndices()))
+  if (static_cast<bool>(kvNum) != static_cast<bool>(kvIdx) ||
+      static_cast<bool>(fullNum) != static_cast<bool>(fullIdx))
     return emitOpError("block tables come in pairs of counts and indices");
   if (fullNum && !kvNum)
     return emitOpError("full_tables needs block_tables");
-  DenseI64ArrayAttr block = getTableBlockAttr();
   if (!kvNum) {
     if (block)
       return emitOpError("table_block is given but the op has no block "
@@ -417,14 +421,14 @@ LogicalResult AttentionOp::verifyBlockTables(int64_t b, int64_t hq,
     return emitOpError("table_block must be two sizes [BQ, BK] between 1 and "
                        "65536, got ")
            << block;
-  if (getBlockMaskAttr())
+  if (hasBlockMask)
     return emitOpError("block tables and a block_mask attribute exclude each "
                        "other (the attribute is their compile-time form)");
   int64_t mq = ShapedType::isDynamic(sq) ? ShapedType::kDynamic
                                          : ceilDivPositive(sq, block[0]);
   for (auto [num, idx, name] :
-       {std::tuple(kvNum, getKvIndices(), "block_tables"),
-        std::tuple(fullNum, getFullIndices(), "full_tables")}) {
+       {std::tuple(kvNum, kvIdx, "block_tables"),
+        std::tuple(fullNum, fullIdx, "full_tables")}) {
     if (!num)
       continue;
     auto nT = llvm::cast<RankedTensorType>(num.getType());
@@ -454,6 +458,15 @@ LogicalResult AttentionOp::verifyBlockTables(int64_t b, int64_t hq,
                                << ", got " << m;
   }
   return success();
+}
+
+LogicalResult AttentionOp::verifyBlockTables(int64_t b, int64_t hq,
+                                             int64_t hkv, int64_t sq) {
+  return verifyBlockTablesOf(*this, getKvNumBlocks(), getKvIndices(),
+                             getFullNumBlocks(), getFullIndices(),
+                             getTableBlockAttr(),
+                             static_cast<bool>(getBlockMaskAttr()), b, hq, hkv,
+                             sq);
 }
 
 /// The custom masks and the score modification name symbols of their kind.
@@ -507,6 +520,194 @@ AttentionOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
                                     !ShapedType::isDynamic(problem[2]));
   return verifyPatternSymbols(*this, getPattern(), getScoreModAttr(),
                               symbolTable, lengthsKnown);
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionGradOp
+//===----------------------------------------------------------------------===//
+
+std::optional<double> AttentionGradOp::getEffectiveScale() {
+  if (auto scale = getScaleAttr())
+    return scale.getValueAsDouble();
+  int64_t d = llvm::cast<RankedTensorType>(getQuery().getType()).getDimSize(3);
+  if (ShapedType::isDynamic(d) || d <= 0)
+    return std::nullopt;
+  return 1.0 / std::sqrt(static_cast<double>(d));
+}
+
+static int64_t rankOf(Value v) {
+  return llvm::cast<RankedTensorType>(v.getType()).getRank();
+}
+
+ValueRange AttentionGradOp::getSegmentIds() {
+  ValueRange extras = getExtras();
+  size_t n = 0;
+  while (n < extras.size() && n < 2 && rankOf(extras[n]) == 2)
+    ++n;
+  return extras.take_front(n);
+}
+Value AttentionGradOp::getQuerySegmentIds() {
+  ValueRange s = getSegmentIds();
+  return s.empty() ? Value() : s.front();
+}
+Value AttentionGradOp::getKeySegmentIds() {
+  ValueRange s = getSegmentIds();
+  return s.empty() ? Value() : s.back();
+}
+Value AttentionGradOp::tableOperand(unsigned i) {
+  ValueRange tables = getExtras().drop_front(getSegmentIds().size());
+  return i < tables.size() ? tables[i] : Value();
+}
+
+// Custom form: the six operands, then optional `segments(...)`,
+// `block_tables(...)` and `full_tables(...)` groups, the attributes, and
+// the types (six operands, then the three results).
+ParseResult AttentionGradOp::parse(OpAsmParser &parser,
+                                   OperationState &result) {
+  SmallVector<OpAsmParser::UnresolvedOperand> operands;
+  SmallVector<Type> types;
+  llvm::SMLoc loc = parser.getCurrentLocation();
+  if (parser.parseOperandList(operands, 6))
+    return failure();
+  SmallVector<OpAsmParser::UnresolvedOperand> extras;
+  SmallVector<Type> extraTypes;
+  for (auto [keyword, minCount, maxCount] :
+       {std::tuple("segments", 1u, 2u), std::tuple("block_tables", 2u, 2u),
+        std::tuple("full_tables", 2u, 2u)}) {
+    if (failed(parser.parseOptionalKeyword(keyword)))
+      continue;
+    SmallVector<OpAsmParser::UnresolvedOperand> group;
+    SmallVector<Type> groupTypes;
+    llvm::SMLoc groupLoc = parser.getCurrentLocation();
+    if (parser.parseLParen() || parser.parseOperandList(group) ||
+        parser.parseColonTypeList(groupTypes) || parser.parseRParen())
+      return failure();
+    if (group.size() < minCount || group.size() > maxCount ||
+        group.size() != groupTypes.size())
+      return parser.emitError(groupLoc)
+             << keyword << "(...) takes " << minCount
+             << (minCount == maxCount ? "" : " or 2")
+             << " operands and as many types";
+    extras.append(group);
+    extraTypes.append(groupTypes);
+  }
+  SmallVector<Type> resultTypes;
+  if (parser.parseOptionalAttrDict(result.attributes) ||
+      parser.parseColonTypeList(types) || parser.parseArrow() ||
+      parser.parseTypeList(resultTypes))
+    return failure();
+  if (types.size() != 6)
+    return parser.emitError(loc, "expects six operand types (query, key, "
+                                 "value, output, lse, grad_output), got ")
+           << types.size();
+  if (resultTypes.size() != 3)
+    return parser.emitError(loc, "expects three result types (dQ, dK, dV), "
+                                 "got ")
+           << resultTypes.size();
+  operands.append(extras);
+  types.append(extraTypes);
+  if (parser.resolveOperands(operands, types, loc, result.operands))
+    return failure();
+  result.addTypes(resultTypes);
+  return success();
+}
+
+void AttentionGradOp::print(OpAsmPrinter &p) {
+  p << ' ' << getQuery() << ", " << getKey() << ", " << getValue() << ", "
+    << getOutput() << ", " << getLse() << ", " << getGradOutput();
+  auto group = [&](StringRef keyword, ValueRange values) {
+    if (values.empty())
+      return;
+    p << ' ' << keyword << '(' << values << " : " << values.getTypes() << ')';
+  };
+  group("segments", getSegmentIds());
+  if (hasBlockTables())
+    group("block_tables", ValueRange{getKvNumBlocks(), getKvIndices()});
+  if (getFullNumBlocks())
+    group("full_tables", ValueRange{getFullNumBlocks(), getFullIndices()});
+  p.printOptionalAttrDict((*this)->getAttrs());
+  p << " : ";
+  llvm::interleaveComma(getOperation()->getOperands().take_front(6).getTypes(),
+                        p);
+  p << " -> ";
+  llvm::interleaveComma(getResultTypes(), p);
+}
+
+LogicalResult AttentionGradOp::verify() {
+  auto qT = llvm::cast<RankedTensorType>(getQuery().getType());
+  auto kT = llvm::cast<RankedTensorType>(getKey().getType());
+  auto vT = llvm::cast<RankedTensorType>(getValue().getType());
+  SmallVector<std::pair<RankedTensorType, const char *>> sized;
+  for (auto [v, name] :
+       {std::pair(getOutput(), "output"), std::pair(getLse(), "log-sum-exp"),
+        std::pair(getGradOutput(), "output gradient"),
+        std::pair(getGradQuery(), "query gradient"),
+        std::pair(getGradKey(), "key gradient"),
+        std::pair(getGradValue(), "value gradient")})
+    sized.push_back({llvm::cast<RankedTensorType>(v.getType()), name});
+  AttentionDims dims;
+  if (failed(verifyQueryKeyValue(*this, qT, kT, vT, sized, /*isTile=*/false,
+                                 dims)))
+    return failure();
+  auto [b, hq, sq, d, hkv, sk, dv] = dims;
+  Type elt = qT.getElementType();
+
+  // The extra operands: segment ids (rank 2), then counts and indices
+  // (rank 3 and 4) of block_tables and full_tables, in this order.
+  ValueRange tables = getExtras().drop_front(getSegmentIds().size());
+  if (tables.size() != 0 && tables.size() != 2 && tables.size() != 4)
+    return emitOpError("expects segment ids (rank 2) and then block tables "
+                       "(pairs of rank-3 counts and rank-4 indices) after the "
+                       "six operands, got ")
+           << getExtras().size() << " extra operands";
+  for (auto [i, t] : llvm::enumerate(tables))
+    if (rankOf(t) != (i % 2 == 0 ? 3 : 4))
+      return emitOpError("expects segment ids (rank 2) and then block tables "
+                         "(pairs of rank-3 counts and rank-4 indices) after "
+                         "the six operands; extra operand ")
+             << getSegmentIds().size() + i << " has rank " << rankOf(t);
+
+  auto expect = [&](Value v, StringRef name, ArrayRef<int64_t> shape,
+                    Type elementType, StringRef what) -> LogicalResult {
+    auto t = llvm::cast<RankedTensorType>(v.getType());
+    if (t.getElementType() != elementType ||
+        !shapesCompatible(t.getShape(), shape))
+      return emitOpError(name)
+             << " type " << t << " must be " << what << " = "
+             << shapeStr(shape) << " of " << elementType;
+    return success();
+  };
+  Type f32 = Float32Type::get(getContext());
+  if (failed(expect(getOutput(), "output", {b, hq, sq, dv}, elt,
+                    "[B, Hq, Sq, Dv]")) ||
+      failed(expect(getLse(), "log-sum-exp", {b, hq, sq}, f32,
+                    "[B, Hq, Sq]")) ||
+      failed(expect(getGradOutput(), "output gradient", {b, hq, sq, dv}, elt,
+                    "[B, Hq, Sq, Dv]")) ||
+      failed(expect(getGradQuery(), "query gradient", {b, hq, sq, d}, elt,
+                    "[B, Hq, Sq, D]")) ||
+      failed(expect(getGradKey(), "key gradient", {b, hkv, sk, d}, elt,
+                    "[B, Hkv, Sk, D]")) ||
+      failed(expect(getGradValue(), "value gradient", {b, hkv, sk, dv}, elt,
+                    "[B, Hkv, Sk, Dv]")))
+    return failure();
+
+  SparsityPatternAttrInterface pattern = getPattern();
+  if (failed(verifyScaleAndSegments(*this, getScaleAttr(), pattern,
+                                    getSegmentIds(), /*isTile=*/false, dims)))
+    return failure();
+  if (failed(verifyBlockTablesOf(*this, getKvNumBlocks(), getKvIndices(),
+                                 getFullNumBlocks(), getFullIndices(),
+                                 getTableBlockAttr(), /*hasBlockMask=*/false,
+                                 b, hq, hkv, sq)))
+    return failure();
+  return verifyPatternForProblem(*this, pattern, {hq, sq, sk});
+}
+
+LogicalResult
+AttentionGradOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  return verifyPatternSymbols(*this, getPattern(), getScoreModAttr(),
+                              symbolTable, /*lengthsKnown=*/true);
 }
 
 //===----------------------------------------------------------------------===//
