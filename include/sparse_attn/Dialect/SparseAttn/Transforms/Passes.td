@@ -37,6 +37,31 @@ def SparseAttnBlockAnalysis : Pass<"sparse-attn-block-analysis"> {
   let dependentDialects = ["::mlir::sparse_attn::SparseAttnDialect"];
 }
 
+def SparseAttnDifferentiateScoreMods
+    : Pass<"sparse-attn-differentiate-score-mods", "::mlir::ModuleOp"> {
+  let summary = "Generate the derivative of every score modification a "
+                "backward pass uses";
+  let description = [{
+    For every `sparse_attn.attention_grad` that names a `score_mod`, adds
+    (once) a `sparse_attn.score_mod` symbol `@<name>_dscore`, marked
+    `sparse_attn.derivative_of = @<name>`, with the same arguments, that
+    yields the derivative of the modification with respect to the score:
+    forward-mode symbolic differentiation of the region
+    (`Utils/ScoreModDerivative.h` lists the rules). Soft-capping
+    `c * tanh(s / c)` gives `(1 - tanh(s / c)^2)`, ALiBi `s - m |q - k|`
+    gives 1. A region with a score-dependent operation that has no rule is
+    refused with a diagnostic at that operation. The backward lowerings
+    call the same function; this pass shows what they inline.
+
+    ```
+    sparse-attn-opt --sparse-attn-differentiate-score-mods in.mlir
+    ```
+  }];
+  let dependentDialects = ["::mlir::sparse_attn::SparseAttnDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
 def SparseAttnSimplify : Pass<"sparse-attn-simplify"> {
   let summary = "Replace every attention pattern by its canonical form";
   let description = [{
