@@ -207,6 +207,10 @@ namespace {
 struct Slot {
   int64_t i = 0;
   double f = 0.0;
+  /// Forward mode (evaluateScoreModWithDerivative): d f / d score, and
+  /// whether the value depends on the score at all.
+  double df = 0.0;
+  bool dep = false;
 };
 
 struct Step {
@@ -378,7 +382,8 @@ static bool foldStep(const Step &step, SmallVectorImpl<Slot> &vals,
 }
 
 static bool runStep(const Step &step, SmallVectorImpl<Slot> &vals,
-                    const llvm::DenseMap<Value, unsigned> &slots) {
+                    const llvm::DenseMap<Value, unsigned> &slots,
+                    bool exact = false) {
   Operation *op = step.op;
   auto I = [&](unsigned n) { return vals[step.operands[n]].i; };
   auto F = [&](unsigned n) { return vals[step.operands[n]].f; };
@@ -387,7 +392,8 @@ static bool runStep(const Step &step, SmallVectorImpl<Slot> &vals,
     return true;
   };
   auto setF = [&](double v) {
-    vals[step.results[0]].f = roundTo(v, op->getResult(0).getType());
+    vals[step.results[0]].f =
+        exact ? v : roundTo(v, op->getResult(0).getType());
     return true;
   };
   return llvm::TypeSwitch<Operation *, bool>(op)
@@ -495,12 +501,57 @@ static bool runStep(const Step &step, SmallVectorImpl<Slot> &vals,
       .Default([&](Operation *) { return foldStep(step, vals, slots); });
 }
 
+/// The tangent of `step`'s result, after runStep computed its value: the
+/// derivative rule of the operation applied to the operands' tangents.
+/// Fails for an operation that reads a score-dependent value and has no
+/// rule here (the oracle's own rules, written apart from the compiler's
+/// symbolic differentiation in Utils/ScoreModDerivative.cpp).
+static bool tangentStep(const Step &step, SmallVectorImpl<Slot> &vals) {
+  Operation *op = step.op;
+  bool depends = llvm::any_of(step.operands,
+                              [&](unsigned s) { return vals[s].dep; });
+  if (!depends || op->getNumResults() != 1)
+    return !depends;
+  Slot &out = vals[step.results[0]];
+  if (llvm::isa<arith::SelectOp>(op)) // runStep copied the chosen slot
+    return true;
+  if (!llvm::isa<FloatType>(op->getResult(0).getType()))
+    return true; // comparisons, conversions to integers: no tangent
+  auto F = [&](unsigned n) { return vals[step.operands[n]].f; };
+  auto D = [&](unsigned n) { return vals[step.operands[n]].df; };
+  double r = out.f;
+  std::optional<double> d =
+      llvm::TypeSwitch<Operation *, std::optional<double>>(op)
+          .Case([&](arith::AddFOp) { return D(0) + D(1); })
+          .Case([&](arith::SubFOp) { return D(0) - D(1); })
+          .Case([&](arith::MulFOp) { return D(0) * F(1) + F(0) * D(1); })
+          .Case([&](arith::DivFOp) { return (D(0) - r * D(1)) / F(1); })
+          .Case([&](arith::NegFOp) { return -D(0); })
+          .Case([&](arith::MaximumFOp) { return F(0) >= F(1) ? D(0) : D(1); })
+          .Case([&](arith::MinimumFOp) { return F(0) <= F(1) ? D(0) : D(1); })
+          .Case<arith::ExtFOp, arith::TruncFOp>(
+              [&](Operation *) { return D(0); })
+          .Case([&](math::TanhOp) { return (1 - r * r) * D(0); })
+          .Case([&](math::ExpOp) { return r * D(0); })
+          .Case([&](math::Exp2Op) { return r * std::log(2.0) * D(0); })
+          .Case([&](math::LogOp) { return D(0) / F(0); })
+          .Case([&](math::SqrtOp) { return D(0) / (2 * r); })
+          .Case([&](math::AbsFOp) { return F(0) < 0 ? -D(0) : D(0); })
+          .Default([&](Operation *) { return std::nullopt; });
+  if (!d)
+    return false;
+  out.df = *d;
+  out.dep = true;
+  return true;
+}
+
 /// Runs `prog` on `vals` (arguments already set); on an operation it cannot
 /// evaluate, reports it once (naming `what` and the position) and fails.
 static bool runProgram(const MaskInterpreter::Program &prog,
                        SmallVectorImpl<Slot> &vals, StringRef what,
                        FlatSymbolRefAttr name, int64_t b, int64_t h, int64_t q,
-                       int64_t k, std::atomic<bool> &error);
+                       int64_t k, std::atomic<bool> &error,
+                       bool tangents = false, bool exact = false);
 
 bool MaskInterpreter::evaluate(FlatSymbolRefAttr name,
                                const PatternContext &ctx, int64_t q,
@@ -571,18 +622,47 @@ double MaskInterpreter::evaluateScoreMod(FlatSymbolRefAttr name, double s,
   unsigned numArgs = prog->op->getRegion(0).front().getNumArguments();
   for (unsigned i = 1; i < numArgs; ++i)
     vals[i].i = args[i - 1];
-  if (!runProgram(*prog, vals, "score_mod", name, b, h, q, k, error))
+  if (!runProgram(*prog, vals, "score_mod", name, b, h, q, k, error,
+                  /*tangents=*/false, exactFloats))
     return s;
   return vals[prog->result].f;
+}
+
+std::pair<double, double> MaskInterpreter::evaluateScoreModWithDerivative(
+    FlatSymbolRefAttr name, double s, int64_t b, int64_t h, int64_t q,
+    int64_t k, int64_t sq, int64_t sk) const {
+  const Program *prog = getProgram(name);
+  if (!prog)
+    return {s, 1.0};
+  SmallVector<Slot, 16> vals(prog->numSlots);
+  vals[0].f = s;
+  vals[0].df = 1.0;
+  vals[0].dep = true;
+  int64_t args[] = {b, h, q, k, sq, sk};
+  unsigned numArgs = prog->op->getRegion(0).front().getNumArguments();
+  for (unsigned i = 1; i < numArgs; ++i)
+    vals[i].i = args[i - 1];
+  if (!runProgram(*prog, vals, "score_mod", name, b, h, q, k, error,
+                  /*tangents=*/true, exactFloats))
+    return {s, 1.0};
+  const Slot &r = vals[prog->result];
+  return {r.f, r.dep ? r.df : 0.0};
 }
 
 static bool runProgram(const MaskInterpreter::Program &prog,
                        SmallVectorImpl<Slot> &vals, StringRef what,
                        FlatSymbolRefAttr name, int64_t b, int64_t h, int64_t q,
-                       int64_t k, std::atomic<bool> &error) {
+                       int64_t k, std::atomic<bool> &error, bool tangents,
+                       bool exact) {
   for (const Step &step : prog.steps) {
-    if (runStep(step, vals, prog.slots))
-      continue;
+    if (runStep(step, vals, prog.slots, exact)) {
+      if (!tangents || tangentStep(step, vals))
+        continue;
+      if (!error.exchange(true))
+        step.op->emitError("cannot differentiate this operation of ")
+            << what << " " << name << " with respect to the score";
+      return false;
+    }
     if (!error.exchange(true))
       step.op->emitError("cannot evaluate this operation of ")
           << what << " " << name << " at (b, h, q, k) = (" << b << ", " << h

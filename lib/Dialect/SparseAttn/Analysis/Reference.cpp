@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 using namespace mlir;
 using namespace mlir::sparse_attn;
@@ -103,6 +104,94 @@ mlir::sparse_attn::computeReference(AttentionOp op, const AttentionProblem &p,
           for (int64_t e = 0; e < p.dv; ++e)
             oi[e] /= l;
           r.lse[(b * p.hq + h) * p.sq + i] = m + std::log(l);
+        }
+      }
+    }
+  return r;
+}
+
+AttentionGradResult mlir::sparse_attn::computeGradReference(
+    SparsityPatternAttrInterface pattern, FlatSymbolRefAttr scoreMod,
+    const AttentionProblem &p, const std::vector<double> &dout,
+    const MaskInterpreter &interp) {
+  AttentionGradResult r;
+  r.dq.assign(p.b * p.hq * p.sq * p.d, 0.0);
+  r.dk.assign(p.b * p.hkv * p.sk * p.d, 0.0);
+  r.dv.assign(p.b * p.hkv * p.sk * p.dv, 0.0);
+  const double inf = std::numeric_limits<double>::infinity();
+  int64_t group = p.hq / p.hkv;
+  std::vector<double> s(p.sk), dsdt(p.sk), w(p.sk), o(p.dv);
+  std::vector<char> allowed(p.sk), listed;
+  for (int64_t b = 0; b < p.b; ++b)
+    for (int64_t h = 0; h < p.hq; ++h) {
+      PatternContext ctx = contextFor(p, b, h, interp);
+      int64_t g = h / group;
+      const double *kBase = &p.k[((b * p.hkv + g) * p.sk) * p.d];
+      const double *vBase = &p.v[((b * p.hkv + g) * p.sk) * p.dv];
+      double *dkBase = &r.dk[((b * p.hkv + g) * p.sk) * p.d];
+      double *dvBase = &r.dv[((b * p.hkv + g) * p.sk) * p.dv];
+      for (int64_t i = 0; i < p.sq; ++i) {
+        int64_t row = (b * p.hq + h) * p.sq + i;
+        const double *qi = &p.q[row * p.d];
+        const double *doi = &dout[row * p.dv];
+        double *dqi = &r.dq[row * p.d];
+        if (!p.tables.empty() && i % p.tableBQ == 0)
+          listedKeyBlocks(p, b, h, i / p.tableBQ, listed);
+        // Scores, their derivatives through score_mod, and the maximum.
+        double m = -inf;
+        for (int64_t j = 0; j < p.sk; ++j) {
+          allowed[j] = (p.tables.empty() || listed[j / p.tableBK]) &&
+                       pattern.isAllowed(ctx, i, j);
+          if (!allowed[j])
+            continue;
+          double dot = 0, mag = 0;
+          for (int64_t d = 0; d < p.d; ++d) {
+            dot += qi[d] * kBase[j * p.d + d];
+            mag += std::fabs(qi[d] * kBase[j * p.d + d]);
+          }
+          if (std::isfinite(mag))
+            r.scoreBound = std::max(r.scoreBound, mag * std::fabs(p.scale));
+          s[j] = dot * p.scale;
+          dsdt[j] = 1.0;
+          if (scoreMod)
+            std::tie(s[j], dsdt[j]) = interp.evaluateScoreModWithDerivative(
+                scoreMod, s[j], b, h, i, j, p.sq, p.sk);
+          m = std::isnan(s[j]) || std::isnan(m) ? NAN : std::max(m, s[j]);
+        }
+        // Normalised weights P (0 for keys that do not contribute) and O.
+        double l = 0;
+        for (int64_t j = 0; j < p.sk; ++j) {
+          w[j] = 0;
+          if (!allowed[j] || (s[j] == -inf && !std::isnan(m)))
+            continue;
+          w[j] = std::exp(s[j] - m);
+          l += w[j];
+        }
+        if (l == 0)
+          continue; // an empty row contributes nothing
+        std::fill(o.begin(), o.end(), 0.0);
+        for (int64_t j = 0; j < p.sk; ++j) {
+          w[j] /= l;
+          if (w[j] != 0 || std::isnan(w[j]))
+            for (int64_t e = 0; e < p.dv; ++e)
+              o[e] += w[j] * vBase[j * p.dv + e];
+        }
+        double delta = 0;
+        for (int64_t e = 0; e < p.dv; ++e)
+          delta += doi[e] * o[e];
+        for (int64_t j = 0; j < p.sk; ++j) {
+          if (w[j] == 0 && !std::isnan(w[j]))
+            continue;
+          double dp = 0;
+          for (int64_t e = 0; e < p.dv; ++e) {
+            dvBase[j * p.dv + e] += w[j] * doi[e];
+            dp += doi[e] * vBase[j * p.dv + e];
+          }
+          double dt = w[j] * (dp - delta) * dsdt[j] * p.scale;
+          for (int64_t d = 0; d < p.d; ++d) {
+            dqi[d] += dt * kBase[j * p.d + d];
+            dkBase[j * p.d + d] += dt * qi[d];
+          }
         }
       }
     }

@@ -91,6 +91,18 @@ public:
                           int64_t h, int64_t q, int64_t k, int64_t sq,
                           int64_t sk) const;
 
+  /// evaluateScoreMod and its derivative with respect to `s` (forward mode
+  /// over the interpreted region; reports an operation without a rule).
+  std::pair<double, double>
+  evaluateScoreModWithDerivative(FlatSymbolRefAttr name, double s, int64_t b,
+                                 int64_t h, int64_t q, int64_t k, int64_t sq,
+                                 int64_t sk) const;
+
+  /// Score modifications evaluated in double precision throughout, without
+  /// rounding each value to its type (f32): the smooth function whose
+  /// derivative finite differences can check (unittests/GradReferenceTest).
+  bool exactFloats = false;
+
   /// Whether mask `name` reads its batch or head argument.
   bool usesBatchOrHead(FlatSymbolRefAttr name) const;
 

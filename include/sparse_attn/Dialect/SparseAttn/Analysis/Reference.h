@@ -54,6 +54,27 @@ PatternContext contextFor(const AttentionProblem &problem, int64_t b, int64_t h,
 AttentionResult computeReference(AttentionOp op, const AttentionProblem &p,
                                  const MaskInterpreter &interp);
 
+struct AttentionGradResult {
+  std::vector<double> dq; // [B,Hq,Sq,D]
+  std::vector<double> dk; // [B,Hkv,Sk,D]
+  std::vector<double> dv; // [B,Hkv,Sk,Dv]
+  /// As AttentionResult::scoreBound.
+  double scoreBound = 0;
+};
+
+/// The gradients of L = sum(dO * O) with respect to q, k and v, by the
+/// definition of sparse_attn.attention_grad: the forward's O and LSE are
+/// recomputed here in double precision (not read from the op's operands),
+/// so a kernel's use of its rounded forward results is part of what is
+/// checked. The derivative of the score modification comes from forward
+/// mode over the interpreted region (MaskInterpreter), independent of the
+/// compiler's symbolic derivative. `dout` is [B,Hq,Sq,Dv].
+AttentionGradResult computeGradReference(SparsityPatternAttrInterface pattern,
+                                         FlatSymbolRefAttr scoreMod,
+                                         const AttentionProblem &p,
+                                         const std::vector<double> &dout,
+                                         const MaskInterpreter &interp);
+
 /// Allowed (query, key) pairs summed over batch and query heads.
 int64_t countAllowedPairsTotal(AttentionOp op, const AttentionProblem &p,
                                const MaskInterpreter &interp);
