@@ -160,6 +160,15 @@ void emitAmxValues(OpBuilder &b, Kernel &kn, Value bIdx, Value gIdx, Value k0,
 /// to one scaled score `s` of (qPos, kPos).
 Value modAndMask(OpBuilder &b, Location loc, Kernel &kn, Value s, Value bIdx,
                  Value hIdx, Value qPos, Value kPos, bool masked);
+/// The score modification and, on a partial tile (`masked`), the pattern's
+/// mask applied to `col`, the scaled scores of key `kPos` for the rows of
+/// the query block at `q0` (vector<bqPad> over its rows), stored to
+/// sT[cj]: on vectors when both have a vector form, else element by
+/// element through sT. Returns the modified column. Call it only with a
+/// mask or a score modification to apply.
+Value modAndMaskColumn(OpBuilder &b, Kernel &kn, Value col, Value bIdx,
+                       Value hIdx, Value q0, Value rows, Value kPos, Value cj,
+                       Value sT, bool masked);
 /// Visits one (query block, key block) tile and updates the online softmax of
 /// every row of the query block. Scores are computed a key at a time for all
 /// rows at once: `qT[d][r]` holds the query block transposed, widened and

@@ -60,7 +60,7 @@ Value modAndMask(OpBuilder &b, Location loc, Kernel &kn, Value s, Value bIdx,
   };
   auto querySegment = tileSegment(kn.qSeg, 2);
   auto keySegment = tileSegment(kn.kSeg, 3);
-  if (kn.op.isTile() && kn.qSeg) {
+  if (kn.at[0] && kn.qSeg) { // a tile
     in.querySegment = querySegment;
     in.keySegment = keySegment;
   }
@@ -76,6 +76,87 @@ Value modAndMask(OpBuilder &b, Location loc, Kernel &kn, Value s, Value bIdx,
                              "after verifying it");
   Value negInf = cF32(b, loc, -std::numeric_limits<float>::infinity());
   return arith::SelectOp::create(b, loc, *allowed, s, negInf);
+}
+
+/// The score modification and, on a partial tile, the pattern's mask
+/// applied to `col`, the scaled scores of key `kPos` for the rows of the
+/// query block at `q0` (a vector over its padded rows), stored to
+/// sT[cj]: on vectors when both have a vector form, else element by
+/// element through sT. Returns the modified column.
+Value modAndMaskColumn(OpBuilder &b, Kernel &kn, Value col, Value bIdx,
+                       Value hIdx, Value q0, Value rows, Value kPos, Value cj,
+                       Value sT, bool masked) {
+  Location loc = kn.loc;
+  Value c0 = cIdx(b, loc, 0), c1 = cIdx(b, loc, 1);
+  auto vecR = VectorType::get({kn.bqPad}, b.getF32Type());
+  auto splat = [&](OpBuilder &b, float v) -> Value {
+    return arith::ConstantOp::create(b, loc, vecR,
+                                     DenseElementsAttr::get(vecR, v));
+  };
+  float inf = std::numeric_limits<float>::infinity();
+  bool vectorMask = !masked || isVectorizablePattern(kn.maskPattern());
+  bool vectorMod = !kn.scoreMod || kn.scoreModOnVectors;
+  if ((masked || kn.scoreMod) && vectorMask && vectorMod) {
+    auto idxVec = VectorType::get({kn.bqPad}, b.getIndexType());
+    SmallVector<APInt> lanes;
+    for (int64_t i = 0; i < kn.bqPad; ++i)
+      lanes.push_back(APInt(64, i));
+    Value iota = arith::ConstantOp::create(
+        b, loc, idxVec, DenseElementsAttr::get(idxVec, lanes));
+    Value bPos = kn.problemPos(b, loc, 0, bIdx);
+    Value hPos = kn.problemPos(b, loc, 1, hIdx);
+    Value qVec = arith::AddIOp::create(
+        b, loc,
+        vector::BroadcastOp::create(b, loc, idxVec,
+                                    kn.problemPos(b, loc, 2, q0)),
+        iota);
+    Value kProblem = kn.problemPos(b, loc, 3, kPos);
+    Value sqV = kn.problemLength(b, loc, 0);
+    Value skV = kn.problemLength(b, loc, 1);
+    if (kn.scoreMod) {
+      FailureOr<Value> m = inlineScoreModOnVectors(
+          b, loc, kn.scoreMod, col, bPos, hPos, qVec, kProblem, sqV, skV,
+          kn.bqPad);
+      if (failed(m)) // isVectorizableRegion and the verifier checked it
+        llvm::report_fatal_error("sparse-attn: vector score_mod failed "
+                                 "after checking it");
+      col = *m;
+    }
+    if (masked) {
+      PatternCodegenInputs in;
+      in.lanes = kn.bqPad;
+      in.b = bPos;
+      in.h = hPos;
+      in.q = qVec;
+      in.k = vector::BroadcastOp::create(b, loc, idxVec, kProblem);
+      in.sq = kn.problemSq;
+      in.sk = kn.problemSk;
+      in.sqValue = sqV;
+      in.skValue = skV;
+      in.symbolScope = kn.symbolScope;
+      FailureOr<Value> allowed =
+          buildAllowed(b, loc, kn.maskPattern(), in);
+      if (failed(allowed)) // verified by matchAndRewrite
+        llvm::report_fatal_error("sparse-attn: vector pattern code "
+                                 "generation failed after verifying it");
+      col = arith::SelectOp::create(b, loc, *allowed, col, splat(b, -inf));
+    }
+    vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
+  } else if (masked || kn.scoreMod) {
+    vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
+    // Element-wise part: score modification and the pattern's mask.
+    scf::ForOp::create(
+        b, loc, c0, rows, c1, ValueRange{},
+        [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+          Value qPos = arith::AddIOp::create(b, loc, q0, r);
+          Value s = memref::LoadOp::create(b, loc, sT, ValueRange{cj, r});
+          s = modAndMask(b, loc, kn, s, bIdx, hIdx, qPos, kPos, masked);
+          memref::StoreOp::create(b, loc, s, sT, ValueRange{cj, r});
+          scf::YieldOp::create(b, loc);
+        });
+    col = vector::LoadOp::create(b, loc, vecR, sT, ValueRange{cj, c0});
+  }
+  return col;
 }
 
 /// Visits one (query block, key block) tile and updates the online softmax of
@@ -213,70 +294,11 @@ void emitTile(OpBuilder &b, Kernel &kn, Value bIdx, Value hIdx, Value gIdx,
       Value col = dot ? dot.getResult(j) : dotCols[j];
       // Score modification and mask on vectors over the rows, when both
       // have a vector form; else element by element below.
-      bool vectorMask = !masked || isVectorizablePattern(kn.maskPattern());
-      bool vectorMod = !kn.scoreMod || kn.scoreModOnVectors;
-      if ((masked || kn.scoreMod) && vectorMask && vectorMod) {
-        auto idxVec = VectorType::get({kn.bqPad}, b.getIndexType());
-        SmallVector<APInt> lanes;
-        for (int64_t i = 0; i < kn.bqPad; ++i)
-          lanes.push_back(APInt(64, i));
-        Value iota = arith::ConstantOp::create(
-            b, loc, idxVec, DenseElementsAttr::get(idxVec, lanes));
-        Value bPos = kn.problemPos(b, loc, 0, bIdx);
-        Value hPos = kn.problemPos(b, loc, 1, hIdx);
-        Value qVec = arith::AddIOp::create(
-            b, loc,
-            vector::BroadcastOp::create(b, loc, idxVec,
-                                        kn.problemPos(b, loc, 2, q0)),
-            iota);
-        Value kProblem = kn.problemPos(b, loc, 3, kPos[j]);
-        Value sqV = kn.problemLength(b, loc, 0);
-        Value skV = kn.problemLength(b, loc, 1);
-        if (kn.scoreMod) {
-          FailureOr<Value> m = inlineScoreModOnVectors(
-              b, loc, kn.scoreMod, col, bPos, hPos, qVec, kProblem, sqV, skV,
-              kn.bqPad);
-          if (failed(m)) // isVectorizableRegion and the verifier checked it
-            llvm::report_fatal_error("sparse-attn: vector score_mod failed "
-                                     "after checking it");
-          col = *m;
-        }
-        if (masked) {
-          PatternCodegenInputs in;
-          in.lanes = kn.bqPad;
-          in.b = bPos;
-          in.h = hPos;
-          in.q = qVec;
-          in.k = vector::BroadcastOp::create(b, loc, idxVec, kProblem);
-          in.sq = kn.problemSq;
-          in.sk = kn.problemSk;
-          in.sqValue = sqV;
-          in.skValue = skV;
-          in.symbolScope = kn.symbolScope;
-          FailureOr<Value> allowed =
-              buildAllowed(b, loc, kn.maskPattern(), in);
-          if (failed(allowed)) // verified by matchAndRewrite
-            llvm::report_fatal_error("sparse-attn: vector pattern code "
-                                     "generation failed after verifying it");
-          col = arith::SelectOp::create(b, loc, *allowed, col, splat(b, -inf));
-        }
+      if (masked || kn.scoreMod)
+        col = modAndMaskColumn(b, kn, col, bIdx, hIdx, q0, rows, kPos[j],
+                               cj, sT, masked);
+      else if (!deferScale)
         vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
-      } else if (masked || kn.scoreMod) {
-        vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
-        // Element-wise part: score modification and the pattern's mask.
-        scf::ForOp::create(
-            b, loc, c0, rows, c1, ValueRange{},
-            [&](OpBuilder &b, Location loc, Value r, ValueRange) {
-              Value qPos = arith::AddIOp::create(b, loc, q0, r);
-              Value s = memref::LoadOp::create(b, loc, sT, ValueRange{cj, r});
-              s = modAndMask(b, loc, kn, s, bIdx, hIdx, qPos, kPos[j], masked);
-              memref::StoreOp::create(b, loc, s, sT, ValueRange{cj, r});
-              scf::YieldOp::create(b, loc);
-            });
-        col = vector::LoadOp::create(b, loc, vecR, sT, ValueRange{cj, c0});
-      } else if (!deferScale) {
-        vector::StoreOp::create(b, loc, col, sT, ValueRange{cj, c0});
-      }
       mx = arith::MaximumFOp::create(b, loc, mx, col);
     }
     return mx;
