@@ -80,6 +80,9 @@ void mlir::sparse_attn::buildSparseAttnToLLVMCPUPipeline(
                       // Before the attention lowering, which erases the
                       // custom-mask symbols a selection's pattern may name.
                       "convert-sparse-attn-routing-to-loops,"
+                      // The backward first: the forward lowering erases
+                      // the mask and score_mod symbols both use.
+                      "convert-sparse-attn-grad-to-loops{" + tiles + "}," +
                       "convert-sparse-attn-to-loops{" + tiles +
                       (options.bf16Dot ? " bf16-dot=true" : "") +
                       (options.amx ? " amx=true" : "") + "}," +

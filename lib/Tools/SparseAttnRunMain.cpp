@@ -480,6 +480,11 @@ struct ProgramReference {
 
 private:
   LogicalResult attention(AttentionOp op);
+  LogicalResult attentionGrad(AttentionGradOp op);
+  /// The problem of an attention or its gradient: operands, scale, segment
+  /// ids, runtime tables.
+  template <typename OpTy>
+  LogicalResult problemOf(OpTy op, AttentionProblem &p);
   const Value64 *get(Operation *op, Value v) {
     auto it = values.find(v);
     if (it == values.end()) {
@@ -590,6 +595,11 @@ LogicalResult ProgramReference::run(func::FuncOp entry,
         return failure();
       continue;
     }
+    if (auto grad = llvm::dyn_cast<AttentionGradOp>(op)) {
+      if (failed(attentionGrad(grad)))
+        return failure();
+      continue;
+    }
     if (auto merge = llvm::dyn_cast<MergeOp>(op)) {
       const Value64 *oa = get(&op, merge.getOutputA()),
                     *la = get(&op, merge.getLseA()),
@@ -623,20 +633,18 @@ LogicalResult ProgramReference::run(func::FuncOp entry,
     }
     return op.emitError("sparse-attn-run --check cannot evaluate '")
            << op.getName() << "' (it evaluates sparse_attn.pool, "
-           << "select_blocks, select_tokens, attention and merge)";
+           << "select_blocks, select_tokens, attention, attention_grad and "
+           << "merge)";
   }
   return success();
 }
 
-LogicalResult ProgramReference::attention(AttentionOp op) {
-  if (op.isTile())
-    return op.emitError("sparse-attn-run --check: a tile (tile_of / at) of "
-                        "an attention has no reference of its own");
+template <typename OpTy>
+LogicalResult ProgramReference::problemOf(OpTy op, AttentionProblem &p) {
   const Value64 *q = get(op, op.getQuery()), *k = get(op, op.getKey()),
                 *v = get(op, op.getValue());
   if (!q || !k || !v)
     return failure();
-  AttentionProblem p;
   p.b = q->array.shape[0];
   p.hq = q->array.shape[1];
   p.sq = q->array.shape[2];
@@ -680,6 +688,16 @@ LogicalResult ProgramReference::attention(AttentionOp op) {
       p.tables.push_back(std::move(t));
     }
   }
+  return success();
+}
+
+LogicalResult ProgramReference::attention(AttentionOp op) {
+  if (op.isTile())
+    return op.emitError("sparse-attn-run --check: a tile (tile_of / at) of "
+                        "an attention has no reference of its own");
+  AttentionProblem p;
+  if (failed(problemOf(op, p)))
+    return failure();
   MaskInterpreter interp(op);
   AttentionResult r = computeReference(op, p, interp);
   if (interp.hadError())
@@ -691,6 +709,29 @@ LogicalResult ProgramReference::attention(AttentionOp op) {
   if (Value lse = op.getLse())
     values[lse] = Value64{RefArray{{p.b, p.hq, p.sq}, std::move(r.lse)},
                           Float32Type::get(op.getContext()), r.scoreBound};
+  return success();
+}
+
+LogicalResult ProgramReference::attentionGrad(AttentionGradOp op) {
+  AttentionProblem p;
+  if (failed(problemOf(op, p)))
+    return failure();
+  const Value64 *dout = get(op, op.getGradOutput());
+  if (!dout)
+    return failure();
+  MaskInterpreter interp(op);
+  AttentionGradResult r = computeGradReference(
+      op.getPattern(), op.getScoreModAttr(), p, dout->array.data, interp);
+  if (interp.hadError())
+    return failure();
+  Type elt =
+      llvm::cast<RankedTensorType>(op.getQuery().getType()).getElementType();
+  values[op.getGradQuery()] = Value64{
+      RefArray{{p.b, p.hq, p.sq, p.d}, std::move(r.dq)}, elt, r.scoreBound};
+  values[op.getGradKey()] = Value64{
+      RefArray{{p.b, p.hkv, p.sk, p.d}, std::move(r.dk)}, elt, r.scoreBound};
+  values[op.getGradValue()] = Value64{
+      RefArray{{p.b, p.hkv, p.sk, p.dv}, std::move(r.dv)}, elt, r.scoreBound};
   return success();
 }
 
@@ -738,6 +779,8 @@ int checkProgram(func::FuncOp entry, const std::vector<Buffer> &args,
       os << (resultNumber ? " indices" : " num");
     else if (llvm::isa<AttentionOp, MergeOp>(def))
       os << (resultNumber ? " lse" : " output");
+    else if (llvm::isa<AttentionGradOp>(def))
+      os << (resultNumber == 0 ? " dq" : resultNumber == 1 ? " dk" : " dv");
     os << ")";
     const Buffer &got = results[r];
     if (got.shape != want.array.shape) {
@@ -1094,7 +1137,8 @@ int mlir::sparse_attn::sparseAttnRunMain(int argc, char **argv,
   // blocks, merges) is checked op by op against its float64 evaluation.
   bool routingProgram = false;
   entry.walk([&](Operation *o) {
-    routingProgram |= llvm::isa<PoolOp, SelectBlocksOp, SelectTokensOp>(o);
+    routingProgram |=
+        llvm::isa<PoolOp, SelectBlocksOp, SelectTokensOp, AttentionGradOp>(o);
   });
   int programStatus = 0;
   if (routingProgram && (check || !writeReference.empty())) {

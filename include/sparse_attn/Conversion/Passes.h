@@ -2,6 +2,7 @@
 #ifndef SPARSE_ATTN_CONVERSION_PASSES_H
 #define SPARSE_ATTN_CONVERSION_PASSES_H
 
+#include "sparse_attn/Conversion/SparseAttnGradToLoops/SparseAttnGradToLoops.h"
 #include "sparse_attn/Conversion/SparseAttnMergeToLinalg/SparseAttnMergeToLinalg.h"
 #include "sparse_attn/Conversion/SparseAttnRoutingToLoops/SparseAttnRoutingToLoops.h"
 #include "sparse_attn/Conversion/SparseAttnToGPU/SparseAttnToGPU.h"

@@ -60,6 +60,47 @@ def ConvertSparseAttnToLoops : Pass<"convert-sparse-attn-to-loops", "ModuleOp"> 
   ];
 }
 
+def ConvertSparseAttnGradToLoops
+    : Pass<"convert-sparse-attn-grad-to-loops", "ModuleOp"> {
+  let summary = "The CPU backward: sparse_attn.attention_grad to loops";
+  let description = [{
+    Lowers `sparse_attn.attention_grad` to two block-skipping loop nests on
+    buffers (scf + vector + math + arith), each an `scf.parallel` whose
+    iterations own their outputs, so the gradients are deterministic (the
+    same bits for any number of threads):
+
+    1. over (batch, key/value head, key block): dK and dV of the block's
+       keys, summed over the query heads of the group and over the query
+       blocks that see the key block (the transposed tile tables);
+    2. over (batch, query head, query block): dQ of the block's rows over
+       the key blocks it sees (the forward's tables).
+
+    Each visited tile recomputes the scores (score_mod and, on partial
+    tiles, the mask as in the forward), `P = exp(s - LSE)`, `dP = dO V^T`
+    and `dS = P (dP - Delta) score_mod'(t)` with `Delta = rowsum(dO * O)`,
+    vectors over the rows of the query block; sums are f32. Tiles come
+    from a compile-time classification when the lengths are static
+    (compressed rows both ways), from runtime block tables (their
+    transpose built at run time) or from run-time classification of every
+    tile. The derivative of a score modification is generated
+    (`sparse-attn-differentiate-score-mods`). Head dimensions must be
+    static. Mask and score_mod symbols are left for the forward lowering
+    (or a later cleanup) to erase.
+  }];
+  let options = [
+    Option<"blockQ", "block-q", "int64_t", /*default=*/"64",
+           "Query rows per tile (runtime tables use their table_block)">,
+    Option<"blockK", "block-k", "int64_t", /*default=*/"64",
+           "Key columns per tile (runtime tables use their table_block)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+    "::mlir::cf::ControlFlowDialect", "::mlir::func::FuncDialect",
+  ];
+}
+
 def ConvertSparseAttnToLinalg : Pass<"convert-sparse-attn-to-linalg", "ModuleOp"> {
   let summary = "Unfused reference lowering of sparse_attn.attention to linalg";
   let description = [{

@@ -48,7 +48,10 @@ namespace mlir {
 namespace sparse_attn {
 namespace cpu {
 
-/// All values the kernel body needs.
+/// All values the kernel body needs. The backward kernel
+/// (SparseAttnGradToLoops) fills the same context for the pieces it shares
+/// (score modification and mask of a column, runtime tables), with a null
+/// `op`.
 struct Kernel {
   Kernel(AttentionOp op, Location loc) : op(op), loc(loc) {}
   AttentionOp op;
@@ -70,11 +73,13 @@ struct Kernel {
   /// masks, a tile whose positions share one segment) the pattern with
   /// `segments` replaced by `dense`.
   Attribute maskOverride;
+  /// The op's pattern.
+  Attribute pattern;
   /// f16 / bf16: the value tile widened to f32 once per tile (block-k x Dv
   /// scratch), so P V does not convert a value row for every group of rows.
   Value vWide;
   Attribute maskPattern() {
-    return maskOverride ? maskOverride : Attribute(op.getPattern());
+    return maskOverride ? maskOverride : pattern;
   }
   double scale = 1.0;
   Value q, k, v, out, lse; // memrefs
@@ -206,6 +211,13 @@ void assertTileInProblem(OpBuilder &b, Location loc, AttentionOp op, Kernel &kn,
 /// mismatch reaching it would read out of bounds. Nothing is emitted for a
 /// fact the verifier already proved from static sizes.
 void assertTableShapes(OpBuilder &b, Location loc, AttentionOp op, Kernel &kn,
+                       Value batch, Value heads);
+/// The same for any op with runtime tables (`opName` starts the messages):
+/// its query and key tensors and its (counts, indices) tensor pairs, the
+/// full pair null when absent.
+void assertTableShapes(OpBuilder &b, Location loc, StringRef opName,
+                       Value query, Value key, std::pair<Value, Value> kvTables,
+                       std::pair<Value, Value> fullTables, Kernel &kn,
                        Value batch, Value heads);
 
 } // namespace cpu

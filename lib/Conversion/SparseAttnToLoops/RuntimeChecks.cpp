@@ -64,8 +64,18 @@ void assertTileInProblem(OpBuilder &b, Location loc, AttentionOp op, Kernel &kn,
 /// fact the verifier already proved from static sizes.
 void assertTableShapes(OpBuilder &b, Location loc, AttentionOp op, Kernel &kn,
                        Value batch, Value heads) {
-  auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
-  auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
+  assertTableShapes(b, loc, "sparse_attn.attention", op.getQuery(),
+                    op.getKey(), {op.getKvNumBlocks(), op.getKvIndices()},
+                    {op.getFullNumBlocks(), op.getFullIndices()}, kn, batch,
+                    heads);
+}
+
+void assertTableShapes(OpBuilder &b, Location loc, StringRef opName,
+                       Value query, Value key, std::pair<Value, Value> kvTables,
+                       std::pair<Value, Value> fullTables, Kernel &kn,
+                       Value batch, Value heads) {
+  auto qT = llvm::cast<RankedTensorType>(query.getType());
+  auto kT = llvm::cast<RankedTensorType>(key.getType());
   Value c1 = cIdx(b, loc, 1);
   auto eq = [&](Value x, Value y) -> Value {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
@@ -77,15 +87,15 @@ void assertTableShapes(OpBuilder &b, Location loc, AttentionOp op, Kernel &kn,
     return r;
   };
   for (auto [numT, idxT, num, idx, name] :
-       {std::tuple(op.getKvNumBlocks(), op.getKvIndices(), kn.kvNum, kn.kvIdx,
+       {std::tuple(kvTables.first, kvTables.second, kn.kvNum, kn.kvIdx,
                    "block_tables"),
-        std::tuple(op.getFullNumBlocks(), op.getFullIndices(), kn.fullNum,
+        std::tuple(fullTables.first, fullTables.second, kn.fullNum,
                    kn.fullIdx, "full_tables")}) {
     if (!num)
       continue;
     auto nT = llvm::cast<RankedTensorType>(numT.getType());
     auto iT = llvm::cast<RankedTensorType>(idxT.getType());
-    std::string prefix = std::string("sparse_attn.attention: ") + name;
+    std::string prefix = (opName + ": " + name).str();
     for (int64_t i = 0; i < 3; ++i)
       if (nT.isDynamicDim(i) || iT.isDynamicDim(i))
         cf::AssertOp::create(

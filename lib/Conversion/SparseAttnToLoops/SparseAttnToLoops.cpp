@@ -94,6 +94,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
   auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
   Kernel kn(op, loc);
+  kn.pattern = op.getPattern();
   kn.elt = qT.getElementType();
   kn.f32 = rw.getF32Type();
   kn.d = qT.getDimSize(3);

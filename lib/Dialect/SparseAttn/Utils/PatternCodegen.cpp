@@ -16,8 +16,12 @@ LogicalResult mlir::sparse_attn::finishAttentionLowering(ModuleOp module,
     return failure();
   // sparse_attn.online_attention steps still to be decomposed read them
   // (sparse-attn-decompose-online-attention erases them after).
+  // So do backward ops not lowered yet (their own pass runs apart).
   bool online = false;
-  module.walk([&](OnlineAttentionOp) { online = true; });
+  module.walk([&](Operation *op) {
+    if (llvm::isa<OnlineAttentionOp, AttentionGradOp>(op))
+      online = true;
+  });
   if (online)
     return success();
   for (Operation &op : llvm::make_early_inc_range(*module.getBody()))

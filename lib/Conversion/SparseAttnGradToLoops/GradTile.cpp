@@ -1,0 +1,292 @@
+//===- GradTile.cpp - the backward's per-tile work --------------------------===//
+//
+// Part of the CPU backward (GradKernel.h). Vectors run over the R padded
+// rows of a query block, as in the forward: a key's column of scores is D
+// FMAs of the transposed, scaled query block with the key's elements
+// broadcast, and dP's column the same with dO^T and the value row.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GradKernel.h"
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+namespace mlir {
+namespace sparse_attn {
+namespace cpu {
+
+static Value allocF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape) {
+  return memref::AllocOp::create(b, loc, MemRefType::get(shape, b.getF32Type()),
+                                 ValueRange{}, b.getI64IntegerAttr(64));
+}
+
+static Value splatR(OpBuilder &b, Location loc, int64_t r, float v) {
+  auto t = VectorType::get({r}, b.getF32Type());
+  return arith::ConstantOp::create(b, loc, t, DenseElementsAttr::get(t, v));
+}
+
+/// for (i = lo; i < hi; ++i) body(i).
+static void forRange(OpBuilder &b, Location loc, Value lo, Value hi,
+                     function_ref<void(OpBuilder &, Value)> body) {
+  scf::ForOp::create(b, loc, lo, hi, cIdx(b, loc, 1), ValueRange{},
+                     [&](OpBuilder &b, Location loc, Value i, ValueRange) {
+                       body(b, i);
+                       scf::YieldOp::create(b, loc);
+                     });
+}
+
+QueryBlock allocQueryBlock(OpBuilder &b, GradKernel &g) {
+  Kernel &kn = g.kn;
+  Location loc = kn.loc;
+  QueryBlock q;
+  q.qT = allocF32(b, loc, {kn.d, kn.bqPad});
+  q.qW = allocF32(b, loc, {kn.bqPad, kn.d});
+  q.doT = allocF32(b, loc, {kn.dv, kn.bqPad});
+  q.doW = allocF32(b, loc, {kn.bqPad, kn.dv});
+  q.lseR = allocF32(b, loc, {kn.bqPad});
+  q.deltaR = allocF32(b, loc, {kn.bqPad});
+  return q;
+}
+
+void loadQueryBlock(OpBuilder &b, GradKernel &g, QueryBlock &q, Value bIdx,
+                    Value hIdx, Value qb) {
+  Kernel &kn = g.kn;
+  Location loc = kn.loc;
+  Value c0 = cIdx(b, loc, 0);
+  q.bIdx = bIdx;
+  q.hIdx = hIdx;
+  q.gIdx = arith::DivUIOp::create(b, loc, hIdx, kn.group);
+  q.qb = qb;
+  Value bqV = cIdx(b, loc, kn.bq);
+  q.q0 = arith::MulIOp::create(b, loc, qb, bqV);
+  q.rows = arith::MinSIOp::create(b, loc, bqV,
+                                  arith::SubIOp::create(b, loc, kn.sq, q.q0));
+  auto f32 = b.getF32Type();
+  // Rows past the sequence: zero operands, LSE = +inf (so P = exp(-inf) =
+  // 0 whatever the score), Delta = 0.
+  Value zeroR = splatR(b, loc, kn.bqPad, 0.0f);
+  for (auto [buf, n] : {std::pair(q.qT, kn.d), std::pair(q.doT, kn.dv)})
+    forRange(b, loc, c0, cIdx(b, loc, n), [&](OpBuilder &b, Value i) {
+      vector::StoreOp::create(b, loc, zeroR, buf, ValueRange{i, c0});
+    });
+  vector::StoreOp::create(
+      b, loc, splatR(b, loc, kn.bqPad, std::numeric_limits<float>::infinity()),
+      q.lseR, ValueRange{c0});
+  vector::StoreOp::create(b, loc, zeroR, q.deltaR, ValueRange{c0});
+  auto vecD = VectorType::get({kn.d}, f32);
+  auto vecDv = VectorType::get({kn.dv}, f32);
+  Value scaleD = vector::BroadcastOp::create(
+      b, loc, vecD, cF32(b, loc, static_cast<float>(kn.scale)));
+  forRange(b, loc, c0, q.rows, [&](OpBuilder &b, Value r) {
+    Value pos = arith::AddIOp::create(b, loc, q.q0, r);
+    auto row = [&](Value mem, int64_t n) {
+      return toF32(b, loc,
+                   vector::LoadOp::create(
+                       b, loc, VectorType::get({n}, kn.elt), mem,
+                       ValueRange{bIdx, hIdx, pos, c0}));
+    };
+    Value qRow = arith::MulFOp::create(b, loc, row(kn.q, kn.d), scaleD);
+    Value doRow = row(g.dO, kn.dv);
+    Value oRow = row(g.o, kn.dv);
+    vector::StoreOp::create(b, loc, qRow, q.qW, ValueRange{r, c0});
+    vector::StoreOp::create(b, loc, doRow, q.doW, ValueRange{r, c0});
+    // Transposed copies, element by element (once per query block).
+    for (auto [rowV, n, dst] :
+         {std::tuple(qRow, kn.d, q.qT), std::tuple(doRow, kn.dv, q.doT)})
+      for (int64_t i = 0; i < n; ++i)
+        memref::StoreOp::create(
+            b, loc, vector::ExtractOp::create(b, loc, rowV, ArrayRef<int64_t>{i}),
+            dst, ValueRange{cIdx(b, loc, i), r});
+    Value delta = vector::ReductionOp::create(
+        b, loc, vector::CombiningKind::ADD,
+        arith::MulFOp::create(b, loc, doRow, oRow));
+    memref::StoreOp::create(b, loc, delta, q.deltaR, ValueRange{r});
+    memref::StoreOp::create(
+        b, loc,
+        memref::LoadOp::create(b, loc, g.lse, ValueRange{bIdx, hIdx, pos}),
+        q.lseR, ValueRange{r});
+  });
+  (void)vecDv;
+}
+
+/// sum_i aT[i][:] * x[i] over i < n, x[i] = toF32(mem[b, g, key, i]): a
+/// column over the rows (scores with qT and k, dP with dO^T and v).
+static Value columnDot(OpBuilder &b, Kernel &kn, Value aT, int64_t n,
+                       Value mem, Value bIdx, Value gIdx, Value key) {
+  Location loc = kn.loc;
+  auto vecR = VectorType::get({kn.bqPad}, b.getF32Type());
+  Value c0 = cIdx(b, loc, 0);
+  auto loop = scf::ForOp::create(
+      b, loc, c0, cIdx(b, loc, n), cIdx(b, loc, 1),
+      ValueRange{splatR(b, loc, kn.bqPad, 0.0f)},
+      [&](OpBuilder &b, Location loc, Value i, ValueRange it) {
+        Value a = vector::LoadOp::create(b, loc, vecR, aT, ValueRange{i, c0});
+        Value x = toF32(b, loc,
+                        memref::LoadOp::create(b, loc, mem,
+                                               ValueRange{bIdx, gIdx, key, i}));
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{vector::FMAOp::create(
+                b, loc, a, vector::BroadcastOp::create(b, loc, vecR, x),
+                it[0])});
+      });
+  return loop.getResult(0);
+}
+
+void emitGradTile(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
+                  bool masked, Value pT, Value dsT, Value dmodT) {
+  Kernel &kn = g.kn;
+  Location loc = kn.loc;
+  Value c0 = cIdx(b, loc, 0);
+  Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
+  Value cols = arith::MinSIOp::create(b, loc, cIdx(b, loc, kn.bk),
+                                      arith::SubIOp::create(b, loc, kn.sk, k0));
+  auto vecR = VectorType::get({kn.bqPad}, b.getF32Type());
+  float inf = std::numeric_limits<float>::infinity();
+  forRange(b, loc, c0, cols, [&](OpBuilder &b, Value c) {
+    Value kPos = arith::AddIOp::create(b, loc, k0, c);
+    // t = scale q . k (the scale is in qT).
+    Value t = columnDot(b, kn, q.qT, kn.d, kn.k, q.bIdx, q.gIdx, kPos);
+    // score_mod'(t), then s = score_mod(t) masked (-inf where forbidden).
+    Value dmod;
+    if (g.scoreModGrad) {
+      ScoreModOp mod = kn.scoreMod;
+      bool onVectors = kn.scoreModOnVectors;
+      kn.scoreMod = g.scoreModGrad;
+      kn.scoreModOnVectors = g.scoreModGradOnVectors;
+      dmod = modAndMaskColumn(b, kn, t, q.bIdx, q.hIdx, q.q0, q.rows, kPos, c,
+                              dmodT, /*masked=*/false);
+      kn.scoreMod = mod;
+      kn.scoreModOnVectors = onVectors;
+    }
+    Value s = t;
+    if (masked || kn.scoreMod)
+      s = modAndMaskColumn(b, kn, t, q.bIdx, q.hIdx, q.q0, q.rows, kPos, c, pT,
+                           masked);
+    Value lse = vector::LoadOp::create(b, loc, vecR, q.lseR, ValueRange{c0});
+    // Pairs that do not contribute (forbidden, a -inf modified score) get
+    // P = dS = 0, selected rather than multiplied so that a NaN or Inf in
+    // their key or value row never reaches a gradient.
+    Value dead = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, s,
+                                       splatR(b, loc, kn.bqPad, -inf));
+    Value zero = splatR(b, loc, kn.bqPad, 0.0f);
+    Value p = arith::SelectOp::create(
+        b, loc, dead, zero,
+        softmaxExp(b, loc, arith::SubFOp::create(b, loc, s, lse)));
+    Value dp = columnDot(b, kn, q.doT, kn.dv, kn.v, q.bIdx, q.gIdx, kPos);
+    Value delta =
+        vector::LoadOp::create(b, loc, vecR, q.deltaR, ValueRange{c0});
+    Value ds = arith::MulFOp::create(
+        b, loc, p, arith::SubFOp::create(b, loc, dp, delta));
+    if (dmod)
+      ds = arith::MulFOp::create(b, loc, ds, dmod);
+    ds = arith::SelectOp::create(b, loc, dead, zero, ds);
+    vector::StoreOp::create(b, loc, p, pT, ValueRange{c, c0});
+    vector::StoreOp::create(b, loc, ds, dsT, ValueRange{c, c0});
+  });
+}
+
+/// acc[i] += sum_j w[i][j] * rows[j] for i in [0, count), j in
+/// [0, inner): `w` read as wT[i][j] (a column of weights per i), rows
+/// f32 vectors of n lanes from `rowOf(j)`. Groups of `group` outputs share
+/// each row load.
+static void accumulateRows(OpBuilder &b, Location loc, Value count,
+                           Value inner, int64_t n, Value acc,
+                           function_ref<Value(OpBuilder &, Value, Value)> weight,
+                           function_ref<Value(OpBuilder &, Value)> rowOf) {
+  auto vecN = VectorType::get({n}, b.getF32Type());
+  Value c0 = cIdx(b, loc, 0);
+  const int64_t group = std::clamp<int64_t>(256 / n, 1, 4);
+  auto update = [&](OpBuilder &b, Value i0, int64_t m) {
+    SmallVector<Value> is, inits;
+    for (int64_t k = 0; k < m; ++k) {
+      Value i = arith::AddIOp::create(b, loc, i0, cIdx(b, loc, k));
+      is.push_back(i);
+      inits.push_back(vector::LoadOp::create(b, loc, vecN, acc, ValueRange{i, c0}));
+    }
+    auto loop = scf::ForOp::create(
+        b, loc, c0, inner, cIdx(b, loc, 1), inits,
+        [&](OpBuilder &b, Location loc, Value j, ValueRange it) {
+          Value row = rowOf(b, j);
+          SmallVector<Value> next;
+          for (int64_t k = 0; k < m; ++k)
+            next.push_back(vector::FMAOp::create(
+                b, loc,
+                vector::BroadcastOp::create(b, loc, vecN, weight(b, is[k], j)),
+                row, it[k]));
+          scf::YieldOp::create(b, loc, next);
+        });
+    for (int64_t k = 0; k < m; ++k)
+      vector::StoreOp::create(b, loc, loop.getResult(k), acc,
+                              ValueRange{is[k], c0});
+  };
+  Value grouped = arith::MulIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, count, cIdx(b, loc, group)),
+      cIdx(b, loc, group));
+  scf::ForOp::create(b, loc, c0, grouped, cIdx(b, loc, group), ValueRange{},
+                     [&](OpBuilder &b, Location loc, Value i, ValueRange) {
+                       update(b, i, group);
+                       scf::YieldOp::create(b, loc);
+                     });
+  forRange(b, loc, grouped, count,
+           [&](OpBuilder &b, Value i) { update(b, i, 1); });
+}
+
+void accumulateKeyGrads(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
+                        Value pT, Value dsT, Value dkAcc, Value dvAcc) {
+  Kernel &kn = g.kn;
+  Location loc = kn.loc;
+  Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
+  Value cols = arith::MinSIOp::create(b, loc, cIdx(b, loc, kn.bk),
+                                      arith::SubIOp::create(b, loc, kn.sk, k0));
+  Value c0 = cIdx(b, loc, 0);
+  auto vecDv = VectorType::get({kn.dv}, b.getF32Type());
+  auto vecD = VectorType::get({kn.d}, b.getF32Type());
+  // dV[c] += sum_r P[c][r] dO[r]
+  accumulateRows(
+      b, loc, cols, q.rows, kn.dv, dvAcc,
+      [&](OpBuilder &b, Value c, Value r) -> Value {
+        return memref::LoadOp::create(b, loc, pT, ValueRange{c, r});
+      },
+      [&](OpBuilder &b, Value r) -> Value {
+        return vector::LoadOp::create(b, loc, vecDv, q.doW, ValueRange{r, c0});
+      });
+  // dK[c] += sum_r dS[c][r] (scale q[r])
+  accumulateRows(
+      b, loc, cols, q.rows, kn.d, dkAcc,
+      [&](OpBuilder &b, Value c, Value r) -> Value {
+        return memref::LoadOp::create(b, loc, dsT, ValueRange{c, r});
+      },
+      [&](OpBuilder &b, Value r) -> Value {
+        return vector::LoadOp::create(b, loc, vecD, q.qW, ValueRange{r, c0});
+      });
+}
+
+void accumulateQueryGrads(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
+                          Value dsT, Value dqAcc) {
+  Kernel &kn = g.kn;
+  Location loc = kn.loc;
+  Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
+  Value cols = arith::MinSIOp::create(b, loc, cIdx(b, loc, kn.bk),
+                                      arith::SubIOp::create(b, loc, kn.sk, k0));
+  Value c0 = cIdx(b, loc, 0);
+  auto vecDe = VectorType::get({kn.d}, kn.elt);
+  // dQ[r] += sum_c dS[c][r] k[c]
+  accumulateRows(
+      b, loc, q.rows, cols, kn.d, dqAcc,
+      [&](OpBuilder &b, Value r, Value c) -> Value {
+        return memref::LoadOp::create(b, loc, dsT, ValueRange{c, r});
+      },
+      [&](OpBuilder &b, Value c) -> Value {
+        return toF32(b, loc,
+                     vector::LoadOp::create(
+                         b, loc, vecDe, kn.k,
+                         ValueRange{q.bIdx, q.gIdx,
+                                    arith::AddIOp::create(b, loc, k0, c), c0}));
+      });
+}
+
+} // namespace cpu
+} // namespace sparse_attn
+} // namespace mlir
