@@ -409,6 +409,11 @@ inferShape(func::FuncOp f, Value v, const std::vector<Buffer> &args) {
       shape->push_back(type.getDimSize(3));
   } else if (auto op = llvm::dyn_cast_or_null<MergeOp>(def)) {
     shape = operand(v == op.getOutput() ? op.getOutputA() : op.getLseA());
+  } else if (auto op = llvm::dyn_cast_or_null<AttentionGradOp>(def)) {
+    // dQ, dK, dV are shaped as query, key, value.
+    shape = operand(v == op.getGradQuery() ? op.getQuery()
+                    : v == op.getGradKey() ? op.getKey()
+                                           : op.getValue());
   }
   if (!shape || llvm::any_of(*shape, ShapedType::isDynamic))
     return std::nullopt;
