@@ -872,6 +872,11 @@ struct ConvertSparseAttnToGPUPass
                         "pipelines lower it)");
         ok = false;
       }
+      if (llvm::isa<AttentionGradOp>(op)) {
+        op->emitOpError("is not lowered by the GPU pipeline yet (the fused "
+                        "CPU pipeline lowers it)");
+        ok = false;
+      }
     });
     if (!ok)
       return signalPassFailure();

@@ -97,6 +97,12 @@ struct ConvertSparseAttnToLinalgPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     bool ok = true;
+    module.walk([&](AttentionGradOp op) {
+      op.emitOpError("has no reference (linalg) lowering: the fused CPU "
+                     "pipeline lowers it, and sparse-attn-run --check "
+                     "compares it with the float64 gradient");
+      ok = false;
+    });
     module.walk([&](AttentionOp op) {
       auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
       auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());

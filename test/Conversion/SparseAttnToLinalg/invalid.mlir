@@ -36,3 +36,13 @@ func.func @tile(%q: tensor<1x4x64x16xf32>, %i: index) -> tensor<1x4x64x16xf32> {
   %o = sparse_attn.attention %q, %q, %q tile_of(%i, %i, %i) at(%i, %i, %i, %i) outs(%init : tensor<1x4x64x16xf32>) {pattern = #sparse_attn.causal} : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
   return %o : tensor<1x4x64x16xf32>
 }
+
+// -----
+
+!q = tensor<1x2x64x16xf32>
+!l = tensor<1x2x64xf32>
+func.func @attention_grad(%q: !q, %o: !q, %lse: !l, %do: !q) -> !q {
+  // expected-error @+1 {{'sparse_attn.attention_grad' op has no reference (linalg) lowering: the fused CPU pipeline lowers it, and sparse-attn-run --check compares it with the float64 gradient}}
+  %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %q, %o, %lse, %do {pattern = #sparse_attn.causal} : !q, !q, !q, !q, !l, !q -> !q, !q, !q
+  return %dq : !q
+}
