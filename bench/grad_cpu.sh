@@ -16,7 +16,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 /usr/bin/python3 - "$tmp" "$S" "$B" "$H" "$D" "$T" <<'PY'
 import sys
-tmp, S, B, H, D, T = sys.argv[1], *map(int, sys.argv[2:5 + 1 - 1]), sys.argv[6]
+tmp, T = sys.argv[1], sys.argv[6]
 S, B, H, D = map(int, sys.argv[2:6])
 q = f"tensor<{B}x{H}x{S}x{D}x{T}>"
 l = f"tensor<{B}x{H}x{S}xf32>"
@@ -46,10 +46,9 @@ with open(tmp + "/pairs", "w") as f:
   return %dq, %dk, %dv : {q}, {q}, {q}
 }}
 """)
-    if True:
-        import numpy as np
-        a = np.repeat(np.arange(8, dtype=np.int32), S // 8)[None, :].repeat(B, 0)
-        np.save(tmp + "/ids.npy", a)
+import numpy as np
+np.save(tmp + "/ids.npy",
+        np.repeat(np.arange(8, dtype=np.int32), S // 8)[None, :].repeat(B, 0))
 PY
 ms() { "$run" "$@" --bench="$RUNS" --warmup=1 | sed -n 's/.*"median_ms": \([0-9.]*\).*/\1/p'; }
 cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)

@@ -77,6 +77,13 @@ void loadQueryBlock(OpBuilder &b, GradKernel &g, QueryBlock &qbk, Value bIdx,
 /// `masked`: evaluate the pattern (a partial tile).
 void emitGradTile(OpBuilder &b, GradKernel &g, QueryBlock &qbk, Value kb,
                   bool masked, Value pT, Value dsT, Value dmodT);
+/// Emits `body` for tile (qb, kb) of batch b, guarded for document masks
+/// (a pattern that implies "same segment") as the forward guards it: a
+/// partial tile whose key ids do not overlap the rows' ids is skipped, and
+/// one whose positions all share one segment runs with the pattern without
+/// `segments` (its vector form). Other tiles: `body` as is.
+void guardSegments(OpBuilder &b, GradKernel &g, Value bIdx, Value qb,
+                   Value kb, bool masked, function_ref<void(OpBuilder &)> body);
 /// dV[c] += sum_r P[c][r] dO[r] and dK[c] += sum_r dS[c][r] (scale q[r])
 /// into dvAcc[bk][Dv], dkAcc[bk][D], for the tile's keys.
 void accumulateKeyGrads(OpBuilder &b, GradKernel &g, QueryBlock &qbk,

@@ -36,6 +36,29 @@ static void forRange(OpBuilder &b, Location loc, Value lo, Value hi,
                      });
 }
 
+/// The least and greatest id (i64) of ids[b, lo .. lo + count).
+static std::pair<Value, Value> segmentRange(OpBuilder &b, Kernel &kn, Value ids,
+                                            Value bIdx, Value lo, Value count) {
+  Location loc = kn.loc;
+  auto i64 = b.getI64Type();
+  Value big = arith::ConstantIntOp::create(
+      b, loc, i64, std::numeric_limits<int64_t>::max());
+  Value small = arith::ConstantIntOp::create(
+      b, loc, i64, std::numeric_limits<int64_t>::min());
+  auto loop = scf::ForOp::create(
+      b, loc, cIdx(b, loc, 0), count, cIdx(b, loc, 1), ValueRange{big, small},
+      [&](OpBuilder &b, Location loc, Value i, ValueRange it) {
+        Value id = memref::LoadOp::create(
+            b, loc, ids, ValueRange{bIdx, arith::AddIOp::create(b, loc, lo, i)});
+        if (id.getType() != i64)
+          id = arith::ExtSIOp::create(b, loc, i64, id);
+        scf::YieldOp::create(b, loc,
+                             ValueRange{arith::MinSIOp::create(b, loc, it[0], id),
+                                        arith::MaxSIOp::create(b, loc, it[1], id)});
+      });
+  return {loop.getResult(0), loop.getResult(1)};
+}
+
 QueryBlock allocQueryBlock(OpBuilder &b, GradKernel &g) {
   Kernel &kn = g.kn;
   Location loc = kn.loc;
@@ -66,10 +89,24 @@ void loadQueryBlock(OpBuilder &b, GradKernel &g, QueryBlock &q, Value bIdx,
   // Rows past the sequence: zero operands, LSE = +inf (so P = exp(-inf) =
   // 0 whatever the score), Delta = 0.
   Value zeroR = splatR(b, loc, kn.bqPad, 0.0f);
-  for (auto [buf, n] : {std::pair(q.qT, kn.d), std::pair(q.doT, kn.dv)})
-    forRange(b, loc, c0, cIdx(b, loc, n), [&](OpBuilder &b, Value i) {
-      vector::StoreOp::create(b, loc, zeroR, buf, ValueRange{i, c0});
+  // Transposes in 16 x 16 register blocks where the width is a multiple of
+  // 16 (from the row-major copy, rows past the sequence zeroed), element
+  // by element otherwise (into a zeroed buffer).
+  bool blockT[2] = {kn.d % 16 == 0, kn.dv % 16 == 0};
+  for (auto [buf, n, blocked] : {std::tuple(q.qT, kn.d, blockT[0]),
+                                 std::tuple(q.doT, kn.dv, blockT[1])})
+    if (!blocked)
+      forRange(b, loc, c0, cIdx(b, loc, n), [&](OpBuilder &b, Value i) {
+        vector::StoreOp::create(b, loc, zeroR, buf, ValueRange{i, c0});
+      });
+  for (auto [buf, n] : {std::pair(q.qW, kn.d), std::pair(q.doW, kn.dv)}) {
+    auto vt = VectorType::get({n}, f32);
+    Value zero = arith::ConstantOp::create(b, loc, vt,
+                                           DenseElementsAttr::get(vt, 0.0f));
+    forRange(b, loc, q.rows, cIdx(b, loc, kn.bqPad), [&](OpBuilder &b, Value r) {
+      vector::StoreOp::create(b, loc, zero, buf, ValueRange{r, c0});
     });
+  }
   vector::StoreOp::create(
       b, loc, splatR(b, loc, kn.bqPad, std::numeric_limits<float>::infinity()),
       q.lseR, ValueRange{c0});
@@ -91,10 +128,10 @@ void loadQueryBlock(OpBuilder &b, GradKernel &g, QueryBlock &q, Value bIdx,
     Value oRow = row(g.o, kn.dv);
     vector::StoreOp::create(b, loc, qRow, q.qW, ValueRange{r, c0});
     vector::StoreOp::create(b, loc, doRow, q.doW, ValueRange{r, c0});
-    // Transposed copies, element by element (once per query block).
-    for (auto [rowV, n, dst] :
-         {std::tuple(qRow, kn.d, q.qT), std::tuple(doRow, kn.dv, q.doT)})
-      for (int64_t i = 0; i < n; ++i)
+    for (auto [rowV, n, dst, blocked] :
+         {std::tuple(qRow, kn.d, q.qT, blockT[0]),
+          std::tuple(doRow, kn.dv, q.doT, blockT[1])})
+      for (int64_t i = 0; !blocked && i < n; ++i)
         memref::StoreOp::create(
             b, loc, vector::ExtractOp::create(b, loc, rowV, ArrayRef<int64_t>{i}),
             dst, ValueRange{cIdx(b, loc, i), r});
@@ -108,30 +145,103 @@ void loadQueryBlock(OpBuilder &b, GradKernel &g, QueryBlock &q, Value bIdx,
         q.lseR, ValueRange{r});
   });
   (void)vecDv;
+  auto v16 = VectorType::get({16}, f32);
+  for (auto [src, dst, n, blocked] :
+       {std::tuple(q.qW, q.qT, kn.d, blockT[0]),
+        std::tuple(q.doW, q.doT, kn.dv, blockT[1])}) {
+    if (!blocked)
+      continue;
+    Value srcV = src, dstV = dst;
+    int64_t width = n;
+    scf::ForOp::create(
+        b, loc, c0, cIdx(b, loc, kn.bqPad), cIdx(b, loc, 16), ValueRange{},
+        [&](OpBuilder &b, Location loc, Value r0, ValueRange) {
+          for (int64_t d0 = 0; d0 < width; d0 += 16) {
+            SmallVector<Value> rowsV;
+            for (int64_t i = 0; i < 16; ++i)
+              rowsV.push_back(vector::LoadOp::create(
+                  b, loc, v16, srcV,
+                  ValueRange{arith::AddIOp::create(b, loc, r0, cIdx(b, loc, i)),
+                             cIdx(b, loc, d0)}));
+            SmallVector<Value> t = transpose16(b, loc, rowsV);
+            for (int64_t j = 0; j < 16; ++j)
+              vector::StoreOp::create(b, loc, t[j], dstV,
+                                      ValueRange{cIdx(b, loc, d0 + j), r0});
+          }
+          scf::YieldOp::create(b, loc);
+        });
+  }
 }
 
-/// sum_i aT[i][:] * x[i] over i < n, x[i] = toF32(mem[b, g, key, i]): a
-/// column over the rows (scores with qT and k, dP with dO^T and v).
-static Value columnDot(OpBuilder &b, Kernel &kn, Value aT, int64_t n,
-                       Value mem, Value bIdx, Value gIdx, Value key) {
+void guardSegments(OpBuilder &b, GradKernel &g, Value bIdx, Value qb,
+                   Value kb, bool masked, function_ref<void(OpBuilder &)> body) {
+  Kernel &kn = g.kn;
+  if (!masked || !kn.qSeg || !impliesSameSegment(kn.pattern)) {
+    body(b);
+    return;
+  }
+  Location loc = kn.loc;
+  Value bqV = cIdx(b, loc, kn.bq), bkV = cIdx(b, loc, kn.bk);
+  Value q0 = arith::MulIOp::create(b, loc, qb, bqV);
+  Value rows = arith::MinSIOp::create(b, loc, bqV,
+                                      arith::SubIOp::create(b, loc, kn.sq, q0));
+  Value k0 = arith::MulIOp::create(b, loc, kb, bkV);
+  Value cols = arith::MinSIOp::create(b, loc, bkV,
+                                      arith::SubIOp::create(b, loc, kn.sk, k0));
+  // Before the query block is loaded: a tile skipped costs the two ranges.
+  auto [qMin, qMax] = segmentRange(b, kn, kn.qSeg, bIdx, q0, rows);
+  auto [kMin, kMax] = segmentRange(b, kn, kn.kSeg, bIdx, k0, cols);
+  struct {
+    Value qMin, qMax;
+  } q{qMin, qMax};
+  auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) -> Value {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  };
+  Value overlap = arith::AndIOp::create(
+      b, loc, cmp(arith::CmpIPredicate::sle, kMin, q.qMax),
+      cmp(arith::CmpIPredicate::sge, kMax, q.qMin));
+  Value oneSegment = arith::AndIOp::create(
+      b, loc,
+      arith::AndIOp::create(b, loc, cmp(arith::CmpIPredicate::eq, q.qMin, q.qMax),
+                            cmp(arith::CmpIPredicate::eq, kMin, kMax)),
+      cmp(arith::CmpIPredicate::eq, q.qMin, kMin));
+  auto ifOp = scf::IfOp::create(b, loc, overlap, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  auto inner = scf::IfOp::create(b, loc, oneSegment, /*withElseRegion=*/true);
+  b.setInsertionPointToStart(inner.thenBlock());
+  kn.maskOverride = withoutSegments(kn.pattern);
+  body(b);
+  kn.maskOverride = Attribute();
+  b.setInsertionPointToStart(inner.elseBlock());
+  body(b);
+}
+
+/// Columns over the rows for a group of keys: col_j = sum_i aT[i][:] *
+/// x_j[i] over i < n, x_j[i] = toF32(mem[b, g, keys[j], i]) (scores with
+/// qT and k, dP with dO^T and v). Each load of aT[i] feeds one FMA per key.
+static SmallVector<Value> columnDots(OpBuilder &b, Kernel &kn, Value aT,
+                                     int64_t n, Value mem, Value bIdx,
+                                     Value gIdx, ArrayRef<Value> keys) {
   Location loc = kn.loc;
   auto vecR = VectorType::get({kn.bqPad}, b.getF32Type());
   Value c0 = cIdx(b, loc, 0);
+  SmallVector<Value> inits(keys.size(), splatR(b, loc, kn.bqPad, 0.0f));
   auto loop = scf::ForOp::create(
-      b, loc, c0, cIdx(b, loc, n), cIdx(b, loc, 1),
-      ValueRange{splatR(b, loc, kn.bqPad, 0.0f)},
+      b, loc, c0, cIdx(b, loc, n), cIdx(b, loc, 1), inits,
       [&](OpBuilder &b, Location loc, Value i, ValueRange it) {
         Value a = vector::LoadOp::create(b, loc, vecR, aT, ValueRange{i, c0});
-        Value x = toF32(b, loc,
-                        memref::LoadOp::create(b, loc, mem,
-                                               ValueRange{bIdx, gIdx, key, i}));
-        scf::YieldOp::create(
-            b, loc,
-            ValueRange{vector::FMAOp::create(
-                b, loc, a, vector::BroadcastOp::create(b, loc, vecR, x),
-                it[0])});
+        SmallVector<Value> next;
+        for (auto [j, key] : llvm::enumerate(keys)) {
+          Value x = toF32(b, loc,
+                          memref::LoadOp::create(b, loc, mem,
+                                                 ValueRange{bIdx, gIdx, key, i}));
+          next.push_back(vector::FMAOp::create(
+              b, loc, a, vector::BroadcastOp::create(b, loc, vecR, x), it[j]));
+        }
+        scf::YieldOp::create(b, loc, next);
       });
-  return loop.getResult(0);
+  return SmallVector<Value>(loop.getResults());
 }
 
 void emitGradTile(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
@@ -144,47 +254,67 @@ void emitGradTile(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
                                       arith::SubIOp::create(b, loc, kn.sk, k0));
   auto vecR = VectorType::get({kn.bqPad}, b.getF32Type());
   float inf = std::numeric_limits<float>::infinity();
-  forRange(b, loc, c0, cols, [&](OpBuilder &b, Value c) {
-    Value kPos = arith::AddIOp::create(b, loc, k0, c);
-    // t = scale q . k (the scale is in qT).
-    Value t = columnDot(b, kn, q.qT, kn.d, kn.k, q.bIdx, q.gIdx, kPos);
-    // score_mod'(t), then s = score_mod(t) masked (-inf where forbidden).
-    Value dmod;
-    if (g.scoreModGrad) {
-      ScoreModOp mod = kn.scoreMod;
-      bool onVectors = kn.scoreModOnVectors;
-      kn.scoreMod = g.scoreModGrad;
-      kn.scoreModOnVectors = g.scoreModGradOnVectors;
-      dmod = modAndMaskColumn(b, kn, t, q.bIdx, q.hIdx, q.q0, q.rows, kPos, c,
-                              dmodT, /*masked=*/false);
-      kn.scoreMod = mod;
-      kn.scoreModOnVectors = onVectors;
+  // Keys c .. c + n - 1: their columns of P and dS.
+  auto keys = [&](OpBuilder &b, Value c, int64_t n) {
+    SmallVector<Value> cs, kPos;
+    for (int64_t j = 0; j < n; ++j) {
+      cs.push_back(arith::AddIOp::create(b, loc, c, cIdx(b, loc, j)));
+      kPos.push_back(arith::AddIOp::create(b, loc, k0, cs.back()));
     }
-    Value s = t;
-    if (masked || kn.scoreMod)
-      s = modAndMaskColumn(b, kn, t, q.bIdx, q.hIdx, q.q0, q.rows, kPos, c, pT,
-                           masked);
+    // t = scale q . k (the scale is in qT); dP = dO . v.
+    SmallVector<Value> ts =
+        columnDots(b, kn, q.qT, kn.d, kn.k, q.bIdx, q.gIdx, kPos);
+    SmallVector<Value> dps =
+        columnDots(b, kn, q.doT, kn.dv, kn.v, q.bIdx, q.gIdx, kPos);
     Value lse = vector::LoadOp::create(b, loc, vecR, q.lseR, ValueRange{c0});
-    // Pairs that do not contribute (forbidden, a -inf modified score) get
-    // P = dS = 0, selected rather than multiplied so that a NaN or Inf in
-    // their key or value row never reaches a gradient.
-    Value dead = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, s,
-                                       splatR(b, loc, kn.bqPad, -inf));
-    Value zero = splatR(b, loc, kn.bqPad, 0.0f);
-    Value p = arith::SelectOp::create(
-        b, loc, dead, zero,
-        softmaxExp(b, loc, arith::SubFOp::create(b, loc, s, lse)));
-    Value dp = columnDot(b, kn, q.doT, kn.dv, kn.v, q.bIdx, q.gIdx, kPos);
     Value delta =
         vector::LoadOp::create(b, loc, vecR, q.deltaR, ValueRange{c0});
-    Value ds = arith::MulFOp::create(
-        b, loc, p, arith::SubFOp::create(b, loc, dp, delta));
-    if (dmod)
-      ds = arith::MulFOp::create(b, loc, ds, dmod);
-    ds = arith::SelectOp::create(b, loc, dead, zero, ds);
-    vector::StoreOp::create(b, loc, p, pT, ValueRange{c, c0});
-    vector::StoreOp::create(b, loc, ds, dsT, ValueRange{c, c0});
-  });
+    Value zero = splatR(b, loc, kn.bqPad, 0.0f);
+    for (int64_t j = 0; j < n; ++j) {
+      // score_mod'(t), then s = score_mod(t) masked (-inf where forbidden).
+      Value dmod;
+      if (g.scoreModGrad) {
+        ScoreModOp mod = kn.scoreMod;
+        bool onVectors = kn.scoreModOnVectors;
+        kn.scoreMod = g.scoreModGrad;
+        kn.scoreModOnVectors = g.scoreModGradOnVectors;
+        dmod = modAndMaskColumn(b, kn, ts[j], q.bIdx, q.hIdx, q.q0, q.rows,
+                                kPos[j], cs[j], dmodT, /*masked=*/false);
+        kn.scoreMod = mod;
+        kn.scoreModOnVectors = onVectors;
+      }
+      Value s = ts[j];
+      if (masked || kn.scoreMod)
+        s = modAndMaskColumn(b, kn, ts[j], q.bIdx, q.hIdx, q.q0, q.rows,
+                             kPos[j], cs[j], pT, masked);
+      // Pairs that do not contribute (forbidden, a -inf modified score)
+      // get P = dS = 0, selected rather than multiplied so that a NaN or
+      // Inf in their key or value row never reaches a gradient.
+      Value dead = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, s,
+                                         splatR(b, loc, kn.bqPad, -inf));
+      Value p = arith::SelectOp::create(
+          b, loc, dead, zero,
+          softmaxExp(b, loc, arith::SubFOp::create(b, loc, s, lse)));
+      Value ds = arith::MulFOp::create(
+          b, loc, p, arith::SubFOp::create(b, loc, dps[j], delta));
+      if (dmod)
+        ds = arith::MulFOp::create(b, loc, ds, dmod);
+      ds = arith::SelectOp::create(b, loc, dead, zero, ds);
+      vector::StoreOp::create(b, loc, p, pT, ValueRange{cs[j], c0});
+      vector::StoreOp::create(b, loc, ds, dsT, ValueRange{cs[j], c0});
+    }
+  };
+  constexpr int64_t kGroup = 4;
+  Value grouped = arith::MulIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, cols, cIdx(b, loc, kGroup)),
+      cIdx(b, loc, kGroup));
+  scf::ForOp::create(b, loc, c0, grouped, cIdx(b, loc, kGroup), ValueRange{},
+                     [&](OpBuilder &b, Location loc, Value c, ValueRange) {
+                       keys(b, c, kGroup);
+                       scf::YieldOp::create(b, loc);
+                     });
+  forRange(b, loc, grouped, cols,
+           [&](OpBuilder &b, Value c) { keys(b, c, 1); });
 }
 
 /// acc[i] += sum_j w[i][j] * rows[j] for i in [0, count), j in

@@ -59,12 +59,20 @@ LogicalResult checkLowerable(AttentionGradOp op) {
            << ", Dv = " << vT.getDimSize(3);
   auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
   int64_t sq = qT.getDimSize(2), sk = kT.getDimSize(2);
-  if (failed(verifyPatternCodegen(op.getLoc(), op.getPattern(), op, sq, sk)))
-    return failure();
-  if (isVectorizablePattern(op.getPattern()) &&
-      failed(verifyPatternCodegen(op.getLoc(), op.getPattern(), op, sq, sk,
-                                  kVectorCheckLanes)))
-    return failure();
+  // The predicates the kernels build: the pattern and, for document masks,
+  // its single-segment form (guardSegments), each in the vector form too
+  // where the pattern has one.
+  SmallVector<Attribute, 2> masks{op.getPattern()};
+  if (op.getQuerySegmentIds() && impliesSameSegment(op.getPattern()))
+    masks.push_back(withoutSegments(op.getPattern()));
+  for (Attribute m : masks) {
+    if (failed(verifyPatternCodegen(op.getLoc(), m, op, sq, sk)))
+      return failure();
+    if (isVectorizablePattern(m) &&
+        failed(verifyPatternCodegen(op.getLoc(), m, op, sq, sk,
+                                    kVectorCheckLanes)))
+      return failure();
+  }
   if (FlatSymbolRefAttr name = op.getScoreModAttr()) {
     auto mod = llvm::dyn_cast_or_null<ScoreModOp>(
         SymbolTable::lookupNearestSymbolFrom(op, name));
@@ -287,9 +295,11 @@ LowerAttentionGrad::matchAndRewrite(AttentionGradOp op,
               forEachQueryBlock(
                   b, g, lists, bIdx, hIdx, gIdx, kb,
                   [&](OpBuilder &b, Value qb, bool masked) {
-                    loadQueryBlock(b, g, qbk, bIdx, hIdx, qb);
-                    emitGradTile(b, g, qbk, kb, masked, pT, dsT, dmodT);
-                    accumulateKeyGrads(b, g, qbk, kb, pT, dsT, dkAcc, dvAcc);
+                    guardSegments(b, g, bIdx, qb, kb, masked, [&](OpBuilder &b) {
+                      loadQueryBlock(b, g, qbk, bIdx, hIdx, qb);
+                      emitGradTile(b, g, qbk, kb, masked, pT, dsT, dmodT);
+                      accumulateKeyGrads(b, g, qbk, kb, pT, dsT, dkAcc, dvAcc);
+                    });
                   });
               scf::YieldOp::create(b, loc);
             });
@@ -315,8 +325,11 @@ LowerAttentionGrad::matchAndRewrite(AttentionGradOp op,
         loadQueryBlock(b, g, qbk, ivs[0], ivs[1], ivs[2]);
         forEachKeyBlock(b, g, lists, qbk,
                         [&](OpBuilder &b, Value kb, bool masked) {
-                          emitGradTile(b, g, qbk, kb, masked, pT, dsT, dmodT);
-                          accumulateQueryGrads(b, g, qbk, kb, dsT, dqAcc);
+                          guardSegments(b, g, ivs[0], ivs[2], kb, masked,
+                                        [&](OpBuilder &b) {
+                            emitGradTile(b, g, qbk, kb, masked, pT, dsT, dmodT);
+                            accumulateQueryGrads(b, g, qbk, kb, dsT, dqAcc);
+                          });
                         });
         writeRows(b, dqAcc, g.dq, ivs[0], ivs[1], qbk.q0, qbk.rows, kn.d,
                   kn.scale);
