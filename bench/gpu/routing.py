@@ -261,6 +261,7 @@ def run_program(a, name, d, c, rt, emit, bench, dev):
     if a.no_peers:
         prog.close()
         return
+    import torch.nn.functional as F
     from torch.nn.attention.flex_attention import flex_attention, BlockMask
     flex = torch.compile(flex_attention, dynamic=False)
     g = H // k.shape[1]
@@ -270,7 +271,15 @@ def run_program(a, name, d, c, rt, emit, bench, dev):
         return torch_select(q, kp_t, bq, bk, c["top_k"], c.get("local", 1), c.get("sink", 0))
 
     def build(t):
-        ex = {r: x.repeat_interleave(g, dim=1).contiguous() for r, x in t.items()}
+        # BlockMask.from_kv_blocks transposes the lists into a dense
+        # [.., Mq, width + 1] scratch indexed by block number, so the index
+        # lists must be as wide as the number of key blocks (narrower ones
+        # index out of bounds: the device-side assert of the first run).
+        nk = S // bk
+
+        def widen(x):
+            return F.pad(x, (0, nk - x.shape[-1])) if x.dim() == 4 and x.shape[-1] < nk else x
+        ex = {r: widen(x.repeat_interleave(g, dim=1)).contiguous() for r, x in t.items()}
         return BlockMask.from_kv_blocks(
             ex["kv_num_blocks"], ex["kv_indices"], ex["full_num_blocks"], ex["full_indices"],
             BLOCK_SIZE=(bq, bk), mask_mod=lambda b, h, qi, ki: qi >= ki, seq_lengths=(S, S))
