@@ -85,13 +85,16 @@ void emitGradTile(OpBuilder &b, GradKernel &g, QueryBlock &qbk, Value kb,
 void guardSegments(OpBuilder &b, GradKernel &g, Value bIdx, Value qb,
                    Value kb, bool masked, function_ref<void(OpBuilder &)> body);
 /// dV[c] += sum_r P[c][r] dO[r] and dK[c] += sum_r dS[c][r] (scale q[r])
-/// into dvAcc[bk][Dv], dkAcc[bk][D], for the tile's keys.
+/// into dvAcc[bk][Dv], dkAcc[bk][D], for the tile's keys. On a partial
+/// tile (`masked`) or under a score modification, pairs that do not
+/// contribute are selected out rather than multiplied by 0.
 void accumulateKeyGrads(OpBuilder &b, GradKernel &g, QueryBlock &qbk,
-                        Value kb, Value pT, Value dsT, Value dkAcc,
-                        Value dvAcc);
-/// dQ[r] += sum_c dS[c][r] k[c] (unscaled) into dqAcc[R][D].
+                        Value kb, bool masked, Value pT, Value dsT,
+                        Value dkAcc, Value dvAcc);
+/// dQ[r] += sum_c dS[c][r] k[c] (unscaled) into dqAcc[R][D] (pairs that
+/// do not contribute selected out as above).
 void accumulateQueryGrads(OpBuilder &b, GradKernel &g, QueryBlock &qbk,
-                          Value kb, Value dsT, Value dqAcc);
+                          Value kb, bool masked, Value dsT, Value dqAcc);
 
 /// Which tiles are visited, and whether each needs the mask.
 struct TileLists {

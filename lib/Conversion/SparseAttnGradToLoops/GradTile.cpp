@@ -320,9 +320,11 @@ void emitGradTile(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
 /// acc[i] += sum_j w[i][j] * rows[j] for i in [0, count), j in
 /// [0, inner): `w` read as wT[i][j] (a column of weights per i), rows
 /// f32 vectors of n lanes from `rowOf(j)`. Groups of `group` outputs share
-/// each row load.
+/// each row load. `skipZero`: a weight of 0 (a pair that does not
+/// contribute) leaves the sum as is rather than adding 0 x row, so that a
+/// NaN or Inf in the row of a pair that is not attended stays out.
 static void accumulateRows(OpBuilder &b, Location loc, Value count,
-                           Value inner, int64_t n, Value acc,
+                           Value inner, int64_t n, Value acc, bool skipZero,
                            function_ref<Value(OpBuilder &, Value, Value)> weight,
                            function_ref<Value(OpBuilder &, Value)> rowOf) {
   auto vecN = VectorType::get({n}, b.getF32Type());
@@ -340,11 +342,22 @@ static void accumulateRows(OpBuilder &b, Location loc, Value count,
         [&](OpBuilder &b, Location loc, Value j, ValueRange it) {
           Value row = rowOf(b, j);
           SmallVector<Value> next;
-          for (int64_t k = 0; k < m; ++k)
-            next.push_back(vector::FMAOp::create(
-                b, loc,
-                vector::BroadcastOp::create(b, loc, vecN, weight(b, is[k], j)),
-                row, it[k]));
+          Value zero;
+          if (skipZero)
+            zero = arith::ConstantOp::create(b, loc, vecN,
+                                             DenseElementsAttr::get(vecN, 0.0f));
+          for (int64_t k = 0; k < m; ++k) {
+            Value w =
+                vector::BroadcastOp::create(b, loc, vecN, weight(b, is[k], j));
+            Value fma = vector::FMAOp::create(b, loc, w, row, it[k]);
+            if (skipZero) // a pair that does not contribute: selected out
+              fma = arith::SelectOp::create(
+                  b, loc,
+                  arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, w,
+                                        zero),
+                  fma, it[k]);
+            next.push_back(fma);
+          }
           scf::YieldOp::create(b, loc, next);
         });
     for (int64_t k = 0; k < m; ++k)
@@ -364,7 +377,11 @@ static void accumulateRows(OpBuilder &b, Location loc, Value count,
 }
 
 void accumulateKeyGrads(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
-                        Value pT, Value dsT, Value dkAcc, Value dvAcc) {
+                        bool masked, Value pT, Value dsT, Value dkAcc,
+                        Value dvAcc) {
+  // Only partial tiles and score modifications have pairs that do not
+  // contribute (weight 0 by selection).
+  bool skipZero = masked || g.kn.scoreMod;
   Kernel &kn = g.kn;
   Location loc = kn.loc;
   Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
@@ -375,7 +392,7 @@ void accumulateKeyGrads(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
   auto vecD = VectorType::get({kn.d}, b.getF32Type());
   // dV[c] += sum_r P[c][r] dO[r]
   accumulateRows(
-      b, loc, cols, q.rows, kn.dv, dvAcc,
+      b, loc, cols, q.rows, kn.dv, dvAcc, skipZero,
       [&](OpBuilder &b, Value c, Value r) -> Value {
         return memref::LoadOp::create(b, loc, pT, ValueRange{c, r});
       },
@@ -384,7 +401,7 @@ void accumulateKeyGrads(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
       });
   // dK[c] += sum_r dS[c][r] (scale q[r])
   accumulateRows(
-      b, loc, cols, q.rows, kn.d, dkAcc,
+      b, loc, cols, q.rows, kn.d, dkAcc, skipZero,
       [&](OpBuilder &b, Value c, Value r) -> Value {
         return memref::LoadOp::create(b, loc, dsT, ValueRange{c, r});
       },
@@ -394,7 +411,8 @@ void accumulateKeyGrads(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
 }
 
 void accumulateQueryGrads(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
-                          Value dsT, Value dqAcc) {
+                          bool masked, Value dsT, Value dqAcc) {
+  bool skipZero = masked || g.kn.scoreMod;
   Kernel &kn = g.kn;
   Location loc = kn.loc;
   Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
@@ -404,7 +422,7 @@ void accumulateQueryGrads(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
   auto vecDe = VectorType::get({kn.d}, kn.elt);
   // dQ[r] += sum_c dS[c][r] k[c]
   accumulateRows(
-      b, loc, q.rows, cols, kn.d, dqAcc,
+      b, loc, q.rows, cols, kn.d, dqAcc, skipZero,
       [&](OpBuilder &b, Value r, Value c) -> Value {
         return memref::LoadOp::create(b, loc, dsT, ValueRange{c, r});
       },

@@ -298,7 +298,8 @@ LowerAttentionGrad::matchAndRewrite(AttentionGradOp op,
                     guardSegments(b, g, bIdx, qb, kb, masked, [&](OpBuilder &b) {
                       loadQueryBlock(b, g, qbk, bIdx, hIdx, qb);
                       emitGradTile(b, g, qbk, kb, masked, pT, dsT, dmodT);
-                      accumulateKeyGrads(b, g, qbk, kb, pT, dsT, dkAcc, dvAcc);
+                      accumulateKeyGrads(b, g, qbk, kb, masked, pT, dsT, dkAcc,
+                                         dvAcc);
                     });
                   });
               scf::YieldOp::create(b, loc);
@@ -328,7 +329,7 @@ LowerAttentionGrad::matchAndRewrite(AttentionGradOp op,
                           guardSegments(b, g, ivs[0], ivs[2], kb, masked,
                                         [&](OpBuilder &b) {
                             emitGradTile(b, g, qbk, kb, masked, pT, dsT, dmodT);
-                            accumulateQueryGrads(b, g, qbk, kb, dsT, dqAcc);
+                            accumulateQueryGrads(b, g, qbk, kb, masked, dsT, dqAcc);
                           });
                         });
         writeRows(b, dqAcc, g.dq, ivs[0], ivs[1], qbk.q0, qbk.rows, kn.d,

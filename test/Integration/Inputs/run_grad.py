@@ -109,6 +109,11 @@ CASES = [
     # Rows 18 .. 47 see no key (O = 0, LSE = -inf): they contribute nothing.
     case("empty_rows", "#sparse_attn.window<before = 2, after = 0>", Sq=48, Sk=16),
     case("one_thread", "#sparse_attn.causal", threads=1, Hq=2, Sq=70, Sk=70),
+    # A NaN in key 40 under a window of 5: rows 40 .. 44 see it (their
+    # gradients and those of the keys they attend are NaN, as the
+    # definition propagates it); every other row and key stays finite (the
+    # check compares NaN positions too).
+    case("non_finite", "#sparse_attn.window<before = 4, after = 0>", nonfinite=True),
 ]
 
 
@@ -177,11 +182,13 @@ def inputs(c, tmp):
     import numpy as np
     rng = np.random.default_rng(5)
     np_elt = {"f32": np.float32, "f16": np.float16, "bf16": np.float32}[c["elt"]]
-    if not c["dynamic"] and not c["segments"] and not c["tables"]:
+    if not c["dynamic"] and not c["segments"] and not c["tables"] and not c.get("nonfinite"):
         return []
     b, hq, hkv, sq, sk, d, dv = (c[k] for k in ("B", "Hq", "Hkv", "Sq", "Sk", "D", "Dv"))
     arrays = [rng.standard_normal((b, hq, sq, d)), rng.standard_normal((b, hkv, sk, d)),
               rng.standard_normal((b, hkv, sk, dv)), rng.standard_normal((b, hq, sq, dv))]
+    if c.get("nonfinite"):
+        arrays[1][:, :, 40, 3] = np.nan
     files = []
     for i, a in enumerate(arrays):
         path = os.path.join(tmp, f"a{i}.npy")

@@ -121,7 +121,7 @@ AttentionGradResult mlir::sparse_attn::computeGradReference(
   const double inf = std::numeric_limits<double>::infinity();
   int64_t group = p.hq / p.hkv;
   std::vector<double> s(p.sk), dsdt(p.sk), w(p.sk), o(p.dv);
-  std::vector<char> allowed(p.sk), listed;
+  std::vector<char> allowed(p.sk), contributes(p.sk), listed;
   for (int64_t b = 0; b < p.b; ++b)
     for (int64_t h = 0; h < p.hq; ++h) {
       PatternContext ctx = contextFor(p, b, h, interp);
@@ -158,11 +158,14 @@ AttentionGradResult mlir::sparse_attn::computeGradReference(
                 scoreMod, s[j], b, h, i, j, p.sq, p.sk);
           m = std::isnan(s[j]) || std::isnan(m) ? NAN : std::max(m, s[j]);
         }
-        // Normalised weights P (0 for keys that do not contribute) and O.
+        // Normalised weights P of the keys that contribute (allowed, and
+        // not a -inf modified score), and O. Keys that do not contribute
+        // are skipped, never multiplied by 0: a NaN or Inf in their rows
+        // does not reach this row (as in the forward's definition).
         double l = 0;
         for (int64_t j = 0; j < p.sk; ++j) {
-          w[j] = 0;
-          if (!allowed[j] || (s[j] == -inf && !std::isnan(m)))
+          contributes[j] = allowed[j] && !(s[j] == -inf && !std::isnan(m));
+          if (!contributes[j])
             continue;
           w[j] = std::exp(s[j] - m);
           l += w[j];
@@ -171,16 +174,17 @@ AttentionGradResult mlir::sparse_attn::computeGradReference(
           continue; // an empty row contributes nothing
         std::fill(o.begin(), o.end(), 0.0);
         for (int64_t j = 0; j < p.sk; ++j) {
+          if (!contributes[j])
+            continue;
           w[j] /= l;
-          if (w[j] != 0 || std::isnan(w[j]))
-            for (int64_t e = 0; e < p.dv; ++e)
-              o[e] += w[j] * vBase[j * p.dv + e];
+          for (int64_t e = 0; e < p.dv; ++e)
+            o[e] += w[j] * vBase[j * p.dv + e];
         }
         double delta = 0;
         for (int64_t e = 0; e < p.dv; ++e)
           delta += doi[e] * o[e];
         for (int64_t j = 0; j < p.sk; ++j) {
-          if (w[j] == 0 && !std::isnan(w[j]))
+          if (!contributes[j])
             continue;
           double dp = 0;
           for (int64_t e = 0; e < p.dv; ++e) {
