@@ -1,5 +1,7 @@
 """sparse-attn Python helpers.
 
 `sparse_attn.reference` is an independent, pure-Python statement of every
-built-in sparsity pattern, used by the tests as the brute-force oracle.
+built-in sparsity pattern, used by the tests as the brute-force oracle;
+`sparse_attn.cuda` binds the CUDA runtime; `sparse_attn.deepspeed` keeps
+DeepSpeed's sparsity configurations and their layouts (docs/python.md).
 """
