@@ -1,0 +1,334 @@
+"""Sparsity patterns as Python objects, and FlexAttention mask_mods traced
+into `sparse_attn.mask` regions.
+
+    from sparse_attn import patterns as P
+    p = P.window(before=127, after=0) | P.global_tokens([0])
+    str(p)          # '#sparse_attn.union<[#sparse_attn.window<...>, ...]>'
+    p.mask(8, 8)    # the allowed pairs as a NumPy bool array (small sizes)
+
+    def sliding(b, h, q_idx, kv_idx):          # FlexAttention's signature
+        return (q_idx >= kv_idx) & (q_idx - kv_idx <= 128)
+    m = P.from_mask_mod(sliding)               # traced, not called back
+    print(m.to_mlir(B=1, H=8, S=1024, D=64))   # a module: region + attention
+
+Every built-in pattern has a constructor; `|` is `#sparse_attn.union`, `&`
+`#sparse_attn.intersect`. `from_mask_mod` runs the function once on
+symbolic (b, h, q_idx, kv_idx) and records what it computes: integer
+arithmetic (+, -, *, // (floored), % (floored, as Python and torch),
+unary -, abs), comparisons, and & | ^ ~ on booleans, plus `where(c, x, y)`;
+the region is compiled to native code by the lowerings (classified by
+abstract interpretation, docs/patterns.md), never called back. What cannot
+be traced (Python `if` / `and` / `or` / `min` / `max` on traced values,
+indexing a tensor with them, floats) raises TypeError naming it. Integer
+division and remainder need a non-zero constant divisor (the mask op's
+rule).
+"""
+import itertools
+
+import numpy as np
+
+from . import reference as _ref
+
+__all__ = ["Pattern", "dense", "causal", "window", "dilated", "strided", "fixed",
+           "global_tokens", "random", "blocks", "prefix", "segments", "from_mask_mod",
+           "where"]
+
+
+class Pattern:
+    """A sparsity pattern: `str(p)` is its attribute, `p.symbols()` the
+    regions it needs (custom masks), `p.mask(sq, sk)` its allowed pairs."""
+
+    def __init__(self, spec, symbols=()):
+        self._spec = spec          # the tuple form of sparse_attn.reference
+        self._symbols = tuple(symbols)
+
+    def __str__(self):
+        return _ref.to_mlir(self._spec)
+
+    def __repr__(self):
+        return "Pattern(%s)" % self
+
+    def __or__(self, other):
+        return _combine("union", self, other)
+
+    def __and__(self, other):
+        return _combine("intersect", self, other)
+
+    def symbols(self):
+        """The `sparse_attn.mask` regions the attribute names (texts)."""
+        return list(dict.fromkeys(self._symbols))
+
+    def mask(self, sq, sk, q_segments=None, k_segments=None):
+        """The allowed pairs, [sq, sk] bool, by the reference semantics
+        (one pair at a time: meant for small sizes and tests)."""
+        customs = {name: (lambda b, h, q, k, fn=fn: fn(q, k, sq, sk, b, h))
+                   for name, fn in _CUSTOM.items()}
+        ctx = _ref.Context(sq, sk, q_segments, k_segments, custom=customs)
+        return np.array([[bool(_ref.allowed(self._spec, q, k, ctx)) for k in range(sk)]
+                         for q in range(sq)])
+
+    def density(self, sq, sk):
+        """The fraction of (query, key) pairs allowed (reference semantics)."""
+        return float(self.mask(sq, sk).mean())
+
+    def to_mlir(self, B, H, S, D, dtype="f32", Hkv=None, Sk=None, name="attention"):
+        """A module: the regions, then `@name(q, k, v) -> o` running
+        `sparse_attn.attention` with this pattern."""
+        hkv, sk = Hkv or H, Sk or S
+        q = f"tensor<{B}x{H}x{S}x{D}x{dtype}>"
+        kv = f"tensor<{B}x{hkv}x{sk}x{D}x{dtype}>"
+        return ("".join(self.symbols()) +
+                f"func.func @{name}(%q: {q}, %k: {kv}, %v: {kv}) -> {q} {{\n"
+                f"  %init = tensor.empty() : {q}\n"
+                f"  %o = sparse_attn.attention %q, %k, %v outs(%init : {q}) "
+                f"{{pattern = {self}}} : {q}, {kv}, {kv} -> {q}\n"
+                f"  return %o : {q}\n}}\n")
+
+
+def _combine(kind, a, b):
+    if not isinstance(b, Pattern):
+        return NotImplemented
+    parts = []
+    for p in (a, b):
+        parts += list(p._spec[1]) if p._spec[0] == kind else [p._spec]
+    return Pattern((kind, parts), a._symbols + b._symbols)
+
+
+def dense():
+    return Pattern(("dense",))
+
+
+def causal(align="top_left"):
+    return Pattern(("causal", "bottom_right") if align == "bottom_right" else ("causal",))
+
+
+def window(before, after, align="top_left"):
+    spec = ("window", before, after) + (("bottom_right",) if align == "bottom_right" else ())
+    return Pattern(spec)
+
+
+def dilated(before, after, dilation):
+    return Pattern(("dilated", before, after, dilation))
+
+
+def strided(stride):
+    return Pattern(("strided", stride))
+
+
+def fixed(stride, summary):
+    return Pattern(("fixed", stride, summary))
+
+
+def global_tokens(tokens):
+    return Pattern(("global", list(tokens)))
+
+
+def random(block, per_row, seed=0):
+    return Pattern(("random", block, per_row, seed))
+
+
+def blocks(block_q, block_k, layout):
+    return Pattern(("blocks", block_q, block_k, [[bool(x) for x in r] for r in layout]))
+
+
+def prefix(length):
+    return Pattern(("prefix", length))
+
+
+def segments():
+    return Pattern(("segments",))
+
+
+# ---------------------------------------------------------------------------
+# Tracing mask_mods.
+
+_CUSTOM = {}  # name -> evaluator(q, k, sq, sk) of a traced region
+_counter = itertools.count()
+
+
+class _Sym:
+    """A traced value: an operation on other traced values or constants.
+    kind: 'index' or 'i1'."""
+
+    def __init__(self, op, args, kind, attr=None):
+        self.op, self.args, self.kind, self.attr = op, args, kind, attr
+
+    # Arithmetic (index).
+    def _int(self, other, op, rev=False):
+        o = _lift(other)
+        if self.kind != "index" or o.kind != "index":
+            raise TypeError(f"mask_mod: '{op}' needs integer operands (got {self.kind} and "
+                            f"{o.kind})")
+        a, b = (o, self) if rev else (self, o)
+        return _Sym(op, (a, b), "index")
+
+    def __add__(self, o): return self._int(o, "addi")
+    def __radd__(self, o): return self._int(o, "addi", True)
+    def __sub__(self, o): return self._int(o, "subi")
+    def __rsub__(self, o): return self._int(o, "subi", True)
+    def __mul__(self, o): return self._int(o, "muli")
+    def __rmul__(self, o): return self._int(o, "muli", True)
+    def __floordiv__(self, o): return self._int(o, "floordivsi")
+    def __rfloordiv__(self, o): return self._int(o, "floordivsi", True)
+    def __mod__(self, o): return self._int(o, "mod")
+    def __rmod__(self, o): return self._int(o, "mod", True)
+    def __neg__(self): return _lift(0) - self
+    def __abs__(self): return where(self < 0, -self, self)
+
+    # Comparisons.
+    def _cmp(self, other, pred):
+        o = _lift(other)
+        if self.kind != "index" or o.kind != "index":
+            raise TypeError("mask_mod: comparisons need integer operands")
+        return _Sym("cmpi", (self, o), "i1", pred)
+
+    def __lt__(self, o): return self._cmp(o, "slt")
+    def __le__(self, o): return self._cmp(o, "sle")
+    def __gt__(self, o): return self._cmp(o, "sgt")
+    def __ge__(self, o): return self._cmp(o, "sge")
+    def __eq__(self, o): return self._cmp(o, "eq")
+    def __ne__(self, o): return self._cmp(o, "ne")
+    __hash__ = object.__hash__
+
+    # Logic (i1).
+    def _bool(self, other, op, rev=False):
+        o = _lift(other, boolean=True)
+        if self.kind != "i1" or o.kind != "i1":
+            raise TypeError(f"mask_mod: '&', '|', '^' combine booleans (comparisons); got "
+                            f"{self.kind} and {o.kind}")
+        a, b = (o, self) if rev else (self, o)
+        return _Sym(op, (a, b), "i1")
+
+    def __and__(self, o): return self._bool(o, "andi")
+    def __rand__(self, o): return self._bool(o, "andi", True)
+    def __or__(self, o): return self._bool(o, "ori")
+    def __ror__(self, o): return self._bool(o, "ori", True)
+    def __xor__(self, o): return self._bool(o, "xori")
+    def __rxor__(self, o): return self._bool(o, "xori", True)
+
+    def __invert__(self):
+        if self.kind != "i1":
+            raise TypeError("mask_mod: '~' negates a boolean (a comparison)")
+        return self._bool(True, "xori")
+
+    def __bool__(self):
+        raise TypeError("mask_mod: a traced value cannot decide Python control flow "
+                        "(if / and / or / not / min / max / chained comparisons); use "
+                        "& | ~ and sparse_attn.patterns.where(cond, x, y)")
+
+    def __index__(self):
+        raise TypeError("mask_mod: a traced position cannot index a tensor or a list "
+                        "(document ids: use patterns.segments() with segment ids)")
+
+    def __float__(self):
+        raise TypeError("mask_mod: masks are integer and boolean arithmetic; floats are "
+                        "not traced")
+
+
+def _lift(x, boolean=False):
+    if isinstance(x, _Sym):
+        return x
+    if isinstance(x, (bool, np.bool_)):
+        return _Sym("const", (), "i1", bool(x))
+    if isinstance(x, (int, np.integer)):
+        if boolean:
+            raise TypeError("mask_mod: '&', '|', '^' combine booleans, got an integer")
+        return _Sym("const", (), "index", int(x))
+    raise TypeError(f"mask_mod: cannot trace a value of type {type(x).__name__}")
+
+
+def where(cond, x, y):
+    """cond ? x : y on traced values (torch.where's role in a mask_mod)."""
+    c, a, b = _lift(cond, boolean=True), _lift(x), _lift(y)
+    if c.kind != "i1" or a.kind != b.kind:
+        raise TypeError("mask_mod: where(cond, x, y) needs a boolean condition and two "
+                        "values of one kind")
+    return _Sym("select", (c, a, b), a.kind)
+
+
+def _evaluate(node, env):
+    """The traced expression on integers (the reference semantics of the
+    region the tracer writes)."""
+    memo = {}
+
+    def ev(n):
+        if id(n) in memo:
+            return memo[id(n)]
+        if n.op == "arg":
+            r = env[n.attr]
+        elif n.op == "const":
+            r = n.attr
+        else:
+            a = [ev(x) for x in n.args]
+            r = {
+                "addi": lambda: a[0] + a[1], "subi": lambda: a[0] - a[1],
+                "muli": lambda: a[0] * a[1], "floordivsi": lambda: a[0] // a[1],
+                "mod": lambda: a[0] % a[1],
+                "andi": lambda: a[0] and a[1], "ori": lambda: a[0] or a[1],
+                "xori": lambda: a[0] != a[1], "select": lambda: a[1] if a[0] else a[2],
+                "cmpi": lambda: {"slt": a[0] < a[1], "sle": a[0] <= a[1],
+                                 "sgt": a[0] > a[1], "sge": a[0] >= a[1],
+                                 "eq": a[0] == a[1], "ne": a[0] != a[1]}[n.attr],
+            }[n.op]()
+        memo[id(n)] = r
+        return r
+    return ev(node)
+
+
+def _emit(name, root):
+    """The `sparse_attn.mask` region computing `root`."""
+    lines, names = [], {}
+    count = itertools.count()
+
+    def val(n):
+        if id(n) in names:
+            return names[id(n)]
+        if n.op == "arg":
+            return "%" + n.attr
+        if n.op == "const":
+            v = "%%c%d" % next(count)
+            if n.kind == "i1":
+                lines.append(f"  {v} = arith.constant {'true' if n.attr else 'false'}")
+            else:
+                lines.append(f"  {v} = arith.constant {n.attr} : index")
+            names[id(n)] = v
+            return v
+        a = [val(x) for x in n.args]
+        v = "%%v%d" % next(count)
+        t = "index" if n.kind == "index" or n.op == "cmpi" else "i1"
+        if n.op == "cmpi":
+            lines.append(f"  {v} = arith.cmpi {n.attr}, {a[0]}, {a[1]} : index")
+        elif n.op == "select":
+            lines.append(f"  {v} = arith.select {a[0]}, {a[1]}, {a[2]} : {n.kind}")
+        elif n.op == "mod":
+            # Floored remainder (Python's and torch's %): a - floor(a / b) b.
+            d, m = "%%v%d" % next(count), "%%v%d" % next(count)
+            lines.append(f"  {d} = arith.floordivsi {a[0]}, {a[1]} : index")
+            lines.append(f"  {m} = arith.muli {d}, {a[1]} : index")
+            lines.append(f"  {v} = arith.subi {a[0]}, {m} : index")
+        else:
+            lines.append(f"  {v} = arith.{n.op} {a[0]}, {a[1]} : {t}")
+        names[id(n)] = v
+        return v
+    r = val(root)
+    return (f"sparse_attn.mask @{name}(%b: index, %h: index, %q: index, %k: index) {{\n" +
+            "\n".join(lines) + ("\n" if lines else "") +
+            f"  sparse_attn.yield {r} : i1\n}}\n")
+
+
+def from_mask_mod(mask_mod, name=None):
+    """A pattern from a FlexAttention `mask_mod(b, h, q_idx, kv_idx) -> bool`,
+    traced into a `sparse_attn.mask` region named `name` (default: the
+    function's name, made unique)."""
+    args = {n: _Sym("arg", (), "index", n) for n in ("b", "h", "q", "k")}
+    root = mask_mod(args["b"], args["h"], args["q"], args["k"])
+    if isinstance(root, (bool, np.bool_)):
+        root = _lift(root)
+    if not isinstance(root, _Sym) or root.kind != "i1":
+        raise TypeError("mask_mod: must return a boolean (a comparison or a combination of "
+                        "comparisons), got %r" % (root,))
+    base = name or getattr(mask_mod, "__name__", "mask").strip("<>").replace("lambda", "mask")
+    name = "%s_%d" % (base, next(_counter)) if name is None else name
+    _CUSTOM[name] = lambda q, k, sq, sk, b=0, h=0: bool(
+        _evaluate(root, {"b": b, "h": h, "q": q, "k": k}))
+    return Pattern(("custom", name), [_emit(name, root)])
