@@ -23,6 +23,7 @@ indexing a tensor with them, floats) raises TypeError naming it. Integer
 division and remainder need a non-zero constant divisor (the mask op's
 rule).
 """
+import hashlib
 import itertools
 
 import numpy as np
@@ -143,7 +144,6 @@ def segments():
 # Tracing mask_mods.
 
 _CUSTOM = {}  # name -> evaluator(q, k, sq, sk) of a traced region
-_counter = itertools.count()
 
 
 class _Sym:
@@ -319,7 +319,7 @@ def _emit(name, root):
 def from_mask_mod(mask_mod, name=None):
     """A pattern from a FlexAttention `mask_mod(b, h, q_idx, kv_idx) -> bool`,
     traced into a `sparse_attn.mask` region named `name` (default: the
-    function's name, made unique)."""
+    function's name and a hash of the traced computation)."""
     args = {n: _Sym("arg", (), "index", n) for n in ("b", "h", "q", "k")}
     root = mask_mod(args["b"], args["h"], args["q"], args["k"])
     if isinstance(root, (bool, np.bool_)):
@@ -327,8 +327,13 @@ def from_mask_mod(mask_mod, name=None):
     if not isinstance(root, _Sym) or root.kind != "i1":
         raise TypeError("mask_mod: must return a boolean (a comparison or a combination of "
                         "comparisons), got %r" % (root,))
-    base = name or getattr(mask_mod, "__name__", "mask").strip("<>").replace("lambda", "mask")
-    name = "%s_%d" % (base, next(_counter)) if name is None else name
+    if name is None:
+        # The function's name and a hash of what it computes: the same mask
+        # traced twice (or in another process) gives the same module, so
+        # the compile cache finds it.
+        base = getattr(mask_mod, "__name__", "mask").strip("<>").replace("lambda", "mask")
+        digest = hashlib.sha256(_emit("m", root).encode()).hexdigest()[:10]
+        name = "%s_%s" % (base, digest)
     _CUSTOM[name] = lambda q, k, sq, sk, b=0, h=0: bool(
         _evaluate(root, {"b": b, "h": h, "q": q, "k": k}))
     return Pattern(("custom", name), [_emit(name, root)])

@@ -64,6 +64,7 @@ def test_traced_mask_means_the_function(fn):
     p = P.from_mask_mod(fn)
     region = p.symbols()[0]
     assert region.startswith("sparse_attn.mask @%s_" % fn.__name__)
+    assert P.from_mask_mod(fn).symbols() == [region]  # deterministic names
     if fn is not per_head:
         assert (p.mask(24, 30) == numpy_mask(fn, 0, 0, 24, 30)).all()
 

@@ -1,0 +1,107 @@
+"""Compiling modules in process, with a compile cache on disk.
+
+`compile_cpu(module_text)` returns the path of a CPU shared library built
+from the module by this project's compiler, loaded as
+`libSparseAttnNative.so` through ctypes (python/native/Native.cpp; the
+package needs no compiled extension to be imported). The library is found
+at `$SPARSE_ATTN_NATIVE`, else in the build tree next to this checkout
+(`build/lib/`), else on the loader's path.
+
+The cache (`$SPARSE_ATTN_CACHE`, default `~/.cache/sparse_attn`) keys each
+library by a hash of the module text, the options and the target CPU, so a
+cache filled on one machine serves another machine of the same CPU (for
+instance a GPU machine without LLVM, with `mcpu` naming its CPU).
+"""
+import ctypes
+import hashlib
+import os
+import tempfile
+
+__all__ = ["CompileError", "compile_cpu", "native_library", "cache_dir"]
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_native = None
+
+
+class CompileError(RuntimeError):
+    """The compiler refused the module; the message holds its diagnostics
+    (with locations in the generated module, printed with it)."""
+
+
+def native_library():
+    """The loaded libSparseAttnNative.so (RuntimeError if it is not built)."""
+    global _native
+    if _native is not None:
+        return _native
+    candidates = [os.environ.get("SPARSE_ATTN_NATIVE"),
+                  os.path.join(_ROOT, "build", "lib", "libSparseAttnNative.so"),
+                  "libSparseAttnNative.so"]
+    errors = []
+    for c in candidates:
+        if not c:
+            continue
+        try:
+            lib = ctypes.CDLL(c)
+        except OSError as e:
+            errors.append(f"{c}: {e}")
+            continue
+        lib.sparse_attn_compile_cpu.restype = ctypes.c_int
+        lib.sparse_attn_compile_cpu.argtypes = [
+            ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+            ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_char_p, ctypes.c_size_t]
+        _native = lib
+        return lib
+    raise RuntimeError("sparse_attn: the compiler library libSparseAttnNative.so was not "
+                       "found (build the project: scripts/build.sh; or set "
+                       "SPARSE_ATTN_NATIVE): " + "; ".join(errors))
+
+
+def cache_dir():
+    return os.environ.get("SPARSE_ATTN_CACHE",
+                          os.path.join(os.path.expanduser("~"), ".cache", "sparse_attn"))
+
+
+def compile_cpu(module_text, mcpu="native", threads=0, block_q=64, block_k=64):
+    """The path of the shared library of `module_text` (compiled once per
+    key, then taken from the cache). `mcpu`: "native" or an LLVM CPU name;
+    `threads`: 1 no OpenMP, 0 one per core, N exactly N."""
+    if mcpu == "native":
+        # The key must name the CPU, not "native": a cache may be shared.
+        import platform
+        cpu = platform.processor() or platform.machine()
+        flags = ""
+        try:
+            with open("/proc/cpuinfo") as f:
+                flags = next((l for l in f if l.startswith("flags")), "")
+        except OSError:
+            pass
+        target = "native:" + cpu + ":" + hashlib.sha256(flags.encode()).hexdigest()[:16]
+    else:
+        target = mcpu
+    key = hashlib.sha256("\0".join([module_text, target, str(threads), str(block_q),
+                                    str(block_k), "v1"]).encode()).hexdigest()[:32]
+    directory = os.path.join(cache_dir(), key)
+    path = os.path.join(directory, "lib.so")
+    if os.path.exists(path):
+        return path
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "module.mlir"), "w") as f:
+        f.write(module_text)
+    lib = native_library()
+    err = ctypes.create_string_buffer(1 << 16)
+    # Written under a temporary name and renamed: a concurrent or
+    # interrupted compile never leaves a partial library under the key.
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".so")
+    os.close(fd)
+    try:
+        rc = lib.sparse_attn_compile_cpu(module_text.encode(), b"<sparse_attn module>",
+                                         tmp.encode(), mcpu.encode(), threads, block_q,
+                                         block_k, err, len(err))
+        if rc != 0:
+            raise CompileError(err.value.decode(errors="replace") +
+                               "\nin the module:\n" + module_text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
