@@ -1,4 +1,5 @@
-"""`sparse_attn.attention` on NumPy arrays, on the CPU."""
+"""`sparse_attn.attention` on NumPy arrays, on the CPU, and the modules and
+calls it shares with the torch front end (sparse_attn/torch.py)."""
 import ctypes
 
 import numpy as np
@@ -8,28 +9,134 @@ from . import patterns as _patterns
 
 __all__ = ["attention"]
 
-_DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16"}
+_NUMPY_ELT = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16"}
 _loaded = {}
 
 
-def _memref(a):
-    rank = a.ndim
+class Buffer:
+    """What a memref descriptor needs: address, sizes, strides (elements);
+    `owner` keeps the memory alive."""
+
+    def __init__(self, ptr, shape, strides, owner):
+        self.ptr, self.shape, self.strides, self.owner = ptr, tuple(shape), strides, owner
+
+    @staticmethod
+    def of_numpy(a):
+        return Buffer(a.ctypes.data, a.shape, [s // a.itemsize for s in a.strides], a)
+
+
+def _descriptor(buf):
+    rank = len(buf.shape)
 
     class M(ctypes.Structure):
         _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
                     ("offset", ctypes.c_int64), ("sizes", ctypes.c_int64 * rank),
                     ("strides", ctypes.c_int64 * rank)]
     m = M()
-    m.allocated = m.aligned = a.ctypes.data
+    m.allocated = m.aligned = buf.ptr
     m.offset = 0
     for i in range(rank):
-        m.sizes[i] = a.shape[i]
-        m.strides[i] = a.strides[i] // a.itemsize
+        m.sizes[i] = buf.shape[i]
+        m.strides[i] = buf.strides[i]
     return m
 
 
-def _tensor(shape, elt):
+def call(path, entry, buffers):
+    """Calls `entry` of the compiled library at `path` (C ABI: one memref
+    descriptor per argument, then per result)."""
+    fn = _loaded.get((path, entry))
+    if fn is None:
+        fn = getattr(ctypes.CDLL(path), "_mlir_ciface_" + entry)
+        fn.restype = None
+        _loaded[(path, entry)] = fn
+    descriptors = [_descriptor(b) for b in buffers]
+    fn(*[ctypes.byref(m) for m in descriptors])
+
+
+def tensor_type(shape, elt):
     return "tensor<%sx%s>" % ("x".join(str(d) for d in shape), elt)
+
+
+def check_shapes(q_shape, k_shape, v_shape):
+    """(B, Hq, Sq, D, Hkv, Sk, Dv), or ValueError naming the problem."""
+    for name, s in (("q", q_shape), ("k", k_shape), ("v", v_shape)):
+        if len(s) != 4:
+            raise ValueError(f"sparse_attn.attention: {name} must be 4-D [B, H, S, D], got "
+                             f"shape {tuple(s)}")
+    b, hq, sq, d = q_shape
+    _, hkv, sk, _ = k_shape
+    dv = v_shape[3]
+    if k_shape[0] != b or v_shape[0] != b or k_shape[3] != d or tuple(v_shape[1:3]) != (hkv, sk):
+        raise ValueError(f"sparse_attn.attention: shapes do not agree: q {tuple(q_shape)}, k "
+                         f"{tuple(k_shape)}, v {tuple(v_shape)} (want [B, Hq, Sq, D], "
+                         f"[B, Hkv, Sk, D], [B, Hkv, Sk, Dv])")
+    if hkv == 0 or hq % hkv:
+        raise ValueError(f"sparse_attn.attention: query heads ({hq}) must be a multiple of "
+                         f"key/value heads ({hkv})")
+    return b, hq, sq, d, hkv, sk, dv
+
+
+def _attrs(pattern, scale):
+    attrs = f"pattern = {pattern}"
+    if scale is not None:
+        attrs += f", scale = {float(scale)!r} : f32"
+    return attrs
+
+
+def _segments(seg_shapes):
+    if not seg_shapes:
+        return [], ""
+    args = [f"%s{i}: {tensor_type(s, 'i32')}" for i, s in enumerate(seg_shapes)]
+    text = " segments(%s : %s)" % (", ".join(f"%s{i}" for i in range(len(seg_shapes))),
+                                   ", ".join(tensor_type(s, "i32") for s in seg_shapes))
+    return args, text
+
+
+def forward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_shapes=(),
+                   return_lse=False):
+    """The module of `@attention(q, k, v, segment ids...) -> O (, LSE)`."""
+    b, hq, sq, d, hkv, sk, dv = check_shapes(q_shape, k_shape, v_shape)
+    symbols = pattern.symbols() if isinstance(pattern, _patterns.Pattern) else []
+    qT, kT, vT = (tensor_type(s, elt) for s in (q_shape, k_shape, v_shape))
+    oT, lT = tensor_type((b, hq, sq, dv), elt), tensor_type((b, hq, sq), "f32")
+    seg_args, segs = _segments(seg_shapes)
+    args = [f"%q: {qT}", f"%k: {kT}", f"%v: {vT}"] + seg_args
+    results = f"{oT}, {lT}" if return_lse else oT
+    outs = f"%i0, %i1 : {oT}, {lT}" if return_lse else f"%i0 : {oT}"
+    rets = "%o#0, %o#1" if return_lse else "%o"
+    return ("".join(symbols) +
+            f"func.func @attention({', '.join(args)}) -> ({results}) {{\n"
+            f"  %i0 = tensor.empty() : {oT}\n" +
+            (f"  %i1 = tensor.empty() : {lT}\n" if return_lse else "") +
+            f"  %o{':2' if return_lse else ''} = sparse_attn.attention %q, %k, %v{segs} "
+            f"outs({outs}) {{{_attrs(pattern, scale)}}} : {qT}, {kT}, {vT} -> {results}\n"
+            f"  return {rets} : {results}\n}}\n")
+
+
+def backward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_shapes=()):
+    """The module of `@attention_grad(q, k, v, o, lse, do, segment ids...)
+    -> (dQ, dK, dV)` (sparse_attn.attention_grad)."""
+    b, hq, sq, d, hkv, sk, dv = check_shapes(q_shape, k_shape, v_shape)
+    symbols = pattern.symbols() if isinstance(pattern, _patterns.Pattern) else []
+    qT, kT, vT = (tensor_type(s, elt) for s in (q_shape, k_shape, v_shape))
+    oT, lT = tensor_type((b, hq, sq, dv), elt), tensor_type((b, hq, sq), "f32")
+    seg_args, segs = _segments(seg_shapes)
+    args = ([f"%q: {qT}", f"%k: {kT}", f"%v: {vT}", f"%o: {oT}", f"%lse: {lT}",
+             f"%do: {oT}"] + seg_args)
+    return ("".join(symbols) +
+            f"func.func @attention_grad({', '.join(args)}) -> ({qT}, {kT}, {vT}) {{\n"
+            f"  %dq, %dk, %dv = sparse_attn.attention_grad %q, %k, %v, %o, %lse, %do{segs} "
+            f"{{{_attrs(pattern, scale)}}} : {qT}, {kT}, {vT}, {oT}, {lT}, {oT} -> "
+            f"{qT}, {kT}, {vT}\n"
+            f"  return %dq, %dk, %dv : {qT}, {kT}, {vT}\n}}\n")
+
+
+def segment_list(segment_ids, to_int32):
+    """Segment ids as a list of one or two int32 [B, S] arrays / tensors."""
+    if segment_ids is None:
+        return []
+    pair = segment_ids if isinstance(segment_ids, (tuple, list)) else (segment_ids,)
+    return [to_int32(s) for s in pair]
 
 
 def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=None,
@@ -41,72 +148,33 @@ def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=N
     attention), compiled for this CPU on first use (sparse_attn.compile's
     cache). `segment_ids`: [B, S] integers (or a pair for queries and keys)
     for patterns with `segments`. Returns O [B, Hq, Sq, Dv] (and LSE
-    [B, Hq, Sq] float32 with `return_lse`)."""
+    [B, Hq, Sq] float32 with `return_lse`). Torch tensors:
+    `sparse_attn.torch.attention`."""
     arrays = []
     for name, a in (("q", q), ("k", k), ("v", v)):
         if not isinstance(a, np.ndarray):
             raise TypeError(f"sparse_attn.attention: {name} must be a NumPy array, got "
-                            f"{type(a).__name__}")
-        if a.ndim != 4:
-            raise ValueError(f"sparse_attn.attention: {name} must be 4-D [B, H, S, D], got "
-                             f"shape {a.shape}")
+                            f"{type(a).__name__} (torch tensors: sparse_attn.torch.attention)")
         arrays.append(np.ascontiguousarray(a))
     q, k, v = arrays
-    if q.dtype not in _DTYPES or k.dtype != q.dtype or v.dtype != q.dtype:
+    if q.dtype not in _NUMPY_ELT or k.dtype != q.dtype or v.dtype != q.dtype:
         raise TypeError("sparse_attn.attention: q, k, v must share one dtype among float32 "
                         f"and float16, got {q.dtype}, {k.dtype}, {v.dtype}")
-    b, hq, sq, d = q.shape
-    _, hkv, sk, _ = k.shape
-    dv = v.shape[3]
-    if k.shape[0] != b or v.shape[0] != b or k.shape[3] != d or v.shape[1:3] != (hkv, sk):
-        raise ValueError(f"sparse_attn.attention: shapes do not agree: q {q.shape}, k "
-                         f"{k.shape}, v {v.shape} (want [B, Hq, Sq, D], [B, Hkv, Sk, D], "
-                         f"[B, Hkv, Sk, Dv])")
-    if hkv == 0 or hq % hkv:
-        raise ValueError(f"sparse_attn.attention: query heads ({hq}) must be a multiple of "
-                         f"key/value heads ({hkv})")
-    if pattern is None:
-        pattern = _patterns.dense()
-    symbols = pattern.symbols() if isinstance(pattern, _patterns.Pattern) else []
-    elt = _DTYPES[q.dtype]
-    qT, kT, vT = _tensor(q.shape, elt), _tensor(k.shape, elt), _tensor(v.shape, elt)
-    oT, lT = _tensor((b, hq, sq, dv), elt), _tensor((b, hq, sq), "f32")
-    args, segs = [f"%q: {qT}", f"%k: {kT}", f"%v: {vT}"], ""
-    ids = []
-    if segment_ids is not None:
-        pair = segment_ids if isinstance(segment_ids, (tuple, list)) else (segment_ids,)
-        for i, s in enumerate(pair):
-            s = np.ascontiguousarray(s)
-            if s.dtype.kind not in "iu" or s.ndim != 2:
-                raise TypeError("sparse_attn.attention: segment ids must be 2-D integer "
-                                f"arrays [B, S], got {s.dtype} {s.shape}")
-            s = s.astype(np.int32)
-            ids.append(s)
-            args.append(f"%s{i}: {_tensor(s.shape, 'i32')}")
-        segs = " segments(%s : %s)" % (", ".join(f"%s{i}" for i in range(len(ids))),
-                                       ", ".join(_tensor(s.shape, "i32") for s in ids))
-    attrs = f"pattern = {pattern}"
-    if scale is not None:
-        attrs += f", scale = {float(scale)!r} : f32"
-    results = f"{oT}, {lT}" if return_lse else oT
-    outs = f"%i0, %i1 : {oT}, {lT}" if return_lse else f"%i0 : {oT}"
-    rets = "%o#0, %o#1" if return_lse else "%o"
-    text = ("".join(symbols) +
-            f"func.func @attention({', '.join(args)}) -> ({results}) {{\n"
-            f"  %i0 = tensor.empty() : {oT}\n" +
-            (f"  %i1 = tensor.empty() : {lT}\n" if return_lse else "") +
-            f"  %o{':2' if return_lse else ''} = sparse_attn.attention %q, %k, %v{segs} "
-            f"outs({outs}) {{{attrs}}} : {qT}, {kT}, {vT} -> {results}\n"
-            f"  return {rets} : {results}\n}}\n")
+    b, hq, sq, d, hkv, sk, dv = check_shapes(q.shape, k.shape, v.shape)
+
+    def to_int32(s):
+        s = np.ascontiguousarray(s)
+        if s.dtype.kind not in "iu" or s.ndim != 2:
+            raise TypeError("sparse_attn.attention: segment ids must be 2-D integer arrays "
+                            f"[B, S], got {s.dtype} {s.shape}")
+        return s.astype(np.int32)
+    ids = segment_list(segment_ids, to_int32)
+    text = forward_module(pattern if pattern is not None else _patterns.dense(), q.shape,
+                          k.shape, v.shape, _NUMPY_ELT[q.dtype], scale,
+                          [s.shape for s in ids], return_lse)
     path = _compile.compile_cpu(text, threads=threads)
-    fn = _loaded.get(path)
-    if fn is None:
-        fn = ctypes.CDLL(path)._mlir_ciface_attention
-        fn.restype = None
-        _loaded[path] = fn
     out = np.empty((b, hq, sq, dv), q.dtype)
     lse = np.empty((b, hq, sq), np.float32)
-    buffers = [q, k, v] + ids + [out] + ([lse] if return_lse else [])
-    descriptors = [_memref(a) for a in buffers]
-    fn(*[ctypes.byref(m) for m in descriptors])
+    call(path, "attention", [Buffer.of_numpy(a) for a in [q, k, v] + ids + [out] +
+                             ([lse] if return_lse else [])])
     return (out, lse) if return_lse else out

@@ -1,0 +1,98 @@
+"""sparse_attn.torch: forward and gradients against PyTorch on the same
+masks (float64 references), and torch.autograd.gradcheck."""
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed (python3-torch)")
+
+from sparse_attn import compile as C  # noqa: E402
+from sparse_attn import patterns as P  # noqa: E402
+
+try:
+    C.native_library()
+    NATIVE = None
+except RuntimeError as e:
+    NATIVE = str(e)
+pytestmark = pytest.mark.skipif(NATIVE is not None, reason=f"no compiler library: {NATIVE}")
+
+from sparse_attn.torch import attention  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARSE_ATTN_CACHE", str(tmp_path / "cache"))
+
+
+def reference(q, k, v, mask, scale):
+    """Masked softmax attention in float64 by torch (autograd through it)."""
+    g = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(g, 1), v.repeat_interleave(g, 1)
+    s = torch.einsum("bhqd,bhkd->bhqk", q, k) * scale
+    s = s.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(s, -1).nan_to_num(0.0)
+    return torch.einsum("bhqk,bhkd->bhqd", w, v)
+
+
+def window_mod(b, h, q_idx, kv_idx):
+    return (q_idx >= kv_idx) & (q_idx - kv_idx <= 6)
+
+
+CASES = {
+    "causal_gqa": (P.causal(), lambda i, j: i >= j, (2, 4, 33, 16), (2, 2, 33, 16)),
+    "traced_window": (P.from_mask_mod(window_mod), lambda i, j: window_mod(0, 0, i, j),
+                      (1, 2, 40, 8), (1, 2, 40, 8)),
+    "dense_rect": (P.dense(), lambda i, j: torch.ones_like(i + j, dtype=torch.bool),
+                   (1, 2, 20, 16), (1, 1, 28, 16)),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_forward_and_gradients_match_torch(name):
+    pattern, mask_fn, qs, ks = CASES[name]
+    torch.manual_seed(0)
+    q, k, v = torch.randn(qs), torch.randn(ks), torch.randn(ks)
+    do = torch.randn(qs)
+    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    o = attention(*leaves, pattern=pattern)
+    o.backward(do)
+    ref_leaves = [t.double().requires_grad_() for t in (q, k, v)]
+    i = torch.arange(qs[2])[:, None]
+    j = torch.arange(ks[2])[None, :]
+    ro = reference(*ref_leaves, mask_fn(i, j), qs[3] ** -0.5)
+    ro.backward(do.double())
+    assert (o.double() - ro).abs().max() < 1e-5
+    for got, want in zip(leaves, ref_leaves):
+        err = (got.grad.double() - want.grad).abs().max() / want.grad.abs().max()
+        assert err < 1e-5, err
+
+
+@pytest.mark.filterwarnings("ignore:Input #:UserWarning")
+def test_gradcheck():
+    # Finite differences in float32 (the kernels' precision): loose
+    # tolerances, a small problem; the check above is the precise one.
+    torch.manual_seed(1)
+    q, k, v = (torch.randn(1, 2, 12, 8, requires_grad=True) for _ in range(3))
+    fn = lambda q, k, v: attention(q, k, v, pattern=P.causal())  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (q, k, v), eps=1e-2, atol=1e-2, rtol=1e-2)
+
+
+def test_bfloat16_and_non_contiguous():
+    torch.manual_seed(2)
+    q = torch.randn(1, 16, 2, 16).transpose(1, 2)  # [1, 2, 16, 16], strided
+    k, v = torch.randn(1, 2, 16, 16), torch.randn(1, 2, 16, 16)
+    o = attention(q.bfloat16().requires_grad_(), k.bfloat16(), v.bfloat16(),
+                  pattern=P.causal())
+    i = torch.arange(16)
+    ro = reference(q.double(), k.double(), v.double(), i[:, None] >= i[None, :], 0.25)
+    assert o.dtype == torch.bfloat16 and (o.double() - ro).abs().max() < 3e-2
+
+
+def test_errors():
+    q = torch.randn(1, 3, 8, 8)
+    with pytest.raises(ValueError, match="multiple of key/value heads"):
+        attention(q, torch.randn(1, 2, 8, 8), torch.randn(1, 2, 8, 8))
+    with pytest.raises(TypeError, match="share one dtype"):
+        attention(q.double(), q.double(), q.double())
+    with pytest.raises(TypeError, match="must be a torch.Tensor"):
+        attention(q.numpy(), q, q)
