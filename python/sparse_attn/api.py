@@ -76,11 +76,22 @@ def check_shapes(q_shape, k_shape, v_shape):
     return b, hq, sq, d, hkv, sk, dv
 
 
-def _attrs(pattern, scale):
+def _attrs(pattern, scale, tables=None):
     attrs = f"pattern = {pattern}"
     if scale is not None:
         attrs += f", scale = {float(scale)!r} : f32"
+    if tables is not None:
+        attrs += ", table_block = array<i64: %d, %d>" % tuple(tables[2])
     return attrs
+
+
+def _tables(tables):
+    """Arguments and operand group of runtime block tables: `tables` is
+    (counts shape, indices shape, (BQ, BK)) or None."""
+    if tables is None:
+        return [], ""
+    nT, xT = tensor_type(tables[0], "i32"), tensor_type(tables[1], "i32")
+    return ([f"%tn: {nT}", f"%tx: {xT}"], f" block_tables(%tn, %tx : {nT}, {xT})")
 
 
 def _segments(seg_shapes):
@@ -93,14 +104,16 @@ def _segments(seg_shapes):
 
 
 def forward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_shapes=(),
-                   return_lse=False):
-    """The module of `@attention(q, k, v, segment ids...) -> O (, LSE)`."""
+                   return_lse=False, tables=None):
+    """The module of `@attention(q, k, v, segment ids..., tables...) -> O
+    (, LSE)`."""
     b, hq, sq, d, hkv, sk, dv = check_shapes(q_shape, k_shape, v_shape)
     symbols = pattern.symbols() if isinstance(pattern, _patterns.Pattern) else []
     qT, kT, vT = (tensor_type(s, elt) for s in (q_shape, k_shape, v_shape))
     oT, lT = tensor_type((b, hq, sq, dv), elt), tensor_type((b, hq, sq), "f32")
     seg_args, segs = _segments(seg_shapes)
-    args = [f"%q: {qT}", f"%k: {kT}", f"%v: {vT}"] + seg_args
+    tab_args, tabs = _tables(tables)
+    args = [f"%q: {qT}", f"%k: {kT}", f"%v: {vT}"] + seg_args + tab_args
     results = f"{oT}, {lT}" if return_lse else oT
     outs = f"%i0, %i1 : {oT}, {lT}" if return_lse else f"%i0 : {oT}"
     rets = "%o#0, %o#1" if return_lse else "%o"
@@ -108,25 +121,29 @@ def forward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_shap
             f"func.func @attention({', '.join(args)}) -> ({results}) {{\n"
             f"  %i0 = tensor.empty() : {oT}\n" +
             (f"  %i1 = tensor.empty() : {lT}\n" if return_lse else "") +
-            f"  %o{':2' if return_lse else ''} = sparse_attn.attention %q, %k, %v{segs} "
-            f"outs({outs}) {{{_attrs(pattern, scale)}}} : {qT}, {kT}, {vT} -> {results}\n"
+            f"  %o{':2' if return_lse else ''} = sparse_attn.attention %q, %k, %v{segs}{tabs} "
+            f"outs({outs}) {{{_attrs(pattern, scale, tables)}}} : {qT}, {kT}, {vT} -> "
+            f"{results}\n"
             f"  return {rets} : {results}\n}}\n")
 
 
-def backward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_shapes=()):
-    """The module of `@attention_grad(q, k, v, o, lse, do, segment ids...)
-    -> (dQ, dK, dV)` (sparse_attn.attention_grad)."""
+def backward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_shapes=(),
+                    tables=None):
+    """The module of `@attention_grad(q, k, v, o, lse, do, segment ids...,
+    tables...) -> (dQ, dK, dV)` (sparse_attn.attention_grad)."""
     b, hq, sq, d, hkv, sk, dv = check_shapes(q_shape, k_shape, v_shape)
     symbols = pattern.symbols() if isinstance(pattern, _patterns.Pattern) else []
     qT, kT, vT = (tensor_type(s, elt) for s in (q_shape, k_shape, v_shape))
     oT, lT = tensor_type((b, hq, sq, dv), elt), tensor_type((b, hq, sq), "f32")
     seg_args, segs = _segments(seg_shapes)
+    tab_args, tabs = _tables(tables)
     args = ([f"%q: {qT}", f"%k: {kT}", f"%v: {vT}", f"%o: {oT}", f"%lse: {lT}",
-             f"%do: {oT}"] + seg_args)
+             f"%do: {oT}"] + seg_args + tab_args)
     return ("".join(symbols) +
             f"func.func @attention_grad({', '.join(args)}) -> ({qT}, {kT}, {vT}) {{\n"
-            f"  %dq, %dk, %dv = sparse_attn.attention_grad %q, %k, %v, %o, %lse, %do{segs} "
-            f"{{{_attrs(pattern, scale)}}} : {qT}, {kT}, {vT}, {oT}, {lT}, {oT} -> "
+            f"  %dq, %dk, %dv = sparse_attn.attention_grad %q, %k, %v, %o, %lse, "
+            f"%do{segs}{tabs} {{{_attrs(pattern, scale, tables)}}} : {qT}, {kT}, {vT}, {oT}, "
+            f"{lT}, {oT} -> "
             f"{qT}, {kT}, {vT}\n"
             f"  return %dq, %dk, %dv : {qT}, {kT}, {vT}\n}}\n")
 

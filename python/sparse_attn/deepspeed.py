@@ -401,3 +401,50 @@ def to_mlir(config, seq_len, head_dim, dtype="f32", batch=1, name="attention"):
             f"{config.block}>}}\n"
             f"      : {t}, {t}, {t} -> {t}\n"
             f"  return %o : {t}\n}}\n")
+
+
+def SparseSelfAttention(sparsity_config, max_seq_length=None, threads=0):
+    """DeepSpeed's `SparseSelfAttention` (the module its users built around
+    a sparsity config), on this compiler: a torch module whose
+    `forward(query, key, value)` ([B, H, S, D] tensors, H = the config's
+    `num_heads`) runs attention restricted to `make_layout(S)` (computed
+    once per length: the random blocks stay fixed, as DeepSpeed's did),
+    differentiable. DeepSpeed's `rpe`, `key_padding_mask` and `attn_mask`
+    arguments are refused with a message rather than ignored."""
+    import torch
+    from .torch import attention
+
+    class _SparseSelfAttention(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.sparsity_config = sparsity_config
+            self.max_seq_length = max_seq_length
+            self._tables = {}
+
+        def tables(self, seq_len):
+            if seq_len not in self._tables:
+                num, idx = layout_to_block_tables(self.sparsity_config.make_layout(seq_len))
+                self._tables[seq_len] = (torch.from_numpy(num), torch.from_numpy(idx))
+            return self._tables[seq_len]
+
+        def forward(self, query, key, value, rpe=None, key_padding_mask=None,
+                    attn_mask=None):
+            for name, arg in (("rpe", rpe), ("key_padding_mask", key_padding_mask),
+                              ("attn_mask", attn_mask)):
+                if arg is not None:
+                    raise NotImplementedError(
+                        f"SparseSelfAttention: {name} is not supported here (express it as "
+                        f"a pattern or a score modification of sparse_attn.attention)")
+            s = query.shape[2]
+            if self.max_seq_length is not None and s > self.max_seq_length:
+                raise ValueError(f"SparseSelfAttention: sequence length {s} exceeds "
+                                 f"max_seq_length {self.max_seq_length}")
+            if query.shape[1] != self.sparsity_config.num_heads:
+                raise ValueError(f"SparseSelfAttention: {query.shape[1]} heads, but the "
+                                 f"config has num_heads = {self.sparsity_config.num_heads}")
+            num, idx = self.tables(s)
+            block = self.sparsity_config.block
+            return attention(query, key, value, block_tables=(num, idx, (block, block)),
+                             threads=threads)
+
+    return _SparseSelfAttention()

@@ -55,45 +55,65 @@ def _segments(segment_ids):
 
 class _Attention(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, q, k, v, pattern, scale, ids, threads):
+    def forward(ctx, q, k, v, pattern, scale, ids, tables, threads):
         q, k, v = (t.contiguous() for t in (q, k, v))
         elt = _ELT[q.dtype]
         seg_shapes = [tuple(s.shape) for s in ids]
+        extra = list(ids)
+        table_spec = None
+        if tables is not None:
+            num, idx, block = tables
+            table_spec = (tuple(num.shape), tuple(idx.shape), block)
+            extra += [num, idx]
         text = _api.forward_module(pattern, tuple(q.shape), tuple(k.shape), tuple(v.shape),
-                                   elt, scale, seg_shapes, return_lse=True)
+                                   elt, scale, seg_shapes, True, table_spec)
         path = _compile.compile_cpu(text, threads=threads)
         b, hq, sq, _ = q.shape
         o = torch.empty((b, hq, sq, v.shape[3]), dtype=q.dtype)
         lse = torch.empty((b, hq, sq), dtype=torch.float32)
-        _api.call(path, "attention", [_buffer(t) for t in [q, k, v] + ids + [o, lse]])
-        ctx.save_for_backward(q, k, v, o, lse, *ids)
-        ctx.pattern, ctx.scale, ctx.threads, ctx.num_ids = pattern, scale, threads, len(ids)
+        _api.call(path, "attention", [_buffer(t) for t in [q, k, v] + extra + [o, lse]])
+        ctx.save_for_backward(q, k, v, o, lse, *extra)
+        ctx.pattern, ctx.scale, ctx.threads = pattern, scale, threads
+        ctx.seg_shapes, ctx.table_spec = seg_shapes, table_spec
         ctx.mark_non_differentiable(lse)
         return o, lse
 
     @staticmethod
     def backward(ctx, do, dlse):
-        q, k, v, o, lse, *ids = ctx.saved_tensors
+        q, k, v, o, lse, *extra = ctx.saved_tensors
         do = do.to(q.dtype).contiguous()
         text = _api.backward_module(ctx.pattern, tuple(q.shape), tuple(k.shape),
                                     tuple(v.shape), _ELT[q.dtype], ctx.scale,
-                                    [tuple(s.shape) for s in ids])
+                                    ctx.seg_shapes, ctx.table_spec)
         path = _compile.compile_cpu(text, threads=ctx.threads)
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         _api.call(path, "attention_grad",
-                  [_buffer(t) for t in [q, k, v, o, lse, do] + ids + [dq, dk, dv]])
-        return dq, dk, dv, None, None, None, None
+                  [_buffer(t) for t in [q, k, v, o, lse, do] + extra + [dq, dk, dv]])
+        return dq, dk, dv, None, None, None, None, None
 
 
 def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=None,
-              threads=0):
+              block_tables=None, threads=0):
     """`sparse_attn.attention` on torch tensors [B, Hq, Sq, D], [B, Hkv, Sk,
     D], [B, Hkv, Sk, Dv] (Hq a multiple of Hkv), differentiable with
     respect to q, k and v (the LSE is not). Arguments as
-    `sparse_attn.attention`."""
+    `sparse_attn.attention`, plus `block_tables=(kv_num_blocks,
+    kv_indices, (BQ, BK))`: FlexAttention-style runtime tables ([B', H',
+    Mq] and [B', H', Mq, N] integers) restricting the pattern to the listed
+    blocks (one compiled kernel for every table content)."""
     _check(q, k, v)
     ids = _segments(segment_ids)
     if pattern is None:
         pattern = _patterns.dense()
-    o, lse = _Attention.apply(q, k, v, pattern, scale, ids, threads)
+    tables = None
+    if block_tables is not None:
+        num, idx, block = block_tables
+        if not all(isinstance(t, torch.Tensor) and not t.is_floating_point()
+                   for t in (num, idx)) or num.dim() != 3 or idx.dim() != 4:
+            raise TypeError("sparse_attn.torch.attention: block_tables are (kv_num_blocks "
+                            "[B', H', Mq], kv_indices [B', H', Mq, N], (BQ, BK)) with "
+                            "integer tensors")
+        tables = (num.to(torch.int32).contiguous(), idx.to(torch.int32).contiguous(),
+                  (int(block[0]), int(block[1])))
+    o, lse = _Attention.apply(q, k, v, pattern, scale, ids, tables, threads)
     return (o, lse) if return_lse else o

@@ -96,3 +96,48 @@ def test_errors():
         attention(q.double(), q.double(), q.double())
     with pytest.raises(TypeError, match="must be a torch.Tensor"):
         attention(q.numpy(), q, q)
+
+
+def test_block_tables_gradients():
+    # Runtime tables (per head) restricting a causal pattern, gradients too.
+    torch.manual_seed(3)
+    q, k, v = (torch.randn(1, 2, 32, 8) for _ in range(3))
+    num = torch.tensor([[[1, 2, 1, 2], [2, 1, 2, 2]]], dtype=torch.int32)
+    idx = torch.tensor([[[[0, 0], [0, 1], [2, 0], [1, 3]],
+                         [[0, 1], [1, 0], [0, 2], [2, 3]]]], dtype=torch.int32)
+    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    o = attention(*leaves, pattern=P.causal(), block_tables=(num, idx, (8, 8)))
+    o.sum().backward()
+    listed = torch.zeros(2, 4, 4, dtype=torch.bool)
+    for h in range(2):
+        for r in range(4):
+            for e in range(int(num[0, h, r])):
+                listed[h, r, idx[0, h, r, e]] = True
+    mask = listed.repeat_interleave(8, 1).repeat_interleave(8, 2)
+    i = torch.arange(32)
+    mask = mask & (i[:, None] >= i[None, :])
+    ref_leaves = [t.double().requires_grad_() for t in (q, k, v)]
+    ro = reference(*ref_leaves, mask[None], 8 ** -0.5)
+    ro.sum().backward()
+    assert (o.double() - ro).abs().max() < 1e-5
+    for got, want in zip(leaves, ref_leaves):
+        assert (got.grad.double() - want.grad).abs().max() < 1e-5
+
+
+def test_deepspeed_sparse_self_attention():
+    from sparse_attn import deepspeed as ds
+    cfg = ds.BigBirdSparsityConfig(num_heads=2, block=8, different_layout_per_head=True,
+                                   num_random_blocks=1, seed=4)
+    module = ds.SparseSelfAttention(cfg, max_seq_length=64)
+    torch.manual_seed(5)
+    q, k, v = (torch.randn(1, 2, 48, 16, requires_grad=True) for _ in range(3))
+    o = module(q, k, v)
+    o.sum().backward()
+    layout = torch.from_numpy(cfg.make_layout(48)).bool()
+    mask = layout.repeat_interleave(8, 1).repeat_interleave(8, 2)[None]
+    ref = reference(q.detach().double(), k.detach().double(), v.detach().double(), mask, 0.25)
+    assert (o.double() - ref).abs().max() < 1e-5 and q.grad is not None
+    with pytest.raises(NotImplementedError, match="key_padding_mask is not supported"):
+        module(q, k, v, key_padding_mask=torch.ones(1, 48))
+    with pytest.raises(ValueError, match="exceeds max_seq_length 64"):
+        module(*(torch.randn(1, 2, 72, 16) for _ in range(3)))
