@@ -44,7 +44,16 @@ class Pattern:
         self._symbols = tuple(symbols)
 
     def __str__(self):
-        return _ref.to_mlir(self._spec)
+        if getattr(self, "_attr", None) is None:
+            self._attr = _ref.to_mlir(self._spec)
+        return self._attr
+
+    def key(self):
+        """The regions and the attribute: what identifies the pattern in a
+        module (computed once; the in-process compile cache's key)."""
+        if getattr(self, "_key", None) is None:
+            self._key = "".join(self.symbols()) + str(self)
+        return self._key
 
     def __repr__(self):
         return "Pattern(%s)" % self
