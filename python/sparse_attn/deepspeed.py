@@ -93,8 +93,19 @@ class SparsityConfig:
     def _rng(self):
         return _random if self.seed is None else _random.Random(self.seed)
 
+    #: The methods that build one head's layout, in DeepSpeed's order.
+    _steps = ()
+
     def make_layout(self, seq_len):
-        raise NotImplementedError
+        """The [num_heads, num_blocks, num_blocks] int64 layout."""
+        layout = self.setup_layout(seq_len)
+        # Random steps draw from one generator for the whole layout (heads
+        # and rows in DeepSpeed's order).
+        self._draw = self._rng()
+        for h in range(self.num_layout_heads):
+            for step in self._steps:
+                getattr(self, step)(h, layout)
+        return self.check_and_propagate_first_head_layout(layout)
 
 
 class DenseSparsityConfig(SparsityConfig):
@@ -118,6 +129,8 @@ class FixedSparsityConfig(SparsityConfig):
     """Sparse Transformers' fixed pattern: local windows of
     ``num_local_blocks`` and, per window, ``num_global_blocks``
     representatives every later (or, bidirectionally, every) row attends."""
+
+    _steps = ("set_local_layout", "set_global_layout")
 
     def __init__(self, num_heads, block=16, different_layout_per_head=False, num_local_blocks=4,
                  num_global_blocks=1, attention="bidirectional",
@@ -172,17 +185,13 @@ class FixedSparsityConfig(SparsityConfig):
             self._global(layout, h, start, start + self.num_global_blocks)
         return layout
 
-    def make_layout(self, seq_len):
-        layout = self.setup_layout(seq_len)
-        for h in range(self.num_layout_heads):
-            self.set_local_layout(h, layout)
-            self.set_global_layout(h, layout)
-        return self.check_and_propagate_first_head_layout(layout)
 
 
 class VariableSparsityConfig(SparsityConfig):
     """Fixed's extension: random blocks per row, local windows of the given
     sizes (the last size repeated), global blocks (or global ranges)."""
+
+    _steps = ("set_random_layout", "set_local_layout", "set_global_layout")
 
     def __init__(self, num_heads, block=16, different_layout_per_head=False, num_random_blocks=0,
                  local_window_blocks=(4,), global_block_indices=(0,),
@@ -202,7 +211,8 @@ class VariableSparsityConfig(SparsityConfig):
                              'attention!')
         self.horizontal_global_attention = horizontal_global_attention
 
-    def set_random_layout(self, h, layout, rng):
+    def set_random_layout(self, h, layout):
+        rng = self._draw
         n = layout.shape[1]
         if n < self.num_random_blocks:
             raise ValueError(f"Number of random blocks, {self.num_random_blocks}, must be smaller "
@@ -235,14 +245,6 @@ class VariableSparsityConfig(SparsityConfig):
             layout[h, first_row:, start:end] = 1
         return layout
 
-    def make_layout(self, seq_len):
-        layout = self.setup_layout(seq_len)
-        rng = self._rng()
-        for h in range(self.num_layout_heads):
-            self.set_random_layout(h, layout, rng)
-            self.set_local_layout(h, layout)
-            self.set_global_layout(h, layout)
-        return self.check_and_propagate_first_head_layout(layout)
 
 
 def _sliding(layout, h, num_sliding_window_blocks, upper=True):
@@ -259,6 +261,8 @@ class BigBirdSparsityConfig(SparsityConfig):
     """BigBird: random blocks, a sliding window, the first
     ``num_global_blocks`` as global rows and columns."""
 
+    _steps = ("set_random_layout", "set_sliding_window_layout", "set_global_layout_itc")
+
     def __init__(self, num_heads, block=16, different_layout_per_head=False, num_random_blocks=1,
                  num_sliding_window_blocks=3, num_global_blocks=1, attention="bidirectional",
                  seed=None):
@@ -269,7 +273,8 @@ class BigBirdSparsityConfig(SparsityConfig):
         _check_attention(attention)
         self.attention = attention
 
-    def set_random_layout(self, h, layout, rng):
+    def set_random_layout(self, h, layout):
+        rng = self._draw
         n = layout.shape[1]
         if n < self.num_random_blocks:
             raise ValueError(f"Number of random blocks, {self.num_random_blocks}, must be smaller "
@@ -294,19 +299,13 @@ class BigBirdSparsityConfig(SparsityConfig):
             layout[:] = np.tril(layout)
         return layout
 
-    def make_layout(self, seq_len):
-        layout = self.setup_layout(seq_len)
-        rng = self._rng()
-        for h in range(self.num_layout_heads):
-            self.set_random_layout(h, layout, rng)
-            self.set_sliding_window_layout(h, layout)
-            self.set_global_layout_itc(h, layout)
-        return self.check_and_propagate_first_head_layout(layout)
 
 
 class BSLongformerSparsityConfig(SparsityConfig):
     """Block-sparse Longformer: a sliding window and global blocks (or
     ranges) as rows and columns."""
+
+    _steps = ("set_sliding_window_layout", "set_global_layout")
 
     def __init__(self, num_heads, block=16, different_layout_per_head=False,
                  num_sliding_window_blocks=3, global_block_indices=(0,),
@@ -334,16 +333,12 @@ class BSLongformerSparsityConfig(SparsityConfig):
             layout[:] = np.tril(layout)
         return layout
 
-    def make_layout(self, seq_len):
-        layout = self.setup_layout(seq_len)
-        for h in range(self.num_layout_heads):
-            self.set_sliding_window_layout(h, layout)
-            self.set_global_layout(h, layout)
-        return self.check_and_propagate_first_head_layout(layout)
 
 
 class LocalSlidingWindowSparsityConfig(SparsityConfig):
     """A sliding window of blocks only."""
+
+    _steps = ("set_sliding_window_layout",)
 
     def __init__(self, num_heads, block=16, num_sliding_window_blocks=3,
                  attention="unidirectional"):
@@ -356,11 +351,6 @@ class LocalSlidingWindowSparsityConfig(SparsityConfig):
                  upper=self.attention == "bidirectional")
         return layout
 
-    def make_layout(self, seq_len):
-        layout = self.setup_layout(seq_len)
-        for h in range(self.num_layout_heads):
-            self.set_sliding_window_layout(h, layout)
-        return self.check_and_propagate_first_head_layout(layout)
 
 
 def layout_to_block_tables(layout):
