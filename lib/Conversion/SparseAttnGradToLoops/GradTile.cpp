@@ -93,13 +93,16 @@ void loadQueryBlock(OpBuilder &b, GradKernel &g, QueryBlock &q, Value bIdx,
   // 16 (from the row-major copy, rows past the sequence zeroed), element
   // by element otherwise (into a zeroed buffer).
   bool blockT[2] = {kn.d % 16 == 0, kn.dv % 16 == 0};
-  for (auto [buf, n, blocked] : {std::tuple(q.qT, kn.d, blockT[0]),
-                                 std::tuple(q.doT, kn.dv, blockT[1])})
+  for (auto [bufT, n, blocked] : {std::tuple(q.qT, kn.d, blockT[0]),
+                                  std::tuple(q.doT, kn.dv, blockT[1])}) {
+    Value buf = bufT; // a plain variable: the lambda captures it
     if (!blocked)
       forRange(b, loc, c0, cIdx(b, loc, n), [&](OpBuilder &b, Value i) {
         vector::StoreOp::create(b, loc, zeroR, buf, ValueRange{i, c0});
       });
-  for (auto [buf, n] : {std::pair(q.qW, kn.d), std::pair(q.doW, kn.dv)}) {
+  }
+  for (auto [bufW, n] : {std::pair(q.qW, kn.d), std::pair(q.doW, kn.dv)}) {
+    Value buf = bufW;
     auto vt = VectorType::get({n}, f32);
     Value zero = arith::ConstantOp::create(b, loc, vt,
                                            DenseElementsAttr::get(vt, 0.0f));

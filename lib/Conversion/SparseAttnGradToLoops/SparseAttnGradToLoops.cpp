@@ -126,30 +126,10 @@ LowerAttentionGrad::matchAndRewrite(AttentionGradOp op,
   ConstantGlobals tables(module);
   kn.tables = &tables;
 
-  auto bufferOf = [&](Value tensor) -> Value {
-    auto t = llvm::cast<RankedTensorType>(tensor.getType());
-    return bufferization::ToBufferOp::create(
-        rw, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor,
-        /*read_only=*/true);
-  };
-  kn.q = bufferOf(op.getQuery());
-  kn.k = bufferOf(op.getKey());
-  kn.v = bufferOf(op.getValue());
-  g.o = bufferOf(op.getOutput());
-  g.lse = bufferOf(op.getLse());
-  g.dO = bufferOf(op.getGradOutput());
-  if (Value s = op.getQuerySegmentIds())
-    kn.qSeg = bufferOf(s);
-  if (Value s = op.getKeySegmentIds())
-    kn.kSeg = bufferOf(s);
-  if (op.hasBlockTables()) {
-    kn.kvNum = bufferOf(op.getKvNumBlocks());
-    kn.kvIdx = bufferOf(op.getKvIndices());
-    if (op.getFullNumBlocks()) {
-      kn.fullNum = bufferOf(op.getFullNumBlocks());
-      kn.fullIdx = bufferOf(op.getFullIndices());
-    }
-  }
+  bindAttentionOperands(rw, loc, kn, op);
+  g.o = readOnlyBuffer(rw, loc, op.getOutput());
+  g.lse = readOnlyBuffer(rw, loc, op.getLse());
+  g.dO = readOnlyBuffer(rw, loc, op.getGradOutput());
   auto dim = [&](Value mem, int64_t i) -> Value {
     return memref::DimOp::create(rw, loc, mem, i);
   };

@@ -125,6 +125,36 @@ struct Kernel {
   }
 };
 
+/// `tensor` as a read-only buffer of its type (bufferization.to_buffer).
+inline Value readOnlyBuffer(OpBuilder &b, Location loc, Value tensor) {
+  auto t = llvm::cast<RankedTensorType>(tensor.getType());
+  return bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor,
+      /*read_only=*/true);
+}
+
+/// The operands every attention-like op shares, bound as read-only buffers
+/// into `kn`, in this order: query, key, value, segment ids, runtime
+/// tables (sparse_attn.attention and sparse_attn.attention_grad).
+template <typename OpTy>
+void bindAttentionOperands(OpBuilder &b, Location loc, Kernel &kn, OpTy op) {
+  kn.q = readOnlyBuffer(b, loc, op.getQuery());
+  kn.k = readOnlyBuffer(b, loc, op.getKey());
+  kn.v = readOnlyBuffer(b, loc, op.getValue());
+  if (Value s = op.getQuerySegmentIds())
+    kn.qSeg = readOnlyBuffer(b, loc, s);
+  if (Value s = op.getKeySegmentIds())
+    kn.kSeg = readOnlyBuffer(b, loc, s);
+  if (op.hasBlockTables()) {
+    kn.kvNum = readOnlyBuffer(b, loc, op.getKvNumBlocks());
+    kn.kvIdx = readOnlyBuffer(b, loc, op.getKvIndices());
+    if (op.getFullNumBlocks()) {
+      kn.fullNum = readOnlyBuffer(b, loc, op.getFullNumBlocks());
+      kn.fullIdx = readOnlyBuffer(b, loc, op.getFullIndices());
+    }
+  }
+}
+
 // Primitives.cpp
 Value cIdx(OpBuilder &b, Location loc, int64_t v);
 Value cF32(OpBuilder &b, Location loc, float v);

@@ -116,27 +116,7 @@ LogicalResult LowerAttention::matchAndRewrite(AttentionOp op,
   ConstantGlobals tables(module);
   kn.tables = &tables;
 
-  auto bufferOf = [&](Value tensor) -> Value {
-    auto t = llvm::cast<RankedTensorType>(tensor.getType());
-    return bufferization::ToBufferOp::create(
-        rw, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor,
-        /*read_only=*/true);
-  };
-  kn.q = bufferOf(op.getQuery());
-  kn.k = bufferOf(op.getKey());
-  kn.v = bufferOf(op.getValue());
-  if (Value s = op.getQuerySegmentIds())
-    kn.qSeg = bufferOf(s);
-  if (Value s = op.getKeySegmentIds())
-    kn.kSeg = bufferOf(s);
-  if (op.hasBlockTables()) {
-    kn.kvNum = bufferOf(op.getKvNumBlocks());
-    kn.kvIdx = bufferOf(op.getKvIndices());
-    if (op.getFullNumBlocks()) {
-      kn.fullNum = bufferOf(op.getFullNumBlocks());
-      kn.fullIdx = bufferOf(op.getFullIndices());
-    }
-  }
+  bindAttentionOperands(rw, loc, kn, op);
 
   auto dim = [&](Value mem, int64_t i) -> Value {
     return memref::DimOp::create(rw, loc, mem, i);

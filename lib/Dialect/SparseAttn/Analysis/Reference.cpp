@@ -45,6 +45,20 @@ void mlir::sparse_attn::listedKeyBlocks(const AttentionProblem &p, int64_t b,
   }
 }
 
+/// scale * q . k, and `bound` raised to scale * sum |q_d k_d| (the
+/// magnitude the kernels' f32 rounding of the score scales with).
+static double scaledScore(const AttentionProblem &p, const double *q,
+                          const double *k, double &bound) {
+  double dot = 0, mag = 0;
+  for (int64_t d = 0; d < p.d; ++d) {
+    dot += q[d] * k[d];
+    mag += std::fabs(q[d] * k[d]);
+  }
+  if (std::isfinite(mag))
+    bound = std::max(bound, mag * std::fabs(p.scale));
+  return dot * p.scale;
+}
+
 AttentionResult
 mlir::sparse_attn::computeReference(AttentionOp op, const AttentionProblem &p,
                                     const MaskInterpreter &interp) {
@@ -73,14 +87,7 @@ mlir::sparse_attn::computeReference(AttentionOp op, const AttentionProblem &p,
                        pattern.isAllowed(ctx, i, j);
           if (!allowed[j])
             continue;
-          double dot = 0, mag = 0;
-          for (int64_t d = 0; d < p.d; ++d) {
-            dot += qi[d] * kBase[j * p.d + d];
-            mag += std::fabs(qi[d] * kBase[j * p.d + d]);
-          }
-          s[j] = dot * p.scale;
-          if (std::isfinite(mag))
-            r.scoreBound = std::max(r.scoreBound, mag * std::fabs(p.scale));
+          s[j] = scaledScore(p, qi, &kBase[j * p.d], r.scoreBound);
           if (scoreMod)
             s[j] = interp.evaluateScoreMod(scoreMod, s[j], b, h, i, j, p.sq, p.sk);
           m = std::isnan(s[j]) || std::isnan(m) ? NAN : std::max(m, s[j]);
@@ -144,14 +151,7 @@ AttentionGradResult mlir::sparse_attn::computeGradReference(
                        pattern.isAllowed(ctx, i, j);
           if (!allowed[j])
             continue;
-          double dot = 0, mag = 0;
-          for (int64_t d = 0; d < p.d; ++d) {
-            dot += qi[d] * kBase[j * p.d + d];
-            mag += std::fabs(qi[d] * kBase[j * p.d + d]);
-          }
-          if (std::isfinite(mag))
-            r.scoreBound = std::max(r.scoreBound, mag * std::fabs(p.scale));
-          s[j] = dot * p.scale;
+          s[j] = scaledScore(p, qi, &kBase[j * p.d], r.scoreBound);
           dsdt[j] = 1.0;
           if (scoreMod)
             std::tie(s[j], dsdt[j]) = interp.evaluateScoreModWithDerivative(

@@ -52,13 +52,19 @@ static bool shapesCompatible(ArrayRef<int64_t> actual,
 }
 
 
-std::optional<double> AttentionOp::getEffectiveScale() {
-  if (auto scale = getScaleAttr())
+/// The scale an attention-like op applies: its attribute, or 1/sqrt(D) of a
+/// static head dimension of the query.
+static std::optional<double> effectiveScale(FloatAttr scale, Value query) {
+  if (scale)
     return scale.getValueAsDouble();
-  int64_t d = llvm::cast<RankedTensorType>(getQuery().getType()).getDimSize(3);
+  int64_t d = llvm::cast<RankedTensorType>(query.getType()).getDimSize(3);
   if (ShapedType::isDynamic(d) || d <= 0)
     return std::nullopt;
   return 1.0 / std::sqrt(static_cast<double>(d));
+}
+
+std::optional<double> AttentionOp::getEffectiveScale() {
+  return effectiveScale(getScaleAttr(), getQuery());
 }
 
 Value AttentionOp::getQuerySegmentIds() {
@@ -527,12 +533,7 @@ AttentionOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
 //===----------------------------------------------------------------------===//
 
 std::optional<double> AttentionGradOp::getEffectiveScale() {
-  if (auto scale = getScaleAttr())
-    return scale.getValueAsDouble();
-  int64_t d = llvm::cast<RankedTensorType>(getQuery().getType()).getDimSize(3);
-  if (ShapedType::isDynamic(d) || d <= 0)
-    return std::nullopt;
-  return 1.0 / std::sqrt(static_cast<double>(d));
+  return effectiveScale(getScaleAttr(), getQuery());
 }
 
 static int64_t rankOf(Value v) {
