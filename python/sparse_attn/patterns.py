@@ -81,6 +81,33 @@ class Pattern:
         """The fraction of (query, key) pairs allowed (reference semantics)."""
         return float(self.mask(sq, sk).mean())
 
+    def block_tables(self, sq, sk, block=(128, 128), q_segments=None, k_segments=None):
+        """FlexAttention's BlockMask tensors for this pattern, as NumPy int32
+        arrays: (kv_num_blocks [1, 1, Mq], kv_indices [1, 1, Mq, Nk],
+        full_num_blocks, full_indices), per query block the key blocks with
+        some allowed pair (partial ones in kv_*, fully allowed ones in
+        full_*), ascending, padded with 0; Mq = ceil(sq / BQ), Nk =
+        ceil(sk / BK). From the exact mask (reference semantics): meant for
+        moderate sizes. These are what `sparse_attn.attention`'s
+        `block_tables` / `full_tables` take, and `BlockMask.from_kv_blocks`."""
+        bq, bk = block
+        m = self.mask(sq, sk, q_segments, k_segments)
+        mq, nk = -(-sq // bq), -(-sk // bk)
+        kv_num = np.zeros((1, 1, mq), np.int32)
+        full_num = np.zeros((1, 1, mq), np.int32)
+        kv_idx = np.zeros((1, 1, mq, nk), np.int32)
+        full_idx = np.zeros((1, 1, mq, nk), np.int32)
+        for i in range(mq):
+            for j in range(nk):
+                tile = m[i * bq:(i + 1) * bq, j * bk:(j + 1) * bk]
+                if tile.all():
+                    full_idx[0, 0, i, full_num[0, 0, i]] = j
+                    full_num[0, 0, i] += 1
+                elif tile.any():
+                    kv_idx[0, 0, i, kv_num[0, 0, i]] = j
+                    kv_num[0, 0, i] += 1
+        return kv_num, kv_idx, full_num, full_idx
+
     def to_mlir(self, B, H, S, D, dtype="f32", Hkv=None, Sk=None, name="attention"):
         """A module: the regions, then `@name(q, k, v) -> o` running
         `sparse_attn.attention` with this pattern."""

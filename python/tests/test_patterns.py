@@ -122,3 +122,16 @@ def test_ported_mask_mod_runs_as_flex_would(fn):
     want = attention64(q.astype(np.float64), k.astype(np.float64), v.astype(np.float64),
                        mask, 1 / np.sqrt(D))
     assert np.abs(o - want).max() < 1e-5
+
+
+def test_block_tables():
+    # Causal, 10 x 10 positions in 4 x 4 blocks: query block 1 (rows 4-7)
+    # sees block 0 fully and block 1 partly; block 2 (rows 8, 9) sees blocks
+    # 0, 1 fully and block 2 partly.
+    kv_num, kv_idx, full_num, full_idx = P.causal().block_tables(10, 10, (4, 4))
+    assert kv_num.tolist() == [[[1, 1, 1]]] and full_num.tolist() == [[[0, 1, 2]]]
+    assert kv_idx[0, 0, :, 0].tolist() == [0, 1, 2]
+    assert full_idx[0, 0, 2, :2].tolist() == [0, 1]
+    # A window leaves blocks out entirely.
+    n, x, fn, fx = P.window(1, 0).block_tables(16, 16, (4, 4))
+    assert (n + fn).max() == 2 and x[0, 0, 3, :2].tolist() == [2, 3]

@@ -141,3 +141,23 @@ def test_deepspeed_sparse_self_attention():
         module(q, k, v, key_padding_mask=torch.ones(1, 48))
     with pytest.raises(ValueError, match="exceeds max_seq_length 64"):
         module(*(torch.randn(1, 2, 72, 16) for _ in range(3)))
+
+
+def test_pattern_block_tables_run_as_the_pattern():
+    # A pattern's BlockMask-style tables restrict a dense attention to the
+    # pattern's blocks: with the pattern itself inside them the result is
+    # the pattern's attention.
+    torch.manual_seed(6)
+    q, k, v = (torch.randn(1, 2, 40, 8) for _ in range(3))
+    p = P.window(9, 0)
+    n, x, fn, fx = (torch.from_numpy(t) for t in p.block_tables(40, 40, (8, 8)))
+    listed = torch.cat([x, fx], -1)
+    counts = n + fn
+    # One list: partial blocks then full ones, compacted per row.
+    merged = torch.zeros_like(listed)
+    for i in range(listed.shape[2]):
+        blocks = list(x[0, 0, i, :n[0, 0, i]]) + list(fx[0, 0, i, :fn[0, 0, i]])
+        merged[0, 0, i, :len(blocks)] = torch.tensor(blocks, dtype=torch.int32)
+    a = attention(q, k, v, pattern=p, block_tables=(counts, merged, (8, 8)))
+    b = attention(q, k, v, pattern=p)
+    assert (a - b).abs().max() < 1e-6
