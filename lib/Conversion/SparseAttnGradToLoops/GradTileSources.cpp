@@ -95,35 +95,12 @@ void emitTransposedRuntimeTables(OpBuilder &b, GradKernel &g, TileLists &t) {
           scf::ForOp::create(
               b, loc, c0, rowsListed, c1, ValueRange{},
               [&](OpBuilder &b, Location loc, Value qb, ValueRange) {
-                Value count = arith::IndexCastOp::create(
-                    b, loc, b.getIndexType(),
-                    memref::LoadOp::create(b, loc, tnum,
-                                           ValueRange{row[0], row[1], qb}));
-                // Clamped to [0, N] (a negative count lists nothing).
-                count = arith::MinSIOp::create(
-                    b, loc, arith::MaxSIOp::create(b, loc, count, c0), n);
-                scf::ForOp::create(
-                    b, loc, c0, count, c1, ValueRange{},
-                    [&](OpBuilder &b, Location loc, Value e, ValueRange) {
-                      Value kb = arith::IndexCastOp::create(
-                          b, loc, b.getIndexType(),
-                          memref::LoadOp::create(
-                              b, loc, tidx,
-                              ValueRange{row[0], row[1], qb, e}));
-                      // Unsigned: a negative index is out of range too.
-                      Value inRange = arith::CmpIOp::create(
-                          b, loc, arith::CmpIPredicate::ult, kb,
-                          kn.numKBlocks);
-                      auto ok = scf::IfOp::create(b, loc, inRange,
-                                                  /*withElseRegion=*/false);
-                      OpBuilder::InsertionGuard guard(b);
-                      b.setInsertionPointToStart(ok.thenBlock());
-                      memref::StoreOp::create(
-                          b, loc, one8, listed,
-                          ValueRange{row[0], row[1], kb, qb});
-                      b.setInsertionPointAfter(ok);
-                      scf::YieldOp::create(b, loc);
-                    });
+                emitTableRow(b, loc, tnum, tidx, n, row[0], row[1], qb,
+                             kn.numKBlocks, [&](OpBuilder &b, Value kb) {
+                               memref::StoreOp::create(
+                                   b, loc, one8, listed,
+                                   ValueRange{row[0], row[1], kb, qb});
+                             });
                 scf::YieldOp::create(b, loc);
               });
           scf::ReduceOp::create(b, loc);

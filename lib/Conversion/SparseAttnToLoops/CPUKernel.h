@@ -229,6 +229,16 @@ void emitRuntimeTables(OpBuilder &b, Location loc, Kernel &kn, Value bIdx,
                        Value hIdx, Value gIdx, Value heads, Value qb,
                        function_ref<void(OpBuilder &, Value)> body);
 
+/// The key blocks one row of a runtime table lists, by the op's reading
+/// rules: count = num[bRow, hRow, qb] clamped to [0, n] (n = N, the
+/// indices' width), entries idx[bRow, hRow, qb, 0 : count], those outside
+/// [0, numKBlocks) skipped; `body(b, kb)` per listed entry (repeats
+/// included). The one definition of how tables are read: the forward's
+/// walk and the backward's transpose both use it.
+void emitTableRow(OpBuilder &b, Location loc, Value num, Value idx, Value n,
+                  Value bRow, Value hRow, Value qb, Value numKBlocks,
+                  function_ref<void(OpBuilder &, Value)> body);
+
 // RuntimeChecks.cpp
 /// A tile (tile_of / at) lies inside its problem: offsets >= 0, h0 + Hq'
 /// <= Hq, q0 + Sq' <= Sq, k0 + Sk' <= Sk, and Hq a multiple of Hkv (the

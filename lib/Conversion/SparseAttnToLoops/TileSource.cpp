@@ -85,36 +85,48 @@ void emitRuntimeTables(OpBuilder &b, Location loc, Kernel &kn, Value bIdx,
     auto inRow = scf::IfOp::create(b, loc, listed, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(inRow.thenBlock());
-    Value count = arith::IndexCastOp::create(
-        b, loc, b.getIndexType(),
-        memref::LoadOp::create(b, loc, num, ValueRange{bRow, hRow, qb}));
-    // Clamp to [0, N] (signed: a negative count lists nothing).
-    count = arith::MinSIOp::create(
-        b, loc, arith::MaxSIOp::create(b, loc, count, c0), n);
-    scf::ForOp::create(
-        b, loc, c0, count, c1, ValueRange{},
-        [&](OpBuilder &b, Location loc, Value e, ValueRange) {
-          Value kb = arith::IndexCastOp::create(
-              b, loc, b.getIndexType(),
-              memref::LoadOp::create(b, loc, idx,
-                                     ValueRange{bRow, hRow, qb, e}));
-          // Unsigned: a negative index is huge, so out of range too.
-          Value inRange = arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::ult, kb, kn.numKBlocks);
-          auto ok =
-              scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+    emitTableRow(b, loc, num, idx, n, bRow, hRow, qb, kn.numKBlocks,
+                 [&](OpBuilder &b, Value kb) {
+                   Value seen =
+                       memref::LoadOp::create(b, loc, visited, ValueRange{kb});
+                   auto fresh = scf::IfOp::create(b, loc, eq(seen, zero8),
+                                                  /*withElseRegion=*/false);
+                   OpBuilder::InsertionGuard guard(b);
+                   b.setInsertionPointToStart(fresh.thenBlock());
+                   memref::StoreOp::create(b, loc, one8, visited,
+                                           ValueRange{kb});
+                   body(b, kb);
+                 });
+  }
+}
+
+void emitTableRow(OpBuilder &b, Location loc, Value num, Value idx, Value n,
+                  Value bRow, Value hRow, Value qb, Value numKBlocks,
+                  function_ref<void(OpBuilder &, Value)> body) {
+  Value c0 = cIdx(b, loc, 0), c1 = cIdx(b, loc, 1);
+  Value count = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      memref::LoadOp::create(b, loc, num, ValueRange{bRow, hRow, qb}));
+  // Clamp to [0, N] (signed: a negative count lists nothing).
+  count = arith::MinSIOp::create(
+      b, loc, arith::MaxSIOp::create(b, loc, count, c0), n);
+  scf::ForOp::create(
+      b, loc, c0, count, c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value e, ValueRange) {
+        Value kb = arith::IndexCastOp::create(
+            b, loc, b.getIndexType(),
+            memref::LoadOp::create(b, loc, idx, ValueRange{bRow, hRow, qb, e}));
+        // Unsigned: a negative index is huge, so out of range too.
+        Value inRange = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::ult, kb, numKBlocks);
+        auto ok = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+        {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(ok.thenBlock());
-          Value seen = memref::LoadOp::create(b, loc, visited, ValueRange{kb});
-          auto fresh = scf::IfOp::create(b, loc, eq(seen, zero8),
-                                         /*withElseRegion=*/false);
-          b.setInsertionPointToStart(fresh.thenBlock());
-          memref::StoreOp::create(b, loc, one8, visited, ValueRange{kb});
           body(b, kb);
-          b.setInsertionPointAfter(ok);
-          scf::YieldOp::create(b, loc);
-        });
-  }
+        }
+        scf::YieldOp::create(b, loc);
+      });
 }
 
 } // namespace cpu
