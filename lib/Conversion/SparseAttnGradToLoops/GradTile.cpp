@@ -59,6 +59,16 @@ static std::pair<Value, Value> segmentRange(OpBuilder &b, Kernel &kn, Value ids,
   return {loop.getResult(0), loop.getResult(1)};
 }
 
+/// The first key of key block `kb` and its number of keys (the last block
+/// may be short).
+static std::pair<Value, Value> keyBlock(OpBuilder &b, Kernel &kn, Value kb) {
+  Location loc = kn.loc;
+  Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
+  Value cols = arith::MinSIOp::create(b, loc, cIdx(b, loc, kn.bk),
+                                      arith::SubIOp::create(b, loc, kn.sk, k0));
+  return {k0, cols};
+}
+
 QueryBlock allocQueryBlock(OpBuilder &b, GradKernel &g) {
   Kernel &kn = g.kn;
   Location loc = kn.loc;
@@ -115,7 +125,6 @@ void loadQueryBlock(OpBuilder &b, GradKernel &g, QueryBlock &q, Value bIdx,
       q.lseR, ValueRange{c0});
   vector::StoreOp::create(b, loc, zeroR, q.deltaR, ValueRange{c0});
   auto vecD = VectorType::get({kn.d}, f32);
-  auto vecDv = VectorType::get({kn.dv}, f32);
   Value scaleD = vector::BroadcastOp::create(
       b, loc, vecD, cF32(b, loc, static_cast<float>(kn.scale)));
   forRange(b, loc, c0, q.rows, [&](OpBuilder &b, Value r) {
@@ -147,7 +156,6 @@ void loadQueryBlock(OpBuilder &b, GradKernel &g, QueryBlock &q, Value bIdx,
         memref::LoadOp::create(b, loc, g.lse, ValueRange{bIdx, hIdx, pos}),
         q.lseR, ValueRange{r});
   });
-  (void)vecDv;
   auto v16 = VectorType::get({16}, f32);
   for (auto [src, dst, n, blocked] :
        {std::tuple(q.qW, q.qT, kn.d, blockT[0]),
@@ -252,9 +260,8 @@ void emitGradTile(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
   Kernel &kn = g.kn;
   Location loc = kn.loc;
   Value c0 = cIdx(b, loc, 0);
-  Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
-  Value cols = arith::MinSIOp::create(b, loc, cIdx(b, loc, kn.bk),
-                                      arith::SubIOp::create(b, loc, kn.sk, k0));
+  Value k0, cols;
+  std::tie(k0, cols) = keyBlock(b, kn, kb);
   auto vecR = VectorType::get({kn.bqPad}, b.getF32Type());
   float inf = std::numeric_limits<float>::infinity();
   // Keys c .. c + n - 1: their columns of P and dS.
@@ -387,9 +394,8 @@ void accumulateKeyGrads(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
   bool skipZero = masked || g.kn.scoreMod;
   Kernel &kn = g.kn;
   Location loc = kn.loc;
-  Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
-  Value cols = arith::MinSIOp::create(b, loc, cIdx(b, loc, kn.bk),
-                                      arith::SubIOp::create(b, loc, kn.sk, k0));
+  Value k0, cols;
+  std::tie(k0, cols) = keyBlock(b, kn, kb);
   Value c0 = cIdx(b, loc, 0);
   auto vecDv = VectorType::get({kn.dv}, b.getF32Type());
   auto vecD = VectorType::get({kn.d}, b.getF32Type());
@@ -418,9 +424,8 @@ void accumulateQueryGrads(OpBuilder &b, GradKernel &g, QueryBlock &q, Value kb,
   bool skipZero = masked || g.kn.scoreMod;
   Kernel &kn = g.kn;
   Location loc = kn.loc;
-  Value k0 = arith::MulIOp::create(b, loc, kb, cIdx(b, loc, kn.bk));
-  Value cols = arith::MinSIOp::create(b, loc, cIdx(b, loc, kn.bk),
-                                      arith::SubIOp::create(b, loc, kn.sk, k0));
+  Value k0, cols;
+  std::tie(k0, cols) = keyBlock(b, kn, kb);
   Value c0 = cIdx(b, loc, 0);
   auto vecDe = VectorType::get({kn.d}, kn.elt);
   // dQ[r] += sum_c dS[c][r] k[c]
