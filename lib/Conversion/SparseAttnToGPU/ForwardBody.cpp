@@ -78,7 +78,7 @@ Value KernelBuilder::allowed(Value qPos, Value kPos, Value qId, Value kId) {
     return deviceGlobals->loadBoolTableEntry(b, loc, table, i, j);
   };
   in.loadTable = load;
-  FailureOr<Value> a = buildAllowed(b, loc, op.getPattern(), in);
+  FailureOr<Value> a = buildAllowed(b, loc, pattern, in);
   // checkLowerableToGPU verified the predicate before anything was built.
   if (failed(a))
     llvm::report_fatal_error("sparse-attn: pattern code generation failed "

@@ -66,12 +66,40 @@ struct TileTables {
 /// checked there), and `order` lists query blocks by decreasing work.
 FailureOr<TileTables> buildTables(AttentionOp op, int64_t bq, int64_t bk);
 
+/// What the tile classification reads of an attention (forward or
+/// backward): the scope of its symbols, its pattern, the query and key
+/// types, whether it has segment ids, and the block_mask it carries (if
+/// any).
+struct TileProblem {
+  Operation *op;
+  SparsityPatternAttrInterface pattern;
+  RankedTensorType queryType, keyType;
+  bool segments = false;
+  BlockMaskAttr blockMask;
+};
+TileProblem tileProblemOf(AttentionOp op);
+TileProblem tileProblemOf(AttentionGradOp op);
+
+/// The kind of every (BQ, BK) tile, row-major over [query block][key
+/// block]: from the block_mask when it has these tile sizes, else the block
+/// analysis; every tile partial when the pattern cannot be classified
+/// statically (per-head custom masks). `sameSegmentKinds` (if given)
+/// receives, for document masks with segment ids, how each tile looks when
+/// its rows and columns share one segment (empty: unknown).
+FailureOr<std::vector<TileKind>>
+classifyTiles(const TileProblem &p, int64_t bq, int64_t bk,
+              std::vector<TileKind> *sameSegmentKinds = nullptr);
+
 /// Emits the kernel body. Everything the pieces share: the kernel's sizes,
 /// arguments, shared-memory views and per-thread values.
 struct KernelBuilder : GpuPrimitives {
-  KernelBuilder(OpBuilder &b, Location loc, AttentionOp op)
-      : GpuPrimitives(b, loc), op(op) {}
-  AttentionOp op;
+  /// `op`: the sparse_attn.attention (or attention_grad) being lowered, the
+  /// scope of its symbols (custom masks, score modifications).
+  KernelBuilder(OpBuilder &b, Location loc, Operation *op,
+                SparsityPatternAttrInterface pattern)
+      : GpuPrimitives(b, loc), op(op), pattern(pattern) {}
+  Operation *op;
+  SparsityPatternAttrInterface pattern;
 
   int64_t warps, bq, bk, d, dv, group;
   /// Sequence lengths: static (ShapedType::kDynamic when known only at run

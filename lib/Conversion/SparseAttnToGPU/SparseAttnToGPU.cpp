@@ -679,7 +679,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     Block &entry = func.getBody().front();
     rw.setInsertionPointToStart(&entry);
     ConstantGlobals deviceGlobals(kernels, /*alignment=*/16);
-    KernelBuilder kb(rw, loc, op);
+    KernelBuilder kb(rw, loc, op, op.getPattern());
     kb.elt = elt;
     kb.f32 = rw.getF32Type();
     kb.warps = options.warps;

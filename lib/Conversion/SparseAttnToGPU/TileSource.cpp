@@ -22,23 +22,31 @@
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
-/// The tables for (BQ, BK) tiles: from the op's block_mask when it has these
-/// tile sizes, else from the block analysis; every tile partial when the
-/// pattern cannot be classified statically (per-head custom masks). The key
-/// block that runs past Sk is moved to the partial list (its bound is
-/// checked there), and `order` lists query blocks by decreasing work.
-FailureOr<TileTables> mlir::sparse_attn::buildTables(AttentionOp op, int64_t bq,
-                                                     int64_t bk) {
-  auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
-  auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
-  int64_t sq = qT.getDimSize(2), sk = kT.getDimSize(2);
+TileProblem mlir::sparse_attn::tileProblemOf(AttentionOp op) {
+  return {op, op.getPattern(),
+          llvm::cast<RankedTensorType>(op.getQuery().getType()),
+          llvm::cast<RankedTensorType>(op.getKey().getType()),
+          (bool)op.getQuerySegmentIds(), op.getBlockMaskAttr()};
+}
+
+TileProblem mlir::sparse_attn::tileProblemOf(AttentionGradOp op) {
+  return {op, op.getPattern(),
+          llvm::cast<RankedTensorType>(op.getQuery().getType()),
+          llvm::cast<RankedTensorType>(op.getKey().getType()),
+          (bool)op.getQuerySegmentIds(), BlockMaskAttr()};
+}
+
+FailureOr<std::vector<TileKind>>
+mlir::sparse_attn::classifyTiles(const TileProblem &p, int64_t bq, int64_t bk,
+                                 std::vector<TileKind> *sameSegmentKinds) {
+  int64_t sq = p.queryType.getDimSize(2), sk = p.keyType.getDimSize(2);
   int64_t nq = ceilDivPositive(sq, bq), nk = ceilDivPositive(sk, bk);
-  std::vector<TileKind> kinds, sameSegmentKinds;
+  std::vector<TileKind> kinds;
   // The compile-time classification of `pattern` for (bq, bk) tiles; empty
   // when custom masks depend on batch or head (unknown per tile).
   auto classify = [&](SparsityPatternAttrInterface pattern)
       -> FailureOr<std::vector<TileKind>> {
-    MaskInterpreter masks(op);
+    MaskInterpreter masks(p.op);
     PatternContext ctx(sq, sk);
     ctx.customMasks = &masks;
     SmallVector<FlatSymbolRefAttr> custom;
@@ -48,13 +56,13 @@ FailureOr<TileTables> mlir::sparse_attn::buildTables(AttentionOp op, int64_t bq,
         }))
       return std::vector<TileKind>();
     if (!numTiles(sq, sk, bq, bk))
-      return op.emitOpError("too many tiles for the GPU lowering");
+      return p.op->emitOpError("too many tiles for the GPU lowering");
     BlockClassification c = classifyBlocks(pattern, ctx, bq, bk);
     if (masks.hadError())
       return failure();
     return std::move(c.kinds);
   };
-  BlockMaskAttr mask = op.getBlockMaskAttr();
+  BlockMaskAttr mask = p.blockMask;
   if (mask && mask.getBlockQ() == bq && mask.getBlockK() == bk) {
     kinds.assign(nq * nk, TileKind::Empty);
     for (int64_t i = 0; i < nq; ++i) {
@@ -66,23 +74,39 @@ FailureOr<TileTables> mlir::sparse_attn::buildTables(AttentionOp op, int64_t bq,
         kinds[i * nk + mask.getFullIndices()[j]] = TileKind::Full;
     }
   } else {
-    FailureOr<std::vector<TileKind>> c = classify(op.getPattern());
+    FailureOr<std::vector<TileKind>> c = classify(p.pattern);
     if (failed(c))
       return failure();
     kinds = c->empty() ? std::vector<TileKind>(nq * nk, TileKind::Partial)
                        : std::move(*c);
   }
-  bool segmentTiles =
-      op.getQuerySegmentIds() && impliesSameSegment(op.getPattern());
-  if (segmentTiles) {
+  if (sameSegmentKinds && p.segments && impliesSameSegment(p.pattern)) {
     // How each tile looks when its rows and columns share one segment.
-    FailureOr<std::vector<TileKind>> c =
-        classify(llvm::cast<SparsityPatternAttrInterface>(
-            withoutSegments(op.getPattern())));
+    FailureOr<std::vector<TileKind>> c = classify(
+        llvm::cast<SparsityPatternAttrInterface>(withoutSegments(p.pattern)));
     if (failed(c))
       return failure();
-    sameSegmentKinds = std::move(*c); // empty: unknown, no tile flagged
+    *sameSegmentKinds = std::move(*c); // empty: unknown, no tile flagged
   }
+  return kinds;
+}
+
+/// The tables for (BQ, BK) tiles (classifyTiles). The key block that runs
+/// past Sk is moved to the partial list (its bound is checked there), and
+/// `order` lists query blocks by decreasing work.
+FailureOr<TileTables> mlir::sparse_attn::buildTables(AttentionOp op, int64_t bq,
+                                                     int64_t bk) {
+  TileProblem p = tileProblemOf(op);
+  int64_t sq = p.queryType.getDimSize(2), sk = p.keyType.getDimSize(2);
+  int64_t nq = ceilDivPositive(sq, bq), nk = ceilDivPositive(sk, bk);
+  std::vector<TileKind> sameSegmentKinds;
+  FailureOr<std::vector<TileKind>> classified =
+      classifyTiles(p, bq, bk, &sameSegmentKinds);
+  if (failed(classified))
+    return failure();
+  std::vector<TileKind> &kinds = *classified;
+  bool segmentTiles =
+      op.getQuerySegmentIds() && impliesSameSegment(op.getPattern());
   TileTables t;
   t.fullOffsets.push_back(0);
   t.partialOffsets.push_back(0);
@@ -411,7 +435,7 @@ void KernelBuilder::buildRuntimeTileList(Value qb, Value c0) {
           arith::MinUIOp::create(b, loc, addi(k0, bk), keyLen()), queryLen(),
           keyLen()};
       FailureOr<TileKindValues> kind =
-          buildTileKind(b, loc, op.getPattern(), bounds);
+          buildTileKind(b, loc, pattern, bounds);
       if (failed(kind)) // the default ("partial") never fails
         llvm::report_fatal_error("sparse-attn: tile classifier failed");
       Value trueV = arith::ConstantIntOp::create(b, loc, 1, 1);
