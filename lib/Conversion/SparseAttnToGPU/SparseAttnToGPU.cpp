@@ -872,16 +872,15 @@ struct ConvertSparseAttnToGPUPass
                         "pipelines lower it)");
         ok = false;
       }
-      if (llvm::isa<AttentionGradOp>(op)) {
-        op->emitOpError("is not lowered by the GPU pipeline yet (the fused "
-                        "CPU pipeline lowers it)");
+      if (llvm::isa<AttentionGradOp>(op) &&
+          failed(checkGradLowerableToGPU(op, options)))
         ok = false;
-      }
     });
     if (!ok)
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     populateSparseAttnToGPUPatterns(patterns, options);
+    populateSparseAttnGradToGPUPatterns(patterns, options);
     populateRoutingToGPUPatterns(patterns);
     populateMergeToGPUPatterns(patterns);
     GreedyRewriteConfig config;

@@ -175,13 +175,3 @@ func.func @select_tokens(%iq: tensor<1x64x2x16xbf16>, %ik: tensor<1x64x16xbf16>,
   %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x64x2x16xbf16>, tensor<1x64x16xbf16>, tensor<1x64x2xbf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
   return %x : tensor<1x1x64x8xi32>
 }
-
-// -----
-
-!q = tensor<1x2x64x64xbf16>
-!l = tensor<1x2x64xf32>
-func.func @attention_grad(%q: !q, %o: !q, %lse: !l, %do: !q) -> !q {
-  // expected-error @+1 {{'sparse_attn.attention_grad' op is not lowered by the GPU pipeline yet (the fused CPU pipeline lowers it)}}
-  %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %q, %o, %lse, %do {pattern = #sparse_attn.causal} : !q, !q, !q, !q, !l, !q -> !q, !q, !q
-  return %dq : !q
-}

@@ -42,6 +42,20 @@ LogicalResult checkLowerableToGPU(Operation *op,
 void populateSparseAttnToGPUPatterns(RewritePatternSet &patterns,
                                      const SparseAttnToGPUOptions &options);
 
+/// Checks what the GPU backward needs of a sparse_attn.attention_grad (f16
+/// / bf16, static shapes, compile-time tables, no runtime block tables yet,
+/// head dimensions multiples of 16, shared memory, mma.sync, the score
+/// modification's derivative, the pattern's code generation); emits an
+/// error at the op and fails otherwise.
+LogicalResult checkGradLowerableToGPU(Operation *op,
+                                      const SparseAttnToGPUOptions &options);
+
+/// Rewrites every sparse_attn.attention_grad into two kernel launches in
+/// `@sparse_attn_kernels` (SparseAttnGradToGPU.cpp): the query-block kernel
+/// (Delta, dQ), then the key-block kernel (dK, dV).
+void populateSparseAttnGradToGPUPatterns(
+    RewritePatternSet &patterns, const SparseAttnToGPUOptions &options);
+
 /// Checks what the GPU kernels of the routing ops need (static shapes, a
 /// compile-time block grid for a selection, D <= 1024, Nk <= 4096); emits
 /// an error at the op and fails otherwise.

@@ -1,0 +1,514 @@
+//===- GradBody.cpp - the two kernels of the GPU backward -----------------===//
+//
+// Part of the GPU backward (GradKernelBuilder.h). Register fragments follow
+// mma.m16n8k16's layouts with lane = 4 g + t (SparseAttnToGPU.cpp): the
+// accumulator of an n8 tile holds (g, 2t), (g, 2t + 1), (g + 8, 2t),
+// (g + 8, 2t + 1).
+//
+//===----------------------------------------------------------------------===//
+
+#include "GradKernelBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+static constexpr double kLog2e = 1.4426950408889634;
+
+void GradKernelBuilder::setUpThread() {
+  i32 = b.getI32Type();
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  warp = arith::DivUIOp::create(b, loc, tid, idx(32));
+  lane = arith::RemUIOp::create(b, loc, tid, idx(32));
+  g = arith::DivUIOp::create(b, loc, lane, idx(4));
+  t = arith::RemUIOp::create(b, loc, lane, idx(4));
+  bIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+}
+
+SmallVector<Value> GradKernelBuilder::rowFragments(Value mem, Value head,
+                                                   Value r0, Value r1,
+                                                   int64_t width) {
+  SmallVector<Value> frag;
+  for (int64_t kk = 0; kk < width / 16; ++kk) {
+    Value c0 = add(muli(t, 2), idx(kk * 16));
+    Value c1 = addi(c0, 8);
+    frag.push_back(loadPair(mem, {bIdx, head, r0, c0}));
+    frag.push_back(loadPair(mem, {bIdx, head, r1, c0}));
+    frag.push_back(loadPair(mem, {bIdx, head, r0, c1}));
+    frag.push_back(loadPair(mem, {bIdx, head, r1, c1}));
+  }
+  return frag;
+}
+
+SmallVector<Value> GradKernelBuilder::rowProducts(ArrayRef<Value> aFrag,
+                                                  Value aTile, Value aRow0,
+                                                  Value bTile, int64_t n,
+                                                  int64_t width) {
+  SmallVector<Value> acc(n / 8 * 4, cf(0.0));
+  Value lane8 = arith::RemUIOp::create(b, loc, lane, idx(8));
+  Value lane16 = arith::RemUIOp::create(b, loc, lane, idx(16));
+  Value quarter = arith::DivUIOp::create(b, loc, lane, idx(8));  // 0..3
+  Value half = arith::DivUIOp::create(b, loc, lane, idx(16));    // 0..1
+  Value quarterOdd = arith::RemUIOp::create(b, loc, quarter, idx(2));
+  for (int64_t kk = 0; kk < width / 16; ++kk) {
+    // A (16 x 16) of this step: matrices (rows 0-7 | 8-15) x (columns 0-7 |
+    // 8-15), lane l addressing a row of matrix l / 8.
+    SmallVector<Value> a;
+    if (!aFrag.empty())
+      a.assign(aFrag.begin() + kk * 4, aFrag.begin() + kk * 4 + 4);
+    else
+      a = ldmatrix(aTile, add(aRow0, lane16),
+                   add(muli(half, 8), idx(kk * 16)), 4, /*transpose=*/false);
+    // B of two n8 tiles: matrices (tile j | j + 1) x (k 0-7 | 8-15).
+    for (int64_t j = 0; j < n / 8; j += 2) {
+      Value row = add(lane8, muli(addi(half, j), 8));
+      Value col = add(muli(quarterOdd, 8), idx(kk * 16));
+      SmallVector<Value> regs = ldmatrix(bTile, row, col, 4, false);
+      mma(a, {regs[0], regs[1]}, MutableArrayRef<Value>(acc).slice(j * 4, 4));
+      mma(a, {regs[2], regs[3]},
+          MutableArrayRef<Value>(acc).slice((j + 1) * 4, 4));
+    }
+  }
+  return acc;
+}
+
+void GradKernelBuilder::accumulateProducts(ArrayRef<Value> x, int64_t rows,
+                                           Value yTile, int64_t width,
+                                           MutableArrayRef<Value> acc) {
+  Value lane16 = arith::RemUIOp::create(b, loc, lane, idx(16));
+  Value half = arith::DivUIOp::create(b, loc, lane, idx(16));
+  for (int64_t j = 0; j < rows / 16; ++j) {
+    // Two n8 accumulator tiles of X are the A registers of one k16 step.
+    SmallVector<Value> a = {packF32(x[(2 * j) * 4 + 0], x[(2 * j) * 4 + 1]),
+                            packF32(x[(2 * j) * 4 + 2], x[(2 * j) * 4 + 3]),
+                            packF32(x[(2 * j + 1) * 4 + 0],
+                                    x[(2 * j + 1) * 4 + 1]),
+                            packF32(x[(2 * j + 1) * 4 + 2],
+                                    x[(2 * j + 1) * 4 + 3])};
+    Value row = addi(lane16, j * 16);
+    for (int64_t n = 0; n < width / 8; n += 2) {
+      Value col = add(muli(half, 8), idx(n * 8));
+      SmallVector<Value> regs = ldmatrix(yTile, row, col, 4, true);
+      mma(a, {regs[0], regs[1]}, acc.slice(n * 4, 4));
+      mma(a, {regs[2], regs[3]}, acc.slice((n + 1) * 4, 4));
+    }
+  }
+}
+
+Value GradKernelBuilder::log2Lse(Value lse) {
+  Value negInf = cf(-std::numeric_limits<double>::infinity());
+  Value empty =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, lse, negInf);
+  return arith::SelectOp::create(b, loc, empty,
+                                 cf(std::numeric_limits<double>::infinity()),
+                                 fmul(lse, cf(kLog2e)));
+}
+
+std::pair<Value, Value> GradKernelBuilder::pairGrad(Value s, Value dp,
+                                                    Value lse2, Value dlt,
+                                                    Value qPos, Value kPos,
+                                                    Value ok) {
+  Value x = fmul(s, cf(scale));
+  Value mod = x, dmod;
+  if (scoreMod) {
+    auto inlineMod = [&](ScoreModOp m) {
+      FailureOr<Value> r = inlineScoreMod(b, loc, m, x, bIdx, hIdx, qPos,
+                                          kPos, queryLen(), keyLen());
+      if (failed(r)) // the lengths are always known here
+        llvm::report_fatal_error("sparse-attn: score_mod inlining failed");
+      return *r;
+    };
+    mod = inlineMod(scoreMod);
+    dmod = inlineMod(scoreModGrad);
+  }
+  Value p = ex2(fsub(fmul(mod, cf(kLog2e)), lse2));
+  Value ds = fmul(p, fsub(dp, dlt));
+  if (dmod)
+    ds = fmul(ds, dmod);
+  if (ok) { // pairs that do not contribute: exactly 0, whatever dP holds
+    p = arith::SelectOp::create(b, loc, ok, p, cf(0.0));
+    ds = arith::SelectOp::create(b, loc, ok, ds, cf(0.0));
+  }
+  return {p, ds};
+}
+
+void GradKernelBuilder::copyPaddedRows(Value src, Value head, Value r0,
+                                       Value last, Value len, Value dst,
+                                       int64_t rows, int64_t width) {
+  int64_t threads = 32 * warps;
+  Value tid = add(muli(warp, 32), lane);
+  int64_t chunksPerRow = width / 8;
+  int64_t total = rows * chunksPerRow;
+  for (int64_t i = 0; i < total; i += threads) {
+    Value c = addi(tid, i);
+    auto body = [&]() {
+      Value r = arith::DivUIOp::create(b, loc, c, idx(chunksPerRow));
+      Value col = muli(arith::RemUIOp::create(b, loc, c, idx(chunksPerRow)), 8);
+      Value pos = add(r0, r);
+      Value gr = arith::MinUIOp::create(b, loc, pos, last);
+      Value count;
+      if (len) // 0 source elements past the end: the row is zero-filled
+        count = arith::SelectOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, pos, len),
+            idx(8), idx(0));
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, loc, dst, ValueRange{r, col}, src,
+          ValueRange{bIdx, head, gr, col}, b.getIndexAttr(8), count,
+          /*bypassL1=*/b.getUnitAttr());
+    };
+    if (i + threads <= total) {
+      body();
+    } else {
+      Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                            c, idx(total));
+      auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      body();
+    }
+  }
+}
+
+SmallVector<Value> GradKernelBuilder::bufferedLoop(
+    Value n, function_ref<void(Value, Value)> load,
+    function_ref<void(Value, Value, SmallVector<Value> &)> step,
+    SmallVector<Value> state) {
+  // Readers of both buffers (a previous loop) are done.
+  gpu::BarrierOp::create(b, loc);
+  Value any =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, n, idx(0));
+  {
+    auto ifOp = scf::IfOp::create(b, loc, any, /*else=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    load(idx(0), idx(0));
+  }
+  commit();
+  auto loop = scf::ForOp::create(b, loc, idx(0), n, idx(1), state);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  SmallVector<Value> st(loop.getRegionIterArgs().begin(),
+                        loop.getRegionIterArgs().end());
+  Value j = loop.getInductionVar();
+  Value buf = arith::RemUIOp::create(b, loc, j, idx(2));
+  // Tile j has landed (this thread's copies; the barrier: everyone's, and
+  // every warp is done with tile j - 1, whose buffer is refilled next).
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(), b.getI32IntegerAttr(0));
+  gpu::BarrierOp::create(b, loc);
+  Value next = addi(j, 1);
+  {
+    Value more =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, next, n);
+    auto ifOp = scf::IfOp::create(b, loc, more, /*else=*/false);
+    OpBuilder::InsertionGuard g2(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    load(next, arith::SubIOp::create(b, loc, idx(1), buf));
+  }
+  commit();
+  step(j, buf, st);
+  scf::YieldOp::create(b, loc, st);
+  return SmallVector<Value>(loop.getResults().begin(), loop.getResults().end());
+}
+
+std::pair<Value, std::function<Value(Value)>>
+GradKernelBuilder::tableRow(Value offsets, Value indices, Value row) {
+  auto load = [this](Value mem, Value i) -> Value {
+    Value x = memref::LoadOp::create(b, loc, mem, i);
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+  };
+  Value lo = load(offsets, row), hi = load(offsets, addi(row, 1));
+  Value n = arith::SubIOp::create(b, loc, hi, lo);
+  return {n, [this, load, lo, indices](Value j) {
+            return load(indices, add(lo, j));
+          }};
+}
+
+//===----------------------------------------------------------------------===//
+// The query-block kernel: Delta and dQ.
+//===----------------------------------------------------------------------===//
+
+void GradKernelBuilder::queryBlockKernel() {
+  setUpThread();
+  hIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  kvh = arith::DivUIOp::create(b, loc, hIdx, idx(group));
+  Value slot = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value qb = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      memref::LoadOp::create(b, loc, blockOrder, slot));
+  q0 = muli(qb, bq);
+  row0 = add(add(q0, muli(warp, 16)), g);
+  row1 = addi(row0, 8);
+  row0c = arith::MinUIOp::create(b, loc, row0, lastQuery());
+  row1c = arith::MinUIOp::create(b, loc, row1, lastQuery());
+  SmallVector<Value> qFrag = rowFragments(q, hIdx, row0c, row1c, d);
+  SmallVector<Value> doFrag = rowFragments(dO, hIdx, row0c, row1c, dv);
+
+  // Delta of rows g (half 0) and g + 8 (half 1): this thread's columns,
+  // then the quad's.
+  Value dlt[2] = {cf(0.0), cf(0.0)};
+  auto pairF32 = [&](Value mem, Value row, Value col) {
+    Value v = vector::LoadOp::create(b, loc, VectorType::get({2}, elt), mem,
+                                     ValueRange{bIdx, hIdx, row, col},
+                                     /*nontemporal=*/false,
+                                     llvm::MaybeAlign(4));
+    v = arith::ExtFOp::create(b, loc, VectorType::get({2}, f32), v);
+    return std::pair<Value, Value>(
+        vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{0}),
+        vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{1}));
+  };
+  for (int64_t n = 0; n < dv / 8; ++n)
+    for (int half = 0; half < 2; ++half) {
+      Value row = half ? row1c : row0c, col = add(muli(t, 2), idx(n * 8));
+      auto [o0, o1] = pairF32(o, row, col);
+      auto [d0, d1] = pairF32(dO, row, col);
+      dlt[half] = fadd(dlt[half], fadd(fmul(o0, d0), fmul(o1, d1)));
+    }
+  Value lse2[2];
+  for (int half = 0; half < 2; ++half) {
+    dlt[half] = fadd(dlt[half], shuffleXor(dlt[half], 1));
+    dlt[half] = fadd(dlt[half], shuffleXor(dlt[half], 2));
+    Value row = half ? row1 : row0;
+    Value store = arith::AndIOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
+                              queryLen()),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, t, idx(0)));
+    auto ifOp = scf::IfOp::create(b, loc, store, /*else=*/false);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      memref::StoreOp::create(b, loc, dlt[half], delta,
+                              ValueRange{bIdx, hIdx, row});
+    }
+    lse2[half] = log2Lse(memref::LoadOp::create(
+        b, loc, lseIn, ValueRange{bIdx, hIdx, half ? row1c : row0c}));
+  }
+
+  // dQ over the key tiles of the block: full tiles, then partial ones.
+  SmallVector<Value> acc(d / 8 * 4, cf(0.0));
+  for (bool masked : {false, true}) {
+    auto [n, kbAt] = masked ? tableRow(partialOffsets, partialIndices, qb)
+                            : tableRow(fullOffsets, fullIndices, qb);
+    auto kbOf = kbAt; // captured by the lambdas below
+    acc = bufferedLoop(
+        n, [&](Value j, Value buf) { loadTile(kbOf(j), buf); },
+        [&](Value j, Value buf, SmallVector<Value> &st) {
+          Value kb = kbOf(j);
+          Value ks = kView(buf), vs = vView(buf);
+          Value k0 = muli(kb, bk);
+          SmallVector<Value> s = rowProducts(qFrag, {}, {}, ks, bk, d);
+          SmallVector<Value> dp = rowProducts(doFrag, {}, {}, vs, bk, dv);
+          for (int64_t nt = 0; nt < bk / 8; ++nt)
+            for (int64_t e = 0; e < 4; ++e) {
+              int half = e / 2;
+              Value qPos = half ? row1c : row0c;
+              Value kPos = add(k0, addi(muli(t, 2), nt * 8 + (e & 1)));
+              Value ok = masked ? allowed(qPos, kPos) : Value();
+              Value kc = arith::MinUIOp::create(b, loc, kPos, lastKey());
+              auto [p, ds] = pairGrad(s[nt * 4 + e], dp[nt * 4 + e],
+                                      lse2[half], dlt[half], qPos, kc, ok);
+              (void)p;
+              s[nt * 4 + e] = ds;
+            }
+          accumulateProducts(s, bk, ks, d, st);
+        },
+        acc);
+  }
+
+  // dQ = scale * sum dS K, rows in range.
+  for (int half = 0; half < 2; ++half) {
+    Value row = half ? row1 : row0;
+    Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          row, queryLen());
+    auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    for (int64_t n = 0; n < d / 8; ++n) {
+      Value pair = vector::FromElementsOp::create(
+          b, loc, VectorType::get({2}, f32),
+          ValueRange{fmul(acc[n * 4 + 2 * half], cf(scale)),
+                     fmul(acc[n * 4 + 2 * half + 1], cf(scale))});
+      pair = arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), pair);
+      vector::StoreOp::create(b, loc, pair, dqOut,
+                              ValueRange{bIdx, hIdx, row,
+                                         add(muli(t, 2), idx(n * 8))},
+                              /*nontemporal=*/false, llvm::MaybeAlign(4));
+    }
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// The key-block kernel: dK and dV.
+//===----------------------------------------------------------------------===//
+
+void GradKernelBuilder::keyBlockKernel() {
+  setUpThread();
+  kvh = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  Value slot = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value kb = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      memref::LoadOp::create(b, loc, blockOrder, slot));
+  Value k0 = muli(kb, bkv);
+  Value key0 = add(add(k0, muli(warp, 16)), g), key1 = addi(key0, 8);
+  Value warpRow = muli(warp, 16); // this warp's first row of the K / V block
+  auto wg =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  auto tileView = [&](int64_t offset, Value buf, int64_t bufBytes,
+                      int64_t rows, int64_t width) -> Value {
+    auto type = MemRefType::get({rows, width + 8}, elt,
+                                MemRefLayoutAttrInterface(), wg);
+    return memref::ViewOp::create(b, loc, type, smem,
+                                  addi(muli(buf, bufBytes), offset),
+                                  ValueRange{});
+  };
+  auto rowView = [&](int64_t offset, Value buf) -> Value {
+    auto type =
+        MemRefType::get({bqt}, f32, MemRefLayoutAttrInterface(), wg);
+    return memref::ViewOp::create(b, loc, type, smem,
+                                  addi(muli(buf, bqt * 4), offset),
+                                  ValueRange{});
+  };
+  const KeyBlockSharedPlan &plan = *keyPlan;
+  Value kBlock = tileView(plan.kOff, idx(0), 0, bkv, d);
+  Value vBlock = tileView(plan.vOff, idx(0), 0, bkv, dv);
+  // The block's K and V rows, zero past Sk (waited for with the first
+  // query tile).
+  copyPaddedRows(k, kvh, k0, lastKey(), raggedKeys() ? keyLen() : Value(),
+                 kBlock, bkv, d);
+  copyPaddedRows(v, kvh, k0, lastKey(), raggedKeys() ? keyLen() : Value(),
+                 vBlock, bkv, dv);
+  bool raggedQueries = sq % bqt != 0;
+
+  // One query tile (query block qb of head hIdx) into buffer `buf`: Q and
+  // dO rows by cp.async, LSE (log2 domain) and Delta by plain stores.
+  auto loadQueryTile = [&](Value qb, Value buf) {
+    Value qs0 = muli(qb, bqt);
+    copyPaddedRows(q, hIdx, qs0, lastQuery(), Value(),
+                   tileView(plan.qOff, buf, plan.qBytes, bqt, d), bqt, d);
+    copyPaddedRows(dO, hIdx, qs0, lastQuery(), Value(),
+                   tileView(plan.doOff, buf, plan.doBytes, bqt, dv), bqt, dv);
+    Value tid = add(muli(warp, 32), lane);
+    for (int64_t i = 0; i < bqt; i += 32 * warps) {
+      Value r = addi(tid, i);
+      auto ifOp = scf::IfOp::create(
+          b, loc,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r,
+                                idx(bqt)),
+          /*else=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      Value pos = arith::MinUIOp::create(b, loc, add(qs0, r), lastQuery());
+      Value l = memref::LoadOp::create(b, loc, lseIn,
+                                       ValueRange{bIdx, hIdx, pos});
+      memref::StoreOp::create(b, loc, log2Lse(l),
+                              rowView(plan.lseOff, buf), r);
+      Value dl = memref::LoadOp::create(b, loc, delta,
+                                        ValueRange{bIdx, hIdx, pos});
+      memref::StoreOp::create(b, loc, dl, rowView(plan.deltaOff, buf), r);
+    }
+  };
+
+  // One query tile: S^T = K Q^T, P^T; dV += P^T dO; dP^T = V dO^T, dS^T;
+  // dK += dS^T Q. st = [dK accumulators, dV accumulators].
+  auto tileStep = [&](Value qb, Value buf, bool masked,
+                      SmallVector<Value> &st) {
+    Value qs = tileView(plan.qOff, buf, plan.qBytes, bqt, d);
+    Value dos = tileView(plan.doOff, buf, plan.doBytes, bqt, dv);
+    Value lseS = rowView(plan.lseOff, buf), dltS = rowView(plan.deltaOff, buf);
+    Value qs0 = muli(qb, bqt);
+    SmallVector<Value> s = rowProducts({}, kBlock, warpRow, qs, bqt, d);
+    SmallVector<Value> dp = rowProducts({}, vBlock, warpRow, dos, bqt, dv);
+    for (int64_t nt = 0; nt < bqt / 8; ++nt)
+      for (int64_t par = 0; par < 2; ++par) {
+        Value col = addi(muli(t, 2), nt * 8 + par);
+        Value qPos = add(qs0, col);
+        Value qc = arith::MinUIOp::create(b, loc, qPos, lastQuery());
+        Value l2 = memref::LoadOp::create(b, loc, lseS, col);
+        Value dl = memref::LoadOp::create(b, loc, dltS, col);
+        for (int64_t half = 0; half < 2; ++half) {
+          Value kPos = half ? key1 : key0;
+          Value ok;
+          if (masked) {
+            ok = allowed(qc, kPos);
+            if (raggedQueries)
+              ok = arith::AndIOp::create(
+                  b, loc, ok,
+                  arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                        qPos, queryLen()));
+          }
+          Value kc = arith::MinUIOp::create(b, loc, kPos, lastKey());
+          int64_t e = nt * 4 + 2 * half + par;
+          auto [p, ds] = pairGrad(s[e], dp[e], l2, dl, qc, kc, ok);
+          s[e] = p;
+          dp[e] = ds;
+        }
+      }
+    MutableArrayRef<Value> dkAcc(st.data(), d / 8 * 4);
+    MutableArrayRef<Value> dvAcc(st.data() + d / 8 * 4, dv / 8 * 4);
+    accumulateProducts(s, bqt, dos, dv, dvAcc);
+    accumulateProducts(dp, bqt, qs, d, dkAcc);
+  };
+
+  // Over the query heads of the group, the query tiles that see the block:
+  // full tiles, then partial ones.
+  SmallVector<Value> init(d / 8 * 4 + dv / 8 * 4, cf(0.0));
+  auto heads = scf::ForOp::create(b, loc, idx(0), idx(group), idx(1), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(heads.getBody());
+    hIdx = add(muli(kvh, group), heads.getInductionVar());
+    SmallVector<Value> st(heads.getRegionIterArgs().begin(),
+                          heads.getRegionIterArgs().end());
+    for (bool masked : {false, true}) {
+      auto [n, qbAt] = masked ? tableRow(partialOffsets, partialIndices, kb)
+                              : tableRow(fullOffsets, fullIndices, kb);
+      auto qbOf = qbAt;
+      st = bufferedLoop(
+          n, [&](Value j, Value buf) { loadQueryTile(qbOf(j), buf); },
+          [&](Value j, Value buf, SmallVector<Value> &acc) {
+            tileStep(qbOf(j), buf, masked, acc);
+          },
+          st);
+    }
+    scf::YieldOp::create(b, loc, st);
+  }
+  SmallVector<Value> acc(heads.getResults().begin(), heads.getResults().end());
+
+  // dK = scale * sum dS^T Q and dV, keys in range.
+  for (int half = 0; half < 2; ++half) {
+    Value key = half ? key1 : key0;
+    Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          key, keyLen());
+    auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    auto store = [&](Value mem, int64_t base, int64_t width, double factor) {
+      for (int64_t n = 0; n < width / 8; ++n) {
+        Value x = acc[base + n * 4 + 2 * half];
+        Value y = acc[base + n * 4 + 2 * half + 1];
+        if (factor != 1.0) {
+          x = fmul(x, cf(factor));
+          y = fmul(y, cf(factor));
+        }
+        Value pair = vector::FromElementsOp::create(
+            b, loc, VectorType::get({2}, f32), ValueRange{x, y});
+        pair =
+            arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), pair);
+        vector::StoreOp::create(b, loc, pair, mem,
+                                ValueRange{bIdx, kvh, key,
+                                           add(muli(t, 2), idx(n * 8))},
+                                /*nontemporal=*/false, llvm::MaybeAlign(4));
+      }
+    };
+    store(dkOut, 0, d, scale);
+    store(dvOut, d / 8 * 4, dv, 1.0);
+  }
+}

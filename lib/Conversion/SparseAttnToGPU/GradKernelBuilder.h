@@ -1,0 +1,141 @@
+//===- GradKernelBuilder.h - the GPU attention backward ---------*- C++ -*-===//
+//
+// sparse_attn.attention_grad on the GPU: two kernels, launched in this
+// order on one stream (docs/gpu-lowering.md, "The backward"):
+//
+//   query-block kernel  grid (query blocks, Hq, B), warp w owns query rows
+//                       [q0 + 16 w, q0 + 16 w + 16): Delta = rowsum(dO o O)
+//                       of its rows, then over the key tiles the forward
+//                       visits, S = Q K^T and dP = dO V^T recomputed, dS =
+//                       P (dP - Delta) score_mod'(t), dQ += dS K
+//   key-block kernel    grid (key blocks, Hkv, B), warp w owns keys [k0 +
+//                       16 w, k0 + 16 w + 16): over the query heads of the
+//                       group and the query tiles that see the block
+//                       (transposed tables), S^T = K Q^T, dP^T = V dO^T,
+//                       dV += P^T dO, dK += dS^T Q
+//
+// Every output element is written once, by the thread that accumulated it
+// in a fixed order: the gradients are deterministic (no atomics). Each
+// kernel's tiles stream through two shared buffers (the next tile's copy in
+// flight while this one computes). Tensor cores: mma.sync m16n8k16, P and
+// dS kept in registers between the products (the accumulator layout of two
+// n8 tiles is the A layout of one k16 step), the other operand by ldmatrix
+// (transposed where the product reads it along its rows).
+//
+// Shared with the forward (KernelBuilder.h): the pattern's predicate
+// (allowed), the K / V tile loads of the query-block kernel, the primitives.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARSE_ATTN_LIB_CONVERSION_SPARSEATTNTOGPU_GRADKERNELBUILDER_H
+#define SPARSE_ATTN_LIB_CONVERSION_SPARSEATTNTOGPU_GRADKERNELBUILDER_H
+
+#include "KernelBuilder.h"
+
+namespace mlir {
+namespace sparse_attn {
+
+/// The dynamic shared memory of the key-block kernel, bytes from its start
+/// (rows padded by 8 elements, as the forward's tiles):
+///   [K block BKV x (D + 8) | V block BKV x (Dv + 8) | Q tile 0 | Q tile 1
+///    (BQ' x (D + 8)) | dO tile 0 | dO tile 1 (BQ' x (Dv + 8)) | LSE 0 | LSE 1
+///    | Delta 0 | Delta 1 (BQ' f32 each)]
+/// BKV = 16 x warps keys, BQ' = block-k query rows per tile.
+struct KeyBlockSharedPlan {
+  int64_t kOff, vOff, qOff, qBytes, doOff, doBytes, lseOff, deltaOff, total;
+  KeyBlockSharedPlan(int64_t eltBytes, int64_t bkv, int64_t bqt, int64_t d,
+                     int64_t dv) {
+    kOff = 0;
+    vOff = kOff + bkv * (d + 8) * eltBytes;
+    qOff = vOff + bkv * (dv + 8) * eltBytes;
+    qBytes = bqt * (d + 8) * eltBytes;
+    doOff = qOff + 2 * qBytes;
+    doBytes = bqt * (dv + 8) * eltBytes;
+    lseOff = doOff + 2 * doBytes;
+    deltaOff = lseOff + 2 * bqt * 4;
+    total = deltaOff + 2 * bqt * 4;
+  }
+};
+
+/// Emits one of the two backward kernels (the fields of KernelBuilder keep
+/// their forward meaning where they are used: q, k, v, qSeg, kSeg, bIdx,
+/// hIdx, kvh, warp, lane, g, t, sizes, tiles of the query-block kernel's
+/// K / V buffers).
+struct GradKernelBuilder : KernelBuilder {
+  GradKernelBuilder(OpBuilder &b, Location loc, AttentionGradOp op)
+      : KernelBuilder(b, loc, op, op.getPattern()) {}
+
+  /// d score_mod / d t (null without a score modification).
+  ScoreModOp scoreModGrad;
+  // Kernel arguments besides the forward's (q, k, v, qSeg, kSeg).
+  Value o, lseIn, dO, delta, dqOut, dkOut, dvOut;
+  /// Compressed-row tables of the kernel being built: per query block
+  /// (query-block kernel) or per key block (key-block kernel), the full and
+  /// partial blocks of the other side, and the order of the thread blocks.
+  Value fullOffsets, fullIndices, partialOffsets, partialIndices, blockOrder;
+  /// Key-block kernel: keys per thread block (16 x warps) and query rows per
+  /// tile; its shared-memory plan.
+  int64_t bkv = 0, bqt = 0;
+  const KeyBlockSharedPlan *keyPlan = nullptr;
+
+  /// Thread, warp, lane, g = lane / 4, t = lane % 4 and the grid indices.
+  void setUpThread();
+  /// The A fragments (mma.sync layout) of rows r0 (g) and r1 (g + 8) of
+  /// `mem`[b, h] for every k16 step of `width` columns.
+  SmallVector<Value> rowFragments(Value mem, Value head, Value r0, Value r1,
+                                  int64_t width);
+  /// The 16 x n products of this warp's A (registers `aFrag`, or ldmatrix
+  /// from rows `aRow0` .. + 16 of the padded shared tile `aTile` when
+  /// `aFrag` is empty) with B^T where B is the padded shared tile `bTile`
+  /// of `n` rows (n8 tiles of the result, 4 f32 each), over `width` columns.
+  SmallVector<Value> rowProducts(ArrayRef<Value> aFrag, Value aTile,
+                                 Value aRow0, Value bTile, int64_t n,
+                                 int64_t width);
+  /// acc (16 x width, n8 tiles) += X Y where X (16 x rows) is given as the
+  /// f32 accumulators `x` (n8 tiles of `rows` columns) and Y is the padded
+  /// shared tile `yTile` of `rows` rows, read transposed.
+  void accumulateProducts(ArrayRef<Value> x, int64_t rows, Value yTile,
+                          int64_t width, MutableArrayRef<Value> acc);
+  /// P and dS of one (query, key) pair from its raw score `s` (Q . K), dP,
+  /// the row's log2-domain LSE (+inf for rows without an allowed key) and
+  /// Delta; `ok` (null: allowed) selects both to 0 where the pattern
+  /// forbids the pair. dS is with respect to the scaled score t = scale s.
+  std::pair<Value, Value> pairGrad(Value s, Value dp, Value lse2, Value dlt,
+                                   Value qPos, Value kPos, Value ok);
+  /// LSE in the log2 domain, +inf where LSE = -inf (the row has no allowed
+  /// key: every P is then exactly 0).
+  Value log2Lse(Value lse);
+  /// Rows [r0, r0 + rows) of `src`[b, head] (clamped to row `last`; zero
+  /// past `len` when given) into the padded shared tile `dst` by cp.async
+  /// (the caller commits and waits).
+  void copyPaddedRows(Value src, Value head, Value r0, Value last, Value len,
+                      Value dst, int64_t rows, int64_t width);
+  /// The tiles j = 0 .. n - 1 through two shared buffers: `load(j, buf)`
+  /// starts the copies of tile j into buffer buf, `step(j, buf, state)`
+  /// computes it; tile j + 1's copies are in flight during tile j.
+  SmallVector<Value>
+  bufferedLoop(Value n, function_ref<void(Value, Value)> load,
+               function_ref<void(Value, Value, SmallVector<Value> &)> step,
+               SmallVector<Value> state);
+  /// The entries [offsets[row], offsets[row + 1]) of a compressed-row
+  /// table: their count and the entry at j.
+  std::pair<Value, std::function<Value(Value)>> tableRow(Value offsets,
+                                                         Value indices,
+                                                         Value row);
+
+  /// The query-block kernel (dQ, Delta).
+  void queryBlockKernel();
+  /// The key-block kernel (dK, dV).
+  void keyBlockKernel();
+};
+
+/// The key-block kernel's tile of query rows (block-k) and keys (16 x
+/// warps).
+struct GradTiles {
+  int64_t bq, bk;   // query-block kernel: 16 x warps rows, block-k keys
+  int64_t bqt, bkv; // key-block kernel: block-k rows, 16 x warps keys
+};
+
+} // namespace sparse_attn
+} // namespace mlir
+
+#endif

@@ -1,0 +1,81 @@
+// What the GPU backward (two mma.sync kernels over compile-time tables)
+// refuses, with a diagnostic at the op and a failing pass.
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu --split-input-file --verify-diagnostics
+// RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma" 2>&1 | FileCheck %s --check-prefix=WGMMA
+// RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="warps=16 block-k=256" 2>&1 | FileCheck %s --check-prefix=SHARED
+
+// WGMMA: 'sparse_attn.attention_grad' op is lowered with mma.sync only (mma=wgmma is not implemented for the backward yet; use mma=sync or auto)
+// SHARED: 'sparse_attn.attention_grad' op the GPU backward would need 421888 bytes of shared memory at warps 16 and block-k 256, more than the 232448 of a thread block; use fewer warps or a smaller block-k
+
+!q = tensor<1x2x128x128xbf16>
+!l = tensor<1x2x128xf32>
+func.func @fits(%q: !q, %o: !q, %lse: !l, %do: !q) -> !q {
+  // Lowered at the default options; refused by the option RUN lines above.
+  %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %q, %o, %lse, %do {pattern = #sparse_attn.causal} : !q, !q, !q, !q, !l, !q -> !q, !q, !q
+  return %dq : !q
+}
+
+// -----
+
+!q = tensor<1x2x64x64xf32>
+!l = tensor<1x2x64xf32>
+func.func @f32(%q: !q, %o: !q, %lse: !l, %do: !q) -> !q {
+  // expected-error @+1 {{the GPU lowering needs f16 or bf16 inputs (tensor cores), got 'f32'}}
+  %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %q, %o, %lse, %do {pattern = #sparse_attn.causal} : !q, !q, !q, !q, !l, !q -> !q, !q, !q
+  return %dq : !q
+}
+
+// -----
+
+!q = tensor<1x2x?x64xbf16>
+!l = tensor<1x2x?xf32>
+func.func @dynamic(%q: !q, %o: !q, %lse: !l, %do: !q) -> !q {
+  // expected-error @+1 {{the GPU backward needs static shapes, got 'tensor<1x2x?x64xbf16>'}}
+  %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %q, %o, %lse, %do {pattern = #sparse_attn.causal} : !q, !q, !q, !q, !l, !q -> !q, !q, !q
+  return %dq : !q
+}
+
+// -----
+
+!q = tensor<1x2x128x64xbf16>
+!l = tensor<1x2x128xf32>
+func.func @tables(%q: !q, %o: !q, %lse: !l, %do: !q, %n: tensor<1x2x1xi32>, %x: tensor<1x2x1x1xi32>) -> !q {
+  // expected-error @+1 {{with runtime block tables is not lowered by the GPU backward yet (the fused CPU pipeline lowers it)}}
+  %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %q, %o, %lse, %do block_tables(%n, %x : tensor<1x2x1xi32>, tensor<1x2x1x1xi32>) {pattern = #sparse_attn.causal, table_block = array<i64: 128, 128>} : !q, !q, !q, !q, !l, !q -> !q, !q, !q
+  return %dq : !q
+}
+
+// -----
+
+!q = tensor<1x2x64x40xbf16>
+!l = tensor<1x2x64xf32>
+func.func @head_dim(%q: !q, %o: !q, %lse: !l, %do: !q) -> !q {
+  // expected-error @+1 {{the GPU lowering needs head dimensions D and Dv that are multiples of 16, got D = 40, Dv = 40}}
+  %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %q, %o, %lse, %do {pattern = #sparse_attn.causal} : !q, !q, !q, !q, !l, !q -> !q, !q, !q
+  return %dq : !q
+}
+
+// -----
+
+!q = tensor<1x1x1048576x16xbf16>
+!l = tensor<1x1x1048576xf32>
+func.func @too_many_tiles(%q: !q, %o: !q, %lse: !l, %do: !q) -> !q {
+  // expected-error @+1 {{has more tiles than the GPU backward's compile-time tables hold (4194304)}}
+  %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %q, %o, %lse, %do {pattern = #sparse_attn.dense} : !q, !q, !q, !q, !l, !q -> !q, !q, !q
+  return %dq : !q
+}
+
+// -----
+
+sparse_attn.score_mod @atan(%s: f32, %b: index, %h: index, %q: index, %k: index) {
+  // expected-error @+1 {{'math.atan' op cannot be differentiated with respect to the score (no derivative rule}}
+  %r = math.atan %s : f32
+  sparse_attn.yield %r : f32
+}
+!q = tensor<1x1x64x16xbf16>
+!l = tensor<1x1x64xf32>
+func.func @no_derivative(%q: !q, %o: !q, %lse: !l, %do: !q) -> !q {
+  // expected-error @+1 {{'sparse_attn.attention_grad' op needs the derivative of score_mod @atan with respect to the score}}
+  %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %q, %o, %lse, %do {pattern = #sparse_attn.causal, score_mod = @atan} : !q, !q, !q, !q, !l, !q -> !q, !q, !q
+  return %dq : !q
+}
