@@ -481,6 +481,8 @@ void GradKernelBuilder::keyBlockKernel() {
     scf::YieldOp::create(b, loc, st);
   }
   SmallVector<Value> acc(heads.getResults().begin(), heads.getResults().end());
+  // The K / V block's copies are complete even when no tile read them.
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(), b.getI32IntegerAttr(0));
 
   // dK = scale * sum dS^T Q and dV, keys in range.
   for (int half = 0; half < 2; ++half) {
