@@ -86,10 +86,23 @@ def check_shapes(q_shape, k_shape, v_shape):
     return b, hq, sq, d, hkv, sk, dv
 
 
-def _attrs(pattern, scale, tables=None):
+def as_score_mod(score_mod):
+    """None, a traced `patterns.ScoreMod`, or a FlexAttention-style function
+    `score_mod(score, b, h, q_idx, kv_idx)` (traced here)."""
+    if score_mod is None or isinstance(score_mod, _patterns.ScoreMod):
+        return score_mod
+    if callable(score_mod):
+        return _patterns.from_score_mod(score_mod)
+    raise TypeError("sparse_attn.attention: score_mod must be a function score_mod(score, b, "
+                    f"h, q_idx, kv_idx) or a patterns.ScoreMod, got {type(score_mod).__name__}")
+
+
+def _attrs(pattern, scale, tables=None, score_mod=None):
     attrs = f"pattern = {pattern}"
     if scale is not None:
         attrs += f", scale = {float(scale)!r} : f32"
+    if score_mod is not None:
+        attrs += f", score_mod = @{score_mod.name}"
     if tables is not None:
         attrs += ", table_block = array<i64: %d, %d>" % tuple(tables[2])
     return attrs
@@ -113,12 +126,17 @@ def _segments(seg_shapes):
     return args, text
 
 
+def _symbols(pattern, score_mod):
+    symbols = list(pattern.symbols()) if isinstance(pattern, _patterns.Pattern) else []
+    return symbols + ([score_mod.text] if score_mod is not None else [])
+
+
 def forward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_shapes=(),
-                   return_lse=False, tables=None):
+                   return_lse=False, tables=None, score_mod=None):
     """The module of `@attention(q, k, v, segment ids..., tables...) -> O
     (, LSE)`."""
     b, hq, sq, d, hkv, sk, dv = check_shapes(q_shape, k_shape, v_shape)
-    symbols = pattern.symbols() if isinstance(pattern, _patterns.Pattern) else []
+    symbols = _symbols(pattern, score_mod)
     qT, kT, vT = (tensor_type(s, elt) for s in (q_shape, k_shape, v_shape))
     oT, lT = tensor_type((b, hq, sq, dv), elt), tensor_type((b, hq, sq), "f32")
     seg_args, segs = _segments(seg_shapes)
@@ -132,17 +150,18 @@ def forward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_shap
             f"  %i0 = tensor.empty() : {oT}\n" +
             (f"  %i1 = tensor.empty() : {lT}\n" if return_lse else "") +
             f"  %o{':2' if return_lse else ''} = sparse_attn.attention %q, %k, %v{segs}{tabs} "
-            f"outs({outs}) {{{_attrs(pattern, scale, tables)}}} : {qT}, {kT}, {vT} -> "
+            f"outs({outs}) {{{_attrs(pattern, scale, tables, score_mod)}}} : {qT}, {kT}, "
+            f"{vT} -> "
             f"{results}\n"
             f"  return {rets} : {results}\n}}\n")
 
 
 def backward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_shapes=(),
-                    tables=None):
+                    tables=None, score_mod=None):
     """The module of `@attention_grad(q, k, v, o, lse, do, segment ids...,
     tables...) -> (dQ, dK, dV)` (sparse_attn.attention_grad)."""
     b, hq, sq, d, hkv, sk, dv = check_shapes(q_shape, k_shape, v_shape)
-    symbols = pattern.symbols() if isinstance(pattern, _patterns.Pattern) else []
+    symbols = _symbols(pattern, score_mod)
     qT, kT, vT = (tensor_type(s, elt) for s in (q_shape, k_shape, v_shape))
     oT, lT = tensor_type((b, hq, sq, dv), elt), tensor_type((b, hq, sq), "f32")
     seg_args, segs = _segments(seg_shapes)
@@ -152,7 +171,8 @@ def backward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_sha
     return ("".join(symbols) +
             f"func.func @attention_grad({', '.join(args)}) -> ({qT}, {kT}, {vT}) {{\n"
             f"  %dq, %dk, %dv = sparse_attn.attention_grad %q, %k, %v, %o, %lse, "
-            f"%do{segs}{tabs} {{{_attrs(pattern, scale, tables)}}} : {qT}, {kT}, {vT}, {oT}, "
+            f"%do{segs}{tabs} {{{_attrs(pattern, scale, tables, score_mod)}}} : {qT}, {kT}, "
+            f"{vT}, {oT}, "
             f"{lT}, {oT} -> "
             f"{qT}, {kT}, {vT}\n"
             f"  return %dq, %dk, %dv : {qT}, {kT}, {vT}\n}}\n")
@@ -167,14 +187,16 @@ def segment_list(segment_ids, to_int32):
 
 
 def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=None,
-              threads=0):
+              threads=0, score_mod=None):
     """Scaled dot-product attention restricted to `pattern` (a
     `sparse_attn.patterns.Pattern`, an attribute string, or None for dense)
     on NumPy arrays `q` [B, Hq, Sq, D], `k` [B, Hkv, Sk, D], `v` [B, Hkv, Sk,
     Dv] (float32 or float16, one dtype; Hq a multiple of Hkv: grouped-query
     attention), compiled for this CPU on first use (sparse_attn.compile's
     cache). `segment_ids`: [B, S] integers (or a pair for queries and keys)
-    for patterns with `segments`. Returns O [B, Hq, Sq, Dv] (and LSE
+    for patterns with `segments`. `score_mod`: a FlexAttention-style
+    `score_mod(score, b, h, q_idx, kv_idx)` (traced into a region, compiled,
+    never called back) or a `patterns.ScoreMod`. Returns O [B, Hq, Sq, Dv] (and LSE
     [B, Hq, Sq] float32 with `return_lse`). Torch tensors:
     `sparse_attn.torch.attention`."""
     arrays = []
@@ -198,15 +220,17 @@ def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=N
     ids = segment_list(segment_ids, to_int32)
     if pattern is None:
         pattern = _patterns.dense()
+    mod = as_score_mod(score_mod)
     # In-memory cache of compiled libraries by what determines the module
     # (a repeated call costs a dict lookup, not the module text and its
     # hash: the per-call overhead the benchmark measures).
     key = (pattern if isinstance(pattern, str) else pattern.key(), q.shape, k.shape,
-           v.shape, q.dtype.str, scale, tuple(s.shape for s in ids), return_lse, threads)
+           v.shape, q.dtype.str, scale, tuple(s.shape for s in ids), return_lse, threads,
+           mod.key() if mod is not None else None)
     path = _paths.get(key)
     if path is None:
         text = forward_module(pattern, q.shape, k.shape, v.shape, _NUMPY_ELT[q.dtype], scale,
-                              [s.shape for s in ids], return_lse)
+                              [s.shape for s in ids], return_lse, score_mod=mod)
         path = _paths[key] = _compile.compile_cpu(text, threads=threads)
     out = np.empty((b, hq, sq, dv), q.dtype)
     lse = np.empty((b, hq, sq), np.float32)

@@ -32,7 +32,8 @@ from . import reference as _ref
 
 __all__ = ["Pattern", "dense", "causal", "window", "dilated", "strided", "fixed",
            "global_tokens", "random", "blocks", "prefix", "segments", "from_mask_mod",
-           "where"]
+           "from_score_mod", "ScoreMod", "where", "tanh", "exp", "log", "sqrt", "sigmoid",
+           "maximum", "minimum", "clamp"]
 
 
 class Pattern:
@@ -189,12 +190,25 @@ class _Sym:
     def __init__(self, op, args, kind, attr=None):
         self.op, self.args, self.kind, self.attr = op, args, kind, attr
 
-    # Arithmetic (index).
+    # Arithmetic: on integers (index), or on floats (f32, score_mod only;
+    # an integer operand converted as torch promotes it).
     def _int(self, other, op, rev=False):
         o = _lift(other)
+        if self.kind == "f32" or o.kind == "f32" or op == "divf":
+            if _MODE[0] != "score_mod":
+                raise TypeError("mask_mod: '/' is float division; masks are integer "
+                                "arithmetic (use //)")
+            fop = {"addi": "addf", "subi": "subf", "muli": "mulf", "divf": "divf",
+                   "floordivsi": "floordivf", "mod": "modf"}[op]
+            a, b = (_to_f32(o), _to_f32(self)) if rev else (_to_f32(self), _to_f32(o))
+            if fop == "floordivf":
+                return _unary("floor", _Sym("divf", (a, b), "f32"))
+            if fop == "modf":  # a - floor(a / b) b, as torch's remainder
+                return a - _unary("floor", _Sym("divf", (a, b), "f32")) * b
+            return _Sym(fop, (a, b), "f32")
         if self.kind != "index" or o.kind != "index":
-            raise TypeError(f"mask_mod: '{op}' needs integer operands (got {self.kind} and "
-                            f"{o.kind})")
+            raise TypeError(f"{_MODE[0]}: '{op}' needs numeric operands (got {self.kind} "
+                            f"and {o.kind})")
         a, b = (o, self) if rev else (self, o)
         return _Sym(op, (a, b), "index")
 
@@ -204,18 +218,31 @@ class _Sym:
     def __rsub__(self, o): return self._int(o, "subi", True)
     def __mul__(self, o): return self._int(o, "muli")
     def __rmul__(self, o): return self._int(o, "muli", True)
+    def __truediv__(self, o): return self._int(o, "divf")
+    def __rtruediv__(self, o): return self._int(o, "divf", True)
     def __floordiv__(self, o): return self._int(o, "floordivsi")
     def __rfloordiv__(self, o): return self._int(o, "floordivsi", True)
     def __mod__(self, o): return self._int(o, "mod")
     def __rmod__(self, o): return self._int(o, "mod", True)
-    def __neg__(self): return _lift(0) - self
-    def __abs__(self): return where(self < 0, -self, self)
+
+    def __neg__(self):
+        return _Sym("negf", (self,), "f32") if self.kind == "f32" else _lift(0) - self
+
+    def __abs__(self):
+        return _unary("absf", self) if self.kind == "f32" else where(self < 0, -self, self)
+
+    def __pow__(self, o): return _binary("powf", self, o)
+    def __rpow__(self, o): return _binary("powf", o, self)
 
     # Comparisons.
     def _cmp(self, other, pred):
         o = _lift(other)
+        if self.kind == "f32" or o.kind == "f32":
+            fpred = {"slt": "olt", "sle": "ole", "sgt": "ogt", "sge": "oge", "eq": "oeq",
+                     "ne": "une"}[pred]
+            return _Sym("cmpf", (_to_f32(self), _to_f32(o)), "i1", fpred)
         if self.kind != "index" or o.kind != "index":
-            raise TypeError("mask_mod: comparisons need integer operands")
+            raise TypeError(f"{_MODE[0]}: comparisons need numeric operands")
         return _Sym("cmpi", (self, o), "i1", pred)
 
     def __lt__(self, o): return self._cmp(o, "slt")
@@ -230,7 +257,7 @@ class _Sym:
     def _bool(self, other, op, rev=False):
         o = _lift(other, boolean=True)
         if self.kind != "i1" or o.kind != "i1":
-            raise TypeError(f"mask_mod: '&', '|', '^' combine booleans (comparisons); got "
+            raise TypeError(f"{_MODE[0]}: '&', '|', '^' combine booleans (comparisons); got "
                             f"{self.kind} and {o.kind}")
         a, b = (o, self) if rev else (self, o)
         return _Sym(op, (a, b), "i1")
@@ -244,21 +271,49 @@ class _Sym:
 
     def __invert__(self):
         if self.kind != "i1":
-            raise TypeError("mask_mod: '~' negates a boolean (a comparison)")
+            raise TypeError(f"{_MODE[0]}: '~' negates a boolean (a comparison)")
         return self._bool(True, "xori")
 
     def __bool__(self):
-        raise TypeError("mask_mod: a traced value cannot decide Python control flow "
+        raise TypeError(f"{_MODE[0]}: a traced value cannot decide Python control flow "
                         "(if / and / or / not / min / max / chained comparisons); use "
-                        "& | ~ and sparse_attn.patterns.where(cond, x, y)")
+                        "& | ~ and torch.where / sparse_attn.patterns.where(cond, x, y)")
 
     def __index__(self):
-        raise TypeError("mask_mod: a traced position cannot index a tensor or a list "
-                        "(document ids: use patterns.segments() with segment ids)")
+        raise TypeError(f"{_MODE[0]}: a traced position cannot index a tensor or a list "
+                        "(document ids: use patterns.segments() with segment ids; per-head "
+                        "constants: compute them from h)")
 
     def __float__(self):
-        raise TypeError("mask_mod: masks are integer and boolean arithmetic; floats are "
-                        "not traced")
+        if _MODE[0] == "mask_mod":
+            raise TypeError("mask_mod: masks are integer and boolean arithmetic; floats are "
+                            "not traced")
+        raise TypeError("score_mod: Python's math module cannot take a traced value; use "
+                        "torch functions (torch.tanh, torch.exp, ...) or "
+                        "sparse_attn.patterns.tanh / exp / log / sqrt / sigmoid")
+
+    # Tensor methods and torch functions (score.tanh(), torch.tanh(score)).
+    def tanh(self): return _unary("tanh", self)
+    def exp(self): return _unary("exp", self)
+    def log(self): return _unary("log", self)
+    def sqrt(self): return _unary("sqrt", self)
+    def abs(self): return abs(self)
+    def sigmoid(self): return sigmoid(self)
+    def clamp(self, min=None, max=None): return clamp(self, min, max)
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", str(func))
+        fn = _TORCH_FUNCTIONS.get(name)
+        if fn is None:
+            raise TypeError(f"{_MODE[0]}: torch.{name} is not traced (supported: "
+                            + ", ".join(sorted(_TORCH_FUNCTIONS)) + ")")
+        return fn(*args, **(kwargs or {}))
+
+
+# Which traced function is being traced ('mask_mod' or 'score_mod'): the
+# prefix of errors, and whether floats are allowed.
+_MODE = ["mask_mod"]
 
 
 def _lift(x, boolean=False):
@@ -268,18 +323,83 @@ def _lift(x, boolean=False):
         return _Sym("const", (), "i1", bool(x))
     if isinstance(x, (int, np.integer)):
         if boolean:
-            raise TypeError("mask_mod: '&', '|', '^' combine booleans, got an integer")
+            raise TypeError(f"{_MODE[0]}: '&', '|', '^' combine booleans, got an integer")
         return _Sym("const", (), "index", int(x))
-    raise TypeError(f"mask_mod: cannot trace a value of type {type(x).__name__}")
+    if isinstance(x, (float, np.floating)) and _MODE[0] == "score_mod":
+        return _Sym("const", (), "f32", float(x))
+    raise TypeError(f"{_MODE[0]}: cannot trace a value of type {type(x).__name__}")
+
+
+def _to_f32(x):
+    """An f32 value of a traced or constant number (index -> f32 as torch
+    promotes integer positions in float arithmetic)."""
+    x = _lift(x)
+    if x.kind == "f32":
+        return x
+    if x.kind == "index":
+        if x.op == "const":
+            return _Sym("const", (), "f32", float(x.attr))
+        return _Sym("sitofp", (x,), "f32")
+    raise TypeError(f"{_MODE[0]}: a boolean is not a number (use where(cond, x, y))")
+
+
+def _unary(op, x):
+    if _MODE[0] != "score_mod":
+        raise TypeError(f"mask_mod: '{op}' is float arithmetic; masks are integer and "
+                        "boolean arithmetic")
+    return _Sym(op, (_to_f32(x),), "f32")
+
+
+def _binary(op, x, y):
+    if _MODE[0] != "score_mod":
+        raise TypeError(f"mask_mod: '{op}' is float arithmetic; masks are integer and "
+                        "boolean arithmetic")
+    return _Sym(op, (_to_f32(x), _to_f32(y)), "f32")
 
 
 def where(cond, x, y):
-    """cond ? x : y on traced values (torch.where's role in a mask_mod)."""
+    """cond ? x : y on traced values (torch.where's role in a mask_mod or
+    score_mod)."""
     c, a, b = _lift(cond, boolean=True), _lift(x), _lift(y)
+    if "f32" in (a.kind, b.kind) and "i1" not in (a.kind, b.kind):
+        a, b = _to_f32(a), _to_f32(b)
     if c.kind != "i1" or a.kind != b.kind:
-        raise TypeError("mask_mod: where(cond, x, y) needs a boolean condition and two "
+        raise TypeError(f"{_MODE[0]}: where(cond, x, y) needs a boolean condition and two "
                         "values of one kind")
     return _Sym("select", (c, a, b), a.kind)
+
+
+def tanh(x): return _unary("tanh", x)
+def exp(x): return _unary("exp", x)
+def log(x): return _unary("log", x)
+def sqrt(x): return _unary("sqrt", x)
+def sigmoid(x): return 1.0 / (1.0 + exp(-_to_f32(x)))
+def maximum(x, y): return _binary("maximumf", x, y)
+def minimum(x, y): return _binary("minimumf", x, y)
+
+
+def clamp(x, min=None, max=None):
+    r = _to_f32(x)
+    if min is not None:
+        r = maximum(r, min)
+    if max is not None:
+        r = minimum(r, max)
+    return r
+
+
+_TORCH_FUNCTIONS = {
+    "tanh": tanh, "exp": exp, "log": log, "sqrt": sqrt, "sigmoid": sigmoid,
+    "abs": lambda x: abs(_lift(x)), "where": where, "maximum": maximum, "minimum": minimum,
+    "clamp": clamp, "clip": clamp, "pow": lambda x, y: _binary("powf", x, y),
+    "square": lambda x: _to_f32(x) * _to_f32(x), "neg": lambda x: -_lift(x),
+    "negative": lambda x: -_lift(x),
+    "__add__": lambda x, y: _lift(x) + y, "__radd__": lambda x, y: _lift(x) + y,
+    "__sub__": lambda x, y: _lift(x) - y, "__rsub__": lambda x, y: y - _lift(x),
+    "__mul__": lambda x, y: _lift(x) * y, "__rmul__": lambda x, y: _lift(x) * y,
+    "__truediv__": lambda x, y: _lift(x) / y, "__rtruediv__": lambda x, y: y / _lift(x),
+    "add": lambda x, y: _lift(x) + y, "sub": lambda x, y: _lift(x) - y,
+    "mul": lambda x, y: _lift(x) * y, "div": lambda x, y: _lift(x) / y,
+}
 
 
 def _evaluate(node, env):
@@ -311,8 +431,27 @@ def _evaluate(node, env):
     return ev(node)
 
 
-def _emit(name, root):
-    """The `sparse_attn.mask` region computing `root`."""
+def _f32_literal(v):
+    """An MLIR f32 constant (hexadecimal for infinities and NaN)."""
+    v = float(np.float32(v))
+    if np.isnan(v):
+        return "0x7FC00000"
+    if np.isinf(v):
+        return "0x7F800000" if v > 0 else "0xFF800000"
+    return "%.9e" % v
+
+
+_FLOAT_OPS = {"addf": "arith.addf", "subf": "arith.subf", "mulf": "arith.mulf",
+              "divf": "arith.divf", "maximumf": "arith.maximumf",
+              "minimumf": "arith.minimumf", "powf": "math.powf"}
+_FLOAT_UNARY = {"negf": "arith.negf", "absf": "math.absf", "tanh": "math.tanh",
+                "exp": "math.exp", "log": "math.log", "sqrt": "math.sqrt",
+                "floor": "math.floor"}
+
+
+def _emit(name, root, score_mod=False):
+    """The `sparse_attn.mask` region computing `root` (a `sparse_attn.score_mod`
+    region of the score %s with `score_mod`)."""
     lines, names = [], {}
     count = itertools.count()
 
@@ -325,6 +464,8 @@ def _emit(name, root):
             v = "%%c%d" % next(count)
             if n.kind == "i1":
                 lines.append(f"  {v} = arith.constant {'true' if n.attr else 'false'}")
+            elif n.kind == "f32":
+                lines.append(f"  {v} = arith.constant {_f32_literal(n.attr)} : f32")
             else:
                 lines.append(f"  {v} = arith.constant {n.attr} : index")
             names[id(n)] = v
@@ -332,7 +473,17 @@ def _emit(name, root):
         a = [val(x) for x in n.args]
         v = "%%v%d" % next(count)
         t = "index" if n.kind == "index" or n.op == "cmpi" else "i1"
-        if n.op == "cmpi":
+        if n.op == "sitofp":
+            i = "%%v%d" % next(count)
+            lines.append(f"  {i} = arith.index_cast {a[0]} : index to i64")
+            lines.append(f"  {v} = arith.sitofp {i} : i64 to f32")
+        elif n.op in _FLOAT_OPS:
+            lines.append(f"  {v} = {_FLOAT_OPS[n.op]} {a[0]}, {a[1]} : f32")
+        elif n.op in _FLOAT_UNARY:
+            lines.append(f"  {v} = {_FLOAT_UNARY[n.op]} {a[0]} : f32")
+        elif n.op == "cmpf":
+            lines.append(f"  {v} = arith.cmpf {n.attr}, {a[0]}, {a[1]} : f32")
+        elif n.op == "cmpi":
             lines.append(f"  {v} = arith.cmpi {n.attr}, {a[0]}, {a[1]} : index")
         elif n.op == "select":
             lines.append(f"  {v} = arith.select {a[0]}, {a[1]}, {a[2]} : {n.kind}")
@@ -347,6 +498,10 @@ def _emit(name, root):
         names[id(n)] = v
         return v
     r = val(root)
+    if score_mod:
+        return (f"sparse_attn.score_mod @{name}(%s: f32, %b: index, %h: index, %q: index, "
+                f"%k: index) {{\n" + "\n".join(lines) + ("\n" if lines else "") +
+                f"  sparse_attn.yield {r} : f32\n}}\n")
     return (f"sparse_attn.mask @{name}(%b: index, %h: index, %q: index, %k: index) {{\n" +
             "\n".join(lines) + ("\n" if lines else "") +
             f"  sparse_attn.yield {r} : i1\n}}\n")
@@ -373,3 +528,49 @@ def from_mask_mod(mask_mod, name=None):
     _CUSTOM[name] = lambda q, k, sq, sk, b=0, h=0: bool(
         _evaluate(root, {"b": b, "h": h, "q": q, "k": k}))
     return Pattern(("custom", name), [_emit(name, root)])
+
+
+class ScoreMod:
+    """A score modification traced from a FlexAttention `score_mod`:
+    `name`, `text` (its `sparse_attn.score_mod` region), `key()`."""
+
+    def __init__(self, name, text):
+        self.name, self.text = name, text
+
+    def key(self):
+        return self.text
+
+    def __repr__(self):
+        return "ScoreMod(@%s)" % self.name
+
+
+def from_score_mod(score_mod, name=None):
+    """A score modification from a FlexAttention `score_mod(score, b, h,
+    q_idx, kv_idx) -> score`, traced into a `sparse_attn.score_mod` region
+    (compiled into the kernels, differentiated by the compiler for the
+    backward): float arithmetic (+ - * / // % **, unary -, abs), comparisons,
+    torch.where / where, torch.tanh / exp / log / sqrt / sigmoid / abs /
+    maximum / minimum / clamp / pow / square (or the tensor methods, or this
+    module's functions of the same names), with integer positions promoted
+    to float as torch promotes them. What cannot be traced raises TypeError
+    naming it."""
+    args = {n: _Sym("arg", (), "index", n) for n in ("b", "h", "q", "k")}
+    score = _Sym("arg", (), "f32", "s")
+    _MODE[0] = "score_mod"
+    try:
+        root = score_mod(score, args["b"], args["h"], args["q"], args["k"])
+        if isinstance(root, (int, float, np.integer, np.floating)) and \
+                not isinstance(root, (bool, np.bool_)):
+            root = _lift(float(root))
+        if not isinstance(root, _Sym) or root.kind == "i1":
+            raise TypeError("score_mod: must return a number (the modified score), got %r"
+                            % (root,))
+        root = _to_f32(root)
+        if name is None:
+            base = getattr(score_mod, "__name__", "score_mod").strip("<>").replace(
+                "lambda", "score_mod")
+            digest = hashlib.sha256(_emit("m", root, True).encode()).hexdigest()[:10]
+            name = "%s_%s" % (base, digest)
+        return ScoreMod(name, _emit(name, root, True))
+    finally:
+        _MODE[0] = "mask_mod"

@@ -83,6 +83,41 @@ def test_untraceable_constructs_are_named():
         P.from_mask_mod(lambda b, h, q, k: q * 0.5 >= k)
 
 
+def test_traced_score_mod_regions():
+    import math
+
+    def softcap(score, b, h, q_idx, kv_idx):
+        return 30.0 * P.tanh(score / 30.0)
+    m = P.from_score_mod(softcap)
+    assert m.text.startswith("sparse_attn.score_mod @softcap_")
+    assert "math.tanh" in m.text and "sparse_attn.yield %v" in m.text
+    assert P.from_score_mod(softcap).text == m.text  # deterministic names
+    # Positions are promoted to float as torch promotes them; a constant
+    # result is an f32 constant.
+    rel = P.from_score_mod(lambda s, b, h, q, k: s + (q - k) / 4)
+    assert "arith.sitofp" in rel.text and "arith.divf" in rel.text
+    const = P.from_score_mod(lambda s, b, h, q, k: 0)
+    assert "arith.constant 0.000000000e+00 : f32" in const.text
+    inf = P.from_score_mod(lambda s, b, h, q, k: P.where(q >= k, s, -math.inf))
+    assert "0xFF800000" in inf.text and "arith.select" in inf.text
+
+
+def test_untraceable_score_mod_constructs_are_named():
+    import math
+    with pytest.raises(TypeError, match="Python's math module"):
+        P.from_score_mod(lambda s, b, h, q, k: math.tanh(s))
+    with pytest.raises(TypeError, match="Python control flow"):
+        P.from_score_mod(lambda s, b, h, q, k: s if q >= k else -s)
+    with pytest.raises(TypeError, match="cannot index"):
+        slopes = [1.0, 0.5]
+        P.from_score_mod(lambda s, b, h, q, k: s * slopes[h])
+    with pytest.raises(TypeError, match="must return a number"):
+        P.from_score_mod(lambda s, b, h, q, k: s > 0)
+    # Masks stay integer arithmetic.
+    with pytest.raises(TypeError, match="'/' is float division"):
+        P.from_mask_mod(lambda b, h, q, k: q / 2 >= k)
+
+
 def attention64(q, k, v, mask, scale):
     s = np.einsum("bhqd,bhkd->bhqk", q, k) * scale
     s = np.where(mask, s, -np.inf)
