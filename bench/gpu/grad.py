@@ -82,9 +82,9 @@ def check_cases():
              Sq=37, Sk=53, D=16),
         dict(base, name="gcheck_f16_softcap", case="window", pattern=("window", 30, 0),
              dtype="f16", score_mod="softcap", softcap=1.5, Sq=777, Sk=777),
-        # Rows 200 .. see no key: they contribute nothing.
+        # Rows 203 .. 399 see no key (LSE = -inf): they contribute nothing.
         dict(base, name="gcheck_empty_rows", case="intersect",
-             pattern=("intersect", [("causal",), ("window", 0, 10)]), B=1, H=2, Hkv=2,
+             pattern=("intersect", [("causal",), ("window", 3, 10)]), B=1, H=2, Hkv=2,
              Sq=400, Sk=200),
     ]
     return out
@@ -133,7 +133,15 @@ def module_text(c):
 
 
 def make(a):
-    cases = [c for c in check_cases() + bench_cases() if re.search(a.only, c["name"])]
+    cases = [dict(c, warps=a.warps, block_k=a.block_k) for c in check_cases() + bench_cases()]
+    # Benchmark cases at other tile shapes too (warps x block-k), to choose
+    # the default from measurements.
+    for v in (a.bench_variants.split(",") if a.bench_variants else []):
+        w, k = (int(x) for x in v.split("x"))
+        if (w, k) != (a.warps, a.block_k):
+            cases += [dict(c, name="%s_w%dk%d" % (c["name"], w, k), warps=w, block_k=k,
+                           variant=True) for c in bench_cases()]
+    cases = [c for c in cases if re.search(a.only, c["name"])]
     tool = os.path.join(a.build, "bin", "sparse-attn-compile")
     for c in cases:
         d = os.path.join(a.out, c["name"])
@@ -141,14 +149,14 @@ def make(a):
         src = os.path.join(d, "grad.mlir")
         with open(src, "w") as f:
             f.write(module_text(c))
-        r = subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=%d" % a.warps,
-                            "--block-k=%d" % a.block_k, "--mma=sync"],
+        r = subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=%d" % c["warps"],
+                            "--block-k=%d" % c["block_k"], "--mma=sync"],
                            stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
             print("failed %s: %s" % (c["name"], r.stderr.strip()), file=sys.stderr)
             sys.exit(1)
         with open(os.path.join(d, "config.json"), "w") as f:
-            json.dump(dict(c, warps=a.warps, block_k=a.block_k), f)
+            json.dump(c, f)
         print("wrote", d, flush=True)
 
 
@@ -259,7 +267,7 @@ def run(a):
         torch.cuda.synchronize()
         got = [bufs["output:%d" % i] for i in range(3)]
         rec = dict(case=name, pattern=c["case"], B=B, H=H, Hkv=Hkv, Sq=Sq, Sk=Sk, D=D,
-                   dtype=c["dtype"])
+                   dtype=c["dtype"], warps=c["warps"], block_k=c["block_k"])
         if check:
             tol = 2e-2 if c["dtype"] == "bf16" else 5e-3
             ok, errs = True, {}
@@ -282,7 +290,7 @@ def run(a):
         ms = run_h200.bench(lambda: prog.launch(ptrs, stream))
         emit(sys="sparse_attn", **rec, ms=round(ms, 4), density=round(dens, 5),
              eff_tflops=round(flops / ms / 1e9, 1))
-        if not a.no_peers:
+        if not a.no_peers and not c.get("variant"):
             peers(c, rec, q, k, v, do, mask, ctx, flops, ms, got)
         prog.close()
         del bufs, inputs
@@ -347,6 +355,8 @@ def main():
     ap.add_argument("--runtime")
     ap.add_argument("--warps", type=int, default=4)
     ap.add_argument("--block-k", type=int, default=64)
+    ap.add_argument("--bench-variants", default="",
+                    help="make: benchmark cases also at these WARPSxBLOCKK (e.g. 8x64,8x32)")
     ap.add_argument("--only", default="")
     ap.add_argument("--no-peers", action="store_true")
     a = ap.parse_args()

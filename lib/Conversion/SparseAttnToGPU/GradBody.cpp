@@ -115,9 +115,18 @@ std::pair<Value, Value> GradKernelBuilder::pairGrad(Value s, Value dp,
                                                     Value lse2, Value dlt,
                                                     Value qPos, Value kPos,
                                                     Value ok) {
+  if (!scoreMod) { // one multiply-add: s scale log2e - LSE log2e
+    Value p = ex2(fsub(fmul(s, cf(scale * kLog2e)), lse2));
+    Value ds = fmul(p, fsub(dp, dlt));
+    if (ok) {
+      p = arith::SelectOp::create(b, loc, ok, p, cf(0.0));
+      ds = arith::SelectOp::create(b, loc, ok, ds, cf(0.0));
+    }
+    return {p, ds};
+  }
   Value x = fmul(s, cf(scale));
   Value mod = x, dmod;
-  if (scoreMod) {
+  {
     auto inlineMod = [&](ScoreModOp m) {
       FailureOr<Value> r = inlineScoreMod(b, loc, m, x, bIdx, hIdx, qPos,
                                           kPos, queryLen(), keyLen());
@@ -218,17 +227,89 @@ SmallVector<Value> GradKernelBuilder::bufferedLoop(
   return SmallVector<Value>(loop.getResults().begin(), loop.getResults().end());
 }
 
-std::pair<Value, std::function<Value(Value)>>
-GradKernelBuilder::tableRow(Value offsets, Value indices, Value row) {
+GradKernelBuilder::TableRow GradKernelBuilder::tableRow(Value offsets,
+                                                       Value indices,
+                                                       Value row) {
   auto load = [this](Value mem, Value i) -> Value {
     Value x = memref::LoadOp::create(b, loc, mem, i);
     return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
   };
   Value lo = load(offsets, row), hi = load(offsets, addi(row, 1));
   Value n = arith::SubIOp::create(b, loc, hi, lo);
-  return {n, [this, load, lo, indices](Value j) {
+  return {n, lo, [this, load, lo, indices](Value j) {
             return load(indices, add(lo, j));
           }};
+}
+
+SmallVector<Value> GradKernelBuilder::tableLoops(
+    Value row, function_ref<void(Value, Value)> load,
+    function_ref<std::pair<Value, Value>(Value)> tileRange,
+    function_ref<void(Value, Value, bool, Value, SmallVector<Value> &)> body,
+    SmallVector<Value> state) {
+  for (bool masked : {false, true}) {
+    TableRow r = masked ? tableRow(partialOffsets, partialIndices, row)
+                        : tableRow(fullOffsets, fullIndices, row);
+    state = bufferedLoop(
+        r.n, [&](Value j, Value buf) { load(r.at(j), buf); },
+        [&](Value j, Value buf, SmallVector<Value> &st) {
+          Value other = r.at(j);
+          if (!masked || !segmentSkip) {
+            body(other, buf, masked, Value(), st);
+            return;
+          }
+          // A document mask's partial tile, classified from the segment
+          // ids: skipped (no shared segment), unmasked (one segment, full
+          // within it) or masked.
+          auto [mn, mx] = tileRange(other);
+          Value code = classifyTile(add(r.lo, j), mn, mx);
+          auto i32c = [&](int64_t v) {
+            return arith::ConstantIntOp::create(b, loc, i32, v);
+          };
+          Value run = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                            code, i32c(0));
+          Value maskIf = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::eq, code, i32c(2));
+          auto ifOp = scf::IfOp::create(b, loc, TypeRange(ValueRange(st)), run,
+                                        /*withElseRegion=*/true);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(ifOp.thenBlock());
+          SmallVector<Value> inner = st;
+          body(other, buf, /*masked=*/true, maskIf, inner);
+          scf::YieldOp::create(b, loc, inner);
+          b.setInsertionPointToStart(ifOp.elseBlock());
+          scf::YieldOp::create(b, loc, st);
+          b.setInsertionPointAfter(ifOp);
+          st.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+        },
+        state);
+  }
+  return state;
+}
+
+SmallVector<Value>
+GradKernelBuilder::maskValues(bool masked, Value maskIf, int64_t n,
+                              function_ref<Value(int64_t)> allowedAt) {
+  if (!masked)
+    return {};
+  auto all = [&]() {
+    SmallVector<Value> oks;
+    for (int64_t i = 0; i < n; ++i)
+      oks.push_back(allowedAt(i));
+    return oks;
+  };
+  if (!maskIf)
+    return all();
+  SmallVector<Type> types(n, b.getI1Type());
+  auto ifOp = scf::IfOp::create(b, loc, types, maskIf, /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    scf::YieldOp::create(b, loc, all());
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    Value yes = arith::ConstantIntOp::create(b, loc, 1, 1);
+    scf::YieldOp::create(b, loc, SmallVector<Value>(n, yes));
+  }
+  return SmallVector<Value>(ifOp.getResults().begin(), ifOp.getResults().end());
 }
 
 //===----------------------------------------------------------------------===//
@@ -293,35 +374,36 @@ void GradKernelBuilder::queryBlockKernel() {
   }
 
   // dQ over the key tiles of the block: full tiles, then partial ones.
+  if (segmentSkip)
+    std::tie(qSegMin, qSegMax) = segmentRange(qSeg, q0, bq, sq - 1);
   SmallVector<Value> acc(d / 8 * 4, cf(0.0));
-  for (bool masked : {false, true}) {
-    auto [n, kbAt] = masked ? tableRow(partialOffsets, partialIndices, qb)
-                            : tableRow(fullOffsets, fullIndices, qb);
-    auto kbOf = kbAt; // captured by the lambdas below
-    acc = bufferedLoop(
-        n, [&](Value j, Value buf) { loadTile(kbOf(j), buf); },
-        [&](Value j, Value buf, SmallVector<Value> &st) {
-          Value kb = kbOf(j);
-          Value ks = kView(buf), vs = vView(buf);
-          Value k0 = muli(kb, bk);
-          SmallVector<Value> s = rowProducts(qFrag, {}, {}, ks, bk, d);
-          SmallVector<Value> dp = rowProducts(doFrag, {}, {}, vs, bk, dv);
-          for (int64_t nt = 0; nt < bk / 8; ++nt)
-            for (int64_t e = 0; e < 4; ++e) {
-              int half = e / 2;
-              Value qPos = half ? row1c : row0c;
-              Value kPos = add(k0, addi(muli(t, 2), nt * 8 + (e & 1)));
-              Value ok = masked ? allowed(qPos, kPos) : Value();
-              Value kc = arith::MinUIOp::create(b, loc, kPos, lastKey());
-              auto [p, ds] = pairGrad(s[nt * 4 + e], dp[nt * 4 + e],
-                                      lse2[half], dlt[half], qPos, kc, ok);
-              (void)p;
-              s[nt * 4 + e] = ds;
-            }
-          accumulateProducts(s, bk, ks, d, st);
-        },
-        acc);
-  }
+  acc = tableLoops(
+      qb, [&](Value kb, Value buf) { loadTile(kb, buf); },
+      [&](Value kb) { return segmentRange(kSeg, muli(kb, bk), bk, sk - 1); },
+      [&](Value kb, Value buf, bool masked, Value maskIf,
+          SmallVector<Value> &st) {
+        Value ks = kView(buf), vs = vView(buf);
+        Value k0 = muli(kb, bk);
+        SmallVector<Value> s = rowProducts(qFrag, {}, {}, ks, bk, d);
+        SmallVector<Value> dp = rowProducts(doFrag, {}, {}, vs, bk, dv);
+        auto kPosOf = [&](int64_t e) {
+          return add(k0, addi(muli(t, 2), (e / 4) * 8 + (e & 1)));
+        };
+        SmallVector<Value> oks =
+            maskValues(masked, maskIf, bk / 8 * 4, [&](int64_t e) {
+              return allowed((e % 4) / 2 ? row1c : row0c, kPosOf(e));
+            });
+        for (int64_t e = 0; e < bk / 8 * 4; ++e) {
+          int half = (e % 4) / 2;
+          Value kc = arith::MinUIOp::create(b, loc, kPosOf(e), lastKey());
+          s[e] = pairGrad(s[e], dp[e], lse2[half], dlt[half],
+                          half ? row1c : row0c, kc,
+                          masked ? oks[e] : Value())
+                     .second;
+        }
+        accumulateProducts(s, bk, ks, d, st);
+      },
+      acc);
 
   // dQ = scale * sum dS K, rows in range.
   for (int half = 0; half < 2; ++half) {
@@ -418,7 +500,7 @@ void GradKernelBuilder::keyBlockKernel() {
 
   // One query tile: S^T = K Q^T, P^T; dV += P^T dO; dP^T = V dO^T, dS^T;
   // dK += dS^T Q. st = [dK accumulators, dV accumulators].
-  auto tileStep = [&](Value qb, Value buf, bool masked,
+  auto tileStep = [&](Value qb, Value buf, bool masked, Value maskIf,
                       SmallVector<Value> &st) {
     Value qs = tileView(plan.qOff, buf, plan.qBytes, bqt, d);
     Value dos = tileView(plan.doOff, buf, plan.doBytes, bqt, dv);
@@ -426,27 +508,36 @@ void GradKernelBuilder::keyBlockKernel() {
     Value qs0 = muli(qb, bqt);
     SmallVector<Value> s = rowProducts({}, kBlock, warpRow, qs, bqt, d);
     SmallVector<Value> dp = rowProducts({}, vBlock, warpRow, dos, bqt, dv);
+    // Element e = 4 nt + 2 half + par: key row (half), query column
+    // 8 nt + 2 t + par of the tile.
+    auto colOf = [&](int64_t e) {
+      return addi(muli(t, 2), (e / 4) * 8 + (e & 1));
+    };
+    auto keyOf = [&](int64_t e) { return (e % 4) / 2 ? key1 : key0; };
+    SmallVector<Value> oks =
+        maskValues(masked, maskIf, bqt / 8 * 4, [&](int64_t e) {
+          Value qPos = add(qs0, colOf(e));
+          Value ok = allowed(arith::MinUIOp::create(b, loc, qPos, lastQuery()),
+                             keyOf(e));
+          if (raggedQueries)
+            ok = arith::AndIOp::create(
+                b, loc, ok,
+                arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, qPos,
+                                      queryLen()));
+          return ok;
+        });
     for (int64_t nt = 0; nt < bqt / 8; ++nt)
       for (int64_t par = 0; par < 2; ++par) {
-        Value col = addi(muli(t, 2), nt * 8 + par);
-        Value qPos = add(qs0, col);
-        Value qc = arith::MinUIOp::create(b, loc, qPos, lastQuery());
+        Value col = colOf(nt * 4 + par);
+        Value qc =
+            arith::MinUIOp::create(b, loc, add(qs0, col), lastQuery());
         Value l2 = memref::LoadOp::create(b, loc, lseS, col);
         Value dl = memref::LoadOp::create(b, loc, dltS, col);
         for (int64_t half = 0; half < 2; ++half) {
-          Value kPos = half ? key1 : key0;
-          Value ok;
-          if (masked) {
-            ok = allowed(qc, kPos);
-            if (raggedQueries)
-              ok = arith::AndIOp::create(
-                  b, loc, ok,
-                  arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                        qPos, queryLen()));
-          }
-          Value kc = arith::MinUIOp::create(b, loc, kPos, lastKey());
           int64_t e = nt * 4 + 2 * half + par;
-          auto [p, ds] = pairGrad(s[e], dp[e], l2, dl, qc, kc, ok);
+          Value kc = arith::MinUIOp::create(b, loc, keyOf(e), lastKey());
+          auto [p, ds] = pairGrad(s[e], dp[e], l2, dl, qc, kc,
+                                  masked ? oks[e] : Value());
           s[e] = p;
           dp[e] = ds;
         }
@@ -458,7 +549,10 @@ void GradKernelBuilder::keyBlockKernel() {
   };
 
   // Over the query heads of the group, the query tiles that see the block:
-  // full tiles, then partial ones.
+  // full tiles, then partial ones. Document masks: the block's key range is
+  // the fixed side of the run-time classification.
+  if (segmentSkip)
+    std::tie(qSegMin, qSegMax) = segmentRange(kSeg, k0, bkv, sk - 1);
   SmallVector<Value> init(d / 8 * 4 + dv / 8 * 4, cf(0.0));
   auto heads = scf::ForOp::create(b, loc, idx(0), idx(group), idx(1), init);
   {
@@ -467,17 +561,12 @@ void GradKernelBuilder::keyBlockKernel() {
     hIdx = add(muli(kvh, group), heads.getInductionVar());
     SmallVector<Value> st(heads.getRegionIterArgs().begin(),
                           heads.getRegionIterArgs().end());
-    for (bool masked : {false, true}) {
-      auto [n, qbAt] = masked ? tableRow(partialOffsets, partialIndices, kb)
-                              : tableRow(fullOffsets, fullIndices, kb);
-      auto qbOf = qbAt;
-      st = bufferedLoop(
-          n, [&](Value j, Value buf) { loadQueryTile(qbOf(j), buf); },
-          [&](Value j, Value buf, SmallVector<Value> &acc) {
-            tileStep(qbOf(j), buf, masked, acc);
-          },
-          st);
-    }
+    st = tableLoops(
+        kb, [&](Value qb, Value buf) { loadQueryTile(qb, buf); },
+        [&](Value qb) {
+          return segmentRange(qSeg, muli(qb, bqt), bqt, sq - 1);
+        },
+        tileStep, st);
     scf::YieldOp::create(b, loc, st);
   }
   SmallVector<Value> acc(heads.getResults().begin(), heads.getResults().end());

@@ -117,10 +117,31 @@ struct GradKernelBuilder : KernelBuilder {
                function_ref<void(Value, Value, SmallVector<Value> &)> step,
                SmallVector<Value> state);
   /// The entries [offsets[row], offsets[row + 1]) of a compressed-row
-  /// table: their count and the entry at j.
-  std::pair<Value, std::function<Value(Value)>> tableRow(Value offsets,
-                                                         Value indices,
-                                                         Value row);
+  /// table: their count, the first one's position and the entry at j.
+  struct TableRow {
+    Value n, lo;
+    std::function<Value(Value)> at;
+  };
+  TableRow tableRow(Value offsets, Value indices, Value row);
+  /// The tiles of table row `row`: full ones unmasked, then partial ones
+  /// masked, through bufferedLoop (`load(other, buf)` copies the tile of
+  /// block `other` of the other side). With segmentSkip, a partial tile is
+  /// first classified from the segment-id ranges of the fixed side
+  /// (qSegMin / qSegMax) and of the tile (`tileRange(other)`) and the
+  /// partial_flags table (classifyTile): skipped, run unmasked, or masked.
+  /// `body(other, buf, masked, maskIf, state)`: maskIf (if set) is the
+  /// run-time choice of the mask.
+  SmallVector<Value>
+  tableLoops(Value row, function_ref<void(Value, Value)> load,
+             function_ref<std::pair<Value, Value>(Value)> tileRange,
+             function_ref<void(Value, Value, bool, Value, SmallVector<Value> &)>
+                 body,
+             SmallVector<Value> state);
+  /// With `masked`, the pattern's verdict for elements 0 .. n - 1
+  /// (`allowedAt(e)`), or all true when the i1 `maskIf` (if given) is false
+  /// at run time; empty without `masked`.
+  SmallVector<Value> maskValues(bool masked, Value maskIf, int64_t n,
+                                function_ref<Value(int64_t)> allowedAt);
 
   /// The query-block kernel (dQ, Delta).
   void queryBlockKernel();

@@ -52,11 +52,15 @@ int64_t queryKernelSharedBytes(int64_t eltBytes, int64_t bk, int64_t d,
 
 /// Compressed rows of the tiles of `kinds` ([nq][nk], row-major) by query
 /// block (`byKey` false) or by key block, with the order of the rows by
-/// decreasing work. A full tile that runs past the end of the other side
-/// (`sq` / `sk`) is listed as partial: its bound is checked with the mask.
+/// decreasing work. A full tile that runs past Sq or Sk is listed as
+/// partial: its bound is checked with the mask. With `sameSegment` (document
+/// masks: the kinds when rows and columns share one segment; empty when
+/// unknown), partialFlags marks the partial tiles that are full within one
+/// segment and run to neither end.
 TileTables compressTiles(const std::vector<TileKind> &kinds, int64_t nq,
                          int64_t nk, bool byKey, int64_t bq, int64_t bk,
-                         int64_t sq, int64_t sk) {
+                         int64_t sq, int64_t sk,
+                         const std::vector<TileKind> *sameSegment) {
   TileTables t;
   t.fullOffsets.push_back(0);
   t.partialOffsets.push_back(0);
@@ -66,13 +70,18 @@ TileTables compressTiles(const std::vector<TileKind> &kinds, int64_t nq,
     for (int64_t c = 0; c < cols; ++c) {
       int64_t i = byKey ? c : r, j = byKey ? r : c;
       TileKind kind = kinds[i * nk + j];
-      bool pastEnd = byKey ? (i + 1) * bq > sq : (j + 1) * bk > sk;
+      bool pastEnd = (i + 1) * bq > sq || (j + 1) * bk > sk;
       if (kind == TileKind::Full && pastEnd)
         kind = TileKind::Partial;
-      if (kind == TileKind::Full)
+      if (kind == TileKind::Full) {
         t.fullIndices.push_back(c);
-      else if (kind == TileKind::Partial)
+      } else if (kind == TileKind::Partial) {
         t.partialIndices.push_back(c);
+        if (sameSegment)
+          t.partialFlags.push_back(!sameSegment->empty() && !pastEnd &&
+                                   (*sameSegment)[i * nk + j] ==
+                                       TileKind::Full);
+      }
       work[r] += kind == TileKind::Full ? 4 : kind == TileKind::Partial ? 5 : 0;
     }
     t.fullOffsets.push_back(t.fullIndices.size());
@@ -185,20 +194,27 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
   GradTiles tiles = gradTiles(options);
 
   // The tile lists of both kernels.
+  // Document masks: partial tiles classified at run time from the segment
+  // ids (skipped, unmasked or masked), as the forward does.
+  bool segmentSkip =
+      op.getQuerySegmentIds() && impliesSameSegment(op.getPattern());
   TileProblem problem = tileProblemOf(op);
+  std::vector<TileKind> sameByQuery, sameByKey;
   FailureOr<std::vector<TileKind>> byQuery =
-      classifyTiles(problem, tiles.bq, tiles.bk);
+      classifyTiles(problem, tiles.bq, tiles.bk, &sameByQuery);
   FailureOr<std::vector<TileKind>> byKey =
-      classifyTiles(problem, tiles.bqt, tiles.bkv);
+      classifyTiles(problem, tiles.bqt, tiles.bkv, &sameByKey);
   if (failed(byQuery) || failed(byKey))
     return failure();
   int64_t nq = ceilDivPositive(sq, tiles.bq), nk = ceilDivPositive(sk, tiles.bk);
   int64_t nqt = ceilDivPositive(sq, tiles.bqt),
           nkv = ceilDivPositive(sk, tiles.bkv);
-  TileTables queryTables = compressTiles(*byQuery, nq, nk, /*byKey=*/false,
-                                         tiles.bq, tiles.bk, sq, sk);
-  TileTables keyTables = compressTiles(*byKey, nqt, nkv, /*byKey=*/true,
-                                       tiles.bqt, tiles.bkv, sq, sk);
+  TileTables queryTables =
+      compressTiles(*byQuery, nq, nk, /*byKey=*/false, tiles.bq, tiles.bk, sq,
+                    sk, segmentSkip ? &sameByQuery : nullptr);
+  TileTables keyTables =
+      compressTiles(*byKey, nqt, nkv, /*byKey=*/true, tiles.bqt, tiles.bkv, sq,
+                    sk, segmentSkip ? &sameByKey : nullptr);
 
   // Host side: the operands, Delta (a temporary) and the gradients.
   Value qBuf = hostBufferOf(rw, loc, op.getQuery());
@@ -261,7 +277,10 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
           std::pair(&tt.fullIndices, "_full_indices"),
           std::pair(&tt.partialOffsets, "_partial_offsets"),
           std::pair(&tt.partialIndices, "_partial_indices"),
-          std::pair(&tt.order, "_order")}) {
+          std::pair(&tt.order, "_order"),
+          std::pair(&tt.partialFlags, "_partial_flags")}) {
+      if (data == &tt.partialFlags && !segmentSkip)
+        continue;
       memref::GetGlobalOp g =
           hostGlobals.getI32(rw, loc, *data, prefix + what);
       args.push_back({g, ("table:" + g.getName()).str()});
@@ -327,6 +346,10 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
       kb.partialOffsets = next();
       kb.partialIndices = next();
       kb.blockOrder = next();
+      if (segmentSkip) {
+        kb.partFlags = next();
+        kb.segmentSkip = true;
+      }
       kb.smem = gpu::DynamicSharedMemoryOp::create(
           rw, loc,
           MemRefType::get({ShapedType::kDynamic}, rw.getI8Type(),
