@@ -247,6 +247,32 @@ SmallVector<Value> GradKernelBuilder::tableLoops(
     function_ref<void(Value, Value, bool, Value, SmallVector<Value> &)> body,
     SmallVector<Value> state) {
   for (bool masked : {false, true}) {
+    if (masked && segmentSkip && tileCodes) {
+      // The compacted list (compactRow): entry j = 2 other + needs mask.
+      auto entry = [&](Value j) -> Value {
+        return memref::LoadOp::create(b, loc, tileCodes, j);
+      };
+      auto i32c = [&](int64_t v) {
+        return arith::ConstantIntOp::create(b, loc, i32, v);
+      };
+      auto otherAt = [&](Value j) -> Value {
+        return arith::IndexCastOp::create(
+            b, loc, b.getIndexType(),
+            arith::ShRUIOp::create(b, loc, entry(j), i32c(1)));
+      };
+      Value count = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                               entry(idx(maxPartial)));
+      state = bufferedLoop(
+          count, [&](Value j, Value buf) { load(otherAt(j), buf); },
+          [&](Value j, Value buf, SmallVector<Value> &st) {
+            Value maskIf = arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::ne,
+                arith::AndIOp::create(b, loc, entry(j), i32c(1)), i32c(0));
+            body(otherAt(j), buf, /*masked=*/true, maskIf, st);
+          },
+          state);
+      continue;
+    }
     TableRow r = masked ? tableRow(partialOffsets, partialIndices, row)
                         : tableRow(fullOffsets, fullIndices, row);
     state = bufferedLoop(
@@ -284,6 +310,28 @@ SmallVector<Value> GradKernelBuilder::tableLoops(
         state);
   }
   return state;
+}
+
+void GradKernelBuilder::compactRow(
+    Value row, function_ref<std::pair<Value, Value>(Value)> tileRange) {
+  TableRow r = tableRow(partialOffsets, partialIndices, row);
+  // Warp w classifies tiles w, w + warps, ...; lane 0 writes the code.
+  auto loop = scf::ForOp::create(b, loc, warp, r.n, idx(warps));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value i = loop.getInductionVar();
+    auto [mn, mx] = tileRange(r.at(i));
+    Value code = classifyTile(add(r.lo, i), mn, mx);
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
+    auto ifOp = scf::IfOp::create(b, loc, first, /*else=*/false);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    memref::StoreOp::create(b, loc, code, tileCodes, i);
+  }
+  gpu::BarrierOp::create(b, loc);
+  partIdx = partialIndices;
+  compactPartialTiles(r.lo, r.n);
 }
 
 SmallVector<Value>
@@ -374,12 +422,17 @@ void GradKernelBuilder::queryBlockKernel() {
   }
 
   // dQ over the key tiles of the block: full tiles, then partial ones.
-  if (segmentSkip)
+  auto keyRange = [&](Value kb) {
+    return segmentRange(kSeg, muli(kb, bk), bk, sk - 1);
+  };
+  if (segmentSkip) {
     std::tie(qSegMin, qSegMax) = segmentRange(qSeg, q0, bq, sq - 1);
+    if (tileCodes)
+      compactRow(qb, keyRange);
+  }
   SmallVector<Value> acc(d / 8 * 4, cf(0.0));
   acc = tableLoops(
-      qb, [&](Value kb, Value buf) { loadTile(kb, buf); },
-      [&](Value kb) { return segmentRange(kSeg, muli(kb, bk), bk, sk - 1); },
+      qb, [&](Value kb, Value buf) { loadTile(kb, buf); }, keyRange,
       [&](Value kb, Value buf, bool masked, Value maskIf,
           SmallVector<Value> &st) {
         Value ks = kView(buf), vs = vView(buf);
@@ -551,8 +604,14 @@ void GradKernelBuilder::keyBlockKernel() {
   // Over the query heads of the group, the query tiles that see the block:
   // full tiles, then partial ones. Document masks: the block's key range is
   // the fixed side of the run-time classification.
-  if (segmentSkip)
+  auto queryRange = [&](Value qb) {
+    return segmentRange(qSeg, muli(qb, bqt), bqt, sq - 1);
+  };
+  if (segmentSkip) {
     std::tie(qSegMin, qSegMax) = segmentRange(kSeg, k0, bkv, sk - 1);
+    if (tileCodes) // the list does not depend on the head: built once
+      compactRow(kb, queryRange);
+  }
   SmallVector<Value> init(d / 8 * 4 + dv / 8 * 4, cf(0.0));
   auto heads = scf::ForOp::create(b, loc, idx(0), idx(group), idx(1), init);
   {
@@ -563,10 +622,7 @@ void GradKernelBuilder::keyBlockKernel() {
                           heads.getRegionIterArgs().end());
     st = tableLoops(
         kb, [&](Value qb, Value buf) { loadQueryTile(qb, buf); },
-        [&](Value qb) {
-          return segmentRange(qSeg, muli(qb, bqt), bqt, sq - 1);
-        },
-        tileStep, st);
+        queryRange, tileStep, st);
     scf::YieldOp::create(b, loc, st);
   }
   SmallVector<Value> acc(heads.getResults().begin(), heads.getResults().end());

@@ -137,6 +137,13 @@ struct GradKernelBuilder : KernelBuilder {
              function_ref<void(Value, Value, bool, Value, SmallVector<Value> &)>
                  body,
              SmallVector<Value> state);
+  /// Document masks with room in shared memory (tileCodes, maxPartial):
+  /// classifies the partial tiles of table row `row` before the loops
+  /// (warp w: tiles w, w + warps, ...) and compacts the ones that run into
+  /// tileCodes (entry 2 other + needs mask, the count at slot maxPartial),
+  /// so skipped tiles are not even copied. tableLoops then reads that list.
+  void compactRow(Value row,
+                  function_ref<std::pair<Value, Value>(Value)> tileRange);
   /// With `masked`, the pattern's verdict for elements 0 .. n - 1
   /// (`allowedAt(e)`), or all true when the i1 `maskIf` (if given) is false
   /// at run time; empty without `masked`.

@@ -296,6 +296,17 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
     int64_t shared = keyKernel ? keyPlan.total
                                : queryKernelSharedBytes(eltBytes, tiles.bk, d,
                                                         dv);
+    // Document masks: the compacted list of a row's partial tiles (entries
+    // and the count) after the tiles, when it fits.
+    int64_t maxPartial = 0;
+    for (size_t i = 0; i + 1 < tt.partialOffsets.size(); ++i)
+      maxPartial = std::max<int64_t>(
+          maxPartial, tt.partialOffsets[i + 1] - tt.partialOffsets[i]);
+    int64_t listOffset = (shared + 15) / 16 * 16;
+    bool codesInShared = segmentSkip && maxPartial > 0 && maxPartial <= 4096 &&
+                         listOffset + 4 * (maxPartial + 1) <= kMaxSharedBytes;
+    if (codesInShared)
+      shared = listOffset + 4 * (maxPartial + 1);
     gpu::GPUFuncOp func;
     {
       OpBuilder::InsertionGuard guard(rw);
@@ -361,6 +372,14 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
       kb.kTileBytes = kvTileBytes;
       kb.vTileBytes = vTileBytes;
       kb.keyPlan = &keyPlan;
+      kb.maxPartial = maxPartial;
+      if (codesInShared)
+        kb.tileCodes = memref::ViewOp::create(
+            rw, loc,
+            MemRefType::get({maxPartial + 1}, rw.getI32Type(),
+                            MemRefLayoutAttrInterface(), wg),
+            kb.smem, arith::ConstantIndexOp::create(rw, loc, listOffset),
+            ValueRange{});
       if (keyKernel)
         kb.keyBlockKernel();
       else
