@@ -87,6 +87,22 @@ def check_cases():
              pattern=("intersect", [("causal",), ("window", 3, 10)]), B=1, H=2, Hkv=2,
              Sq=400, Sk=200),
     ]
+    # Runtime block tables (random lists with out-of-range counts and
+    # indices, duplicates; per batch and KV head, per query head with full
+    # tables, shared with a document mask, rectangular with soft-capping).
+    T = lambda tb, bp, hp, n, full=False: dict(tb=tb, bp=bp, hp=hp, n=n, full=full)
+    out += [
+        dict(base, name="gcheck_tables_kvhead", case="causal", pattern=("causal",),
+             tables=T([128, 128], 2, 2, 5)),
+        dict(base, name="gcheck_tables_qhead_full", case="dense", pattern=("dense",), B=1,
+             D=128, tables=T([128, 256], 1, 4, 3, full=True)),
+        dict(base, name="gcheck_tables_documents", case="document",
+             pattern=("intersect", [("segments",), ("causal",)]), docs=5,
+             tables=T([64, 64], 1, 1, 12)),
+        dict(base, name="gcheck_tables_softcap_rect", case="window",
+             pattern=("window", 50, 400), B=1, Sq=300, Sk=1100, D=128, score_mod="softcap",
+             softcap=2.0, tables=T([128, 128], 1, 2, 6, full=True)),
+    ]
     return out
 
 
@@ -114,7 +130,21 @@ def module_text(c):
         qi, ki = "tensor<%dx%dxi32>" % (B, Sq), "tensor<%dx%dxi32>" % (B, Sk)
         args += ", %%qids: %s, %%kids: %s" % (qi, ki)
         segs = " segments(%%qids, %%kids : %s, %s)" % (qi, ki)
+    tabs = ""
+    if c.get("tables"):
+        tb = c["tables"]
+        mq, mk = -(-Sq // tb["tb"][0]), -(-Sk // tb["tb"][1])
+        nt = "tensor<%dx%dx%dxi32>" % (tb["bp"], tb["hp"], mq)
+        xt = "tensor<%dx%dx%dx%dxi32>" % (tb["bp"], tb["hp"], mq, tb["n"])
+        args += ", %%n: %s, %%x: %s" % (nt, xt)
+        tabs = " block_tables(%%n, %%x : %s, %s)" % (nt, xt)
+        if tb["full"]:
+            args += ", %%fn: %s, %%fx: %s" % (nt, xt)
+            tabs += " full_tables(%%fn, %%fx : %s, %s)" % (nt, xt)
+    segs += tabs
     attrs = "pattern = %s" % to_mlir(c["pattern"])
+    if c.get("tables"):
+        attrs += ", table_block = array<i64: %d, %d>" % tuple(c["tables"]["tb"])
     if c.get("score_mod") == "softcap":
         pre += SOFTCAP % float(c["softcap"])
         attrs += ", score_mod = @softcap"
@@ -194,6 +224,42 @@ def reference_forward(c, q, k, v, mask, sm):
     return p @ v, lse
 
 
+def random_tables(c, dev):
+    """Block tables as a producer might hand them over, garbage included:
+    counts in [-1, N + 1], indices in [-1, Mk] with repeats. Returns the
+    table tensors and the listed mask [B or 1, H, Sq, Sk] they define (the
+    op's semantics: counts clamped to [0, N], indices outside [0, Mk)
+    ignored, kv and full tables united)."""
+    import torch
+    tb = c["tables"]
+    Sq, Sk, H, Hkv = c["Sq"], c["Sk"], c["H"], c["Hkv"]
+    mq, mk = -(-Sq // tb["tb"][0]), -(-Sk // tb["tb"][1])
+    g = torch.Generator().manual_seed(1)
+    shape = (tb["bp"], tb["hp"], mq)
+    tensors, listed = [], torch.zeros(tb["bp"], tb["hp"], mq, mk + 2, dtype=torch.bool)
+    for _ in range(2 if tb["full"] else 1):
+        num = torch.randint(-1, tb["n"] + 2, shape, generator=g, dtype=torch.int32)
+        idx = torch.randint(-1, mk + 1, shape + (tb["n"],), generator=g, dtype=torch.int32)
+        n = num.clamp(0, tb["n"])
+        live = torch.arange(tb["n"])[None, None, None, :] < n[..., None].long()
+        pos = (idx.long() + 1).clamp(0, mk + 1)  # -1 -> column 0, dropped below
+        for e in range(tb["n"]):
+            sel = live[..., e]
+            col = pos[..., e]
+            cur = listed.gather(3, col[..., None])[..., 0]
+            listed.scatter_(3, col[..., None], (cur | sel)[..., None])
+        tensors += [num.to(dev), idx.to(dev)]
+    listed = listed[..., 1:mk + 1]  # indices 0 .. mk - 1
+    # Per query head: h' = h, the KV head, or 0.
+    hp = tb["hp"]
+    heads = torch.arange(H)
+    hsel = heads if hp == H else heads // (H // Hkv) if hp == Hkv else heads * 0
+    listed = listed[:, hsel]
+    m = listed.repeat_interleave(tb["tb"][0], dim=2)[:, :, :Sq]
+    m = m.repeat_interleave(tb["tb"][1], dim=3)[..., :Sk]
+    return tensors, m.to(dev)
+
+
 def run(a):
     import numpy as np
     import torch
@@ -231,6 +297,10 @@ def run(a):
         ki = torch.arange(Sk, device=dev)[None, :]
         check = name.startswith("gcheck")
         mask = allowed(c["pattern"], qi, ki, ctx) if check or c["case"] != "dense" else None
+        tables = []
+        if c.get("tables"):
+            tables, listed = random_tables(c, dev)
+            mask = mask & listed
         sm = torch_score_mod(c)
         if check:
             qf, kf, vf = (x.float().requires_grad_() for x in (q, k, v))
@@ -253,6 +323,7 @@ def run(a):
         if seg is not None:
             ids = seg[None, :].expand(B, Sq).contiguous()
             inputs += [ids, ids]
+        inputs += tables
         bufs = {}
         for nm, (dtn, shape) in prog.buffers.items():
             if nm.startswith("input:"):

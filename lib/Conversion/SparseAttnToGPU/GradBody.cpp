@@ -241,36 +241,45 @@ GradKernelBuilder::TableRow GradKernelBuilder::tableRow(Value offsets,
           }};
 }
 
+SmallVector<Value> GradKernelBuilder::compactedLoop(
+    function_ref<void(Value, Value)> load,
+    function_ref<void(Value, Value, bool, Value, SmallVector<Value> &)> body,
+    SmallVector<Value> state) {
+  // Entry j = 2 other + needs mask; the count at slot maxPartial.
+  auto entry = [&](Value j) -> Value {
+    return memref::LoadOp::create(b, loc, tileCodes, j);
+  };
+  auto i32c = [&](int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, i32, v);
+  };
+  auto otherAt = [&](Value j) -> Value {
+    return arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        arith::ShRUIOp::create(b, loc, entry(j), i32c(1)));
+  };
+  Value count = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                           entry(idx(maxPartial)));
+  return bufferedLoop(
+      count, [&](Value j, Value buf) { load(otherAt(j), buf); },
+      [&](Value j, Value buf, SmallVector<Value> &st) {
+        Value maskIf = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::ne,
+            arith::AndIOp::create(b, loc, entry(j), i32c(1)), i32c(0));
+        body(otherAt(j), buf, /*masked=*/true, maskIf, st);
+      },
+      state);
+}
+
 SmallVector<Value> GradKernelBuilder::tableLoops(
     Value row, function_ref<void(Value, Value)> load,
     function_ref<std::pair<Value, Value>(Value)> tileRange,
     function_ref<void(Value, Value, bool, Value, SmallVector<Value> &)> body,
     SmallVector<Value> state) {
+  if (listedBits) // runtime block tables: one list of every tile that runs
+    return compactedLoop(load, body, state);
   for (bool masked : {false, true}) {
-    if (masked && segmentSkip && tileCodes) {
-      // The compacted list (compactRow): entry j = 2 other + needs mask.
-      auto entry = [&](Value j) -> Value {
-        return memref::LoadOp::create(b, loc, tileCodes, j);
-      };
-      auto i32c = [&](int64_t v) {
-        return arith::ConstantIntOp::create(b, loc, i32, v);
-      };
-      auto otherAt = [&](Value j) -> Value {
-        return arith::IndexCastOp::create(
-            b, loc, b.getIndexType(),
-            arith::ShRUIOp::create(b, loc, entry(j), i32c(1)));
-      };
-      Value count = arith::IndexCastOp::create(b, loc, b.getIndexType(),
-                                               entry(idx(maxPartial)));
-      state = bufferedLoop(
-          count, [&](Value j, Value buf) { load(otherAt(j), buf); },
-          [&](Value j, Value buf, SmallVector<Value> &st) {
-            Value maskIf = arith::CmpIOp::create(
-                b, loc, arith::CmpIPredicate::ne,
-                arith::AndIOp::create(b, loc, entry(j), i32c(1)), i32c(0));
-            body(otherAt(j), buf, /*masked=*/true, maskIf, st);
-          },
-          state);
+    if (masked && segmentSkip && tileCodes) { // the compacted partial tiles
+      state = compactedLoop(load, body, state);
       continue;
     }
     TableRow r = masked ? tableRow(partialOffsets, partialIndices, row)
@@ -332,6 +341,229 @@ void GradKernelBuilder::compactRow(
   gpu::BarrierOp::create(b, loc);
   partIdx = partialIndices;
   compactPartialTiles(r.lo, r.n);
+}
+
+void GradKernelBuilder::markListed(bool byKey, Value fixed) {
+  int64_t threads = 32 * warps;
+  Value tid = add(muli(warp, 32), lane);
+  auto i32c = [&](int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, i32, v).getResult();
+  };
+  auto toIndex = [&](Value x) -> Value {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+  };
+  auto strided = [&](Value from, Value to, function_ref<void(Value)> fn) {
+    auto loop = scf::ForOp::create(b, loc, from, to, idx(threads));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    fn(loop.getInductionVar());
+  };
+  auto setBit = [&](Value block) { // block: i32, in range
+    Value bit = arith::ShLIOp::create(
+        b, loc, i32c(1), arith::AndIOp::create(b, loc, block, i32c(31)));
+    Value word = toIndex(arith::ShRUIOp::create(b, loc, block, i32c(5)));
+    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, bit,
+                                listedBits, ValueRange{word});
+  };
+  // Readers of the previous list are done; the bits start clear.
+  gpu::BarrierOp::create(b, loc);
+  int64_t words = llvm::cast<MemRefType>(listedBits.getType()).getDimSize(0);
+  strided(tid, idx(words), [&](Value w) {
+    memref::StoreOp::create(b, loc, i32c(0), listedBits, w);
+  });
+  gpu::BarrierOp::create(b, loc);
+  // The tables' rows for (b, h): b' = b unless B' = 1; h' = h, the KV head,
+  // or 0 for H' = Hq, Hkv, 1 (Hq first when Hq = Hkv).
+  auto shape = llvm::cast<MemRefType>(kvNum.getType()).getShape();
+  Value bRow = shape[0] == 1 ? idx(0) : bIdx;
+  Value hRow = shape[1] == 1 ? idx(0) : shape[1] == hq ? hIdx : kvh;
+  int64_t rows = shape[2];
+  Value keyTableBlocks = i32c(ceilDivPositive(sk, tbk));
+  for (auto table :
+       {std::pair(kvNum, kvIdx), std::pair(fullNum, fullTableIdx)}) {
+    // Plain variables: the lambdas capture them.
+    Value num = table.first, indices = table.second;
+    if (!num)
+      continue;
+    int64_t n = llvm::cast<MemRefType>(indices.getType()).getDimSize(3);
+    // Entries past the count are not read (counts clamped to [0, N]).
+    auto countOf = [&](Value row) -> Value {
+      Value c = memref::LoadOp::create(b, loc, num, ValueRange{bRow, hRow, row});
+      return arith::MinSIOp::create(
+          b, loc, arith::MaxSIOp::create(b, loc, c, i32c(0)), i32c(n));
+    };
+    if (!byKey) {
+      // The row of query table block `fixed`: each listed key table block
+      // (an index outside the key blocks is ignored; unsigned, so a
+      // negative one is too).
+      Value count = countOf(fixed);
+      strided(tid, toIndex(count), [&](Value e) {
+        Value block = memref::LoadOp::create(b, loc, indices,
+                                             ValueRange{bRow, hRow, fixed, e});
+        Value inRange = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::ult, block, keyTableBlocks);
+        auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        setBit(block);
+      });
+      continue;
+    }
+    // The transposition: thread i scans the rows i, i + threads, ... and
+    // sets bit i when row i lists key table block `fixed`.
+    Value fixedI32 = arith::IndexCastOp::create(b, loc, i32, fixed);
+    strided(tid, idx(rows), [&](Value row) {
+      Value count = toIndex(countOf(row));
+      Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
+      auto scan = scf::ForOp::create(b, loc, idx(0), count, idx(1),
+                                     ValueRange{no});
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(scan.getBody());
+        Value block = memref::LoadOp::create(
+            b, loc, indices,
+            ValueRange{bRow, hRow, row, scan.getInductionVar()});
+        Value hit = arith::OrIOp::create(
+            b, loc, scan.getRegionIterArgs()[0],
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, block,
+                                  fixedI32));
+        scf::YieldOp::create(b, loc, hit);
+      }
+      auto ifOp = scf::IfOp::create(b, loc, scan.getResult(0), /*else=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      setBit(arith::IndexCastOp::create(b, loc, i32, row));
+    });
+  }
+  gpu::BarrierOp::create(b, loc);
+}
+
+void GradKernelBuilder::runtimeRow(
+    Value row, bool byKey,
+    function_ref<std::pair<Value, Value>(Value)> tileRange) {
+  // The table blocks of the fixed side and of the other side's tiles.
+  Value fixed = byKey ? arith::DivUIOp::create(b, loc, row, idx(tbk / bkv))
+                      : arith::DivUIOp::create(b, loc, row, idx(tbq / bq));
+  int64_t perBlock = byKey ? tbq / bqt : tbk / bk;
+  markListed(byKey, fixed);
+  TableRow full = tableRow(fullOffsets, fullIndices, row);
+  TableRow part = tableRow(partialOffsets, partialIndices, row);
+  Value total = add(full.n, part.n);
+  auto i32c = [&](int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, i32, v).getResult();
+  };
+  // Document masks: the run-time class of each partial tile first (0 skip,
+  // 1 unmasked, 2 masked), at entry full.n + i.
+  if (segmentSkip) {
+    auto loop = scf::ForOp::create(b, loc, warp, part.n, idx(warps));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value i = loop.getInductionVar();
+      auto [mn, mx] = tileRange(part.at(i));
+      Value code = classifyTile(add(part.lo, i), mn, mx);
+      Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          lane, idx(0));
+      auto ifOp = scf::IfOp::create(b, loc, first, /*else=*/false);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      memref::StoreOp::create(b, loc, code, tileCodes, add(full.n, i));
+    }
+    gpu::BarrierOp::create(b, loc);
+  }
+  // Warp 0 compacts the full tiles, then the partial ones, whose table
+  // block is listed (and, document masks, whose class is not skip), 32 at
+  // a time (one ballot each): entry 2 other + needs mask.
+  Value first =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, warp, idx(0));
+  auto ifWarp = scf::IfOp::create(b, loc, first, /*else=*/false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifWarp.thenBlock());
+    auto loop =
+        scf::ForOp::create(b, loc, idx(0), total, idx(32), ValueRange{idx(0)});
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value base = loop.getRegionIterArgs()[0];
+      Value jRaw = add(loop.getInductionVar(), lane);
+      Value inList =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, jRaw, total);
+      Value j = arith::SelectOp::create(b, loc, inList, jRaw, idx(0));
+      Value isFull =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, j, full.n);
+      // Both table loads stay in bounds: the other one's position clamped.
+      Value fj = arith::SelectOp::create(b, loc, isFull, j, idx(0));
+      Value pj = arith::SelectOp::create(
+          b, loc, isFull, idx(0), arith::SubIOp::create(b, loc, j, full.n));
+      Value code;
+      Value otherIdx;
+      {
+        // The full entry (read only when this lane's j is a full tile).
+        auto ifF = scf::IfOp::create(b, loc, TypeRange{i32}, isFull,
+                                     /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard g3(b);
+        b.setInsertionPointToStart(ifF.thenBlock());
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{memref::LoadOp::create(b, loc, fullIndices,
+                                              add(full.lo, fj))
+                           .getResult()});
+        b.setInsertionPointToStart(ifF.elseBlock());
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{memref::LoadOp::create(b, loc, partialIndices,
+                                              add(part.lo, pj))
+                           .getResult()});
+        b.setInsertionPointAfter(ifF);
+        otherIdx = ifF.getResult(0);
+      }
+      if (segmentSkip)
+        code = arith::SelectOp::create(
+            b, loc, isFull, i32c(1),
+            memref::LoadOp::create(b, loc, tileCodes, j).getResult());
+      else
+        code = arith::SelectOp::create(b, loc, isFull, i32c(1), i32c(2));
+      // The other tile's table block is listed.
+      Value tb = arith::DivUIOp::create(b, loc, otherIdx, i32c(perBlock));
+      Value word = memref::LoadOp::create(
+          b, loc, listedBits,
+          ValueRange{arith::IndexCastOp::create(
+              b, loc, b.getIndexType(),
+              arith::ShRUIOp::create(b, loc, tb, i32c(5)))});
+      Value listed = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::ne,
+          arith::AndIOp::create(
+              b, loc,
+              arith::ShRUIOp::create(b, loc, word,
+                                     arith::AndIOp::create(b, loc, tb,
+                                                           i32c(31))),
+              i32c(1)),
+          i32c(0));
+      Value keep = arith::AndIOp::create(
+          b, loc, arith::AndIOp::create(b, loc, inList, listed),
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, code,
+                                i32c(0)));
+      Value next = ballotCompact(keep, lane, base, [&](Value pos) {
+        Value needMask = arith::ExtUIOp::create(
+            b, loc, i32,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, code,
+                                  i32c(2)));
+        Value entry = arith::OrIOp::create(
+            b, loc, arith::ShLIOp::create(b, loc, otherIdx, i32c(1)),
+            needMask);
+        memref::StoreOp::create(b, loc, entry, tileCodes, pos);
+      });
+      scf::YieldOp::create(b, loc, ValueRange{next});
+    }
+    Value lane0 =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
+    auto ifLane = scf::IfOp::create(b, loc, lane0, /*else=*/false);
+    b.setInsertionPointToStart(ifLane.thenBlock());
+    memref::StoreOp::create(
+        b, loc, arith::IndexCastOp::create(b, loc, i32, loop.getResult(0)),
+        tileCodes, idx(maxPartial));
+  }
+  gpu::BarrierOp::create(b, loc);
 }
 
 SmallVector<Value>
@@ -425,11 +657,12 @@ void GradKernelBuilder::queryBlockKernel() {
   auto keyRange = [&](Value kb) {
     return segmentRange(kSeg, muli(kb, bk), bk, sk - 1);
   };
-  if (segmentSkip) {
+  if (segmentSkip)
     std::tie(qSegMin, qSegMax) = segmentRange(qSeg, q0, bq, sq - 1);
-    if (tileCodes)
-      compactRow(qb, keyRange);
-  }
+  if (listedBits)
+    runtimeRow(qb, /*byKey=*/false, keyRange);
+  else if (segmentSkip && tileCodes)
+    compactRow(qb, keyRange);
   SmallVector<Value> acc(d / 8 * 4, cf(0.0));
   acc = tableLoops(
       qb, [&](Value kb, Value buf) { loadTile(kb, buf); }, keyRange,
@@ -607,10 +840,19 @@ void GradKernelBuilder::keyBlockKernel() {
   auto queryRange = [&](Value qb) {
     return segmentRange(qSeg, muli(qb, bqt), bqt, sq - 1);
   };
-  if (segmentSkip) {
+  if (segmentSkip)
     std::tie(qSegMin, qSegMax) = segmentRange(kSeg, k0, bkv, sk - 1);
-    if (tileCodes) // the list does not depend on the head: built once
-      compactRow(kb, queryRange);
+  // Runtime block tables per query head list different tiles for each head
+  // of the group: the list is built in the head loop. Otherwise it does not
+  // depend on the head: built once.
+  bool perHeadList =
+      listedBits && group > 1 &&
+      llvm::cast<MemRefType>(kvNum.getType()).getDimSize(1) == hq;
+  if (listedBits && !perHeadList) {
+    hIdx = kvh; // the tables' head when H' = Hq = Hkv
+    runtimeRow(kb, /*byKey=*/true, queryRange);
+  } else if (!listedBits && segmentSkip && tileCodes) {
+    compactRow(kb, queryRange);
   }
   SmallVector<Value> init(d / 8 * 4 + dv / 8 * 4, cf(0.0));
   auto heads = scf::ForOp::create(b, loc, idx(0), idx(group), idx(1), init);
@@ -620,6 +862,8 @@ void GradKernelBuilder::keyBlockKernel() {
     hIdx = add(muli(kvh, group), heads.getInductionVar());
     SmallVector<Value> st(heads.getRegionIterArgs().begin(),
                           heads.getRegionIterArgs().end());
+    if (perHeadList)
+      runtimeRow(kb, /*byKey=*/true, queryRange);
     st = tableLoops(
         kb, [&](Value qb, Value buf) { loadQueryTile(qb, buf); },
         queryRange, tileStep, st);

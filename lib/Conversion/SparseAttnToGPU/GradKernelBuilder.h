@@ -124,7 +124,8 @@ struct GradKernelBuilder : KernelBuilder {
   };
   TableRow tableRow(Value offsets, Value indices, Value row);
   /// The tiles of table row `row`: full ones unmasked, then partial ones
-  /// masked, through bufferedLoop (`load(other, buf)` copies the tile of
+  /// masked (with runtime block tables: the list runtimeRow built),
+  /// through bufferedLoop (`load(other, buf)` copies the tile of
   /// block `other` of the other side). With segmentSkip, a partial tile is
   /// first classified from the segment-id ranges of the fixed side
   /// (qSegMin / qSegMax) and of the tile (`tileRange(other)`) and the
@@ -143,6 +144,31 @@ struct GradKernelBuilder : KernelBuilder {
   /// tileCodes (entry 2 other + needs mask, the count at slot maxPartial),
   /// so skipped tiles are not even copied. tableLoops then reads that list.
   void compactRow(Value row,
+                  function_ref<std::pair<Value, Value>(Value)> tileRange);
+  /// The loop over the compacted list in tileCodes (entry j: 2 other +
+  /// needs mask, the count at slot maxPartial): `body` with masked and the
+  /// entry's run-time choice of the mask.
+  SmallVector<Value>
+  compactedLoop(function_ref<void(Value, Value)> load,
+                function_ref<void(Value, Value, bool, Value,
+                                  SmallVector<Value> &)>
+                    body,
+                SmallVector<Value> state);
+  /// Runtime block tables: sets bit j of listedBits for each table block j
+  /// of the other side that the tables pair with table block `fixed`
+  /// (index) of this side: the key table blocks of query table row `fixed`
+  /// (query-block kernel), or the query table rows that list key table
+  /// block `fixed` (key-block kernel: the transposition, each thread
+  /// scanning whole rows). Counts are clamped to [0, N] and indices outside
+  /// the key blocks ignored, so every read stays in bounds whatever the
+  /// tables hold; a block listed twice (or in both tables) counts once.
+  /// Starts and ends with a barrier.
+  void markListed(bool byKey, Value fixed);
+  /// Runtime block tables: the tiles of compile-time table row `row` (full,
+  /// then partial; by key block when `byKey`) whose table block the tables
+  /// list, compacted into tileCodes (entry 2 other + needs mask; document
+  /// masks: partial tiles classified first, skipped ones dropped).
+  void runtimeRow(Value row, bool byKey,
                   function_ref<std::pair<Value, Value>(Value)> tileRange);
   /// With `masked`, the pattern's verdict for elements 0 .. n - 1
   /// (`allowedAt(e)`), or all true when the i1 `maskIf` (if given) is false

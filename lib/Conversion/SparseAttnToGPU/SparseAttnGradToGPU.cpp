@@ -6,7 +6,11 @@
 // kernel's are the forward's (16 x warps rows, block-k keys); the key-block
 // kernel's are 16 x warps keys by block-k query rows. Both tile lists are
 // compile-time tables from the pattern's block classification: per query
-// block (as the forward) and per key block (the transpose).
+// block (as the forward) and per key block (the transpose). Runtime block
+// tables restrict them at run time: each thread block marks the table
+// blocks the tables pair with its own (its row, or for the key-block
+// kernel its column: the transposition is generated into the kernel) and
+// compacts the listed tiles into one list in shared memory.
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,6 +52,49 @@ GradTiles gradTiles(const SparseAttnToGPUOptions &options) {
 int64_t queryKernelSharedBytes(int64_t eltBytes, int64_t bk, int64_t d,
                                int64_t dv) {
   return 2 * (bk * (d + 8) + bk * (dv + 8)) * eltBytes;
+}
+
+/// Runtime block tables: after the kernel's tiles in shared memory, the
+/// thread block's list of the other side's tiles that run (one entry per
+/// tile of that side, then the count) and one bit per table block of the
+/// other side (set when the tables list the pair of table blocks).
+struct RuntimeListPlan {
+  int64_t listOffset, entries, bitsOffset, words, total;
+  RuntimeListPlan(int64_t tileBytes, int64_t otherTiles,
+                  int64_t otherTableBlocks) {
+    listOffset = (tileBytes + 15) / 16 * 16;
+    entries = otherTiles + 1;
+    bitsOffset = listOffset + 4 * entries;
+    words = ceilDivPositive(otherTableBlocks, 32);
+    total = bitsOffset + 4 * words;
+  }
+};
+
+/// The runtime-table list plan of one kernel: the other side is the key
+/// tiles of the query-block kernel, the query tiles of the key-block one.
+RuntimeListPlan runtimeListPlan(AttentionGradOp op, const GradTiles &tiles,
+                                bool keyKernel, int64_t tileBytes) {
+  int64_t sq = llvm::cast<ShapedType>(op.getQuery().getType()).getDimSize(2);
+  int64_t sk = llvm::cast<ShapedType>(op.getKey().getType()).getDimSize(2);
+  ArrayRef<int64_t> tb = *op.getTableBlock();
+  return keyKernel ? RuntimeListPlan(tileBytes, ceilDivPositive(sq, tiles.bqt),
+                                     ceilDivPositive(sq, tb[0]))
+                   : RuntimeListPlan(tileBytes, ceilDivPositive(sk, tiles.bk),
+                                     ceilDivPositive(sk, tb[1]));
+}
+
+/// Shared memory of one kernel's tiles (and, with runtime block tables, of
+/// its list): the bytes it is launched with, less the document masks'
+/// optional list.
+int64_t kernelSharedBytes(AttentionGradOp op, const GradTiles &tiles,
+                          bool keyKernel, int64_t eltBytes, int64_t d,
+                          int64_t dv) {
+  int64_t bytes =
+      keyKernel ? KeyBlockSharedPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv).total
+                : queryKernelSharedBytes(eltBytes, tiles.bk, d, dv);
+  if (op.hasBlockTables())
+    bytes = runtimeListPlan(op, tiles, keyKernel, bytes).total;
+  return bytes;
 }
 
 /// Compressed rows of the tiles of `kinds` ([nq][nk], row-major) by query
@@ -121,10 +168,18 @@ mlir::sparse_attn::checkGradLowerableToGPU(Operation *operation,
     if (!llvm::cast<ShapedType>(v.getType()).hasStaticShape())
       return op.emitOpError("the GPU backward needs static shapes, got ")
              << v.getType();
-  if (op.hasBlockTables())
-    return op.emitOpError("with runtime block tables is not lowered by the "
-                          "GPU backward yet (the fused CPU pipeline lowers "
-                          "it)");
+  GradTiles tiles = gradTiles(options);
+  if (op.hasBlockTables()) {
+    // Each kernel tile lies in one table block: both kernels' tile sides
+    // divide the table block's.
+    ArrayRef<int64_t> tb = *op.getTableBlock();
+    if (tb[0] % tiles.bq != 0 || tb[0] % tiles.bqt != 0 ||
+        tb[1] % tiles.bk != 0 || tb[1] % tiles.bkv != 0)
+      return op.emitOpError("the GPU backward needs a table_block whose "
+                            "sides are multiples of 16 x warps (")
+             << tiles.bq << ") and of block-k (" << tiles.bk << "), got ["
+             << tb[0] << ", " << tb[1] << "]";
+  }
   int64_t d = qT.getDimSize(3), dv = vT.getDimSize(3);
   if (d % 16 != 0 || dv % 16 != 0)
     return op.emitOpError("the GPU lowering needs head dimensions D and Dv "
@@ -133,7 +188,6 @@ mlir::sparse_attn::checkGradLowerableToGPU(Operation *operation,
   int64_t sq = qT.getDimSize(2), sk = kT.getDimSize(2);
   if (sq == 0 || sk == 0 || qT.getDimSize(0) == 0)
     return op.emitOpError("the GPU lowering needs non-empty sequences");
-  GradTiles tiles = gradTiles(options);
   for (auto [bq, bk] : {std::pair(tiles.bq, tiles.bk),
                         std::pair(tiles.bqt, tiles.bkv)}) {
     std::optional<int64_t> n = numTiles(sq, sk, bq, bk);
@@ -144,8 +198,8 @@ mlir::sparse_attn::checkGradLowerableToGPU(Operation *operation,
   }
   int64_t eltBytes = elt.getIntOrFloatBitWidth() / 8;
   int64_t bytes = std::max(
-      queryKernelSharedBytes(eltBytes, tiles.bk, d, dv),
-      KeyBlockSharedPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv).total);
+      kernelSharedBytes(op, tiles, /*keyKernel=*/false, eltBytes, d, dv),
+      kernelSharedBytes(op, tiles, /*keyKernel=*/true, eltBytes, d, dv));
   if (bytes > kMaxSharedBytes)
     return op.emitOpError("the GPU backward would need ")
            << bytes << " bytes of shared memory at warps " << options.warps
@@ -228,6 +282,23 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
     qSegBuf = hostBufferOf(rw, loc, op.getQuerySegmentIds());
     kSegBuf = hostBufferOf(rw, loc, op.getKeySegmentIds());
   }
+  // Runtime block tables (FlexAttention's BlockMask tensors), passed to both
+  // kernels as the caller gives them: each thread block reads its row (the
+  // query-block kernel) or its column (the key-block kernel: the generated
+  // transposition) into a bitmask in shared memory.
+  SmallVector<std::pair<Value, std::string>> tableArgs;
+  if (op.hasBlockTables()) {
+    tableArgs.push_back({hostBufferOf(rw, loc, op.getKvNumBlocks()),
+                         "kv_num_blocks"});
+    tableArgs.push_back({hostBufferOf(rw, loc, op.getKvIndices()),
+                         "kv_indices"});
+    if (op.getFullNumBlocks()) {
+      tableArgs.push_back({hostBufferOf(rw, loc, op.getFullNumBlocks()),
+                           "full_num_blocks"});
+      tableArgs.push_back({hostBufferOf(rw, loc, op.getFullIndices()),
+                           "full_indices"});
+    }
+  }
   auto f32 = rw.getF32Type();
   Value deltaBuf = hostAlloc(rw, loc, RankedTensorType::get({batch, hq, sq}, f32));
   auto resultType = [&](Value v) {
@@ -269,6 +340,7 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
     } else {
       args.push_back({dqBuf, "grad_query"});
     }
+    args.append(tableArgs.begin(), tableArgs.end());
     const TileTables &tt = keyKernel ? keyTables : queryTables;
     std::string prefix =
         keyKernel ? "__sparse_attn_grad_by_key" : "__sparse_attn_grad_by_query";
@@ -297,16 +369,29 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
                                : queryKernelSharedBytes(eltBytes, tiles.bk, d,
                                                         dv);
     // Document masks: the compacted list of a row's partial tiles (entries
-    // and the count) after the tiles, when it fits.
-    int64_t maxPartial = 0;
-    for (size_t i = 0; i + 1 < tt.partialOffsets.size(); ++i)
-      maxPartial = std::max<int64_t>(
-          maxPartial, tt.partialOffsets[i + 1] - tt.partialOffsets[i]);
-    int64_t listOffset = (shared + 15) / 16 * 16;
-    bool codesInShared = segmentSkip && maxPartial > 0 && maxPartial <= 4096 &&
-                         listOffset + 4 * (maxPartial + 1) <= kMaxSharedBytes;
-    if (codesInShared)
-      shared = listOffset + 4 * (maxPartial + 1);
+    // and the count) after the tiles, when it fits. Runtime block tables:
+    // the list of every tile that runs and the bitmask of listed table
+    // blocks (always; checked to fit).
+    int64_t maxPartial = 0, listOffset = (shared + 15) / 16 * 16, words = 0,
+            bitsOffset = 0;
+    bool codesInShared;
+    if (op.hasBlockTables()) {
+      RuntimeListPlan plan = runtimeListPlan(op, tiles, keyKernel, shared);
+      maxPartial = plan.entries - 1;
+      listOffset = plan.listOffset;
+      words = plan.words;
+      bitsOffset = plan.bitsOffset;
+      shared = plan.total;
+      codesInShared = true;
+    } else {
+      for (size_t i = 0; i + 1 < tt.partialOffsets.size(); ++i)
+        maxPartial = std::max<int64_t>(
+            maxPartial, tt.partialOffsets[i + 1] - tt.partialOffsets[i]);
+      codesInShared = segmentSkip && maxPartial > 0 && maxPartial <= 4096 &&
+                      listOffset + 4 * (maxPartial + 1) <= kMaxSharedBytes;
+      if (codesInShared)
+        shared = listOffset + 4 * (maxPartial + 1);
+    }
     gpu::GPUFuncOp func;
     {
       OpBuilder::InsertionGuard guard(rw);
@@ -352,6 +437,16 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
       } else {
         kb.dqOut = next();
       }
+      if (op.hasBlockTables()) {
+        kb.kvNum = next();
+        kb.kvIdx = next();
+        if (op.getFullNumBlocks()) {
+          kb.fullNum = next();
+          kb.fullTableIdx = next();
+        }
+        kb.tbq = op.getTableBlock()->front();
+        kb.tbk = op.getTableBlock()->back();
+      }
       kb.fullOffsets = next();
       kb.fullIndices = next();
       kb.partialOffsets = next();
@@ -379,6 +474,13 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
             MemRefType::get({maxPartial + 1}, rw.getI32Type(),
                             MemRefLayoutAttrInterface(), wg),
             kb.smem, arith::ConstantIndexOp::create(rw, loc, listOffset),
+            ValueRange{});
+      if (op.hasBlockTables())
+        kb.listedBits = memref::ViewOp::create(
+            rw, loc,
+            MemRefType::get({words}, rw.getI32Type(),
+                            MemRefLayoutAttrInterface(), wg),
+            kb.smem, arith::ConstantIndexOp::create(rw, loc, bitsOffset),
             ValueRange{});
       if (keyKernel)
         kb.keyBlockKernel();

@@ -1,4 +1,5 @@
-// What the GPU backward (two mma.sync kernels over compile-time tables)
+// What the GPU backward (two mma.sync kernels over compile-time tables,
+// restricted at run time by runtime block tables)
 // refuses, with a diagnostic at the op and a failing pass.
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu --split-input-file --verify-diagnostics
 // RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma" 2>&1 | FileCheck %s --check-prefix=WGMMA
@@ -39,9 +40,11 @@ func.func @dynamic(%q: !q, %o: !q, %lse: !l, %do: !q) -> !q {
 
 !q = tensor<1x2x128x64xbf16>
 !l = tensor<1x2x128xf32>
-func.func @tables(%q: !q, %o: !q, %lse: !l, %do: !q, %n: tensor<1x2x1xi32>, %x: tensor<1x2x1x1xi32>) -> !q {
-  // expected-error @+1 {{with runtime block tables is not lowered by the GPU backward yet (the fused CPU pipeline lowers it)}}
-  %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %q, %o, %lse, %do block_tables(%n, %x : tensor<1x2x1xi32>, tensor<1x2x1x1xi32>) {pattern = #sparse_attn.causal, table_block = array<i64: 128, 128>} : !q, !q, !q, !q, !l, !q -> !q, !q, !q
+func.func @table_block(%q: !q, %o: !q, %lse: !l, %do: !q, %n: tensor<1x2x4xi32>, %x: tensor<1x2x4x4xi32>) -> !q {
+  // Table blocks of 32 rows: the key-block kernel's query tiles (block-k 64)
+  // would straddle two.
+  // expected-error @+1 {{the GPU backward needs a table_block whose sides are multiples of 16 x warps (64) and of block-k (64), got [32, 128]}}
+  %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %q, %o, %lse, %do block_tables(%n, %x : tensor<1x2x4xi32>, tensor<1x2x4x4xi32>) {pattern = #sparse_attn.causal, table_block = array<i64: 32, 128>} : !q, !q, !q, !q, !l, !q -> !q, !q, !q
   return %dq : !q
 }
 
