@@ -11,13 +11,20 @@ The cache (`$SPARSE_ATTN_CACHE`, default `~/.cache/sparse_attn`) keys each
 library by a hash of the module text, the options and the target CPU, so a
 cache filled on one machine serves another machine of the same CPU (for
 instance a GPU machine without LLVM, with `mcpu` naming its CPU).
+
+`compile_cuda(module_text)` returns the directory of a GPU artifact
+(`sparse-attn-compile --target=cuda`: PTX, tables, manifest) from the same
+cache. The compiler tool is `$SPARSE_ATTN_COMPILE`, else the build tree's
+`build/bin/sparse-attn-compile`, else `sparse-attn-compile` on the PATH. A
+GPU machine without the compiler runs from a cache filled ahead of time on
+one with it (the key depends only on the module text and the options).
 """
 import ctypes
 import hashlib
 import os
 import tempfile
 
-__all__ = ["CompileError", "compile_cpu", "native_library", "cache_dir"]
+__all__ = ["CompileError", "compile_cpu", "compile_cuda", "native_library", "cache_dir"]
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _native = None
@@ -105,3 +112,54 @@ def compile_cpu(module_text, mcpu="native", threads=0, block_q=64, block_k=64):
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _compiler_tool():
+    import shutil
+    for c in (os.environ.get("SPARSE_ATTN_COMPILE"),
+              os.path.join(_ROOT, "build", "bin", "sparse-attn-compile")):
+        if c and os.access(c, os.X_OK):
+            return c
+    return shutil.which("sparse-attn-compile")
+
+
+def compile_cuda(module_text, warps=4, block_k=64, mma="auto", chip="sm_90a"):
+    """The directory of the GPU artifact of `module_text` (compiled once per
+    key, then taken from the cache; CompileError when the module is refused
+    or when it is not in the cache and no compiler is at hand)."""
+    import shutil
+    import subprocess
+    key = hashlib.sha256("\0".join([module_text, "cuda", chip, str(warps), str(block_k),
+                                    mma, "v1"]).encode()).hexdigest()[:32]
+    directory = os.path.join(cache_dir(), "cuda-" + key)
+    if os.path.exists(os.path.join(directory, "manifest.txt")):
+        return directory
+    tool = _compiler_tool()
+    if tool is None:
+        raise CompileError(
+            "sparse_attn: the GPU artifact of this call is not in the cache (%s) and no "
+            "sparse-attn-compile was found to build it; compile ahead of time on a machine "
+            "with the compiler (the same call, or sparse_attn.compile.compile_cuda on the "
+            "module) and copy the cache, or set SPARSE_ATTN_COMPILE. The module:\n%s"
+            % (directory, module_text))
+    os.makedirs(cache_dir(), exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=cache_dir(), prefix=".cuda-")
+    try:
+        src = os.path.join(tmp, "module.mlir")
+        with open(src, "w") as f:
+            f.write(module_text)
+        out = os.path.join(tmp, "artifact")
+        r = subprocess.run([tool, src, "--target=cuda", "-o", out, "--chip=" + chip,
+                            "--warps=%d" % warps, "--block-k=%d" % block_k, "--mma=" + mma],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise CompileError(r.stderr + "\nin the module:\n" + module_text)
+        shutil.copy(src, os.path.join(out, "module.mlir"))
+        try:
+            os.rename(out, directory)  # atomic: never a partial artifact under the key
+        except OSError:
+            if not os.path.exists(os.path.join(directory, "manifest.txt")):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory

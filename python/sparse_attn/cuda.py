@@ -20,9 +20,18 @@ binds every argument to a buffer of the function (`bind` lines):
     prog.buffers      # {"input:0": (dtype, shape), ..., "temp:0": ..., "output:0": ...}
     prog.launch({name: device_pointer, ...}, stream)   # every kernel, in order
 
+`default_runtime()` is the runtime the torch front end uses:
+`$SPARSE_ATTN_CUDA_RUNTIME`, else the build tree's
+`build/lib/libsparse_attn_cuda.so`, else runtime/cuda/sparse_attn_cuda.c
+compiled with the system C compiler into the cache (it needs only libdl).
+
 Needs only the Python standard library (and a CUDA driver at run time).
 """
 import ctypes
+import os
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_default = None
 
 
 class Kernel:
@@ -150,3 +159,31 @@ class Runtime:
     def synchronize(self):
         if self.lib.sa_cuda_synchronize():
             raise RuntimeError(self.error())
+
+
+def default_runtime():
+    """The process's Runtime (found or built once; see the module's doc)."""
+    global _default
+    if _default is not None:
+        return _default
+    path = os.environ.get("SPARSE_ATTN_CUDA_RUNTIME")
+    if not path:
+        built = os.path.join(_ROOT, "build", "lib", "libsparse_attn_cuda.so")
+        if os.path.exists(built):
+            path = built
+    if not path:
+        import subprocess
+        from .compile import cache_dir
+        src = os.path.join(_ROOT, "runtime", "cuda", "sparse_attn_cuda.c")
+        path = os.path.join(cache_dir(), "libsparse_attn_cuda.so")
+        if not os.path.exists(path):
+            os.makedirs(cache_dir(), exist_ok=True)
+            tmp = path + ".%d.tmp" % os.getpid()
+            r = subprocess.run(["cc", "-O2", "-std=c99", "-shared", "-fPIC", src, "-o", tmp,
+                                "-ldl"], stderr=subprocess.PIPE, text=True)
+            if r.returncode != 0:
+                raise RuntimeError("sparse_attn: building the CUDA runtime failed (set "
+                                   "SPARSE_ATTN_CUDA_RUNTIME): " + r.stderr)
+            os.replace(tmp, path)
+    _default = Runtime(path)
+    return _default

@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""The PyTorch front end on the GPU (issue #17): `sparse_attn.torch.attention`
+on CUDA tensors, checked op by op against float32 autograd of the
+definition, then a training step of a transformer block under
+`torch.compile` compared with the same block on SDPA and FlexAttention.
+
+Here (with the compiler):
+    bench/gpu/torch_train.py make [--cache .artifacts/torch-cache]
+On the GPU machine (no MLIR; the artifacts come from the cache):
+    bench/gpu/torch_train.py run [--cache .artifacts/torch-cache] > out.jsonl
+
+The cache is the package's own (SPARSE_ATTN_CACHE): `make` fills it through
+`sparse_attn.torch.precompile` with the very module texts the calls on the
+GPU machine look up. One JSON object per line.
+"""
+import argparse, json, math, os, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
+
+B, H, HKV, S, D = 2, 8, 2, 1024, 64
+WINDOW = 255
+CAP = 20.0
+
+
+def softcap(s, b, h, q, k):
+    import torch
+    return CAP * torch.tanh(s / CAP)
+
+
+def op_cases():
+    """(name, pattern, score_mod, documents) of the op checks."""
+    from sparse_attn import patterns as P
+    return [("causal", P.causal(), None, 0),
+            ("sliding_softcap", P.window(WINDOW, 0), softcap, 0),
+            ("documents", P.segments() & P.causal(), None, 4)]
+
+
+def block_patterns():
+    from sparse_attn import patterns as P
+    return [("causal", P.causal()), ("sliding", P.window(WINDOW, 0))]
+
+
+def make(a):
+    os.environ["SPARSE_ATTN_CACHE"] = os.path.abspath(a.cache)
+    import torch
+    from sparse_attn.torch import precompile
+    q, kv = (B, H, S, D), (B, HKV, S, D)
+    for name, pat, sm, docs in op_cases():
+        precompile(q, kv, kv, torch.bfloat16, pat, None, [(B, S), (B, S)] if docs else (),
+                   None, sm)
+        print("precompiled", name, flush=True)
+    for name, pat in block_patterns():
+        precompile(q, kv, kv, torch.bfloat16, pat)
+        print("precompiled block", name, flush=True)
+
+
+def emit(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def reference(q, k, v, allowed, sm):
+    """float32 definition: softmax over allowed keys (empty rows 0)."""
+    import torch
+    g = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(g, 1), v.repeat_interleave(g, 1)
+    s = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    if sm is not None:
+        s = sm(s, None, None, None, None)
+    s = s.masked_fill(~allowed, float("-inf"))
+    return torch.softmax(s, -1).nan_to_num(0.0) @ v
+
+
+def rel(a, b):
+    return (a.float() - b.float()).abs().max().item() / max(b.float().abs().max().item(), 1e-30)
+
+
+def check_ops():
+    import torch
+    from sparse_attn.torch import attention
+    dev = "cuda"
+    qi = torch.arange(S, device=dev)[:, None]
+    ki = torch.arange(S, device=dev)[None, :]
+    for name, pat, sm, docs in op_cases():
+        torch.manual_seed(0)
+        q = torch.randn(B, H, S, D, device=dev, dtype=torch.bfloat16, requires_grad=True)
+        k = torch.randn(B, HKV, S, D, device=dev, dtype=torch.bfloat16, requires_grad=True)
+        v = torch.randn(B, HKV, S, D, device=dev, dtype=torch.bfloat16, requires_grad=True)
+        do = torch.randn(B, H, S, D, device=dev, dtype=torch.bfloat16)
+        ids = None
+        allowed = qi >= ki
+        if name.startswith("sliding"):
+            allowed = allowed & (qi - ki <= WINDOW)
+        if docs:
+            seg = (torch.arange(S, device=dev) * docs // S).to(torch.int32)
+            ids = (seg[None].expand(B, S).contiguous(),) * 2
+            allowed = allowed & (seg[:, None] == seg[None, :])
+        try:
+            o = attention(q, k, v, pattern=pat, score_mod=sm, segment_ids=ids)
+            o.backward(do)
+            got = [o, q.grad, k.grad, v.grad]
+            qf, kf, vf = (x.detach().float().requires_grad_() for x in (q, k, v))
+            of = reference(qf, kf, vf, allowed, sm)
+            of.backward(do.float())
+            errs = {n: round(rel(g_, w), 6) for n, g_, w in
+                    zip(("o", "dq", "dk", "dv"), got, (of, qf.grad, kf.grad, vf.grad))}
+            emit(check="op", case=name, max_rel_err=errs, ok=max(errs.values()) <= 2e-2)
+        except Exception as e:
+            emit(check="op", case=name, ok=False, error=repr(e)[:600])
+
+
+class Block:
+    """A pre-norm transformer block (GQA attention + MLP), bf16, built from
+    one seed so every variant starts from the same weights."""
+
+    def __init__(self, attn):
+        import torch
+        torch.manual_seed(1)
+        dm = H * D
+        mk = lambda i, o: torch.nn.Linear(i, o, bias=False, device="cuda", dtype=torch.bfloat16)
+        self.mod = torch.nn.ModuleDict(dict(
+            ln1=torch.nn.LayerNorm(dm, device="cuda", dtype=torch.bfloat16),
+            wq=mk(dm, H * D), wk=mk(dm, HKV * D), wv=mk(dm, HKV * D), wo=mk(H * D, dm),
+            ln2=torch.nn.LayerNorm(dm, device="cuda", dtype=torch.bfloat16),
+            up=mk(dm, 4 * dm), down=mk(4 * dm, dm)))
+        self.attn = attn
+
+    def __call__(self, x):
+        import torch
+        m = self.mod
+        h = m["ln1"](x)
+        q = m["wq"](h).view(B, S, H, D).transpose(1, 2)
+        k = m["wk"](h).view(B, S, HKV, D).transpose(1, 2)
+        v = m["wv"](h).view(B, S, HKV, D).transpose(1, 2)
+        o = self.attn(q, k, v).transpose(1, 2).reshape(B, S, H * D)
+        x = x + m["wo"](o)
+        return x + m["down"](torch.nn.functional.gelu(m["up"](m["ln2"](x))))
+
+
+def attn_fns(pname, pat):
+    import torch
+    import torch.nn.functional as F
+    from sparse_attn.torch import attention
+    from torch.nn.attention.flex_attention import flex_attention, create_block_mask
+    g = H // HKV
+
+    def ours(q, k, v):
+        return attention(q, k, v, pattern=pat)
+
+    def mask_mod(b, h, qi, ki):
+        ok = qi >= ki
+        return ok & (qi - ki <= WINDOW) if pname == "sliding" else ok
+    bm = create_block_mask(mask_mod, B=None, H=None, Q_LEN=S, KV_LEN=S, device="cuda")
+
+    def flex(q, k, v):
+        return flex_attention(q, k, v, block_mask=bm, enable_gqa=True)
+
+    def sdpa(q, k, v):
+        return F.scaled_dot_product_attention(q, k.repeat_interleave(g, 1),
+                                              v.repeat_interleave(g, 1), is_causal=True)
+    fns = {"sparse_attn": ours, "flex": flex}
+    if pname == "causal":
+        fns["sdpa"] = sdpa
+    return fns
+
+
+def train_step(block, x, compiled):
+    import torch
+    fn = torch.compile(block.__call__) if compiled else block.__call__
+    for p in block.mod.parameters():
+        p.grad = None
+    y = fn(x)
+    loss = y.float().pow(2).mean()
+    loss.backward()
+    grads = {n: p.grad.detach().clone() for n, p in block.mod.named_parameters()}
+    return y.detach(), loss.item(), grads, fn
+
+
+def check_training():
+    import torch
+    for pname, pat in block_patterns():
+        torch.manual_seed(2)
+        x = torch.randn(B, S, H * D, device="cuda", dtype=torch.bfloat16)
+        results = {}
+        for sysname, attn in attn_fns(pname, pat).items():
+            for compiled in ((False, True) if sysname == "sparse_attn" else (True,)):
+                tag = sysname + ("+compile" if compiled else "")
+                try:
+                    blk = Block(attn)
+                    y, loss, grads, fn = train_step(blk, x, compiled)
+
+                    def step():
+                        for p in blk.mod.parameters():
+                            p.grad = None
+                        fn(x).float().pow(2).mean().backward()
+                    step()
+                    torch.cuda.synchronize()
+                    t0 = time.perf_counter()
+                    for _ in range(10):
+                        step()
+                    torch.cuda.synchronize()
+                    ms = (time.perf_counter() - t0) / 10 * 1e3
+                    rec = dict(check="train_step", pattern=pname, sys=tag, loss=loss,
+                               step_ms=round(ms, 3))
+                    if compiled and sysname == "sparse_attn":
+                        try:
+                            ex = torch._dynamo.explain(blk.__call__)(x)
+                            rec["graph_breaks"] = ex.graph_break_count
+                            rec["graphs"] = ex.graph_count
+                        except Exception as e:
+                            rec["explain_error"] = repr(e)[:300]
+                    results[tag] = (y, loss, grads)
+                    emit(**rec)
+                except Exception as e:
+                    emit(check="train_step", pattern=pname, sys=tag, error=repr(e)[:800])
+        base = results.get("sparse_attn+compile")
+        for peer in ("sparse_attn", "flex+compile", "sdpa+compile"):
+            if base is None or peer not in results:
+                continue
+            y, loss, grads = results[peer]
+            gerr = max(rel(base[2][n], grads[n]) for n in grads)
+            emit(check="train_match", pattern=pname, a="sparse_attn+compile", b=peer,
+                 out_rel_err=round(rel(base[0], y), 6), loss_a=base[1], loss_b=loss,
+                 max_grad_rel_err=round(gerr, 6), ok=bool(gerr <= 5e-2 and
+                                                          rel(base[0], y) <= 2e-2))
+
+
+def run(a):
+    os.environ["SPARSE_ATTN_CACHE"] = os.path.abspath(a.cache)
+    import torch
+    emit(torch=torch.__version__, gpu=torch.cuda.get_device_name(),
+         custom_op=hasattr(torch.library, "custom_op"),
+         date=time.strftime("%Y-%m-%d %H:%M:%S"))
+    check_ops()
+    check_training()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["make", "run"])
+    ap.add_argument("--cache", default=".artifacts/torch-cache")
+    a = ap.parse_args()
+    make(a) if a.what == "make" else run(a)
+
+
+if __name__ == "__main__":
+    main()
