@@ -709,6 +709,11 @@ int sa_cuda_launch(sa_cuda_kernel *k, const unsigned long long *ptrs,
     if (k->sizeValue[i] == 0)
       return fail("%s: size %s is 0 (the kernel needs at least one key)",
                   k->entry, k->sizeName[i]);
+  /* A thread that never made a context current (PyTorch's autograd worker
+   * threads may not have) gets the primary context, the one the module was
+   * loaded into by the caller's framework. */
+  if (ensureContext())
+    return 1;
   for (i = 0; i < k->numParams; ++i) {
     if (k->params[i].isSize) {
       values[i] = (CUdeviceptr)k->sizeValue[k->params[i].size];
