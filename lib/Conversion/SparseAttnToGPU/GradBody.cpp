@@ -471,79 +471,64 @@ void GradKernelBuilder::runtimeRow(
     gpu::BarrierOp::create(b, loc);
   }
   // Warp 0 compacts the full tiles, then the partial ones, whose table
-  // block is listed (and, document masks, whose class is not skip), 32 at
-  // a time (one ballot each): entry 2 other + needs mask.
-  Value first =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, warp, idx(0));
-  auto ifWarp = scf::IfOp::create(b, loc, first, /*else=*/false);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(ifWarp.thenBlock());
-    auto loop =
-        scf::ForOp::create(b, loc, idx(0), total, idx(32), ValueRange{idx(0)});
-    {
-      OpBuilder::InsertionGuard g2(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value base = loop.getRegionIterArgs()[0];
-      Value jRaw = add(loop.getInductionVar(), lane);
-      Value inList =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, jRaw, total);
-      Value j = arith::SelectOp::create(b, loc, inList, jRaw, idx(0));
-      Value isFull =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, j, full.n);
-      // Both table loads stay in bounds: the other one's position clamped.
-      Value fj = arith::SelectOp::create(b, loc, isFull, j, idx(0));
-      Value pj = arith::SelectOp::create(
-          b, loc, isFull, idx(0), arith::SubIOp::create(b, loc, j, full.n));
-      Value code;
-      Value otherIdx;
-      {
-        // The full entry (read only when this lane's j is a full tile).
+  // block is listed (and, document masks, whose class is not skip): entry
+  // 2 other + needs mask.
+  Value code, otherIdx;
+  warpCompact(
+      total,
+      [&](Value j, Value inList) {
+        Value isFull =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, j, full.n);
+        // The other tile: its entry in the full or the partial table row
+        // (j = 0 past the end reads a valid entry of either).
         auto ifF = scf::IfOp::create(b, loc, TypeRange{i32}, isFull,
                                      /*withElseRegion=*/true);
-        OpBuilder::InsertionGuard g3(b);
-        b.setInsertionPointToStart(ifF.thenBlock());
-        scf::YieldOp::create(
-            b, loc,
-            ValueRange{memref::LoadOp::create(b, loc, fullIndices,
-                                              add(full.lo, fj))
-                           .getResult()});
-        b.setInsertionPointToStart(ifF.elseBlock());
-        scf::YieldOp::create(
-            b, loc,
-            ValueRange{memref::LoadOp::create(b, loc, partialIndices,
-                                              add(part.lo, pj))
-                           .getResult()});
-        b.setInsertionPointAfter(ifF);
-        otherIdx = ifF.getResult(0);
-      }
-      if (segmentSkip)
-        code = arith::SelectOp::create(
-            b, loc, isFull, i32c(1),
-            memref::LoadOp::create(b, loc, tileCodes, j).getResult());
-      else
-        code = arith::SelectOp::create(b, loc, isFull, i32c(1), i32c(2));
-      // The other tile's table block is listed.
-      Value tb = arith::DivUIOp::create(b, loc, otherIdx, i32c(perBlock));
-      Value word = memref::LoadOp::create(
-          b, loc, listedBits,
-          ValueRange{arith::IndexCastOp::create(
-              b, loc, b.getIndexType(),
-              arith::ShRUIOp::create(b, loc, tb, i32c(5)))});
-      Value listed = arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::ne,
-          arith::AndIOp::create(
+        {
+          OpBuilder::InsertionGuard g3(b);
+          b.setInsertionPointToStart(ifF.thenBlock());
+          scf::YieldOp::create(
               b, loc,
-              arith::ShRUIOp::create(b, loc, word,
-                                     arith::AndIOp::create(b, loc, tb,
-                                                           i32c(31))),
-              i32c(1)),
-          i32c(0));
-      Value keep = arith::AndIOp::create(
-          b, loc, arith::AndIOp::create(b, loc, inList, listed),
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, code,
-                                i32c(0)));
-      Value next = ballotCompact(keep, lane, base, [&](Value pos) {
+              ValueRange{memref::LoadOp::create(b, loc, fullIndices,
+                                                add(full.lo, j))
+                             .getResult()});
+          b.setInsertionPointToStart(ifF.elseBlock());
+          Value pj = arith::SubIOp::create(b, loc, j, full.n);
+          scf::YieldOp::create(
+              b, loc,
+              ValueRange{memref::LoadOp::create(b, loc, partialIndices,
+                                                add(part.lo, pj))
+                             .getResult()});
+        }
+        otherIdx = ifF.getResult(0);
+        code = segmentSkip
+                   ? arith::SelectOp::create(
+                         b, loc, isFull, i32c(1),
+                         memref::LoadOp::create(b, loc, tileCodes, j))
+                         .getResult()
+                   : arith::SelectOp::create(b, loc, isFull, i32c(1), i32c(2))
+                         .getResult();
+        // The other tile's table block is listed.
+        Value tb = arith::DivUIOp::create(b, loc, otherIdx, i32c(perBlock));
+        Value word = memref::LoadOp::create(
+            b, loc, listedBits,
+            ValueRange{arith::IndexCastOp::create(
+                b, loc, b.getIndexType(),
+                arith::ShRUIOp::create(b, loc, tb, i32c(5)))});
+        Value listed = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::ne,
+            arith::AndIOp::create(
+                b, loc,
+                arith::ShRUIOp::create(
+                    b, loc, word, arith::AndIOp::create(b, loc, tb, i32c(31))),
+                i32c(1)),
+            i32c(0));
+        return arith::AndIOp::create(
+                   b, loc, arith::AndIOp::create(b, loc, inList, listed),
+                   arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                         code, i32c(0)))
+            .getResult();
+      },
+      [&](Value, Value pos) {
         Value needMask = arith::ExtUIOp::create(
             b, loc, i32,
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, code,
@@ -553,17 +538,6 @@ void GradKernelBuilder::runtimeRow(
             needMask);
         memref::StoreOp::create(b, loc, entry, tileCodes, pos);
       });
-      scf::YieldOp::create(b, loc, ValueRange{next});
-    }
-    Value lane0 =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
-    auto ifLane = scf::IfOp::create(b, loc, lane0, /*else=*/false);
-    b.setInsertionPointToStart(ifLane.thenBlock());
-    memref::StoreOp::create(
-        b, loc, arith::IndexCastOp::create(b, loc, i32, loop.getResult(0)),
-        tileCodes, idx(maxPartial));
-  }
-  gpu::BarrierOp::create(b, loc);
 }
 
 SmallVector<Value>

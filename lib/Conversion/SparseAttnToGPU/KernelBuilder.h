@@ -276,6 +276,13 @@ struct KernelBuilder : GpuPrimitives {
   /// threads, ... with 16-byte vector loads; else warp w classifies tiles
   /// w, w + warps, ... with clamped scalar loads.
   void classifyPartialTiles(Value qb);
+  /// Warp 0 compacts the entries j in [0, n) that `keepAt(j, inList)`
+  /// keeps, in order, 32 at a time (one ballot each): j is clamped to 0
+  /// past n, where inList is false (keepAt folds it into its answer);
+  /// `store(j, pos)` writes entry j at list position pos of tileCodes. The
+  /// count goes to slot maxPartial; ends with a barrier.
+  void warpCompact(Value n, function_ref<Value(Value, Value)> keepAt,
+                   function_ref<void(Value, Value)> store);
   /// Compacts tileCodes in place (warp 0, one ballot per 32 entries, in
   /// list order): entry j becomes 2 * key block + (needs mask) for the
   /// tiles not skipped, and the count goes to slot maxPartial.

@@ -245,10 +245,9 @@ void KernelBuilder::classifyPartialTiles(Value qb) {
   gpu::BarrierOp::create(b, loc);
 }
 
-/// Compacts tileCodes in place (warp 0, one ballot per 32 entries, in
-/// list order): entry j becomes 2 * key block + (needs mask) for the
-/// tiles not skipped, and the count goes to slot maxPartial.
-void KernelBuilder::compactPartialTiles(Value lo, Value n) {
+void KernelBuilder::warpCompact(Value n,
+                                function_ref<Value(Value, Value)> keepAt,
+                                function_ref<void(Value, Value)> store) {
   Value first =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, warp, idx(0));
   auto ifWarp = scf::IfOp::create(b, loc, first, /*else=*/false);
@@ -264,13 +263,39 @@ void KernelBuilder::compactPartialTiles(Value lo, Value n) {
       Value j = add(loop.getInductionVar(), lane);
       Value inList =
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, j, n);
-      Value zero = arith::ConstantIntOp::create(b, loc, i32, 0);
       Value jc = arith::SelectOp::create(b, loc, inList, j, idx(0));
-      Value code = arith::SelectOp::create(
-          b, loc, inList, memref::LoadOp::create(b, loc, tileCodes, jc), zero);
-      Value keep =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, code, zero);
-      Value next = ballotCompact(keep, lane, base, [&](Value pos) {
+      Value keep = keepAt(jc, inList);
+      Value next = ballotCompact(keep, lane, base,
+                                 [&](Value pos) { store(jc, pos); });
+      scf::YieldOp::create(b, loc, ValueRange{next});
+    }
+    Value count = arith::IndexCastOp::create(b, loc, i32, loop.getResult(0));
+    Value lane0 =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
+    auto ifLane = scf::IfOp::create(b, loc, lane0, /*else=*/false);
+    b.setInsertionPointToStart(ifLane.thenBlock());
+    memref::StoreOp::create(b, loc, count, tileCodes, idx(maxPartial));
+  }
+  gpu::BarrierOp::create(b, loc);
+}
+
+/// Compacts tileCodes in place (warp 0, one ballot per 32 entries, in
+/// list order): entry j becomes 2 * key block + (needs mask) for the
+/// tiles not skipped, and the count goes to slot maxPartial.
+void KernelBuilder::compactPartialTiles(Value lo, Value n) {
+  Value code;
+  warpCompact(
+      n,
+      [&](Value jc, Value inList) {
+        Value zero = arith::ConstantIntOp::create(b, loc, i32, 0);
+        code = arith::SelectOp::create(
+            b, loc, inList, memref::LoadOp::create(b, loc, tileCodes, jc),
+            zero);
+        return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, code,
+                                     zero)
+            .getResult();
+      },
+      [&](Value jc, Value pos) {
         Value kb = memref::LoadOp::create(b, loc, partIdx, add(lo, jc));
         Value needMask = arith::ExtUIOp::create(
             b, loc, i32,
@@ -284,16 +309,6 @@ void KernelBuilder::compactPartialTiles(Value lo, Value n) {
             needMask);
         memref::StoreOp::create(b, loc, entry, tileCodes, pos);
       });
-      scf::YieldOp::create(b, loc, ValueRange{next});
-    }
-    Value count = arith::IndexCastOp::create(b, loc, i32, loop.getResult(0));
-    Value lane0 =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
-    auto ifLane = scf::IfOp::create(b, loc, lane0, /*else=*/false);
-    b.setInsertionPointToStart(ifLane.thenBlock());
-    memref::StoreOp::create(b, loc, count, tileCodes, idx(maxPartial));
-  }
-  gpu::BarrierOp::create(b, loc);
 }
 
 /// The device-built tile list (runtime block tables, or lengths known only
