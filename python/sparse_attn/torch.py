@@ -67,18 +67,24 @@ def _segments(segment_ids):
     return _api.segment_list(segment_ids, to_int32)
 
 
+def _extra_inputs(ids, tables):
+    """The inputs after q, k, v (segment ids, then the tables' tensors) and
+    the tables' description for the module text (None without tables)."""
+    extra, table_spec = list(ids), None
+    if tables is not None:
+        num, idx, block = tables
+        table_spec = (tuple(num.shape), tuple(idx.shape), block)
+        extra += [num, idx]
+    return extra, table_spec
+
+
 class _Attention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, pattern, scale, ids, tables, threads, score_mod):
         q, k, v = (t.contiguous() for t in (q, k, v))
         elt = _ELT[q.dtype]
         seg_shapes = [tuple(s.shape) for s in ids]
-        extra = list(ids)
-        table_spec = None
-        if tables is not None:
-            num, idx, block = tables
-            table_spec = (tuple(num.shape), tuple(idx.shape), block)
-            extra += [num, idx]
+        extra, table_spec = _extra_inputs(ids, tables)
         text = _api.forward_module(pattern, tuple(q.shape), tuple(k.shape), tuple(v.shape),
                                    elt, scale, seg_shapes, True, table_spec, score_mod)
         path = _compile.compile_cpu(text, threads=threads)
@@ -232,12 +238,7 @@ def precompile(q_shape, k_shape, v_shape, dtype, pattern=None, scale=None, seg_s
 
 
 def _cuda_attention(q, k, v, pattern, scale, ids, tables, score_mod):
-    extra = list(ids)
-    table_spec = None
-    if tables is not None:
-        num, idx, block = tables
-        table_spec = (tuple(num.shape), tuple(idx.shape), block)
-        extra += [num, idx]
+    extra, table_spec = _extra_inputs(ids, tables)
     fwd, bwd = precompile(q.shape, k.shape, v.shape, q.dtype, pattern, scale,
                           [s.shape for s in ids], table_spec, score_mod)
     out_shape = [q.shape[0], q.shape[1], q.shape[2], v.shape[3]]
