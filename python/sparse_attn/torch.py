@@ -237,10 +237,20 @@ def precompile(q_shape, k_shape, v_shape, dtype, pattern=None, scale=None, seg_s
     return fwd, bwd
 
 
+def _artifacts(q, k, v, pattern, scale, ids, table_spec, score_mod):
+    return precompile(q.shape, k.shape, v.shape, q.dtype, pattern, scale,
+                      [s.shape for s in ids], table_spec, score_mod)
+
+
+# torch.compile: the lookup (module text, hashing, maybe the compiler) runs
+# as plain Python outside the graph, the operator inside it.
+if hasattr(torch, "compiler") and hasattr(torch.compiler, "disable"):
+    _artifacts = torch.compiler.disable(_artifacts)
+
+
 def _cuda_attention(q, k, v, pattern, scale, ids, tables, score_mod):
     extra, table_spec = _extra_inputs(ids, tables)
-    fwd, bwd = precompile(q.shape, k.shape, v.shape, q.dtype, pattern, scale,
-                          [s.shape for s in ids], table_spec, score_mod)
+    fwd, bwd = _artifacts(q, k, v, pattern, scale, ids, table_spec, score_mod)
     out_shape = [q.shape[0], q.shape[1], q.shape[2], v.shape[3]]
     tensors = [t.contiguous() for t in [q, k, v]] + [t.to(q.device) for t in extra]
     return _gpu_attention(fwd, bwd, tensors, out_shape)
