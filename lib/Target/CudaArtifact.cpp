@@ -71,6 +71,7 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
   pipeline.tma = options.tma;
   pipeline.overlap = options.overlap;
   pipeline.approxTanh = options.approxTanh;
+  pipeline.gradDq = options.gradDq;
   pipeline.optLevel = options.optLevel;
   buildSparseAttnToNVVMPipeline(pm, pipeline);
   if (failed(pm.run(*clone))) {
@@ -129,7 +130,8 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
      << ", warps " << options.warps << ", block-k " << options.blockK
      << ", mma " << options.mma << (options.tma ? ", tma" : "")
      << (options.overlap ? ", overlap" : "")
-     << (options.approxTanh ? "" : ", accurate tanh") << "\n";
+     << (options.approxTanh ? "" : ", accurate tanh")
+     << (options.gradDq == "atomic" ? ", atomic dQ" : "") << "\n";
   SymbolTable symbols(*clone);
   bool ok = true;
   // Program buffers: which value of the host function each launch argument

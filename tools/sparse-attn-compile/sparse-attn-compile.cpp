@@ -92,6 +92,12 @@ cl::opt<bool> approxTanh(
     cl::desc("cuda: math.tanh of score_mod bodies as tanh.approx.f32 "
              "(default; --approx-tanh=false: the accurate expansion)"),
     cl::init(true), cl::cat(category));
+cl::opt<std::string> gradDq(
+    "grad-dq",
+    cl::desc("cuda: the backward's dQ, deterministic (default: a kernel of "
+             "its own, bit-reproducible) or atomic (f32 atomic sums in the "
+             "key-block kernel: less work, run-to-run variation)"),
+    cl::init("deterministic"), cl::cat(category));
 cl::opt<std::string> headerFile("header",
                                 cl::desc("Also write a C header of the ABI"),
                                 cl::value_desc("file.h"), cl::cat(category));
@@ -170,6 +176,9 @@ int main(int argc, char **argv) {
     cuda.tma = tma;
     cuda.overlap = overlap;
     cuda.approxTanh = approxTanh;
+    if (gradDq != "deterministic" && gradDq != "atomic")
+      return fail("--grad-dq must be deterministic or atomic");
+    cuda.gradDq = gradDq;
     std::string message;
     if (failed(sparse_attn::compileToCudaArtifact(module, cuda, message)))
       return fail(message);

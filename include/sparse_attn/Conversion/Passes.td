@@ -315,6 +315,12 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
            "tanh.approx.f32 (one instruction; maximum relative error "
            "2^-10.987, below bf16 / f16 resolution; docs/gpu-lowering.md); "
            "false: the accurate expansion">,
+    Option<"gradDq", "grad-dq", "std::string", /*default=*/"\"deterministic\"",
+           "The backward's dQ: deterministic (a query-block kernel of its "
+           "own that recomputes S and dP; every gradient bit-reproducible) "
+           "or atomic (summed by the key-block kernel with f32 atomic adds "
+           "into an accumulator, then scaled and rounded by a third kernel: "
+           "less tensor-core work, dQ's bits vary from run to run)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

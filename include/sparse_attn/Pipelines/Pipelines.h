@@ -104,6 +104,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("math.tanh of score_mod bodies as tanh.approx.f32 "
                      "(maximum relative error 2^-10.987)"),
       llvm::cl::init(true)};
+  PassOptions::Option<std::string> gradDq{
+      *this, "grad-dq",
+      llvm::cl::desc("The backward's dQ: deterministic (a kernel of its own) "
+                     "or atomic (f32 atomic sums in the key-block kernel)"),
+      llvm::cl::init("deterministic")};
   PassOptions::Option<bool> binary{
       *this, "binary",
       llvm::cl::desc("Finish with gpu-module-to-binary (false: stop at the "

@@ -63,6 +63,8 @@ struct CudaArtifactOptions {
   bool overlap = false;
   /// math.tanh of score_mod bodies as tanh.approx.f32.
   bool approxTanh = true;
+  /// The backward's dQ: "deterministic" or "atomic".
+  std::string gradDq = "deterministic";
   int64_t optLevel = 3;
 };
 

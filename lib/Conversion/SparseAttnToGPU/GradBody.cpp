@@ -570,22 +570,7 @@ GradKernelBuilder::maskValues(bool masked, Value maskIf, int64_t n,
 // The query-block kernel: Delta and dQ.
 //===----------------------------------------------------------------------===//
 
-void GradKernelBuilder::queryBlockKernel() {
-  setUpThread();
-  hIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
-  kvh = arith::DivUIOp::create(b, loc, hIdx, idx(group));
-  Value slot = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-  Value qb = arith::IndexCastOp::create(
-      b, loc, b.getIndexType(),
-      memref::LoadOp::create(b, loc, blockOrder, slot));
-  q0 = muli(qb, bq);
-  row0 = add(add(q0, muli(warp, 16)), g);
-  row1 = addi(row0, 8);
-  row0c = arith::MinUIOp::create(b, loc, row0, lastQuery());
-  row1c = arith::MinUIOp::create(b, loc, row1, lastQuery());
-  SmallVector<Value> qFrag = rowFragments(q, hIdx, row0c, row1c, d);
-  SmallVector<Value> doFrag = rowFragments(dO, hIdx, row0c, row1c, dv);
-
+void GradKernelBuilder::deltaOfRows(function_ref<void(int, Value)> perHalf) {
   // Delta of rows g (half 0) and g + 8 (half 1): this thread's columns,
   // then the quad's.
   Value dlt[2] = {cf(0.0), cf(0.0)};
@@ -606,7 +591,6 @@ void GradKernelBuilder::queryBlockKernel() {
       auto [d0, d1] = pairF32(dO, row, col);
       dlt[half] = fadd(dlt[half], fadd(fmul(o0, d0), fmul(o1, d1)));
     }
-  Value lse2[2];
   for (int half = 0; half < 2; ++half) {
     dlt[half] = fadd(dlt[half], shuffleXor(dlt[half], 1));
     dlt[half] = fadd(dlt[half], shuffleXor(dlt[half], 2));
@@ -623,9 +607,143 @@ void GradKernelBuilder::queryBlockKernel() {
       memref::StoreOp::create(b, loc, dlt[half], delta,
                               ValueRange{bIdx, hIdx, row});
     }
+    perHalf(half, dlt[half]);
+  }
+}
+
+/// The thread block's query block of the grid (x: query block, y: head,
+/// z: batch), its rows and their clamped copies.
+static void setUpQueryBlock(GradKernelBuilder &kb) {
+  OpBuilder &b = kb.b;
+  Location loc = kb.loc;
+  kb.hIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  kb.kvh = arith::DivUIOp::create(b, loc, kb.hIdx, kb.idx(kb.group));
+  kb.q0 = kb.muli(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x), kb.bq);
+  kb.row0 = kb.add(kb.add(kb.q0, kb.muli(kb.warp, 16)), kb.g);
+  kb.row1 = kb.addi(kb.row0, 8);
+  kb.row0c = arith::MinUIOp::create(b, loc, kb.row0, kb.lastQuery());
+  kb.row1c = arith::MinUIOp::create(b, loc, kb.row1, kb.lastQuery());
+}
+
+void GradKernelBuilder::prepareKernel() {
+  setUpThread();
+  setUpQueryBlock(*this);
+  deltaOfRows([](int, Value) {});
+  // The accumulator's rows [q0, q0 + bq) below Sq: 0, four floats a store.
+  auto v4 = VectorType::get({4}, f32);
+  Value zeros = arith::ConstantOp::create(
+      b, loc, v4, DenseElementsAttr::get(v4, b.getF32FloatAttr(0.0f)));
+  int64_t threads = 32 * warps, perRow = d / 4;
+  Value tid = add(muli(warp, 32), lane);
+  auto loop = scf::ForOp::create(b, loc, tid, idx(bq * perRow), idx(threads));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value i = loop.getInductionVar();
+  Value row = add(q0, arith::DivUIOp::create(b, loc, i, idx(perRow)));
+  Value col = muli(arith::RemUIOp::create(b, loc, i, idx(perRow)), 4);
+  auto ifOp = scf::IfOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
+                            queryLen()),
+      /*else=*/false);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  vector::StoreOp::create(b, loc, zeros, dqAcc,
+                          ValueRange{bIdx, hIdx, row, col});
+}
+
+void GradKernelBuilder::dqKernel() {
+  setUpThread();
+  setUpQueryBlock(*this);
+  auto v4 = VectorType::get({4}, f32);
+  int64_t threads = 32 * warps, perRow = d / 4;
+  Value tid = add(muli(warp, 32), lane);
+  auto loop = scf::ForOp::create(b, loc, tid, idx(bq * perRow), idx(threads));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value i = loop.getInductionVar();
+  Value row = add(q0, arith::DivUIOp::create(b, loc, i, idx(perRow)));
+  Value col = muli(arith::RemUIOp::create(b, loc, i, idx(perRow)), 4);
+  auto ifOp = scf::IfOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
+                            queryLen()),
+      /*else=*/false);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  Value x = vector::LoadOp::create(b, loc, v4, dqAcc,
+                                   ValueRange{bIdx, hIdx, row, col});
+  Value factor = vector::BroadcastOp::create(b, loc, v4, cf(scale));
+  x = arith::MulFOp::create(b, loc, x, factor);
+  x = arith::TruncFOp::create(b, loc, VectorType::get({4}, elt), x);
+  vector::StoreOp::create(b, loc, x, dqOut, ValueRange{bIdx, hIdx, row, col},
+                          /*nontemporal=*/false, llvm::MaybeAlign(8));
+}
+
+void GradKernelBuilder::atomicDq(Value dsTile, Value kBlock, Value qs0) {
+  Value lane16 = arith::RemUIOp::create(b, loc, lane, idx(16));
+  Value half = arith::DivUIOp::create(b, loc, lane, idx(16));
+  // Warp w: slabs w, w + warps, ... of 16 query rows.
+  auto slabs = scf::ForOp::create(b, loc, warp, idx(bqt / 16), idx(warps));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(slabs.getBody());
+  Value r0 = muli(slabs.getInductionVar(), 16);
+  SmallVector<Value> acc(d / 8 * 4, cf(0.0));
+  for (int64_t kk = 0; kk < bkv / 16; ++kk) {
+    // A: rows r0 .. r0 + 15 of dS, keys 16 kk .. 16 kk + 15 (lane l
+    // addresses a row of matrix l / 8: rows 0-7 | 8-15 x keys 0-7 | 8-15).
+    SmallVector<Value> a = ldmatrix(dsTile, add(r0, lane16),
+                                    add(muli(half, 8), idx(kk * 16)), 4,
+                                    /*transpose=*/false);
+    // B: K rows 16 kk .. 16 kk + 15 read transposed, two n8 tiles a load.
+    Value row = addi(lane16, kk * 16);
+    for (int64_t n = 0; n < d / 8; n += 2) {
+      Value col = add(muli(half, 8), idx(n * 8));
+      SmallVector<Value> regs = ldmatrix(kBlock, row, col, 4, true);
+      mma(a, {regs[0], regs[1]}, MutableArrayRef<Value>(acc).slice(n * 4, 4));
+      mma(a, {regs[2], regs[3]},
+          MutableArrayRef<Value>(acc).slice((n + 1) * 4, 4));
+    }
+  }
+  for (int halfRow = 0; halfRow < 2; ++halfRow) {
+    Value qPos = add(add(qs0, r0), addi(g, halfRow * 8));
+    auto ifOp = scf::IfOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, qPos,
+                              queryLen()),
+        /*else=*/false);
+    OpBuilder::InsertionGuard g2(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    for (int64_t n = 0; n < d / 8; ++n)
+      for (int par = 0; par < 2; ++par)
+        memref::AtomicRMWOp::create(
+            b, loc, arith::AtomicRMWKind::addf,
+            acc[n * 4 + 2 * halfRow + par], dqAcc,
+            ValueRange{bIdx, hIdx, qPos, add(muli(t, 2), idx(n * 8 + par))});
+  }
+}
+
+
+void GradKernelBuilder::queryBlockKernel() {
+  setUpThread();
+  hIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  kvh = arith::DivUIOp::create(b, loc, hIdx, idx(group));
+  Value slot = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value qb = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      memref::LoadOp::create(b, loc, blockOrder, slot));
+  q0 = muli(qb, bq);
+  row0 = add(add(q0, muli(warp, 16)), g);
+  row1 = addi(row0, 8);
+  row0c = arith::MinUIOp::create(b, loc, row0, lastQuery());
+  row1c = arith::MinUIOp::create(b, loc, row1, lastQuery());
+  SmallVector<Value> qFrag = rowFragments(q, hIdx, row0c, row1c, d);
+  SmallVector<Value> doFrag = rowFragments(dO, hIdx, row0c, row1c, dv);
+
+  Value dlt[2], lse2[2];
+  deltaOfRows([&](int half, Value value) {
+    dlt[half] = value;
     lse2[half] = log2Lse(memref::LoadOp::create(
         b, loc, lseIn, ValueRange{bIdx, hIdx, half ? row1c : row0c}));
-  }
+  });
 
   // dQ over the key tiles of the block: full tiles, then partial ones.
   auto keyRange = [&](Value kb) {
@@ -806,6 +924,21 @@ void GradKernelBuilder::keyBlockKernel() {
     MutableArrayRef<Value> dvAcc(st.data() + d / 8 * 4, dv / 8 * 4);
     accumulateProducts(s, bqt, dos, dv, dvAcc);
     accumulateProducts(dp, bqt, qs, d, dkAcc);
+    if (!dqAcc)
+      return;
+    // Atomic dQ: this warp's dS^T (16 keys x the tile's queries) stored
+    // transposed into the dS tile (query rows, key columns), then every
+    // warp's rows of dQ += dS K.
+    Value dsTile = tileView(plan.dsOff, idx(0), 0, bqt, bkv);
+    for (int64_t nt = 0; nt < bqt / 8; ++nt)
+      for (int64_t e4 = 0; e4 < 4; ++e4) {
+        int64_t e = nt * 4 + e4;
+        Value key = addi(add(warpRow, g), (e4 / 2) * 8);
+        Value x = arith::TruncFOp::create(b, loc, elt, dp[e]);
+        memref::StoreOp::create(b, loc, x, dsTile, ValueRange{colOf(e), key});
+      }
+    gpu::BarrierOp::create(b, loc);
+    atomicDq(dsTile, kBlock, qs0);
   };
 
   // Over the query heads of the group, the query tiles that see the block:

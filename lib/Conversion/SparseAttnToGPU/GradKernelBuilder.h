@@ -40,10 +40,14 @@ namespace sparse_attn {
 ///    (BQ' x (D + 8)) | dO tile 0 | dO tile 1 (BQ' x (Dv + 8)) | LSE 0 | LSE 1
 ///    | Delta 0 | Delta 1 (BQ' f32 each)]
 /// BKV = 16 x warps keys, BQ' = block-k query rows per tile.
+/// With atomic dQ, then [dS tile BQ' x (BKV + 8)] (query rows, key
+/// columns: the key-block kernel's dS^T written transposed, the A operand
+/// of dQ += dS K).
 struct KeyBlockSharedPlan {
-  int64_t kOff, vOff, qOff, qBytes, doOff, doBytes, lseOff, deltaOff, total;
+  int64_t kOff, vOff, qOff, qBytes, doOff, doBytes, lseOff, deltaOff, dsOff = 0,
+                                                                     total;
   KeyBlockSharedPlan(int64_t eltBytes, int64_t bkv, int64_t bqt, int64_t d,
-                     int64_t dv) {
+                     int64_t dv, bool dsTile = false) {
     kOff = 0;
     vOff = kOff + bkv * (d + 8) * eltBytes;
     qOff = vOff + bkv * (dv + 8) * eltBytes;
@@ -53,6 +57,10 @@ struct KeyBlockSharedPlan {
     lseOff = doOff + 2 * doBytes;
     deltaOff = lseOff + 2 * bqt * 4;
     total = deltaOff + 2 * bqt * 4;
+    if (dsTile) {
+      dsOff = (total + 15) / 16 * 16;
+      total = dsOff + bqt * (bkv + 8) * eltBytes;
+    }
   }
 };
 
@@ -68,6 +76,10 @@ struct GradKernelBuilder : KernelBuilder {
   ScoreModOp scoreModGrad;
   // Kernel arguments besides the forward's (q, k, v, qSeg, kSeg).
   Value o, lseIn, dO, delta, dqOut, dkOut, dvOut;
+  /// Atomic dQ: the f32 accumulator [B, Hq, Sq, D] (zeroed by the prepare
+  /// kernel, summed into by the key-block kernel, scaled and rounded by
+  /// the dQ kernel); null in the deterministic mode.
+  Value dqAcc;
   /// Compressed-row tables of the kernel being built: per query block
   /// (query-block kernel) or per key block (key-block kernel), the full and
   /// partial blocks of the other side, and the order of the thread blocks.
@@ -176,8 +188,24 @@ struct GradKernelBuilder : KernelBuilder {
   SmallVector<Value> maskValues(bool masked, Value maskIf, int64_t n,
                                 function_ref<Value(int64_t)> allowedAt);
 
+  /// Delta = rowsum(dO o O) of rows g (half 0) and g + 8 (half 1) of
+  /// this warp's 16 query rows, stored to `delta` (rows in range);
+  /// `perHalf(half, value)` runs after each half's store.
+  void deltaOfRows(function_ref<void(int, Value)> perHalf);
+  /// dQ_acc[rows of the dS tile] += dS K over the key block (atomic dQ):
+  /// the warps take 16-row slabs of the query tile starting at `qs0`, A
+  /// from `dsTile` (query rows x BKV keys), B = the K block read
+  /// transposed; f32 atomic adds of the rows below Sq.
+  void atomicDq(Value dsTile, Value kBlock, Value qs0);
+
   /// The query-block kernel (dQ, Delta).
   void queryBlockKernel();
+  /// Atomic dQ, first kernel, grid (query blocks, Hq, B): Delta, and the
+  /// dQ accumulator's rows set to 0.
+  void prepareKernel();
+  /// Atomic dQ, last kernel, grid (query blocks, Hq, B): dQ = scale x the
+  /// accumulator, rounded to the element type.
+  void dqKernel();
   /// The key-block kernel (dK, dV).
   void keyBlockKernel();
 };

@@ -88,9 +88,11 @@ RuntimeListPlan runtimeListPlan(AttentionGradOp op, const GradTiles &tiles,
 /// optional list.
 int64_t kernelSharedBytes(AttentionGradOp op, const GradTiles &tiles,
                           bool keyKernel, int64_t eltBytes, int64_t d,
-                          int64_t dv) {
+                          int64_t dv, bool atomicDq) {
   int64_t bytes =
-      keyKernel ? KeyBlockSharedPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv).total
+      keyKernel ? KeyBlockSharedPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv,
+                                     atomicDq)
+                      .total
                 : queryKernelSharedBytes(eltBytes, tiles.bk, d, dv);
   if (op.hasBlockTables())
     bytes = runtimeListPlan(op, tiles, keyKernel, bytes).total;
@@ -152,6 +154,9 @@ mlir::sparse_attn::checkGradLowerableToGPU(Operation *operation,
     return op.emitOpError("is lowered with mma.sync only (mma=wgmma is not "
                           "implemented for the backward yet; use mma=sync "
                           "or auto)");
+  if (options.gradDq != "deterministic" && options.gradDq != "atomic")
+    return op.emitOpError("grad-dq must be deterministic or atomic, got '")
+           << options.gradDq << "'";
   if (options.warps < 1 || options.warps > 16)
     return op.emitOpError("warps must be between 1 and 16");
   if (options.blockK < 16 || options.blockK % 16 != 0 || options.blockK > 256)
@@ -197,9 +202,12 @@ mlir::sparse_attn::checkGradLowerableToGPU(Operation *operation,
              << kMaxCompileTimeTableTiles << ")";
   }
   int64_t eltBytes = elt.getIntOrFloatBitWidth() / 8;
+  bool atomicDq = options.gradDq == "atomic";
   int64_t bytes = std::max(
-      kernelSharedBytes(op, tiles, /*keyKernel=*/false, eltBytes, d, dv),
-      kernelSharedBytes(op, tiles, /*keyKernel=*/true, eltBytes, d, dv));
+      kernelSharedBytes(op, tiles, /*keyKernel=*/false, eltBytes, d, dv,
+                        atomicDq),
+      kernelSharedBytes(op, tiles, /*keyKernel=*/true, eltBytes, d, dv,
+                        atomicDq));
   if (bytes > kMaxSharedBytes)
     return op.emitOpError("the GPU backward would need ")
            << bytes << " bytes of shared memory at warps " << options.warps
@@ -318,7 +326,12 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
   }
   int64_t kvTileBytes = tiles.bk * (d + 8) * eltBytes;
   int64_t vTileBytes = tiles.bk * (dv + 8) * eltBytes;
-  KeyBlockSharedPlan keyPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv);
+  bool atomicDq = options.gradDq == "atomic";
+  KeyBlockSharedPlan keyPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv, atomicDq);
+  // Atomic dQ: the f32 accumulator the key-block kernel sums into.
+  Value dqAccBuf;
+  if (atomicDq)
+    dqAccBuf = hostAlloc(rw, loc, RankedTensorType::get({batch, hq, sq, d}, f32));
   auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
 
   // One kernel: its arguments (value, role), tables, body and launch.
@@ -337,6 +350,8 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
     if (keyKernel) {
       args.push_back({dkBuf, "grad_key"});
       args.push_back({dvBuf, "grad_value"});
+      if (dqAccBuf)
+        args.push_back({dqAccBuf, "dq_accumulator"});
     } else {
       args.push_back({dqBuf, "grad_query"});
     }
@@ -434,6 +449,8 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
       if (keyKernel) {
         kb.dkOut = next();
         kb.dvOut = next();
+        if (dqAccBuf)
+          kb.dqAcc = next();
       } else {
         kb.dqOut = next();
       }
@@ -512,9 +529,76 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
       r.push_back(rw.getStringAttr(role));
     launch->setAttr(kKernelArgsAttrName, rw.getArrayAttr(r));
   };
-  // Delta first: the key-block kernel reads it.
-  emitKernel("sparse_attention_grad_query", /*keyKernel=*/false);
-  emitKernel("sparse_attention_grad_key", /*keyKernel=*/true);
+  // Atomic dQ's first and last kernels, grid (query blocks, Hq, B): no
+  // tables, no shared memory.
+  auto emitRowKernel = [&](StringRef name, bool prepare) {
+    SmallVector<std::pair<Value, std::string>> args;
+    if (prepare)
+      args = {{oBuf, "output"},
+              {doBuf, "grad_output"},
+              {deltaBuf, "delta"},
+              {dqAccBuf, "dq_accumulator"}};
+    else
+      args = {{dqAccBuf, "dq_accumulator"}, {dqBuf, "grad_query"}};
+    SmallVector<Type> argTypes;
+    SmallVector<Value> operands;
+    SmallVector<Attribute> roles;
+    for (auto &[v, role] : args) {
+      argTypes.push_back(v.getType());
+      operands.push_back(v);
+      roles.push_back(rw.getStringAttr(role));
+    }
+    gpu::GPUFuncOp func;
+    {
+      OpBuilder::InsertionGuard guard(rw);
+      func = createKernel(rw, loc, kernels, name, argTypes, {},
+                          32 * options.warps);
+      Block &entry = func.getBody().front();
+      GradKernelBuilder kb(rw, loc, op);
+      kb.elt = elt;
+      kb.f32 = f32;
+      kb.warps = options.warps;
+      kb.bq = tiles.bq;
+      kb.d = d;
+      kb.dv = dv;
+      kb.sq = sq;
+      kb.sk = sk;
+      kb.group = hq / hkv;
+      kb.hq = hq;
+      kb.scale = *op.getEffectiveScale();
+      if (prepare) {
+        kb.o = entry.getArgument(0);
+        kb.dO = entry.getArgument(1);
+        kb.delta = entry.getArgument(2);
+        kb.dqAcc = entry.getArgument(3);
+        kb.prepareKernel();
+      } else {
+        kb.dqAcc = entry.getArgument(0);
+        kb.dqOut = entry.getArgument(1);
+        kb.dqKernel();
+      }
+      gpu::ReturnOp::create(rw, loc);
+    }
+    auto c = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(rw, loc, v);
+    };
+    auto launch = gpu::LaunchFuncOp::create(
+        rw, loc, func, gpu::KernelDim3{c(nq), c(hq), c(batch)},
+        gpu::KernelDim3{c(32 * options.warps), c(1), c(1)},
+        arith::ConstantIntOp::create(rw, loc, rw.getI32Type(), 0), operands);
+    launch->setAttr(kKernelArgsAttrName, rw.getArrayAttr(roles));
+  };
+  if (atomicDq) {
+    // Delta and a zeroed accumulator; dK, dV and the atomic sums of dQ;
+    // dQ scaled and rounded.
+    emitRowKernel("sparse_attention_grad_prepare", /*prepare=*/true);
+    emitKernel("sparse_attention_grad_key", /*keyKernel=*/true);
+    emitRowKernel("sparse_attention_grad_dq", /*prepare=*/false);
+  } else {
+    // Delta first: the key-block kernel reads it.
+    emitKernel("sparse_attention_grad_query", /*keyKernel=*/false);
+    emitKernel("sparse_attention_grad_key", /*keyKernel=*/true);
+  }
 
   SmallVector<Value> results;
   for (auto [buf, res] : {std::pair(dqBuf, op.getGradQuery()),

@@ -842,7 +842,7 @@ struct ConvertSparseAttnToGPUPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SparseAttnToGPUOptions options{warps, blockK, mma, tma, overlap,
-                                   approxTanh};
+                                   approxTanh, gradDq};
     if (mma != "sync" && mma != "wgmma" && mma != "auto") {
       module.emitError(
           "convert-sparse-attn-to-gpu: mma must be sync, wgmma or auto");

@@ -23,6 +23,10 @@ struct SparseAttnToGPUOptions {
   bool overlap = false;
   /// math.tanh (f32) of score_mod bodies as tanh.approx.f32.
   bool approxTanh = true;
+  /// The backward's dQ: "deterministic" (a query-block kernel of its own,
+  /// recomputing S and dP) or "atomic" (summed by the key-block kernel
+  /// with f32 atomic adds: less work, bits that vary from run to run).
+  std::string gradDq = "deterministic";
 };
 
 /// Why `op` cannot use mma=wgmma with `options` (empty if it can).
