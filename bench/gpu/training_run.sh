@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The training side on the GPU machine in one command (issues #16, #17):
+# the backward's checks (both dQ modes), the PyTorch front end's op checks
+# and transformer-block training step, then the backward's benchmark
+# against the peers. Results under OUT (default $OUT or ./out).
+#
+# Here, with the build (artifacts into ignored folders, carried there):
+#   /usr/bin/python3 bench/gpu/grad.py make [--bench-variants 8x64,8x32,4x128]
+#   /usr/bin/python3 bench/gpu/torch_train.py make
+# There (device tool, carry .artifacts/grad and .artifacts/torch-cache):
+#   bash bench/gpu/training_run.sh [BENCH_REGEX]
+set -uo pipefail
+out="${OUT:-out}"
+mkdir -p "$out"
+bench="${1:-gbench_[a-z0-9]*_S8192_D128(_atomic)?$}"
+cc -O2 -std=c99 -shared -fPIC runtime/cuda/sparse_attn_cuda.c -o /tmp/libsa.so -ldl || exit 1
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+python3 bench/gpu/grad.py run --runtime /tmp/libsa.so --only gcheck \
+  > "$out/grad-check.jsonl" 2> "$out/check.err"
+echo "grad checks passed: $(grep -c '"ok": true' "$out/grad-check.jsonl")"
+grep '"ok": false\|error' "$out/grad-check.jsonl" | cut -c1-300
+tail -3 "$out/check.err"
+SPARSE_ATTN_CUDA_RUNTIME=/tmp/libsa.so timeout 240 python3 bench/gpu/torch_train.py run \
+  > "$out/torch-train.jsonl" 2> "$out/train.err"
+cut -c1-400 "$out/torch-train.jsonl"
+tail -4 "$out/train.err" | cut -c1-300
+python3 bench/gpu/grad.py run --runtime /tmp/libsa.so --only "$bench" \
+  > "$out/grad-bench.jsonl" 2> "$out/bench.err"
+cut -c1-300 "$out/grad-bench.jsonl"
+tail -3 "$out/bench.err"
