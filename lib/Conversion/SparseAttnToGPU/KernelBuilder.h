@@ -143,6 +143,20 @@ struct KernelBuilder : GpuPrimitives {
   /// query rows.
   Value kvNum, kvIdx, fullNum, fullTableIdx;
   int64_t tbq = 0, tbk = 0, hq = 0;
+  /// Binds the runtime tables' kernel arguments, which both lowerings pass
+  /// in this order (kv counts, kv indices, then the full tables' when `op`
+  /// has them), taken from `next`, and the table block of `op`.
+  template <typename OpTy>
+  void bindBlockTables(OpTy op, function_ref<Value()> next) {
+    kvNum = next();
+    kvIdx = next();
+    if (op.getFullNumBlocks()) {
+      fullNum = next();
+      fullTableIdx = next();
+    }
+    tbq = op.getTableBlock()->front();
+    tbk = op.getTableBlock()->back();
+  }
   Value listedBits;
   /// Dynamic shared memory: K tiles (two buffers), then V tiles (two).
   Value smem;

@@ -454,16 +454,8 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
       } else {
         kb.dqOut = next();
       }
-      if (op.hasBlockTables()) {
-        kb.kvNum = next();
-        kb.kvIdx = next();
-        if (op.getFullNumBlocks()) {
-          kb.fullNum = next();
-          kb.fullTableIdx = next();
-        }
-        kb.tbq = op.getTableBlock()->front();
-        kb.tbk = op.getTableBlock()->back();
-      }
+      if (op.hasBlockTables())
+        kb.bindBlockTables(op, next);
       kb.fullOffsets = next();
       kb.fullIndices = next();
       kb.partialOffsets = next();

@@ -720,16 +720,8 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
           rw, loc, next(),
           llvm::cast<ShapedType>(op.getLse().getType()).getShape(),
           {batchArg, kb.sqV});
-    if (runtimeTables) {
-      kb.kvNum = next();
-      kb.kvIdx = next();
-      if (op.getFullNumBlocks()) {
-        kb.fullNum = next();
-        kb.fullTableIdx = next();
-      }
-      kb.tbq = op.getTableBlock()->front();
-      kb.tbk = op.getTableBlock()->back();
-    }
+    if (runtimeTables)
+      kb.bindBlockTables(op, next);
     kb.hq = qT.getDimSize(1);
     if (!deviceList) {
       kb.fullOff = next();
