@@ -625,57 +625,60 @@ static void setUpQueryBlock(GradKernelBuilder &kb) {
   kb.row1c = arith::MinUIOp::create(b, loc, kb.row1, kb.lastQuery());
 }
 
+/// `body(row, col)` for this thread's chunks of four columns of the
+/// rows [q0, q0 + bq) below Sq (threads strided over the block's chunks).
+static void forEachRowChunk(GradKernelBuilder &kb,
+                            function_ref<void(Value, Value)> body) {
+  OpBuilder &b = kb.b;
+  Location loc = kb.loc;
+  int64_t threads = 32 * kb.warps, perRow = kb.d / 4;
+  Value tid = kb.add(kb.muli(kb.warp, 32), kb.lane);
+  auto loop = scf::ForOp::create(b, loc, tid, kb.idx(kb.bq * perRow),
+                                 kb.idx(threads));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value i = loop.getInductionVar();
+  Value row =
+      kb.add(kb.q0, arith::DivUIOp::create(b, loc, i, kb.idx(perRow)));
+  Value col =
+      kb.muli(arith::RemUIOp::create(b, loc, i, kb.idx(perRow)), 4);
+  auto ifOp = scf::IfOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
+                            kb.queryLen()),
+      /*else=*/false);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  body(row, col);
+}
+
 void GradKernelBuilder::prepareKernel() {
   setUpThread();
   setUpQueryBlock(*this);
   deltaOfRows([](int, Value) {});
-  // The accumulator's rows [q0, q0 + bq) below Sq: 0, four floats a store.
+  // The accumulator's rows: 0, four floats a store.
   auto v4 = VectorType::get({4}, f32);
   Value zeros = arith::ConstantOp::create(
       b, loc, v4, DenseElementsAttr::get(v4, b.getF32FloatAttr(0.0f)));
-  int64_t threads = 32 * warps, perRow = d / 4;
-  Value tid = add(muli(warp, 32), lane);
-  auto loop = scf::ForOp::create(b, loc, tid, idx(bq * perRow), idx(threads));
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(loop.getBody());
-  Value i = loop.getInductionVar();
-  Value row = add(q0, arith::DivUIOp::create(b, loc, i, idx(perRow)));
-  Value col = muli(arith::RemUIOp::create(b, loc, i, idx(perRow)), 4);
-  auto ifOp = scf::IfOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
-                            queryLen()),
-      /*else=*/false);
-  b.setInsertionPointToStart(ifOp.thenBlock());
-  vector::StoreOp::create(b, loc, zeros, dqAcc,
-                          ValueRange{bIdx, hIdx, row, col});
+  forEachRowChunk(*this, [&](Value row, Value col) {
+    vector::StoreOp::create(b, loc, zeros, dqAcc,
+                            ValueRange{bIdx, hIdx, row, col});
+  });
 }
 
 void GradKernelBuilder::dqKernel() {
   setUpThread();
   setUpQueryBlock(*this);
   auto v4 = VectorType::get({4}, f32);
-  int64_t threads = 32 * warps, perRow = d / 4;
-  Value tid = add(muli(warp, 32), lane);
-  auto loop = scf::ForOp::create(b, loc, tid, idx(bq * perRow), idx(threads));
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(loop.getBody());
-  Value i = loop.getInductionVar();
-  Value row = add(q0, arith::DivUIOp::create(b, loc, i, idx(perRow)));
-  Value col = muli(arith::RemUIOp::create(b, loc, i, idx(perRow)), 4);
-  auto ifOp = scf::IfOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
-                            queryLen()),
-      /*else=*/false);
-  b.setInsertionPointToStart(ifOp.thenBlock());
-  Value x = vector::LoadOp::create(b, loc, v4, dqAcc,
-                                   ValueRange{bIdx, hIdx, row, col});
-  Value factor = vector::BroadcastOp::create(b, loc, v4, cf(scale));
-  x = arith::MulFOp::create(b, loc, x, factor);
-  x = arith::TruncFOp::create(b, loc, VectorType::get({4}, elt), x);
-  vector::StoreOp::create(b, loc, x, dqOut, ValueRange{bIdx, hIdx, row, col},
-                          /*nontemporal=*/false, llvm::MaybeAlign(8));
+  forEachRowChunk(*this, [&](Value row, Value col) {
+    Value x = vector::LoadOp::create(b, loc, v4, dqAcc,
+                                     ValueRange{bIdx, hIdx, row, col});
+    Value factor = vector::BroadcastOp::create(b, loc, v4, cf(scale));
+    x = arith::MulFOp::create(b, loc, x, factor);
+    x = arith::TruncFOp::create(b, loc, VectorType::get({4}, elt), x);
+    vector::StoreOp::create(b, loc, x, dqOut,
+                            ValueRange{bIdx, hIdx, row, col},
+                            /*nontemporal=*/false, llvm::MaybeAlign(8));
+  });
 }
 
 void GradKernelBuilder::atomicDq(Value dsTile, Value kBlock, Value qs0) {

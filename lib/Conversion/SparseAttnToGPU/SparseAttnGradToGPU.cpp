@@ -334,6 +334,24 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
     dqAccBuf = hostAlloc(rw, loc, RankedTensorType::get({batch, hq, sq, d}, f32));
   auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
 
+  // Every kernel's builder: types, tiles, sizes, scale.
+  auto configure = [&](GradKernelBuilder &kb) {
+    kb.elt = elt;
+    kb.f32 = f32;
+    kb.warps = options.warps;
+    kb.bq = tiles.bq;
+    kb.bk = tiles.bk;
+    kb.bqt = tiles.bqt;
+    kb.bkv = tiles.bkv;
+    kb.d = d;
+    kb.dv = dv;
+    kb.sq = sq;
+    kb.sk = sk;
+    kb.group = hq / hkv;
+    kb.hq = hq;
+    kb.scale = *op.getEffectiveScale();
+  };
+
   // One kernel: its arguments (value, role), tables, body and launch.
   auto emitKernel = [&](StringRef name, bool keyKernel) {
     SmallVector<std::pair<Value, std::string>> args = {
@@ -414,20 +432,7 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
                           32 * options.warps);
       Block &entry = func.getBody().front();
       GradKernelBuilder kb(rw, loc, op);
-      kb.elt = elt;
-      kb.f32 = f32;
-      kb.warps = options.warps;
-      kb.bq = tiles.bq;
-      kb.bk = tiles.bk;
-      kb.bqt = tiles.bqt;
-      kb.bkv = tiles.bkv;
-      kb.d = d;
-      kb.dv = dv;
-      kb.sq = sq;
-      kb.sk = sk;
-      kb.group = hq / hkv;
-      kb.hq = hq;
-      kb.scale = *op.getEffectiveScale();
+      configure(kb);
       kb.scoreMod = scoreMod;
       kb.scoreModGrad = scoreModGrad;
       ConstantGlobals deviceGlobals(kernels, /*alignment=*/16);
@@ -547,17 +552,7 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
                           32 * options.warps);
       Block &entry = func.getBody().front();
       GradKernelBuilder kb(rw, loc, op);
-      kb.elt = elt;
-      kb.f32 = f32;
-      kb.warps = options.warps;
-      kb.bq = tiles.bq;
-      kb.d = d;
-      kb.dv = dv;
-      kb.sq = sq;
-      kb.sk = sk;
-      kb.group = hq / hkv;
-      kb.hq = hq;
-      kb.scale = *op.getEffectiveScale();
+      configure(kb);
       if (prepare) {
         kb.o = entry.getArgument(0);
         kb.dO = entry.getArgument(1);
