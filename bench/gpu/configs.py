@@ -140,6 +140,22 @@ def table_check_cases():
     out.append(dict(base, name="check_tables_topk_f16", case="topk", pattern=("causal",),
                     D=64, dtype="f16", lse=True, Sq=1024, Sk=1024,
                     tables=dict(block=[128, 128], bp="B", hp="kv", gen="topk", k=3, seed=6)))
+    # Token tables (table_block [1, 1], the kernel of TokenSource.cpp):
+    # groups of 20 query heads (two blocks of head rows, the second 4 of
+    # 16 used), per-query-head lists, one list for all heads; adversarial
+    # counts and indices (out of range, duplicated, garbage past the
+    # count), full lists the pattern contradicts.
+    tok = dict(base, Sq=300, Sk=500)
+    out.append(dict(tok, name="check_tokens_gqa_D64", case="causal", pattern=("causal",),
+                    H=40, D=64, lse=True,
+                    tables=dict(block=[1, 1], bp="B", hp="kv", gen="adversarial",
+                                full=True, n=70, seed=7)))
+    out.append(dict(tok, name="check_tokens_hq_window_D128", case="window",
+                    pattern=("window", 100, 37), D=128, lse=True,
+                    tables=dict(block=[1, 1], bp="B", hp="q", gen="adversarial", n=40, seed=8)))
+    out.append(dict(tok, name="check_tokens_b1_dense_f16", case="dense", pattern=("dense",),
+                    D=64, dtype="f16", lse=False,
+                    tables=dict(block=[1, 1], bp=1, hp=1, gen="adversarial", n=600, seed=9)))
     return out
 
 

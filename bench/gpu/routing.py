@@ -71,7 +71,7 @@ def base(name, S, B=1, H=16, Hkv=2, D=128, top_k=16, bq=128, bk=128):
 
 def check_cases():
     out = []
-    for ex in ("moba", "nsa"):
+    for ex in ("moba", "nsa", "dsa"):
         out.append(dict(name="check_program_%s_bf16" % ex, program=True, example=ex + ".mlir",
                         dtype="bf16", case=ex))
     out.append(base("check_program_select_S2048_D128", 2048, B=1, H=8, Hkv=2, top_k=4))

@@ -2,12 +2,17 @@
 # The training side on the GPU machine in one command (issues #16, #17):
 # the backward's checks (both dQ modes), the PyTorch front end's op checks
 # and transformer-block training step, then the backward's benchmark
-# against the peers. Results under OUT (default $OUT or ./out).
+# against the peers. First, when carried, the routing programs' checks
+# (issue #15: examples/moba, nsa, dsa against their float64 reference).
+# Results under OUT (default $OUT or ./out).
 #
 # Here, with the build (artifacts into ignored folders, carried there):
 #   /usr/bin/python3 bench/gpu/grad.py make [--bench-variants 8x64,8x32,4x128]
 #   /usr/bin/python3 bench/gpu/torch_train.py make
-# There (device tool, carry .artifacts/grad and .artifacts/torch-cache):
+#   /usr/bin/python3 bench/gpu/make_artifacts.py check --only "check_program|check_tokens" \
+#       --out .artifacts/routing
+# There (device tool, carry .artifacts/grad, .artifacts/torch-cache and
+# .artifacts/routing):
 #   bash bench/gpu/training_run.sh [BENCH_REGEX]
 set -uo pipefail
 out="${OUT:-out}"
@@ -15,6 +20,12 @@ mkdir -p "$out"
 bench="${1:-gbench_[a-z0-9]*_S8192_D128(_atomic)?$}"
 cc -O2 -std=c99 -shared -fPIC runtime/cuda/sparse_attn_cuda.c -o /tmp/libsa.so -ldl || exit 1
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+if [ -d .artifacts/routing ]; then
+  python3 bench/gpu/run_h200.py --runtime /tmp/libsa.so --artifacts .artifacts/routing \
+    --only check --no-peers > "$out/routing-check.jsonl" 2> "$out/routing.err"
+  cut -c1-300 "$out/routing-check.jsonl"
+  tail -3 "$out/routing.err"
+fi
 python3 bench/gpu/grad.py run --runtime /tmp/libsa.so --only gcheck \
   > "$out/grad-check.jsonl" 2> "$out/check.err"
 echo "grad checks passed: $(grep -c '"ok": true' "$out/grad-check.jsonl")"

@@ -12,6 +12,7 @@
 
 #include "RoutingLoops.h"
 
+#include "sparse_attn/Dialect/SparseAttn/Analysis/BlockSelection.h"
 #include "sparse_attn/Dialect/SparseAttn/Analysis/PatternAnalysis.h"
 #include "sparse_attn/Dialect/SparseAttn/IR/PatternCodegen.h"
 #include "sparse_attn/Dialect/SparseAttn/Utils/ConstantGlobals.h"
@@ -40,16 +41,7 @@ LogicalResult routing::checkSelectTokensLowerable(SelectTokensOp op) {
            << kMaxRowLength << ", got DI = " << iqT.getDimSize(3);
   if (xT.isDynamicDim(3))
     return op.emitOpError("the CPU lowering needs a static table width N");
-  MaskInterpreter masks(op);
-  SmallVector<FlatSymbolRefAttr> custom;
-  op.getPattern().collectCustomMasks(custom);
-  for (FlatSymbolRefAttr m : custom)
-    if (masks.usesBatchOrHead(m))
-      return op.emitOpError("a token selection is shared by all heads: its "
-                            "pattern cannot depend on batch or head, but "
-                            "custom mask ")
-             << m << " reads its batch or head argument";
-  return success();
+  return checkSharedTokenPattern(op);
 }
 
 namespace {

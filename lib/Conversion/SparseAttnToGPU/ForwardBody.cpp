@@ -53,11 +53,12 @@ Value KernelBuilder::issueScores(Value buf) {
 /// predicate may do.
 /// With segment ids, `qId` / `kId` are the ids of qPos / kPos, loaded
 /// once per row and per tile column by the caller.
-Value KernelBuilder::allowed(Value qPos, Value kPos, Value qId, Value kId) {
+Value KernelBuilder::allowed(Value qPos, Value kPos, Value qId, Value kId,
+                             Value head) {
   Value kc = arith::MinUIOp::create(b, loc, kPos, lastKey());
   PatternCodegenInputs in;
   in.b = bIdx;
-  in.h = hIdx;
+  in.h = head ? head : hIdx;
   in.q = qPos;
   in.k = kc;
   in.sq = sq;
@@ -84,7 +85,8 @@ Value KernelBuilder::allowed(Value qPos, Value kPos, Value qId, Value kId) {
     llvm::report_fatal_error("sparse-attn: pattern code generation failed "
                              "after verifying it");
   Value ok = *a;
-  if (raggedKeys())
+  // Token lists are padded with Sk.
+  if (raggedKeys() || tokens)
     ok = arith::AndIOp::create(b, loc, ok,
                                arith::CmpIOp::create(b, loc,
                                                      arith::CmpIPredicate::ult,
@@ -140,8 +142,13 @@ void KernelBuilder::tile(Value kb, Value buf, bool masked, Value maskIf,
   Value negInf = cf(-std::numeric_limits<double>::infinity());
   Value scaleAll = cf(scoreMod ? scale : scale * log2e);
   Value log2eV = cf(log2e);
-  auto kPosOf = [&](int64_t n, int64_t e) {
-    return add(k0, addi(muli(t, 2), n * 8 + (e & 1)));
+  // Token tables: k0 is a position in the key list, which holds the keys.
+  auto kPosOf = [&](int64_t n, int64_t e) -> Value {
+    Value pos = add(k0, addi(muli(t, 2), n * 8 + (e & 1)));
+    if (!tokens)
+      return pos;
+    return arith::IndexCastOp::create(
+        b, loc, b.getIndexType(), memref::LoadOp::create(b, loc, keyList, pos));
   };
   for (int64_t n = 0; n < nTiles; ++n)
     for (int64_t e = 0; e < 4; ++e) {
@@ -151,7 +158,7 @@ void KernelBuilder::tile(Value kb, Value buf, bool masked, Value maskIf,
         continue;
       Value qPos = e < 2 ? row0c : row1c;
       FailureOr<Value> m = inlineScoreMod(
-          b, loc, scoreMod, x, bIdx, hIdx, qPos,
+          b, loc, scoreMod, x, bIdx, headOfRow(e < 2 ? 0 : 1), qPos,
           arith::MinUIOp::create(b, loc, kPosOf(n, e), lastKey()), queryLen(),
           keyLen());
       if (failed(m)) // the lengths are always known here
@@ -171,8 +178,8 @@ void KernelBuilder::tile(Value kb, Value buf, bool masked, Value maskIf,
                          arith::MinUIOp::create(b, loc, kPos, lastKey())});
         for (int64_t half = 0; half < 2; ++half) {
           Value &x = s[n * 4 + 2 * half + par];
-          Value ok =
-              allowed(half ? row1c : row0c, kPos, half ? qId1 : qId0, kId);
+          Value ok = allowed(half ? row1c : row0c, kPos, half ? qId1 : qId0,
+                             kId, headOfRow(half));
           x = arith::SelectOp::create(b, loc, ok, x, negInf);
         }
       }

@@ -8,6 +8,9 @@
 //                            time tables (buildTables), document-mask run-
 //                            time classes, the device-built list (runtime
 //                            block tables, run-time lengths)
+//   TokenSource.cpp          token tables (table_block [1, 1]): one query
+//                            token's gathered key list, the query heads
+//                            that share it packed as the MMA rows
 //   TileLoads.cpp            K / V (and Q) tiles into shared memory: cp.async,
 //                            TMA with mbarriers, the swizzled wgmma layout
 //   ForwardBody.cpp          the per-tile step: S = Q K^T, scale, score_mod,
@@ -158,6 +161,33 @@ struct KernelBuilder : GpuPrimitives {
     tbk = op.getTableBlock()->back();
   }
   Value listedBits;
+
+  //===--- Token tables (table_block [1, 1]; TokenSource.cpp) -------------===//
+  /// The thread block runs one query token `row0` for up to 16 query heads
+  /// that share its key list (the heads of a KV group, or one head when the
+  /// tables are per query head), one warp, head h0 + r as MMA row r. Key
+  /// tile j is positions [j BK, j BK + BK) of `keyList` (shared i32 key
+  /// positions in increasing order, padded with Sk to whole tiles; the count
+  /// at slot listCap): loadTile gathers its rows, tile() reads its key
+  /// positions from the list.
+  bool tokens = false;
+  Value keyList;
+  int64_t listCap = 0;
+  /// Query heads sharing one list, and the heads of this thread's rows g
+  /// and g + 8 (clamped to the block's last head; rows past it are not
+  /// stored).
+  int64_t packedHeads = 1;
+  Value rowHeads[2];
+  Value headOfRow(int half) { return rowHeads[half] ? rowHeads[half] : hIdx; }
+  /// The token's key list: one bit per key position (listedBits) set for
+  /// every listed position inside [0, Sk) of both tables (a key listed
+  /// twice runs once), then warp 0 compacts the set bits in increasing
+  /// order into keyList (popcounts, a shuffle prefix sum, one word per
+  /// lane), pads it with Sk to a whole tile and stores the count.
+  void buildTokenList(Value token);
+  /// The whole token-table kernel for the thread block's (token, head
+  /// block, batch).
+  void tokenBody();
   /// Dynamic shared memory: K tiles (two buffers), then V tiles (two).
   Value smem;
   MemRefType ksType, vsType;
@@ -257,7 +287,9 @@ struct KernelBuilder : GpuPrimitives {
   /// predicate may do.
   /// With segment ids, `qId` / `kId` are the ids of qPos / kPos, loaded
   /// once per row and per tile column by the caller.
-  Value allowed(Value qPos, Value kPos, Value qId = {}, Value kId = {});
+  /// `head` is the query head of the row (default hIdx).
+  Value allowed(Value qPos, Value kPos, Value qId = {}, Value kId = {},
+                Value head = {});
   /// One key tile: updates the running state `st` = [m0, m1, l0, l1, O...].
   /// With `masked`, the pattern's mask is applied to the scores; only when
   /// the i1 `maskIf` holds if it is given (a run-time choice that shares
@@ -356,6 +388,11 @@ struct KernelBuilder : GpuPrimitives {
   //---===//
   /// The whole kernel for the thread block's (query block, head, batch).
   void body();
+  /// O / l and LSE of this thread's rows g (half 0) and g + 8 (half 1):
+  /// `where(half)` gives the row's (query head, query position, whether it
+  /// is stored).
+  void epilogue(ArrayRef<Value> state,
+                function_ref<std::tuple<Value, Value, Value>(int)> where);
 };
 
 } // namespace sparse_attn

@@ -23,6 +23,13 @@
 //        partial or the full table by class, counts, and zeros.
 //   The block classes are the compile-time table of BlockSelection.h, an
 //   i32 `table:` argument.
+//   select_tokens: grid (Sq, 1, B), 128 threads:
+//     1. scores: one warp per key s, lanes over DI, a shuffle sum per
+//        indexer head, I = sum_j w_j relu(iq_j . ik_s) (NaN -> -inf); the
+//        pattern's predicate at (b, 0, t, s) (state 0 candidate, 2 not);
+//     2. warp 0's top-k rounds as for select_blocks (warpTopK);
+//     3. thread 0 writes the selected keys in increasing order, the count
+//        and zeros.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,6 +40,7 @@
 
 #include "sparse_attn/Dialect/SparseAttn/Analysis/BlockSelection.h"
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
+#include "sparse_attn/Dialect/SparseAttn/Utils/PatternCodegen.h"
 #include "sparse_attn/Dialect/SparseAttn/Utils/ConstantGlobals.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -54,6 +62,9 @@ constexpr int64_t kThreads = 128;
 /// and states, 8 bytes each).
 constexpr int64_t kMaxSelectBlocks = 4096;
 constexpr int64_t kMaxRow = 1024;
+/// Largest number of keys a token selection keeps in shared memory (score
+/// and state, 8 bytes each: 32 KB of the 48 KB of static shared memory).
+constexpr int64_t kMaxSelectTokens = 4096;
 
 Value loadF32(GpuPrimitives &p, Value mem, ValueRange idx) {
   Value x = memref::LoadOp::create(p.b, p.loc, mem, idx);
@@ -78,6 +89,79 @@ void ifThen(OpBuilder &b, Location loc, Value cond,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(op.thenBlock());
   body(b);
+}
+
+/// Warp 0's top-k over `n` entries in shared memory: `rounds` times, the
+/// free entry (state 0) with the highest score becomes selected (state 1).
+/// Each lane owns the entries j = lane (mod 32), so rounds need no
+/// shared-memory synchronisation: a lane's best free entry (strictly
+/// greater: ties to the lower index), then an arg-max across lanes by five
+/// shuffles (ties to the lower index), and the owning lane marks it. An
+/// entry of score -inf is still selected when fewer than `rounds` entries
+/// score higher (a candidate is a candidate, whatever its score).
+void warpTopK(GpuPrimitives &p, Value scores, Value state, int64_t n,
+              int64_t rounds, Value warp, Value lane) {
+  OpBuilder &b = p.b;
+  Location loc = p.loc;
+  Type i32 = b.getI32Type();
+  Value c0 = p.idx(0), c1 = p.idx(1), nV = p.idx(n);
+  auto c32 = [&](int64_t v) -> Value {
+    return arith::ConstantIntOp::create(b, loc, i32, v);
+  };
+  auto eq = [&](Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
+  };
+  Value negInf = p.cf(-std::numeric_limits<double>::infinity());
+  Value none = c32(-1);
+  ifThen(b, loc, eq(warp, c0), [&](OpBuilder &b) {
+    forLoop(b, loc, c0, p.idx(rounds), c1, [&](OpBuilder &b, Value) {
+      auto best = scf::ForOp::create(
+          b, loc, lane, nV, p.idx(32), ValueRange{negInf, none},
+          [&](OpBuilder &b, Location loc, Value j, ValueRange st) {
+            Value free = eq(memref::LoadOp::create(b, loc, state, j), c32(0));
+            Value s = memref::LoadOp::create(b, loc, scores, j);
+            Value better = arith::OrIOp::create(
+                b, loc, eq(st[1], none),
+                arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, s,
+                                      st[0]));
+            Value take = arith::AndIOp::create(b, loc, free, better);
+            scf::YieldOp::create(
+                b, loc,
+                ValueRange{arith::SelectOp::create(b, loc, take, s, st[0]),
+                           arith::SelectOp::create(b, loc, take, p.i32v(j),
+                                                   st[1])});
+          });
+      Value s = best.getResult(0), j = best.getResult(1);
+      for (int32_t off : {16, 8, 4, 2, 1}) {
+        Value so = p.shuffleXor(s, off), jo = p.shuffleXor(j, off);
+        // The other lane's candidate wins if this lane has none, or it
+        // has a higher score, or an equal one at a lower index.
+        Value otherHas = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                               jo, none);
+        Value higher = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                             so, s);
+        Value tie = arith::AndIOp::create(
+            b, loc,
+            arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, so, s),
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, jo, j));
+        Value wins = arith::AndIOp::create(
+            b, loc, otherHas,
+            arith::OrIOp::create(
+                b, loc, eq(j, none),
+                arith::OrIOp::create(b, loc, higher, tie)));
+        s = arith::SelectOp::create(b, loc, wins, so, s);
+        j = arith::SelectOp::create(b, loc, wins, jo, j);
+      }
+      Value jIdx = arith::IndexCastOp::create(b, loc, b.getIndexType(), j);
+      Value mine = arith::AndIOp::create(
+          b, loc,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, j, none),
+          eq(arith::RemSIOp::create(b, loc, j, c32(32)), p.i32v(lane)));
+      ifThen(b, loc, mine, [&](OpBuilder &b) {
+        memref::StoreOp::create(b, loc, c32(1), state, jIdx);
+      });
+    });
+  });
 }
 
 //===----------------------------------------------------------------------===//
@@ -325,57 +409,8 @@ LowerSelectBlocksToGPU::matchAndRewrite(SelectBlocksOp op,
     });
     gpu::BarrierOp::create(b, loc);
 
-    // 4. Top-k by warp 0: arg-max rounds; each lane owns j = lane (mod 32).
-    Value none = c32(-1);
-    ifThen(b, loc, eq(warp, c0), [&](OpBuilder &b) {
-      forLoop(b, loc, c0, p.idx(std::min(topK, nk)), c1, [&](OpBuilder &b, Value) {
-        auto best = scf::ForOp::create(
-            b, loc, lane, nkV, p.idx(32), ValueRange{negInf, none},
-            [&](OpBuilder &b, Location loc, Value j, ValueRange st) {
-              Value free = eq(memref::LoadOp::create(b, loc, state, j), c32(0));
-              Value s = memref::LoadOp::create(b, loc, scores, j);
-              Value better = arith::OrIOp::create(
-                  b, loc, eq(st[1], none),
-                  arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, s,
-                                        st[0]));
-              Value take = arith::AndIOp::create(b, loc, free, better);
-              scf::YieldOp::create(
-                  b, loc,
-                  ValueRange{arith::SelectOp::create(b, loc, take, s, st[0]),
-                             arith::SelectOp::create(b, loc, take, p.i32v(j),
-                                                     st[1])});
-            });
-        Value s = best.getResult(0), j = best.getResult(1);
-        for (int32_t off : {16, 8, 4, 2, 1}) {
-          Value so = p.shuffleXor(s, off), jo = p.shuffleXor(j, off);
-          // The other lane's candidate wins if this lane has none, or it
-          // has a higher score, or an equal one at a lower index.
-          Value otherHas = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                                                 jo, none);
-          Value higher = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                               so, s);
-          Value tie = arith::AndIOp::create(
-              b, loc,
-              arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, so, s),
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, jo, j));
-          Value wins = arith::AndIOp::create(
-              b, loc, otherHas,
-              arith::OrIOp::create(
-                  b, loc, eq(j, none),
-                  arith::OrIOp::create(b, loc, higher, tie)));
-          s = arith::SelectOp::create(b, loc, wins, so, s);
-          j = arith::SelectOp::create(b, loc, wins, jo, j);
-        }
-        Value jIdx = arith::IndexCastOp::create(b, loc, b.getIndexType(), j);
-        Value mine = arith::AndIOp::create(
-            b, loc,
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, j, none),
-            eq(arith::RemSIOp::create(b, loc, j, c32(32)), p.i32v(lane)));
-        ifThen(b, loc, mine, [&](OpBuilder &b) {
-          memref::StoreOp::create(b, loc, c32(1), state, jIdx);
-        });
-      });
-    });
+    // 4. Top-k by warp 0.
+    warpTopK(p, scores, state, nk, std::min(topK, nk), warp, lane);
     gpu::BarrierOp::create(b, loc);
 
     // 5. The tables (thread 0).
@@ -437,6 +472,174 @@ LowerSelectBlocksToGPU::matchAndRewrite(SelectBlocksOp op,
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// select_tokens
+//===----------------------------------------------------------------------===//
+
+struct LowerSelectTokensToGPU : OpRewritePattern<SelectTokensOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SelectTokensOp op,
+                                PatternRewriter &rw) const override;
+};
+
+LogicalResult
+LowerSelectTokensToGPU::matchAndRewrite(SelectTokensOp op,
+                                        PatternRewriter &rw) const {
+  if (failed(checkRoutingLowerableToGPU(op)))
+    return failure();
+  Location loc = op.getLoc();
+  auto iqT = llvm::cast<RankedTensorType>(op.getIndexQuery().getType());
+  auto ikT = llvm::cast<RankedTensorType>(op.getIndexKeys().getType());
+  auto wT = llvm::cast<RankedTensorType>(op.getWeights().getType());
+  auto nT = llvm::cast<RankedTensorType>(op.getNum().getType());
+  auto xT = llvm::cast<RankedTensorType>(op.getIndices().getType());
+  int64_t batch = iqT.getDimSize(0), sq = iqT.getDimSize(1);
+  int64_t hi = iqT.getDimSize(2), di = iqT.getDimSize(3);
+  int64_t sk = ikT.getDimSize(1), width = xT.getDimSize(3);
+  int64_t rounds = std::min<int64_t>(op.getTopK(), sk);
+  auto module = op->getParentOfType<ModuleOp>();
+  gpu::GPUModuleOp kernels = getOrCreateKernelModule(rw, loc, module);
+  Type i32 = rw.getI32Type(), f32 = rw.getF32Type();
+  auto memOf = [](RankedTensorType t) {
+    return MemRefType::get(t.getShape(), t.getElementType());
+  };
+  auto wg = gpu::AddressSpaceAttr::get(rw.getContext(),
+                                       gpu::AddressSpace::Workgroup);
+  gpu::GPUFuncOp func;
+  {
+    OpBuilder::InsertionGuard guard(rw);
+    func = createKernel(
+        rw, loc, kernels, "sparse_attn_select_tokens",
+        {memOf(iqT), memOf(ikT), memOf(wT), memOf(nT), memOf(xT)},
+        {MemRefType::get({sk}, f32, MemRefLayoutAttrInterface{}, wg),
+         MemRefType::get({sk}, i32, MemRefLayoutAttrInterface{}, wg)},
+        kThreads);
+    ConstantGlobals deviceGlobals(kernels, /*alignment=*/16);
+    GpuPrimitives p(rw, loc);
+    OpBuilder &b = rw;
+    Value iq = func.getArgument(0), ik = func.getArgument(1),
+          w = func.getArgument(2), num = func.getArgument(3),
+          indices = func.getArgument(4);
+    Value scores = func.getWorkgroupAttributions()[0];
+    Value state = func.getWorkgroupAttributions()[1];
+    Value t = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    Value bi = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value lane = arith::RemUIOp::create(b, loc, tid, p.idx(32));
+    Value warp = arith::DivUIOp::create(b, loc, tid, p.idx(32));
+    Value c0 = p.idx(0), c1 = p.idx(1);
+    auto c32 = [&](int64_t v) -> Value {
+      return arith::ConstantIntOp::create(b, loc, i32, v);
+    };
+    auto eq = [&](Value x, Value y) {
+      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
+    };
+    Value negInf = p.cf(-std::numeric_limits<double>::infinity());
+
+    // 1. Scores: one warp per key, lanes over DI, one shuffle sum per
+    //    indexer head (every lane ends with the sum).
+    forLoop(b, loc, warp, p.idx(sk), p.idx(kThreads / 32),
+            [&](OpBuilder &b, Value s) {
+      PatternCodegenInputs in;
+      in.b = bi;
+      in.h = c0;
+      in.q = t;
+      in.k = s;
+      in.sq = sq;
+      in.sk = sk;
+      in.symbolScope = op;
+      auto load = [&](OpBuilder &b, Location loc, DenseIntElementsAttr table,
+                      Value i, Value j) {
+        return deviceGlobals.loadBoolTableEntry(b, loc, table, i, j);
+      };
+      in.loadTable = load;
+      FailureOr<Value> cand = buildAllowed(b, loc, op.getPattern(), in);
+      // checkRoutingLowerableToGPU verified the predicate.
+      if (failed(cand))
+        llvm::report_fatal_error("sparse-attn: pattern code generation "
+                                 "failed after verifying it");
+      auto heads = scf::ForOp::create(
+          b, loc, c0, p.idx(hi), c1, ValueRange{p.cf(0)},
+          [&](OpBuilder &b, Location loc, Value j, ValueRange acc) {
+            auto partial = scf::ForOp::create(
+                b, loc, lane, p.idx(di), p.idx(32), ValueRange{p.cf(0)},
+                [&](OpBuilder &b, Location loc, Value e, ValueRange d) {
+                  Value x = p.fmul(loadF32(p, iq, ValueRange{bi, t, j, e}),
+                                   loadF32(p, ik, ValueRange{bi, s, e}));
+                  scf::YieldOp::create(b, loc, ValueRange{p.fadd(d[0], x)});
+                });
+            Value dot = partial.getResult(0);
+            for (int32_t off : {16, 8, 4, 2, 1})
+              dot = p.fadd(dot, p.shuffleXor(dot, off));
+            Value relu = p.fmax(dot, p.cf(0));
+            Value weight = loadF32(p, w, ValueRange{bi, t, j});
+            scf::YieldOp::create(
+                b, loc, ValueRange{p.fadd(acc[0], p.fmul(weight, relu))});
+          });
+      Value score = heads.getResult(0);
+      Value isNan =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, score, score);
+      Value notCand = arith::XOrIOp::create(
+          b, loc, *cand, arith::ConstantIntOp::create(b, loc, 1, 1));
+      score = arith::SelectOp::create(
+          b, loc, arith::OrIOp::create(b, loc, isNan, notCand), negInf, score);
+      ifThen(b, loc, eq(lane, c0), [&](OpBuilder &b) {
+        memref::StoreOp::create(b, loc, score, scores, s);
+        memref::StoreOp::create(
+            b, loc, arith::SelectOp::create(b, loc, *cand, c32(0), c32(2)),
+            state, s);
+      });
+    });
+    gpu::BarrierOp::create(b, loc);
+
+    // 2. Top-k by warp 0.
+    warpTopK(p, scores, state, sk, rounds, warp, lane);
+    gpu::BarrierOp::create(b, loc);
+
+    // 3. The selected keys in increasing order, the count, zeros after
+    //    (thread 0).
+    ifThen(b, loc, eq(tid, c0), [&](OpBuilder &b) {
+      auto count = scf::ForOp::create(
+          b, loc, c0, p.idx(sk), c1, ValueRange{c0},
+          [&](OpBuilder &b, Location loc, Value s, ValueRange n) {
+            Value picked = eq(memref::LoadOp::create(b, loc, state, s), c32(1));
+            ifThen(b, loc, picked, [&](OpBuilder &b) {
+              memref::StoreOp::create(b, loc, p.i32v(s), indices,
+                                      ValueRange{bi, c0, t, n[0]});
+            });
+            scf::YieldOp::create(
+                b, loc,
+                ValueRange{p.add(n[0], arith::IndexCastUIOp::create(
+                                           b, loc, b.getIndexType(), picked))});
+          });
+      Value n = count.getResult(0);
+      memref::StoreOp::create(b, loc, p.i32v(n), num, ValueRange{bi, c0, t});
+      forLoop(b, loc, n, p.idx(width), c1, [&](OpBuilder &b, Value e) {
+        memref::StoreOp::create(b, loc, c32(0), indices,
+                                ValueRange{bi, c0, t, e});
+      });
+    });
+    gpu::ReturnOp::create(b, loc);
+  }
+
+  // Host side.
+  Value bufs[2] = {hostAlloc(rw, loc, nT), hostAlloc(rw, loc, xT)};
+  launchKernel(rw, loc, func, {sq, 1, batch}, kThreads,
+               {hostBufferOf(rw, loc, op.getIndexQuery()),
+                hostBufferOf(rw, loc, op.getIndexKeys()),
+                hostBufferOf(rw, loc, op.getWeights()), bufs[0], bufs[1]},
+               {"index_query", "index_keys", "weights", "kv_num_blocks",
+                "kv_indices"});
+  rw.replaceOp(op, {bufferization::ToTensorOp::create(rw, loc, nT, bufs[0],
+                                                      /*restrict=*/true,
+                                                      /*writable=*/true),
+                    bufferization::ToTensorOp::create(rw, loc, xT, bufs[1],
+                                                      /*restrict=*/true,
+                                                      /*writable=*/true)});
+  return success();
+}
+
 } // namespace
 
 LogicalResult
@@ -449,6 +652,21 @@ mlir::sparse_attn::checkRoutingLowerableToGPU(Operation *op) {
       return op->emitOpError("the GPU lowering needs static shapes");
     (void)isHalf;
     return success();
+  }
+  if (auto tokens = llvm::dyn_cast<SelectTokensOp>(op)) {
+    auto iqT = llvm::cast<RankedTensorType>(tokens.getIndexQuery().getType());
+    auto ikT = llvm::cast<RankedTensorType>(tokens.getIndexKeys().getType());
+    auto xT = llvm::cast<RankedTensorType>(tokens.getIndices().getType());
+    if (!iqT.hasStaticShape() || !ikT.hasStaticShape() || !xT.hasStaticShape())
+      return op->emitOpError("the GPU lowering needs static shapes");
+    if (ikT.getDimSize(1) > kMaxSelectTokens)
+      return op->emitOpError("the GPU lowering keeps at most ")
+             << kMaxSelectTokens << " keys in shared memory, got Sk = "
+             << ikT.getDimSize(1);
+    if (failed(checkSharedTokenPattern(tokens)))
+      return failure();
+    return verifyPatternCodegen(op->getLoc(), tokens.getPattern(), op,
+                                iqT.getDimSize(1), ikT.getDimSize(1));
   }
   auto select = llvm::cast<SelectBlocksOp>(op);
   auto qT = llvm::cast<RankedTensorType>(select.getQuery().getType());
@@ -466,5 +684,6 @@ mlir::sparse_attn::checkRoutingLowerableToGPU(Operation *op) {
 }
 
 void mlir::sparse_attn::populateRoutingToGPUPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerPoolToGPU, LowerSelectBlocksToGPU>(patterns.getContext());
+  patterns.add<LowerPoolToGPU, LowerSelectBlocksToGPU, LowerSelectTokensToGPU>(
+      patterns.getContext());
 }

@@ -116,6 +116,23 @@ int64_t queryTile(const SparseAttnToGPUOptions &options) {
   return 16 * options.warps;
 }
 
+/// Whether `op` reads token tables (table_block [1, 1]): the kernel of
+/// TokenSource.cpp, one query token per thread block.
+bool tokenTables(AttentionOp op) {
+  return op.hasBlockTables() && op.getTableBlock()->front() == 1 &&
+         op.getTableBlock()->back() == 1;
+}
+
+/// Token tables: the query heads that share one key list (a KV group, or
+/// one head when the tables are per query head).
+int64_t packedHeads(AttentionOp op) {
+  int64_t hq = llvm::cast<ShapedType>(op.getQuery().getType()).getDimSize(1);
+  int64_t hkv = llvm::cast<ShapedType>(op.getKey().getType()).getDimSize(1);
+  int64_t hp =
+      llvm::cast<ShapedType>(op.getKvNumBlocks().getType()).getDimSize(1);
+  return hp == hq && hq != hkv ? 1 : hq / hkv;
+}
+
 /// Whether the kernel builds its tile list on the device (runtime block
 /// tables, sequence lengths known only at run time, or more tiles than a
 /// compile-time table should hold: kMaxCompileTimeTableTiles, the CPU
@@ -142,6 +159,18 @@ std::pair<int64_t, int64_t> listSizes(AttentionOp op,
   if (!deviceTileList(op, options))
     return {4097, 0};
   int64_t sk = llvm::cast<ShapedType>(op.getKey().getType()).getDimSize(2);
+  if (tokenTables(op)) {
+    // The key list (at most min(Sk, both tables' widths) keys, padded to a
+    // whole tile) and the count; one bit per key position (static Sk).
+    int64_t n = llvm::cast<ShapedType>(op.getKvIndices().getType())
+                    .getDimSize(3);
+    if (Value full = op.getFullIndices())
+      n += llvm::cast<ShapedType>(full.getType()).getDimSize(3);
+    int64_t cap = ceilDivPositive(std::max<int64_t>(1, std::min(n, sk)),
+                                  options.blockK) *
+                  options.blockK;
+    return {cap + 1, ceilDivPositive(sk, 32)};
+  }
   int64_t perBlock =
       op.hasBlockTables() ? op.getTableBlock()->back() / options.blockK : 1;
   int64_t chunk = ceilDivPositive(1024, perBlock) * perBlock;
@@ -211,9 +240,15 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
       return op.emitOpError("the GPU lowering needs block tables with B' = 1 "
                             "when the batch size is dynamic");
     // A kernel tile lies in one table block: the query tile divides BQ and
-    // block-k divides BK.
+    // block-k divides BK. Token tables have their own kernel.
     ArrayRef<int64_t> tb = *op.getTableBlock();
-    if (tb[0] % queryTile(options) != 0 || tb[1] % options.blockK != 0)
+    if (tokenTables(op)) {
+      if (kT.isDynamicDim(2))
+        return op.emitOpError("the GPU kernel for token tables (table_block "
+                              "[1, 1]) needs a static Sk (one bit per key "
+                              "position in shared memory)");
+    } else if (tb[0] % queryTile(options) != 0 ||
+               tb[1] % options.blockK != 0)
       return op.emitOpError("the GPU kernel needs a table_block that is a "
                             "multiple of its tile [")
              << queryTile(options) << ", " << options.blockK
@@ -256,6 +291,10 @@ mlir::sparse_attn::wgmmaUnsupported(Operation *operation,
   auto op = llvm::cast<AttentionOp>(operation);
   auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
   auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
+  if (tokenTables(op))
+    return "tables of at least 64 query rows per block (token tables, "
+           "table_block [1, 1], run on mma.sync with the query heads as "
+           "rows)";
   if (options.warps != 4)
     return "warps = 4 (one warpgroup of 64 query rows), got " +
            std::to_string(options.warps);
@@ -414,6 +453,18 @@ void KernelBuilder::body() {
   }
 
   // Epilogue.
+  epilogue(state, [&](int half) {
+    Value row = half ? row1 : row0;
+    Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          row, queryLen());
+    return std::make_tuple(hIdx, row, inRange);
+  });
+}
+
+void KernelBuilder::epilogue(
+    ArrayRef<Value> state,
+    function_ref<std::tuple<Value, Value, Value>(int)> where) {
+  Value zero = cf(0.0);
   for (int half = 0; half < 2; ++half) {
     Value l = state[2 + half];
     l = fadd(l, shuffleXor(l, 1));
@@ -422,10 +473,7 @@ void KernelBuilder::body() {
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l, zero);
     Value inv = arith::SelectOp::create(
         b, loc, none, zero, arith::DivFOp::create(b, loc, cf(1.0), l));
-    Value row = half ? row1 : row0;
-    Value inRange =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
-                              queryLen());
+    auto [head, row, inRange] = where(half);
     auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
@@ -441,7 +489,7 @@ void KernelBuilder::body() {
           b, loc, VectorType::get({2}, f32), ValueRange{x, y});
       pair = arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), pair);
       vector::StoreOp::create(b, loc, pair, out,
-                              ValueRange{bIdx, hIdx, row,
+                              ValueRange{bIdx, head, row,
                                          add(muli(t, 2), idx(n * 8))},
                               /*nontemporal=*/false, llvm::MaybeAlign(4));
     }
@@ -455,7 +503,7 @@ void KernelBuilder::body() {
       value = arith::SelectOp::create(
           b, loc, none, cf(-std::numeric_limits<double>::infinity()), value);
       memref::StoreOp::create(b, loc, value, lse,
-                              ValueRange{bIdx, hIdx, row});
+                              ValueRange{bIdx, head, row});
     }
   }
 }
@@ -481,7 +529,11 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   auto qT = llvm::cast<RankedTensorType>(op.getQuery().getType());
   auto kT = llvm::cast<RankedTensorType>(op.getKey().getType());
   auto vT = llvm::cast<RankedTensorType>(op.getValue().getType());
-  int64_t bq = queryTile(options), bk = options.blockK;
+  // Token tables: one query token and up to 16 query heads per thread
+  // block, one warp (TokenSource.cpp).
+  bool tokens = tokenTables(op);
+  int64_t warps = tokens ? 1 : options.warps;
+  int64_t bq = tokens ? 1 : queryTile(options), bk = options.blockK;
   // What the pass checked, for drivers that only add the pattern: nothing
   // is built for an op the kernel cannot compute.
   if (failed(checkLowerableToGPU(op, options)))
@@ -675,14 +727,14 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     SymbolTable(kernels).insert(func); // unique name
     func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rw.getUnitAttr());
     func.setKnownBlockSizeAttr(
-        rw.getDenseI32ArrayAttr({(int32_t)(32 * options.warps), 1, 1}));
+        rw.getDenseI32ArrayAttr({(int32_t)(32 * warps), 1, 1}));
     Block &entry = func.getBody().front();
     rw.setInsertionPointToStart(&entry);
     ConstantGlobals deviceGlobals(kernels, /*alignment=*/16);
     KernelBuilder kb(rw, loc, op, op.getPattern());
     kb.elt = elt;
     kb.f32 = rw.getF32Type();
-    kb.warps = options.warps;
+    kb.warps = warps;
     kb.bq = bq;
     kb.bk = bk;
     kb.d = d;
@@ -768,11 +820,20 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
           kb.smem, arith::ConstantIndexOp::create(rw, loc, offset),
           ValueRange{});
     };
-    if (codesInShared)
+    if (tokens) {
+      kb.tokens = true;
+      kb.packedHeads = packedHeads(op);
+      kb.listCap = maxPartial;
+      kb.keyList = sharedI32(plan.listOffset, maxPartial + 1);
+    } else if (codesInShared) {
       kb.tileCodes = sharedI32(plan.listOffset, maxPartial + 1);
+    }
     if (runtimeTables)
       kb.listedBits = sharedI32(plan.bitsOffset, bitsWords);
-    kb.body();
+    if (tokens)
+      kb.tokenBody();
+    else
+      kb.body();
     gpu::ReturnOp::create(rw, loc);
     // Score modifications' tanh as the hardware approximation.
     if (options.approxTanh)
@@ -797,9 +858,14 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
                 .getResult()
           : c(ceilDivPositive(qT.getDimSize(2), bq));
   Value gridZ = batchV ? batchV : c(qT.getDimSize(0));
+  // Y: the query heads, or (token tables) the blocks of up to 16 heads of
+  // each list.
+  int64_t gridY = qT.getDimSize(1);
+  if (tokens)
+    gridY = gridY / packedHeads(op) * ceilDivPositive(packedHeads(op), 16);
   auto launch = gpu::LaunchFuncOp::create(
-      rw, loc, func, gpu::KernelDim3{gridX, c(qT.getDimSize(1)), gridZ},
-      gpu::KernelDim3{c(32 * options.warps), c(1), c(1)},
+      rw, loc, func, gpu::KernelDim3{gridX, c(gridY), gridZ},
+      gpu::KernelDim3{c(32 * warps), c(1), c(1)},
       /*dynamicSharedMemorySize=*/
       arith::ConstantIntOp::create(rw, loc, rw.getI32Type(), dynamicShared),
       args);
@@ -812,7 +878,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     launch->setAttr(kKernelArgDimsAttrName, rw.getArrayAttr(argDims));
     launch->setAttr(kKernelGridAttrName,
                     rw.getStrArrayAttr(
-                        {x, std::to_string(qT.getDimSize(1)),
+                        {x, std::to_string(gridY),
                          batchV ? "B" : std::to_string(qT.getDimSize(0))}));
   }
 
@@ -850,7 +916,7 @@ struct ConvertSparseAttnToGPUPass
     module.walk([&](Operation *op) {
       if (llvm::isa<AttentionOp>(op) && failed(checkLowerableToGPU(op, options)))
         ok = false;
-      if (llvm::isa<PoolOp, SelectBlocksOp>(op) &&
+      if (llvm::isa<PoolOp, SelectBlocksOp, SelectTokensOp>(op) &&
           failed(checkRoutingLowerableToGPU(op)))
         ok = false;
     });
@@ -859,7 +925,7 @@ struct ConvertSparseAttnToGPUPass
     module.walk([&](Operation *op) {
       if (llvm::isa<MergeOp>(op) && failed(checkMergeLowerableToGPU(op)))
         ok = false;
-      if (llvm::isa<OnlineAttentionOp, SelectTokensOp>(op)) {
+      if (llvm::isa<OnlineAttentionOp>(op)) {
         op->emitOpError("is not lowered by the GPU pipeline yet (the CPU "
                         "pipelines lower it)");
         ok = false;

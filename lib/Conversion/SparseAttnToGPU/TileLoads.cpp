@@ -133,11 +133,26 @@ void KernelBuilder::loadTile(Value kb, Value buf) {
         Value r = arith::DivUIOp::create(b, loc, c, idx(chunksPerRow));
         Value col =
             muli(arith::RemUIOp::create(b, loc, c, idx(chunksPerRow)), 8);
-        Value gr = arith::MinUIOp::create(b, loc, add(k0, r), lastKey());
+        Value gr, fill;
+        if (tokens) {
+          // Row r of tile kb is the key at list position k0 + r; the
+          // padding (Sk) is zero-filled.
+          Value key = arith::IndexCastOp::create(
+              b, loc, b.getIndexType(),
+              memref::LoadOp::create(b, loc, keyList, add(k0, r)));
+          gr = arith::MinUIOp::create(b, loc, key, lastKey());
+          fill = arith::SelectOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, key,
+                                    keyLen()),
+              idx(8), idx(0));
+        } else {
+          gr = arith::MinUIOp::create(b, loc, add(k0, r), lastKey());
+          fill = pastEndZeroFill(/*kv=*/true, add(k0, r), bk);
+        }
         nvgpu::DeviceAsyncCopyOp::create(
             b, loc, dst, ValueRange{r, col}, src,
-            ValueRange{bIdx, kvh, gr, col}, b.getIndexAttr(8),
-            pastEndZeroFill(/*kv=*/true, add(k0, r), bk),
+            ValueRange{bIdx, kvh, gr, col}, b.getIndexAttr(8), fill,
             /*bypassL1=*/b.getUnitAttr());
       };
       if (i + threads <= total) {

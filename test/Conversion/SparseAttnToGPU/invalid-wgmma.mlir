@@ -23,6 +23,16 @@ func.func @small_head(%q: tensor<1x1x64x32xbf16>) -> tensor<1x1x64x32xbf16> {
 
 // -----
 
+func.func @token_tables(%q: tensor<1x4x64x64xbf16>, %k: tensor<1x1x64x64xbf16>, %n: tensor<1x1x64xi32>, %x: tensor<1x1x64x8xi32>) -> tensor<1x4x64x64xbf16> {
+  %init = tensor.empty() : tensor<1x4x64x64xbf16>
+  // expected-error @+1 {{mma=wgmma needs tables of at least 64 query rows per block (token tables, table_block [1, 1], run on mma.sync with the query heads as rows)}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %x : tensor<1x1x64xi32>, tensor<1x1x64x8xi32>) outs(%init : tensor<1x4x64x64xbf16>) {pattern = #sparse_attn.causal, table_block = array<i64: 1, 1>}
+      : tensor<1x4x64x64xbf16>, tensor<1x1x64x64xbf16>, tensor<1x1x64x64xbf16> -> tensor<1x4x64x64xbf16>
+  return %o : tensor<1x4x64x64xbf16>
+}
+
+// -----
+
 func.func @fits(%q: tensor<1x1x128x64xbf16>) -> tensor<1x1x128x64xbf16> {
   %init1 = tensor.empty() : tensor<1x1x128x64xbf16>
   %o = sparse_attn.attention %q, %q, %q outs(%init1 : tensor<1x1x128x64xbf16>) {pattern = #sparse_attn.causal}

@@ -170,8 +170,39 @@ func.func @online(%q: tensor<1x4x64x64xbf16>, %acc: tensor<1x4x64x64xf32>, %m: t
 
 // -----
 
-func.func @select_tokens(%iq: tensor<1x64x2x16xbf16>, %ik: tensor<1x64x16xbf16>, %w: tensor<1x64x2xbf16>) -> tensor<1x1x64x8xi32> {
-  // expected-error @+1 {{'sparse_attn.select_tokens' op is not lowered by the GPU pipeline yet (the CPU pipelines lower it)}}
-  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x64x2x16xbf16>, tensor<1x64x16xbf16>, tensor<1x64x2xbf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+func.func @select_tokens_long(%iq: tensor<1x64x2x16xbf16>, %ik: tensor<1x5000x16xbf16>, %w: tensor<1x64x2xbf16>) -> tensor<1x1x64x8xi32> {
+  // expected-error @+1 {{'sparse_attn.select_tokens' op the GPU lowering keeps at most 4096 keys in shared memory, got Sk = 5000}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x64x2x16xbf16>, tensor<1x5000x16xbf16>, tensor<1x64x2xbf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
   return %x : tensor<1x1x64x8xi32>
+}
+
+// -----
+
+func.func @select_tokens_dynamic(%iq: tensor<1x?x2x16xbf16>, %ik: tensor<1x64x16xbf16>, %w: tensor<1x?x2xbf16>) -> tensor<1x1x?x8xi32> {
+  // expected-error @+1 {{'sparse_attn.select_tokens' op the GPU lowering needs static shapes}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.causal, top_k = 8} : tensor<1x?x2x16xbf16>, tensor<1x64x16xbf16>, tensor<1x?x2xbf16> -> tensor<1x1x?xi32>, tensor<1x1x?x8xi32>
+  return %x : tensor<1x1x?x8xi32>
+}
+
+// -----
+
+sparse_attn.mask @by_head(%b: index, %h: index, %q: index, %k: index) {
+  %c1 = arith.constant 1 : index
+  %ok = arith.cmpi uge, %h, %c1 : index
+  sparse_attn.yield %ok : i1
+}
+func.func @select_tokens_per_head(%iq: tensor<1x64x2x16xbf16>, %ik: tensor<1x64x16xbf16>, %w: tensor<1x64x2xbf16>) -> tensor<1x1x64x8xi32> {
+  // expected-error @+1 {{a token selection is shared by all heads: its pattern cannot depend on batch or head, but custom mask @by_head reads its batch or head argument}}
+  %n, %x = sparse_attn.select_tokens %iq, %ik, %w {pattern = #sparse_attn.custom<@by_head>, top_k = 8} : tensor<1x64x2x16xbf16>, tensor<1x64x16xbf16>, tensor<1x64x2xbf16> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+  return %x : tensor<1x1x64x8xi32>
+}
+
+// -----
+
+func.func @token_tables_dynamic_sk(%q: tensor<1x4x64x32xbf16>, %k: tensor<1x1x?x32xbf16>, %n: tensor<1x1x64xi32>, %x: tensor<1x1x64x8xi32>) -> tensor<1x4x64x32xbf16> {
+  %init = tensor.empty() : tensor<1x4x64x32xbf16>
+  // expected-error @+1 {{the GPU kernel for token tables (table_block [1, 1]) needs a static Sk (one bit per key position in shared memory)}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %x : tensor<1x1x64xi32>, tensor<1x1x64x8xi32>) outs(%init : tensor<1x4x64x32xbf16>) {pattern = #sparse_attn.causal, table_block = array<i64: 1, 1>}
+      : tensor<1x4x64x32xbf16>, tensor<1x1x?x32xbf16>, tensor<1x1x?x32xbf16> -> tensor<1x4x64x32xbf16>
+  return %o : tensor<1x4x64x32xbf16>
 }

@@ -61,11 +61,12 @@ void populateSparseAttnGradToGPUPatterns(
     RewritePatternSet &patterns, const SparseAttnToGPUOptions &options);
 
 /// Checks what the GPU kernels of the routing ops need (static shapes, a
-/// compile-time block grid for a selection, D <= 1024, Nk <= 4096); emits
+/// compile-time block grid for a block selection, D <= 1024, Nk <= 4096; a
+/// token selection: Sk <= 4096 and a pattern shared by every head); emits
 /// an error at the op and fails otherwise.
 LogicalResult checkRoutingLowerableToGPU(Operation *op);
 
-/// Rewrites sparse_attn.pool and sparse_attn.select_blocks into launches of
+/// Rewrites sparse_attn.pool, select_blocks and select_tokens into launches of
 /// kernels in `@sparse_attn_kernels` (RoutingKernels.cpp).
 void populateRoutingToGPUPatterns(RewritePatternSet &patterns);
 

@@ -80,3 +80,16 @@ mlir::sparse_attn::blockSelectionClasses(SelectBlocksOp op) {
     kinds[t] = static_cast<int8_t>(c.kinds[t]);
   return kinds;
 }
+
+LogicalResult mlir::sparse_attn::checkSharedTokenPattern(SelectTokensOp op) {
+  MaskInterpreter masks(op);
+  SmallVector<FlatSymbolRefAttr> custom;
+  op.getPattern().collectCustomMasks(custom);
+  for (FlatSymbolRefAttr m : custom)
+    if (masks.usesBatchOrHead(m))
+      return op.emitOpError("a token selection is shared by all heads: its "
+                            "pattern cannot depend on batch or head, but "
+                            "custom mask ")
+             << m << " reads its batch or head argument";
+  return success();
+}

@@ -34,6 +34,11 @@ LogicalResult checkStaticBlockSelection(SelectBlocksOp op, StringRef lowering);
 /// cannot be evaluated. Requires checkStaticBlockSelection.
 FailureOr<std::vector<int8_t>> blockSelectionClasses(SelectBlocksOp op);
 
+/// Checks that the pattern of a token selection (one list shared by every
+/// head) does not depend on batch or head: no custom mask reads its batch or
+/// head argument. Both lowerings evaluate the pattern at (b, 0, t, s).
+LogicalResult checkSharedTokenPattern(SelectTokensOp op);
+
 } // namespace sparse_attn
 } // namespace mlir
 
