@@ -358,25 +358,14 @@ void GradKernelBuilder::markListed(bool byKey, Value fixed) {
     b.setInsertionPointToStart(loop.getBody());
     fn(loop.getInductionVar());
   };
-  auto setBit = [&](Value block) { // block: i32, in range
-    Value bit = arith::ShLIOp::create(
-        b, loc, i32c(1), arith::AndIOp::create(b, loc, block, i32c(31)));
-    Value word = toIndex(arith::ShRUIOp::create(b, loc, block, i32c(5)));
-    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, bit,
-                                listedBits, ValueRange{word});
-  };
   // Readers of the previous list are done; the bits start clear.
   gpu::BarrierOp::create(b, loc);
-  int64_t words = llvm::cast<MemRefType>(listedBits.getType()).getDimSize(0);
-  strided(tid, idx(words), [&](Value w) {
-    memref::StoreOp::create(b, loc, i32c(0), listedBits, w);
-  });
+  clearListedBits();
   gpu::BarrierOp::create(b, loc);
-  // The tables' rows for (b, h): b' = b unless B' = 1; h' = h, the KV head,
-  // or 0 for H' = Hq, Hkv, 1 (Hq first when Hq = Hkv).
+  // The tables' rows for (b, h).
   auto shape = llvm::cast<MemRefType>(kvNum.getType()).getShape();
-  Value bRow = shape[0] == 1 ? idx(0) : bIdx;
-  Value hRow = shape[1] == 1 ? idx(0) : shape[1] == hq ? hIdx : kvh;
+  Value bRow, hRow;
+  std::tie(bRow, hRow) = tableCoordinates();
   int64_t rows = shape[2];
   Value keyTableBlocks = i32c(ceilDivPositive(sk, tbk));
   for (auto table :
@@ -388,9 +377,7 @@ void GradKernelBuilder::markListed(bool byKey, Value fixed) {
     int64_t n = llvm::cast<MemRefType>(indices.getType()).getDimSize(3);
     // Entries past the count are not read (counts clamped to [0, N]).
     auto countOf = [&](Value row) -> Value {
-      Value c = memref::LoadOp::create(b, loc, num, ValueRange{bRow, hRow, row});
-      return arith::MinSIOp::create(
-          b, loc, arith::MaxSIOp::create(b, loc, c, i32c(0)), i32c(n));
+      return listedCount(num, n, bRow, hRow, row);
     };
     if (!byKey) {
       // The row of query table block `fixed`: each listed key table block
@@ -405,7 +392,7 @@ void GradKernelBuilder::markListed(bool byKey, Value fixed) {
         auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifOp.thenBlock());
-        setBit(block);
+        setListedBit(block);
       });
       continue;
     }
@@ -432,7 +419,7 @@ void GradKernelBuilder::markListed(bool byKey, Value fixed) {
       auto ifOp = scf::IfOp::create(b, loc, scan.getResult(0), /*else=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifOp.thenBlock());
-      setBit(arith::IndexCastOp::create(b, loc, i32, row));
+      setListedBit(arith::IndexCastOp::create(b, loc, i32, row));
     });
   }
   gpu::BarrierOp::create(b, loc);

@@ -161,6 +161,17 @@ struct KernelBuilder : GpuPrimitives {
     tbk = op.getTableBlock()->back();
   }
   Value listedBits;
+  /// What every reader of the runtime tables shares (TileSource.cpp):
+  /// the tables' (b', h') for the thread block -- b' = b unless B' = 1;
+  /// h' = h, the KV head, or 0 for H' = Hq, Hkv, 1 (Hq first when Hq =
+  /// Hkv) --, the count of row (b', h', row) of `num` clamped to [0, N]
+  /// (entries past it are never read), clearing listedBits (every thread,
+  /// no barrier) and setting bit `pos` (i32, in range) by a shared-memory
+  /// atomic OR.
+  std::pair<Value, Value> tableCoordinates();
+  Value listedCount(Value num, int64_t n, Value bRow, Value hRow, Value row);
+  void clearListedBits();
+  void setListedBit(Value pos);
 
   //===--- Token tables (table_block [1, 1]; TokenSource.cpp) -------------===//
   /// The thread block runs one query token `row0` for up to 16 query heads

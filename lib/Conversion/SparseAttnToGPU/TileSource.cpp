@@ -311,6 +311,45 @@ void KernelBuilder::compactPartialTiles(Value lo, Value n) {
       });
 }
 
+std::pair<Value, Value> KernelBuilder::tableCoordinates() {
+  auto shape = llvm::cast<MemRefType>(kvNum.getType()).getShape();
+  Value bRow = shape[0] == 1 ? idx(0) : bIdx;
+  Value hRow = shape[1] == 1 ? idx(0) : shape[1] == hq ? hIdx : kvh;
+  return {bRow, hRow};
+}
+
+Value KernelBuilder::listedCount(Value num, int64_t n, Value bRow, Value hRow,
+                                 Value row) {
+  Value c = memref::LoadOp::create(b, loc, num, ValueRange{bRow, hRow, row});
+  return arith::MinSIOp::create(
+      b, loc,
+      arith::MaxSIOp::create(b, loc, c,
+                             arith::ConstantIntOp::create(b, loc, i32, 0)),
+      arith::ConstantIntOp::create(b, loc, i32, n));
+}
+
+void KernelBuilder::clearListedBits() {
+  int64_t words = llvm::cast<MemRefType>(listedBits.getType()).getDimSize(0);
+  Value tid = add(muli(warp, 32), lane);
+  auto loop = scf::ForOp::create(b, loc, tid, idx(words), idx(32 * warps));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  memref::StoreOp::create(b, loc, arith::ConstantIntOp::create(b, loc, i32, 0),
+                          listedBits, loop.getInductionVar());
+}
+
+void KernelBuilder::setListedBit(Value pos) {
+  auto i32c = [&](int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, i32, v).getResult();
+  };
+  Value bit = arith::ShLIOp::create(
+      b, loc, i32c(1), arith::AndIOp::create(b, loc, pos, i32c(31)));
+  Value word = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(), arith::ShRUIOp::create(b, loc, pos, i32c(5)));
+  memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, bit,
+                              listedBits, ValueRange{word});
+}
+
 /// The device-built tile list (runtime block tables, or lengths known only
 /// at run time): fills tileCodes with the key tiles of chunk [c0, c0 +
 /// maxPartial) that query block `qb` runs, in key order: entry 2 kb +
@@ -349,17 +388,13 @@ void KernelBuilder::buildRuntimeTileList(Value qb, Value c0) {
     int64_t words = llvm::cast<MemRefType>(listedBits.getType()).getDimSize(0);
     t0 = toI32(arith::DivUIOp::create(b, loc, c0, idx(perBlock)));
     Value tableBlocks = toI32(keyBlocks(tbk));
-    strided(tid, idx(words), threads, [&](Value w) {
-      memref::StoreOp::create(b, loc, i32c(0), listedBits, w);
-    });
+    clearListedBits();
     gpu::BarrierOp::create(b, loc);
-    // The tables' row for (b, h, qb): b' = b unless B' = 1; h' = h, the
-    // KV head, or 0 for H' = Hq, Hkv, 1 (Hq first when Hq = Hkv). A
-    // query block past the tables' Mq (a longer run-time Sq) lists
-    // nothing.
+    // The tables' row for (b, h, qb). A query block past the tables' Mq (a
+    // longer run-time Sq) lists nothing.
     auto shape = llvm::cast<MemRefType>(kvNum.getType()).getShape();
-    Value bRow = shape[0] == 1 ? idx(0) : bIdx;
-    Value hRow = shape[1] == 1 ? idx(0) : shape[1] == hq ? hIdx : kvh;
+    Value bRow, hRow;
+    std::tie(bRow, hRow) = tableCoordinates();
     Value row = arith::DivUIOp::create(b, loc, qb, idx(tbq / bq));
     Value rowListed;
     if (ShapedType::isDynamic(sq))
@@ -376,10 +411,7 @@ void KernelBuilder::buildRuntimeTileList(Value qb, Value c0) {
           rowListed ? arith::SelectOp::create(b, loc, rowListed, row, idx(0))
                           .getResult()
                     : row;
-      Value count =
-          memref::LoadOp::create(b, loc, num, ValueRange{bRow, hRow, safeRow});
-      count = arith::MinSIOp::create(
-          b, loc, arith::MaxSIOp::create(b, loc, count, i32c(0)), i32c(n));
+      Value count = listedCount(num, n, bRow, hRow, safeRow);
       if (rowListed)
         count = arith::SelectOp::create(b, loc, rowListed, count, i32c(0));
       strided(tid, toIndex(count), threads, [&](Value e) {
@@ -396,11 +428,7 @@ void KernelBuilder::buildRuntimeTileList(Value qb, Value c0) {
         auto ifOp = scf::IfOp::create(b, loc, inRange, /*else=*/false);
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifOp.thenBlock());
-        Value bit = arith::ShLIOp::create(
-            b, loc, i32c(1), arith::AndIOp::create(b, loc, rel, i32c(31)));
-        Value word = toIndex(arith::ShRUIOp::create(b, loc, rel, i32c(5)));
-        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, bit,
-                                    listedBits, ValueRange{word});
+        setListedBit(rel);
       });
     }
   }

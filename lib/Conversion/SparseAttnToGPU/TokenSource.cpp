@@ -59,15 +59,13 @@ void KernelBuilder::buildTokenList(Value token) {
     body();
   };
   int64_t words = llvm::cast<MemRefType>(listedBits.getType()).getDimSize(0);
-  strided(tid, idx(words), threads, [&](Value w) {
-    memref::StoreOp::create(b, loc, i32c(0), listedBits, w);
-  });
+  clearListedBits();
   gpu::BarrierOp::create(b, loc);
-  // The tables' row (b', h', t): as for block tables (TileSource.cpp); a
-  // token past the tables' Mq (a longer run-time Sq) lists nothing.
+  // The tables' row (b', h', t); a token past the tables' Mq (a longer
+  // run-time Sq) lists nothing.
   auto shape = llvm::cast<MemRefType>(kvNum.getType()).getShape();
-  Value bRow = shape[0] == 1 ? idx(0) : bIdx;
-  Value hRow = shape[1] == 1 ? idx(0) : shape[1] == hq ? hIdx : kvh;
+  Value bRow, hRow;
+  std::tie(bRow, hRow) = tableCoordinates();
   Value rowListed;
   if (ShapedType::isDynamic(sq))
     rowListed = ult(token, idx(shape[2]));
@@ -82,23 +80,14 @@ void KernelBuilder::buildTokenList(Value token) {
     if (!num)
       continue;
     int64_t n = llvm::cast<MemRefType>(indices.getType()).getDimSize(3);
-    Value count =
-        memref::LoadOp::create(b, loc, num, ValueRange{bRow, hRow, safeRow});
-    count = arith::MinSIOp::create(
-        b, loc, arith::MaxSIOp::create(b, loc, count, i32c(0)), i32c(n));
+    Value count = listedCount(num, n, bRow, hRow, safeRow);
     if (rowListed)
       count = arith::SelectOp::create(b, loc, rowListed, count, i32c(0));
     strided(tid, toIndex(count), threads, [&](Value e) {
       Value key = memref::LoadOp::create(b, loc, indices,
                                          ValueRange{bRow, hRow, safeRow, e});
       // Unsigned: a negative position is out of range too.
-      ifThen(ult(key, sk32), [&] {
-        Value bit = arith::ShLIOp::create(
-            b, loc, i32c(1), arith::AndIOp::create(b, loc, key, i32c(31)));
-        Value word = toIndex(arith::ShRUIOp::create(b, loc, key, i32c(5)));
-        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, bit,
-                                    listedBits, ValueRange{word});
-      });
+      ifThen(ult(key, sk32), [&] { setListedBit(key); });
     });
   }
   gpu::BarrierOp::create(b, loc);
