@@ -44,6 +44,22 @@ Value loadRowF32(OpBuilder &b, Location loc, Value buf, ValueRange idx,
 void emitTopKRounds(OpBuilder &b, Location loc, Value scores, Value state,
                     Value length, Value rounds);
 
+/// The same selection by radix select, O(34 * length) whatever k: the k-th
+/// largest score's order-preserving 32-bit key T is found bit by bit from
+/// the top (32 counting passes over the free entries), then every free
+/// entry above T and the lowest-indexed free entries equal to T (until k)
+/// get state 1 -- exactly the entries `k` rounds of arg-max would choose
+/// (-0 and +0 share a key, as they compare equal; all free entries when
+/// there are at most k).
+void emitTopKRadix(OpBuilder &b, Location loc, Value scores, Value state,
+                   Value length, Value k);
+
+/// Arg-max rounds for a top_k below kRadixMinTopK (cheaper than 34
+/// passes), the radix select from there.
+constexpr int64_t kRadixMinTopK = 34;
+void emitTopK(OpBuilder &b, Location loc, Value scores, Value state,
+              Value length, Value k, int64_t staticTopK);
+
 } // namespace routing
 } // namespace sparse_attn
 } // namespace mlir

@@ -6,8 +6,8 @@
 //   qsum   = sum_{h in G(h')} mean_{r in Q(i)} q[b, h, r]      vector<D x f32>
 //   s[j]   = qsum . kp[b, g, j] for candidates (NaN -> -inf)
 //   sel[j] = candidate and (j < sink or among the `local` last candidates)
-//   top_k times: sel[argmax_{free candidate} s] = 1 (emitTopKRounds; ties to
-//                the lower index)
+//   top-k of the free candidates: sel = 1 (emitTopK: arg-max rounds, or a
+//                radix select for top_k >= 34; ties to the lower index)
 //   selected j ascending -> kv_indices (partial) / full_indices (full);
 //   counts; the rest of each row 0.
 //
@@ -228,9 +228,10 @@ LowerSelectBlocks::matchAndRewrite(SelectBlocksOp op,
                 scf::YieldOp::create(b, loc, ValueRange{next});
               });
         }
-        // Top-k of the other candidates by repeated arg-max.
-        routing::emitTopKRounds(b, loc, scores, sel, nkV,
-                                cIdx(b, std::min<int64_t>(op.getTopK(), nk)));
+        // Top-k of the other candidates.
+        routing::emitTopK(b, loc, scores, sel, nkV,
+                          cIdx(b, std::min<int64_t>(op.getTopK(), nk)),
+                          op.getTopK());
         // The selected blocks in increasing order, by class.
         auto toI32 = [&](OpBuilder &b, Value idx) -> Value {
           return arith::IndexCastOp::create(b, loc, i32, idx);

@@ -4,8 +4,9 @@
 //   for every key s: allowed(b, 0, t, s) by the pattern's code generation;
 //     I(s) = sum_j w[b, t, j] max(0, iq[b, t, j] . ik[b, s])   (vector<DI>)
 //     (NaN -> -inf); state 0 (candidate) or 2 (not a candidate)
-//   top_k times: state[argmax_{state 0} I] = 1 (strictly greater: ties to
-//     the lower index)                                  O(top_k Sk) per token
+//   the top_k of state 0 by I (ties to the lower index) get state 1:
+//     arg-max rounds, O(top_k Sk), below top_k = 34; a radix select on the
+//     scores' 32-bit order keys, O(34 Sk), from there (emitTopK)
 //   the selected keys in increasing order, the count, zeros after.
 //
 //===----------------------------------------------------------------------===//
@@ -166,10 +167,11 @@ LogicalResult LowerSelectTokens::matchAndRewrite(SelectTokensOp op,
                   state, s);
               scf::YieldOp::create(b, loc);
             });
-        // Top-k by repeated arg-max.
-        routing::emitTopKRounds(
+        // Top-k: arg-max rounds, or the radix select for top_k >= 34.
+        routing::emitTopK(
             b, loc, scores, state, skV,
-            arith::MinUIOp::create(b, loc, cIdx(b, op.getTopK()), skV));
+            arith::MinUIOp::create(b, loc, cIdx(b, op.getTopK()), skV),
+            op.getTopK());
         // The selected keys in increasing order.
         auto count = scf::ForOp::create(
             b, loc, c0, skV, c1, ValueRange{c0},

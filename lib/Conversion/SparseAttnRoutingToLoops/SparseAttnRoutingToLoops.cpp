@@ -106,6 +106,105 @@ void routing::emitTopKRounds(OpBuilder &b, Location loc, Value scores,
       });
 }
 
+void routing::emitTopKRadix(OpBuilder &b, Location loc, Value scores,
+                            Value state, Value length, Value k) {
+  Type i32 = b.getI32Type(), i8 = b.getI8Type();
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  auto ci32 = [&](OpBuilder &b, int64_t v) -> Value {
+    return arith::ConstantIntOp::create(b, loc, i32, v);
+  };
+  auto cmp = [&](OpBuilder &b, arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y).getResult();
+  };
+  Value zeroI8 = arith::ConstantIntOp::create(b, loc, i8, 0);
+  Value oneI8 = arith::ConstantIntOp::create(b, loc, i8, 1);
+  Value kI32 = arith::IndexCastOp::create(b, loc, i32, k);
+  // The order-preserving key of entry j (unsigned compare): -0 first made
+  // +0 (x + 0 in round-to-nearest), so equal scores have equal keys; then
+  // a negative float's bits inverted, a positive float's sign bit set.
+  auto keyAt = [&](OpBuilder &b, Value j) -> Value {
+    Value x = memref::LoadOp::create(b, loc, scores, j);
+    x = arith::AddFOp::create(
+        b, loc, x, arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f)));
+    Value bits = arith::BitcastOp::create(b, loc, i32, x);
+    Value negative = cmp(b, arith::CmpIPredicate::slt, bits, ci32(b, 0));
+    Value flipped = arith::XOrIOp::create(b, loc, bits, ci32(b, -1));
+    Value signed_ = arith::OrIOp::create(b, loc, bits, ci32(b, INT32_MIN));
+    return arith::SelectOp::create(b, loc, negative, flipped, signed_);
+  };
+  auto isFree = [&](OpBuilder &b, Value j) -> Value {
+    return cmp(b, arith::CmpIPredicate::eq,
+               memref::LoadOp::create(b, loc, state, j), zeroI8);
+  };
+  // The number of free entries whose key satisfies `p` against `t`.
+  auto countKeys = [&](OpBuilder &b, arith::CmpIPredicate p, Value t) {
+    auto loop = scf::ForOp::create(
+        b, loc, c0, length, c1, ValueRange{ci32(b, 0)},
+        [&](OpBuilder &b, Location loc, Value j, ValueRange n) {
+          Value hit = arith::AndIOp::create(b, loc, isFree(b, j),
+                                            cmp(b, p, keyAt(b, j), t));
+          Value next = arith::AddIOp::create(
+              b, loc, n[0], arith::ExtUIOp::create(b, loc, i32, hit));
+          scf::YieldOp::create(b, loc, next);
+        });
+    return loop.getResult(0);
+  };
+  // T = the largest key with at least k free keys >= T (the k-th largest),
+  // bit by bit from the top.
+  auto search = scf::ForOp::create(
+      b, loc, c0, arith::ConstantIndexOp::create(b, loc, 32), c1,
+      ValueRange{ci32(b, 0)},
+      [&](OpBuilder &b, Location loc, Value i, ValueRange t) {
+        Value shift = arith::SubIOp::create(
+            b, loc, ci32(b, 31), arith::IndexCastOp::create(b, loc, i32, i));
+        Value trial = arith::OrIOp::create(
+            b, loc, t[0], arith::ShLIOp::create(b, loc, ci32(b, 1), shift));
+        Value enough = cmp(b, arith::CmpIPredicate::uge,
+                           countKeys(b, arith::CmpIPredicate::uge, trial), kI32);
+        scf::YieldOp::create(
+            b, loc, ValueRange{arith::SelectOp::create(b, loc, enough, trial,
+                                                       t[0])});
+      });
+  Value threshold = search.getResult(0);
+  // Every key above T, then the lowest-indexed keys equal to T until k.
+  Value above = countKeys(b, arith::CmpIPredicate::ugt, threshold);
+  Value ties = arith::SubIOp::create(b, loc, kI32, above);
+  scf::ForOp::create(
+      b, loc, c0, length, c1, ValueRange{ci32(b, 0)},
+      [&](OpBuilder &b, Location loc, Value j, ValueRange taken) {
+        Value free = isFree(b, j);
+        Value key = keyAt(b, j);
+        Value tie = arith::AndIOp::create(
+            b, loc, cmp(b, arith::CmpIPredicate::eq, key, threshold),
+            cmp(b, arith::CmpIPredicate::ult, taken[0], ties));
+        Value pick = arith::AndIOp::create(
+            b, loc, free,
+            arith::OrIOp::create(
+                b, loc, cmp(b, arith::CmpIPredicate::ugt, key, threshold), tie));
+        auto ifOp = scf::IfOp::create(b, loc, pick, /*withElseRegion=*/false);
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(ifOp.thenBlock());
+          memref::StoreOp::create(b, loc, oneI8, state, j);
+        }
+        Value tookTie = arith::AndIOp::create(b, loc, free, tie);
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{arith::AddIOp::create(
+                b, loc, taken[0],
+                arith::ExtUIOp::create(b, loc, i32, tookTie))});
+      });
+}
+
+void routing::emitTopK(OpBuilder &b, Location loc, Value scores, Value state,
+                       Value length, Value k, int64_t staticTopK) {
+  if (staticTopK >= kRadixMinTopK)
+    emitTopKRadix(b, loc, scores, state, length, k);
+  else
+    emitTopKRounds(b, loc, scores, state, length, k);
+}
+
 LogicalResult mlir::sparse_attn::verifyRoutingLowerable(ModuleOp module) {
   bool ok = true;
   module.walk([&](Operation *op) {

@@ -89,6 +89,17 @@ TOKENS = [
      dict(B=1, Hq=1, S=40, D=8, HI=3, DI=8, top_k=32, pattern=("window", 16, 0))),
     ("tokens: a NaN key is never chosen over a number",
      dict(B=1, Hq=1, S=40, D=8, HI=2, DI=8, top_k=6, pattern=("causal",), ik="nan-key-5")),
+    # top_k >= 34: the radix select (emitTopKRadix) must choose exactly what
+    # arg-max rounds (the NumPy reference's stable sort) choose.
+    ("tokens: radix select, causal top-100 of 400",
+     dict(B=1, Hq=2, S=400, D=8, HI=2, DI=16, top_k=100, pattern=("causal",))),
+    ("tokens: radix select, all scores equal (the lowest keys)",
+     dict(B=1, Hq=1, S=120, D=8, HI=1, DI=8, top_k=40, pattern=("causal",), ik="negative")),
+    ("tokens: radix select, negative weights (negative scores and zeros)",
+     dict(B=1, Hq=1, S=160, D=8, HI=2, DI=8, top_k=50, pattern=("causal",), w="signed")),
+    ("tokens: radix select, few distinct scores (many ties), NaN keys",
+     dict(B=2, Hq=1, S=200, D=8, HI=1, DI=4, top_k=64, pattern=("window", 150, 0),
+          ik="coarse-nan")),
 ]
 
 
@@ -216,6 +227,13 @@ with tempfile.TemporaryDirectory() as tmp:
             ik = -np.abs(ik) - 0.1
         if c.get("ik") == "nan-key-5":
             ik[:, 5, 0] = np.nan
+        if c.get("ik") == "coarse-nan":  # scores on a grid of 1/4: ties
+            iq = np.round(iq * 2) / 2
+            ik = np.round(ik * 2) / 2
+            w = np.ones_like(w)
+            ik[:, 7::13, 1] = np.nan
+        if c.get("w") == "signed":
+            w = rng.uniform(-1, 1, w.shape).astype(np.float32)
         ok, res, outs = run_case(name, tokens_program(c), [q, k, v, iq, ik, w], 3)
         detail = ""
         if ok:
