@@ -397,6 +397,9 @@ struct KernelBuilder : GpuPrimitives {
 
   //===--- The kernel: prologue, tile loops, epilogue (SparseAttnToGPU.cpp)
   //---===//
+  /// warp, lane and the mma fragment coordinates g = lane / 4, t = lane %
+  /// 4 of this thread (and i32): the start of every kernel body.
+  void threadIndices();
   /// The whole kernel for the thread block's (query block, head, batch).
   void body();
   /// O / l and LSE of this thread's rows g (half 0) and g + 8 (half 1):

@@ -355,13 +355,17 @@ Value viewAs(OpBuilder &b, Location loc, Value ptr, ArrayRef<int64_t> shape,
 } // namespace
 
 
-void KernelBuilder::body() {
+void KernelBuilder::threadIndices() {
   i32 = b.getI32Type();
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   warp = arith::DivUIOp::create(b, loc, tid, idx(32));
   lane = arith::RemUIOp::create(b, loc, tid, idx(32));
   g = arith::DivUIOp::create(b, loc, lane, idx(4));
   t = arith::RemUIOp::create(b, loc, lane, idx(4));
+}
+
+void KernelBuilder::body() {
+  threadIndices();
   Value slot = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   hIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   bIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);

@@ -171,12 +171,7 @@ void KernelBuilder::buildTokenList(Value token) {
 }
 
 void KernelBuilder::tokenBody() {
-  i32 = b.getI32Type();
-  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  warp = arith::DivUIOp::create(b, loc, tid, idx(32));
-  lane = arith::RemUIOp::create(b, loc, tid, idx(32));
-  g = arith::DivUIOp::create(b, loc, lane, idx(4));
-  t = arith::RemUIOp::create(b, loc, lane, idx(4));
+  threadIndices();
   Value token = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value y = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   bIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
