@@ -109,6 +109,54 @@ def check_ops():
             emit(check="op", case=name, ok=False, error=repr(e)[:600])
 
 
+def explain(fn, *args):
+    """torch._dynamo.explain's counts and the graph breaks' reasons."""
+    import torch
+    ex = torch._dynamo.explain(fn)(*args)
+    return dict(graph_breaks=ex.graph_break_count, graphs=ex.graph_count,
+                break_reasons=[str(getattr(r, "reason", r))[:300] for r in ex.break_reasons])
+
+
+def check_compile():
+    """Each op case as a function under torch.compile(fullgraph=True) (which
+    fails on any graph break), forward and backward equal to the eager
+    call's; the score modification also passed as a traced ScoreMod."""
+    import torch
+    from sparse_attn import patterns as P
+    from sparse_attn.torch import attention
+    cases = [(name, pat, sm, docs) for name, pat, sm, docs in op_cases()]
+    cases.append(("sliding_softcap_scoremod", P.window(WINDOW, 0), P.from_score_mod(softcap),
+                  0))
+    for name, pat, sm, docs in cases:
+        try:
+            torch._dynamo.reset()
+            torch.manual_seed(0)
+            q = torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16)
+            k, v = (torch.randn(B, HKV, S, D, device="cuda", dtype=torch.bfloat16)
+                    for _ in range(2))
+            do = torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16)
+            ids = None
+            if docs:
+                seg = (torch.arange(S, device="cuda") * docs // S).to(torch.int32)
+                ids = (seg[None].expand(B, S).contiguous(),) * 2
+
+            def fn(q, k, v):
+                return attention(q, k, v, pattern=pat, score_mod=sm, segment_ids=ids)
+
+            def run(f):
+                leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+                o = f(*leaves)
+                o.backward(do)
+                return [o] + [t.grad for t in leaves]
+            rec = explain(fn, q, k, v)
+            torch._dynamo.reset()
+            want, got = run(fn), run(torch.compile(fn, fullgraph=True))
+            diff = max((a.float() - b.float()).abs().max().item() for a, b in zip(got, want))
+            emit(check="compile", case=name, max_abs_diff_vs_eager=diff, ok=diff == 0.0, **rec)
+        except Exception as e:
+            emit(check="compile", case=name, ok=False, error=repr(e)[:800])
+
+
 class Block:
     """A pre-norm transformer block (GQA attention + MLP), bf16, built from
     one seed so every variant starts from the same weights."""
@@ -204,9 +252,7 @@ def check_training():
                                step_ms=round(ms, 3))
                     if compiled and sysname == "sparse_attn":
                         try:
-                            ex = torch._dynamo.explain(blk.__call__)(x)
-                            rec["graph_breaks"] = ex.graph_break_count
-                            rec["graphs"] = ex.graph_count
+                            rec.update(explain(blk.__call__, x))
                         except Exception as e:
                             rec["explain_error"] = repr(e)[:300]
                     results[tag] = (y, loss, grads)
@@ -232,6 +278,7 @@ def run(a):
          custom_op=hasattr(torch.library, "custom_op"),
          date=time.strftime("%Y-%m-%d %H:%M:%S"))
     check_ops()
+    check_compile()
     check_training()
 
 

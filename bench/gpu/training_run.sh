@@ -31,7 +31,7 @@ python3 bench/gpu/grad.py run --runtime /tmp/libsa.so --only gcheck \
 echo "grad checks passed: $(grep -c '"ok": true' "$out/grad-check.jsonl")"
 grep '"ok": false\|error' "$out/grad-check.jsonl" | cut -c1-300
 tail -3 "$out/check.err"
-SPARSE_ATTN_CUDA_RUNTIME=/tmp/libsa.so timeout 240 python3 bench/gpu/torch_train.py run \
+SPARSE_ATTN_CUDA_RUNTIME=/tmp/libsa.so timeout 400 python3 bench/gpu/torch_train.py run \
   > "$out/torch-train.jsonl" 2> "$out/train.err"
 cut -c1-400 "$out/torch-train.jsonl"
 tail -4 "$out/train.err" | cut -c1-300

@@ -97,23 +97,35 @@ def as_score_mod(score_mod):
                     f"h, q_idx, kv_idx) or a patterns.ScoreMod, got {type(score_mod).__name__}")
 
 
-def _attrs(pattern, scale, tables=None, score_mod=None):
-    attrs = f"pattern = {pattern}"
+def attr_text(pattern_attr, scale=None, score_mod_name=None, table_block=None):
+    """The attribute dictionary's body of an attention op: the pattern's
+    attribute text, the scale, the score modification's symbol and the
+    runtime tables' block size (None: absent)."""
+    attrs = f"pattern = {pattern_attr}"
     if scale is not None:
         attrs += f", scale = {float(scale)!r} : f32"
-    if score_mod is not None:
-        attrs += f", score_mod = @{score_mod.name}"
-    if tables is not None:
-        attrs += ", table_block = array<i64: %d, %d>" % tuple(tables[2])
+    if score_mod_name is not None:
+        attrs += f", score_mod = @{score_mod_name}"
+    if table_block is not None:
+        attrs += ", table_block = array<i64: %d, %d>" % tuple(table_block)
     return attrs
 
 
-def _tables(tables):
-    """Arguments and operand group of runtime block tables: `tables` is
-    (counts shape, indices shape, (BQ, BK)) or None."""
-    if tables is None:
+def op_spec(pattern, scale=None, score_mod=None, table_block=None):
+    """What an attention call's modules hold besides shapes and types:
+    (the regions they define, the attribute dictionary's body). With the
+    shapes, `forward_text` / `backward_text` make the modules from it."""
+    regions = "".join(_symbols(pattern, score_mod))
+    return regions, attr_text(pattern, scale, None if score_mod is None else score_mod.name,
+                              table_block)
+
+
+def _tables(table_shapes):
+    """Arguments and operand group of runtime block tables: `table_shapes`
+    is (counts shape, indices shape) or None."""
+    if table_shapes is None:
         return [], ""
-    nT, xT = tensor_type(tables[0], "i32"), tensor_type(tables[1], "i32")
+    nT, xT = tensor_type(table_shapes[0], "i32"), tensor_type(table_shapes[1], "i32")
     return ([f"%tn: {nT}", f"%tx: {xT}"], f" block_tables(%tn, %tx : {nT}, {xT})")
 
 
@@ -131,51 +143,74 @@ def _symbols(pattern, score_mod):
     return symbols + ([score_mod.text] if score_mod is not None else [])
 
 
-def forward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_shapes=(),
-                   return_lse=False, tables=None, score_mod=None):
+def _split_tables(tables):
+    """(table shapes, block) of `tables` = (counts shape, indices shape,
+    (BQ, BK)) or None."""
+    return (None, None) if tables is None else ((tables[0], tables[1]), tables[2])
+
+
+def forward_text(spec, q_shape, k_shape, v_shape, elt, seg_shapes=(), return_lse=False,
+                 table_shapes=None):
     """The module of `@attention(q, k, v, segment ids..., tables...) -> O
-    (, LSE)`."""
+    (, LSE)` from an `op_spec` and the shapes."""
+    regions, attributes = spec
     b, hq, sq, d, hkv, sk, dv = check_shapes(q_shape, k_shape, v_shape)
-    symbols = _symbols(pattern, score_mod)
     qT, kT, vT = (tensor_type(s, elt) for s in (q_shape, k_shape, v_shape))
     oT, lT = tensor_type((b, hq, sq, dv), elt), tensor_type((b, hq, sq), "f32")
     seg_args, segs = _segments(seg_shapes)
-    tab_args, tabs = _tables(tables)
+    tab_args, tabs = _tables(table_shapes)
     args = [f"%q: {qT}", f"%k: {kT}", f"%v: {vT}"] + seg_args + tab_args
     results = f"{oT}, {lT}" if return_lse else oT
     outs = f"%i0, %i1 : {oT}, {lT}" if return_lse else f"%i0 : {oT}"
     rets = "%o#0, %o#1" if return_lse else "%o"
-    return ("".join(symbols) +
+    return (regions +
             f"func.func @attention({', '.join(args)}) -> ({results}) {{\n"
             f"  %i0 = tensor.empty() : {oT}\n" +
             (f"  %i1 = tensor.empty() : {lT}\n" if return_lse else "") +
             f"  %o{':2' if return_lse else ''} = sparse_attn.attention %q, %k, %v{segs}{tabs} "
-            f"outs({outs}) {{{_attrs(pattern, scale, tables, score_mod)}}} : {qT}, {kT}, "
+            f"outs({outs}) {{{attributes}}} : {qT}, {kT}, "
             f"{vT} -> "
             f"{results}\n"
             f"  return {rets} : {results}\n}}\n")
+
+
+def backward_text(spec, q_shape, k_shape, v_shape, elt, seg_shapes=(), table_shapes=None):
+    """The module of `@attention_grad(q, k, v, o, lse, do, segment ids...,
+    tables...) -> (dQ, dK, dV)` from an `op_spec` and the shapes."""
+    regions, attributes = spec
+    b, hq, sq, d, hkv, sk, dv = check_shapes(q_shape, k_shape, v_shape)
+    qT, kT, vT = (tensor_type(s, elt) for s in (q_shape, k_shape, v_shape))
+    oT, lT = tensor_type((b, hq, sq, dv), elt), tensor_type((b, hq, sq), "f32")
+    seg_args, segs = _segments(seg_shapes)
+    tab_args, tabs = _tables(table_shapes)
+    args = ([f"%q: {qT}", f"%k: {kT}", f"%v: {vT}", f"%o: {oT}", f"%lse: {lT}",
+             f"%do: {oT}"] + seg_args + tab_args)
+    return (regions +
+            f"func.func @attention_grad({', '.join(args)}) -> ({qT}, {kT}, {vT}) {{\n"
+            f"  %dq, %dk, %dv = sparse_attn.attention_grad %q, %k, %v, %o, %lse, "
+            f"%do{segs}{tabs} {{{attributes}}} : {qT}, {kT}, "
+            f"{vT}, {oT}, "
+            f"{lT}, {oT} -> "
+            f"{qT}, {kT}, {vT}\n"
+            f"  return %dq, %dk, %dv : {qT}, {kT}, {vT}\n}}\n")
+
+
+def forward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_shapes=(),
+                   return_lse=False, tables=None, score_mod=None):
+    """The module of `@attention(q, k, v, segment ids..., tables...) -> O
+    (, LSE)`; `tables` = (counts shape, indices shape, (BQ, BK)) or None."""
+    table_shapes, block = _split_tables(tables)
+    return forward_text(op_spec(pattern, scale, score_mod, block), q_shape, k_shape, v_shape,
+                        elt, seg_shapes, return_lse, table_shapes)
 
 
 def backward_module(pattern, q_shape, k_shape, v_shape, elt, scale=None, seg_shapes=(),
                     tables=None, score_mod=None):
     """The module of `@attention_grad(q, k, v, o, lse, do, segment ids...,
     tables...) -> (dQ, dK, dV)` (sparse_attn.attention_grad)."""
-    b, hq, sq, d, hkv, sk, dv = check_shapes(q_shape, k_shape, v_shape)
-    symbols = _symbols(pattern, score_mod)
-    qT, kT, vT = (tensor_type(s, elt) for s in (q_shape, k_shape, v_shape))
-    oT, lT = tensor_type((b, hq, sq, dv), elt), tensor_type((b, hq, sq), "f32")
-    seg_args, segs = _segments(seg_shapes)
-    tab_args, tabs = _tables(tables)
-    args = ([f"%q: {qT}", f"%k: {kT}", f"%v: {vT}", f"%o: {oT}", f"%lse: {lT}",
-             f"%do: {oT}"] + seg_args + tab_args)
-    return ("".join(symbols) +
-            f"func.func @attention_grad({', '.join(args)}) -> ({qT}, {kT}, {vT}) {{\n"
-            f"  %dq, %dk, %dv = sparse_attn.attention_grad %q, %k, %v, %o, %lse, "
-            f"%do{segs}{tabs} {{{_attrs(pattern, scale, tables, score_mod)}}} : {qT}, {kT}, "
-            f"{vT}, {oT}, "
-            f"{lT}, {oT} -> "
-            f"{qT}, {kT}, {vT}\n"
-            f"  return %dq, %dk, %dv : {qT}, {kT}, {vT}\n}}\n")
+    table_shapes, block = _split_tables(tables)
+    return backward_text(op_spec(pattern, scale, score_mod, block), q_shape, k_shape, v_shape,
+                         elt, seg_shapes, table_shapes)
 
 
 def segment_list(segment_ids, to_int32):

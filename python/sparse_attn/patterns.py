@@ -43,18 +43,19 @@ class Pattern:
     def __init__(self, spec, symbols=()):
         self._spec = spec          # the tuple form of sparse_attn.reference
         self._symbols = tuple(symbols)
+        # Texts computed once, here: a pattern is immutable, and under
+        # torch.compile the op's arguments are read from these attributes
+        # (constants to the tracer) rather than computed while tracing.
+        self._attr = _ref.to_mlir(spec)
+        self._regions = "".join(dict.fromkeys(self._symbols))
 
     def __str__(self):
-        if getattr(self, "_attr", None) is None:
-            self._attr = _ref.to_mlir(self._spec)
         return self._attr
 
     def key(self):
         """The regions and the attribute: what identifies the pattern in a
-        module (computed once; the in-process compile cache's key)."""
-        if getattr(self, "_key", None) is None:
-            self._key = "".join(self.symbols()) + str(self)
-        return self._key
+        module (the in-process compile cache's key)."""
+        return self._regions + self._attr
 
     def __repr__(self):
         return "Pattern(%s)" % self

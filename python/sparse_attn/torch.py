@@ -15,12 +15,17 @@ CUDA tensors (float16, bfloat16) run the GPU kernels of the same two ops:
 artifacts from `sparse-attn-compile --target=cuda` (compile.compile_cuda,
 cached by module text; a GPU machine without the compiler uses a cache
 filled ahead of time) launched by the CUDA runtime (cuda.default_runtime)
-on the current stream. Where torch has `torch.library.custom_op` (2.4 and
-later) the GPU call is the operator `sparse_attn::gpu_attention` with a
-fake (meta) implementation and a registered backward
-(`sparse_attn::gpu_attention_grad`), so `torch.compile` keeps it in its
-graph; building the module text and finding the artifact happen in Python
-before the operator (outside the graph). The LSE is not differentiable.
+on the current stream.
+
+Both devices go through one pair of operators where torch has
+`torch.library.custom_op` (2.4 and later): `sparse_attn::attention` and
+its registered backward `sparse_attn::attention_grad`, with fake (meta)
+implementations, so `torch.compile` keeps the call in its graph. Their
+arguments are the call's spec (the modules' regions and attribute texts,
+read from the pattern's precomputed attributes) and the tensors; the
+program is found inside the operator, from the spec and the tensors'
+shapes. Older torch: a `torch.autograd.Function` over the same functions.
+The LSE is not differentiable.
 """
 import torch
 
@@ -68,55 +73,67 @@ def _segments(segment_ids):
 
 
 def _extra_inputs(ids, tables):
-    """The inputs after q, k, v (segment ids, then the tables' tensors) and
-    the tables' description for the module text (None without tables)."""
-    extra, table_spec = list(ids), None
-    if tables is not None:
-        num, idx, block = tables
-        table_spec = (tuple(num.shape), tuple(idx.shape), block)
-        extra += [num, idx]
-    return extra, table_spec
+    """The inputs after q, k, v: segment ids, then the tables' tensors."""
+    return list(ids) + ([] if tables is None else [tables[0], tables[1]])
 
 
-class _Attention(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, q, k, v, pattern, scale, ids, tables, threads, score_mod):
-        q, k, v = (t.contiguous() for t in (q, k, v))
-        elt = _ELT[q.dtype]
-        seg_shapes = [tuple(s.shape) for s in ids]
-        extra, table_spec = _extra_inputs(ids, tables)
-        text = _api.forward_module(pattern, tuple(q.shape), tuple(k.shape), tuple(v.shape),
-                                   elt, scale, seg_shapes, True, table_spec, score_mod)
-        path = _compile.compile_cpu(text, threads=threads)
-        b, hq, sq, _ = q.shape
-        o = torch.empty((b, hq, sq, v.shape[3]), dtype=q.dtype)
-        lse = torch.empty((b, hq, sq), dtype=torch.float32)
-        _api.call(path, "attention", [_buffer(t) for t in [q, k, v] + extra + [o, lse]])
-        ctx.save_for_backward(q, k, v, o, lse, *extra)
-        ctx.pattern, ctx.scale, ctx.threads = pattern, scale, threads
-        ctx.score_mod = score_mod
-        ctx.seg_shapes, ctx.table_spec = seg_shapes, table_spec
-        ctx.mark_non_differentiable(lse)
-        return o, lse
-
-    @staticmethod
-    def backward(ctx, do, dlse):
-        q, k, v, o, lse, *extra = ctx.saved_tensors
-        do = do.to(q.dtype).contiguous()
-        text = _api.backward_module(ctx.pattern, tuple(q.shape), tuple(k.shape),
-                                    tuple(v.shape), _ELT[q.dtype], ctx.scale,
-                                    ctx.seg_shapes, ctx.table_spec, ctx.score_mod)
-        path = _compile.compile_cpu(text, threads=ctx.threads)
-        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-        _api.call(path, "attention_grad",
-                  [_buffer(t) for t in [q, k, v, o, lse, do] + extra + [dq, dk, dv]])
-        return dq, dk, dv, None, None, None, None, None, None
-
-
-# ------------------------------------------------------------------ CUDA
+# ------------------------------------------------------------ programs
+#
+# An attention call is (spec, inputs): the spec is the shape-free text of its
+# modules (api.op_spec: regions, attribute dictionary) with the number of
+# segment-id inputs and the CPU thread count; the inputs are q, k, v, the
+# segment ids, then the block tables' two tensors. The program that runs it
+# (a CPU library, a CUDA artifact directory) is found from the spec and the
+# inputs' shapes, dtype and device, inside the operator: under torch.compile
+# the spec is a constant of the graph and nothing is looked up while tracing.
 
 _DT = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32,
        "i32": torch.int32, "i64": torch.int64}
+_compiled = {}   # (kind, device type, spec, shapes, dtype) -> library path / artifact dir
+
+
+def _spec_key(pattern, scale, score_mod, table_block, n_seg, threads):
+    """The spec of a call: (regions, attributes, segment inputs, threads).
+    Reads the pattern's precomputed texts (attributes, not computation:
+    constants to torch.compile's tracer)."""
+    if isinstance(pattern, str):
+        regions, attr = "", pattern
+    else:
+        regions, attr = pattern._regions, pattern._attr
+    name = None
+    if score_mod is not None:
+        regions, name = regions + score_mod.text, score_mod.name
+    return (regions, _api.attr_text(attr, scale, name, table_block), n_seg, threads)
+
+
+def _module_text(kind, spec, q, k, v, extra):
+    regions, attributes, n_seg, _ = spec
+    seg_shapes = [tuple(t.shape) for t in extra[:n_seg]]
+    tables = extra[n_seg:]
+    table_shapes = (tuple(tables[0].shape), tuple(tables[1].shape)) if tables else None
+    shapes = (tuple(q.shape), tuple(k.shape), tuple(v.shape), _ELT[q.dtype], seg_shapes)
+    if kind == "forward":
+        return _api.forward_text((regions, attributes), *shapes, True, table_shapes)
+    return _api.backward_text((regions, attributes), *shapes, table_shapes)
+
+
+def _program(kind, spec, q, k, v, extra):
+    """The compiled `kind` ("forward": O and LSE, "backward": dQ, dK, dV)
+    of the call `spec` on these inputs: compiled (or found in the disk
+    cache) on first use, then a dict lookup."""
+    key = (kind, q.device.type, spec, q.shape, k.shape, v.shape, q.dtype,
+           tuple(t.shape for t in extra))
+    found = _compiled.get(key)
+    if found is None:
+        text = _module_text(kind, spec, q, k, v, extra)
+        if q.device.type == "cuda":
+            found = _compile.compile_cuda(text)
+        else:
+            found = _compile.compile_cpu(text, threads=spec[3])
+        _compiled[key] = found
+    return found
+
+
 _programs = {}
 
 
@@ -146,76 +163,103 @@ def _launch(directory, inputs):
     return [bufs["output:%d" % i] for i in range(results)]
 
 
-def _gpu_forward(fwd, inputs):
-    return tuple(_launch(fwd, list(inputs)))
+def _forward(spec, inputs):
+    """(O, LSE) of the call on `inputs` = [q, k, v, segment ids..., tables...]."""
+    q, k, v = (t.contiguous() for t in inputs[:3])
+    extra = [t.contiguous() for t in inputs[3:]]
+    path = _program("forward", spec, q, k, v, extra)
+    if q.device.type == "cuda":
+        o, lse = _launch(path, [q, k, v] + extra)
+        return o, lse
+    b, hq, sq, _ = q.shape
+    o = torch.empty((b, hq, sq, v.shape[3]), dtype=q.dtype)
+    lse = torch.empty((b, hq, sq), dtype=torch.float32)
+    _api.call(path, "attention", [_buffer(t) for t in [q, k, v] + extra + [o, lse]])
+    return o, lse
 
 
-def _gpu_backward(bwd, inputs):
-    return tuple(_launch(bwd, list(inputs)))
+def _backward(spec, inputs):
+    """(dQ, dK, dV) of the call on `inputs` = [q, k, v, O, LSE, dO, segment
+    ids..., tables...]."""
+    q, k, v, o, lse = (t.contiguous() for t in inputs[:5])
+    do = inputs[5].to(q.dtype).contiguous()
+    extra = [t.contiguous() for t in inputs[6:]]
+    path = _program("backward", spec, q, k, v, extra)
+    if q.device.type == "cuda":
+        dq, dk, dv = _launch(path, [q, k, v, o, lse, do] + extra)
+        return dq, dk, dv
+    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    _api.call(path, "attention_grad",
+              [_buffer(t) for t in [q, k, v, o, lse, do] + extra + [dq, dk, dv]])
+    return dq, dk, dv
 
 
-def _grad_inputs(saved, n, do):
-    tensors, o, lse = saved[:n], saved[n], saved[n + 1]
-    q, k, v, extra = tensors[0], tensors[1], tensors[2], list(tensors[3:])
-    return [q, k, v, o, lse, do.to(q.dtype).contiguous()] + extra, len(extra)
+def _grad_inputs(saved, do):
+    """The backward's inputs from the forward's saved inputs, O and LSE."""
+    inputs, o, lse = saved[:-2], saved[-2], saved[-1]
+    return list(inputs[:3]) + [o, lse, do] + list(inputs[3:])
 
 
 if hasattr(torch.library, "custom_op"):
+    # torch >= 2.4: two operators with fake (meta) implementations and a
+    # registered backward, kept whole in torch.compile's graph.
     @torch.library.custom_op(
-        "sparse_attn::gpu_attention", mutates_args=(),
-        schema="(str forward, str backward, Tensor[] inputs, int[] out_shape) -> "
-               "(Tensor, Tensor)")
-    def _gpu_attention_op(forward, backward, inputs, out_shape):
-        return _gpu_forward(forward, inputs)
+        "sparse_attn::attention", mutates_args=(),
+        schema="(str regions, str attributes, int segments, int threads, Tensor[] inputs)"
+               " -> (Tensor, Tensor)")
+    def _attention_op(regions, attributes, segments, threads, inputs):
+        return _forward((regions, attributes, segments, threads), inputs)
 
-    @_gpu_attention_op.register_fake
-    def _(forward, backward, inputs, out_shape):
-        q = inputs[0]
-        return (q.new_empty(out_shape),
-                q.new_empty(out_shape[:3], dtype=torch.float32))
+    @_attention_op.register_fake
+    def _(regions, attributes, segments, threads, inputs):
+        q, v = inputs[0], inputs[2]
+        b, hq, sq, _ = q.shape
+        return (q.new_empty((b, hq, sq, v.shape[3])),
+                q.new_empty((b, hq, sq), dtype=torch.float32))
 
     @torch.library.custom_op(
-        "sparse_attn::gpu_attention_grad", mutates_args=(),
-        schema="(str backward, Tensor[] inputs) -> (Tensor, Tensor, Tensor)")
-    def _gpu_attention_grad_op(backward, inputs):
-        return _gpu_backward(backward, inputs)
+        "sparse_attn::attention_grad", mutates_args=(),
+        schema="(str regions, str attributes, int segments, int threads, Tensor[] inputs)"
+               " -> (Tensor, Tensor, Tensor)")
+    def _attention_grad_op(regions, attributes, segments, threads, inputs):
+        return _backward((regions, attributes, segments, threads), inputs)
 
-    @_gpu_attention_grad_op.register_fake
-    def _(backward, inputs):
-        return tuple(torch.empty_like(t) for t in inputs[:3])
+    @_attention_grad_op.register_fake
+    def _(regions, attributes, segments, threads, inputs):
+        return tuple(torch.empty_like(t, memory_format=torch.contiguous_format)
+                     for t in inputs[:3])
 
     def _setup_context(ctx, inputs, output):
-        _, backward, tensors, _ = inputs
+        regions, attributes, segments, threads, tensors = inputs
         ctx.save_for_backward(*tensors, *output)
-        ctx.backward_dir, ctx.n = backward, len(tensors)
+        ctx.spec, ctx.n = (regions, attributes, segments, threads), len(tensors)
 
     def _op_backward(ctx, do, dlse):
-        args, n_extra = _grad_inputs(ctx.saved_tensors, ctx.n, do)
-        dq, dk, dv = _gpu_attention_grad_op(ctx.backward_dir, args)
-        return None, None, [dq, dk, dv] + [None] * n_extra, None
+        dq, dk, dv = _attention_grad_op(*ctx.spec, _grad_inputs(ctx.saved_tensors, do))
+        return None, None, None, None, [dq, dk, dv] + [None] * (ctx.n - 3)
 
-    _gpu_attention_op.register_autograd(_op_backward, setup_context=_setup_context)
+    _attention_op.register_autograd(_op_backward, setup_context=_setup_context)
 
-    def _gpu_attention(forward, backward, tensors, out_shape):
-        return _gpu_attention_op(forward, backward, tensors, out_shape)
+    def _apply(spec, inputs):
+        return _attention_op(*spec, inputs)
 else:
-    class _GpuAttention(torch.autograd.Function):
+    class _Attention(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, forward, backward, *tensors):
-            o, lse = _gpu_forward(forward, tensors)
-            ctx.save_for_backward(*tensors, o, lse)
-            ctx.backward_dir, ctx.n = backward, len(tensors)
+        def forward(ctx, spec, *inputs):
+            o, lse = _forward(spec, inputs)
+            ctx.save_for_backward(*inputs, o, lse)
+            ctx.spec = spec
             ctx.mark_non_differentiable(lse)
             return o, lse
 
         @staticmethod
         def backward(ctx, do, dlse):
-            args, n_extra = _grad_inputs(ctx.saved_tensors, ctx.n, do)
-            dq, dk, dv = _gpu_backward(ctx.backward_dir, args)
-            return (None, None, dq, dk, dv) + (None,) * n_extra
+            saved = ctx.saved_tensors
+            dq, dk, dv = _backward(ctx.spec, _grad_inputs(saved, do))
+            return (None, dq, dk, dv) + (None,) * (len(saved) - 5)
 
-    def _gpu_attention(forward, backward, tensors, out_shape):
-        return _GpuAttention.apply(forward, backward, *tensors)
+    def _apply(spec, inputs):
+        return _Attention.apply(spec, *inputs)
 
 
 def precompile(q_shape, k_shape, v_shape, dtype, pattern=None, scale=None, seg_shapes=(),
@@ -229,31 +273,12 @@ def precompile(q_shape, k_shape, v_shape, dtype, pattern=None, scale=None, seg_s
     pattern = _patterns.dense() if pattern is None else pattern
     score_mod = _api.as_score_mod(score_mod)
     seg_shapes = [tuple(s) for s in seg_shapes]
-    shapes = (tuple(q_shape), tuple(k_shape), tuple(v_shape))
-    fwd = _compile.compile_cuda(_api.forward_module(pattern, *shapes, elt, scale, seg_shapes,
-                                                    True, table_spec, score_mod))
-    bwd = _compile.compile_cuda(_api.backward_module(pattern, *shapes, elt, scale, seg_shapes,
-                                                     table_spec, score_mod))
-    return fwd, bwd
-
-
-def _artifacts(q, k, v, pattern, scale, ids, table_spec, score_mod):
-    return precompile(q.shape, k.shape, v.shape, q.dtype, pattern, scale,
-                      [s.shape for s in ids], table_spec, score_mod)
-
-
-# torch.compile: the lookup (module text, hashing, maybe the compiler) runs
-# as plain Python outside the graph, the operator inside it.
-if hasattr(torch, "compiler") and hasattr(torch.compiler, "disable"):
-    _artifacts = torch.compiler.disable(_artifacts)
-
-
-def _cuda_attention(q, k, v, pattern, scale, ids, tables, score_mod):
-    extra, table_spec = _extra_inputs(ids, tables)
-    fwd, bwd = _artifacts(q, k, v, pattern, scale, ids, table_spec, score_mod)
-    out_shape = [q.shape[0], q.shape[1], q.shape[2], v.shape[3]]
-    tensors = [t.contiguous() for t in [q, k, v]] + [t.to(q.device) for t in extra]
-    return _gpu_attention(fwd, bwd, tensors, out_shape)
+    table_shapes, block = (None, None) if table_spec is None else (
+        (tuple(table_spec[0]), tuple(table_spec[1])), table_spec[2])
+    spec = _spec_key(pattern, scale, score_mod, block, len(seg_shapes), 0)
+    texts = (spec[:2], tuple(q_shape), tuple(k_shape), tuple(v_shape), elt, seg_shapes)
+    return (_compile.compile_cuda(_api.forward_text(*texts, True, table_shapes)),
+            _compile.compile_cuda(_api.backward_text(*texts, table_shapes)))
 
 
 def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=None,
@@ -266,12 +291,14 @@ def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=N
     Mq] and [B', H', Mq, N] integers) restricting the pattern to the listed
     blocks (one compiled kernel for every table content), and `score_mod`: a
     FlexAttention `score_mod(score, b, h, q_idx, kv_idx)` traced into the
-    kernel (its derivative generated by the compiler for the backward)."""
+    kernel (its derivative generated by the compiler for the backward), or
+    a `patterns.from_score_mod(...)` traced once (under torch.compile, the
+    form that keeps the call in one graph: see docs/python.md)."""
     _check(q, k, v)
     ids = _segments(segment_ids)
     if pattern is None:
         pattern = _patterns.dense()
-    tables = None
+    tables, block = None, None
     if block_tables is not None:
         num, idx, block = block_tables
         if not all(isinstance(t, torch.Tensor) and not t.is_floating_point()
@@ -279,12 +306,10 @@ def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=N
             raise TypeError("sparse_attn.torch.attention: block_tables are (kv_num_blocks "
                             "[B', H', Mq], kv_indices [B', H', Mq, N], (BQ, BK)) with "
                             "integer tensors")
-        tables = (num.to(torch.int32).contiguous(), idx.to(torch.int32).contiguous(),
-                  (int(block[0]), int(block[1])))
-    if q.device.type == "cuda":
-        o, lse = _cuda_attention(q, k, v, pattern, scale, ids, tables,
-                                 _api.as_score_mod(score_mod))
-    else:
-        o, lse = _Attention.apply(q, k, v, pattern, scale, ids, tables, threads,
-                                  _api.as_score_mod(score_mod))
+        tables = (num.to(torch.int32), idx.to(torch.int32), (int(block[0]), int(block[1])))
+        block = tables[2]
+    extra = _extra_inputs(ids, tables)
+    spec = _spec_key(pattern, scale, _api.as_score_mod(score_mod), block, len(ids),
+                     int(threads))
+    o, lse = _apply(spec, [q, k, v] + [t.to(q.device) for t in extra])
     return (o, lse) if return_lse else o
