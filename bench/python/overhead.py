@@ -31,7 +31,7 @@ per_api = (time.perf_counter() - t) / N * 1e6
 path, entry = next(iter(api._loaded))
 fn = api._loaded[(path, entry)]
 out = np.empty_like(q)
-descriptors = [api._descriptor(api.Buffer.of_numpy(a)) for a in (q, k, v, out)]
+descriptors = [api.descriptor(a.ctypes.data, a.shape) for a in (q, k, v, out)]
 refs = [ctypes.byref(d) for d in descriptors]
 t = time.perf_counter()
 for _ in range(N):
@@ -39,3 +39,35 @@ for _ in range(N):
 per_direct = (time.perf_counter() - t) / N * 1e6
 print(f"sparse_attn.attention: {per_api:.1f} us per call; the compiled function called "
       f"directly: {per_direct:.1f} us; overhead {per_api - per_direct:.1f} us ({N} calls)")
+
+# The torch front end on CPU tensors (when torch is installed): the same
+# problem through sparse_attn.torch.attention (no autograd recording, then
+# with it), against its compiled forward (O and LSE) called directly.
+try:
+    import torch
+except ImportError:
+    torch = None
+if torch is not None:
+    from sparse_attn import torch as sat
+    tq = torch.from_numpy(q)
+    sat.attention(tq, tq, tq, pattern=p)
+    (path, entry), = [key for key in api._loaded if key[0] != path]
+    tfn = api._loaded[(path, entry)]
+    to, tl = torch.empty(1, 1, 16, 16), torch.empty(1, 1, 16)
+    trefs = [ctypes.byref(api.descriptor(*sat._buffer(t))) for t in (tq, tq, tq, to, tl)]
+    t = time.perf_counter()
+    for _ in range(N):
+        tfn(*trefs)
+    t_direct = (time.perf_counter() - t) / N * 1e6
+    for label, grad in (("no_grad", False), ("requires_grad", True)):
+        x = tq.clone().requires_grad_(grad)
+        with torch.set_grad_enabled(grad):
+            for _ in range(100):
+                sat.attention(x, x, x, pattern=p)
+            t = time.perf_counter()
+            for _ in range(N):
+                sat.attention(x, x, x, pattern=p)
+        per = (time.perf_counter() - t) / N * 1e6
+        print(f"sparse_attn.torch.attention ({label}, torch {torch.__version__}): {per:.1f} us "
+              f"per call; its compiled forward called directly: {t_direct:.1f} us; overhead "
+              f"{per - t_direct:.1f} us")

@@ -14,18 +14,6 @@ _loaded = {}
 _paths = {}  # in-process: what determines a module -> its library
 
 
-class Buffer:
-    """What a memref descriptor needs: address, sizes, strides (elements);
-    `owner` keeps the memory alive."""
-
-    def __init__(self, ptr, shape, strides, owner):
-        self.ptr, self.shape, self.strides, self.owner = ptr, tuple(shape), strides, owner
-
-    @staticmethod
-    def of_numpy(a):
-        return Buffer(a.ctypes.data, a.shape, [s // a.itemsize for s in a.strides], a)
-
-
 _descriptor_types = {}
 
 
@@ -40,27 +28,44 @@ def _descriptor_type(rank):
     return t
 
 
-def _descriptor(buf):
-    rank = len(buf.shape)
-    m = _descriptor_type(rank)()
-    m.allocated = m.aligned = buf.ptr
-    m.offset = 0
-    for i in range(rank):
-        m.sizes[i] = buf.shape[i]
-        m.strides[i] = buf.strides[i]
+_templates = {}
+
+
+def descriptor(address, shape):
+    """The memref descriptor of a C-contiguous buffer of `shape` at
+    `address`: a copy of a template made once per shape (sizes, row-major
+    strides) with its pointers set, a fraction of the cost of filling the
+    fields one by one (the per-call overhead, bench/python/overhead.py)."""
+    template = _templates.get(shape)
+    if template is None:
+        rank = len(shape)
+        strides = [1] * rank
+        for i in range(rank - 2, -1, -1):
+            strides[i] = strides[i + 1] * shape[i + 1]
+        template = _templates[shape] = _descriptor_type(rank)(0, 0, 0, tuple(shape),
+                                                                tuple(strides))
+    m = type(template).from_buffer_copy(template)
+    m.allocated = m.aligned = address
     return m
 
 
-def call(path, entry, buffers):
-    """Calls `entry` of the compiled library at `path` (C ABI: one memref
-    descriptor per argument, then per result)."""
+def function(path, entry):
+    """The C interface of `entry` in the compiled library at `path` (loaded
+    once)."""
     fn = _loaded.get((path, entry))
     if fn is None:
         fn = getattr(ctypes.CDLL(path), "_mlir_ciface_" + entry)
         fn.restype = None
         _loaded[(path, entry)] = fn
-    descriptors = [_descriptor(b) for b in buffers]
-    fn(*[ctypes.byref(m) for m in descriptors])
+    return fn
+
+
+def call(path, entry, buffers):
+    """Calls `entry` of the compiled library at `path` (C ABI: one memref
+    descriptor per argument, then per result) on `buffers`: (address,
+    shape) of C-contiguous memory the caller keeps alive."""
+    descriptors = [descriptor(address, shape) for address, shape in buffers]
+    function(path, entry)(*[ctypes.byref(m) for m in descriptors])
 
 
 def tensor_type(shape, elt):
@@ -269,6 +274,6 @@ def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=N
         path = _paths[key] = _compile.compile_cpu(text, threads=threads)
     out = np.empty((b, hq, sq, dv), q.dtype)
     lse = np.empty((b, hq, sq), np.float32)
-    call(path, "attention", [Buffer.of_numpy(a) for a in [q, k, v] + ids + [out] +
+    call(path, "attention", [(a.ctypes.data, a.shape) for a in [q, k, v] + ids + [out] +
                              ([lse] if return_lse else [])])
     return (out, lse) if return_lse else out

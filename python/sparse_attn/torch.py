@@ -39,7 +39,8 @@ _ELT = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
 
 
 def _buffer(t):
-    return _api.Buffer(t.data_ptr(), t.shape, list(t.stride()), t)
+    """(address, shape) of a contiguous tensor, for api.call."""
+    return t.data_ptr(), t.shape
 
 
 def _check(q, k, v):
@@ -281,6 +282,19 @@ def precompile(q_shape, k_shape, v_shape, dtype, pattern=None, scale=None, seg_s
             _compile.compile_cuda(_api.backward_text(*texts, table_shapes)))
 
 
+def _trace_score_mod(score_mod):
+    """A FlexAttention `score_mod` function traced into a ScoreMod, on every
+    call (the function may read globals that change between calls). Under
+    torch.compile this runs outside the graph, a graph break:
+    `patterns.from_score_mod(fn)`, traced once by the caller, keeps the
+    call in one graph."""
+    return _api.as_score_mod(score_mod)
+
+
+if hasattr(torch, "compiler") and hasattr(torch.compiler, "disable"):
+    _trace_score_mod = torch.compiler.disable(_trace_score_mod)
+
+
 def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=None,
               block_tables=None, threads=0, score_mod=None):
     """`sparse_attn.attention` on torch tensors [B, Hq, Sq, D], [B, Hkv, Sk,
@@ -309,7 +323,8 @@ def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=N
         tables = (num.to(torch.int32), idx.to(torch.int32), (int(block[0]), int(block[1])))
         block = tables[2]
     extra = _extra_inputs(ids, tables)
-    spec = _spec_key(pattern, scale, _api.as_score_mod(score_mod), block, len(ids),
-                     int(threads))
+    if score_mod is not None and not isinstance(score_mod, _patterns.ScoreMod):
+        score_mod = _trace_score_mod(score_mod)
+    spec = _spec_key(pattern, scale, score_mod, block, len(ids), int(threads))
     o, lse = _apply(spec, [q, k, v] + [t.to(q.device) for t in extra])
     return (o, lse) if return_lse else o
