@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 
 B, H, HKV, S, D = 2, 8, 2, 1024, 64
 WINDOW = 255
-CAP = 20.0
+CAP1, CAP2 = 20.0, 10.0
+CAP = CAP1   # softcap's global: check_score_mod_global changes it
 OVERHEAD = (1, 1, 128, 64)   # the per-call overhead's tiny problem
 
 
@@ -52,6 +53,11 @@ def make(a):
         precompile(q, kv, kv, torch.bfloat16, pat, None, [(B, S), (B, S)] if docs else (),
                    None, sm)
         print("precompiled", name, flush=True)
+    global CAP
+    CAP = CAP2
+    precompile(q, kv, kv, torch.bfloat16, P.window(WINDOW, 0), None, (), None, softcap)
+    CAP = CAP1
+    print("precompiled softcap", CAP2, flush=True)
     for name, pat in block_patterns():
         precompile(q, kv, kv, torch.bfloat16, pat)
         print("precompiled block", name, flush=True)
@@ -181,7 +187,7 @@ def check_overhead(n=3000):
     with torch.no_grad():
         sat.attention(q, q, q, pattern=p)
     directory = sat._program("forward", sat._spec_key(p, None, None, None, 0, 0), q, q, q, [])
-    prog = sat._programs[directory]
+    prog = sat._launchers[directory].program
     bufs = {name: (q if name.startswith("input:") else
                    torch.empty(shape, dtype=sat._DT[dtn], device="cuda"))
             for name, (dtn, shape) in prog.buffers.items()}
@@ -202,11 +208,49 @@ def check_overhead(n=3000):
         plain = timed(lambda: sat.attention(q, q, q, pattern=p))
     x = q.clone().requires_grad_()
     recorded = timed(lambda: sat.attention(x, x, x, pattern=p))
+    import cProfile, io, pstats
+    prof = cProfile.Profile()
+    with torch.no_grad():
+        prof.runcall(lambda: [sat.attention(q, q, q, pattern=p) for _ in range(500)])
+    text = io.StringIO()
+    pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(12)
+    print(text.getvalue(), file=sys.stderr)
     emit(check="overhead", shape=list(OVERHEAD), direct_us=round(direct, 2),
          attention_no_grad_us=round(plain, 2), attention_requires_grad_us=round(recorded, 2),
          overhead_no_grad_us=round(plain - direct, 2),
          overhead_requires_grad_us=round(recorded - direct, 2),
          ok=plain - direct <= 20.0)
+
+
+def check_score_mod_global():
+    """A score_mod function reading a global that changes between calls of
+    a compiled function: the call after the change must use the new value
+    (equal to an eager call's), never the value traced before."""
+    global CAP
+    import torch
+    from sparse_attn import patterns as P
+    from sparse_attn.torch import attention
+    try:
+        torch._dynamo.reset()
+        torch.manual_seed(0)
+        q = torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16)
+        k, v = (torch.randn(B, HKV, S, D, device="cuda", dtype=torch.bfloat16)
+                for _ in range(2))
+
+        def fn(q, k, v):
+            return attention(q, k, v, pattern=P.window(WINDOW, 0), score_mod=softcap)
+        compiled = torch.compile(fn)
+        before = compiled(q, k, v)
+        CAP = CAP2
+        after, want = compiled(q, k, v), fn(q, k, v)
+        diff = (after.float() - want.float()).abs().max().item()
+        changed = (after.float() - before.float()).abs().max().item()
+        emit(check="score_mod_global", max_abs_diff_vs_eager=diff, change=changed,
+             ok=diff == 0.0 and changed > 0.0)
+    except Exception as e:
+        emit(check="score_mod_global", ok=False, error=repr(e)[:800])
+    finally:
+        CAP = CAP1
 
 
 class Block:
@@ -332,6 +376,7 @@ def run(a):
     check_ops()
     check_overhead()
     check_compile()
+    check_score_mod_global()
     check_training()
 
 

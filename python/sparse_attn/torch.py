@@ -135,33 +135,53 @@ def _program(kind, spec, q, k, v, extra):
     return found
 
 
-_programs = {}
+_launchers = {}
+
+
+class _Launcher:
+    """A GPU artifact's program with its launch plan, made once: which
+    buffer each input is (its dtype and shape checked on every call), and
+    the buffers to allocate (results and temporaries)."""
+
+    def __init__(self, directory):
+        from . import cuda as _cuda
+        self.program = _cuda.default_runtime().load_program(directory)
+        self.inputs, self.allocated, self.results = [], [], 0
+        for name, (dtn, shape) in self.program.buffers.items():
+            if name.startswith("input:"):
+                self.inputs.append((name, int(name[6:]), _DT[dtn], tuple(shape)))
+            else:
+                self.allocated.append((name, _DT[dtn], tuple(shape)))
+                self.results += name.startswith("output:")
+
+    def __call__(self, inputs):
+        """Runs the program on `inputs` (its function's arguments, in order,
+        contiguous) on their device's current stream; returns its results
+        (fresh tensors)."""
+        dev = inputs[0].device
+        pointers, buffers = {}, {}
+        for name, i, dtype, shape in self.inputs:
+            t = inputs[i]
+            if t.shape != shape or t.dtype != dtype:
+                raise ValueError("sparse_attn: argument %s is %s %s, the artifact takes %s %s"
+                                 % (name, tuple(t.shape), t.dtype, shape, dtype))
+            pointers[name] = t.data_ptr()
+        for name, dtype, shape in self.allocated:
+            t = buffers[name] = torch.empty(shape, dtype=dtype, device=dev)
+            pointers[name] = t.data_ptr()
+        if dev.index == torch.cuda.current_device():
+            self.program.launch(pointers, torch.cuda.current_stream(dev).cuda_stream)
+        else:
+            with torch.cuda.device(dev):
+                self.program.launch(pointers, torch.cuda.current_stream(dev).cuda_stream)
+        return [buffers["output:%d" % i] for i in range(self.results)]
 
 
 def _launch(directory, inputs):
-    """Runs the GPU artifact in `directory` on `inputs` (its function's
-    arguments, in order) on their device's current stream; returns its
-    results (fresh tensors)."""
-    from . import cuda as _cuda
-    prog = _programs.get(directory)
-    if prog is None:
-        prog = _programs[directory] = _cuda.default_runtime().load_program(directory)
-    dev = inputs[0].device
-    bufs, results = {}, 0
-    for name, (dtn, shape) in prog.buffers.items():
-        if name.startswith("input:"):
-            t = inputs[int(name[6:])]
-            if tuple(t.shape) != tuple(shape) or t.dtype != _DT[dtn]:
-                raise ValueError("sparse_attn: argument %s is %s %s, the artifact takes %s %s"
-                                 % (name, tuple(t.shape), t.dtype, tuple(shape), dtn))
-            bufs[name] = t.contiguous()
-        else:
-            bufs[name] = torch.empty(shape, dtype=_DT[dtn], device=dev)
-            results += name.startswith("output:")
-    with torch.cuda.device(dev):
-        prog.launch({n: t.data_ptr() for n, t in bufs.items()},
-                    torch.cuda.current_stream(dev).cuda_stream)
-    return [bufs["output:%d" % i] for i in range(results)]
+    launcher = _launchers.get(directory)
+    if launcher is None:
+        launcher = _launchers[directory] = _Launcher(directory)
+    return launcher(inputs)
 
 
 def _forward(spec, inputs):
@@ -199,6 +219,25 @@ def _grad_inputs(saved, do):
     """The backward's inputs from the forward's saved inputs, O and LSE."""
     inputs, o, lse = saved[:-2], saved[-2], saved[-1]
     return list(inputs[:3]) + [o, lse, do] + list(inputs[3:])
+
+
+class _Attention(torch.autograd.Function):
+    """The eager call: cheaper per call than the custom operator's
+    dispatch (bench/gpu/torch_train.py check_overhead), same functions."""
+
+    @staticmethod
+    def forward(ctx, spec, *inputs):
+        o, lse = _forward(spec, inputs)
+        ctx.save_for_backward(*inputs, o, lse)
+        ctx.spec = spec
+        ctx.mark_non_differentiable(lse)
+        return o, lse
+
+    @staticmethod
+    def backward(ctx, do, dlse):
+        saved = ctx.saved_tensors
+        dq, dk, dv = _backward(ctx.spec, _grad_inputs(saved, do))
+        return (None, dq, dk, dv) + (None,) * (len(saved) - 5)
 
 
 if hasattr(torch.library, "custom_op"):
@@ -242,23 +281,10 @@ if hasattr(torch.library, "custom_op"):
     _attention_op.register_autograd(_op_backward, setup_context=_setup_context)
 
     def _apply(spec, inputs):
-        return _attention_op(*spec, inputs)
+        if torch.compiler.is_compiling():
+            return _attention_op(*spec, inputs)
+        return _Attention.apply(spec, *inputs)
 else:
-    class _Attention(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, spec, *inputs):
-            o, lse = _forward(spec, inputs)
-            ctx.save_for_backward(*inputs, o, lse)
-            ctx.spec = spec
-            ctx.mark_non_differentiable(lse)
-            return o, lse
-
-        @staticmethod
-        def backward(ctx, do, dlse):
-            saved = ctx.saved_tensors
-            dq, dk, dv = _backward(ctx.spec, _grad_inputs(saved, do))
-            return (None, dq, dk, dv) + (None,) * (len(saved) - 5)
-
     def _apply(spec, inputs):
         return _Attention.apply(spec, *inputs)
 

@@ -189,3 +189,11 @@ Value GpuPrimitives::ballotCompact(Value keep, Value lane, Value base,
   }
   return add(base, popc(ballot));
 }
+
+void GpuPrimitives::strided(Value from, Value to, int64_t step,
+                            function_ref<void(Value)> body) {
+  auto loop = scf::ForOp::create(b, loc, from, to, idx(step));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  body(loop.getInductionVar());
+}

@@ -52,6 +52,16 @@ struct GpuPrimitives {
   }
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value i32c(int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI32Type(), v);
+  }
+  Value toIndex(Value x) {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+  }
+  /// for (i = from; i < to; i += step) body(i), as an scf.for (the usual
+  /// use: the threads of a block striding over a range, step = threads).
+  void strided(Value from, Value to, int64_t step,
+               function_ref<void(Value)> body);
   Value cf(double v) {
     return arith::ConstantFloatOp::create(b, loc, b.getF32Type(),
                                           APFloat((float)v));

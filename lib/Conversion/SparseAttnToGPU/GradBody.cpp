@@ -249,9 +249,6 @@ SmallVector<Value> GradKernelBuilder::compactedLoop(
   auto entry = [&](Value j) -> Value {
     return memref::LoadOp::create(b, loc, tileCodes, j);
   };
-  auto i32c = [&](int64_t v) {
-    return arith::ConstantIntOp::create(b, loc, i32, v);
-  };
   auto otherAt = [&](Value j) -> Value {
     return arith::IndexCastOp::create(
         b, loc, b.getIndexType(),
@@ -297,9 +294,6 @@ SmallVector<Value> GradKernelBuilder::tableLoops(
           // within it) or masked.
           auto [mn, mx] = tileRange(other);
           Value code = classifyTile(add(r.lo, j), mn, mx);
-          auto i32c = [&](int64_t v) {
-            return arith::ConstantIntOp::create(b, loc, i32, v);
-          };
           Value run = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
                                             code, i32c(0));
           Value maskIf = arith::CmpIOp::create(
@@ -346,18 +340,6 @@ void GradKernelBuilder::compactRow(
 void GradKernelBuilder::markListed(bool byKey, Value fixed) {
   int64_t threads = 32 * warps;
   Value tid = add(muli(warp, 32), lane);
-  auto i32c = [&](int64_t v) {
-    return arith::ConstantIntOp::create(b, loc, i32, v).getResult();
-  };
-  auto toIndex = [&](Value x) -> Value {
-    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
-  };
-  auto strided = [&](Value from, Value to, function_ref<void(Value)> fn) {
-    auto loop = scf::ForOp::create(b, loc, from, to, idx(threads));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    fn(loop.getInductionVar());
-  };
   // Readers of the previous list are done; the bits start clear.
   gpu::BarrierOp::create(b, loc);
   clearListedBits();
@@ -384,7 +366,7 @@ void GradKernelBuilder::markListed(bool byKey, Value fixed) {
       // (an index outside the key blocks is ignored; unsigned, so a
       // negative one is too).
       Value count = countOf(fixed);
-      strided(tid, toIndex(count), [&](Value e) {
+      strided(tid, toIndex(count), threads, [&](Value e) {
         Value block = memref::LoadOp::create(b, loc, indices,
                                              ValueRange{bRow, hRow, fixed, e});
         Value inRange = arith::CmpIOp::create(
@@ -399,7 +381,7 @@ void GradKernelBuilder::markListed(bool byKey, Value fixed) {
     // The transposition: thread i scans the rows i, i + threads, ... and
     // sets bit i when row i lists key table block `fixed`.
     Value fixedI32 = arith::IndexCastOp::create(b, loc, i32, fixed);
-    strided(tid, idx(rows), [&](Value row) {
+    strided(tid, idx(rows), threads, [&](Value row) {
       Value count = toIndex(countOf(row));
       Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
       auto scan = scf::ForOp::create(b, loc, idx(0), count, idx(1),
@@ -436,9 +418,6 @@ void GradKernelBuilder::runtimeRow(
   TableRow full = tableRow(fullOffsets, fullIndices, row);
   TableRow part = tableRow(partialOffsets, partialIndices, row);
   Value total = add(full.n, part.n);
-  auto i32c = [&](int64_t v) {
-    return arith::ConstantIntOp::create(b, loc, i32, v).getResult();
-  };
   // Document masks: the run-time class of each partial tile first (0 skip,
   // 1 unmasked, 2 masked), at entry full.n + i.
   if (segmentSkip) {

@@ -196,9 +196,6 @@ SmallVector<Value> KernelBuilder::tileLoop(Value offsets, Value indices,
   if (!(masked && segmentSkip))
     return overlap ? overlappedLoop(n, tableKb, {}, masked, state)
                    : pipelinedLoop(n, tableKb, {}, {}, masked, qFrag, state);
-  auto i32c = [&](int64_t v) {
-    return arith::ConstantIntOp::create(b, loc, i32, v);
-  };
   if (tileCodes) {
     compactPartialTiles(lo, n);
     return compactedLoop(masked, qFrag, state);
@@ -254,9 +251,6 @@ SmallVector<Value> KernelBuilder::runtimeTileLoop(Value qb,
 SmallVector<Value> KernelBuilder::compactedLoop(bool masked,
                                                 ArrayRef<Value> qFrag,
                                                 SmallVector<Value> state) {
-  auto i32c = [&](int64_t v) {
-    return arith::ConstantIntOp::create(b, loc, i32, v);
-  };
   auto entry = [&](Value j) -> Value {
     return memref::LoadOp::create(b, loc, tileCodes, j);
   };

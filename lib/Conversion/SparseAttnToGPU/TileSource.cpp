@@ -339,9 +339,6 @@ void KernelBuilder::clearListedBits() {
 }
 
 void KernelBuilder::setListedBit(Value pos) {
-  auto i32c = [&](int64_t v) {
-    return arith::ConstantIntOp::create(b, loc, i32, v).getResult();
-  };
   Value bit = arith::ShLIOp::create(
       b, loc, i32c(1), arith::AndIOp::create(b, loc, pos, i32c(31)));
   Value word = arith::IndexCastOp::create(
@@ -365,21 +362,8 @@ void KernelBuilder::setListedBit(Value pos) {
 void KernelBuilder::buildRuntimeTileList(Value qb, Value c0) {
   int64_t threads = 32 * warps;
   Value tid = add(muli(warp, 32), lane);
-  auto i32c = [&](int64_t v) {
-    return arith::ConstantIntOp::create(b, loc, i32, v).getResult();
-  };
-  auto toIndex = [&](Value x) -> Value {
-    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
-  };
   auto toI32 = [&](Value x) -> Value {
     return arith::IndexCastOp::create(b, loc, i32, x);
-  };
-  auto strided = [&](Value from, Value to, int64_t step,
-                     function_ref<void(Value)> body) {
-    auto loop = scf::ForOp::create(b, loc, from, to, idx(step));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    body(loop.getInductionVar());
   };
   int64_t perBlock = kvNum ? tbk / bk : 1; // key tiles per table block
   // The chunk's table blocks: [t0, t0 + 32 words).

@@ -36,21 +36,8 @@ using namespace mlir::sparse_attn;
 void KernelBuilder::buildTokenList(Value token) {
   int64_t threads = 32 * warps;
   Value tid = add(muli(warp, 32), lane);
-  auto i32c = [&](int64_t v) {
-    return arith::ConstantIntOp::create(b, loc, i32, v).getResult();
-  };
-  auto toIndex = [&](Value x) -> Value {
-    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
-  };
   auto ult = [&](Value x, Value y) -> Value {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
-  };
-  auto strided = [&](Value from, Value to, int64_t step,
-                     function_ref<void(Value)> body) {
-    auto loop = scf::ForOp::create(b, loc, from, to, idx(step));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    body(loop.getInductionVar());
   };
   auto ifThen = [&](Value cond, function_ref<void()> body) {
     auto ifOp = scf::IfOp::create(b, loc, cond, /*else=*/false);
