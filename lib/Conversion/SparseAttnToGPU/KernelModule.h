@@ -17,6 +17,8 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/SymbolTable.h"
+#include <optional>
+#include <string>
 
 namespace mlir {
 namespace sparse_attn {
@@ -70,21 +72,69 @@ inline Value hostAlloc(OpBuilder &b, Location loc, RankedTensorType t) {
       b.getI64IntegerAttr(64));
 }
 
+/// `sharedBytes`: the dynamic shared memory, if any.
 inline void launchKernel(OpBuilder &b, Location loc, gpu::GPUFuncOp func,
                          std::array<int64_t, 3> grid, int64_t threads,
-                         ValueRange args, ArrayRef<StringRef> roles) {
+                         ValueRange args, ArrayRef<StringRef> roles,
+                         std::optional<int64_t> sharedBytes = std::nullopt) {
   auto c = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  auto l = gpu::LaunchFuncOp::create(
-      b, loc, func, gpu::KernelDim3{c(grid[0]), c(grid[1]), c(grid[2])},
-      gpu::KernelDim3{c(threads), c(1), c(1)},
-      /*dynamicSharedMemorySize=*/Value(), args);
+  gpu::KernelDim3 gridDims{c(grid[0]), c(grid[1]), c(grid[2])};
+  gpu::KernelDim3 blockDims{c(threads), c(1), c(1)};
+  Value shared;
+  if (sharedBytes)
+    shared = arith::ConstantIntOp::create(b, loc, b.getI32Type(), *sharedBytes);
+  auto l = gpu::LaunchFuncOp::create(b, loc, func, gridDims, blockDims, shared,
+                                     args);
   SmallVector<Attribute> r;
   for (StringRef role : roles)
     r.push_back(b.getStringAttr(role));
   l->setAttr(kKernelArgsAttrName, b.getArrayAttr(r));
 }
+
+/// A kernel's arguments, listed once: for each, the host value the launch
+/// passes, the role the manifest names it by, and the field of the kernel
+/// builder bound to the kernel's parameter (none: passed, not read by
+/// name). The kernel's parameter types, the launch's operands, the roles and
+/// the bindings all come from this list, so they cannot disagree.
+struct KernelSignature {
+  struct Arg {
+    Value host;
+    std::string role;
+    Value *field;
+  };
+  SmallVector<Arg> args;
+
+  void add(Value host, StringRef role, Value *field) {
+    args.push_back({host, role.str(), field});
+  }
+  SmallVector<Type> types() const {
+    SmallVector<Type> r;
+    for (const Arg &a : args)
+      r.push_back(a.host.getType());
+    return r;
+  }
+  SmallVector<Value> operands() const {
+    SmallVector<Value> r;
+    for (const Arg &a : args)
+      r.push_back(a.host);
+    return r;
+  }
+  SmallVector<StringRef> roles() const {
+    SmallVector<StringRef> r;
+    for (const Arg &a : args)
+      r.push_back(a.role);
+    return r;
+  }
+  /// Sets each listed field to the kernel's parameter.
+  void bind(gpu::GPUFuncOp func) const {
+    Block &entry = func.getBody().front();
+    for (auto [i, a] : llvm::enumerate(args))
+      if (a.field)
+        *a.field = entry.getArgument(i);
+  }
+};
 
 } // namespace sparse_attn
 } // namespace mlir

@@ -294,17 +294,13 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
   // kernels as the caller gives them: each thread block reads its row (the
   // query-block kernel) or its column (the key-block kernel: the generated
   // transposition) into a bitmask in shared memory.
-  SmallVector<std::pair<Value, std::string>> tableArgs;
+  Value kvNumBuf, kvIdxBuf, fullNumBuf, fullIdxBuf;
   if (op.hasBlockTables()) {
-    tableArgs.push_back({hostBufferOf(rw, loc, op.getKvNumBlocks()),
-                         "kv_num_blocks"});
-    tableArgs.push_back({hostBufferOf(rw, loc, op.getKvIndices()),
-                         "kv_indices"});
+    kvNumBuf = hostBufferOf(rw, loc, op.getKvNumBlocks());
+    kvIdxBuf = hostBufferOf(rw, loc, op.getKvIndices());
     if (op.getFullNumBlocks()) {
-      tableArgs.push_back({hostBufferOf(rw, loc, op.getFullNumBlocks()),
-                           "full_num_blocks"});
-      tableArgs.push_back({hostBufferOf(rw, loc, op.getFullIndices()),
-                           "full_indices"});
+      fullNumBuf = hostBufferOf(rw, loc, op.getFullNumBlocks());
+      fullIdxBuf = hostBufferOf(rw, loc, op.getFullIndices());
     }
   }
   auto f32 = rw.getF32Type();
@@ -352,51 +348,60 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
     kb.scale = *op.getEffectiveScale();
   };
 
-  // One kernel: its arguments (value, role), tables, body and launch.
+  // One kernel: its arguments (value, role, builder field), tables, body
+  // and launch.
   auto emitKernel = [&](StringRef name, bool keyKernel) {
-    SmallVector<std::pair<Value, std::string>> args = {
-        {qBuf, "query"}, {kBuf, "key"}, {vBuf, "value"}};
+    GradKernelBuilder kb(rw, loc, op);
+    KernelSignature sig;
+    sig.add(qBuf, "query", &kb.q);
+    sig.add(kBuf, "key", &kb.k);
+    sig.add(vBuf, "value", &kb.v);
     if (!keyKernel)
-      args.push_back({oBuf, "output"});
-    args.push_back({lseBuf, "lse"});
-    args.push_back({doBuf, "grad_output"});
+      sig.add(oBuf, "output", &kb.o);
+    sig.add(lseBuf, "lse", &kb.lseIn);
+    sig.add(doBuf, "grad_output", &kb.dO);
     if (qSegBuf) {
-      args.push_back({qSegBuf, "query_segment_ids"});
-      args.push_back({kSegBuf, "key_segment_ids"});
+      sig.add(qSegBuf, "query_segment_ids", &kb.qSeg);
+      sig.add(kSegBuf, "key_segment_ids", &kb.kSeg);
     }
-    args.push_back({deltaBuf, "delta"});
+    sig.add(deltaBuf, "delta", &kb.delta);
     if (keyKernel) {
-      args.push_back({dkBuf, "grad_key"});
-      args.push_back({dvBuf, "grad_value"});
+      sig.add(dkBuf, "grad_key", &kb.dkOut);
+      sig.add(dvBuf, "grad_value", &kb.dvOut);
       if (dqAccBuf)
-        args.push_back({dqAccBuf, "dq_accumulator"});
+        sig.add(dqAccBuf, "dq_accumulator", &kb.dqAcc);
     } else {
-      args.push_back({dqBuf, "grad_query"});
+      sig.add(dqBuf, "grad_query", &kb.dqOut);
     }
-    args.append(tableArgs.begin(), tableArgs.end());
+    // Runtime block tables (FlexAttention's BlockMask tensors), passed to
+    // both kernels as the caller gives them: each thread block reads its
+    // row (the query-block kernel) or its column (the key-block kernel: the
+    // generated transposition) into a bitmask in shared memory.
+    if (op.hasBlockTables()) {
+      sig.add(kvNumBuf, "kv_num_blocks", &kb.kvNum);
+      sig.add(kvIdxBuf, "kv_indices", &kb.kvIdx);
+      if (fullNumBuf) {
+        sig.add(fullNumBuf, "full_num_blocks", &kb.fullNum);
+        sig.add(fullIdxBuf, "full_indices", &kb.fullTableIdx);
+      }
+    }
     const TileTables &tt = keyKernel ? keyTables : queryTables;
     std::string prefix =
         keyKernel ? "__sparse_attn_grad_by_key" : "__sparse_attn_grad_by_query";
-    for (auto [data, what] :
-         {std::pair(&tt.fullOffsets, "_full_offsets"),
-          std::pair(&tt.fullIndices, "_full_indices"),
-          std::pair(&tt.partialOffsets, "_partial_offsets"),
-          std::pair(&tt.partialIndices, "_partial_indices"),
-          std::pair(&tt.order, "_order"),
-          std::pair(&tt.partialFlags, "_partial_flags")}) {
+    for (auto [data, what, field] :
+         {std::tuple(&tt.fullOffsets, "_full_offsets", &kb.fullOffsets),
+          std::tuple(&tt.fullIndices, "_full_indices", &kb.fullIndices),
+          std::tuple(&tt.partialOffsets, "_partial_offsets",
+                     &kb.partialOffsets),
+          std::tuple(&tt.partialIndices, "_partial_indices",
+                     &kb.partialIndices),
+          std::tuple(&tt.order, "_order", &kb.blockOrder),
+          std::tuple(&tt.partialFlags, "_partial_flags", &kb.partFlags)}) {
       if (data == &tt.partialFlags && !segmentSkip)
         continue;
       memref::GetGlobalOp g =
           hostGlobals.getI32(rw, loc, *data, prefix + what);
-      args.push_back({g, ("table:" + g.getName()).str()});
-    }
-    SmallVector<Type> argTypes;
-    SmallVector<Value> operands;
-    SmallVector<StringRef> roles;
-    for (auto &[v, role] : args) {
-      argTypes.push_back(v.getType());
-      operands.push_back(v);
-      roles.push_back(role);
+      sig.add(g, ("table:" + g.getName()).str(), field);
     }
     int64_t shared = keyKernel ? keyPlan.total
                                : queryKernelSharedBytes(eltBytes, tiles.bk, d,
@@ -428,48 +433,19 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
     gpu::GPUFuncOp func;
     {
       OpBuilder::InsertionGuard guard(rw);
-      func = createKernel(rw, loc, kernels, name, argTypes, {},
+      func = createKernel(rw, loc, kernels, name, sig.types(), {},
                           32 * options.warps);
-      Block &entry = func.getBody().front();
-      GradKernelBuilder kb(rw, loc, op);
       configure(kb);
       kb.scoreMod = scoreMod;
       kb.scoreModGrad = scoreModGrad;
       ConstantGlobals deviceGlobals(kernels, /*alignment=*/16);
       kb.deviceGlobals = &deviceGlobals;
-      unsigned i = 0;
-      auto next = [&]() -> Value { return entry.getArgument(i++); };
-      kb.q = next();
-      kb.k = next();
-      kb.v = next();
-      if (!keyKernel)
-        kb.o = next();
-      kb.lseIn = next();
-      kb.dO = next();
-      if (qSegBuf) {
-        kb.qSeg = next();
-        kb.kSeg = next();
+      sig.bind(func);
+      if (op.hasBlockTables()) {
+        kb.tbq = op.getTableBlock()->front();
+        kb.tbk = op.getTableBlock()->back();
       }
-      kb.delta = next();
-      if (keyKernel) {
-        kb.dkOut = next();
-        kb.dvOut = next();
-        if (dqAccBuf)
-          kb.dqAcc = next();
-      } else {
-        kb.dqOut = next();
-      }
-      if (op.hasBlockTables())
-        kb.bindBlockTables(op, next);
-      kb.fullOffsets = next();
-      kb.fullIndices = next();
-      kb.partialOffsets = next();
-      kb.partialIndices = next();
-      kb.blockOrder = next();
-      if (segmentSkip) {
-        kb.partFlags = next();
-        kb.segmentSkip = true;
-      }
+      kb.segmentSkip = segmentSkip;
       kb.smem = gpu::DynamicSharedMemoryOp::create(
           rw, loc,
           MemRefType::get({ShapedType::kDynamic}, rw.getI8Type(),
@@ -511,69 +487,39 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
           rw.replaceOp(t, prims.tanhApprox(t.getOperand()));
         });
     }
-    auto c = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(rw, loc, v);
-    };
-    int64_t gridX = keyKernel ? nkv : nq;
-    auto launch = gpu::LaunchFuncOp::create(
-        rw, loc, func,
-        gpu::KernelDim3{c(gridX), c(keyKernel ? hkv : hq), c(batch)},
-        gpu::KernelDim3{c(32 * options.warps), c(1), c(1)},
-        arith::ConstantIntOp::create(rw, loc, rw.getI32Type(), shared),
-        operands);
-    SmallVector<Attribute> r;
-    for (StringRef role : roles)
-      r.push_back(rw.getStringAttr(role));
-    launch->setAttr(kKernelArgsAttrName, rw.getArrayAttr(r));
+    launchKernel(rw, loc, func,
+                 {keyKernel ? nkv : nq, keyKernel ? hkv : hq, batch},
+                 32 * options.warps, sig.operands(), sig.roles(), shared);
   };
   // Atomic dQ's first and last kernels, grid (query blocks, Hq, B): no
   // tables, no shared memory.
   auto emitRowKernel = [&](StringRef name, bool prepare) {
-    SmallVector<std::pair<Value, std::string>> args;
-    if (prepare)
-      args = {{oBuf, "output"},
-              {doBuf, "grad_output"},
-              {deltaBuf, "delta"},
-              {dqAccBuf, "dq_accumulator"}};
-    else
-      args = {{dqAccBuf, "dq_accumulator"}, {dqBuf, "grad_query"}};
-    SmallVector<Type> argTypes;
-    SmallVector<Value> operands;
-    SmallVector<Attribute> roles;
-    for (auto &[v, role] : args) {
-      argTypes.push_back(v.getType());
-      operands.push_back(v);
-      roles.push_back(rw.getStringAttr(role));
+    GradKernelBuilder kb(rw, loc, op);
+    KernelSignature sig;
+    if (prepare) {
+      sig.add(oBuf, "output", &kb.o);
+      sig.add(doBuf, "grad_output", &kb.dO);
+      sig.add(deltaBuf, "delta", &kb.delta);
+      sig.add(dqAccBuf, "dq_accumulator", &kb.dqAcc);
+    } else {
+      sig.add(dqAccBuf, "dq_accumulator", &kb.dqAcc);
+      sig.add(dqBuf, "grad_query", &kb.dqOut);
     }
     gpu::GPUFuncOp func;
     {
       OpBuilder::InsertionGuard guard(rw);
-      func = createKernel(rw, loc, kernels, name, argTypes, {},
+      func = createKernel(rw, loc, kernels, name, sig.types(), {},
                           32 * options.warps);
-      Block &entry = func.getBody().front();
-      GradKernelBuilder kb(rw, loc, op);
       configure(kb);
-      if (prepare) {
-        kb.o = entry.getArgument(0);
-        kb.dO = entry.getArgument(1);
-        kb.delta = entry.getArgument(2);
-        kb.dqAcc = entry.getArgument(3);
+      sig.bind(func);
+      if (prepare)
         kb.prepareKernel();
-      } else {
-        kb.dqAcc = entry.getArgument(0);
-        kb.dqOut = entry.getArgument(1);
+      else
         kb.dqKernel();
-      }
       gpu::ReturnOp::create(rw, loc);
     }
-    auto c = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(rw, loc, v);
-    };
-    auto launch = gpu::LaunchFuncOp::create(
-        rw, loc, func, gpu::KernelDim3{c(nq), c(hq), c(batch)},
-        gpu::KernelDim3{c(32 * options.warps), c(1), c(1)},
-        arith::ConstantIntOp::create(rw, loc, rw.getI32Type(), 0), operands);
-    launch->setAttr(kKernelArgsAttrName, rw.getArrayAttr(roles));
+    launchKernel(rw, loc, func, {nq, hq, batch}, 32 * options.warps,
+                 sig.operands(), sig.roles(), /*sharedBytes=*/0);
   };
   if (atomicDq) {
     // Delta and a zeroed accumulator; dK, dV and the atomic sums of dQ;
