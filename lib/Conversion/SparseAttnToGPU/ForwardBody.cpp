@@ -23,29 +23,11 @@ using namespace mlir;
 using namespace mlir::sparse_attn;
 
 /// Issues S = Q K^T for the K tile in buffer `buf` as warpgroup MMAs (Q
-/// and K K-major: step kk reads 32 bytes into column block kk / 4) and
-/// commits them without waiting: the returned accumulator struct may only
-/// be read after a later wgmma.wait_group.
+/// and K K-major) and commits them without waiting: the returned
+/// accumulator struct may only be read after a later wgmma.wait_group.
 Value KernelBuilder::issueScores(Value buf) {
-  MLIRContext *ctx = b.getContext();
-  auto structTy =
-      LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(bk / 2, f32));
-  Value acc = LLVM::UndefOp::create(b, loc, structTy);
-  Value kBase = addi(muli(buf, bk * d * 2), kOff);
-  NVVM::WgmmaFenceAlignedOp::create(b, loc);
-  NVVM::WGMMATypes ty =
-      elt.isF16() ? NVVM::WGMMATypes::f16 : NVVM::WGMMATypes::bf16;
-  for (int64_t kk = 0; kk < d / 16; ++kk)
-    acc = NVVM::WgmmaMmaAsyncOp::create(
-        b, loc, structTy, acc,
-        descriptor(idx(qOff + (kk / 4) * 64 * 128 + (kk % 4) * 32), 16),
-        descriptor(addi(kBase, (kk / 4) * bk * 128 + (kk % 4) * 32), 16),
-        NVVM::MMAShapeAttr::get(ctx, 64, bk, 16), ty, ty, NVVM::WGMMATypes::f32,
-        kk ? NVVM::WGMMAScaleOut::one : NVVM::WGMMAScaleOut::zero,
-        NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row,
-        NVVM::MMALayout::col, NVVM::MMAIntOverflowAttr());
-  NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
-  return acc;
+  return issueKMajorProduct(idx(qOff), addi(muli(buf, bk * d * 2), kOff), bk,
+                            d);
 }
 
 /// allowed(b, h, q, k) of the pattern (with `k < Sk` when the last key
@@ -236,26 +218,8 @@ void KernelBuilder::tile(Value kb, Value buf, bool masked, Value maskIf,
     // kk covers keys 16 kk .. 16 kk + 15.
     if (beforeValues)
       beforeValues();
-    Value vBase = addi(muli(buf, bk * dv * 2), vOff);
-    SmallVector<Value> o(st.begin() + 4, st.begin() + 4 + dv / 2);
-    // Every A register is written before the fence (wgmma must not read
-    // registers written after the last wgmma.fence).
-    SmallVector<SmallVector<Value>> a;
-    SmallVector<Value> descs;
-    for (int64_t kk = 0; kk < bk / 16; ++kk) {
-      a.push_back({packF32(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]),
-                   packF32(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]),
-                   packF32(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]),
-                   packF32(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3])});
-      descs.push_back(descriptor(addi(vBase, kk * 16 * 128), bk * 128));
-    }
-    NVVM::WgmmaFenceAlignedOp::create(b, loc);
-    for (int64_t kk = 0; kk < bk / 16; ++kk)
-      wgmmaRegisterA(dv, a[kk], descs[kk], o);
-    NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
-    NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-    for (int64_t i = 0; i < dv / 2; ++i)
-      st[4 + i] = o[i];
+    accumulateRegisterA(s, bk, addi(muli(buf, bk * dv * 2), vOff), dv,
+                        MutableArrayRef<Value>(st).slice(4, dv / 2));
     return;
   }
   Value vRow = arith::RemUIOp::create(b, loc, lane, idx(16));

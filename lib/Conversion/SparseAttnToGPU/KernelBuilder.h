@@ -255,6 +255,25 @@ struct KernelBuilder : GpuPrimitives {
   /// 1024 (eight 128-byte rows), leading byte offset `lbo` (K-major: unused;
   /// MN-major: the distance of 64-element column blocks).
   Value descriptor(Value offset, int64_t lbo);
+  /// Sets `aligned` / `alignedAddr`: the first 1024-byte boundary of the
+  /// dynamic shared memory (the plan reserves 1024 bytes of slack).
+  void alignSharedBase();
+  /// Issues D = A B^T (D [64 x n] f32, the returned accumulator struct)
+  /// as warpgroup MMAs over `kDim` (k16 steps): A [64 x kDim] and B [n x
+  /// kDim], both K-major in swizzled shared memory at byte offsets `aBase`
+  /// / `bBase` of the aligned area; committed, not waited for: the struct
+  /// may only be read after a later wgmma.wait_group.
+  Value issueKMajorProduct(Value aBase, Value bBase, int64_t n, int64_t kDim);
+  /// D += A B with D [64 x n] (`acc`: n / 2 f32 per thread, the mma.sync
+  /// accumulator order, updated), A [64 x rows] from registers (`x`: the
+  /// accumulators of a [64 x rows] product, rounded to the input type;
+  /// two adjacent n8 tiles are the A registers of one k16 step) and B
+  /// [rows x n] MN-major (transposed) in swizzled shared memory at `bBase`.
+  /// `beforeFence` runs after the A registers are made (wgmma must not read
+  /// registers written after its fence). Waits for the products.
+  void accumulateRegisterA(ArrayRef<Value> x, int64_t rows, Value bBase,
+                           int64_t n, MutableArrayRef<Value> acc,
+                           function_ref<void()> beforeFence = {});
   /// An !llvm.ptr<3> to byte `offset` of the dynamic shared memory.
   Value sharedPtr(Value offset);
   Value mbarrier(Value buf) { return sharedPtr(addi(muli(buf, 8), mbarOff)); }

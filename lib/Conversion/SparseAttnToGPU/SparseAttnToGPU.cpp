@@ -393,12 +393,7 @@ void KernelBuilder::body() {
   // Q fragments for every k16 step of D (wgmma: Q in shared memory).
   SmallVector<Value> qFrag;
   if (wgmma) {
-    Value addr = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
-    Value mod = arith::RemUIOp::create(b, loc, addr, idx(1024));
-    aligned = arith::RemUIOp::create(
-        b, loc, arith::SubIOp::create(b, loc, idx(1024), mod), idx(1024));
-    alignedAddr = arith::IndexCastOp::create(b, loc, b.getI64Type(),
-                                             add(addr, aligned));
+    alignSharedBase();
     copyRows(q, q0, flatView(idx(qOff), 64 * d), 64, d, /*kv=*/false);
     if (tma) { // one arrival (thread 0's arrive.expect_tx) per phase
       auto ifOp = scf::IfOp::create(b, loc, threadZero(), /*else=*/false);

@@ -49,6 +49,60 @@ Value KernelBuilder::descriptor(Value offset, int64_t lbo) {
   return arith::OrIOp::create(b, loc, start, c64(fixed));
 }
 
+void KernelBuilder::alignSharedBase() {
+  Value addr = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
+  Value mod = arith::RemUIOp::create(b, loc, addr, idx(1024));
+  aligned = arith::RemUIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, idx(1024), mod), idx(1024));
+  alignedAddr = arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                           add(addr, aligned));
+}
+
+Value KernelBuilder::issueKMajorProduct(Value aBase, Value bBase, int64_t n,
+                                        int64_t kDim) {
+  MLIRContext *ctx = b.getContext();
+  auto structTy =
+      LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(n / 2, f32));
+  Value acc = LLVM::UndefOp::create(b, loc, structTy);
+  NVVM::WgmmaFenceAlignedOp::create(b, loc);
+  NVVM::WGMMATypes ty =
+      elt.isF16() ? NVVM::WGMMATypes::f16 : NVVM::WGMMATypes::bf16;
+  // Step kk reads 32 bytes of each row in 64-column block kk / 4.
+  for (int64_t kk = 0; kk < kDim / 16; ++kk)
+    acc = NVVM::WgmmaMmaAsyncOp::create(
+        b, loc, structTy, acc,
+        descriptor(addi(aBase, (kk / 4) * 64 * 128 + (kk % 4) * 32), 16),
+        descriptor(addi(bBase, (kk / 4) * n * 128 + (kk % 4) * 32), 16),
+        NVVM::MMAShapeAttr::get(ctx, 64, n, 16), ty, ty, NVVM::WGMMATypes::f32,
+        kk ? NVVM::WGMMAScaleOut::one : NVVM::WGMMAScaleOut::zero,
+        NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row,
+        NVVM::MMALayout::col, NVVM::MMAIntOverflowAttr());
+  NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+  return acc;
+}
+
+void KernelBuilder::accumulateRegisterA(ArrayRef<Value> x, int64_t rows,
+                                        Value bBase, int64_t n,
+                                        MutableArrayRef<Value> acc,
+                                        function_ref<void()> beforeFence) {
+  SmallVector<SmallVector<Value>> a;
+  SmallVector<Value> descs;
+  for (int64_t kk = 0; kk < rows / 16; ++kk) {
+    a.push_back({packF32(x[(2 * kk) * 4 + 0], x[(2 * kk) * 4 + 1]),
+                 packF32(x[(2 * kk) * 4 + 2], x[(2 * kk) * 4 + 3]),
+                 packF32(x[(2 * kk + 1) * 4 + 0], x[(2 * kk + 1) * 4 + 1]),
+                 packF32(x[(2 * kk + 1) * 4 + 2], x[(2 * kk + 1) * 4 + 3])});
+    descs.push_back(descriptor(addi(bBase, kk * 16 * 128), rows * 128));
+  }
+  if (beforeFence)
+    beforeFence();
+  NVVM::WgmmaFenceAlignedOp::create(b, loc);
+  for (int64_t kk = 0; kk < rows / 16; ++kk)
+    wgmmaRegisterA(n, a[kk], descs[kk], acc);
+  NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+}
+
 /// An !llvm.ptr<3> to byte `offset` of the dynamic shared memory.
 Value KernelBuilder::sharedPtr(Value offset) {
   Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
