@@ -180,6 +180,12 @@ def make(a):
                    variant=c["name"].startswith("gbench"))
               for c in cases if not c.get("variant") and
               (c["name"].startswith("gbench") or c["name"][len("gcheck_"):] in atomic)]
+    # The key-block kernel on warpgroup MMAs (mma=wgmma: D multiple of 64,
+    # deterministic dQ): every such check and benchmark case.
+    cases += [dict(c, name=c["name"] + "_wgmma", mma="wgmma",
+                   variant=c["name"].startswith("gbench"))
+              for c in cases if not c.get("variant") and c.get("grad_dq") is None and
+              c["D"] % 64 == 0]
     cases = [c for c in cases if re.search(a.only, c["name"])]
     tool = os.path.join(a.build, "bin", "sparse-attn-compile")
     for c in cases:
@@ -189,7 +195,7 @@ def make(a):
         with open(src, "w") as f:
             f.write(module_text(c))
         r = subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=%d" % c["warps"],
-                            "--block-k=%d" % c["block_k"], "--mma=sync",
+                            "--block-k=%d" % c["block_k"], "--mma=" + c.get("mma", "sync"),
                             "--grad-dq=" + c.get("grad_dq", "deterministic")],
                            stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
@@ -349,7 +355,7 @@ def run(a):
         got = [bufs["output:%d" % i] for i in range(3)]
         rec = dict(case=name, pattern=c["case"], B=B, H=H, Hkv=Hkv, Sq=Sq, Sk=Sk, D=D,
                    dtype=c["dtype"], warps=c["warps"], block_k=c["block_k"],
-                   grad_dq=c.get("grad_dq", "deterministic"))
+                   grad_dq=c.get("grad_dq", "deterministic"), mma=c.get("mma", "sync"))
         if check:
             tol = 2e-2 if c["dtype"] == "bf16" else 5e-3
             ok, errs = True, {}

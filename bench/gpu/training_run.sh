@@ -17,7 +17,7 @@
 set -uo pipefail
 out="${OUT:-out}"
 mkdir -p "$out"
-bench="${1:-gbench_[a-z0-9]*_S8192_D128(_atomic)?$}"
+bench="${1:-gbench_[a-z0-9]*_S8192_D128(_atomic|_wgmma)?$}"
 cc -O2 -std=c99 -shared -fPIC runtime/cuda/sparse_attn_cuda.c -o /tmp/libsa.so -ldl || exit 1
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 if [ -d .artifacts/routing ]; then

@@ -11,6 +11,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -211,6 +212,8 @@ SmallVector<Value> GradKernelBuilder::bufferedLoop(
   // Tile j has landed (this thread's copies; the barrier: everyone's, and
   // every warp is done with tile j - 1, whose buffer is refilled next).
   nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(), b.getI32IntegerAttr(0));
+  if (wgmma) // the tile is read by warpgroup MMAs (the async proxy)
+    fenceAsyncProxy();
   gpu::BarrierOp::create(b, loc);
   Value next = addi(j, 1);
   {
@@ -798,32 +801,53 @@ void GradKernelBuilder::keyBlockKernel() {
                                   addi(muli(buf, bufBytes), offset),
                                   ValueRange{});
   };
+  // mma=wgmma: the plan's offsets count from the aligned area.
+  if (wgmma)
+    alignSharedBase();
   auto rowView = [&](int64_t offset, Value buf) -> Value {
     auto type =
         MemRefType::get({bqt}, f32, MemRefLayoutAttrInterface(), wg);
+    Value at = addi(muli(buf, bqt * 4), offset);
     return memref::ViewOp::create(b, loc, type, smem,
-                                  addi(muli(buf, bqt * 4), offset),
-                                  ValueRange{});
+                                  wgmma ? add(aligned, at) : at, ValueRange{});
   };
   const KeyBlockSharedPlan &plan = *keyPlan;
-  Value kBlock = tileView(plan.kOff, idx(0), 0, bkv, d);
-  Value vBlock = tileView(plan.vOff, idx(0), 0, bkv, dv);
   // The block's K and V rows, zero past Sk (waited for with the first
-  // query tile).
-  copyPaddedRows(k, kvh, k0, lastKey(), raggedKeys() ? keyLen() : Value(),
-                 kBlock, bkv, d);
-  copyPaddedRows(v, kvh, k0, lastKey(), raggedKeys() ? keyLen() : Value(),
-                 vBlock, bkv, dv);
+  // query tile): padded rows for mma.sync, swizzled for warpgroup MMAs.
+  Value kBlock, vBlock;
+  if (wgmma) {
+    copyRows(k, k0, flatView(idx(plan.kOff), bkv * d), bkv, d, /*kv=*/true);
+    copyRows(v, k0, flatView(idx(plan.vOff), bkv * dv), bkv, dv, /*kv=*/true);
+  } else {
+    kBlock = tileView(plan.kOff, idx(0), 0, bkv, d);
+    vBlock = tileView(plan.vOff, idx(0), 0, bkv, dv);
+    copyPaddedRows(k, kvh, k0, lastKey(), raggedKeys() ? keyLen() : Value(),
+                   kBlock, bkv, d);
+    copyPaddedRows(v, kvh, k0, lastKey(), raggedKeys() ? keyLen() : Value(),
+                   vBlock, bkv, dv);
+  }
   bool raggedQueries = sq % bqt != 0;
+  // Byte offsets (aligned area) of buffer `buf`'s swizzled Q / dO tile.
+  auto qBase = [&](Value buf) { return addi(muli(buf, plan.qBytes), plan.qOff); };
+  auto doBase = [&](Value buf) {
+    return addi(muli(buf, plan.doBytes), plan.doOff);
+  };
 
   // One query tile (query block qb of head hIdx) into buffer `buf`: Q and
   // dO rows by cp.async, LSE (log2 domain) and Delta by plain stores.
   auto loadQueryTile = [&](Value qb, Value buf) {
     Value qs0 = muli(qb, bqt);
-    copyPaddedRows(q, hIdx, qs0, lastQuery(), Value(),
-                   tileView(plan.qOff, buf, plan.qBytes, bqt, d), bqt, d);
-    copyPaddedRows(dO, hIdx, qs0, lastQuery(), Value(),
-                   tileView(plan.doOff, buf, plan.doBytes, bqt, dv), bqt, dv);
+    if (wgmma) {
+      copyRows(q, qs0, flatView(qBase(buf), bqt * d), bqt, d, /*kv=*/false);
+      copyRows(dO, qs0, flatView(doBase(buf), bqt * dv), bqt, dv,
+               /*kv=*/false);
+    } else {
+      copyPaddedRows(q, hIdx, qs0, lastQuery(), Value(),
+                     tileView(plan.qOff, buf, plan.qBytes, bqt, d), bqt, d);
+      copyPaddedRows(dO, hIdx, qs0, lastQuery(), Value(),
+                     tileView(plan.doOff, buf, plan.doBytes, bqt, dv), bqt,
+                     dv);
+    }
     Value tid = add(muli(warp, 32), lane);
     for (int64_t i = 0; i < bqt; i += 32 * warps) {
       Value r = addi(tid, i);
@@ -849,12 +873,24 @@ void GradKernelBuilder::keyBlockKernel() {
   // dK += dS^T Q. st = [dK accumulators, dV accumulators].
   auto tileStep = [&](Value qb, Value buf, bool masked, Value maskIf,
                       SmallVector<Value> &st) {
-    Value qs = tileView(plan.qOff, buf, plan.qBytes, bqt, d);
-    Value dos = tileView(plan.doOff, buf, plan.doBytes, bqt, dv);
     Value lseS = rowView(plan.lseOff, buf), dltS = rowView(plan.deltaOff, buf);
     Value qs0 = muli(qb, bqt);
-    SmallVector<Value> s = rowProducts({}, kBlock, warpRow, qs, bqt, d);
-    SmallVector<Value> dp = rowProducts({}, vBlock, warpRow, dos, bqt, dv);
+    Value qs, dos;
+    SmallVector<Value> s, dp;
+    if (wgmma) {
+      // The warpgroup's 64 keys x the tile's queries: warp w holds keys
+      // 16 w .. 16 w + 15 in mma.sync's accumulator order.
+      Value sAcc = issueKMajorProduct(idx(plan.kOff), qBase(buf), bqt, d);
+      Value dpAcc = issueKMajorProduct(idx(plan.vOff), doBase(buf), bqt, dv);
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+      s = extractAll(sAcc, bqt / 2);
+      dp = extractAll(dpAcc, bqt / 2);
+    } else {
+      qs = tileView(plan.qOff, buf, plan.qBytes, bqt, d);
+      dos = tileView(plan.doOff, buf, plan.doBytes, bqt, dv);
+      s = rowProducts({}, kBlock, warpRow, qs, bqt, d);
+      dp = rowProducts({}, vBlock, warpRow, dos, bqt, dv);
+    }
     // Element e = 4 nt + 2 half + par: key row (half), query column
     // 8 nt + 2 t + par of the tile.
     auto colOf = [&](int64_t e) {
@@ -891,6 +927,11 @@ void GradKernelBuilder::keyBlockKernel() {
       }
     MutableArrayRef<Value> dkAcc(st.data(), d / 8 * 4);
     MutableArrayRef<Value> dvAcc(st.data() + d / 8 * 4, dv / 8 * 4);
+    if (wgmma) {
+      accumulateRegisterA(s, bqt, doBase(buf), dv, dvAcc);
+      accumulateRegisterA(dp, bqt, qBase(buf), d, dkAcc);
+      return;
+    }
     accumulateProducts(s, bqt, dos, dv, dvAcc);
     accumulateProducts(dp, bqt, qs, d, dkAcc);
     if (!dqAcc)

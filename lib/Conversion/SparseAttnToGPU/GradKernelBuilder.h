@@ -43,20 +43,25 @@ namespace sparse_attn {
 /// With atomic dQ, then [dS tile BQ' x (BKV + 8)] (query rows, key
 /// columns: the key-block kernel's dS^T written transposed, the A operand
 /// of dQ += dS K).
+/// With `swizzled` (mma=wgmma): the same order without padding, in the
+/// forward's 128-byte-swizzled layout (KernelBuilder.h), offsets from the
+/// first 1024-byte boundary (`aligned`; 1024 bytes of slack counted in
+/// `total`, which counts from the start).
 struct KeyBlockSharedPlan {
   int64_t kOff, vOff, qOff, qBytes, doOff, doBytes, lseOff, deltaOff, dsOff = 0,
                                                                      total;
   KeyBlockSharedPlan(int64_t eltBytes, int64_t bkv, int64_t bqt, int64_t d,
-                     int64_t dv, bool dsTile = false) {
+                     int64_t dv, bool dsTile = false, bool swizzled = false) {
+    int64_t pad = swizzled ? 0 : 8;
     kOff = 0;
-    vOff = kOff + bkv * (d + 8) * eltBytes;
-    qOff = vOff + bkv * (dv + 8) * eltBytes;
-    qBytes = bqt * (d + 8) * eltBytes;
+    vOff = kOff + bkv * (d + pad) * eltBytes;
+    qOff = vOff + bkv * (dv + pad) * eltBytes;
+    qBytes = bqt * (d + pad) * eltBytes;
     doOff = qOff + 2 * qBytes;
-    doBytes = bqt * (dv + 8) * eltBytes;
+    doBytes = bqt * (dv + pad) * eltBytes;
     lseOff = doOff + 2 * doBytes;
     deltaOff = lseOff + 2 * bqt * 4;
-    total = deltaOff + 2 * bqt * 4;
+    total = deltaOff + 2 * bqt * 4 + (swizzled ? 1024 : 0);
     if (dsTile) {
       dsOff = (total + 15) / 16 * 16;
       total = dsOff + bqt * (bkv + 8) * eltBytes;

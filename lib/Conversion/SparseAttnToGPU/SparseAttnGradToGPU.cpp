@@ -88,10 +88,10 @@ RuntimeListPlan runtimeListPlan(AttentionGradOp op, const GradTiles &tiles,
 /// optional list.
 int64_t kernelSharedBytes(AttentionGradOp op, const GradTiles &tiles,
                           bool keyKernel, int64_t eltBytes, int64_t d,
-                          int64_t dv, bool atomicDq) {
+                          int64_t dv, bool atomicDq, bool wgmma) {
   int64_t bytes =
       keyKernel ? KeyBlockSharedPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv,
-                                     atomicDq)
+                                     atomicDq, wgmma)
                       .total
                 : queryKernelSharedBytes(eltBytes, tiles.bk, d, dv);
   if (op.hasBlockTables())
@@ -146,17 +146,38 @@ TileTables compressTiles(const std::vector<TileKind> &kinds, int64_t nq,
 
 } // namespace
 
+std::string
+mlir::sparse_attn::gradWgmmaUnsupported(Operation *operation,
+                                        const SparseAttnToGPUOptions &options) {
+  auto op = llvm::cast<AttentionGradOp>(operation);
+  if (options.gradDq != "deterministic")
+    return "grad-dq=deterministic (atomic dQ reads the key block with "
+           "ldmatrix, not from the swizzled layout)";
+  if (options.warps != 4)
+    return "warps = 4 (one warpgroup of 64 keys), got " +
+           std::to_string(options.warps);
+  int64_t d = llvm::cast<RankedTensorType>(op.getQuery().getType())
+                  .getDimSize(3),
+          dv = llvm::cast<RankedTensorType>(op.getValue().getType())
+                   .getDimSize(3);
+  if (d % 64 != 0 || dv % 64 != 0 || d > 256 || dv > 256)
+    return "D and Dv multiples of 64, at most 256, got D = " +
+           std::to_string(d) + ", Dv = " + std::to_string(dv);
+  return "";
+}
+
 LogicalResult
 mlir::sparse_attn::checkGradLowerableToGPU(Operation *operation,
                                            const SparseAttnToGPUOptions &options) {
   auto op = llvm::cast<AttentionGradOp>(operation);
-  if (options.mma == "wgmma")
-    return op.emitOpError("is lowered with mma.sync only (mma=wgmma is not "
-                          "implemented for the backward yet; use mma=sync "
-                          "or auto)");
   if (options.gradDq != "deterministic" && options.gradDq != "atomic")
     return op.emitOpError("grad-dq must be deterministic or atomic, got '")
            << options.gradDq << "'";
+  if (options.mma == "wgmma")
+    if (std::string why = gradWgmmaUnsupported(op, options); !why.empty())
+      return op.emitOpError("mma=wgmma (the backward's key-block kernel on "
+                            "warpgroup MMAs) needs ")
+             << why;
   if (options.warps < 1 || options.warps > 16)
     return op.emitOpError("warps must be between 1 and 16");
   if (options.blockK < 16 || options.blockK % 16 != 0 || options.blockK > 256)
@@ -203,11 +224,12 @@ mlir::sparse_attn::checkGradLowerableToGPU(Operation *operation,
   }
   int64_t eltBytes = elt.getIntOrFloatBitWidth() / 8;
   bool atomicDq = options.gradDq == "atomic";
+  bool wgmma = options.mma == "wgmma";
   int64_t bytes = std::max(
       kernelSharedBytes(op, tiles, /*keyKernel=*/false, eltBytes, d, dv,
-                        atomicDq),
+                        atomicDq, wgmma),
       kernelSharedBytes(op, tiles, /*keyKernel=*/true, eltBytes, d, dv,
-                        atomicDq));
+                        atomicDq, wgmma));
   if (bytes > kMaxSharedBytes)
     return op.emitOpError("the GPU backward would need ")
            << bytes << " bytes of shared memory at warps " << options.warps
@@ -323,7 +345,13 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
   int64_t kvTileBytes = tiles.bk * (d + 8) * eltBytes;
   int64_t vTileBytes = tiles.bk * (dv + 8) * eltBytes;
   bool atomicDq = options.gradDq == "atomic";
-  KeyBlockSharedPlan keyPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv, atomicDq);
+  // mma=wgmma: the key-block kernel's four products on warpgroup MMAs
+  // (checked: gradWgmmaUnsupported); the query-block kernel stays on
+  // mma.sync. mma=auto is mma.sync until the warpgroup kernel is measured
+  // to win (bench/gpu/grad.py).
+  bool wgmma = options.mma == "wgmma";
+  KeyBlockSharedPlan keyPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv, atomicDq,
+                             wgmma);
   // Atomic dQ: the f32 accumulator the key-block kernel sums into.
   Value dqAccBuf;
   if (atomicDq)
@@ -457,6 +485,7 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
       kb.kTileBytes = kvTileBytes;
       kb.vTileBytes = vTileBytes;
       kb.keyPlan = &keyPlan;
+      kb.wgmma = keyKernel && wgmma;
       kb.maxPartial = maxPartial;
       if (codesInShared)
         kb.tileCodes = memref::ViewOp::create(

@@ -47,12 +47,19 @@ void populateSparseAttnToGPUPatterns(RewritePatternSet &patterns,
                                      const SparseAttnToGPUOptions &options);
 
 /// Checks what the GPU backward needs of a sparse_attn.attention_grad (f16
-/// / bf16, static shapes, compile-time tables, no runtime block tables yet,
-/// head dimensions multiples of 16, shared memory, mma.sync, the score
-/// modification's derivative, the pattern's code generation); emits an
-/// error at the op and fails otherwise.
+/// / bf16, static shapes, compile-time tables, table blocks the tiles
+/// divide, head dimensions multiples of 16, shared memory, with mma=wgmma
+/// what gradWgmmaUnsupported names, the score modification's derivative,
+/// the pattern's code generation); emits an error at the op and fails
+/// otherwise.
 LogicalResult checkGradLowerableToGPU(Operation *op,
                                       const SparseAttnToGPUOptions &options);
+
+/// Why the backward's key-block kernel cannot run on warpgroup MMAs
+/// (mma=wgmma) for `op` with `options`, or "" when it can: deterministic
+/// dQ, warps = 4, D and Dv multiples of 64 up to 256.
+std::string gradWgmmaUnsupported(Operation *op,
+                                 const SparseAttnToGPUOptions &options);
 
 /// Rewrites every sparse_attn.attention_grad into two kernel launches in
 /// `@sparse_attn_kernels` (SparseAttnGradToGPU.cpp): the query-block kernel
