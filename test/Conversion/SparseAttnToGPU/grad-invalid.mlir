@@ -1,12 +1,10 @@
-// What the GPU backward (two mma.sync kernels over compile-time tables,
-// restricted at run time by runtime block tables)
+// What the GPU backward (two kernels over compile-time tables, restricted
+// at run time by runtime block tables; mma=wgmma: grad-invalid-wgmma.mlir)
 // refuses, with a diagnostic at the op and a failing pass.
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu --split-input-file --verify-diagnostics
-// RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma" 2>&1 | FileCheck %s --check-prefix=WGMMA
 // RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="warps=16 block-k=256" 2>&1 | FileCheck %s --check-prefix=SHARED
 // RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="grad-dq=sometimes" 2>&1 | FileCheck %s --check-prefix=GRADDQ
 
-// WGMMA: 'sparse_attn.attention_grad' op is lowered with mma.sync only (mma=wgmma is not implemented for the backward yet; use mma=sync or auto)
 // GRADDQ: 'sparse_attn.attention_grad' op grad-dq must be deterministic or atomic, got 'sometimes'
 // SHARED: 'sparse_attn.attention_grad' op the GPU backward would need 421888 bytes of shared memory at warps 16 and block-k 256, more than the 232448 of a thread block; use fewer warps or a smaller block-k
 

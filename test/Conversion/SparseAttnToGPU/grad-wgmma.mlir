@@ -1,0 +1,40 @@
+// mma=wgmma: the backward's key-block kernel multiplies on warpgroup MMAs
+// (S^T = K Q^T and dP^T = V dO^T with both operands in swizzled shared
+// memory: the NVVM op, 64 keys x 64 queries; dV += P^T dO and dK += dS^T Q
+// with P^T / dS^T from registers: the PTX instruction inline, 64 x 128),
+// its copies made visible to the async proxy before the barrier that
+// publishes each tile; the query-block kernel stays on mma.sync. Causal,
+// Sq = Sk = 128, D = 128, GQA 4 -> 2 heads.
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma" | FileCheck %s
+// RUN: sparse-attn-opt %s --sparse-attn-to-nvvm="binary=false mma=wgmma" | FileCheck %s --check-prefix=NVVM
+
+// The key kernel's shared memory: K, V blocks and two Q, two dO tiles of
+// 64 x 128 bf16 (16 KiB each, swizzled, no padding), two LSE and two
+// Delta rows of 64 f32, and 1024 bytes to reach a 1024-byte boundary.
+// CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention_grad_query
+// CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention_grad_key blocks in (%c2, %c2, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c100352_i32
+
+// CHECK-LABEL: gpu.func @sparse_attention_grad_query
+// CHECK-NOT: wgmma
+// CHECK: nvvm.mma.sync
+// CHECK-NOT: wgmma
+// CHECK-LABEL: gpu.func @sparse_attention_grad_key
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: nvgpu.device_async_wait
+// CHECK-NEXT: nvvm.fence.proxy
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
+// CHECK: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: gpu.return
+
+// NVVM: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+
+!q = tensor<1x4x128x128xbf16>
+!kv = tensor<1x2x128x128xbf16>
+!l = tensor<1x4x128xf32>
+func.func @grad(%q: !q, %k: !kv, %v: !kv, %o: !q, %lse: !l, %do: !q) -> (!q, !kv, !kv) {
+  %dq, %dk, %dv = sparse_attn.attention_grad %q, %k, %v, %o, %lse, %do {pattern = #sparse_attn.causal} : !q, !kv, !kv, !q, !l, !q -> !q, !kv, !kv
+  return %dq, %dk, %dv : !q, !kv, !kv
+}
