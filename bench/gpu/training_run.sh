@@ -13,7 +13,7 @@
 #       --out .artifacts/routing
 # There (device tool, carry .artifacts/grad, .artifacts/torch-cache and
 # .artifacts/routing):
-#   bash bench/gpu/training_run.sh [BENCH_REGEX]
+#   [CHECKS=REGEX] bash bench/gpu/training_run.sh [BENCH_REGEX]
 set -uo pipefail
 out="${OUT:-out}"
 mkdir -p "$out"
@@ -26,7 +26,7 @@ if [ -d .artifacts/routing ]; then
   cut -c1-300 "$out/routing-check.jsonl"
   tail -3 "$out/routing.err"
 fi
-python3 bench/gpu/grad.py run --runtime /tmp/libsa.so --only gcheck \
+python3 bench/gpu/grad.py run --runtime /tmp/libsa.so --only "${CHECKS:-gcheck}" \
   > "$out/grad-check.jsonl" 2> "$out/check.err"
 echo "grad checks passed: $(grep -c '"ok": true' "$out/grad-check.jsonl")"
 grep '"ok": false\|error' "$out/grad-check.jsonl" | cut -c1-300
