@@ -707,8 +707,18 @@ void GradKernelBuilder::queryBlockKernel() {
   row1 = addi(row0, 8);
   row0c = arith::MinUIOp::create(b, loc, row0, lastQuery());
   row1c = arith::MinUIOp::create(b, loc, row1, lastQuery());
-  SmallVector<Value> qFrag = rowFragments(q, hIdx, row0c, row1c, d);
-  SmallVector<Value> doFrag = rowFragments(dO, hIdx, row0c, row1c, dv);
+  // Q and dO rows: A fragments in registers (mma.sync), or swizzled in
+  // shared memory for warpgroup MMAs (waited for with the first tile).
+  SmallVector<Value> qFrag, doFrag;
+  if (wgmma) {
+    alignSharedBase();
+    copyRows(q, q0, flatView(idx(qOff), bq * d), bq, d, /*kv=*/false);
+    copyRows(dO, q0, flatView(idx(gradOutOff), bq * dv), bq, dv,
+             /*kv=*/false);
+  } else {
+    qFrag = rowFragments(q, hIdx, row0c, row1c, d);
+    doFrag = rowFragments(dO, hIdx, row0c, row1c, dv);
+  }
 
   Value dlt[2], lse2[2];
   deltaOfRows([&](int half, Value value) {
@@ -732,10 +742,27 @@ void GradKernelBuilder::queryBlockKernel() {
       qb, [&](Value kb, Value buf) { loadTile(kb, buf); }, keyRange,
       [&](Value kb, Value buf, bool masked, Value maskIf,
           SmallVector<Value> &st) {
-        Value ks = kView(buf), vs = vView(buf);
+        Value ks, vs, kBase;
+        if (!wgmma) {
+          ks = kView(buf);
+          vs = vView(buf);
+        }
         Value k0 = muli(kb, bk);
-        SmallVector<Value> s = rowProducts(qFrag, {}, {}, ks, bk, d);
-        SmallVector<Value> dp = rowProducts(doFrag, {}, {}, vs, bk, dv);
+        SmallVector<Value> s, dp;
+        if (wgmma) {
+          // The forward's swizzled K / V tiles (loadTile), K-major for S =
+          // Q K^T and dP = dO V^T, K MN-major for dQ += dS K.
+          kBase = addi(muli(buf, bk * d * 2), kOff);
+          Value sAcc = issueKMajorProduct(idx(qOff), kBase, bk, d);
+          Value dpAcc = issueKMajorProduct(
+              idx(gradOutOff), addi(muli(buf, bk * dv * 2), vOff), bk, dv);
+          NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+          s = extractAll(sAcc, bk / 2);
+          dp = extractAll(dpAcc, bk / 2);
+        } else {
+          s = rowProducts(qFrag, {}, {}, ks, bk, d);
+          dp = rowProducts(doFrag, {}, {}, vs, bk, dv);
+        }
         auto kPosOf = [&](int64_t e) {
           return add(k0, addi(muli(t, 2), (e / 4) * 8 + (e & 1)));
         };
@@ -751,9 +778,14 @@ void GradKernelBuilder::queryBlockKernel() {
                           masked ? oks[e] : Value())
                      .second;
         }
-        accumulateProducts(s, bk, ks, d, st);
+        if (wgmma)
+          accumulateRegisterA(s, bk, kBase, d, st);
+        else
+          accumulateProducts(s, bk, ks, d, st);
       },
       acc);
+  if (wgmma) // Q and dO's copies are complete even when no tile read them
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(), b.getI32IntegerAttr(0));
 
   // dQ = scale * sum dS K, rows in range.
   for (int half = 0; half < 2; ++half) {
@@ -873,9 +905,13 @@ void GradKernelBuilder::keyBlockKernel() {
   // dK += dS^T Q. st = [dK accumulators, dV accumulators].
   auto tileStep = [&](Value qb, Value buf, bool masked, Value maskIf,
                       SmallVector<Value> &st) {
+    Value qs, dos;
+    if (!wgmma) {
+      qs = tileView(plan.qOff, buf, plan.qBytes, bqt, d);
+      dos = tileView(plan.doOff, buf, plan.doBytes, bqt, dv);
+    }
     Value lseS = rowView(plan.lseOff, buf), dltS = rowView(plan.deltaOff, buf);
     Value qs0 = muli(qb, bqt);
-    Value qs, dos;
     SmallVector<Value> s, dp;
     if (wgmma) {
       // The warpgroup's 64 keys x the tile's queries: warp w holds keys
@@ -886,8 +922,6 @@ void GradKernelBuilder::keyBlockKernel() {
       s = extractAll(sAcc, bqt / 2);
       dp = extractAll(dpAcc, bqt / 2);
     } else {
-      qs = tileView(plan.qOff, buf, plan.qBytes, bqt, d);
-      dos = tileView(plan.doOff, buf, plan.doBytes, bqt, dv);
       s = rowProducts({}, kBlock, warpRow, qs, bqt, d);
       dp = rowProducts({}, vBlock, warpRow, dos, bqt, dv);
     }

@@ -69,6 +69,29 @@ struct KeyBlockSharedPlan {
   }
 };
 
+/// The dynamic shared memory of the query-block kernel: two K tiles, then
+/// two V tiles of block-k rows padded by 8 elements (the forward's mma.sync
+/// plan, kView / vView). With `swizzled` (mma=wgmma), from the aligned
+/// area in the 128-byte-swizzled layout: [Q 64 x D | dO 64 x Dv | K 0 | K 1
+/// (BK x D) | V 0 | V 1 (BK x Dv)] (the forward's wgmma plan with dO after
+/// Q), 1024 bytes of slack counted in `total`.
+struct QueryBlockSharedPlan {
+  int64_t qOff = 0, doOff = 0, kOff, vOff, total;
+  QueryBlockSharedPlan(int64_t eltBytes, int64_t bq, int64_t bk, int64_t d,
+                       int64_t dv, bool swizzled = false) {
+    if (!swizzled) {
+      kOff = 0;
+      vOff = 2 * bk * (d + 8) * eltBytes;
+      total = vOff + 2 * bk * (dv + 8) * eltBytes;
+      return;
+    }
+    doOff = qOff + bq * d * eltBytes;
+    kOff = doOff + bq * dv * eltBytes;
+    vOff = kOff + 2 * bk * d * eltBytes;
+    total = 1024 + vOff + 2 * bk * dv * eltBytes;
+  }
+};
+
 /// Emits one of the two backward kernels (the fields of KernelBuilder keep
 /// their forward meaning where they are used: q, k, v, qSeg, kSeg, bIdx,
 /// hIdx, kvh, warp, lane, g, t, sizes, tiles of the query-block kernel's
@@ -93,6 +116,9 @@ struct GradKernelBuilder : KernelBuilder {
   /// tile; its shared-memory plan.
   int64_t bkv = 0, bqt = 0;
   const KeyBlockSharedPlan *keyPlan = nullptr;
+  /// mma=wgmma, query-block kernel: the byte offset of the swizzled dO
+  /// rows (qOff, kOff, vOff: the KernelBuilder's, for Q and the tiles).
+  int64_t gradOutOff = 0;
 
   /// Thread, warp, lane, g = lane / 4, t = lane % 4 and the grid indices.
   void setUpThread();

@@ -47,13 +47,6 @@ GradTiles gradTiles(const SparseAttnToGPUOptions &options) {
           16 * options.warps};
 }
 
-/// The query-block kernel's shared memory: two K and two V tiles of block-k
-/// rows padded by 8 elements (the forward's mma.sync plan).
-int64_t queryKernelSharedBytes(int64_t eltBytes, int64_t bk, int64_t d,
-                               int64_t dv) {
-  return 2 * (bk * (d + 8) + bk * (dv + 8)) * eltBytes;
-}
-
 /// Runtime block tables: after the kernel's tiles in shared memory, the
 /// thread block's list of the other side's tiles that run (one entry per
 /// tile of that side, then the count) and one bit per table block of the
@@ -93,7 +86,9 @@ int64_t kernelSharedBytes(AttentionGradOp op, const GradTiles &tiles,
       keyKernel ? KeyBlockSharedPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv,
                                      atomicDq, wgmma)
                       .total
-                : queryKernelSharedBytes(eltBytes, tiles.bk, d, dv);
+                : QueryBlockSharedPlan(eltBytes, tiles.bq, tiles.bk, d, dv,
+                                       wgmma)
+                      .total;
   if (op.hasBlockTables())
     bytes = runtimeListPlan(op, tiles, keyKernel, bytes).total;
   return bytes;
@@ -175,7 +170,7 @@ mlir::sparse_attn::checkGradLowerableToGPU(Operation *operation,
            << options.gradDq << "'";
   if (options.mma == "wgmma")
     if (std::string why = gradWgmmaUnsupported(op, options); !why.empty())
-      return op.emitOpError("mma=wgmma (the backward's key-block kernel on "
+      return op.emitOpError("mma=wgmma (the backward's kernels on "
                             "warpgroup MMAs) needs ")
              << why;
   if (options.warps < 1 || options.warps > 16)
@@ -345,13 +340,13 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
   int64_t kvTileBytes = tiles.bk * (d + 8) * eltBytes;
   int64_t vTileBytes = tiles.bk * (dv + 8) * eltBytes;
   bool atomicDq = options.gradDq == "atomic";
-  // mma=wgmma: the key-block kernel's four products on warpgroup MMAs
-  // (checked: gradWgmmaUnsupported); the query-block kernel stays on
-  // mma.sync. mma=auto is mma.sync until the warpgroup kernel is measured
-  // to win (bench/gpu/grad.py).
+  // mma=wgmma: both kernels' products on warpgroup MMAs (checked:
+  // gradWgmmaUnsupported). mma=auto is mma.sync until the warpgroup
+  // kernels are measured to win (bench/gpu/grad.py).
   bool wgmma = options.mma == "wgmma";
   KeyBlockSharedPlan keyPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv, atomicDq,
                              wgmma);
+  QueryBlockSharedPlan queryPlan(eltBytes, tiles.bq, tiles.bk, d, dv, wgmma);
   // Atomic dQ: the f32 accumulator the key-block kernel sums into.
   Value dqAccBuf;
   if (atomicDq)
@@ -431,9 +426,7 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
           hostGlobals.getI32(rw, loc, *data, prefix + what);
       sig.add(g, ("table:" + g.getName()).str(), field);
     }
-    int64_t shared = keyKernel ? keyPlan.total
-                               : queryKernelSharedBytes(eltBytes, tiles.bk, d,
-                                                        dv);
+    int64_t shared = keyKernel ? keyPlan.total : queryPlan.total;
     // Document masks: the compacted list of a row's partial tiles (entries
     // and the count) after the tiles, when it fits. Runtime block tables:
     // the list of every tile that runs and the bitmask of listed table
@@ -485,7 +478,13 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
       kb.kTileBytes = kvTileBytes;
       kb.vTileBytes = vTileBytes;
       kb.keyPlan = &keyPlan;
-      kb.wgmma = keyKernel && wgmma;
+      kb.wgmma = wgmma;
+      if (wgmma && !keyKernel) {
+        kb.qOff = queryPlan.qOff;
+        kb.gradOutOff = queryPlan.doOff;
+        kb.kOff = queryPlan.kOff;
+        kb.vOff = queryPlan.vOff;
+      }
       kb.maxPartial = maxPartial;
       if (codesInShared)
         kb.tileCodes = memref::ViewOp::create(

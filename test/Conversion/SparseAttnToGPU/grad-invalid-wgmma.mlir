@@ -7,8 +7,8 @@
 // RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma warps=8" 2>&1 | FileCheck %s --check-prefix=WARPS
 // RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma grad-dq=atomic" 2>&1 | FileCheck %s --check-prefix=ATOMIC
 
-// WARPS: error: 'sparse_attn.attention_grad' op mma=wgmma (the backward's key-block kernel on warpgroup MMAs) needs warps = 4 (one warpgroup of 64 keys), got 8
-// ATOMIC: error: 'sparse_attn.attention_grad' op mma=wgmma (the backward's key-block kernel on warpgroup MMAs) needs grad-dq=deterministic (atomic dQ reads the key block with ldmatrix, not from the swizzled layout)
+// WARPS: error: 'sparse_attn.attention_grad' op mma=wgmma (the backward's kernels on warpgroup MMAs) needs warps = 4 (one warpgroup of 64 keys), got 8
+// ATOMIC: error: 'sparse_attn.attention_grad' op mma=wgmma (the backward's kernels on warpgroup MMAs) needs grad-dq=deterministic (atomic dQ reads the key block with ldmatrix, not from the swizzled layout)
 
 !q = tensor<1x2x128x128xbf16>
 !l = tensor<1x2x128xf32>
@@ -23,7 +23,7 @@ func.func @fits(%q: !q, %o: !q, %lse: !l, %do: !q) -> !q {
 !q = tensor<1x2x128x32xbf16>
 !l = tensor<1x2x128xf32>
 func.func @small_head(%q: !q, %o: !q, %lse: !l, %do: !q) -> !q {
-  // expected-error @+1 {{mma=wgmma (the backward's key-block kernel on warpgroup MMAs) needs D and Dv multiples of 64, at most 256, got D = 32, Dv = 32}}
+  // expected-error @+1 {{mma=wgmma (the backward's kernels on warpgroup MMAs) needs D and Dv multiples of 64, at most 256, got D = 32, Dv = 32}}
   %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %q, %o, %lse, %do {pattern = #sparse_attn.causal} : !q, !q, !q, !q, !l, !q -> !q, !q, !q
   return %dq : !q
 }
@@ -34,7 +34,7 @@ func.func @small_head(%q: !q, %o: !q, %lse: !l, %do: !q) -> !q {
 !v = tensor<1x2x128x320xbf16>
 !l = tensor<1x2x128xf32>
 func.func @wide_values(%q: !q, %v: !v, %o: !v, %lse: !l, %do: !v) -> !q {
-  // expected-error @+1 {{mma=wgmma (the backward's key-block kernel on warpgroup MMAs) needs D and Dv multiples of 64, at most 256, got D = 64, Dv = 320}}
+  // expected-error @+1 {{mma=wgmma (the backward's kernels on warpgroup MMAs) needs D and Dv multiples of 64, at most 256, got D = 64, Dv = 320}}
   %dq, %dk, %dv = sparse_attn.attention_grad %q, %q, %v, %o, %lse, %do {pattern = #sparse_attn.causal} : !q, !q, !v, !v, !l, !v -> !q, !q, !v
   return %dq : !q
 }

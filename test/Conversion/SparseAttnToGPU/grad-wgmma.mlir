@@ -1,23 +1,32 @@
-// mma=wgmma: the backward's key-block kernel multiplies on warpgroup MMAs
-// (S^T = K Q^T and dP^T = V dO^T with both operands in swizzled shared
-// memory: the NVVM op, 64 keys x 64 queries; dV += P^T dO and dK += dS^T Q
-// with P^T / dS^T from registers: the PTX instruction inline, 64 x 128),
-// its copies made visible to the async proxy before the barrier that
-// publishes each tile; the query-block kernel stays on mma.sync. Causal,
-// Sq = Sk = 128, D = 128, GQA 4 -> 2 heads.
+// mma=wgmma: both kernels of the backward multiply on warpgroup MMAs. The
+// key-block kernel: S^T = K Q^T and dP^T = V dO^T with both operands in
+// swizzled shared memory (the NVVM op, 64 keys x 64 queries), dV += P^T dO
+// and dK += dS^T Q with P^T / dS^T from registers (the PTX instruction
+// inline, 64 x 128). The query-block kernel: S = Q K^T and dP = dO V^T
+// (64 queries x 64 keys), dQ += dS K (64 x 128). Each tile's copies are
+// made visible to the async proxy before the barrier that publishes it.
+// Causal, Sq = Sk = 128, D = 128, GQA 4 -> 2 heads.
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma" | FileCheck %s
 // RUN: sparse-attn-opt %s --sparse-attn-to-nvvm="binary=false mma=wgmma" | FileCheck %s --check-prefix=NVVM
 
 // The key kernel's shared memory: K, V blocks and two Q, two dO tiles of
 // 64 x 128 bf16 (16 KiB each, swizzled, no padding), two LSE and two
 // Delta rows of 64 f32, and 1024 bytes to reach a 1024-byte boundary.
-// CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention_grad_query
+// The query kernel's: Q and dO rows (64 x 128 each), two K and two V tiles
+// (64 x 128), the slack.
+// CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention_grad_query blocks in (%c2, %c4, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c99328_i32
 // CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention_grad_key blocks in (%c2, %c2, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c100352_i32
 
 // CHECK-LABEL: gpu.func @sparse_attention_grad_query
-// CHECK-NOT: wgmma
-// CHECK: nvvm.mma.sync
-// CHECK-NOT: wgmma
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: nvgpu.device_async_wait
+// CHECK-NEXT: nvvm.fence.proxy
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
+// CHECK: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: gpu.return
 // CHECK-LABEL: gpu.func @sparse_attention_grad_key
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: nvgpu.device_async_wait

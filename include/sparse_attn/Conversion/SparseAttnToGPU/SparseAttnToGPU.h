@@ -55,7 +55,7 @@ void populateSparseAttnToGPUPatterns(RewritePatternSet &patterns,
 LogicalResult checkGradLowerableToGPU(Operation *op,
                                       const SparseAttnToGPUOptions &options);
 
-/// Why the backward's key-block kernel cannot run on warpgroup MMAs
+/// Why the backward's kernels cannot run on warpgroup MMAs
 /// (mma=wgmma) for `op` with `options`, or "" when it can: deterministic
 /// dQ, warps = 4, D and Dv multiples of 64 up to 256.
 std::string gradWgmmaUnsupported(Operation *op,
