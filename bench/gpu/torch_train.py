@@ -130,9 +130,9 @@ def explain(fn, *args):
 def check_compile():
     """Each op case as a function under torch.compile, forward and backward
     equal to the eager call's, with fullgraph=True (which fails on any graph
-    break) except for a score_mod passed as a function: traced on each call
-    outside the graph, one break; the same passed as a ScoreMod (traced
-    once) makes no break."""
+    break) except for a score_mod passed as a function (traced on each call
+    outside the graph: its breaks recorded); the same passed as a ScoreMod
+    (traced once) is in the fullgraph set."""
     import torch
     from sparse_attn import patterns as P
     from sparse_attn.torch import attention
@@ -160,13 +160,15 @@ def check_compile():
                 o = f(*leaves)
                 o.backward(do)
                 return [o] + [t.grad for t in leaves]
-            breaks = 1 if callable(sm) and not isinstance(sm, P.ScoreMod) else 0
+            function = callable(sm) and not isinstance(sm, P.ScoreMod)
             rec = explain(fn, q, k, v)
             torch._dynamo.reset()
-            want, got = run(fn), run(torch.compile(fn, fullgraph=breaks == 0))
+            want, got = run(fn), run(torch.compile(fn, fullgraph=not function))
             diff = max((a.float() - b.float()).abs().max().item() for a, b in zip(got, want))
-            emit(check="compile", case=name, max_abs_diff_vs_eager=diff, expected_breaks=breaks,
-                 ok=diff == 0.0 and rec["graph_breaks"] == breaks, **rec)
+            # A score_mod function is traced outside the graph; its graph
+            # breaks are recorded, not required (torch 2.11 made none).
+            emit(check="compile", case=name, max_abs_diff_vs_eager=diff,
+                 ok=diff == 0.0 and (function or rec["graph_breaks"] == 0), **rec)
         except Exception as e:
             emit(check="compile", case=name, ok=False, error=repr(e)[:800])
 

@@ -170,11 +170,21 @@ class _Launcher:
             t = buffers[name] = torch.empty(shape, dtype=dtype, device=dev)
             pointers[name] = t.data_ptr()
         if dev.index == torch.cuda.current_device():
-            self.program.launch(pointers, torch.cuda.current_stream(dev).cuda_stream)
+            self.program.launch(pointers, _raw_stream(dev.index))
         else:
             with torch.cuda.device(dev):
-                self.program.launch(pointers, torch.cuda.current_stream(dev).cuda_stream)
+                self.program.launch(pointers, _raw_stream(dev.index))
         return [buffers["output:%d" % i] for i in range(self.results)]
+
+
+def _raw_stream(index):
+    """The current stream of device `index` as the address the runtime
+    takes: torch's raw-stream query where it has one (what Triton's
+    launcher calls: no Stream object per call), else the public API."""
+    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+    if raw is not None:
+        return raw(index)
+    return torch.cuda.current_stream(index).cuda_stream
 
 
 def _launch(directory, inputs):
@@ -308,12 +318,17 @@ def precompile(q_shape, k_shape, v_shape, dtype, pattern=None, scale=None, seg_s
             _compile.compile_cuda(_api.backward_text(*texts, table_shapes)))
 
 
+def _compiling():
+    is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return is_compiling is not None and is_compiling()
+
+
 def _trace_score_mod(score_mod):
     """A FlexAttention `score_mod` function traced into a ScoreMod, on every
     call (the function may read globals that change between calls). Under
-    torch.compile this runs outside the graph, a graph break:
-    `patterns.from_score_mod(fn)`, traced once by the caller, keeps the
-    call in one graph."""
+    torch.compile it is not traced by Dynamo (torch.compiler.disable);
+    `patterns.from_score_mod(fn)`, traced once by the caller, is the form
+    guaranteed to keep the call in one graph (fullgraph=True)."""
     return _api.as_score_mod(score_mod)
 
 
@@ -352,5 +367,12 @@ def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=N
     if score_mod is not None and not isinstance(score_mod, _patterns.ScoreMod):
         score_mod = _trace_score_mod(score_mod)
     spec = _spec_key(pattern, scale, score_mod, block, len(ids), int(threads))
-    o, lse = _apply(spec, [q, k, v] + [t.to(q.device) for t in extra])
+    inputs = [q, k, v] + [t.to(q.device) for t in extra]
+    if not torch.is_grad_enabled() or not (q.requires_grad or k.requires_grad or
+                                           v.requires_grad):
+        # Nothing to differentiate: the forward alone, without the autograd
+        # node (the custom operator under torch.compile).
+        o, lse = _forward(spec, inputs) if not _compiling() else _apply(spec, inputs)
+    else:
+        o, lse = _apply(spec, inputs)
     return (o, lse) if return_lse else o
