@@ -127,6 +127,15 @@ def explain(fn, *args):
                 break_reasons=[str(getattr(r, "reason", r))[:300] for r in ex.break_reasons])
 
 
+def seeded_qkv():
+    """q [B, H, S, D], k and v [B, HKV, S, D] (bf16, CUDA) from seed 0."""
+    import torch
+    torch.manual_seed(0)
+    q = torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16)
+    k, v = (torch.randn(B, HKV, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+    return q, k, v
+
+
 def check_compile():
     """Each op case as a function under torch.compile, forward and backward
     equal to the eager call's, with fullgraph=True (which fails on any graph
@@ -142,10 +151,7 @@ def check_compile():
     for name, pat, sm, docs in cases:
         try:
             torch._dynamo.reset()
-            torch.manual_seed(0)
-            q = torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16)
-            k, v = (torch.randn(B, HKV, S, D, device="cuda", dtype=torch.bfloat16)
-                    for _ in range(2))
+            q, k, v = seeded_qkv()
             do = torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16)
             ids = None
             if docs:
@@ -234,10 +240,7 @@ def check_score_mod_global():
     from sparse_attn.torch import attention
     try:
         torch._dynamo.reset()
-        torch.manual_seed(0)
-        q = torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16)
-        k, v = (torch.randn(B, HKV, S, D, device="cuda", dtype=torch.bfloat16)
-                for _ in range(2))
+        q, k, v = seeded_qkv()
 
         def fn(q, k, v):
             return attention(q, k, v, pattern=P.window(WINDOW, 0), score_mod=softcap)
