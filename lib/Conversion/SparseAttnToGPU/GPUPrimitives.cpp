@@ -197,3 +197,10 @@ void GpuPrimitives::strided(Value from, Value to, int64_t step,
   b.setInsertionPointToStart(loop.getBody());
   body(loop.getInductionVar());
 }
+
+void GpuPrimitives::ifThen(Value cond, function_ref<void()> body) {
+  auto ifOp = scf::IfOp::create(b, loc, cond, /*else=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  body();
+}

@@ -62,6 +62,11 @@ struct GpuPrimitives {
   /// use: the threads of a block striding over a range, step = threads).
   void strided(Value from, Value to, int64_t step,
                function_ref<void(Value)> body);
+  /// if (cond) body(), as an scf.if without results.
+  void ifThen(Value cond, function_ref<void()> body);
+  Value ult(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+  }
   Value cf(double v) {
     return arith::ConstantFloatOp::create(b, loc, b.getF32Type(),
                                           APFloat((float)v));

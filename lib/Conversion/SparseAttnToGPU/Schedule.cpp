@@ -36,15 +36,6 @@ KernelBuilder::overlappedLoop(Value n, function_ref<Value(Value)> kbAt,
   gpu::BarrierOp::create(b, loc); // readers of every buffer are done
   Value base = tileBase;
   tileBase = add(tileBase, n);
-  auto ult = [&](Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
-  };
-  auto ifThen = [&](Value cond, function_ref<void()> body) {
-    auto ifOp = scf::IfOp::create(b, loc, cond, /*else=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(ifOp.thenBlock());
-    body();
-  };
   auto bufOf = [&](Value t) {
     return arith::RemUIOp::create(b, loc, t, idx(2)).getResult();
   };

@@ -36,15 +36,6 @@ using namespace mlir::sparse_attn;
 void KernelBuilder::buildTokenList(Value token) {
   int64_t threads = 32 * warps;
   Value tid = add(muli(warp, 32), lane);
-  auto ult = [&](Value x, Value y) -> Value {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
-  };
-  auto ifThen = [&](Value cond, function_ref<void()> body) {
-    auto ifOp = scf::IfOp::create(b, loc, cond, /*else=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(ifOp.thenBlock());
-    body();
-  };
   int64_t words = llvm::cast<MemRefType>(listedBits.getType()).getDimSize(0);
   clearListedBits();
   gpu::BarrierOp::create(b, loc);
