@@ -304,7 +304,7 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
            "64, Dv <= 256, and the tiles in shared memory) or auto (wgmma "
            "for the ops that meet its requirements). For "
            "sparse_attn.attention_grad, wgmma puts both kernels' "
-           "products on warpgroup MMAs (warps = 4, D and Dv multiples of "
+           "products on warpgroup MMAs (warps = 4, block-k, D and Dv multiples of "
            "64 up to 256, grad-dq = deterministic) and auto keeps mma.sync">,
     Option<"tma", "tma", "bool", /*default=*/"false",
            "With wgmma: load K / V tiles with TMA (cp.async.bulk.tensor, "

@@ -151,6 +151,9 @@ mlir::sparse_attn::gradWgmmaUnsupported(Operation *operation,
   if (options.warps != 4)
     return "warps = 4 (one warpgroup of 64 keys), got " +
            std::to_string(options.warps);
+  if (options.blockK % 64 != 0)
+    return "block-k a multiple of 64 (as the forward's), got " +
+           std::to_string(options.blockK);
   int64_t d = llvm::cast<RankedTensorType>(op.getQuery().getType())
                   .getDimSize(3),
           dv = llvm::cast<RankedTensorType>(op.getValue().getType())

@@ -1,13 +1,15 @@
-// What the backward's key-block kernel on warpgroup MMAs (mma=wgmma) needs:
-// D and Dv multiples of 64 (at most 256), one warpgroup of 64 keys
-// (warps = 4), deterministic dQ (atomic dQ reads the key block with
-// ldmatrix, not from the swizzled layout); a diagnostic at the op
-// otherwise, never a fallback.
+// What the backward's kernels on warpgroup MMAs (mma=wgmma) need: D and
+// Dv multiples of 64 (at most 256), one warpgroup of 64 rows (warps = 4),
+// block-k a multiple of 64 (the one measured: 64), deterministic dQ
+// (atomic dQ reads the key block with ldmatrix, not from the swizzled
+// layout); a diagnostic at the op otherwise, never a fallback.
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma" --split-input-file --verify-diagnostics
 // RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma warps=8" 2>&1 | FileCheck %s --check-prefix=WARPS
 // RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma grad-dq=atomic" 2>&1 | FileCheck %s --check-prefix=ATOMIC
+// RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma block-k=32" 2>&1 | FileCheck %s --check-prefix=BLOCKK
 
 // WARPS: error: 'sparse_attn.attention_grad' op mma=wgmma (the backward's kernels on warpgroup MMAs) needs warps = 4 (one warpgroup of 64 keys), got 8
+// BLOCKK: error: 'sparse_attn.attention_grad' op mma=wgmma (the backward's kernels on warpgroup MMAs) needs block-k a multiple of 64 (as the forward's), got 32
 // ATOMIC: error: 'sparse_attn.attention_grad' op mma=wgmma (the backward's kernels on warpgroup MMAs) needs grad-dq=deterministic (atomic dQ reads the key block with ldmatrix, not from the swizzled layout)
 
 !q = tensor<1x2x128x128xbf16>

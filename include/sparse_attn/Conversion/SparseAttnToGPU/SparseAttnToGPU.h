@@ -57,7 +57,8 @@ LogicalResult checkGradLowerableToGPU(Operation *op,
 
 /// Why the backward's kernels cannot run on warpgroup MMAs
 /// (mma=wgmma) for `op` with `options`, or "" when it can: deterministic
-/// dQ, warps = 4, D and Dv multiples of 64 up to 256.
+/// dQ, warps = 4, block-k a multiple of 64, D and Dv multiples of 64 up
+/// to 256.
 std::string gradWgmmaUnsupported(Operation *op,
                                  const SparseAttnToGPUOptions &options);
 
