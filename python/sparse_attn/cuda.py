@@ -38,6 +38,7 @@ class Kernel:
     def __init__(self, rt, handle):
         self._rt, self._h = rt, handle
         lib = rt.lib
+        self._launch = lib.sa_cuda_launch
         self.entry = lib.sa_cuda_entry(handle).decode()
         self.args = []
         for i in range(lib.sa_cuda_num_args(handle)):
@@ -62,7 +63,7 @@ class Kernel:
             self.bind_sizes(shapes)
         n = len(pointers)
         arr = (ctypes.c_ulonglong * n)(*pointers)
-        if self._rt.lib.sa_cuda_launch(self._h, arr, n, ctypes.c_void_p(stream)):
+        if self._launch(self._h, arr, n, stream):
             raise RuntimeError(self._rt.error())
 
     def close(self):
@@ -107,10 +108,22 @@ class Program:
                                                     self.buffers[name], (dtype, shape)))
             self.kernels.append(k)
 
+        # The buffers in a fixed order (`names`) and, per kernel, the
+        # positions of its arguments in it: launch_ordered's plan.
+        self.names = list(self.buffers)
+        position = {name: i for i, name in enumerate(self.names)}
+        self._plan = [(k, [position[n] for n in names])
+                      for k, names in zip(self.kernels, self.binds)]
+
     def launch(self, pointers, stream=0):
         """pointers: buffer name -> device pointer."""
-        for k, names in zip(self.kernels, self.binds):
-            k.launch([pointers[n] for n in names], stream)
+        self.launch_ordered([pointers[n] for n in self.names], stream)
+
+    def launch_ordered(self, pointers, stream=0):
+        """pointers: the device pointers of the buffers in `names` order
+        (the torch front end's per-call path: no dictionary)."""
+        for k, slots in self._plan:
+            k.launch([pointers[i] for i in slots], stream)
 
     def close(self):
         for k in self.kernels:

@@ -140,58 +140,84 @@ _launchers = {}
 
 class _Launcher:
     """A GPU artifact's program with its launch plan, made once: which
-    buffer each input is (its dtype and shape checked on every call), and
-    the buffers to allocate (results and temporaries)."""
+    buffer each input is (its dtype and shape checked on every call unless
+    the caller checked them), and the buffers to allocate (results first,
+    then temporaries)."""
 
     def __init__(self, directory):
         from . import cuda as _cuda
         self.program = _cuda.default_runtime().load_program(directory)
-        self.inputs, self.allocated, self.results = [], [], 0
+        self.inputs, self.allocated = [], []
         for name, (dtn, shape) in self.program.buffers.items():
             if name.startswith("input:"):
                 self.inputs.append((name, int(name[6:]), _DT[dtn], tuple(shape)))
             else:
                 self.allocated.append((name, _DT[dtn], tuple(shape)))
-                self.results += name.startswith("output:")
+        # Results first, in their order ("output:0", "output:1", ...).
+        self.allocated.sort(key=lambda a: (not a[0].startswith("output:"),
+                                           int(a[0].split(":")[1])))
+        self.results = sum(a[0].startswith("output:") for a in self.allocated)
+        # The program's buffers (its `names` order) as positions in the
+        # list [allocated..., inputs...] of a call.
+        n = len(self.allocated)
+        where = {a[0]: j for j, a in enumerate(self.allocated)}
+        where.update((name, n + i) for name, i, _, _ in self.inputs)
+        self.slots = [where[name] for name in self.program.names]
 
-    def __call__(self, inputs):
+    def __call__(self, inputs, checked=False):
         """Runs the program on `inputs` (its function's arguments, in order,
-        contiguous) on their device's current stream; returns its results
+        contiguous; `checked`: their shapes and dtypes known to be the
+        artifact's) on their device's current stream; returns its results
         (fresh tensors)."""
         dev = inputs[0].device
-        pointers, buffers = {}, {}
-        for name, i, dtype, shape in self.inputs:
-            t = inputs[i]
-            if t.shape != shape or t.dtype != dtype:
-                raise ValueError("sparse_attn: argument %s is %s %s, the artifact takes %s %s"
-                                 % (name, tuple(t.shape), t.dtype, shape, dtype))
-            pointers[name] = t.data_ptr()
-        for name, dtype, shape in self.allocated:
-            t = buffers[name] = torch.empty(shape, dtype=dtype, device=dev)
-            pointers[name] = t.data_ptr()
-        if dev.index == torch.cuda.current_device():
-            self.program.launch(pointers, _raw_stream(dev.index))
+        if not checked:
+            for name, i, dtype, shape in self.inputs:
+                t = inputs[i]
+                if t.shape != shape or t.dtype != dtype:
+                    raise ValueError("sparse_attn: argument %s is %s %s, the artifact takes "
+                                     "%s %s" % (name, tuple(t.shape), t.dtype, shape, dtype))
+        made = [torch.empty(shape, dtype=dtype, device=dev)
+                for _, dtype, shape in self.allocated]
+        every = [t.data_ptr() for t in made] + [t.data_ptr() for t in inputs]
+        pointers = [every[i] for i in self.slots]
+        index = dev.index
+        if index == _current_device():
+            self.program.launch_ordered(pointers, _raw_stream(index))
         else:
             with torch.cuda.device(dev):
-                self.program.launch(pointers, _raw_stream(dev.index))
-        return [buffers["output:%d" % i] for i in range(self.results)]
+                self.program.launch_ordered(pointers, _raw_stream(index))
+        return made[:self.results]
 
 
 def _raw_stream(index):
     """The current stream of device `index` as the address the runtime
     takes: torch's raw-stream query where it has one (what Triton's
     launcher calls: no Stream object per call), else the public API."""
-    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
-    if raw is not None:
-        return raw(index)
     return torch.cuda.current_stream(index).cuda_stream
 
 
-def _launch(directory, inputs):
+def _current_device():
+    return torch.cuda.current_device()
+
+
+if hasattr(torch._C, "_cuda_getCurrentRawStream"):
+    _raw_stream = torch._C._cuda_getCurrentRawStream  # noqa: F811
+if hasattr(torch._C, "_cuda_getDevice"):
+    def _current_device():  # noqa: F811
+        """The current device without torch.cuda's lazy-initialisation
+        check (a tensor already lives on the device: CUDA is initialised)."""
+        return torch._C._cuda_getDevice()
+
+
+def _launcher(directory):
     launcher = _launchers.get(directory)
     if launcher is None:
         launcher = _launchers[directory] = _Launcher(directory)
-    return launcher(inputs)
+    return launcher
+
+
+def _launch(directory, inputs):
+    return _launcher(directory)(inputs)
 
 
 def _forward(spec, inputs):
@@ -236,8 +262,8 @@ class _Attention(torch.autograd.Function):
     dispatch (bench/gpu/torch_train.py check_overhead), same functions."""
 
     @staticmethod
-    def forward(ctx, spec, *inputs):
-        o, lse = _forward(spec, inputs)
+    def forward(ctx, spec, plan, *inputs):
+        o, lse = plan.forward(*inputs) if plan is not None else _forward(spec, inputs)
         ctx.save_for_backward(*inputs, o, lse)
         ctx.spec = spec
         ctx.mark_non_differentiable(lse)
@@ -247,7 +273,7 @@ class _Attention(torch.autograd.Function):
     def backward(ctx, do, dlse):
         saved = ctx.saved_tensors
         dq, dk, dv = _backward(ctx.spec, _grad_inputs(saved, do))
-        return (None, dq, dk, dv) + (None,) * (len(saved) - 5)
+        return (None, None, dq, dk, dv) + (None,) * (len(saved) - 5)
 
 
 if hasattr(torch.library, "custom_op"):
@@ -293,10 +319,10 @@ if hasattr(torch.library, "custom_op"):
     def _apply(spec, inputs):
         if torch.compiler.is_compiling():
             return _attention_op(*spec, inputs)
-        return _Attention.apply(spec, *inputs)
+        return _Attention.apply(spec, None, *inputs)
 else:
     def _apply(spec, inputs):
-        return _Attention.apply(spec, *inputs)
+        return _Attention.apply(spec, None, *inputs)
 
 
 def precompile(q_shape, k_shape, v_shape, dtype, pattern=None, scale=None, seg_shapes=(),
@@ -336,6 +362,56 @@ if hasattr(torch, "compiler") and hasattr(torch.compiler, "disable"):
     _trace_score_mod = torch.compiler.disable(_trace_score_mod)
 
 
+class _Plan:
+    """An eager call's forward for one signature (`_signature`: the
+    pattern's texts, the options, the inputs' shapes, dtypes and devices),
+    made once by the checked path: its spec and its program. A repeated
+    call costs the signature's dictionary lookup, a contiguity check, the
+    results' allocation and the launch (issue #17's per-call budget;
+    bench/gpu/torch_train.py check_overhead)."""
+
+    def __init__(self, spec, q, k, v):
+        self.spec = spec
+        self.path = _program("forward", spec, q, k, v, [])
+        self.launcher = _launcher(self.path) if q.device.type == "cuda" else None
+        b, hq, sq, _ = q.shape
+        self.o_shape, self.lse_shape = (b, hq, sq, v.shape[3]), (b, hq, sq)
+
+    def forward(self, q, k, v):
+        if not (q.is_contiguous() and k.is_contiguous() and v.is_contiguous()):
+            q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
+        if self.launcher is not None:
+            o, lse = self.launcher([q, k, v], checked=True)
+            return o, lse
+        o = torch.empty(self.o_shape, dtype=q.dtype)
+        lse = torch.empty(self.lse_shape, dtype=torch.float32)
+        _api.call(self.path, "attention", [_buffer(t) for t in (q, k, v, o, lse)])
+        return o, lse
+
+
+_plans = {}   # _signature -> _Plan
+
+
+def _signature(q, k, v, pattern, scale, score_mod, threads):
+    """What determines an eager call without segment ids or tables, read
+    from attributes only (None: not such a call)."""
+    if not (isinstance(q, torch.Tensor) and isinstance(k, torch.Tensor) and
+            isinstance(v, torch.Tensor)):
+        return None
+    if isinstance(pattern, _patterns.Pattern):
+        texts = (pattern._regions, pattern._attr)
+    elif pattern is None or isinstance(pattern, str):
+        texts = pattern
+    else:
+        return None
+    if score_mod is not None and not isinstance(score_mod, _patterns.ScoreMod):
+        return None
+    if not (scale is None or type(scale) in (float, int)) or type(threads) is not int:
+        return None   # e.g. a tensor scale: its hash is its identity
+    return (texts, scale, None if score_mod is None else score_mod.text, threads, q.shape,
+            k.shape, v.shape, q.dtype, k.dtype, v.dtype, q.device, k.device, v.device)
+
+
 def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=None,
               block_tables=None, threads=0, score_mod=None):
     """`sparse_attn.attention` on torch tensors [B, Hq, Sq, D], [B, Hkv, Sk,
@@ -349,10 +425,31 @@ def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=N
     kernel (its derivative generated by the compiler for the backward), or
     a `patterns.from_score_mod(...)` traced once (under torch.compile, the
     form that keeps the call in one graph: see docs/python.md)."""
+    if score_mod is not None and not isinstance(score_mod, _patterns.ScoreMod):
+        score_mod = _trace_score_mod(score_mod)
+    if segment_ids is None and block_tables is None and not _compiling():
+        # The eager call's fast path: everything but the launch found once
+        # per signature (the checks included: a new signature takes the
+        # checked path below first).
+        key = _signature(q, k, v, pattern, scale, score_mod, threads)
+        plan = _plans.get(key) if key is not None else None
+        if plan is not None:
+            if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or
+                                            v.requires_grad):
+                o, lse = _Attention.apply(plan.spec, plan, q, k, v)
+            else:
+                o, lse = plan.forward(q, k, v)
+            return (o, lse) if return_lse else o
+    else:
+        key = None
     _check(q, k, v)
     ids = _segments(segment_ids)
     if pattern is None:
         pattern = _patterns.dense()
+    if not isinstance(pattern, (_patterns.Pattern, str)):
+        raise TypeError("sparse_attn.torch.attention: pattern must be a "
+                        "sparse_attn.patterns.Pattern, an attribute string or None, got "
+                        f"{type(pattern).__name__}")
     tables, block = None, None
     if block_tables is not None:
         num, idx, block = block_tables
@@ -364,9 +461,10 @@ def attention(q, k, v, pattern=None, scale=None, return_lse=False, segment_ids=N
         tables = (num.to(torch.int32), idx.to(torch.int32), (int(block[0]), int(block[1])))
         block = tables[2]
     extra = _extra_inputs(ids, tables)
-    if score_mod is not None and not isinstance(score_mod, _patterns.ScoreMod):
-        score_mod = _trace_score_mod(score_mod)
     spec = _spec_key(pattern, scale, score_mod, block, len(ids), int(threads))
+    if key is not None:
+        # Checked: later calls of this signature take the fast path.
+        _plans[key] = _Plan(spec, q, k, v)
     inputs = [q, k, v] + [t.to(q.device) for t in extra]
     if not torch.is_grad_enabled() or not (q.requires_grad or k.requires_grad or
                                            v.requires_grad):

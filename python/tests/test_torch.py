@@ -95,6 +95,56 @@ def test_bfloat16_and_non_contiguous():
     assert o.dtype == torch.bfloat16 and (o.double() - ro).abs().max() < 3e-2
 
 
+def test_repeated_calls_take_the_fast_path():
+    # The first call of a signature is checked and records its plan; later
+    # calls (a fresh pattern object of the same text, a non-contiguous
+    # input, autograd recording) reuse it and give the same numbers.
+    from sparse_attn import torch as sat
+    torch.manual_seed(3)
+    q, k, v = torch.randn(1, 2, 24, 16), torch.randn(1, 2, 24, 16), torch.randn(1, 2, 24, 16)
+    i = torch.arange(24)
+    ro = reference(q.double(), k.double(), v.double(), i[:, None] >= i[None, :], 0.25)
+    first = attention(q, k, v, pattern=P.causal())
+    plans = len(sat._plans)
+    strided = torch.randn(1, 24, 2, 16).transpose(1, 2)
+    strided.copy_(q)
+    assert not strided.is_contiguous()
+    again = attention(strided, k, v, pattern=P.causal())
+    assert len(sat._plans) == plans
+    assert torch.equal(first, again) and (first.double() - ro).abs().max() < 1e-5
+    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    o = attention(*leaves, pattern=P.causal())
+    o.sum().backward()
+    ref_leaves = [t.double().requires_grad_() for t in (q, k, v)]
+    reference(*ref_leaves, i[:, None] >= i[None, :], 0.25).sum().backward()
+    assert len(sat._plans) == plans and torch.equal(o.detach(), first)
+    for got, want in zip(leaves, ref_leaves):
+        assert (got.grad.double() - want.grad).abs().max() / want.grad.abs().max() < 1e-5
+    # Not signatures (a tensor scale: its hash is its identity): no plan.
+    attention(q, k, v, pattern=P.causal(), scale=torch.tensor(0.25))
+    assert len(sat._plans) == plans
+
+
+GAIN = 1.0
+
+
+def test_score_mod_function_reads_globals_on_every_call():
+    global GAIN
+
+    def scaled(score, b, h, q_idx, kv_idx):
+        return score * GAIN
+    torch.manual_seed(4)
+    q, k, v = (torch.randn(1, 1, 16, 8) for _ in range(3))
+    try:
+        one = attention(q, k, v, pattern=P.causal(), score_mod=scaled)
+        GAIN = 3.0
+        three = attention(q, k, v, pattern=P.causal(), score_mod=scaled)
+        want = attention(q, k, v, pattern=P.causal(), scale=3.0 * 8 ** -0.5)
+    finally:
+        GAIN = 1.0
+    assert (three - want).abs().max() < 1e-5 and (three - one).abs().max() > 1e-2
+
+
 def test_errors():
     q = torch.randn(1, 3, 8, 8)
     with pytest.raises(ValueError, match="multiple of key/value heads"):
@@ -103,6 +153,8 @@ def test_errors():
         attention(q.double(), q.double(), q.double())
     with pytest.raises(TypeError, match="must be a torch.Tensor"):
         attention(q.numpy(), q, q)
+    with pytest.raises(TypeError, match="pattern must be a sparse_attn.patterns.Pattern"):
+        attention(q, q, q, pattern=42)
 
 
 def test_block_tables_gradients():
@@ -218,3 +270,45 @@ def test_untraced_torch_function_is_named():
     with pytest.raises(TypeError, match="torch.erf is not traced"):
         attention(*(torch.randn(1, 1, 8, 8) for _ in range(3)),
                   score_mod=lambda s, b, h, q, k: torch.erf(s))
+
+
+def test_gpu_launch_plan_binds_every_buffer(monkeypatch, tmp_path):
+    # The CUDA launcher's plan without a GPU: a program whose manifest
+    # order mixes inputs, results and a temporary must receive, per
+    # buffer name, the pointer of that input or of that fresh allocation,
+    # and return the results in their order.
+    from sparse_attn import cuda as sa_cuda
+    from sparse_attn import torch as sat
+
+    class FakeProgram:
+        buffers = {"temp:0": ("f32", (3,)), "input:1": ("f32", (2,)),
+                   "output:1": ("f32", (5,)), "input:0": ("f32", (4,)),
+                   "output:0": ("bf16", (6,))}
+        names = list(buffers)
+        launched = []
+
+        def launch_ordered(self, pointers, stream):
+            self.launched.append((pointers, stream))
+
+    class FakeRuntime:
+        def load_program(self, directory):
+            return FakeProgram()
+
+    monkeypatch.setattr(sa_cuda, "default_runtime", FakeRuntime)
+    monkeypatch.setattr(sat, "_current_device", lambda: None)
+    monkeypatch.setattr(sat, "_raw_stream", lambda index: 77)
+    launcher = sat._Launcher(str(tmp_path))
+    a, b = torch.zeros(4), torch.zeros(2)
+    results = launcher([a, b])
+    assert [tuple(t.shape) for t in results] == [(6,), (5,)]
+    assert results[0].dtype == torch.bfloat16
+    (pointers, stream), = FakeProgram.launched
+    named = dict(zip(FakeProgram.names, pointers))
+    assert stream == 77 and named["input:0"] == a.data_ptr()
+    assert named["input:1"] == b.data_ptr()
+    assert named["output:0"] == results[0].data_ptr()
+    assert named["output:1"] == results[1].data_ptr()
+    assert named["temp:0"] not in (a.data_ptr(), b.data_ptr(), results[0].data_ptr(),
+                                   results[1].data_ptr())
+    with pytest.raises(ValueError, match="argument input:1 is"):
+        launcher([a, torch.zeros(3)])
