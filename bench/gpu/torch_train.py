@@ -184,9 +184,10 @@ def check_overhead(n=3000):
     over calling the runtime directly): a tiny causal problem
     (OVERHEAD, bf16, its kernel a few microseconds) launched n times by the
     runtime's Program.launch on buffers allocated once, then through
-    sparse_attn.torch.attention (the custom operator: checks, spec, program
-    lookup, output allocation), without and with autograd recording; one
-    synchronisation at the end of each loop."""
+    sparse_attn.torch.attention (an eager call of a known signature: the
+    plan's lookup, a contiguity check, the results' allocation, the
+    launch), without and with autograd recording; one synchronisation at
+    the end of each loop."""
     import torch
     from sparse_attn import patterns as P
     from sparse_attn import torch as sat

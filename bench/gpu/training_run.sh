@@ -13,7 +13,10 @@
 #       --out .artifacts/routing
 # There (device tool, carry .artifacts/grad, .artifacts/torch-cache and
 # .artifacts/routing):
-#   [CHECKS=REGEX] bash bench/gpu/training_run.sh [BENCH_REGEX]
+#   [CHECKS=REGEX] [BEFORE=DIR] [TRAIN=0] bash bench/gpu/training_run.sh [BENCH_REGEX]
+# BEFORE: artifacts of the same cases from an earlier compiler (a kernel
+# change's before side), benchmarked first in the same run, without peers;
+# TRAIN=0 skips the torch front end's checks.
 set -uo pipefail
 out="${OUT:-out}"
 mkdir -p "$out"
@@ -31,10 +34,18 @@ python3 bench/gpu/grad.py run --runtime /tmp/libsa.so --only "${CHECKS:-gcheck}"
 echo "grad checks passed: $(grep -c '"ok": true' "$out/grad-check.jsonl")"
 grep '"ok": false\|error' "$out/grad-check.jsonl" | cut -c1-300
 tail -3 "$out/check.err"
-SPARSE_ATTN_CUDA_RUNTIME=/tmp/libsa.so timeout 400 python3 bench/gpu/torch_train.py run \
-  > "$out/torch-train.jsonl" 2> "$out/train.err"
-cut -c1-400 "$out/torch-train.jsonl"
-tail -4 "$out/train.err" | cut -c1-300
+if [ "${TRAIN:-1}" != 0 ]; then
+  SPARSE_ATTN_CUDA_RUNTIME=/tmp/libsa.so timeout 400 python3 bench/gpu/torch_train.py run \
+    > "$out/torch-train.jsonl" 2> "$out/train.err"
+  cut -c1-400 "$out/torch-train.jsonl"
+  tail -4 "$out/train.err" | cut -c1-300
+fi
+if [ -n "${BEFORE:-}" ]; then
+  python3 bench/gpu/grad.py run --runtime /tmp/libsa.so --artifacts "$BEFORE" --only "$bench" \
+    --no-peers > "$out/grad-bench-before.jsonl" 2> "$out/bench-before.err"
+  cut -c1-300 "$out/grad-bench-before.jsonl"
+  tail -3 "$out/bench-before.err"
+fi
 python3 bench/gpu/grad.py run --runtime /tmp/libsa.so --only "$bench" \
   > "$out/grad-bench.jsonl" 2> "$out/bench.err"
 cut -c1-300 "$out/grad-bench.jsonl"

@@ -17,7 +17,15 @@ instance a GPU machine without LLVM, with `mcpu` naming its CPU).
 cache. The compiler tool is `$SPARSE_ATTN_COMPILE`, else the build tree's
 `build/bin/sparse-attn-compile`, else `sparse-attn-compile` on the PATH. A
 GPU machine without the compiler runs from a cache filled ahead of time on
-one with it (the key depends only on the module text and the options).
+one with it (the key depends only on the module text, the options and
+the compiler's identity).
+
+The compiler's identity (`compiler_id()`) is a hash of its sources
+(`lib/` and `include/` of this checkout), so a changed compiler never
+serves kernels it no longer generates from the cache, and a GPU machine
+holding the same checkout (without a build) computes the same keys.
+`$SPARSE_ATTN_COMPILER_ID` overrides it (a package installed without the
+sources).
 """
 import ctypes
 import hashlib
@@ -63,6 +71,30 @@ def native_library():
                        "SPARSE_ATTN_NATIVE): " + "; ".join(errors))
 
 
+_compiler_id = None
+
+
+def compiler_id():
+    """The compiler's identity in the cache keys (see the module's doc)."""
+    global _compiler_id
+    if _compiler_id is None:
+        _compiler_id = os.environ.get("SPARSE_ATTN_COMPILER_ID")
+    if _compiler_id is None:
+        h = hashlib.sha256()
+        found = False
+        for top in ("lib", "include"):
+            for d, dirs, files in os.walk(os.path.join(_ROOT, top)):
+                dirs.sort()
+                for name in sorted(files):
+                    path = os.path.join(d, name)
+                    h.update(os.path.relpath(path, _ROOT).encode() + b"\0")
+                    with open(path, "rb") as f:
+                        h.update(f.read())
+                    found = True
+        _compiler_id = h.hexdigest()[:16] if found else "unversioned"
+    return _compiler_id
+
+
 def cache_dir():
     return os.environ.get("SPARSE_ATTN_CACHE",
                           os.path.join(os.path.expanduser("~"), ".cache", "sparse_attn"))
@@ -86,7 +118,8 @@ def compile_cpu(module_text, mcpu="native", threads=0, block_q=64, block_k=64):
     else:
         target = mcpu
     key = hashlib.sha256("\0".join([module_text, target, str(threads), str(block_q),
-                                    str(block_k), "v1"]).encode()).hexdigest()[:32]
+                                    str(block_k), "v2", compiler_id()]).encode()
+                         ).hexdigest()[:32]
     directory = os.path.join(cache_dir(), key)
     path = os.path.join(directory, "lib.so")
     if os.path.exists(path):
@@ -130,7 +163,7 @@ def compile_cuda(module_text, warps=4, block_k=64, mma="auto", chip="sm_90a"):
     import shutil
     import subprocess
     key = hashlib.sha256("\0".join([module_text, "cuda", chip, str(warps), str(block_k),
-                                    mma, "v1"]).encode()).hexdigest()[:32]
+                                    mma, "v2", compiler_id()]).encode()).hexdigest()[:32]
     directory = os.path.join(cache_dir(), "cuda-" + key)
     if os.path.exists(os.path.join(directory, "manifest.txt")):
         return directory

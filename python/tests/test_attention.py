@@ -86,6 +86,21 @@ def test_cache_reuses_the_library(tmp_path):
     assert os.listdir(C.cache_dir()) == entries and len(entries) == 1
 
 
+def test_cache_key_names_the_compiler(monkeypatch):
+    # A changed compiler (another hash of its sources) never reads what an
+    # earlier one put in the cache; the same compiler does.
+    text = sparse_attn.api.forward_module(P.causal(), (1, 1, 8, 8), (1, 1, 8, 8),
+                                          (1, 1, 8, 8), "f32")
+    ids = C.compiler_id()
+    assert len(ids) == 16 and ids != "unversioned"   # this checkout's sources
+    first = C.compile_cpu(text)
+    assert C.compile_cpu(text) == first
+    monkeypatch.setattr(C, "_compiler_id", None)
+    monkeypatch.setenv("SPARSE_ATTN_COMPILER_ID", "another-compiler")
+    assert C.compiler_id() == "another-compiler"
+    assert C.compile_cpu(text) != first
+
+
 def test_same_mask_traced_twice_is_compiled_once():
     def near(b, h, q_idx, kv_idx):
         return q_idx - kv_idx <= 2

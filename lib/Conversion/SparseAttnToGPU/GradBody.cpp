@@ -112,36 +112,35 @@ Value GradKernelBuilder::log2Lse(Value lse) {
                                  fmul(lse, cf(kLog2e)));
 }
 
+std::pair<Value, Value> GradKernelBuilder::probability(Value s, Value lse2,
+                                                       Value qPos,
+                                                       Value kPos) {
+  if (!scoreMod) // one multiply-add: s scale log2e - LSE log2e
+    return {ex2(fsub(fmul(s, cf(scale * kLog2e)), lse2)), Value()};
+  Value x = fmul(s, cf(scale));
+  auto inlineMod = [&](ScoreModOp m) {
+    FailureOr<Value> r = inlineScoreMod(b, loc, m, x, bIdx, hIdx, qPos, kPos,
+                                        queryLen(), keyLen());
+    if (failed(r)) // the lengths are always known here
+      llvm::report_fatal_error("sparse-attn: score_mod inlining failed");
+    return *r;
+  };
+  Value mod = inlineMod(scoreMod);
+  Value dmod = inlineMod(scoreModGrad);
+  return {ex2(fsub(fmul(mod, cf(kLog2e)), lse2)), dmod};
+}
+
+Value GradKernelBuilder::scoreGrad(Value p, Value dp, Value dlt, Value dmod) {
+  Value ds = fmul(p, fsub(dp, dlt));
+  return dmod ? fmul(ds, dmod) : ds;
+}
+
 std::pair<Value, Value> GradKernelBuilder::pairGrad(Value s, Value dp,
                                                     Value lse2, Value dlt,
                                                     Value qPos, Value kPos,
                                                     Value ok) {
-  if (!scoreMod) { // one multiply-add: s scale log2e - LSE log2e
-    Value p = ex2(fsub(fmul(s, cf(scale * kLog2e)), lse2));
-    Value ds = fmul(p, fsub(dp, dlt));
-    if (ok) {
-      p = arith::SelectOp::create(b, loc, ok, p, cf(0.0));
-      ds = arith::SelectOp::create(b, loc, ok, ds, cf(0.0));
-    }
-    return {p, ds};
-  }
-  Value x = fmul(s, cf(scale));
-  Value mod = x, dmod;
-  {
-    auto inlineMod = [&](ScoreModOp m) {
-      FailureOr<Value> r = inlineScoreMod(b, loc, m, x, bIdx, hIdx, qPos,
-                                          kPos, queryLen(), keyLen());
-      if (failed(r)) // the lengths are always known here
-        llvm::report_fatal_error("sparse-attn: score_mod inlining failed");
-      return *r;
-    };
-    mod = inlineMod(scoreMod);
-    dmod = inlineMod(scoreModGrad);
-  }
-  Value p = ex2(fsub(fmul(mod, cf(kLog2e)), lse2));
-  Value ds = fmul(p, fsub(dp, dlt));
-  if (dmod)
-    ds = fmul(ds, dmod);
+  auto [p, dmod] = probability(s, lse2, qPos, kPos);
+  Value ds = scoreGrad(p, dp, dlt, dmod);
   if (ok) { // pairs that do not contribute: exactly 0, whatever dP holds
     p = arith::SelectOp::create(b, loc, ok, p, cf(0.0));
     ds = arith::SelectOp::create(b, loc, ok, ds, cf(0.0));
@@ -912,37 +911,96 @@ void GradKernelBuilder::keyBlockKernel() {
     }
     Value lseS = rowView(plan.lseOff, buf), dltS = rowView(plan.deltaOff, buf);
     Value qs0 = muli(qb, bqt);
-    SmallVector<Value> s, dp;
-    if (wgmma) {
-      // The warpgroup's 64 keys x the tile's queries: warp w holds keys
-      // 16 w .. 16 w + 15 in mma.sync's accumulator order.
-      Value sAcc = issueKMajorProduct(idx(plan.kOff), qBase(buf), bqt, d);
-      Value dpAcc = issueKMajorProduct(idx(plan.vOff), doBase(buf), bqt, dv);
-      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-      s = extractAll(sAcc, bqt / 2);
-      dp = extractAll(dpAcc, bqt / 2);
-    } else {
-      s = rowProducts({}, kBlock, warpRow, qs, bqt, d);
-      dp = rowProducts({}, vBlock, warpRow, dos, bqt, dv);
-    }
     // Element e = 4 nt + 2 half + par: key row (half), query column
     // 8 nt + 2 t + par of the tile.
     auto colOf = [&](int64_t e) {
       return addi(muli(t, 2), (e / 4) * 8 + (e & 1));
     };
     auto keyOf = [&](int64_t e) { return (e % 4) / 2 ? key1 : key0; };
-    SmallVector<Value> oks =
-        maskValues(masked, maskIf, bqt / 8 * 4, [&](int64_t e) {
-          Value qPos = add(qs0, colOf(e));
-          Value ok = allowed(arith::MinUIOp::create(b, loc, qPos, lastQuery()),
-                             keyOf(e));
-          if (raggedQueries)
-            ok = arith::AndIOp::create(
-                b, loc, ok,
-                arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, qPos,
-                                      queryLen()));
-          return ok;
-        });
+    auto masks = [&] {
+      return maskValues(masked, maskIf, bqt / 8 * 4, [&](int64_t e) {
+        Value qPos = add(qs0, colOf(e));
+        Value ok = allowed(arith::MinUIOp::create(b, loc, qPos, lastQuery()),
+                           keyOf(e));
+        if (raggedQueries)
+          ok = arith::AndIOp::create(
+              b, loc, ok,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, qPos,
+                                    queryLen()));
+        return ok;
+      });
+    };
+    // Every element with its column's LSE and Delta (loads a caller does
+    // not use are erased) and its clamped query and key positions.
+    auto forEachPair =
+        [&](function_ref<void(int64_t, Value, Value, Value, Value)> fn) {
+          for (int64_t nt = 0; nt < bqt / 8; ++nt)
+            for (int64_t par = 0; par < 2; ++par) {
+              Value col = colOf(nt * 4 + par);
+              Value qc =
+                  arith::MinUIOp::create(b, loc, add(qs0, col), lastQuery());
+              Value l2 = memref::LoadOp::create(b, loc, lseS, col);
+              Value dl = memref::LoadOp::create(b, loc, dltS, col);
+              for (int64_t half = 0; half < 2; ++half) {
+                int64_t e = nt * 4 + 2 * half + par;
+                fn(e, l2, dl, qc,
+                   arith::MinUIOp::create(b, loc, keyOf(e), lastKey()));
+              }
+            }
+        };
+    MutableArrayRef<Value> dkAcc(st.data(), d / 8 * 4);
+    MutableArrayRef<Value> dvAcc(st.data() + d / 8 * 4, dv / 8 * 4);
+    if (wgmma && scoreMod) {
+      // A score modification's derivative would live beside P between the
+      // halves (ptxas spills): S^T and dP^T waited for together, P^T and
+      // dS^T made in one pass, then dV += P^T dO and dK += dS^T Q issued
+      // back to back.
+      Value sAcc = issueKMajorProduct(idx(plan.kOff), qBase(buf), bqt, d);
+      Value dpAcc = issueKMajorProduct(idx(plan.vOff), doBase(buf), bqt, dv);
+      SmallVector<Value> oks = masks();
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+      SmallVector<Value> p = extractAll(sAcc, bqt / 2);
+      SmallVector<Value> ds = extractAll(dpAcc, bqt / 2);
+      forEachPair([&](int64_t e, Value l2, Value dl, Value qc, Value kc) {
+        std::tie(p[e], ds[e]) =
+            pairGrad(p[e], ds[e], l2, dl, qc, kc, masked ? oks[e] : Value());
+      });
+      accumulateRegisterA(p, bqt, doBase(buf), dv, dvAcc, {}, /*wait=*/false);
+      accumulateRegisterA(ds, bqt, qBase(buf), d, dkAcc, {}, /*wait=*/false);
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+      return;
+    }
+    if (wgmma) {
+      // The warpgroup's 64 keys x the tile's queries (warp w holds keys
+      // 16 w .. 16 w + 15 in mma.sync's accumulator order), the tensor
+      // cores kept busy while the CUDA cores work: S^T and dP^T issued;
+      // the masks; S^T waited for, P^T made while dP^T runs; dV += P^T dO
+      // issued; dP^T waited for, dS^T made while dV runs; dK += dS^T Q.
+      Value sAcc = issueKMajorProduct(idx(plan.kOff), qBase(buf), bqt, d);
+      Value dpAcc = issueKMajorProduct(idx(plan.vOff), doBase(buf), bqt, dv);
+      SmallVector<Value> oks = masks();
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 1);
+      SmallVector<Value> p = extractAll(sAcc, bqt / 2);
+      forEachPair([&](int64_t e, Value l2, Value, Value qc, Value kc) {
+        p[e] = probability(p[e], l2, qc, kc).first;
+        if (masked)
+          p[e] = arith::SelectOp::create(b, loc, oks[e], p[e], cf(0.0));
+      });
+      accumulateRegisterA(p, bqt, doBase(buf), dv, dvAcc, {}, /*wait=*/false);
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 1);
+      SmallVector<Value> ds = extractAll(dpAcc, bqt / 2);
+      forEachPair([&](int64_t e, Value, Value dl, Value, Value) {
+        ds[e] = scoreGrad(p[e], ds[e], dl, Value());
+        if (masked) // exactly 0, whatever dP holds
+          ds[e] = arith::SelectOp::create(b, loc, oks[e], ds[e], cf(0.0));
+      });
+      accumulateRegisterA(ds, bqt, qBase(buf), d, dkAcc, {}, /*wait=*/false);
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+      return;
+    }
+    SmallVector<Value> s = rowProducts({}, kBlock, warpRow, qs, bqt, d);
+    SmallVector<Value> dp = rowProducts({}, vBlock, warpRow, dos, bqt, dv);
+    SmallVector<Value> oks = masks();
     for (int64_t nt = 0; nt < bqt / 8; ++nt)
       for (int64_t par = 0; par < 2; ++par) {
         Value col = colOf(nt * 4 + par);
@@ -959,13 +1017,6 @@ void GradKernelBuilder::keyBlockKernel() {
           dp[e] = ds;
         }
       }
-    MutableArrayRef<Value> dkAcc(st.data(), d / 8 * 4);
-    MutableArrayRef<Value> dvAcc(st.data() + d / 8 * 4, dv / 8 * 4);
-    if (wgmma) {
-      accumulateRegisterA(s, bqt, doBase(buf), dv, dvAcc);
-      accumulateRegisterA(dp, bqt, qBase(buf), d, dkAcc);
-      return;
-    }
     accumulateProducts(s, bqt, dos, dv, dvAcc);
     accumulateProducts(dp, bqt, qs, d, dkAcc);
     if (!dqAcc)

@@ -144,6 +144,13 @@ struct GradKernelBuilder : KernelBuilder {
   /// forbids the pair. dS is with respect to the scaled score t = scale s.
   std::pair<Value, Value> pairGrad(Value s, Value dp, Value lse2, Value dlt,
                                    Value qPos, Value kPos, Value ok);
+  /// pairGrad's first half: P of the pair (not masked) and the score
+  /// modification's derivative at it (null without one).
+  std::pair<Value, Value> probability(Value s, Value lse2, Value qPos,
+                                      Value kPos);
+  /// pairGrad's second half: dS = P (dP - Delta) [x the modification's
+  /// derivative `dmod`] (not masked).
+  Value scoreGrad(Value p, Value dp, Value dlt, Value dmod);
   /// LSE in the log2 domain, +inf where LSE = -inf (the row has no allowed
   /// key: every P is then exactly 0).
   Value log2Lse(Value lse);

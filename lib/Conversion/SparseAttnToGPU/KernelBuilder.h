@@ -270,10 +270,13 @@ struct KernelBuilder : GpuPrimitives {
   /// two adjacent n8 tiles are the A registers of one k16 step) and B
   /// [rows x n] MN-major (transposed) in swizzled shared memory at `bBase`.
   /// `beforeFence` runs after the A registers are made (wgmma must not read
-  /// registers written after its fence). Waits for the products.
+  /// registers written after its fence). Waits for the products, or with
+  /// `wait` false leaves them in flight as one committed group (`acc` must
+  /// not be read before a wgmma.wait_group that covers it).
   void accumulateRegisterA(ArrayRef<Value> x, int64_t rows, Value bBase,
                            int64_t n, MutableArrayRef<Value> acc,
-                           function_ref<void()> beforeFence = {});
+                           function_ref<void()> beforeFence = {},
+                           bool wait = true);
   /// An !llvm.ptr<3> to byte `offset` of the dynamic shared memory.
   Value sharedPtr(Value offset);
   Value mbarrier(Value buf) { return sharedPtr(addi(muli(buf, 8), mbarOff)); }

@@ -164,6 +164,12 @@ mlir::sparse_attn::gradWgmmaUnsupported(Operation *operation,
   return "";
 }
 
+bool mlir::sparse_attn::gradUsesWgmma(Operation *op,
+                                      const SparseAttnToGPUOptions &options) {
+  return options.mma == "wgmma" ||
+         (options.mma == "auto" && gradWgmmaUnsupported(op, options).empty());
+}
+
 LogicalResult
 mlir::sparse_attn::checkGradLowerableToGPU(Operation *operation,
                                            const SparseAttnToGPUOptions &options) {
@@ -222,7 +228,7 @@ mlir::sparse_attn::checkGradLowerableToGPU(Operation *operation,
   }
   int64_t eltBytes = elt.getIntOrFloatBitWidth() / 8;
   bool atomicDq = options.gradDq == "atomic";
-  bool wgmma = options.mma == "wgmma";
+  bool wgmma = gradUsesWgmma(op, options);
   int64_t bytes = std::max(
       kernelSharedBytes(op, tiles, /*keyKernel=*/false, eltBytes, d, dv,
                         atomicDq, wgmma),
@@ -343,10 +349,9 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
   int64_t kvTileBytes = tiles.bk * (d + 8) * eltBytes;
   int64_t vTileBytes = tiles.bk * (dv + 8) * eltBytes;
   bool atomicDq = options.gradDq == "atomic";
-  // mma=wgmma: both kernels' products on warpgroup MMAs (checked:
-  // gradWgmmaUnsupported). mma=auto is mma.sync until the warpgroup
-  // kernels are measured to win (bench/gpu/grad.py).
-  bool wgmma = options.mma == "wgmma";
+  // Both kernels' products on warpgroup MMAs (mma=wgmma, checked, or
+  // mma=auto where gradWgmmaUnsupported is empty).
+  bool wgmma = gradUsesWgmma(op, options);
   KeyBlockSharedPlan keyPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv, atomicDq,
                              wgmma);
   QueryBlockSharedPlan queryPlan(eltBytes, tiles.bq, tiles.bk, d, dv, wgmma);

@@ -84,7 +84,8 @@ Value KernelBuilder::issueKMajorProduct(Value aBase, Value bBase, int64_t n,
 void KernelBuilder::accumulateRegisterA(ArrayRef<Value> x, int64_t rows,
                                         Value bBase, int64_t n,
                                         MutableArrayRef<Value> acc,
-                                        function_ref<void()> beforeFence) {
+                                        function_ref<void()> beforeFence,
+                                        bool wait) {
   SmallVector<SmallVector<Value>> a;
   SmallVector<Value> descs;
   for (int64_t kk = 0; kk < rows / 16; ++kk) {
@@ -100,7 +101,8 @@ void KernelBuilder::accumulateRegisterA(ArrayRef<Value> x, int64_t rows,
   for (int64_t kk = 0; kk < rows / 16; ++kk)
     wgmmaRegisterA(n, a[kk], descs[kk], acc);
   NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
-  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+  if (wait)
+    NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
 }
 
 /// An !llvm.ptr<3> to byte `offset` of the dynamic shared memory.

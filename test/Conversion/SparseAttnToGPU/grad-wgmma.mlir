@@ -5,8 +5,16 @@
 // inline, 64 x 128). The query-block kernel: S = Q K^T and dP = dO V^T
 // (64 queries x 64 keys), dQ += dS K (64 x 128). Each tile's copies are
 // made visible to the async proxy before the barrier that publishes it.
+// In the key-block kernel the tensor cores run while the CUDA cores work:
+// S^T and dP^T are issued together, S^T is waited for alone (P^T is made
+// while dP^T runs), dV += P^T dO is issued, dP^T is waited for (dS^T is
+// made while dV runs), dK += dS^T Q is issued, and both are waited for.
+// mma=auto picks the same kernels (the op meets every requirement), and
+// mma.sync where one is not met (warps = 8).
 // Causal, Sq = Sk = 128, D = 128, GQA 4 -> 2 heads.
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma" | FileCheck %s
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=auto" | FileCheck %s
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=auto warps=8" | FileCheck %s --check-prefix=SYNC
 // RUN: sparse-attn-opt %s --sparse-attn-to-nvvm="binary=false mma=wgmma" | FileCheck %s --check-prefix=NVVM
 
 // The key kernel's shared memory: K, V blocks and two Q, two dO tiles of
@@ -33,10 +41,27 @@
 // CHECK-NEXT: nvvm.fence.proxy
 // CHECK-NEXT: gpu.barrier
 // CHECK: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
-// CHECK: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NOT: nvvm.wgmma.wait.group
+// CHECK: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// CHECK: nvvm.ex2.approx
 // CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: gpu.return
+
+// SYNC-LABEL: gpu.func @sparse_attention_grad_query
+// SYNC-NOT: wgmma
+// SYNC: nvvm.mma.sync
+// SYNC-LABEL: gpu.func @sparse_attention_grad_key
+// SYNC-NOT: wgmma
+// SYNC: nvvm.mma.sync
 
 // NVVM: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 

@@ -4,7 +4,7 @@
 // warps = 4, block-k = 64: both kernels' tiles are 64 x 64, 2 x 2 blocks.
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu | FileCheck %s
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu | grep -c nvvm.mma.sync | FileCheck %s --check-prefix=MMA
-// RUN: sparse-attn-opt %s --sparse-attn-to-nvvm="binary=false" | FileCheck %s --check-prefix=NVVM
+// RUN: sparse-attn-opt %s --sparse-attn-to-nvvm="binary=false mma=sync" | FileCheck %s --check-prefix=NVVM
 
 // Compile-time tables. By query block (the forward's): block 0 has the
 // diagonal tile (partial), block 1 key block 0 (full) and its diagonal.

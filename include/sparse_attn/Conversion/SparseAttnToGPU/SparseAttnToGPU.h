@@ -62,6 +62,11 @@ LogicalResult checkGradLowerableToGPU(Operation *op,
 std::string gradWgmmaUnsupported(Operation *op,
                                  const SparseAttnToGPUOptions &options);
 
+/// Whether the backward of `op` runs on warpgroup MMAs: mma=wgmma, or
+/// mma=auto where gradWgmmaUnsupported is empty (the pipeline turns auto
+/// into sync for chips other than sm_90a).
+bool gradUsesWgmma(Operation *op, const SparseAttnToGPUOptions &options);
+
 /// Rewrites every sparse_attn.attention_grad into two kernel launches in
 /// `@sparse_attn_kernels` (SparseAttnGradToGPU.cpp): the query-block kernel
 /// (Delta, dQ), then the key-block kernel (dK, dV).
