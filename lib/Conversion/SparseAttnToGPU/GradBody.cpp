@@ -747,10 +747,46 @@ void GradKernelBuilder::queryBlockKernel() {
           vs = vView(buf);
         }
         Value k0 = muli(kb, bk);
+        auto kPosOf = [&](int64_t e) {
+          return add(k0, addi(muli(t, 2), (e / 4) * 8 + (e & 1)));
+        };
+        auto masks = [&] {
+          return maskValues(masked, maskIf, bk / 8 * 4, [&](int64_t e) {
+            return allowed((e % 4) / 2 ? row1c : row0c, kPosOf(e));
+          });
+        };
+        if (wgmma && !scoreMod) {
+          // The forward's swizzled K / V tiles (loadTile), K-major for S =
+          // Q K^T and dP = dO V^T, K MN-major for dQ += dS K. S and dP
+          // issued; the masks; S waited for, P made while dP runs; dP
+          // waited for, dS; dQ += dS K. (With a score modification its
+          // derivative would live beside P: both waited for together,
+          // below.)
+          kBase = addi(muli(buf, bk * d * 2), kOff);
+          Value sAcc = issueKMajorProduct(idx(qOff), kBase, bk, d);
+          Value dpAcc = issueKMajorProduct(
+              idx(gradOutOff), addi(muli(buf, bk * dv * 2), vOff), bk, dv);
+          SmallVector<Value> oks = masks();
+          NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 1);
+          SmallVector<Value> p = extractAll(sAcc, bk / 2);
+          for (int64_t e = 0; e < bk / 8 * 4; ++e) {
+            int half = (e % 4) / 2;
+            Value kc = arith::MinUIOp::create(b, loc, kPosOf(e), lastKey());
+            p[e] = probability(p[e], lse2[half], half ? row1c : row0c, kc)
+                       .first;
+          }
+          NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+          SmallVector<Value> ds = extractAll(dpAcc, bk / 2);
+          for (int64_t e = 0; e < bk / 8 * 4; ++e) {
+            ds[e] = scoreGrad(p[e], ds[e], dlt[(e % 4) / 2], Value());
+            if (masked) // exactly 0, whatever P and dP hold
+              ds[e] = arith::SelectOp::create(b, loc, oks[e], ds[e], cf(0.0));
+          }
+          accumulateRegisterA(ds, bk, kBase, d, st);
+          return;
+        }
         SmallVector<Value> s, dp;
         if (wgmma) {
-          // The forward's swizzled K / V tiles (loadTile), K-major for S =
-          // Q K^T and dP = dO V^T, K MN-major for dQ += dS K.
           kBase = addi(muli(buf, bk * d * 2), kOff);
           Value sAcc = issueKMajorProduct(idx(qOff), kBase, bk, d);
           Value dpAcc = issueKMajorProduct(
@@ -762,13 +798,7 @@ void GradKernelBuilder::queryBlockKernel() {
           s = rowProducts(qFrag, {}, {}, ks, bk, d);
           dp = rowProducts(doFrag, {}, {}, vs, bk, dv);
         }
-        auto kPosOf = [&](int64_t e) {
-          return add(k0, addi(muli(t, 2), (e / 4) * 8 + (e & 1)));
-        };
-        SmallVector<Value> oks =
-            maskValues(masked, maskIf, bk / 8 * 4, [&](int64_t e) {
-              return allowed((e % 4) / 2 ? row1c : row0c, kPosOf(e));
-            });
+        SmallVector<Value> oks = masks();
         for (int64_t e = 0; e < bk / 8 * 4; ++e) {
           int half = (e % 4) / 2;
           Value kc = arith::MinUIOp::create(b, loc, kPosOf(e), lastKey());

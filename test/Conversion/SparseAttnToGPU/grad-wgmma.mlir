@@ -5,7 +5,8 @@
 // inline, 64 x 128). The query-block kernel: S = Q K^T and dP = dO V^T
 // (64 queries x 64 keys), dQ += dS K (64 x 128). Each tile's copies are
 // made visible to the async proxy before the barrier that publishes it.
-// In the key-block kernel the tensor cores run while the CUDA cores work:
+// The query-block kernel makes P while dP = dO V^T runs. In the key-block
+// kernel the tensor cores run while the CUDA cores work:
 // S^T and dP^T are issued together, S^T is waited for alone (P^T is made
 // while dP^T runs), dV += P^T dO is issued, dP^T is waited for (dS^T is
 // made while dV runs), dK += dS^T Q is issued, and both are waited for.
@@ -31,6 +32,9 @@
 // CHECK-NEXT: nvvm.fence.proxy
 // CHECK-NEXT: gpu.barrier
 // CHECK: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// CHECK: nvvm.ex2.approx
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // CHECK-NOT: nvvm.mma.sync
