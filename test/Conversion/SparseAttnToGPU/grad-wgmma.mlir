@@ -33,6 +33,9 @@
 // CHECK-NEXT: gpu.barrier
 // CHECK: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NOT: nvvm.wgmma.wait.group
+// CHECK: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
 // CHECK: nvvm.ex2.approx
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
