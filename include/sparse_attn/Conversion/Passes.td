@@ -217,7 +217,8 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
     The epilogue divides by the row sum (rows that allow no key give 0 and
     LSE = -inf) and writes O (input type) and LSE (f32, natural log).
 
-    `mma=wgmma` (sm_90a; 4 warps = one warpgroup of 64 query rows; block-k,
+    `mma=wgmma` (sm_90a; 4 warps = one warpgroup of 64 query rows, or 8
+    warps = two warpgroups of 64 rows sharing each K / V tile; block-k,
     D and Dv multiples of 64): Q, K and V live in 128-byte-swizzled shared
     memory (64-element column blocks of 128-byte rows, chunk c of row r at
     c ^ (r % 8), from the first 1024-byte boundary); the lowering builds the
@@ -300,7 +301,8 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
     Option<"mma", "mma", "std::string", /*default=*/"\"sync\"",
            "Tensor-core instructions: sync (mma.sync m16n8k16, sm_80+), "
            "wgmma (warpgroup MMA with operands in 128-byte-swizzled shared "
-           "memory, sm_90a; needs warps = 4, block-k and D, Dv multiples of "
+           "memory, sm_90a; needs warps = 4 or 8 (one or two warpgroups; the "
+           "backward: 4), block-k and D, Dv multiples of "
            "64, Dv <= 256, and the tiles in shared memory) or auto (wgmma "
            "for the ops that meet its requirements). For "
            "sparse_attn.attention_grad, wgmma puts both kernels' "

@@ -26,8 +26,7 @@ using namespace mlir::sparse_attn;
 /// and K K-major) and commits them without waiting: the returned
 /// accumulator struct may only be read after a later wgmma.wait_group.
 Value KernelBuilder::issueScores(Value buf) {
-  return issueKMajorProduct(idx(qOff), addi(muli(buf, bk * d * 2), kOff), bk,
-                            d);
+  return issueKMajorProduct(qTile, addi(muli(buf, bk * d * 2), kOff), bk, d);
 }
 
 /// allowed(b, h, q, k) of the pattern (with `k < Sk` when the last key

@@ -207,8 +207,10 @@ struct KernelBuilder : GpuPrimitives {
 
   //===--- mma=wgmma: operands in 128-byte-swizzled shared memory ---------===//
   // Layout (bytes from `aligned`, the first 1024-byte boundary of the
-  // dynamic shared memory): Q [64 x D], two K tiles [BK x D], two V tiles
-  // [BK x Dv] (P stays in registers). A [rows x width] tile is stored as width
+  // dynamic shared memory): Q [64 x D] per warpgroup, two K tiles [BK x
+  // D], two V tiles [BK x Dv] (P stays in registers). With warps = 8 two
+  // warpgroups (query rows 0-63 and 64-127 of the block) share each K / V
+  // tile. A [rows x width] tile is stored as width
   // / 64 column blocks of [rows x 64] elements (128-byte rows); 16-byte chunk c
   // of row r sits at chunk c ^ (r % 8) (the hardware's 128-byte swizzle,
   // which XORs address bits 4-6 with bits 7-9, hence the 1024-byte
@@ -225,6 +227,8 @@ struct KernelBuilder : GpuPrimitives {
   Value aligned;       // byte offset of the aligned area in `smem` (index)
   Value alignedAddr;   // its shared-window address (i64)
   int64_t qOff = 0, kOff = 0, vOff = 0;
+  /// Byte offset (aligned area) of this thread's warpgroup's Q tile.
+  Value qTile;
   /// With segmentSkip: the run-time class of each partial tile of the
   /// block's list (0 skip, 1 no mask, 2 mask), computed by all warps before
   /// the main loop; null when the list can be too long (then each tile is

@@ -78,7 +78,8 @@ namespace {
 /// 1024-byte boundary (found at run time; the plan reserves 1024 bytes).
 ///
 ///   mma.sync: [K tile 0 | K tile 1 | V tile 0 | V tile 1]  rows padded by 8
-///   wgmma:    [<= 1024 | Q 64 x D | K 0 | K 1 | V 0 | V 1]  swizzled
+///   wgmma:    [<= 1024 | Q BQ x D | K 0 | K 1 | V 0 | V 1]  swizzled
+///             (Q: one 64-row tile per warpgroup)
 ///   then      [tile list: i32 entries, count] [listed table blocks: i32
 ///             bit words] [4 mbarriers (TMA)]
 struct SharedPlan {
@@ -91,12 +92,12 @@ struct SharedPlan {
 };
 
 SharedPlan planSharedMemory(bool wgmma, bool tma, int64_t eltBytes,
-                            int64_t bk, int64_t d, int64_t dv,
+                            int64_t bq, int64_t bk, int64_t d, int64_t dv,
                             int64_t listEntries, int64_t bitsWords) {
   SharedPlan p;
   p.kTileBytes = bk * (d + 8) * eltBytes;
   p.vTileBytes = bk * (dv + 8) * eltBytes;
-  p.kOff = 64 * d * eltBytes;
+  p.kOff = bq * d * eltBytes;
   p.vOff = p.kOff + 2 * bk * d * eltBytes;
   int64_t end = wgmma ? 1024 + p.vOff + 2 * bk * dv * eltBytes
                       : 2 * (p.kTileBytes + p.vTileBytes);
@@ -269,7 +270,7 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
   if (!wgmma) {
     auto [entries, words] = listSizes(op, options);
     int64_t bytes = planSharedMemory(/*wgmma=*/false, /*tma=*/false, 2,
-                                     options.blockK, qT.getDimSize(3),
+                                     queryTile(options), options.blockK, qT.getDimSize(3),
                                      vT.getDimSize(3), entries, words)
                         .total;
     if (bytes > kMaxSharedBytes)
@@ -295,8 +296,8 @@ mlir::sparse_attn::wgmmaUnsupported(Operation *operation,
     return "tables of at least 64 query rows per block (token tables, "
            "table_block [1, 1], run on mma.sync with the query heads as "
            "rows)";
-  if (options.warps != 4)
-    return "warps = 4 (one warpgroup of 64 query rows), got " +
+  if (options.warps != 4 && options.warps != 8)
+    return "warps = 4 or 8 (one or two warpgroups of 64 query rows), got " +
            std::to_string(options.warps);
   if (options.blockK % 64 != 0)
     return "block-k a multiple of 64, got " + std::to_string(options.blockK);
@@ -306,7 +307,7 @@ mlir::sparse_attn::wgmmaUnsupported(Operation *operation,
            std::to_string(d) + ", Dv = " + std::to_string(dv);
   auto [entries, words] = listSizes(op, options);
   int64_t bytes = planSharedMemory(/*wgmma=*/true, options.tma, 2,
-                                   options.blockK, d, dv, entries, words)
+                                   queryTile(options), options.blockK, d, dv, entries, words)
                       .total;
   if (bytes > kMaxSharedBytes)
     return "Q, K and V tiles that fit in shared memory (" +
@@ -394,7 +395,15 @@ void KernelBuilder::body() {
   SmallVector<Value> qFrag;
   if (wgmma) {
     alignSharedBase();
-    copyRows(q, q0, flatView(idx(qOff), 64 * d), 64, d, /*kv=*/false);
+    // One 64-row Q tile per warpgroup (warps 4 w .. 4 w + 3).
+    for (int64_t wg = 0; wg < warps / 4; ++wg)
+      copyRows(q, addi(q0, 64 * wg), flatView(idx(qOff + wg * 64 * d * 2), 64 * d),
+               64, d, /*kv=*/false);
+    qTile = warps == 4
+                ? idx(qOff)
+                : addi(muli(arith::DivUIOp::create(b, loc, warp, idx(4)),
+                            64 * d * 2),
+                       qOff);
     if (tma) { // one arrival (thread 0's arrive.expect_tx) per phase
       auto ifOp = scf::IfOp::create(b, loc, threadZero(), /*else=*/false);
       OpBuilder::InsertionGuard guard(b);
@@ -711,7 +720,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   // shared variable may exist besides it).
   int64_t eltBytes = elt.getIntOrFloatBitWidth() / 8;
   SharedPlan plan =
-      planSharedMemory(wgmma, tma, eltBytes, bk, d, dv,
+      planSharedMemory(wgmma, tma, eltBytes, bq, bk, d, dv,
                        codesInShared ? maxPartial + 1 : 0, bitsWords);
   int64_t dynamicShared = plan.total;
 

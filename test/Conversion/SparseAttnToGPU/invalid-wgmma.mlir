@@ -1,12 +1,12 @@
-// What mma=wgmma needs (one warpgroup of 64 query rows, 64-element swizzled
+// What mma=wgmma needs (one or two warpgroups of 64 query rows, 64-element swizzled
 // column blocks): a diagnostic at the op. mma=auto falls back to mma.sync
 // for such ops instead.
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma" --split-input-file --verify-diagnostics
-// RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma warps=8" 2>&1 | FileCheck %s --check-prefix=WARPS
+// RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma warps=2" 2>&1 | FileCheck %s --check-prefix=WARPS
 // RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma block-k=32" 2>&1 | FileCheck %s --check-prefix=BLOCKK
 // RUN: sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=auto" | FileCheck %s --check-prefix=AUTO
 
-// WARPS: error: 'sparse_attn.attention' op mma=wgmma needs warps = 4 (one warpgroup of 64 query rows), got 8
+// WARPS: error: 'sparse_attn.attention' op mma=wgmma needs warps = 4 or 8 (one or two warpgroups of 64 query rows), got 2
 // BLOCKK: error: 'sparse_attn.attention' op mma=wgmma needs block-k a multiple of 64, got 32
 // AUTO: nvvm.mma.sync
 // AUTO-NOT: nvvm.wgmma.mma_async

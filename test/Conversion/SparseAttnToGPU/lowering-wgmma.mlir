@@ -1,4 +1,24 @@
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma" | FileCheck %s
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma warps=8" | FileCheck %s --check-prefix=W8
+
+// warps = 8: two warpgroups share each K / V tile, 128 query rows per block
+// (8 query blocks of the 1000 rows); one 64-row Q tile per warpgroup
+// (rows q0 .. q0 + 63 at byte 0 of the aligned area, q0 + 64 .. at 16384),
+// each warpgroup's Q K^T reading its own (warp / 4 x 16384). Dynamic shared
+// memory 1024 + Q 2 x 16384 + 2 x K 16384 + 2 x V 16384.
+// W8: gpu.launch_func @sparse_attn_kernels::@sparse_attention blocks in (%c8, %c8, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c99328_i32
+// W8: gpu.func @sparse_attention
+// W8: %[[WARP:.*]] = arith.divui %thread_id_x, %c32
+// W8: memref.view {{.*}} to memref<8192xbf16, #gpu.address_space<workgroup>>
+// W8-COUNT-4: nvgpu.device_async_copy
+// W8: %[[ROWS:.*]] = arith.addi %{{.*}}, %c64 : index
+// W8: %[[OFF:.*]] = arith.addi %{{.*}}, %c16384 : index
+// W8: memref.view %{{.*}}[%[[OFF]]][] {{.*}} to memref<8192xbf16, #gpu.address_space<workgroup>>
+// W8: arith.addi %[[ROWS]], %{{.*}} : index
+// W8-COUNT-4: nvgpu.device_async_copy
+// W8: %[[WG:.*]] = arith.divui %[[WARP]], %c4 : index
+// W8: arith.muli %[[WG]], %c16384 : index
+// W8: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>
 
 // mma=wgmma, D = 128: one warpgroup per 64 query rows. Dynamic shared memory
 // 1024 (alignment slack) + Q 16384 + 2 x K 16384 + 2 x V 16384.
