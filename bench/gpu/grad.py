@@ -186,6 +186,10 @@ def make(a):
                    variant=c["name"].startswith("gbench"))
               for c in cases if not c.get("variant") and c.get("grad_dq") is None and
               c["D"] % 64 == 0]
+    # The same with overlap=true: each tile's P / dS made while its other
+    # products run (opt-in until measured).
+    cases += [dict(c, name=c["name"] + "_overlap", overlap=True)
+              for c in cases if c.get("mma") == "wgmma"]
     cases = [c for c in cases if re.search(a.only, c["name"])]
     tool = os.path.join(a.build, "bin", "sparse-attn-compile")
     for c in cases:
@@ -196,7 +200,8 @@ def make(a):
             f.write(module_text(c))
         r = subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=%d" % c["warps"],
                             "--block-k=%d" % c["block_k"], "--mma=" + c.get("mma", "sync"),
-                            "--grad-dq=" + c.get("grad_dq", "deterministic")],
+                            "--grad-dq=" + c.get("grad_dq", "deterministic")]
+                           + (["--overlap"] if c.get("overlap") else []),
                            stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
             print("failed %s: %s" % (c["name"], r.stderr.strip()), file=sys.stderr)
@@ -355,7 +360,8 @@ def run(a):
         got = [bufs["output:%d" % i] for i in range(3)]
         rec = dict(case=name, pattern=c["case"], B=B, H=H, Hkv=Hkv, Sq=Sq, Sk=Sk, D=D,
                    dtype=c["dtype"], warps=c["warps"], block_k=c["block_k"],
-                   grad_dq=c.get("grad_dq", "deterministic"), mma=c.get("mma", "sync"))
+                   grad_dq=c.get("grad_dq", "deterministic"), mma=c.get("mma", "sync"),
+                   overlap=bool(c.get("overlap")))
         if check:
             tol = 2e-2 if c["dtype"] == "bf16" else 5e-3
             ok, errs = True, {}

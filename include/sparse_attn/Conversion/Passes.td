@@ -307,15 +307,17 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
            "for the ops that meet its requirements). For "
            "sparse_attn.attention_grad, wgmma puts both kernels' "
            "products on warpgroup MMAs (warps = 4, block-k, D and Dv multiples of "
-           "64 up to 256, grad-dq = deterministic) and auto picks it where "
-           "those hold">,
+           "64 up to 256, grad-dq = deterministic) and auto keeps mma.sync">,
     Option<"tma", "tma", "bool", /*default=*/"false",
            "With wgmma: load K / V tiles with TMA (cp.async.bulk.tensor, "
            "mbarriers); adds two 128-byte CUtensorMap arguments that the "
            "launcher encodes (role tensormap:key / tensormap:value)">,
     Option<"overlap", "overlap", "bool", /*default=*/"false",
            "With tma: issue the next tile's Q K^T (asynchronous wgmma) "
-           "before this tile's softmax, K loaded one tile ahead of V">,
+           "before this tile's softmax, K loaded one tile ahead of V. "
+           "sparse_attn.attention_grad with wgmma: each tile's P / dS made "
+           "while its other products run (S waited for before dP; not yet "
+           "run on a GPU)">,
     Option<"approxTanh", "approx-tanh", "bool", /*default=*/"true",
            "math.tanh (f32) of score_mod bodies as the hardware "
            "tanh.approx.f32 (one instruction; maximum relative error "

@@ -755,13 +755,11 @@ void GradKernelBuilder::queryBlockKernel() {
             return allowed((e % 4) / 2 ? row1c : row0c, kPosOf(e));
           });
         };
-        if (wgmma && !scoreMod) {
-          // The forward's swizzled K / V tiles (loadTile), K-major for S =
-          // Q K^T and dP = dO V^T, K MN-major for dQ += dS K. S and dP
-          // issued; the masks; S waited for, P made while dP runs; dP
-          // waited for, dS; dQ += dS K. (With a score modification its
-          // derivative would live beside P: both waited for together,
-          // below.)
+        if (wgmma && overlapProducts && !scoreMod) {
+          // overlap: S and dP issued; the masks; S waited for, P made
+          // while dP runs; dP waited for, dS; dQ += dS K. (With a score
+          // modification its derivative would live beside P: both waited
+          // for together, below.)
           kBase = addi(muli(buf, bk * d * 2), kOff);
           Value sAcc = issueKMajorProduct(idx(qOff), kBase, bk, d);
           Value dpAcc = issueKMajorProduct(
@@ -787,6 +785,8 @@ void GradKernelBuilder::queryBlockKernel() {
         }
         SmallVector<Value> s, dp;
         if (wgmma) {
+          // The forward's swizzled K / V tiles (loadTile), K-major for S =
+          // Q K^T and dP = dO V^T, K MN-major for dQ += dS K.
           kBase = addi(muli(buf, bk * d * 2), kOff);
           Value sAcc = issueKMajorProduct(idx(qOff), kBase, bk, d);
           Value dpAcc = issueKMajorProduct(
@@ -980,7 +980,7 @@ void GradKernelBuilder::keyBlockKernel() {
         };
     MutableArrayRef<Value> dkAcc(st.data(), d / 8 * 4);
     MutableArrayRef<Value> dvAcc(st.data() + d / 8 * 4, dv / 8 * 4);
-    if (wgmma && scoreMod) {
+    if (wgmma && overlapProducts && scoreMod) {
       // A score modification's derivative would live beside P between the
       // halves (ptxas spills): S^T and dP^T waited for together, P^T and
       // dS^T made in one pass, then dV += P^T dO and dK += dS^T Q issued
@@ -1000,7 +1000,7 @@ void GradKernelBuilder::keyBlockKernel() {
       NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
       return;
     }
-    if (wgmma) {
+    if (wgmma && overlapProducts) {
       // The warpgroup's 64 keys x the tile's queries (warp w holds keys
       // 16 w .. 16 w + 15 in mma.sync's accumulator order), the tensor
       // cores kept busy while the CUDA cores work: S^T and dP^T issued;
@@ -1028,8 +1028,19 @@ void GradKernelBuilder::keyBlockKernel() {
       NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
       return;
     }
-    SmallVector<Value> s = rowProducts({}, kBlock, warpRow, qs, bqt, d);
-    SmallVector<Value> dp = rowProducts({}, vBlock, warpRow, dos, bqt, dv);
+    SmallVector<Value> s, dp;
+    if (wgmma) {
+      // The warpgroup's 64 keys x the tile's queries: warp w holds keys
+      // 16 w .. 16 w + 15 in mma.sync's accumulator order.
+      Value sAcc = issueKMajorProduct(idx(plan.kOff), qBase(buf), bqt, d);
+      Value dpAcc = issueKMajorProduct(idx(plan.vOff), doBase(buf), bqt, dv);
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+      s = extractAll(sAcc, bqt / 2);
+      dp = extractAll(dpAcc, bqt / 2);
+    } else {
+      s = rowProducts({}, kBlock, warpRow, qs, bqt, d);
+      dp = rowProducts({}, vBlock, warpRow, dos, bqt, dv);
+    }
     SmallVector<Value> oks = masks();
     for (int64_t nt = 0; nt < bqt / 8; ++nt)
       for (int64_t par = 0; par < 2; ++par) {
@@ -1047,6 +1058,11 @@ void GradKernelBuilder::keyBlockKernel() {
           dp[e] = ds;
         }
       }
+    if (wgmma) {
+      accumulateRegisterA(s, bqt, doBase(buf), dv, dvAcc);
+      accumulateRegisterA(dp, bqt, qBase(buf), d, dkAcc);
+      return;
+    }
     accumulateProducts(s, bqt, dos, dv, dvAcc);
     accumulateProducts(dp, bqt, qs, d, dkAcc);
     if (!dqAcc)

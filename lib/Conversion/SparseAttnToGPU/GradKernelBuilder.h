@@ -119,6 +119,10 @@ struct GradKernelBuilder : KernelBuilder {
   /// mma=wgmma, query-block kernel: the byte offset of the swizzled dO
   /// rows (qOff, kOff, vOff: the KernelBuilder's, for Q and the tiles).
   int64_t gradOutOff = 0;
+  /// mma=wgmma with overlap=true: the CUDA-core work of a tile overlapped
+  /// with its products (S / S^T waited for before dP / dP^T; opt-in until
+  /// it has run against the GPU checks).
+  bool overlapProducts = false;
 
   /// Thread, warp, lane, g = lane / 4, t = lane % 4 and the grid indices.
   void setUpThread();

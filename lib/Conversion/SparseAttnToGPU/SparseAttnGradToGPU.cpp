@@ -164,10 +164,12 @@ mlir::sparse_attn::gradWgmmaUnsupported(Operation *operation,
   return "";
 }
 
-bool mlir::sparse_attn::gradUsesWgmma(Operation *op,
+bool mlir::sparse_attn::gradUsesWgmma(Operation *,
                                       const SparseAttnToGPUOptions &options) {
-  return options.mma == "wgmma" ||
-         (options.mma == "auto" && gradWgmmaUnsupported(op, options).empty());
+  // mma=auto stays mma.sync for the backward until the warpgroup kernels
+  // have had a compute-sanitizer pass on the GPU (bench/gpu/
+  // sanitize_grad.sh); then: || (auto && gradWgmmaUnsupported(...).empty()).
+  return options.mma == "wgmma";
 }
 
 LogicalResult
@@ -349,8 +351,7 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
   int64_t kvTileBytes = tiles.bk * (d + 8) * eltBytes;
   int64_t vTileBytes = tiles.bk * (dv + 8) * eltBytes;
   bool atomicDq = options.gradDq == "atomic";
-  // Both kernels' products on warpgroup MMAs (mma=wgmma, checked, or
-  // mma=auto where gradWgmmaUnsupported is empty).
+  // Both kernels' products on warpgroup MMAs (mma=wgmma, checked).
   bool wgmma = gradUsesWgmma(op, options);
   KeyBlockSharedPlan keyPlan(eltBytes, tiles.bkv, tiles.bqt, d, dv, atomicDq,
                              wgmma);
@@ -377,6 +378,7 @@ LowerAttentionGradToGPU::matchAndRewrite(AttentionGradOp op,
     kb.group = hq / hkv;
     kb.hq = hq;
     kb.scale = *op.getEffectiveScale();
+    kb.overlapProducts = wgmma && options.overlap;
   };
 
   // One kernel: its arguments (value, role, builder field), tables, body

@@ -265,8 +265,7 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
   if (options.mma == "wgmma")
     if (std::string why = wgmmaUnsupported(op, options); !why.empty())
       return op.emitOpError("mma=wgmma needs ") << why;
-  bool wgmma = options.mma == "wgmma" ||
-               (options.mma == "auto" && wgmmaUnsupported(op, options).empty());
+  bool wgmma = forwardUsesWgmma(op, options);
   if (!wgmma) {
     auto [entries, words] = listSizes(op, options);
     int64_t bytes = planSharedMemory(/*wgmma=*/false, /*tma=*/false, 2,
@@ -284,6 +283,17 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
   // every pair were allowed).
   return verifyPatternCodegen(op.getLoc(), op.getPattern(), op,
                               qT.getDimSize(2), kT.getDimSize(2));
+}
+
+bool mlir::sparse_attn::forwardUsesWgmma(
+    Operation *op, const SparseAttnToGPUOptions &options) {
+  if (options.mma == "wgmma")
+    return true;
+  // mma=auto: wgmma wherever the op meets its requirements, except the two
+  // warpgroup block (warps = 8), which stays opt-in (mma=wgmma) until it
+  // has run against the GPU checks (issue #18).
+  return options.mma == "auto" && options.warps == 4 &&
+         wgmmaUnsupported(op, options).empty();
 }
 
 std::string
@@ -564,9 +574,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   // The kernel module.
   gpu::GPUModuleOp kernels = getOrCreateKernelModule(rw, loc, module);
 
-  // mma=auto: wgmma wherever the op meets its requirements.
-  bool wgmma = options.mma == "wgmma" ||
-               (options.mma == "auto" && wgmmaUnsupported(op, options).empty());
+  bool wgmma = forwardUsesWgmma(op, options);
   bool tma = wgmma && options.tma;
 
   // Host side: buffers and tables.

@@ -5,17 +5,16 @@
 // inline, 64 x 128). The query-block kernel: S = Q K^T and dP = dO V^T
 // (64 queries x 64 keys), dQ += dS K (64 x 128). Each tile's copies are
 // made visible to the async proxy before the barrier that publishes it.
-// The query-block kernel makes P while dP = dO V^T runs. In the key-block
-// kernel the tensor cores run while the CUDA cores work:
-// S^T and dP^T are issued together, S^T is waited for alone (P^T is made
-// while dP^T runs), dV += P^T dO is issued, dP^T is waited for (dS^T is
-// made while dV runs), dK += dS^T Q is issued, and both are waited for.
-// mma=auto picks the same kernels (the op meets every requirement), and
-// mma.sync where one is not met (warps = 8).
+// With overlap=true (opt-in) the query-block kernel makes P while dP =
+// dO V^T runs, and in the key-block kernel the tensor cores run while the
+// CUDA cores work: S^T and dP^T are issued together, S^T is waited for
+// alone (P^T is made while dP^T runs), dV += P^T dO is issued, dP^T is
+// waited for (dS^T is made while dV runs), dK += dS^T Q is issued, and
+// both are waited for. mma=auto keeps mma.sync for the backward.
 // Causal, Sq = Sk = 128, D = 128, GQA 4 -> 2 heads.
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma" | FileCheck %s
-// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=auto" | FileCheck %s
-// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=auto warps=8" | FileCheck %s --check-prefix=SYNC
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma overlap=true" | FileCheck %s --check-prefix=OVERLAP
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=auto" | FileCheck %s --check-prefix=SYNC
 // RUN: sparse-attn-opt %s --sparse-attn-to-nvvm="binary=false mma=wgmma" | FileCheck %s --check-prefix=NVVM
 
 // The key kernel's shared memory: K, V blocks and two Q, two dO tiles of
@@ -32,12 +31,6 @@
 // CHECK-NEXT: nvvm.fence.proxy
 // CHECK-NEXT: gpu.barrier
 // CHECK: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
-// CHECK: nvvm.wgmma.commit.group.sync.aligned
-// CHECK-NOT: nvvm.wgmma.wait.group
-// CHECK: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
-// CHECK: nvvm.wgmma.commit.group.sync.aligned
-// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
-// CHECK: nvvm.ex2.approx
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // CHECK-NOT: nvvm.mma.sync
@@ -48,20 +41,47 @@
 // CHECK-NEXT: nvvm.fence.proxy
 // CHECK-NEXT: gpu.barrier
 // CHECK: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
-// CHECK: nvvm.wgmma.commit.group.sync.aligned
-// CHECK-NOT: nvvm.wgmma.wait.group
-// CHECK: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
-// CHECK: nvvm.wgmma.commit.group.sync.aligned
-// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
-// CHECK: nvvm.ex2.approx
+// CHECK: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
-// CHECK: nvvm.wgmma.commit.group.sync.aligned
-// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
-// CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
-// CHECK: nvvm.wgmma.commit.group.sync.aligned
-// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: gpu.return
+
+// OVERLAP-LABEL: gpu.func @sparse_attention_grad_query
+// OVERLAP-NOT: nvvm.mma.sync
+// OVERLAP: nvgpu.device_async_wait
+// OVERLAP-NEXT: nvvm.fence.proxy
+// OVERLAP-NEXT: gpu.barrier
+// OVERLAP: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
+// OVERLAP: nvvm.wgmma.commit.group.sync.aligned
+// OVERLAP-NOT: nvvm.wgmma.wait.group
+// OVERLAP: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
+// OVERLAP: nvvm.wgmma.commit.group.sync.aligned
+// OVERLAP-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// OVERLAP: nvvm.ex2.approx
+// OVERLAP: nvvm.wgmma.wait.group.sync.aligned 0
+// OVERLAP: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// OVERLAP-NOT: nvvm.mma.sync
+// OVERLAP: gpu.return
+// OVERLAP-LABEL: gpu.func @sparse_attention_grad_key
+// OVERLAP-NOT: nvvm.mma.sync
+// OVERLAP: nvgpu.device_async_wait
+// OVERLAP-NEXT: nvvm.fence.proxy
+// OVERLAP-NEXT: gpu.barrier
+// OVERLAP: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
+// OVERLAP: nvvm.wgmma.commit.group.sync.aligned
+// OVERLAP-NOT: nvvm.wgmma.wait.group
+// OVERLAP: nvvm.wgmma.mma_async {{.*}}m = 64, n = 64, k = 16
+// OVERLAP: nvvm.wgmma.commit.group.sync.aligned
+// OVERLAP-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// OVERLAP: nvvm.ex2.approx
+// OVERLAP: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// OVERLAP: nvvm.wgmma.commit.group.sync.aligned
+// OVERLAP-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// OVERLAP: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// OVERLAP: nvvm.wgmma.commit.group.sync.aligned
+// OVERLAP-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// OVERLAP-NOT: nvvm.mma.sync
+// OVERLAP: gpu.return
 
 // SYNC-LABEL: gpu.func @sparse_attention_grad_query
 // SYNC-NOT: wgmma

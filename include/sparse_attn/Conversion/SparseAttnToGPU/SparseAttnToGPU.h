@@ -29,6 +29,11 @@ struct SparseAttnToGPUOptions {
   std::string gradDq = "deterministic";
 };
 
+/// Whether the forward `op` runs on warpgroup MMAs with `options`:
+/// mma=wgmma (checked), or mma=auto where wgmmaUnsupported is empty and
+/// warps = 4.
+bool forwardUsesWgmma(Operation *op, const SparseAttnToGPUOptions &options);
+
 /// Why `op` cannot use mma=wgmma with `options` (empty if it can).
 std::string wgmmaUnsupported(Operation *op,
                              const SparseAttnToGPUOptions &options);
@@ -62,9 +67,8 @@ LogicalResult checkGradLowerableToGPU(Operation *op,
 std::string gradWgmmaUnsupported(Operation *op,
                                  const SparseAttnToGPUOptions &options);
 
-/// Whether the backward of `op` runs on warpgroup MMAs: mma=wgmma, or
-/// mma=auto where gradWgmmaUnsupported is empty (the pipeline turns auto
-/// into sync for chips other than sm_90a).
+/// Whether the backward of `op` runs on warpgroup MMAs: mma=wgmma (mma=auto
+/// keeps mma.sync until the warpgroup kernels pass compute-sanitizer).
 bool gradUsesWgmma(Operation *op, const SparseAttnToGPUOptions &options);
 
 /// Rewrites every sparse_attn.attention_grad into two kernel launches in
