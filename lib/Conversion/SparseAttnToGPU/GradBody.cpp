@@ -1042,22 +1042,10 @@ void GradKernelBuilder::keyBlockKernel() {
       dp = rowProducts({}, vBlock, warpRow, dos, bqt, dv);
     }
     SmallVector<Value> oks = masks();
-    for (int64_t nt = 0; nt < bqt / 8; ++nt)
-      for (int64_t par = 0; par < 2; ++par) {
-        Value col = colOf(nt * 4 + par);
-        Value qc =
-            arith::MinUIOp::create(b, loc, add(qs0, col), lastQuery());
-        Value l2 = memref::LoadOp::create(b, loc, lseS, col);
-        Value dl = memref::LoadOp::create(b, loc, dltS, col);
-        for (int64_t half = 0; half < 2; ++half) {
-          int64_t e = nt * 4 + 2 * half + par;
-          Value kc = arith::MinUIOp::create(b, loc, keyOf(e), lastKey());
-          auto [p, ds] = pairGrad(s[e], dp[e], l2, dl, qc, kc,
-                                  masked ? oks[e] : Value());
-          s[e] = p;
-          dp[e] = ds;
-        }
-      }
+    forEachPair([&](int64_t e, Value l2, Value dl, Value qc, Value kc) {
+      std::tie(s[e], dp[e]) =
+          pairGrad(s[e], dp[e], l2, dl, qc, kc, masked ? oks[e] : Value());
+    });
     if (wgmma) {
       accumulateRegisterA(s, bqt, doBase(buf), dv, dvAcc);
       accumulateRegisterA(dp, bqt, qBase(buf), d, dkAcc);
