@@ -85,7 +85,9 @@ cl::opt<bool> tma("tma",
                   cl::init(true), cl::cat(category));
 cl::opt<bool> overlap("overlap",
                       cl::desc("cuda: with TMA, issue the next tile's Q K^T "
-                               "before this tile's softmax"),
+                               "before this tile's softmax; the backward "
+                               "with wgmma: P / dS made while the tile's "
+                               "other products run (opt-in, unmeasured)"),
                       cl::init(false), cl::cat(category));
 cl::opt<bool> approxTanh(
     "approx-tanh",

@@ -97,7 +97,8 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   PassOptions::Option<bool> overlap{
       *this, "overlap",
       llvm::cl::desc("With tma: the next tile's Q K^T overlaps this tile's "
-                     "softmax"),
+                     "softmax; the backward with wgmma: P / dS made while "
+                     "the tile's other products run (opt-in, unmeasured)"),
       llvm::cl::init(false)};
   PassOptions::Option<bool> approxTanh{
       *this, "approx-tanh",
