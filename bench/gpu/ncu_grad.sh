@@ -9,11 +9,8 @@
 # There (device tool, carrying .artifacts/grad):
 #   bash bench/gpu/ncu_grad.sh ['gbench_dense_S8192_D128$']
 set -uo pipefail
-out="${OUT:-out}"
-mkdir -p "$out"
 cases="${1:-gbench_dense_S8192_D128\$}"
-[ -f /tmp/libsa.so ] || cc -O2 -std=c99 -shared -fPIC runtime/cuda/sparse_attn_cuda.c \
-  -o /tmp/libsa.so -ldl || exit 1
+source "$(dirname "$0")/runtime.sh"
 ncu --clock-control none --target-processes all \
   -k 'regex:sparse_attention_grad_(key|query|dq)' --launch-count 3 \
   --section SpeedOfLight --section ComputeWorkloadAnalysis --section Occupancy \

@@ -10,11 +10,8 @@
 # There (device tool, carrying .artifacts/grad):
 #   bash bench/gpu/sanitize_grad.sh ['gcheck_causal_D128_wgmma$']
 set -uo pipefail
-out="${OUT:-out}"
-mkdir -p "$out"
 cases="${1:-gcheck_causal_D128_wgmma\$}"
-[ -f /tmp/libsa.so ] || cc -O2 -std=c99 -shared -fPIC runtime/cuda/sparse_attn_cuda.c \
-  -o /tmp/libsa.so -ldl || exit 1
+source "$(dirname "$0")/runtime.sh"
 for tool in ${TOOLS:-memcheck racecheck synccheck}; do
   timeout "${TIMEOUT:-150}" compute-sanitizer --tool "$tool" \
     --kernel-name kns=sparse_attention_grad --print-limit 20 \
