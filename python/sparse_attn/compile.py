@@ -21,9 +21,11 @@ one with it (the key depends only on the module text, the options and
 the compiler's identity).
 
 The compiler's identity (`compiler_id()`) is a hash of its sources
-(`lib/` and `include/` of this checkout), so a changed compiler never
-serves kernels it no longer generates from the cache, and a GPU machine
-holding the same checkout (without a build) computes the same keys.
+(`lib/`, `include/`, `tools/` and `python/native/` of this checkout), so a
+changed compiler never serves kernels it no longer generates from the
+cache, and a GPU machine holding the same checkout (without a build)
+computes the same keys. It names the sources, not the build: rebuild
+after editing them, or a stale build fills the new keys.
 `$SPARSE_ATTN_COMPILER_ID` overrides it (a package installed without the
 sources).
 """
@@ -82,7 +84,7 @@ def compiler_id():
     if _compiler_id is None:
         h = hashlib.sha256()
         found = False
-        for top in ("lib", "include"):
+        for top in ("lib", "include", "tools", os.path.join("python", "native")):
             for d, dirs, files in os.walk(os.path.join(_ROOT, top)):
                 dirs.sort()
                 for name in sorted(files):
