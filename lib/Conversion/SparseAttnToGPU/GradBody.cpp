@@ -980,27 +980,7 @@ void GradKernelBuilder::keyBlockKernel() {
         };
     MutableArrayRef<Value> dkAcc(st.data(), d / 8 * 4);
     MutableArrayRef<Value> dvAcc(st.data() + d / 8 * 4, dv / 8 * 4);
-    if (wgmma && overlapProducts && scoreMod) {
-      // A score modification's derivative would live beside P between the
-      // halves (ptxas spills): S^T and dP^T waited for together, P^T and
-      // dS^T made in one pass, then dV += P^T dO and dK += dS^T Q issued
-      // back to back.
-      Value sAcc = issueKMajorProduct(idx(plan.kOff), qBase(buf), bqt, d);
-      Value dpAcc = issueKMajorProduct(idx(plan.vOff), doBase(buf), bqt, dv);
-      SmallVector<Value> oks = masks();
-      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-      SmallVector<Value> p = extractAll(sAcc, bqt / 2);
-      SmallVector<Value> ds = extractAll(dpAcc, bqt / 2);
-      forEachPair([&](int64_t e, Value l2, Value dl, Value qc, Value kc) {
-        std::tie(p[e], ds[e]) =
-            pairGrad(p[e], ds[e], l2, dl, qc, kc, masked ? oks[e] : Value());
-      });
-      accumulateRegisterA(p, bqt, doBase(buf), dv, dvAcc, {}, /*wait=*/false);
-      accumulateRegisterA(ds, bqt, qBase(buf), d, dkAcc, {}, /*wait=*/false);
-      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-      return;
-    }
-    if (wgmma && overlapProducts) {
+    if (wgmma && overlapProducts && !scoreMod) {
       // The warpgroup's 64 keys x the tile's queries (warp w holds keys
       // 16 w .. 16 w + 15 in mma.sync's accumulator order), the tensor
       // cores kept busy while the CUDA cores work: S^T and dP^T issued;
@@ -1047,7 +1027,11 @@ void GradKernelBuilder::keyBlockKernel() {
           pairGrad(s[e], dp[e], l2, dl, qc, kc, masked ? oks[e] : Value());
     });
     if (wgmma) {
-      accumulateRegisterA(s, bqt, doBase(buf), dv, dvAcc);
+      // overlap with a score modification (its derivative would live
+      // beside P^T between two halves, and ptxas spills): P^T and dS^T in
+      // the one pass above, dV and dK issued back to back.
+      accumulateRegisterA(s, bqt, doBase(buf), dv, dvAcc, {},
+                          /*wait=*/!overlapProducts);
       accumulateRegisterA(dp, bqt, qBase(buf), d, dkAcc);
       return;
     }
