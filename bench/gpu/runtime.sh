@@ -1,4 +1,4 @@
-# Sourced by the GPU machine's scripts (ncu_grad.sh, sanitize_grad.sh):
+# Sourced by the GPU machine's scripts (ncu.sh, sanitize_grad.sh):
 # `out` is the results folder (OUT, else ./out), created; the CUDA runtime
 # is built once into /tmp/libsa.so (it needs only libdl).
 out="${OUT:-out}"
