@@ -85,7 +85,8 @@ def main():
     ap.add_argument("which", nargs="?", default="all", choices=["check", "bench", "all"])
     ap.add_argument("--build", default="build")
     ap.add_argument("--out", default=".artifacts/gpu")
-    ap.add_argument("--warps", type=int, default=4)
+    ap.add_argument("--warps", default="auto",
+                    help="warps per thread block, or auto (the compiler's schedule selection)")
     ap.add_argument("--block-k", type=int, default=64)
     ap.add_argument("--mma", default="auto", choices=["sync", "wgmma", "auto"])
     ap.add_argument("--no-tma", action="store_true", help="K / V by cp.async on the wgmma path")
@@ -105,7 +106,7 @@ def main():
         src = os.path.join(d, "attention.mlir")
         with open(src, "w") as f:
             f.write(routing.module_text(c) if c.get("program") else module_text(c))
-        r = subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=%d" % a.warps,
+        r = subprocess.run([tool, src, "--target=cuda", "-o", d, "--warps=" + str(a.warps),
                             "--block-k=%d" % a.block_k, "--mma=" + a.mma]
                            + (["--tma=false"] if a.no_tma else [])
                            + (["--overlap"] if a.overlap else [])
@@ -123,7 +124,9 @@ def main():
             import numpy as np
             for role, arr in tables.make(c).items():
                 np.save(os.path.join(d, role + ".npy"), arr)
-        c = dict(c, warps=a.warps, block_k=a.block_k)
+        # The warps the compiler used (its choice under --warps=auto).
+        chosen = re.search(r"warps (\d+)", open(os.path.join(d, "manifest.txt")).read())
+        c = dict(c, warps=int(chosen.group(1)) if chosen else a.warps, block_k=a.block_k)
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(c, f)
         print("wrote", d, flush=True)

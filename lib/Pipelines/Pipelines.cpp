@@ -107,6 +107,12 @@ void mlir::sparse_attn::buildSparseAttnReferenceToLLVMCPUPipeline(
                       bufferizeAndLowerToLLVM(1));
 }
 
+std::string mlir::sparse_attn::gpuMmaFor(llvm::StringRef mma,
+                                         llvm::StringRef chip) {
+  // wgmma exists only on sm_90a.
+  return mma == "auto" && chip != "sm_90a" ? "sync" : mma.str();
+}
+
 void mlir::sparse_attn::buildSparseAttnToNVVMPipeline(
     OpPassManager &pm, const GPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
@@ -121,10 +127,7 @@ void mlir::sparse_attn::buildSparseAttnToNVVMPipeline(
       (int64_t)options.warps, (int64_t)options.blockK,
       std::string(options.chip), std::string(options.features),
       (int64_t)options.optLevel,
-      // wgmma exists only on sm_90a.
-      options.mma == "auto" && std::string(options.chip) != "sm_90a"
-          ? std::string("sync")
-          : std::string(options.mma),
+      gpuMmaFor(options.mma, options.chip),
       options.tma ? "true" : "false", options.overlap ? "true" : "false",
       options.approxTanh ? "true" : "false", std::string(options.gradDq));
   if (options.binary)

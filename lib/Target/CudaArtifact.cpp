@@ -3,6 +3,7 @@
 #include "sparse_attn/Target/CudaArtifact.h"
 
 #include "sparse_attn/Conversion/SparseAttnToGPU/SparseAttnToGPU.h"
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnOps.h"
 #include "sparse_attn/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -55,10 +56,38 @@ static std::optional<int64_t> constantIndex(Value v) {
   return std::nullopt;
 }
 
+int64_t mlir::sparse_attn::chooseArtifactWarps(
+    ModuleOp module, const CudaArtifactOptions &options) {
+  // One value for the whole artifact (its manifest names one tile): two
+  // warpgroups only if every forward op chooses them and no backward (whose
+  // warpgroup kernels need warps = 4) is compiled with them.
+  SparseAttnToGPUOptions conversion;
+  conversion.blockK = options.blockK;
+  conversion.mma = gpuMmaFor(options.mma, options.chip);
+  conversion.tma = options.tma;
+  conversion.overlap = options.overlap;
+  conversion.gradDq = options.gradDq;
+  int64_t forward = 0;
+  WalkResult walk = module.walk([&](Operation *op) {
+    if (llvm::isa<AttentionGradOp>(op))
+      return WalkResult::interrupt();
+    if (llvm::isa<AttentionOp>(op)) {
+      if (chooseForwardWarps(op, conversion) != 8)
+        return WalkResult::interrupt();
+      ++forward;
+    }
+    return WalkResult::advance();
+  });
+  return !walk.wasInterrupted() && forward > 0 ? 8 : 4;
+}
+
 LogicalResult
 mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
-                                         const CudaArtifactOptions &options,
+                                         const CudaArtifactOptions &requested,
                                          std::string &error) {
+  CudaArtifactOptions options = requested;
+  if (options.warps == kAutoWarps)
+    options.warps = chooseArtifactWarps(module, options);
   OwningOpRef<ModuleOp> clone(module.clone());
   PassManager pm(module.getContext());
   GPUPipelineOptions pipeline;
@@ -127,7 +156,9 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
   os << "sparse-attn-cuda-artifact 1\n";
   os << "module " << moduleFile << " " << moduleFormat << "\n";
   os << "# chip " << options.chip << ", features " << options.features
-     << ", warps " << options.warps << ", block-k " << options.blockK
+     << ", warps " << options.warps
+     << (requested.warps == kAutoWarps ? " (chosen)" : "") << ", block-k "
+     << options.blockK
      << ", mma " << options.mma << (options.tma ? ", tma" : "")
      << (options.overlap ? ", overlap" : "")
      << (options.approxTanh ? "" : ", accurate tanh")

@@ -158,10 +158,12 @@ def _compiler_tool():
     return shutil.which("sparse-attn-compile")
 
 
-def compile_cuda(module_text, warps=4, block_k=64, mma="auto", chip="sm_90a"):
+def compile_cuda(module_text, warps="auto", block_k=64, mma="auto", chip="sm_90a"):
     """The directory of the GPU artifact of `module_text` (compiled once per
     key, then taken from the cache; CompileError when the module is refused
-    or when it is not in the cache and no compiler is at hand)."""
+    or when it is not in the cache and no compiler is at hand). `warps`:
+    warps per thread block, or "auto" (the compiler's schedule selection:
+    two warpgroups where they are measured to win)."""
     import shutil
     import subprocess
     key = hashlib.sha256("\0".join([module_text, "cuda", chip, str(warps), str(block_k),
@@ -185,7 +187,7 @@ def compile_cuda(module_text, warps=4, block_k=64, mma="auto", chip="sm_90a"):
             f.write(module_text)
         out = os.path.join(tmp, "artifact")
         r = subprocess.run([tool, src, "--target=cuda", "-o", out, "--chip=" + chip,
-                            "--warps=%d" % warps, "--block-k=%d" % block_k, "--mma=" + mma],
+                            "--warps=%s" % warps, "--block-k=%d" % block_k, "--mma=" + mma],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
             raise CompileError(r.stderr + "\nin the module:\n" + module_text)

@@ -4,7 +4,7 @@
 //                       [--header attn.h] [--block-q N --block-k N]
 //   sparse-attn-compile FILE.mlir --target=cuda -o ARTIFACT_DIR
 //                       [--chip sm_90a] [--format isa|bin|fatbin]
-//                       [--warps N] [--block-k N]
+//                       [--warps auto|N] [--block-k N]
 //
 // With --target=cuda the module is lowered with sparse-attn-to-nvvm and
 // written as an artifact directory (PTX / cubin, block tables, manifest.txt;
@@ -69,10 +69,12 @@ cl::opt<std::string> format("format",
                             cl::desc("cuda: isa (PTX, default), bin (cubin, "
                                      "needs ptxas) or fatbin"),
                             cl::init("isa"), cl::cat(category));
-cl::opt<int64_t> warps("warps",
-                       cl::desc("cuda: warps per thread block (16 query rows "
-                                "each)"),
-                       cl::init(4), cl::cat(category));
+cl::opt<std::string> warps(
+    "warps",
+    cl::desc("cuda: warps per thread block (16 query rows each), or auto "
+             "(default: 8, two warpgroups, where D = 128 and the rows are "
+             "long enough to win on sm_90a, else 4; docs/gpu-lowering.md)"),
+    cl::init("auto"), cl::cat(category));
 cl::opt<std::string> mma("mma",
                         cl::desc("cuda: tensor-core instructions, sync "
                                  "(mma.sync), wgmma (sm_90a) or auto "
@@ -167,7 +169,13 @@ int main(int argc, char **argv) {
     cuda.chip = chip;
     cuda.features = features;
     cuda.format = format;
-    cuda.warps = warps;
+    if (warps == "auto") {
+      cuda.warps = sparse_attn::kAutoWarps;
+    } else if (llvm::StringRef(warps).getAsInteger(10, cuda.warps) ||
+               cuda.warps < 1) {
+      return fail("--warps must be auto or a positive number, got '" +
+                  warps + "'");
+    }
     cuda.blockK = blockK;
     if (mma != "sync" && mma != "wgmma" && mma != "auto")
       return fail("--mma must be sync, wgmma or auto");

@@ -307,7 +307,8 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
            "for the ops that meet its requirements). For "
            "sparse_attn.attention_grad, wgmma puts both kernels' "
            "products on warpgroup MMAs (warps = 4, block-k, D and Dv multiples of "
-           "64 up to 256, grad-dq = deterministic) and auto keeps mma.sync">,
+           "64 up to 256, grad-dq = deterministic) and auto picks it where "
+           "those hold">,
     Option<"tma", "tma", "bool", /*default=*/"false",
            "With wgmma: load K / V tiles with TMA (cp.async.bulk.tensor, "
            "mbarriers); adds two 128-byte CUtensorMap arguments that the "

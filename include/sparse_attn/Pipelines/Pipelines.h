@@ -117,6 +117,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::init(true)};
 };
 
+/// The tensor-core instructions the GPU lowering is given for the `mma`
+/// option on `chip`: auto becomes sync where wgmma does not exist (any chip
+/// but sm_90a); anything else is passed through.
+std::string gpuMmaFor(llvm::StringRef mma, llvm::StringRef chip);
+
 /// sparse_attn -> gpu.launch_func + gpu.module of tensor-core kernels
 /// (convert-sparse-attn-to-gpu), the kernels lowered to NVVM and, with
 /// `binary`, serialised by gpu-module-to-binary. The host side is left as

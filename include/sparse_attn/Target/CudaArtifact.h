@@ -47,6 +47,9 @@
 namespace mlir {
 namespace sparse_attn {
 
+/// CudaArtifactOptions::warps: the schedule selection chooses.
+constexpr int64_t kAutoWarps = 0;
+
 struct CudaArtifactOptions {
   std::string directory;
   std::string chip = "sm_90a";
@@ -54,7 +57,9 @@ struct CudaArtifactOptions {
   /// isa (PTX, the driver JIT-compiles it at load), bin (cubin, needs ptxas
   /// at compile time) or fatbin.
   std::string format = "isa";
-  int64_t warps = 4;
+  /// Warps per thread block (16 query rows each), or kAutoWarps: chosen by
+  /// chooseArtifactWarps.
+  int64_t warps = kAutoWarps;
   int64_t blockK = 64;
   std::string mma = "auto";
   /// With wgmma: K / V by TMA (the runtime encodes the tensor maps).
@@ -67,6 +72,12 @@ struct CudaArtifactOptions {
   std::string gradDq = "deterministic";
   int64_t optLevel = 3;
 };
+
+/// The warps per thread block of the artifact of `module` when
+/// `options.warps` is kAutoWarps: 8 when every sparse_attn.attention in it
+/// chooses two warpgroups (chooseForwardWarps: D = 128, compile-time
+/// tables, long rows) and it has no sparse_attn.attention_grad; else 4.
+int64_t chooseArtifactWarps(ModuleOp module, const CudaArtifactOptions &options);
 
 /// Lowers a clone of `module` with sparse-attn-to-nvvm and writes the
 /// artifact directory. Diagnostics of the lowering go to the context's

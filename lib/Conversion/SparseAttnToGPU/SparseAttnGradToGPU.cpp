@@ -161,15 +161,33 @@ mlir::sparse_attn::gradWgmmaUnsupported(Operation *operation,
   if (d % 64 != 0 || dv % 64 != 0 || d > 256 || dv > 256)
     return "D and Dv multiples of 64, at most 256, got D = " +
            std::to_string(d) + ", Dv = " + std::to_string(dv);
+  // The tiles in shared memory (mma=auto then keeps mma.sync, whose plan
+  // checkGradLowerableToGPU measures against the same limit).
+  if (llvm::all_of(op->getOperands(), [](Value v) {
+        return llvm::cast<ShapedType>(v.getType()).hasStaticShape();
+      })) {
+    GradTiles tiles = gradTiles(options);
+    int64_t eltBytes = llvm::cast<RankedTensorType>(op.getQuery().getType())
+                           .getElementTypeBitWidth() / 8;
+    int64_t bytes = 0;
+    for (bool keyKernel : {false, true})
+      bytes = std::max(bytes, kernelSharedBytes(op, tiles, keyKernel, eltBytes,
+                                                d, dv, /*atomicDq=*/false,
+                                                /*wgmma=*/true));
+    if (bytes > kMaxSharedBytes)
+      return "the tiles in at most " + std::to_string(kMaxSharedBytes) +
+             " bytes of shared memory, got " + std::to_string(bytes);
+  }
   return "";
 }
 
-bool mlir::sparse_attn::gradUsesWgmma(Operation *,
+bool mlir::sparse_attn::gradUsesWgmma(Operation *op,
                                       const SparseAttnToGPUOptions &options) {
-  // mma=auto stays mma.sync for the backward until the warpgroup kernels
-  // have had a compute-sanitizer pass on the GPU (bench/gpu/
-  // sanitize_grad.sh); then: || (auto && gradWgmmaUnsupported(...).empty()).
-  return options.mma == "wgmma";
+  // mma=auto: the warpgroup kernels wherever their requirements hold. They
+  // pass the GPU checks and compute-sanitizer (memcheck, racecheck) and run
+  // 1.3-1.6x the mma.sync kernels (bench/results/gpu-2026-12-07-h100-wgmma-auto.md).
+  return options.mma == "wgmma" ||
+         (options.mma == "auto" && gradWgmmaUnsupported(op, options).empty());
 }
 
 LogicalResult

@@ -112,6 +112,10 @@ SharedPlan planSharedMemory(bool wgmma, bool tma, int64_t eltBytes,
   return p;
 }
 
+/// chooseForwardWarps: the mean number of key tiles per 128-row query
+/// block from which two warpgroups per block win.
+constexpr int64_t kTwoWarpgroupMinTiles = 32;
+
 /// The kernel's tiles: BQ = 16 x warps query rows, BK = block-k keys.
 int64_t queryTile(const SparseAttnToGPUOptions &options) {
   return 16 * options.warps;
@@ -289,11 +293,46 @@ bool mlir::sparse_attn::forwardUsesWgmma(
     Operation *op, const SparseAttnToGPUOptions &options) {
   if (options.mma == "wgmma")
     return true;
-  // mma=auto: wgmma wherever the op meets its requirements, except the two
-  // warpgroup block (warps = 8), which stays opt-in (mma=wgmma) until it
-  // has run against the GPU checks (issue #18).
-  return options.mma == "auto" && options.warps == 4 &&
-         wgmmaUnsupported(op, options).empty();
+  // mma=auto: wgmma wherever the op meets its requirements (one warpgroup,
+  // or two with warps = 8: both pass the GPU checks).
+  return options.mma == "auto" && wgmmaUnsupported(op, options).empty();
+}
+
+int64_t
+mlir::sparse_attn::chooseForwardWarps(Operation *operation,
+                                      const SparseAttnToGPUOptions &options) {
+  auto op = llvm::cast<AttentionOp>(operation);
+  SparseAttnToGPUOptions two = options;
+  two.warps = 8;
+  two.mma = "wgmma";
+  // Two warpgroups need warpgroup MMAs, and their win is measured at D =
+  // Dv = 128 (bench/results/gpu-2026-12-07-h100-wgmma-auto.md: 1.19-1.23x
+  // on dense and causal; at D = 64 the one-warpgroup block already fits
+  // four times per SM and two lose 2-3%).
+  auto qT = llvm::cast<ShapedType>(op.getQuery().getType());
+  auto vT = llvm::cast<ShapedType>(op.getValue().getType());
+  if (options.mma == "sync" || op.isTile() || qT.getDimSize(3) != 128 ||
+      vT.getDimSize(3) != 128 || !wgmmaUnsupported(op, two).empty())
+    return 4;
+  // The work per query block must be known at compile time: runtime
+  // tables, run-time lengths and document masks (segments known at run
+  // time) keep one warpgroup.
+  if (deviceTileList(op, two) || op.getQuerySegmentIds())
+    return 4;
+  // The cost model: two warpgroups share each K / V tile, which pays where
+  // a query block visits many tiles; where rows are short (windows,
+  // BigBird, 9-19 tiles per block in the measurement) the 128-row block
+  // loses 7-36% to more rows masked at the pattern's edges and half as
+  // many blocks. Two warpgroups where the 128-row query blocks average at
+  // least 32 key tiles (causal at S = 8192: 65; dense: 128).
+  ScopedDiagnosticHandler quiet(op.getContext(),
+                                [](Diagnostic &) { return success(); });
+  FailureOr<TileTables> tables = buildTables(op, queryTile(two), two.blockK);
+  if (failed(tables) || tables->fullOffsets.size() < 2)
+    return 4;
+  int64_t blocks = tables->fullOffsets.size() - 1;
+  int64_t tiles = tables->fullIndices.size() + tables->partialIndices.size();
+  return tiles >= kTwoWarpgroupMinTiles * blocks ? 8 : 4;
 }
 
 std::string

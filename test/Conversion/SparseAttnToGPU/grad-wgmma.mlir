@@ -10,11 +10,13 @@
 // CUDA cores work: S^T and dP^T are issued together, S^T is waited for
 // alone (P^T is made while dP^T runs), dV += P^T dO is issued, dP^T is
 // waited for (dS^T is made while dV runs), dK += dS^T Q is issued, and
-// both are waited for. mma=auto keeps mma.sync for the backward.
+// both are waited for. mma=auto picks the default wgmma kernels (the op
+// meets every requirement), and mma.sync where one is not met (warps = 8).
 // Causal, Sq = Sk = 128, D = 128, GQA 4 -> 2 heads.
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma" | FileCheck %s
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma overlap=true" | FileCheck %s --check-prefix=OVERLAP
-// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=auto" | FileCheck %s --check-prefix=SYNC
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=auto" | FileCheck %s
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=auto warps=8" | FileCheck %s --check-prefix=SYNC
 // RUN: sparse-attn-opt %s --sparse-attn-to-nvvm="binary=false mma=wgmma" | FileCheck %s --check-prefix=NVVM
 
 // The key kernel's shared memory: K, V blocks and two Q, two dO tiles of

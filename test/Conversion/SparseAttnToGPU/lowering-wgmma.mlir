@@ -2,12 +2,12 @@
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma warps=8" | FileCheck %s --check-prefix=W8
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=auto warps=8" | FileCheck %s --check-prefix=AUTO8
 
-// mma=auto keeps the two-warpgroup block opt-in (not yet run on a GPU):
-// warps = 8 is mma.sync.
+// mma=auto with warps = 8 is the two-warpgroup block (the op meets its
+// requirements).
 // AUTO8: threads in (%c256, %c1, %c1)
-// AUTO8-NOT: nvvm.wgmma.mma_async
-// AUTO8: nvvm.mma.sync
-// AUTO8-NOT: nvvm.wgmma.mma_async
+// AUTO8-NOT: nvvm.mma.sync
+// AUTO8: nvvm.wgmma.mma_async
+// AUTO8-NOT: nvvm.mma.sync
 
 // warps = 8: two warpgroups share each K / V tile, 128 query rows per block
 // (8 query blocks of the 1000 rows); one 64-row Q tile per warpgroup

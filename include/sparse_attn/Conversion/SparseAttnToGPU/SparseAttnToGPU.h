@@ -30,9 +30,16 @@ struct SparseAttnToGPUOptions {
 };
 
 /// Whether the forward `op` runs on warpgroup MMAs with `options`:
-/// mma=wgmma (checked), or mma=auto where wgmmaUnsupported is empty and
-/// warps = 4.
+/// mma=wgmma (checked), or mma=auto where wgmmaUnsupported is empty.
 bool forwardUsesWgmma(Operation *op, const SparseAttnToGPUOptions &options);
+
+/// The schedule selection of the forward `op` (options.warps ignored): 8
+/// (two warpgroups of 64 query rows sharing each K / V tile) where
+/// mma is not sync, D = Dv = 128, the two-warpgroup kernel applies
+/// (wgmmaUnsupported), the tile tables are known at compile time and the
+/// 128-row query blocks average at least 32 key tiles; else 4. The
+/// measurements behind it: docs/gpu-lowering.md, "Schedule selection".
+int64_t chooseForwardWarps(Operation *op, const SparseAttnToGPUOptions &options);
 
 /// Why `op` cannot use mma=wgmma with `options` (empty if it can).
 std::string wgmmaUnsupported(Operation *op,
@@ -67,8 +74,9 @@ LogicalResult checkGradLowerableToGPU(Operation *op,
 std::string gradWgmmaUnsupported(Operation *op,
                                  const SparseAttnToGPUOptions &options);
 
-/// Whether the backward of `op` runs on warpgroup MMAs: mma=wgmma (mma=auto
-/// keeps mma.sync until the warpgroup kernels pass compute-sanitizer).
+/// Whether the backward of `op` runs on warpgroup MMAs: mma=wgmma, or
+/// mma=auto where gradWgmmaUnsupported is empty (the pipeline turns auto
+/// into sync for chips other than sm_90a).
 bool gradUsesWgmma(Operation *op, const SparseAttnToGPUOptions &options);
 
 /// Rewrites every sparse_attn.attention_grad into two kernel launches in
