@@ -58,3 +58,18 @@ def test_block_tables_and_segments_reach_the_artifact(tmp_path, monkeypatch):
     for d in (fwd, bwd):
         m = manifest(d)
         assert "arg kv_num_blocks i32 3 1 2 2" in m and "arg query_segment_ids" in m
+
+
+def test_the_compiler_chooses_the_block(tmp_path, monkeypatch):
+    """compile_cuda leaves the thread block to the compiler (--warps=auto,
+    docs/gpu-lowering.md "Schedule selection"): a long causal forward at
+    D = 128 gets two warpgroups (128-row query blocks); its backward, whose
+    warpgroup kernels need one, and a short causal forward get one."""
+    monkeypatch.setenv("SPARSE_ATTN_CACHE", str(tmp_path))
+    long = (1, 1, 8192, 128)
+    fwd, bwd = precompile(long, long, long, torch.bfloat16, P.causal())
+    assert "warps 8 (chosen)" in manifest(fwd) and "tile 128 64" in manifest(fwd)
+    assert "warps 4 (chosen)" in manifest(bwd)
+    short = (1, 1, 1024, 128)
+    fwd, _ = precompile(short, short, short, torch.bfloat16, P.causal())
+    assert "warps 4 (chosen)" in manifest(fwd) and "tile 64 64" in manifest(fwd)
