@@ -98,7 +98,7 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       *this, "overlap",
       llvm::cl::desc("With tma: the next tile's Q K^T overlaps this tile's "
                      "softmax; the backward with wgmma: P / dS made while "
-                     "the tile's other products run (opt-in, unmeasured)"),
+                     "the tile's other products run (opt-in: within 3% of the default)"),
       llvm::cl::init(false)};
   PassOptions::Option<bool> approxTanh{
       *this, "approx-tanh",
