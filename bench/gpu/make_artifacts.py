@@ -91,6 +91,8 @@ def main():
     ap.add_argument("--mma", default="auto", choices=["sync", "wgmma", "auto"])
     ap.add_argument("--no-tma", action="store_true", help="K / V by cp.async on the wgmma path")
     ap.add_argument("--overlap", action="store_true", help="next Q K^T during this softmax")
+    ap.add_argument("--warp-specialize", action="store_true",
+                    help="a producer warpgroup; consumer warpgroups in ping-pong")
     ap.add_argument("--only", default="", help="only configurations whose name matches REGEX")
     a = ap.parse_args()
     cases = []
@@ -110,6 +112,7 @@ def main():
                             "--block-k=%d" % a.block_k, "--mma=" + a.mma]
                            + (["--tma=false"] if a.no_tma else [])
                            + (["--overlap"] if a.overlap else [])
+                           + (["--warp-specialize"] if a.warp_specialize else [])
                            + (["--approx-tanh=false"] if c.get("approx_tanh") is False else []),
                            stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:

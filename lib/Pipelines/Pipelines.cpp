@@ -118,7 +118,7 @@ void mlir::sparse_attn::buildSparseAttnToNVVMPipeline(
   std::string pipeline = llvm::formatv(
       "sparse-attn-simplify,"
       "convert-sparse-attn-to-gpu{{warps={0} block-k={1} mma={5} tma={6} "
-      "overlap={7} approx-tanh={8} grad-dq={9}},"
+      "overlap={7} approx-tanh={8} grad-dq={9} warp-specialize={10}},"
       "nvvm-attach-target{{chip={2} features={3} O={4}},"
       "gpu.module(convert-scf-to-cf,convert-nvgpu-to-nvvm,"
       "convert-gpu-to-nvvm{{use-bare-ptr-memref-call-conv=1},"
@@ -129,7 +129,8 @@ void mlir::sparse_attn::buildSparseAttnToNVVMPipeline(
       (int64_t)options.optLevel,
       gpuMmaFor(options.mma, options.chip),
       options.tma ? "true" : "false", options.overlap ? "true" : "false",
-      options.approxTanh ? "true" : "false", std::string(options.gradDq));
+      options.approxTanh ? "true" : "false", std::string(options.gradDq),
+      options.warpSpecialize ? "true" : "false");
   if (options.binary)
     pipeline += ",gpu-module-to-binary{format=" + std::string(options.format) +
                 "}";

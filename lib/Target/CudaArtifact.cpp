@@ -66,6 +66,7 @@ int64_t mlir::sparse_attn::chooseArtifactWarps(
   conversion.mma = gpuMmaFor(options.mma, options.chip);
   conversion.tma = options.tma;
   conversion.overlap = options.overlap;
+  conversion.warpSpecialize = options.warpSpecialize;
   conversion.gradDq = options.gradDq;
   int64_t forward = 0;
   WalkResult walk = module.walk([&](Operation *op) {
@@ -99,6 +100,7 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
   pipeline.mma = options.mma;
   pipeline.tma = options.tma;
   pipeline.overlap = options.overlap;
+  pipeline.warpSpecialize = options.warpSpecialize;
   pipeline.approxTanh = options.approxTanh;
   pipeline.gradDq = options.gradDq;
   pipeline.optLevel = options.optLevel;
@@ -161,6 +163,7 @@ mlir::sparse_attn::compileToCudaArtifact(ModuleOp module,
      << options.blockK
      << ", mma " << options.mma << (options.tma ? ", tma" : "")
      << (options.overlap ? ", overlap" : "")
+     << (options.warpSpecialize ? ", warp-specialized" : "")
      << (options.approxTanh ? "" : ", accurate tanh")
      << (options.gradDq == "atomic" ? ", atomic dQ" : "") << "\n";
   SymbolTable symbols(*clone);

@@ -91,6 +91,11 @@ cl::opt<bool> overlap("overlap",
                                "with wgmma: P / dS made while the tile's "
                                "other products run (opt-in: within 3% of the default)"),
                       cl::init(false), cl::cat(category));
+cl::opt<bool> warpSpecialize(
+    "warp-specialize",
+    cl::desc("cuda: with TMA, the forward's warp-specialised schedule (a "
+             "producer warpgroup; consumer warpgroups in ping-pong)"),
+    cl::init(false), cl::cat(category));
 cl::opt<bool> approxTanh(
     "approx-tanh",
     cl::desc("cuda: math.tanh of score_mod bodies as tanh.approx.f32 "
@@ -185,6 +190,7 @@ int main(int argc, char **argv) {
     cuda.mma = mma;
     cuda.tma = tma;
     cuda.overlap = overlap;
+    cuda.warpSpecialize = warpSpecialize;
     cuda.approxTanh = approxTanh;
     if (gradDq != "deterministic" && gradDq != "atomic")
       return fail("--grad-dq must be deterministic or atomic");

@@ -319,6 +319,18 @@ def ConvertSparseAttnToGPU : Pass<"convert-sparse-attn-to-gpu", "ModuleOp"> {
            "sparse_attn.attention_grad with wgmma: each tile's P / dS made "
            "while its other products run (S waited for before dP; measured "
            "within 3% of the default schedule, hence opt-in)">,
+    Option<"warpSpecialize", "warp-specialize", "bool", /*default=*/"false",
+           "With tma (the forward): a producer warpgroup in front of the "
+           "`warps` consumer warps issues every K / V TMA and waits for "
+           "the consumers to release each buffer (mbarriers, no block "
+           "barrier in the loop); setmaxnreg moves registers from the "
+           "producer to the consumers; each consumer warpgroup issues S_j "
+           "= Q K_j^T with P_{j-1} V_{j-1} and runs the softmax of S_j "
+           "while they run; with warps = 8 the two consumer warpgroups "
+           "take turns issuing on named barriers (ping-pong), so one's "
+           "softmax overlaps the other's tensor-core work. Compile-time "
+           "tile tables only (no runtime tables, run-time lengths or "
+           "document masks)">,
     Option<"approxTanh", "approx-tanh", "bool", /*default=*/"true",
            "math.tanh (f32) of score_mod bodies as the hardware "
            "tanh.approx.f32 (one instruction; maximum relative error "

@@ -100,6 +100,13 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                      "softmax; the backward with wgmma: P / dS made while "
                      "the tile's other products run (opt-in: within 3% of the default)"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> warpSpecialize{
+      *this, "warp-specialize",
+      llvm::cl::desc("With tma, the forward: a producer warpgroup issues the "
+                     "K / V loads; the consumer warpgroups overlap each "
+                     "tile's softmax with tensor-core work and, two of "
+                     "them, take turns on named barriers (ping-pong)"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> approxTanh{
       *this, "approx-tanh",
       llvm::cl::desc("math.tanh of score_mod bodies as tanh.approx.f32 "

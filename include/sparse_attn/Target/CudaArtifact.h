@@ -66,6 +66,8 @@ struct CudaArtifactOptions {
   bool tma = true;
   /// With TMA: the next tile's Q K^T overlaps this tile's softmax.
   bool overlap = false;
+  /// With TMA: the warp-specialised forward (a producer warpgroup).
+  bool warpSpecialize = false;
   /// math.tanh of score_mod bodies as tanh.approx.f32.
   bool approxTanh = true;
   /// The backward's dQ: "deterministic" or "atomic".

@@ -118,6 +118,45 @@ void KernelBuilder::tile(Value kb, Value buf, bool masked, Value maskIf,
   }
   if (afterScores)
     afterScores();
+  scoresToProbabilities(k0, s, masked, maskIf, st);
+  int64_t nOut = dv / 8;
+  // O += P V.
+  if (wgmma) {
+    // P stays in registers: the accumulator layout of two adjacent n8
+    // column tiles is the A-register layout of one k16 step (as for
+    // mma.sync). V is read MN-major (transposed) from shared memory; step
+    // kk covers keys 16 kk .. 16 kk + 15.
+    if (beforeValues)
+      beforeValues();
+    accumulateRegisterA(s, bk, addi(muli(buf, bk * dv * 2), vOff), dv,
+                        MutableArrayRef<Value>(st).slice(4, dv / 2));
+    return;
+  }
+  Value vRow = arith::RemUIOp::create(b, loc, lane, idx(16));
+  Value vColGroup = arith::DivUIOp::create(b, loc, lane, idx(16));
+  for (int64_t j = 0; j < bk / 16; ++j) {
+    SmallVector<Value> a = {
+        packF32(s[(2 * j) * 4 + 0], s[(2 * j) * 4 + 1]),
+        packF32(s[(2 * j) * 4 + 2], s[(2 * j) * 4 + 3]),
+        packF32(s[(2 * j + 1) * 4 + 0], s[(2 * j + 1) * 4 + 1]),
+        packF32(s[(2 * j + 1) * 4 + 2], s[(2 * j + 1) * 4 + 3])};
+    Value row = addi(vRow, j * 16);
+    for (int64_t n = 0; n < nOut; n += 2) {
+      Value col = add(muli(vColGroup, 8), idx(n * 8));
+      SmallVector<Value> regs = ldmatrix(vs, row, col, 4, true);
+      mma(a, {regs[0], regs[1]},
+          MutableArrayRef<Value>(st).slice(4 + n * 4, 4));
+      mma(a, {regs[2], regs[3]},
+          MutableArrayRef<Value>(st).slice(4 + (n + 1) * 4, 4));
+    }
+  }
+}
+
+void KernelBuilder::scoresToProbabilities(Value k0, SmallVector<Value> &s,
+                                          bool masked, Value maskIf,
+                                          SmallVector<Value> &st,
+                                          SmallVectorImpl<Value> *alphas) {
+  int64_t nTiles = bk / 8;
   // Scale, score_mod, mask; into the base-2 domain.
   const double log2e = 1.4426950408889634;
   Value negInf = cf(-std::numeric_limits<double>::infinity());
@@ -216,40 +255,24 @@ void KernelBuilder::tile(Value kb, Value buf, bool masked, Value maskIf,
       }
     st[2 + half] = fadd(fmul(st[2 + half], alpha), sum);
     st[half] = mx;
+    if (alphas) { // the caller rescales O once its products are complete
+      alphas->push_back(alpha);
+      continue;
+    }
     for (int64_t n = 0; n < nOut; ++n)
       for (int e = 0; e < 2; ++e) {
         Value &o = st[4 + n * 4 + 2 * half + e];
         o = fmul(o, alpha);
       }
   }
-  // O += P V.
-  if (wgmma) {
-    // P stays in registers: the accumulator layout of two adjacent n8
-    // column tiles is the A-register layout of one k16 step (as for
-    // mma.sync). V is read MN-major (transposed) from shared memory; step
-    // kk covers keys 16 kk .. 16 kk + 15.
-    if (beforeValues)
-      beforeValues();
-    accumulateRegisterA(s, bk, addi(muli(buf, bk * dv * 2), vOff), dv,
-                        MutableArrayRef<Value>(st).slice(4, dv / 2));
-    return;
-  }
-  Value vRow = arith::RemUIOp::create(b, loc, lane, idx(16));
-  Value vColGroup = arith::DivUIOp::create(b, loc, lane, idx(16));
-  for (int64_t j = 0; j < bk / 16; ++j) {
-    SmallVector<Value> a = {
-        packF32(s[(2 * j) * 4 + 0], s[(2 * j) * 4 + 1]),
-        packF32(s[(2 * j) * 4 + 2], s[(2 * j) * 4 + 3]),
-        packF32(s[(2 * j + 1) * 4 + 0], s[(2 * j + 1) * 4 + 1]),
-        packF32(s[(2 * j + 1) * 4 + 2], s[(2 * j + 1) * 4 + 3])};
-    Value row = addi(vRow, j * 16);
-    for (int64_t n = 0; n < nOut; n += 2) {
-      Value col = add(muli(vColGroup, 8), idx(n * 8));
-      SmallVector<Value> regs = ldmatrix(vs, row, col, 4, true);
-      mma(a, {regs[0], regs[1]},
-          MutableArrayRef<Value>(st).slice(4 + n * 4, 4));
-      mma(a, {regs[2], regs[3]},
-          MutableArrayRef<Value>(st).slice(4 + (n + 1) * 4, 4));
-    }
-  }
+}
+
+void KernelBuilder::rescaleOutput(SmallVector<Value> &st,
+                                  ArrayRef<Value> alphas) {
+  for (int half = 0; half < 2; ++half)
+    for (int64_t n = 0; n < dv / 8; ++n)
+      for (int e = 0; e < 2; ++e) {
+        Value &o = st[4 + n * 4 + 2 * half + e];
+        o = fmul(o, alphas[half]);
+      }
 }

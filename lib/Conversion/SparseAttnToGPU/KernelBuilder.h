@@ -18,6 +18,9 @@
 //   Schedule.cpp             the loops over a query block's tiles: the
 //                            double-buffered pipeline, the overlapped wgmma
 //                            pipeline, chunks of a device-built list
+//   SpecializedSchedule.cpp  the warp-specialised schedule: a producer
+//                            warpgroup issuing the TMA ring, consumer
+//                            warpgroups in ping-pong
 //   SparseAttnToGPU.cpp      the kernel body (prologue, epilogue), the kernel
 //                            signature, the shared-memory plan and the launch
 //
@@ -336,6 +339,18 @@ struct KernelBuilder : GpuPrimitives {
             ArrayRef<Value> qFrag, SmallVector<Value> &st,
             ArrayRef<Value> sIn = {}, function_ref<void()> afterScores = {},
             function_ref<void()> beforeValues = {});
+  /// The softmax half of tile(): scale, score_mod and mask of the scores
+  /// `s` of the key tile starting at position `k0` (mask as in tile()),
+  /// then the online softmax: `s` becomes P (unnormalised, f32), m and l
+  /// of `st` are updated and O is rescaled by each row's exp2(m_old -
+  /// m_new) -- or, with `alphas`, O is left alone and the two factors
+  /// (rows g, g + 8) are appended there for rescaleOutput, so that O may
+  /// still be the accumulator of products in flight.
+  void scoresToProbabilities(Value k0, SmallVector<Value> &s, bool masked,
+                             Value maskIf, SmallVector<Value> &st,
+                             SmallVectorImpl<Value> *alphas = nullptr);
+  /// O of `st` times alphas[0] (row g) and alphas[1] (row g + 8).
+  void rescaleOutput(SmallVector<Value> &st, ArrayRef<Value> alphas);
 
   //===--- Which key tiles a query block visits (TileSource.cpp)
   //------------===//
@@ -421,6 +436,42 @@ struct KernelBuilder : GpuPrimitives {
   SmallVector<Value> compactedLoop(bool masked, ArrayRef<Value> qFrag,
                                    SmallVector<Value> state);
 
+  //===--- The warp-specialised schedule (SpecializedSchedule.cpp) ---------===//
+  /// warp-specialize: warpgroup 0 of the block is the producer, warps
+  /// 4 .. 4 + warps - 1 the consumers (`warp` is rebased to 0 .. warps - 1
+  /// in their code, so every consumer piece is the unspecialised one).
+  /// Eight mbarriers: full K (0, 1) and V (2, 3), armed by the producer's
+  /// expect_tx as before, and empty K (4, 5) and V (6, 7), on which every
+  /// consumer thread arrives when it no longer reads the buffer.
+  bool specialized = false;
+  static constexpr int64_t kProducerWarps = 4;
+  /// Named barriers: 0 is the block barrier; 1 the consumers' (after the
+  /// Q copy); 2 + w the turn of consumer warpgroup w (ping-pong).
+  static constexpr int64_t kConsumerBarrier = 1, kTurnBarrier = 2;
+  /// The kernel body: barrier set-up by thread 0, then the producer
+  /// warpgroup's loop and the consumers' queryBlock.
+  void specializedBody(Value qb);
+  /// Thread 0 of the producer: every K / V tile of query block `qb` in the
+  /// consumers' order (the full list, then the partial list), tile i into
+  /// buffer i % 2 once the consumers released its previous contents.
+  void producerLoop(Value qb);
+  /// The consumers' loop over tiles j = 0 .. n - 1 (key block kbAt(j)):
+  /// iteration j issues S_j = Q K_j^T and O += P_{j-1} V_{j-1} in its
+  /// warpgroup's turn, waits for S_j, releases K_j, runs the softmax of
+  /// S_j while P_{j-1} V_{j-1} runs, waits for it, releases V_{j-1} and
+  /// rescales O; the last tile's P V after the loop.
+  SmallVector<Value> consumerLoop(Value n, function_ref<Value(Value)> kbAt,
+                                  bool masked, SmallVector<Value> state);
+  /// This thread no longer reads the K (or V) tile number `tileNo` of the
+  /// block: one arrival on its buffer's empty mbarrier.
+  void releaseBuffer(Value tileNo, bool values);
+  /// Two consumer warpgroups take turns issuing tensor-core work: wait for
+  /// this warpgroup's turn / hand the turn to the other (no-ops with one).
+  void turnSync();
+  void turnArrive();
+  /// The block barrier, or with warp-specialize the consumers' barrier.
+  void consumerBarrier();
+
   //===--- The kernel: prologue, tile loops, epilogue (SparseAttnToGPU.cpp)
   //---===//
   /// warp, lane and the mma fragment coordinates g = lane / 4, t = lane %
@@ -428,6 +479,8 @@ struct KernelBuilder : GpuPrimitives {
   void threadIndices();
   /// The whole kernel for the thread block's (query block, head, batch).
   void body();
+  /// The rows of query block `qb`: Q, the tile loops, the epilogue.
+  void queryBlock(Value qb);
   /// O / l and LSE of this thread's rows g (half 0) and g + 8 (half 1):
   /// `where(half)` gives the row's (query head, query position, whether it
   /// is stored).

@@ -184,6 +184,8 @@ SmallVector<Value> KernelBuilder::tileLoop(Value offsets, Value indices,
   Value lo = load(offsets, qb), hi = load(offsets, addi(qb, 1));
   Value n = arith::SubIOp::create(b, loc, hi, lo);
   auto tableKb = [&](Value j) { return load(indices, add(lo, j)); };
+  if (specialized) // checkLowerableToGPU: no segment skipping
+    return consumerLoop(n, tableKb, masked, state);
   if (!(masked && segmentSkip))
     return overlap ? overlappedLoop(n, tableKb, {}, masked, state)
                    : pipelinedLoop(n, tableKb, {}, {}, masked, qFrag, state);

@@ -93,7 +93,8 @@ struct SharedPlan {
 
 SharedPlan planSharedMemory(bool wgmma, bool tma, int64_t eltBytes,
                             int64_t bq, int64_t bk, int64_t d, int64_t dv,
-                            int64_t listEntries, int64_t bitsWords) {
+                            int64_t listEntries, int64_t bitsWords,
+                            int64_t mbarriers = 4) {
   SharedPlan p;
   p.kTileBytes = bk * (d + 8) * eltBytes;
   p.vTileBytes = bk * (dv + 8) * eltBytes;
@@ -108,7 +109,7 @@ SharedPlan planSharedMemory(bool wgmma, bool tma, int64_t eltBytes,
   p.bitsWords = bitsWords;
   end += 4 * bitsWords;
   p.mbarOff = (end + 7) / 8 * 8;
-  p.total = tma ? p.mbarOff + 32 : end;
+  p.total = tma ? p.mbarOff + 8 * mbarriers : end;
   return p;
 }
 
@@ -270,6 +271,20 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
     if (std::string why = wgmmaUnsupported(op, options); !why.empty())
       return op.emitOpError("mma=wgmma needs ") << why;
   bool wgmma = forwardUsesWgmma(op, options);
+  if (options.warpSpecialize) {
+    if (!wgmma || !options.tma)
+      return op.emitOpError("warp-specialize needs the warpgroup kernel with "
+                            "TMA (mma=wgmma, or auto where wgmma applies, and "
+                            "tma=true)");
+    if (deviceTileList(op, options))
+      return op.emitOpError("warp-specialize needs compile-time tile tables "
+                            "(runtime block tables and run-time lengths are "
+                            "not supported by the warp-specialised schedule "
+                            "yet)");
+    if (op.getQuerySegmentIds() && impliesSameSegment(op.getPattern()))
+      return op.emitOpError("warp-specialize does not support document masks "
+                            "(segment ids under a same-segment pattern) yet");
+  }
   if (!wgmma) {
     auto [entries, words] = listSizes(op, options);
     int64_t bytes = planSharedMemory(/*wgmma=*/false, /*tma=*/false, 2,
@@ -434,6 +449,13 @@ void KernelBuilder::body() {
             b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
             slot),
         idx(1));
+  if (specialized)
+    specializedBody(qb);
+  else
+    queryBlock(qb);
+}
+
+void KernelBuilder::queryBlock(Value qb) {
   q0 = muli(qb, bq);
   row0 = add(add(q0, muli(warp, 16)), g);
   row1 = addi(row0, 8);
@@ -443,7 +465,8 @@ void KernelBuilder::body() {
   // Q fragments for every k16 step of D (wgmma: Q in shared memory).
   SmallVector<Value> qFrag;
   if (wgmma) {
-    alignSharedBase();
+    if (!aligned)
+      alignSharedBase();
     // One 64-row Q tile per warpgroup (warps 4 w .. 4 w + 3).
     for (int64_t wg = 0; wg < warps / 4; ++wg)
       copyRows(q, addi(q0, 64 * wg), flatView(idx(qOff + wg * 64 * d * 2), 64 * d),
@@ -453,7 +476,7 @@ void KernelBuilder::body() {
                 : addi(muli(arith::DivUIOp::create(b, loc, warp, idx(4)),
                             64 * d * 2),
                        qOff);
-    if (tma) { // one arrival (thread 0's arrive.expect_tx) per phase
+    if (tma && !specialized) { // one arrival (thread 0's expect_tx) per phase
       auto ifOp = scf::IfOp::create(b, loc, threadZero(), /*else=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifOp.thenBlock());
@@ -478,7 +501,7 @@ void KernelBuilder::body() {
     nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(),
                                      b.getI32IntegerAttr(0));
     fenceAsyncProxy();
-    gpu::BarrierOp::create(b, loc);
+    consumerBarrier();
   }
   for (int64_t kk = 0; !wgmma && kk < d / 16; ++kk) {
     Value c0 = add(muli(t, 2), idx(kk * 16));
@@ -768,8 +791,13 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   int64_t eltBytes = elt.getIntOrFloatBitWidth() / 8;
   SharedPlan plan =
       planSharedMemory(wgmma, tma, eltBytes, bq, bk, d, dv,
-                       codesInShared ? maxPartial + 1 : 0, bitsWords);
+                       codesInShared ? maxPartial + 1 : 0, bitsWords,
+                       options.warpSpecialize ? 8 : 4);
   int64_t dynamicShared = plan.total;
+  // warp-specialize: the producer warpgroup in front of the consumers.
+  int64_t threads = 32 * (warps + (options.warpSpecialize
+                                       ? KernelBuilder::kProducerWarps
+                                       : 0));
 
   SmallVector<Type> workgroup;
   gpu::GPUFuncOp func;
@@ -782,7 +810,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     SymbolTable(kernels).insert(func); // unique name
     func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rw.getUnitAttr());
     func.setKnownBlockSizeAttr(
-        rw.getDenseI32ArrayAttr({(int32_t)(32 * warps), 1, 1}));
+        rw.getDenseI32ArrayAttr({(int32_t)threads, 1, 1}));
     Block &entry = func.getBody().front();
     rw.setInsertionPointToStart(&entry);
     ConstantGlobals deviceGlobals(kernels, /*alignment=*/16);
@@ -850,6 +878,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
       kb.vMap = genericPtr(next());
       kb.tma = true;
       kb.overlap = options.overlap;
+      kb.specialized = options.warpSpecialize;
     }
     // cp.async (16 bytes) and ldmatrix rows need 16-byte aligned tiles:
     // the dynamic shared memory is 16-byte aligned and so are the offsets.
@@ -920,7 +949,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     gridY = gridY / packedHeads(op) * ceilDivPositive(packedHeads(op), 16);
   auto launch = gpu::LaunchFuncOp::create(
       rw, loc, func, gpu::KernelDim3{gridX, c(gridY), gridZ},
-      gpu::KernelDim3{c(32 * warps), c(1), c(1)},
+      gpu::KernelDim3{c(threads), c(1), c(1)},
       /*dynamicSharedMemorySize=*/
       arith::ConstantIntOp::create(rw, loc, rw.getI32Type(), dynamicShared),
       args);
@@ -954,8 +983,8 @@ struct ConvertSparseAttnToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    SparseAttnToGPUOptions options{warps, blockK, mma, tma, overlap,
-                                   approxTanh, gradDq};
+    SparseAttnToGPUOptions options{warps,      blockK, mma,   tma, overlap,
+                                   approxTanh, gradDq, warpSpecialize};
     if (mma != "sync" && mma != "wgmma" && mma != "auto") {
       module.emitError(
           "convert-sparse-attn-to-gpu: mma must be sync, wgmma or auto");

@@ -27,6 +27,10 @@ struct SparseAttnToGPUOptions {
   /// recomputing S and dP) or "atomic" (summed by the key-block kernel
   /// with f32 atomic adds: less work, bits that vary from run to run).
   std::string gradDq = "deterministic";
+  /// With TMA (the forward): a producer warpgroup issues the K / V loads
+  /// and the consumer warpgroups run the tiles (docs/gpu-lowering.md,
+  /// "The warp-specialised schedule").
+  bool warpSpecialize = false;
 };
 
 /// Whether the forward `op` runs on warpgroup MMAs with `options`:

@@ -1,0 +1,242 @@
+//===- SpecializedSchedule.cpp - the warp-specialised forward schedule ----===//
+//
+// Part of the GPU kernel builder (KernelBuilder.h). With warp-specialize,
+// warpgroup 0 of the thread block is a producer: one of its threads walks
+// the query block's tile lists and issues every K / V TMA into the two
+// buffers, waiting on "empty" mbarriers for the consumers to release a
+// buffer; the other warpgroups (the consumers, `warps` warps) run the
+// tiles without any block barrier in the loop. setmaxnreg hands the
+// producer's registers to the consumers. With two consumer warpgroups,
+// named barriers make them take turns issuing tensor-core work
+// (ping-pong): while one issues S_j and P_{j-1} V_{j-1}, the other runs a
+// softmax. docs/gpu-lowering.md, "The warp-specialised schedule".
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+namespace {
+/// Registers per thread after setmaxnreg with two consumer warpgroups (as
+/// FlashAttention-3): 128 x 24 + 256 x 240 = 64512 of the SM's 65536,
+/// one thread block per SM.
+constexpr int32_t kProducerRegisters = 24;
+constexpr int32_t kConsumerRegisters = 240;
+} // namespace
+
+void KernelBuilder::specializedBody(Value qb) {
+  alignSharedBase();
+  // Full barriers: one arrival (the producer's arrive.expect_tx) per
+  // phase; empty barriers: every consumer thread arrives once per phase.
+  ifThen(threadZero(), [&] {
+    for (int64_t i = 0; i < 8; ++i)
+      NVVM::MBarrierInitOp::create(
+          b, loc, mbarrier(idx(i)),
+          arith::ConstantIntOp::create(b, loc, i32, i < 4 ? 1 : 32 * warps),
+          Value());
+    // The tensor maps were written by a host copy: acquire them for the
+    // tensormap proxy before the first TMA (thread 0 issues them all).
+    for (Value map : {kMap, vMap})
+      NVVM::FenceProxyAcquireOp::create(
+          b, loc,
+          NVVM::MemScopeKindAttr::get(b.getContext(), NVVM::MemScopeKind::SYS),
+          map, arith::ConstantIntOp::create(b, loc, i32, 128),
+          NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::GENERIC),
+          NVVM::ProxyKindAttr::get(b.getContext(),
+                                   NVVM::ProxyKind::TENSORMAP));
+  });
+  gpu::BarrierOp::create(b, loc); // the barriers are initialised
+  bool twoGroups = warps == 8;
+  Value isProducer = ult(warp, idx(kProducerWarps));
+  auto ifOp = scf::IfOp::create(b, loc, isProducer, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  if (twoGroups)
+    NVVM::SetMaxRegisterOp::create(b, loc, kProducerRegisters,
+                                   NVVM::SetMaxRegisterAction::decrease);
+  ifThen(threadZero(), [&] { producerLoop(qb); });
+  b.setInsertionPointToStart(ifOp.elseBlock());
+  if (twoGroups)
+    NVVM::SetMaxRegisterOp::create(b, loc, kConsumerRegisters,
+                                   NVVM::SetMaxRegisterAction::increase);
+  warp = arith::SubIOp::create(b, loc, warp, idx(kProducerWarps));
+  // Warpgroup 0 issues first: warpgroup 1 hands it the first turn.
+  Value second = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                       warp, idx(4));
+  if (twoGroups)
+    ifThen(second, [&] {
+      NVVM::BarrierArriveOp::create(b, loc, i32c(kTurnBarrier),
+                                    i32c(32 * warps));
+    });
+  queryBlock(qb);
+  // Every turn handed over is taken: warpgroup 0 takes the turn that
+  // warpgroup 1 handed over after its last products.
+  if (twoGroups)
+    ifThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, warp,
+                                 idx(4)),
+           [&] { turnSync(); });
+}
+
+void KernelBuilder::producerLoop(Value qb) {
+  auto load = [&](Value mem, Value i) -> Value {
+    Value x = memref::LoadOp::create(b, loc, mem, i);
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+  };
+  // Tile i's buffer was last used by tile i - 2: wait for the phase of its
+  // empty barrier that those reads completed ((i / 2 - 1) % 2; for i < 2,
+  // parity 1 of a fresh barrier counts as completed).
+  auto waitEmpty = [&](Value tileNo, bool values) {
+    Value buf = arith::RemUIOp::create(b, loc, tileNo, idx(2));
+    Value use = arith::DivUIOp::create(b, loc, tileNo, idx(2));
+    Value parity = i32v(arith::XOrIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, use, idx(2)), idx(1)));
+    NVVM::MBarrierTryWaitParityOp::create(
+        b, loc, mbarrier(addi(buf, values ? 6 : 4)), parity,
+        arith::ConstantIntOp::create(b, loc, i32, 0x989680));
+  };
+  Value tileNo = idx(0);
+  for (auto [offsets, indices] :
+       {std::pair(fullOff, fullIdx), std::pair(partOff, partIdx)}) {
+    Value lo = load(offsets, qb), hi = load(offsets, addi(qb, 1));
+    auto loop = scf::ForOp::create(b, loc, lo, hi, idx(1), ValueRange{tileNo});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value i = loop.getRegionIterArgs()[0];
+    Value kb = load(indices, loop.getInductionVar());
+    Value buf = arith::RemUIOp::create(b, loc, i, idx(2));
+    waitEmpty(i, /*values=*/false);
+    tmaLoad(kb, buf, /*values=*/false);
+    waitEmpty(i, /*values=*/true);
+    tmaLoad(kb, buf, /*values=*/true);
+    scf::YieldOp::create(b, loc, ValueRange{addi(i, 1)});
+    b.setInsertionPointAfter(loop);
+    tileNo = loop.getResult(0);
+  }
+}
+
+void KernelBuilder::releaseBuffer(Value tileNo, bool values) {
+  Value buf = arith::RemUIOp::create(b, loc, tileNo, idx(2));
+  NVVM::MBarrierArriveOp::create(b, loc, Type(),
+                                 mbarrier(addi(buf, values ? 6 : 4)), Value());
+}
+
+void KernelBuilder::turnSync() {
+  if (warps != 8)
+    return;
+  Value wg = arith::DivUIOp::create(b, loc, warp, idx(4));
+  NVVM::BarrierOp::create(b, loc, Type(), i32v(addi(wg, kTurnBarrier)),
+                          i32c(32 * warps), NVVM::BarrierReductionAttr(),
+                          Value());
+}
+
+void KernelBuilder::turnArrive() {
+  if (warps != 8)
+    return;
+  // The other warpgroup's turn barrier: 2 + (1 - wg).
+  Value wg = arith::DivUIOp::create(b, loc, warp, idx(4));
+  Value other = arith::SubIOp::create(b, loc, idx(kTurnBarrier + 1), wg);
+  NVVM::BarrierArriveOp::create(b, loc, i32v(other), i32c(32 * warps));
+}
+
+void KernelBuilder::consumerBarrier() {
+  if (!specialized) {
+    gpu::BarrierOp::create(b, loc);
+    return;
+  }
+  NVVM::BarrierOp::create(b, loc, Type(), i32c(kConsumerBarrier),
+                          i32c(32 * warps), NVVM::BarrierReductionAttr(),
+                          Value());
+}
+
+SmallVector<Value> KernelBuilder::consumerLoop(Value n,
+                                               function_ref<Value(Value)> kbAt,
+                                               bool masked,
+                                               SmallVector<Value> state) {
+  Value base = tileBase;
+  tileBase = add(tileBase, n);
+  auto bufOf = [&](Value tileNo) -> Value {
+    return arith::RemUIOp::create(b, loc, tileNo, idx(2));
+  };
+  auto valuesAt = [&](Value tileNo) {
+    return addi(muli(bufOf(tileNo), bk * dv * 2), vOff);
+  };
+  auto outputOf = [&](SmallVector<Value> &st) {
+    return MutableArrayRef<Value>(st).slice(4, dv / 2);
+  };
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange(ValueRange(state)),
+                                ult(idx(0), n), /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.elseBlock());
+  scf::YieldOp::create(b, loc, state);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  SmallVector<Value> st = state;
+
+  // Tile 0: S_0 and its softmax (nothing else in flight: O rescaled now).
+  tmaWait(base, /*values=*/false);
+  turnSync();
+  Value acc0 = issueScores(bufOf(base));
+  turnArrive();
+  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+  SmallVector<Value> p = extractAll(acc0, bk / 2);
+  releaseBuffer(base, /*values=*/false);
+  scoresToProbabilities(muli(kbAt(idx(0)), bk), p, masked, Value(), st);
+
+  // Tiles 1 .. n - 1, carrying the state and P of the previous tile.
+  SmallVector<Value> init = st;
+  llvm::append_range(init, p);
+  auto loop = scf::ForOp::create(b, loc, idx(1), n, idx(1), init);
+  {
+    OpBuilder::InsertionGuard g2(b);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> args(loop.getRegionIterArgs().begin(),
+                            loop.getRegionIterArgs().end());
+    SmallVector<Value> cur(args.begin(), args.begin() + state.size());
+    SmallVector<Value> prevP(args.begin() + state.size(), args.end());
+    Value j = loop.getInductionVar();
+    Value tileNo = add(base, j);
+    Value prev = arith::SubIOp::create(b, loc, tileNo, idx(1));
+    tmaWait(tileNo, /*values=*/false);
+    turnSync();
+    Value acc = issueScores(bufOf(tileNo));
+    tmaWait(prev, /*values=*/true);
+    accumulateRegisterA(prevP, bk, valuesAt(prev), dv, outputOf(cur), {},
+                        /*wait=*/false);
+    turnArrive();
+    // S_j is the older group: complete once at most one is pending.
+    NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 1);
+    SmallVector<Value> s = extractAll(acc, bk / 2);
+    releaseBuffer(tileNo, /*values=*/false);
+    SmallVector<Value> alphas;
+    scoresToProbabilities(muli(kbAt(j), bk), s, masked, Value(), cur,
+                          &alphas);
+    NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+    releaseBuffer(prev, /*values=*/true);
+    rescaleOutput(cur, alphas);
+    llvm::append_range(cur, s);
+    scf::YieldOp::create(b, loc, cur);
+  }
+  SmallVector<Value> out(loop.getResults().begin(), loop.getResults().end());
+  st.assign(out.begin(), out.begin() + state.size());
+  p.assign(out.begin() + state.size(), out.end());
+
+  // The last tile's P V.
+  Value last = arith::SubIOp::create(b, loc, tileBase, idx(1));
+  tmaWait(last, /*values=*/true);
+  turnSync();
+  accumulateRegisterA(p, bk, valuesAt(last), dv, outputOf(st), {},
+                      /*wait=*/false);
+  turnArrive();
+  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+  releaseBuffer(last, /*values=*/true);
+  scf::YieldOp::create(b, loc, st);
+  return SmallVector<Value>(ifOp.getResults().begin(), ifOp.getResults().end());
+}

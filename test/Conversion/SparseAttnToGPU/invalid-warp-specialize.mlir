@@ -1,0 +1,48 @@
+// What the warp-specialised schedule does not lower: each refusal is a
+// diagnostic at the op (never a kernel that could be wrong).
+// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma tma=true warp-specialize=true" --split-input-file --verify-diagnostics
+// RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma warp-specialize=true" 2>&1 | FileCheck %s --check-prefix=NOTMA
+// RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=sync tma=true warp-specialize=true" 2>&1 | FileCheck %s --check-prefix=SYNC
+
+// NOTMA: error: 'sparse_attn.attention' op warp-specialize needs the warpgroup kernel with TMA (mma=wgmma, or auto where wgmma applies, and tma=true)
+// SYNC: error: 'sparse_attn.attention' op warp-specialize needs the warpgroup kernel with TMA (mma=wgmma, or auto where wgmma applies, and tma=true)
+
+func.func @documents(%q: tensor<1x2x256x64xbf16>, %ids: tensor<1x256xi32>) -> tensor<1x2x256x64xbf16> {
+  %init = tensor.empty() : tensor<1x2x256x64xbf16>
+  // expected-error @+1 {{warp-specialize does not support document masks (segment ids under a same-segment pattern) yet}}
+  %o = sparse_attn.attention %q, %q, %q segments(%ids : tensor<1x256xi32>) outs(%init : tensor<1x2x256x64xbf16>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
+      : tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16> -> tensor<1x2x256x64xbf16>
+  return %o : tensor<1x2x256x64xbf16>
+}
+
+// -----
+
+func.func @dynamic_lengths(%q: tensor<1x2x?x64xbf16>) -> tensor<1x2x?x64xbf16> {
+  %c2 = arith.constant 2 : index
+  %s = tensor.dim %q, %c2 : tensor<1x2x?x64xbf16>
+  %init = tensor.empty(%s) : tensor<1x2x?x64xbf16>
+  // expected-error @+1 {{warp-specialize needs compile-time tile tables (runtime block tables and run-time lengths are not supported by the warp-specialised schedule yet)}}
+  %o = sparse_attn.attention %q, %q, %q outs(%init : tensor<1x2x?x64xbf16>) {pattern = #sparse_attn.causal}
+      : tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16> -> tensor<1x2x?x64xbf16>
+  return %o : tensor<1x2x?x64xbf16>
+}
+
+// -----
+
+func.func @runtime_tables(%q: tensor<1x2x256x64xbf16>, %n: tensor<1x2x4xi32>, %x: tensor<1x2x4x4xi32>) -> tensor<1x2x256x64xbf16> {
+  %init = tensor.empty() : tensor<1x2x256x64xbf16>
+  // expected-error @+1 {{warp-specialize needs compile-time tile tables (runtime block tables and run-time lengths are not supported by the warp-specialised schedule yet)}}
+  %o = sparse_attn.attention %q, %q, %q block_tables(%n, %x : tensor<1x2x4xi32>, tensor<1x2x4x4xi32>) outs(%init : tensor<1x2x256x64xbf16>) {pattern = #sparse_attn.causal, table_block = array<i64: 64, 64>}
+      : tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16> -> tensor<1x2x256x64xbf16>
+  return %o : tensor<1x2x256x64xbf16>
+}
+
+// -----
+
+// A compile-time table lowers (no diagnostic).
+func.func @window(%q: tensor<1x2x256x64xbf16>) -> tensor<1x2x256x64xbf16> {
+  %init = tensor.empty() : tensor<1x2x256x64xbf16>
+  %o = sparse_attn.attention %q, %q, %q outs(%init : tensor<1x2x256x64xbf16>) {pattern = #sparse_attn.window<before = 127, after = 0>}
+      : tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16> -> tensor<1x2x256x64xbf16>
+  return %o : tensor<1x2x256x64xbf16>
+}
