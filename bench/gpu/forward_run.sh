@@ -14,8 +14,10 @@
 # There (device tool, carrying those folders):
 #   [CHECK_DIRS='.artifacts/fwdchk .artifacts/fwd8'] [SANITIZE=DIR:REGEX]
 #   [BEFORE=DIR] [AFTER=.artifacts/fwd-after] [PEERS=0] bash bench/gpu/forward_run.sh [BENCH_REGEX]
-# SANITIZE: memcheck and racecheck over the check cases of DIR matching
-# REGEX; PEERS=0 leaves out FlexAttention and cuDNN.
+# SANITIZE: compute-sanitizer's SANITIZE_TOOLS (default memcheck,racecheck)
+# over the check cases of DIR matching REGEX; PEERS=0 leaves out
+# FlexAttention and cuDNN; STAGE_TIMEOUT bounds each stage (a kernel that
+# hangs fails its stage instead of the whole command).
 set -uo pipefail
 out="${OUT:-out}"
 mkdir -p "$out"
@@ -25,7 +27,7 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu
 for dir in ${CHECK_DIRS-.artifacts/fwdchk .artifacts/fwd8}; do
   [ -d "$dir" ] || continue
   tag=$(basename "$dir")
-  python3 bench/gpu/run_h200.py --runtime /tmp/libsa.so --artifacts "$dir" --only '^check_' \
+  timeout "${STAGE_TIMEOUT:-300}" python3 bench/gpu/run_h200.py --runtime /tmp/libsa.so --artifacts "$dir" --only '^check_' \
     --no-peers > "$out/check-$tag.jsonl" 2> "$out/check-$tag.err"
   echo "$tag checks: $(grep -c '"ok": true' "$out/check-$tag.jsonl") passed," \
     "$(grep -c '"ok": false\|"error"' "$out/check-$tag.jsonl") failed"
@@ -36,7 +38,7 @@ if [ -n "${SANITIZE:-}" ]; then
   cc -O2 -std=c99 runtime/cuda/sparse-attn-cuda-run.c runtime/cuda/sparse_attn_cuda.c \
     -o /tmp/sacr -ldl -lm || exit 1
   timeout "${SANITIZE_TIMEOUT:-240}" python3 bench/gpu/sanitize.py --artifacts "${SANITIZE%%:*}" \
-    --runner /tmp/sacr --tools memcheck,racecheck --only "${SANITIZE#*:}" \
+    --runner /tmp/sacr --tools "${SANITIZE_TOOLS:-memcheck,racecheck}" --only "${SANITIZE#*:}" \
     > "$out/sanitize.txt" 2>&1
   echo "sanitize rc $?"
   grep -i 'summary\|fail\|error' "$out/sanitize.txt" | sort | uniq -c | head -20
@@ -44,14 +46,14 @@ fi
 peers=()
 [ "${PEERS:-1}" = 0 ] && peers=(--no-peers)
 if [ -n "${BEFORE:-}" ]; then
-  python3 bench/gpu/run_h200.py --runtime /tmp/libsa.so --artifacts "$BEFORE" --only "$bench" \
+  timeout "${STAGE_TIMEOUT:-300}" python3 bench/gpu/run_h200.py --runtime /tmp/libsa.so --artifacts "$BEFORE" --only "$bench" \
     --no-peers > "$out/bench-before.jsonl" 2> "$out/bench-before.err"
   cut -c1-300 "$out/bench-before.jsonl"
   tail -2 "$out/bench-before.err"
 fi
 after="${AFTER:-.artifacts/fwd-after}"
 if [ -d "$after" ]; then
-  python3 bench/gpu/run_h200.py --runtime /tmp/libsa.so --artifacts "$after" --only "$bench" \
+  timeout "${STAGE_TIMEOUT:-300}" python3 bench/gpu/run_h200.py --runtime /tmp/libsa.so --artifacts "$after" --only "$bench" \
     "${peers[@]}" > "$out/bench-after.jsonl" 2> "$out/bench-after.err"
   cut -c1-300 "$out/bench-after.jsonl"
   tail -2 "$out/bench-after.err"
