@@ -27,6 +27,10 @@ def bench_cases():
                 out.append(dict(name="%s_S%d_D%d" % (name, S, D), case=name,
                                 pattern=p, B=B, H=16, Hkv=16, Sq=S, Sk=S, D=D,
                                 dtype="bf16", lse=False, docs=8 if name.startswith("document") else 0))
+    # D = 256 (issue #18's target: dense at least 600 TFLOP/s).
+    for name, p in (("dense", ("dense",)), ("causal", ("causal",))):
+        out.append(dict(name="%s_S8192_D256" % name, case=name, pattern=p, B=4, H=16,
+                        Hkv=16, Sq=8192, Sk=8192, D=256, dtype="bf16", lse=False, docs=0))
     # Routing (NSA / MoBA style): each query block of 128 attends its
     # diagonal block (causal) and 15 earlier blocks chosen per (batch,
     # head) -- runtime block tables, the same tensors FlexAttention's
@@ -176,6 +180,11 @@ def check_cases():
             out.append(dict(name="check_%s_D%d" % (name, D), case=name, pattern=p,
                             B=2, H=4, Hkv=2, Sq=1000, Sk=1000, D=D, dtype="bf16",
                             lse=(name == "causal"), docs=5 if name == "document" else 0))
+    # D = 256 (the largest head dimension the warpgroup kernels take).
+    for name, p in (("dense", ("dense",)), ("causal", ("causal",))):
+        out.append(dict(name="check_%s_D256" % name, case=name, pattern=p,
+                        B=1, H=2, Hkv=1, Sq=700, Sk=700, D=256, dtype="bf16",
+                        lse=(name == "causal"), docs=0))
     # f16, Sq != Sk, a tiny sequence, LSE with rows that allow nothing.
     out.append(dict(name="check_causal_f16", case="causal", pattern=("causal",),
                     B=1, H=2, Hkv=1, Sq=777, Sk=777, D=64, dtype="f16", lse=True, docs=0))
