@@ -162,12 +162,6 @@ void KernelBuilder::scoresToProbabilities(Value k0, SmallVector<Value> &s,
   Value negInf = cf(-std::numeric_limits<double>::infinity());
   Value scaleAll = cf(scoreMod ? scale : scale * log2e);
   Value log2eV = cf(log2e);
-  // Without a score modification and with a positive scale, the scores
-  // stay unscaled through the mask and the row maximum (scaling by c > 0
-  // preserves the order, and the rounded product is monotonic, so
-  // max(s) c = max(s c) exactly) and each probability is ex2(fma(s, c,
-  // -m)): one FFMA instead of a multiply and a subtraction per score.
-  bool fusedScale = !scoreMod && scale > 0;
   // Token tables: k0 is a position in the key list, which holds the keys.
   auto kPosOf = [&](int64_t n, int64_t e) -> Value {
     Value pos = add(k0, addi(muli(t, 2), n * 8 + (e & 1)));
@@ -179,8 +173,6 @@ void KernelBuilder::scoresToProbabilities(Value k0, SmallVector<Value> &s,
   for (int64_t n = 0; n < nTiles; ++n)
     for (int64_t e = 0; e < 4; ++e) {
       Value &x = s[n * 4 + e];
-      if (fusedScale)
-        continue;
       x = fmul(x, scaleAll);
       if (!scoreMod)
         continue;
@@ -231,13 +223,9 @@ void KernelBuilder::scoresToProbabilities(Value k0, SmallVector<Value> &s,
   Value zero = cf(0.0);
   int64_t nOut = dv / 8;
   for (int half = 0; half < 2; ++half) {
-    Value mx = fusedScale ? Value() : st[half];
-    for (int64_t n = 0; n < nTiles; ++n) {
-      Value pair = fmax(s[n * 4 + 2 * half], s[n * 4 + 2 * half + 1]);
-      mx = mx ? fmax(mx, pair) : pair;
-    }
-    if (fusedScale)
-      mx = fmax(st[half], fmul(mx, scaleAll));
+    Value mx = st[half];
+    for (int64_t n = 0; n < nTiles; ++n)
+      mx = fmax(mx, fmax(s[n * 4 + 2 * half], s[n * 4 + 2 * half + 1]));
     mx = fmax(mx, shuffleXor(mx, 1));
     mx = fmax(mx, shuffleXor(mx, 2));
     // Nothing allowed so far: keep exponents finite (2^(-inf - 0) = 0).
@@ -246,11 +234,10 @@ void KernelBuilder::scoresToProbabilities(Value k0, SmallVector<Value> &s,
     Value base = arith::SelectOp::create(b, loc, isInf, zero, mx);
     Value alpha = ex2(fsub(st[half], base));
     Value sum = zero;
-    Value negBase = fusedScale ? fneg(base) : Value();
     for (int64_t n = 0; n < nTiles; ++n)
       for (int e = 0; e < 2; ++e) {
         Value &x = s[n * 4 + 2 * half + e];
-        x = ex2(fusedScale ? fma(x, scaleAll, negBase) : fsub(x, base));
+        x = ex2(fsub(x, base));
         sum = fadd(sum, x);
       }
     st[2 + half] = fadd(fmul(st[2 + half], alpha), sum);

@@ -78,12 +78,6 @@ struct GpuPrimitives {
   Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
   Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
   Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
-  /// x * y + z with one rounding (fma.rn.f32): arith's mul and add lower
-  /// to mul.rn / add.rn, which ptxas does not fuse.
-  Value fma(Value x, Value y, Value z) {
-    return LLVM::FMAOp::create(b, loc, x, y, z);
-  }
-  Value fneg(Value x) { return arith::NegFOp::create(b, loc, x); }
   Value fmax(Value x, Value y) {
     return arith::MaximumFOp::create(b, loc, x, y);
   }

@@ -115,8 +115,8 @@ Value GradKernelBuilder::log2Lse(Value lse) {
 std::pair<Value, Value> GradKernelBuilder::probability(Value s, Value lse2,
                                                        Value qPos,
                                                        Value kPos) {
-  if (!scoreMod) // one FFMA: s scale log2e - LSE log2e
-    return {ex2(fma(s, cf(scale * kLog2e), fneg(lse2))), Value()};
+  if (!scoreMod) // one multiply-add: s scale log2e - LSE log2e
+    return {ex2(fsub(fmul(s, cf(scale * kLog2e)), lse2)), Value()};
   Value x = fmul(s, cf(scale));
   auto inlineMod = [&](ScoreModOp m) {
     FailureOr<Value> r = inlineScoreMod(b, loc, m, x, bIdx, hIdx, qPos, kPos,

@@ -1,19 +1,5 @@
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu --split-input-file | FileCheck %s
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="warps=2 block-k=32" --split-input-file | FileCheck %s --check-prefix=OPTS
-// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu --split-input-file | FileCheck %s --check-prefix=FFMA
-
-// Without a score modification the scores stay unscaled through the mask
-// and the row maximum; the maximum is scaled once (c = scale log2 e) and
-// each probability is ex2(fma(s, c, -m)): one FFMA per score.
-// FFMA-LABEL: gpu.func @sparse_attention
-// FFMA: nvvm.mma.sync
-// FFMA-NOT: arith.mulf
-// FFMA: arith.maximumf
-// FFMA: arith.mulf
-// FFMA: gpu.shuffle  xor
-// FFMA: arith.negf
-// FFMA-NEXT: llvm.intr.fma
-// FFMA-NEXT: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
 
 // Causal, bf16, GQA (8 query heads, 2 key heads), Sk = 1000 (ragged).
 // CHECK: module attributes {gpu.container_module}

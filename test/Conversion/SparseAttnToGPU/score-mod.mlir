@@ -5,13 +5,6 @@
 // RUN: sparse-attn-opt %s --sparse-attn-to-nvvm="binary=false" | FileCheck %s --check-prefix=APPROX
 // RUN: sparse-attn-opt %s --sparse-attn-to-nvvm="binary=false approx-tanh=false" | FileCheck %s --check-prefix=ACCURATE
 // RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu=approx-tanh=false | FileCheck %s --check-prefix=LEN
-// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu | FileCheck %s --check-prefix=SCALED
-
-// A score modification sees scaled scores: the scale is a multiply before
-// the region, and the probabilities subtract the maximum (no fused form).
-// SCALED-LABEL: gpu.func @sparse_attention
-// SCALED-NOT: llvm.intr.fma
-// SCALED: gpu.return
 
 // APPROX: llvm.inline_asm asm_dialect = att "tanh.approx.f32 $0, $1;", "=f,f"
 // APPROX-NOT: __nv_tanhf
