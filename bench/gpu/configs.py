@@ -27,6 +27,10 @@ def bench_cases():
                 out.append(dict(name="%s_S%d_D%d" % (name, S, D), case=name,
                                 pattern=p, B=B, H=16, Hkv=16, Sq=S, Sk=S, D=D,
                                 dtype="bf16", lse=False, docs=8 if name.startswith("document") else 0))
+    # GQA causal, 32 query heads over 8 KV heads (issue #18's target: at
+    # least cuDNN).
+    out.append(dict(name="gqa_causal_S8192_D128", case="causal", pattern=("causal",), B=2,
+                    H=32, Hkv=8, Sq=8192, Sk=8192, D=128, dtype="bf16", lse=False, docs=0))
     # D = 256 (issue #18's target: dense at least 600 TFLOP/s).
     for name, p in (("dense", ("dense",)), ("causal", ("causal",))):
         out.append(dict(name="%s_S8192_D256" % name, case=name, pattern=p, B=4, H=16,

@@ -236,12 +236,13 @@ def run_case(a, name, d, c, kernel):
             if c.get("softcap"):
                 cap = float(c["softcap"])
                 sm = lambda score, b, h, qi, ki: cap * torch.tanh(score / cap)
+            gqa = dict(enable_gqa=True) if c["Hkv"] != H else {}
             t0 = time.time()
-            fo = flex(q, k, v, block_mask=bm, score_mod=sm)
+            fo = flex(q, k, v, block_mask=bm, score_mod=sm, **gqa)
             torch.cuda.synchronize()
             first = time.time() - t0
             diff = (fo.float() - out).abs().max().item()
-            fms = bench(lambda: flex(q, k, v, block_mask=bm, score_mod=sm))
+            fms = bench(lambda: flex(q, k, v, block_mask=bm, score_mod=sm, **gqa))
             emit(sys="flex", **rec, ms=round(fms, 4), density=round(dens, 5),
                  eff_tflops=round(flops / fms / 1e9, 1), first_call_s=round(first, 1),
                  max_abs_diff_vs_sparse_attn=diff, ratio_sparse_attn_over_flex=round(fms / ms, 3))
@@ -255,7 +256,8 @@ def run_case(a, name, d, c, kernel):
                 try:
                     with sdpa_kernel([be]):
                         sms = bench(lambda: F.scaled_dot_product_attention(
-                            q, k, v, is_causal=(c["case"] == "causal")))
+                            q, k, v, is_causal=(c["case"] == "causal"),
+                            enable_gqa=c["Hkv"] != H))
                     emit(sys=nm, **rec, ms=round(sms, 4), density=round(dens, 5),
                          eff_tflops=round(flops / sms / 1e9, 1),
                          ratio_sparse_attn_over_peer=round(sms / ms, 3))
