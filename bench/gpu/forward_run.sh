@@ -13,10 +13,12 @@
 #   /usr/bin/python3 bench/gpu/make_artifacts.py bench --only REGEX --out .artifacts/fwd-after
 # There (device tool, carrying those folders):
 #   [CHECK_DIRS='.artifacts/fwdchk .artifacts/fwd8'] [SANITIZE=DIR:REGEX]
-#   [BEFORE=DIR] [AFTER=.artifacts/fwd-after] [PEERS=0] bash bench/gpu/forward_run.sh [BENCH_REGEX]
+#   [BEFORE=DIR] [VARIANTS='DIR ...'] [AFTER=.artifacts/fwd-after] [PEERS=0]
+#   bash bench/gpu/forward_run.sh [BENCH_REGEX]
 # SANITIZE: compute-sanitizer's SANITIZE_TOOLS (default memcheck,racecheck)
-# over the check cases of DIR matching REGEX; PEERS=0 leaves out
-# FlexAttention and cuDNN; STAGE_TIMEOUT bounds each stage (a kernel that
+# over the check cases of DIR matching REGEX; BEFORE and VARIANTS are
+# benchmarked without peers before AFTER, each into bench-<folder>.jsonl;
+# PEERS=0 leaves out FlexAttention and cuDNN; STAGE_TIMEOUT bounds each stage (a kernel that
 # hangs fails its stage instead of the whole command).
 set -uo pipefail
 out="${OUT:-out}"
@@ -45,12 +47,13 @@ if [ -n "${SANITIZE:-}" ]; then
 fi
 peers=()
 [ "${PEERS:-1}" = 0 ] && peers=(--no-peers)
-if [ -n "${BEFORE:-}" ]; then
-  timeout "${STAGE_TIMEOUT:-300}" python3 bench/gpu/run_h200.py --runtime /tmp/libsa.so --artifacts "$BEFORE" --only "$bench" \
-    --no-peers > "$out/bench-before.jsonl" 2> "$out/bench-before.err"
-  cut -c1-300 "$out/bench-before.jsonl"
-  tail -2 "$out/bench-before.err"
-fi
+for dir in ${BEFORE:-} ${VARIANTS:-}; do
+  tag=$(basename "$dir")
+  timeout "${STAGE_TIMEOUT:-300}" python3 bench/gpu/run_h200.py --runtime /tmp/libsa.so --artifacts "$dir" --only "$bench" \
+    --no-peers > "$out/bench-$tag.jsonl" 2> "$out/bench-$tag.err"
+  cut -c1-300 "$out/bench-$tag.jsonl"
+  tail -2 "$out/bench-$tag.err"
+done
 after="${AFTER:-.artifacts/fwd-after}"
 if [ -d "$after" ]; then
   timeout "${STAGE_TIMEOUT:-300}" python3 bench/gpu/run_h200.py --runtime /tmp/libsa.so --artifacts "$after" --only "$bench" \
