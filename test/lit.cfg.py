@@ -39,6 +39,12 @@ try:
 except OSError:
     pass
 
+# NVIDIA's assembler (a CUDA toolkit, optional): static checks of the
+# generated PTX (registers, spills, ignored setmaxnreg).
+import shutil
+if shutil.which("ptxas"):
+    config.available_features.add("ptxas")
+
 tool_dirs = [config.sparse_attn_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
     ["sparse-attn-opt", "sparse-attn-inspect", "sparse-attn-run", "sparse-attn-compile", "sparse-attn-cuda-run"], tool_dirs)

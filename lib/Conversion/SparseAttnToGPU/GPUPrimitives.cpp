@@ -95,6 +95,29 @@ void GpuPrimitives::fenceAsyncProxy() {
                                  NVVM::SharedSpace::shared_cta));
 }
 
+void GpuPrimitives::fenceOperands(MutableArrayRef<Value> regs) {
+  if (regs.empty())
+    return;
+  std::string constraints;
+  llvm::raw_string_ostream cs(constraints);
+  for (size_t i = 0; i < regs.size(); ++i)
+    cs << (i ? "," : "") << "=f";
+  for (size_t i = 0; i < regs.size(); ++i)
+    cs << "," << i;
+  MLIRContext *ctx = b.getContext();
+  auto structTy = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(regs.size(), b.getF32Type()));
+  auto op = LLVM::InlineAsmOp::create(
+      b, loc, structTy, SmallVector<Value>(regs.begin(), regs.end()),
+      b.getStringAttr(""), b.getStringAttr(constraints),
+      /*has_side_effects=*/b.getUnitAttr(), /*is_align_stack=*/UnitAttr(),
+      LLVM::TailCallKindAttr(),
+      LLVM::AsmDialectAttr::get(ctx, LLVM::AsmDialect::AD_ATT), ArrayAttr());
+  for (size_t i = 0; i < regs.size(); ++i)
+    regs[i] = LLVM::ExtractValueOp::create(b, loc, op.getResult(0),
+                                           ArrayRef<int64_t>{(int64_t)i});
+}
+
 Value GpuPrimitives::ex2(Value x) {
   return LLVM::CallIntrinsicOp::create(
              b, loc, f32, b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f32"),

@@ -47,6 +47,13 @@ struct GpuPrimitives {
   /// Makes this thread's shared-memory writes (cp.async, stores) visible to
   /// wgmma's asynchronous proxy.
   void fenceAsyncProxy();
+  /// Passes `regs` (f32) through an empty inline asm with side effects
+  /// that reads and writes each of them (CUTLASS's
+  /// warpgroup_fence_operand): every later use reads the results, which
+  /// LLVM cannot move above an earlier side-effecting op such as
+  /// wgmma.wait_group -- so the accumulators of asynchronous wgmmas are
+  /// read only after the wait that completes them.
+  void fenceOperands(MutableArrayRef<Value> regs);
   Value i32v(Value index) {
     return arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
   }

@@ -284,6 +284,18 @@ struct KernelBuilder : GpuPrimitives {
                            int64_t n, MutableArrayRef<Value> acc,
                            function_ref<void()> beforeFence = {},
                            bool wait = true);
+  /// The A registers of k16 step `kk` of accumulateRegisterA's `x` (four
+  /// bf16 / f16 pairs).
+  SmallVector<Value> packRegisterA(ArrayRef<Value> x, int64_t kk);
+  /// accumulateRegisterA with A already packed (`a`: packRegisterA of
+  /// every step, in order).
+  void accumulatePackedA(ArrayRef<Value> a, int64_t rows, Value bBase,
+                         int64_t n, MutableArrayRef<Value> acc, bool wait);
+  /// The common tail: fence, one register-A wgmma per step (A registers
+  /// a[4 kk .. 4 kk + 3], B descriptor descs[kk]), commit, wait.
+  void issueRegisterA(ArrayRef<Value> a, ArrayRef<Value> descs, int64_t n,
+                      MutableArrayRef<Value> acc,
+                      function_ref<void()> beforeFence, bool wait);
   /// An !llvm.ptr<3> to byte `offset` of the dynamic shared memory.
   Value sharedPtr(Value offset);
   Value mbarrier(Value buf) { return sharedPtr(addi(muli(buf, 8), mbarOff)); }
@@ -452,16 +464,22 @@ struct KernelBuilder : GpuPrimitives {
   /// warpgroup's loop and the consumers' queryBlock.
   void specializedBody(Value qb);
   /// Thread 0 of the producer: every K / V tile of query block `qb` in the
-  /// consumers' order (the full list, then the partial list), tile i into
-  /// buffer i % 2 once the consumers released its previous contents.
+  /// consumers' order (the full list, then the partial list, compacted
+  /// for document masks), tile i into buffer i % 2 once the consumers
+  /// released its previous contents.
   void producerLoop(Value qb);
   /// The consumers' loop over tiles j = 0 .. n - 1 (key block kbAt(j)):
   /// iteration j issues S_j = Q K_j^T and O += P_{j-1} V_{j-1} in its
   /// warpgroup's turn, waits for S_j, releases K_j, runs the softmax of
   /// S_j while P_{j-1} V_{j-1} runs, waits for it, releases V_{j-1} and
   /// rescales O; the last tile's P V after the loop.
+  /// `maskAt(j)` (if set) chooses the mask at run time, as in
+  /// pipelinedLoop.
   SmallVector<Value> consumerLoop(Value n, function_ref<Value(Value)> kbAt,
+                                  function_ref<Value(Value)> maskAt,
                                   bool masked, SmallVector<Value> state);
+  /// Entry i of the i32 list `mem`, as an index.
+  Value listEntry(Value mem, Value i);
   /// This thread no longer reads the K (or V) tile number `tileNo` of the
   /// block: one arrival on its buffer's empty mbarrier.
   void releaseBuffer(Value tileNo, bool values);

@@ -69,6 +69,9 @@ using namespace mlir::sparse_attn;
 
 /// Shared memory one thread block may use on sm_80 / sm_90 (227 KB).
 static constexpr int64_t kMaxSharedBytes = 232448;
+/// The longest document-mask tile list compacted in shared memory (longer
+/// ones are classified tile by tile in the loop).
+static constexpr int64_t kMaxListedTiles = 4096;
 
 namespace {
 
@@ -281,9 +284,15 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
                             "(runtime block tables and run-time lengths are "
                             "not supported by the warp-specialised schedule "
                             "yet)");
-    if (op.getQuerySegmentIds() && impliesSameSegment(op.getPattern()))
-      return op.emitOpError("warp-specialize does not support document masks "
-                            "(segment ids under a same-segment pattern) yet");
+    // Document masks: the compacted list must fit in shared memory (the
+    // lists longer than that are classified tile by tile in the loop,
+    // with block barriers); at most one entry per key tile.
+    if (op.getQuerySegmentIds() && impliesSameSegment(op.getPattern()) &&
+        ceilDivPositive(kT.getDimSize(2), options.blockK) > kMaxListedTiles)
+      return op.emitOpError("warp-specialize supports document masks up to ")
+             << kMaxListedTiles << " key tiles (" << kMaxListedTiles
+             << " x block-k keys), got "
+             << ceilDivPositive(kT.getDimSize(2), options.blockK);
   }
   if (!wgmma) {
     auto [entries, words] = listSizes(op, options);
@@ -519,7 +528,7 @@ void KernelBuilder::queryBlock(Value qb) {
     qId0 = memref::LoadOp::create(b, loc, qSeg, ValueRange{bIdx, row0c});
     qId1 = memref::LoadOp::create(b, loc, qSeg, ValueRange{bIdx, row1c});
   }
-  if (segmentSkip) {
+  if (segmentSkip && !specialized) { // specialized: before the roles split
     std::tie(qSegMin, qSegMax) = segmentRange(qSeg, q0, bq, sq - 1);
     if (tileCodes)
       classifyPartialTiles(qb);
@@ -782,7 +791,8 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     for (size_t i = 0; i + 1 < tables.partialOffsets.size(); ++i)
       maxPartial = std::max<int64_t>(
           maxPartial, tables.partialOffsets[i + 1] - tables.partialOffsets[i]);
-    codesInShared = segmentSkip && maxPartial > 0 && maxPartial <= 4096;
+    codesInShared =
+        segmentSkip && maxPartial > 0 && maxPartial <= kMaxListedTiles;
   }
   // All shared memory is dynamic (more than the 48 KB of static shared
   // memory at D = 128; and the lowering of gpu.dynamic_shared_memory
@@ -811,6 +821,12 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
     func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), rw.getUnitAttr());
     func.setKnownBlockSizeAttr(
         rw.getDenseI32ArrayAttr({(int32_t)threads, 1, 1}));
+    // warp-specialize: one block per SM, which also tells ptxas the
+    // register count at entry that setmaxnreg needs (without it ptxas may
+    // ignore setmaxnreg: warning C7508).
+    if (options.warpSpecialize)
+      func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                    rw.getI32IntegerAttr(1));
     Block &entry = func.getBody().front();
     rw.setInsertionPointToStart(&entry);
     ConstantGlobals deviceGlobals(kernels, /*alignment=*/16);

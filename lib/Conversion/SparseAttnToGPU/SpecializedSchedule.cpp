@@ -27,22 +27,32 @@ using namespace mlir::sparse_attn;
 
 namespace {
 /// Registers per thread after setmaxnreg with two consumer warpgroups (as
-/// FlashAttention-3): 128 x 24 + 256 x 240 = 64512 of the SM's 65536,
-/// one thread block per SM.
+/// FlashAttention-3). setmaxnreg.inc blocks until the block's pool has the
+/// registers, so the two together must not exceed what the block holds at
+/// entry: 168 per thread (ptxas's cap for 384 threads at one block per
+/// SM, the kernel's nvvm.minctasm = 1), 128 x 24 + 256 x 240 = 64512.
 constexpr int32_t kProducerRegisters = 24;
 constexpr int32_t kConsumerRegisters = 240;
+constexpr int32_t kEntryRegisters = 168;
+static_assert(128 * kProducerRegisters + 256 * kConsumerRegisters <=
+                  384 * kEntryRegisters,
+              "setmaxnreg.inc would wait forever for registers");
 } // namespace
 
 void KernelBuilder::specializedBody(Value qb) {
   alignSharedBase();
   // Full barriers: one arrival (the producer's arrive.expect_tx) per
-  // phase; empty barriers: every consumer thread arrives once per phase.
+  // phase; empty barriers: lane 0 of every consumer warp arrives once per
+  // phase.
   ifThen(threadZero(), [&] {
     for (int64_t i = 0; i < 8; ++i)
       NVVM::MBarrierInitOp::create(
           b, loc, mbarrier(idx(i)),
-          arith::ConstantIntOp::create(b, loc, i32, i < 4 ? 1 : 32 * warps),
+          arith::ConstantIntOp::create(b, loc, i32, i < 4 ? 1 : warps),
           Value());
+    // The initialised barriers, visible to the async proxy (the TMA unit
+    // completes transactions on them).
+    fenceAsyncProxy();
     // The tensor maps were written by a host copy: acquire them for the
     // tensormap proxy before the first TMA (thread 0 issues them all).
     for (Value map : {kMap, vMap})
@@ -55,6 +65,21 @@ void KernelBuilder::specializedBody(Value qb) {
                                    NVVM::ProxyKind::TENSORMAP));
   });
   gpu::BarrierOp::create(b, loc); // the barriers are initialised
+  if (segmentSkip && tileCodes) {
+    // Document masks: every warp of the block classifies the query block's
+    // partial tiles and warp 0 compacts the survivors into tileCodes
+    // (block barriers, so before the roles split); the producer and the
+    // consumers then walk the same list.
+    q0 = muli(qb, bq);
+    std::tie(qSegMin, qSegMax) = segmentRange(qSeg, q0, bq, sq - 1);
+    int64_t consumers = warps;
+    warps += kProducerWarps; // the pieces spread their work over `warps`
+    classifyPartialTiles(qb);
+    Value lo = listEntry(partOff, qb);
+    compactPartialTiles(
+        lo, arith::SubIOp::create(b, loc, listEntry(partOff, addi(qb, 1)), lo));
+    warps = consumers;
+  }
   bool twoGroups = warps == 8;
   Value isProducer = ult(warp, idx(kProducerWarps));
   auto ifOp = scf::IfOp::create(b, loc, isProducer, /*withElseRegion=*/true);
@@ -86,11 +111,12 @@ void KernelBuilder::specializedBody(Value qb) {
            [&] { turnSync(); });
 }
 
+Value KernelBuilder::listEntry(Value mem, Value i) {
+  Value x = memref::LoadOp::create(b, loc, mem, i);
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+}
+
 void KernelBuilder::producerLoop(Value qb) {
-  auto load = [&](Value mem, Value i) -> Value {
-    Value x = memref::LoadOp::create(b, loc, mem, i);
-    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
-  };
   // Tile i's buffer was last used by tile i - 2: wait for the phase of its
   // empty barrier that those reads completed ((i / 2 - 1) % 2; for i < 2,
   // parity 1 of a fresh barrier counts as completed).
@@ -104,14 +130,24 @@ void KernelBuilder::producerLoop(Value qb) {
         arith::ConstantIntOp::create(b, loc, i32, 0x989680));
   };
   Value tileNo = idx(0);
-  for (auto [offsets, indices] :
-       {std::pair(fullOff, fullIdx), std::pair(partOff, partIdx)}) {
-    Value lo = load(offsets, qb), hi = load(offsets, addi(qb, 1));
+  for (bool partial : {false, true}) {
+    // The full list, then the partial list (document masks: the compacted
+    // one, entries 2 key block + needs mask, the count at maxPartial).
+    bool compacted = partial && segmentSkip && tileCodes;
+    Value offsets = partial ? partOff : fullOff;
+    Value lo = compacted ? idx(0) : listEntry(offsets, qb);
+    Value hi = compacted ? listEntry(tileCodes, idx(maxPartial))
+                         : listEntry(offsets, addi(qb, 1));
     auto loop = scf::ForOp::create(b, loc, lo, hi, idx(1), ValueRange{tileNo});
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value i = loop.getRegionIterArgs()[0];
-    Value kb = load(indices, loop.getInductionVar());
+    Value j = loop.getInductionVar();
+    Value kb = compacted
+                   ? arith::ShRUIOp::create(b, loc, listEntry(tileCodes, j),
+                                            idx(1))
+                         .getResult()
+                   : listEntry(partial ? partIdx : fullIdx, j);
     Value buf = arith::RemUIOp::create(b, loc, i, idx(2));
     waitEmpty(i, /*values=*/false);
     tmaLoad(kb, buf, /*values=*/false);
@@ -124,9 +160,14 @@ void KernelBuilder::producerLoop(Value qb) {
 }
 
 void KernelBuilder::releaseBuffer(Value tileNo, bool values) {
+  // After the wgmma.wait_group that completed the warp's reads (executed
+  // by every lane, .sync.aligned): one arrival per warp.
   Value buf = arith::RemUIOp::create(b, loc, tileNo, idx(2));
-  NVVM::MBarrierArriveOp::create(b, loc, Type(),
-                                 mbarrier(addi(buf, values ? 6 : 4)), Value());
+  ifThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0)),
+         [&] {
+           NVVM::MBarrierArriveOp::create(
+               b, loc, Type(), mbarrier(addi(buf, values ? 6 : 4)), Value());
+         });
 }
 
 void KernelBuilder::turnSync() {
@@ -157,10 +198,9 @@ void KernelBuilder::consumerBarrier() {
                           Value());
 }
 
-SmallVector<Value> KernelBuilder::consumerLoop(Value n,
-                                               function_ref<Value(Value)> kbAt,
-                                               bool masked,
-                                               SmallVector<Value> state) {
+SmallVector<Value> KernelBuilder::consumerLoop(
+    Value n, function_ref<Value(Value)> kbAt, function_ref<Value(Value)> maskAt,
+    bool masked, SmallVector<Value> state) {
   Value base = tileBase;
   tileBase = add(tileBase, n);
   auto bufOf = [&](Value tileNo) -> Value {
@@ -168,6 +208,12 @@ SmallVector<Value> KernelBuilder::consumerLoop(Value n,
   };
   auto valuesAt = [&](Value tileNo) {
     return addi(muli(bufOf(tileNo), bk * dv * 2), vOff);
+  };
+  auto packAll = [&](ArrayRef<Value> x) {
+    SmallVector<Value> a;
+    for (int64_t kk = 0; kk < bk / 16; ++kk)
+      llvm::append_range(a, packRegisterA(x, kk));
+    return a;
   };
   auto outputOf = [&](SmallVector<Value> &st) {
     return MutableArrayRef<Value>(st).slice(4, dv / 2);
@@ -187,8 +233,12 @@ SmallVector<Value> KernelBuilder::consumerLoop(Value n,
   turnArrive();
   NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
   SmallVector<Value> p = extractAll(acc0, bk / 2);
+  fenceOperands(p);
   releaseBuffer(base, /*values=*/false);
-  scoresToProbabilities(muli(kbAt(idx(0)), bk), p, masked, Value(), st);
+  scoresToProbabilities(muli(kbAt(idx(0)), bk), p, masked,
+                        maskAt ? maskAt(idx(0)) : Value(), st);
+  // P carried packed to bf16 / f16 pairs: half the registers of f32.
+  p = packAll(p);
 
   // Tiles 1 .. n - 1, carrying the state and P of the previous tile.
   SmallVector<Value> init = st;
@@ -208,20 +258,22 @@ SmallVector<Value> KernelBuilder::consumerLoop(Value n,
     turnSync();
     Value acc = issueScores(bufOf(tileNo));
     tmaWait(prev, /*values=*/true);
-    accumulateRegisterA(prevP, bk, valuesAt(prev), dv, outputOf(cur), {},
-                        /*wait=*/false);
+    accumulatePackedA(prevP, bk, valuesAt(prev), dv, outputOf(cur),
+                      /*wait=*/false);
     turnArrive();
     // S_j is the older group: complete once at most one is pending.
     NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 1);
     SmallVector<Value> s = extractAll(acc, bk / 2);
+    fenceOperands(s);
     releaseBuffer(tileNo, /*values=*/false);
     SmallVector<Value> alphas;
-    scoresToProbabilities(muli(kbAt(j), bk), s, masked, Value(), cur,
-                          &alphas);
+    scoresToProbabilities(muli(kbAt(j), bk), s, masked,
+                          maskAt ? maskAt(j) : Value(), cur, &alphas);
     NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+    fenceOperands(outputOf(cur));
     releaseBuffer(prev, /*values=*/true);
     rescaleOutput(cur, alphas);
-    llvm::append_range(cur, s);
+    llvm::append_range(cur, packAll(s));
     scf::YieldOp::create(b, loc, cur);
   }
   SmallVector<Value> out(loop.getResults().begin(), loop.getResults().end());
@@ -232,10 +284,10 @@ SmallVector<Value> KernelBuilder::consumerLoop(Value n,
   Value last = arith::SubIOp::create(b, loc, tileBase, idx(1));
   tmaWait(last, /*values=*/true);
   turnSync();
-  accumulateRegisterA(p, bk, valuesAt(last), dv, outputOf(st), {},
-                      /*wait=*/false);
+  accumulatePackedA(p, bk, valuesAt(last), dv, outputOf(st), /*wait=*/false);
   turnArrive();
   NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+  fenceOperands(outputOf(st));
   releaseBuffer(last, /*values=*/true);
   scf::YieldOp::create(b, loc, st);
   return SmallVector<Value>(ifOp.getResults().begin(), ifOp.getResults().end());

@@ -86,20 +86,41 @@ void KernelBuilder::accumulateRegisterA(ArrayRef<Value> x, int64_t rows,
                                         MutableArrayRef<Value> acc,
                                         function_ref<void()> beforeFence,
                                         bool wait) {
-  SmallVector<SmallVector<Value>> a;
+  SmallVector<Value> a;
   SmallVector<Value> descs;
   for (int64_t kk = 0; kk < rows / 16; ++kk) {
-    a.push_back({packF32(x[(2 * kk) * 4 + 0], x[(2 * kk) * 4 + 1]),
-                 packF32(x[(2 * kk) * 4 + 2], x[(2 * kk) * 4 + 3]),
-                 packF32(x[(2 * kk + 1) * 4 + 0], x[(2 * kk + 1) * 4 + 1]),
-                 packF32(x[(2 * kk + 1) * 4 + 2], x[(2 * kk + 1) * 4 + 3])});
+    llvm::append_range(a, packRegisterA(x, kk));
     descs.push_back(descriptor(addi(bBase, kk * 16 * 128), rows * 128));
   }
+  issueRegisterA(a, descs, n, acc, beforeFence, wait);
+}
+
+SmallVector<Value> KernelBuilder::packRegisterA(ArrayRef<Value> x,
+                                                int64_t kk) {
+  return {packF32(x[(2 * kk) * 4 + 0], x[(2 * kk) * 4 + 1]),
+          packF32(x[(2 * kk) * 4 + 2], x[(2 * kk) * 4 + 3]),
+          packF32(x[(2 * kk + 1) * 4 + 0], x[(2 * kk + 1) * 4 + 1]),
+          packF32(x[(2 * kk + 1) * 4 + 2], x[(2 * kk + 1) * 4 + 3])};
+}
+
+void KernelBuilder::accumulatePackedA(ArrayRef<Value> a, int64_t rows,
+                                      Value bBase, int64_t n,
+                                      MutableArrayRef<Value> acc, bool wait) {
+  SmallVector<Value> descs;
+  for (int64_t kk = 0; kk < rows / 16; ++kk)
+    descs.push_back(descriptor(addi(bBase, kk * 16 * 128), rows * 128));
+  issueRegisterA(a, descs, n, acc, {}, wait);
+}
+
+void KernelBuilder::issueRegisterA(ArrayRef<Value> a, ArrayRef<Value> descs,
+                                   int64_t n, MutableArrayRef<Value> acc,
+                                   function_ref<void()> beforeFence,
+                                   bool wait) {
   if (beforeFence)
     beforeFence();
   NVVM::WgmmaFenceAlignedOp::create(b, loc);
-  for (int64_t kk = 0; kk < rows / 16; ++kk)
-    wgmmaRegisterA(n, a[kk], descs[kk], acc);
+  for (size_t kk = 0; kk < descs.size(); ++kk)
+    wgmmaRegisterA(n, a.slice(kk * 4, 4), descs[kk], acc);
   NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
   if (wait)
     NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
@@ -114,9 +135,6 @@ Value KernelBuilder::sharedPtr(Value offset) {
       b, loc, LLVM::LLVMPointerType::get(b.getContext(), 3), addr);
 }
 
-/// Starts copying the (K, V) tile of key block `kb` into shared buffer
-/// `buf` (cp.async; the caller commits and waits). Rows past Sk are
-/// clamped to the last row (masked later).
 /// TMA of the K (`values` false) or V tile of key block `kb` into buffer
 /// `buf`: thread 0 expects the bytes on that buffer's mbarrier (K: 0, 1;
 /// V: 2, 3), then issues one box of [BK rows x 64 columns] per 64-column

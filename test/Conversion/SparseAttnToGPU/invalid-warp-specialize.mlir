@@ -7,12 +7,15 @@
 // NOTMA: error: 'sparse_attn.attention' op warp-specialize needs the warpgroup kernel with TMA (mma=wgmma, or auto where wgmma applies, and tma=true)
 // SYNC: error: 'sparse_attn.attention' op warp-specialize needs the warpgroup kernel with TMA (mma=wgmma, or auto where wgmma applies, and tma=true)
 
-func.func @documents(%q: tensor<1x2x256x64xbf16>, %ids: tensor<1x256xi32>) -> tensor<1x2x256x64xbf16> {
-  %init = tensor.empty() : tensor<1x2x256x64xbf16>
-  // expected-error @+1 {{warp-specialize does not support document masks (segment ids under a same-segment pattern) yet}}
-  %o = sparse_attn.attention %q, %q, %q segments(%ids : tensor<1x256xi32>) outs(%init : tensor<1x2x256x64xbf16>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
-      : tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16> -> tensor<1x2x256x64xbf16>
-  return %o : tensor<1x2x256x64xbf16>
+// Document masks whose tile list could outgrow shared memory (more than
+// 4096 key tiles: the other schedules classify those tile by tile in the
+// loop, with block barriers).
+func.func @long_documents(%q: tensor<1x1x64x64xbf16>, %k: tensor<1x1x262208x64xbf16>, %qids: tensor<1x64xi32>, %kids: tensor<1x262208xi32>) -> tensor<1x1x64x64xbf16> {
+  %init = tensor.empty() : tensor<1x1x64x64xbf16>
+  // expected-error @+1 {{warp-specialize supports document masks up to 4096 key tiles (4096 x block-k keys), got 4097}}
+  %o = sparse_attn.attention %q, %k, %k segments(%qids, %kids : tensor<1x64xi32>, tensor<1x262208xi32>) outs(%init : tensor<1x1x64x64xbf16>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
+      : tensor<1x1x64x64xbf16>, tensor<1x1x262208x64xbf16>, tensor<1x1x262208x64xbf16> -> tensor<1x1x64x64xbf16>
+  return %o : tensor<1x1x64x64xbf16>
 }
 
 // -----

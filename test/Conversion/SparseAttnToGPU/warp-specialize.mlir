@@ -7,17 +7,21 @@
 // wait for S_j alone (wait_group 1), release K_j, run the softmax of S_j,
 // wait for P V (wait_group 0), release V_{j-1} and rescale O. Causal,
 // Sq = Sk = 256, D = 128.
-// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma tma=true warps=8 warp-specialize=true" | FileCheck %s
-// RUN: sparse-attn-opt %s --convert-sparse-attn-to-gpu="mma=wgmma tma=true warps=4 warp-specialize=true" | FileCheck %s --check-prefix=ONE
-// RUN: sparse-attn-opt %s --sparse-attn-to-nvvm="binary=false tma=true warps=8 warp-specialize=true" | FileCheck %s --check-prefix=NVVM
+// RUN: sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma tma=true warps=8 warp-specialize=true" | FileCheck %s
+// RUN: sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma tma=true warps=4 warp-specialize=true" | FileCheck %s --check-prefix=ONE
+// RUN: sparse-attn-opt %s --split-input-file --sparse-attn-to-nvvm="binary=false tma=true warps=8 warp-specialize=true" | FileCheck %s --check-prefix=NVVM
+// RUN: sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma tma=true warps=8 warp-specialize=true" | FileCheck %s --check-prefix=DOC
 
 // Eight mbarriers (64 bytes) after the tiles; 384 threads.
 // CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention blocks in (%c2, %c2, %c1) threads in (%c384, %c1, %c1) dynamic_shared_memory_size %c99392_i32
 // CHECK-LABEL: gpu.func @sparse_attention
 // CHECK-SAME: known_block_size = array<i32: 384, 1, 1>
-// Full barriers: one arrival; empty barriers: the 256 consumer threads.
+// CHECK-SAME: nvvm.minctasm = 1 : i32
+// Full barriers: one arrival; empty barriers: lane 0 of the 8 consumer
+// warps; made visible to the async proxy.
 // CHECK-COUNT-4: nvvm.mbarrier.init %{{.*}}, %c1_i32
-// CHECK-COUNT-4: nvvm.mbarrier.init %{{.*}}, %c256_i32
+// CHECK-COUNT-4: nvvm.mbarrier.init %{{.*}}, %c8_i32
+// CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // CHECK: gpu.barrier
 // The producer: registers down, then thread 0's loop over both lists.
 // CHECK: scf.if
@@ -42,6 +46,9 @@
 // CHECK: nvvm.wgmma.mma_async
 // CHECK: nvvm.barrier.arrive
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK-NEXT: llvm.extractvalue
+// The scores pass through the operand fence before any use.
+// CHECK: llvm.inline_asm has_side_effects asm_dialect = att "", "=f,
 // CHECK: nvvm.mbarrier.arrive
 // The loop: S_j and P_{j-1} V_{j-1} in one turn.
 // CHECK: scf.for
@@ -54,9 +61,12 @@
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK: nvvm.barrier.arrive
 // CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// CHECK: llvm.inline_asm has_side_effects asm_dialect = att "", "=f,
 // CHECK: nvvm.mbarrier.arrive
 // CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
+// O, the P V accumulator, is fenced before the rescale reads it.
+// CHECK: llvm.inline_asm has_side_effects asm_dialect = att "", "=f,
 // CHECK: nvvm.mbarrier.arrive
 // CHECK: scf.yield
 // The last tile's P V.
@@ -71,6 +81,7 @@
 
 // One consumer warpgroup: no register reallocation, no turns.
 // ONE: threads in (%c256, %c1, %c1)
+// ONE-COUNT-4: nvvm.mbarrier.init %{{.*}}, %c4_i32
 // ONE-NOT: nvvm.setmaxregister
 // ONE-NOT: nvvm.barrier.arrive
 // ONE: nvvm.barrier id = %c1_i32 number_of_threads = %c128_i32
@@ -85,6 +96,39 @@
 func.func @causal(%q: tensor<1x2x256x128xbf16>, %k: tensor<1x2x256x128xbf16>, %v: tensor<1x2x256x128xbf16>) -> tensor<1x2x256x128xbf16> {
   %init = tensor.empty() : tensor<1x2x256x128xbf16>
   %o = sparse_attn.attention %q, %k, %v outs(%init : tensor<1x2x256x128xbf16>) {pattern = #sparse_attn.causal}
+      : tensor<1x2x256x128xbf16>, tensor<1x2x256x128xbf16>, tensor<1x2x256x128xbf16> -> tensor<1x2x256x128xbf16>
+  return %o : tensor<1x2x256x128xbf16>
+}
+
+// -----
+
+// Document masks: every warp of the block (12) classifies the partial
+// tiles from the segment-id ranges and warp 0 compacts them, with block
+// barriers, before the roles split; the producer walks the compacted list
+// (the count at slot 4, entries 2 key block + needs mask) and the
+// consumers choose the mask per tile from it.
+// DOC-LABEL: func.func @documents
+// DOC: gpu.func @sparse_attention
+// DOC: nvvm.mbarrier.init
+// DOC: gpu.barrier
+// DOC: vector.reduction <minsi>
+// DOC: gpu.barrier
+// DOC: nvvm.vote.sync ballot
+// DOC: gpu.barrier
+// DOC: nvvm.setmaxregister decrease 24
+// DOC: scf.for
+// DOC: memref.load %{{.*}}[%c4]
+// DOC: scf.for
+// DOC: arith.shrui
+// DOC: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// DOC: nvvm.setmaxregister increase 240
+// DOC: arith.andi %{{.*}}, %c1_i32
+// DOC: scf.if
+// DOC: arith.select
+// DOC: gpu.return
+func.func @documents(%q: tensor<1x2x256x128xbf16>, %ids: tensor<1x256xi32>) -> tensor<1x2x256x128xbf16> {
+  %init = tensor.empty() : tensor<1x2x256x128xbf16>
+  %o = sparse_attn.attention %q, %q, %q segments(%ids : tensor<1x256xi32>) outs(%init : tensor<1x2x256x128xbf16>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
       : tensor<1x2x256x128xbf16>, tensor<1x2x256x128xbf16>, tensor<1x2x256x128xbf16> -> tensor<1x2x256x128xbf16>
   return %o : tensor<1x2x256x128xbf16>
 }
