@@ -468,6 +468,10 @@ struct KernelBuilder : GpuPrimitives {
   /// for document masks), tile i into buffer i % 2 once the consumers
   /// released its previous contents.
   void producerLoop(Value qb);
+  /// The consumers' tiles of query block `qb`: its full and partial lists
+  /// (compacted for document masks) as one sequence, the mask chosen per
+  /// tile at run time, so that the pipeline does not drain between them.
+  SmallVector<Value> specializedTileLoop(Value qb, SmallVector<Value> state);
   /// The consumers' loop over tiles j = 0 .. n - 1 (key block kbAt(j)):
   /// iteration j issues S_j = Q K_j^T and O += P_{j-1} V_{j-1} in its
   /// warpgroup's turn, waits for S_j, releases K_j, runs the softmax of

@@ -184,14 +184,11 @@ SmallVector<Value> KernelBuilder::tileLoop(Value offsets, Value indices,
   Value lo = load(offsets, qb), hi = load(offsets, addi(qb, 1));
   Value n = arith::SubIOp::create(b, loc, hi, lo);
   auto tableKb = [&](Value j) { return load(indices, add(lo, j)); };
-  if (specialized && !(masked && segmentSkip && tileCodes))
-    return consumerLoop(n, tableKb, {}, masked, state);
   if (!(masked && segmentSkip))
     return overlap ? overlappedLoop(n, tableKb, {}, masked, state)
                    : pipelinedLoop(n, tableKb, {}, {}, masked, qFrag, state);
   if (tileCodes) {
-    if (!specialized) // else compacted before the roles split
-      compactPartialTiles(lo, n);
+    compactPartialTiles(lo, n);
     return compactedLoop(masked, qFrag, state);
   }
   // Lists too long for shared memory: classify each tile in the loop.
@@ -259,8 +256,6 @@ SmallVector<Value> KernelBuilder::compactedLoop(bool masked,
         b, loc, arith::CmpIPredicate::ne,
         arith::AndIOp::create(b, loc, entry(j), i32c(1)), i32c(0));
   };
-  if (specialized)
-    return consumerLoop(count, kbAt, maskAt, masked, state);
   return overlap ? overlappedLoop(count, kbAt, maskAt, masked, state)
                  : pipelinedLoop(count, kbAt, maskAt, {}, masked, qFrag, state);
 }

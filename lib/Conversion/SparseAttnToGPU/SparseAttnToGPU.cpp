@@ -534,7 +534,9 @@ void KernelBuilder::queryBlock(Value qb) {
       classifyPartialTiles(qb);
   }
   tileBase = idx(0);
-  if (!fullOff) { // a device-built tile list
+  if (specialized) { // checkLowerableToGPU: compile-time tables
+    state = specializedTileLoop(qb, state);
+  } else if (!fullOff) { // a device-built tile list
     state = runtimeTileLoop(qb, qFrag, state);
   } else {
     state = tileLoop(fullOff, fullIdx, qb, /*masked=*/false, qFrag, state);

@@ -95,8 +95,9 @@ void KernelBuilder::specializedBody(Value qb) {
                                    NVVM::SetMaxRegisterAction::increase);
   warp = arith::SubIOp::create(b, loc, warp, idx(kProducerWarps));
   // Warpgroup 0 issues first: warpgroup 1 hands it the first turn.
-  Value second = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
-                                       warp, idx(4));
+  Value second = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ne,
+      arith::DivUIOp::create(b, loc, warp, idx(4)), idx(0));
   if (twoGroups)
     ifThen(second, [&] {
       NVVM::BarrierArriveOp::create(b, loc, i32c(kTurnBarrier),
@@ -196,6 +197,69 @@ void KernelBuilder::consumerBarrier() {
   NVVM::BarrierOp::create(b, loc, Type(), i32c(kConsumerBarrier),
                           i32c(32 * warps), NVVM::BarrierReductionAttr(),
                           Value());
+}
+
+SmallVector<Value> KernelBuilder::specializedTileLoop(Value qb,
+                                                      SmallVector<Value> state) {
+  bool compacted = segmentSkip && tileCodes;
+  Value fullLo = listEntry(fullOff, qb);
+  Value fullN =
+      arith::SubIOp::create(b, loc, listEntry(fullOff, addi(qb, 1)), fullLo);
+  Value partLo = compacted ? idx(0) : listEntry(partOff, qb);
+  Value partN = compacted ? listEntry(tileCodes, idx(maxPartial))
+                          : arith::SubIOp::create(
+                                b, loc, listEntry(partOff, addi(qb, 1)), partLo)
+                                .getResult();
+  auto isPartial = [&](Value j) -> Value {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, j, fullN);
+  };
+  // Tile j: entry j of the full list, else entry j - fullN of the partial
+  // one (each load only on its side: the other index may be out of range).
+  auto entryAt = [&](Value j, bool full) -> Value {
+    if (full)
+      return listEntry(fullIdx, add(fullLo, j));
+    Value pos = add(partLo, arith::SubIOp::create(b, loc, j, fullN));
+    return listEntry(compacted ? tileCodes : partIdx, pos);
+  };
+  // No query block has a partial tile: no mask code at all.
+  bool masked = maxPartial > 0;
+  auto kbAt = [&](Value j) -> Value {
+    if (!masked)
+      return entryAt(j, /*full=*/true);
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{b.getIndexType()},
+                                  isPartial(j), /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    Value e = entryAt(j, /*full=*/false);
+    if (compacted)
+      e = arith::ShRUIOp::create(b, loc, e, idx(1));
+    scf::YieldOp::create(b, loc, e);
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, loc, entryAt(j, /*full=*/true));
+    return ifOp.getResult(0);
+  };
+  auto maskAt = [&](Value j) -> Value {
+    if (!compacted)
+      return isPartial(j);
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{b.getI1Type()},
+                                  isPartial(j), /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    Value bit = arith::AndIOp::create(b, loc, entryAt(j, /*full=*/false),
+                                      idx(1));
+    scf::YieldOp::create(b, loc,
+                         ValueRange{arith::CmpIOp::create(
+                             b, loc, arith::CmpIPredicate::ne, bit, idx(0))});
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, loc,
+                         ValueRange{arith::ConstantIntOp::create(
+                             b, loc, b.getI1Type(), 0)});
+    return ifOp.getResult(0);
+  };
+  Value n = add(fullN, partN);
+  if (!masked)
+    return consumerLoop(n, kbAt, {}, /*masked=*/false, state);
+  return consumerLoop(n, kbAt, maskAt, /*masked=*/true, state);
 }
 
 SmallVector<Value> KernelBuilder::consumerLoop(

@@ -11,6 +11,7 @@
 // RUN: sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma tma=true warps=4 warp-specialize=true" | FileCheck %s --check-prefix=ONE
 // RUN: sparse-attn-opt %s --split-input-file --sparse-attn-to-nvvm="binary=false tma=true warps=8 warp-specialize=true" | FileCheck %s --check-prefix=NVVM
 // RUN: sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma tma=true warps=8 warp-specialize=true" | FileCheck %s --check-prefix=DOC
+// RUN: sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma tma=true warps=8 warp-specialize=true" | FileCheck %s --check-prefix=DENSE
 
 // Eight mbarriers (64 bytes) after the tiles; 384 threads.
 // CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention blocks in (%c2, %c2, %c1) threads in (%c384, %c1, %c1) dynamic_shared_memory_size %c99392_i32
@@ -40,7 +41,8 @@
 // The consumers' Q copy ends on their own barrier (1), not the block's.
 // CHECK: nvvm.barrier id = %c1_i32 number_of_threads = %c256_i32
 // CHECK-NOT: gpu.barrier
-// Tile 0 of a list.
+// Tile 0 of the query block (its full tiles, then its partial ones, in
+// one sequence: one prologue and one epilogue per query block).
 // CHECK: nvvm.mbarrier.try_wait.parity
 // CHECK: nvvm.barrier id = %{{.*}} number_of_threads = %c256_i32
 // CHECK: nvvm.wgmma.mma_async
@@ -122,13 +124,35 @@ func.func @causal(%q: tensor<1x2x256x128xbf16>, %k: tensor<1x2x256x128xbf16>, %v
 // DOC: arith.shrui
 // DOC: nvvm.cp.async.bulk.tensor.shared.cluster.global
 // DOC: nvvm.setmaxregister increase 240
-// DOC: arith.andi %{{.*}}, %c1_i32
+// The full and partial tiles are one sequence: tile j is partial from
+// j >= (full count) on, and masked if its entry says so.
+// DOC: arith.cmpi uge
+// DOC: arith.andi %{{.*}}, %c1 : index
 // DOC: scf.if
 // DOC: arith.select
 // DOC: gpu.return
+
+// Dense over whole tiles has no partial tile anywhere: one sequence of
+// full tiles, no run-time mask choice.
+// DENSE-LABEL: func.func @dense
+// DENSE: nvvm.setmaxregister increase 240
+// DENSE-NOT: arith.cmpi uge, %{{.*}}, %{{.*}} : index
+// DENSE: nvvm.wgmma.mma_async
+// DENSE-NOT: arith.cmpi uge, %{{.*}}, %{{.*}} : index
+// DENSE: gpu.return
+
 func.func @documents(%q: tensor<1x2x256x128xbf16>, %ids: tensor<1x256xi32>) -> tensor<1x2x256x128xbf16> {
   %init = tensor.empty() : tensor<1x2x256x128xbf16>
   %o = sparse_attn.attention %q, %q, %q segments(%ids : tensor<1x256xi32>) outs(%init : tensor<1x2x256x128xbf16>) {pattern = #sparse_attn.intersect<[#sparse_attn.segments, #sparse_attn.causal]>}
+      : tensor<1x2x256x128xbf16>, tensor<1x2x256x128xbf16>, tensor<1x2x256x128xbf16> -> tensor<1x2x256x128xbf16>
+  return %o : tensor<1x2x256x128xbf16>
+}
+
+// -----
+
+func.func @dense(%q: tensor<1x2x256x128xbf16>) -> tensor<1x2x256x128xbf16> {
+  %init = tensor.empty() : tensor<1x2x256x128xbf16>
+  %o = sparse_attn.attention %q, %q, %q outs(%init : tensor<1x2x256x128xbf16>) {pattern = #sparse_attn.dense}
       : tensor<1x2x256x128xbf16>, tensor<1x2x256x128xbf16>, tensor<1x2x256x128xbf16> -> tensor<1x2x256x128xbf16>
   return %o : tensor<1x2x256x128xbf16>
 }
