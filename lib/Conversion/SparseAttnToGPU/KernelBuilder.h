@@ -303,6 +303,10 @@ struct KernelBuilder : GpuPrimitives {
     Value tid = add(muli(warp, 32), lane);
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, idx(0));
   }
+  /// The tensor maps were written to global memory by a host copy: the
+  /// thread that issues the TMAs acquires them for the tensormap proxy
+  /// (fence.proxy.tensormap::generic.acquire) before its first TMA.
+  void acquireTensorMaps();
   /// TMA of the K (`values` false) or V tile of key block `kb` into buffer
   /// `buf`: thread 0 expects the bytes on that buffer's mbarrier (K: 0, 1;
   /// V: 2, 3), then issues one box of [BK rows x 64 columns] per 64-column

@@ -493,19 +493,7 @@ void KernelBuilder::queryBlock(Value qb) {
         NVVM::MBarrierInitOp::create(
             b, loc, mbarrier(idx(i)),
             arith::ConstantIntOp::create(b, loc, i32, 1), Value());
-      // The tensor maps were written to global memory by a host copy:
-      // acquire them for the tensormap proxy before the first TMA (the
-      // issuing thread's view is what matters).
-      for (Value map : {kMap, vMap})
-        NVVM::FenceProxyAcquireOp::create(
-            b, loc,
-            NVVM::MemScopeKindAttr::get(b.getContext(),
-                                        NVVM::MemScopeKind::SYS),
-            map, arith::ConstantIntOp::create(b, loc, i32, 128),
-            NVVM::ProxyKindAttr::get(b.getContext(),
-                                     NVVM::ProxyKind::GENERIC),
-            NVVM::ProxyKindAttr::get(b.getContext(),
-                                     NVVM::ProxyKind::TENSORMAP));
+      acquireTensorMaps();
     }
     nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(),
                                      b.getI32IntegerAttr(0));

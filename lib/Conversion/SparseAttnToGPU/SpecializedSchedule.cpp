@@ -53,16 +53,7 @@ void KernelBuilder::specializedBody(Value qb) {
     // The initialised barriers, visible to the async proxy (the TMA unit
     // completes transactions on them).
     fenceAsyncProxy();
-    // The tensor maps were written by a host copy: acquire them for the
-    // tensormap proxy before the first TMA (thread 0 issues them all).
-    for (Value map : {kMap, vMap})
-      NVVM::FenceProxyAcquireOp::create(
-          b, loc,
-          NVVM::MemScopeKindAttr::get(b.getContext(), NVVM::MemScopeKind::SYS),
-          map, arith::ConstantIntOp::create(b, loc, i32, 128),
-          NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::GENERIC),
-          NVVM::ProxyKindAttr::get(b.getContext(),
-                                   NVVM::ProxyKind::TENSORMAP));
+    acquireTensorMaps(); // thread 0 issues every TMA
   });
   gpu::BarrierOp::create(b, loc); // the barriers are initialised
   if (segmentSkip && tileCodes) {

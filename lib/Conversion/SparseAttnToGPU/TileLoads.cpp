@@ -135,6 +135,16 @@ Value KernelBuilder::sharedPtr(Value offset) {
       b, loc, LLVM::LLVMPointerType::get(b.getContext(), 3), addr);
 }
 
+void KernelBuilder::acquireTensorMaps() {
+  for (Value map : {kMap, vMap})
+    NVVM::FenceProxyAcquireOp::create(
+        b, loc,
+        NVVM::MemScopeKindAttr::get(b.getContext(), NVVM::MemScopeKind::SYS),
+        map, arith::ConstantIntOp::create(b, loc, i32, 128),
+        NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::GENERIC),
+        NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::TENSORMAP));
+}
+
 /// TMA of the K (`values` false) or V tile of key block `kb` into buffer
 /// `buf`: thread 0 expects the bytes on that buffer's mbarrier (K: 0, 1;
 /// V: 2, 3), then issues one box of [BK rows x 64 columns] per 64-column
