@@ -279,11 +279,16 @@ mlir::sparse_attn::checkLowerableToGPU(Operation *operation,
       return op.emitOpError("warp-specialize needs the warpgroup kernel with "
                             "TMA (mma=wgmma, or auto where wgmma applies, and "
                             "tma=true)");
-    if (deviceTileList(op, options))
-      return op.emitOpError("warp-specialize needs compile-time tile tables "
-                            "(runtime block tables and run-time lengths are "
-                            "not supported by the warp-specialised schedule "
-                            "yet)");
+    // A device-built list (runtime tables, run-time lengths) is built by
+    // the whole block before the roles split: it must be one chunk.
+    if (deviceTileList(op, options) &&
+        (kT.isDynamicDim(2) ||
+         ceilDivPositive(kT.getDimSize(2), options.blockK) > kMaxListedTiles))
+      return op.emitOpError("warp-specialize needs a static Sk of at most ")
+             << kMaxListedTiles
+             << " key tiles with runtime block tables or run-time lengths "
+                "(longer or run-time key lengths are listed in chunks, each "
+                "built by the whole block while the tiles run)";
     // Document masks: the compacted list must fit in shared memory (the
     // lists longer than that are classified tile by tile in the loop,
     // with block barriers); at most one entry per key tile.

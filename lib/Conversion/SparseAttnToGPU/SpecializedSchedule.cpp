@@ -56,7 +56,16 @@ void KernelBuilder::specializedBody(Value qb) {
     acquireTensorMaps(); // thread 0 issues every TMA
   });
   gpu::BarrierOp::create(b, loc); // the barriers are initialised
-  if (segmentSkip && tileCodes) {
+  if (!fullOff) {
+    // Runtime block tables or run-time lengths: every warp of the block
+    // takes part in building the device list of the query block's tiles
+    // (one chunk: checkLowerableToGPU) before the roles split.
+    q0 = muli(qb, bq);
+    int64_t consumers = warps;
+    warps += kProducerWarps; // the pieces spread their work over `warps`
+    buildRuntimeTileList(qb, idx(0));
+    warps = consumers;
+  } else if (segmentSkip && tileCodes) {
     // Document masks: every warp of the block classifies the query block's
     // partial tiles and warp 0 compacts the survivors into tileCodes
     // (block barriers, so before the roles split); the producer and the
@@ -122,10 +131,14 @@ void KernelBuilder::producerLoop(Value qb) {
         arith::ConstantIntOp::create(b, loc, i32, 0x989680));
   };
   Value tileNo = idx(0);
+  bool deviceList = !fullOff;
   for (bool partial : {false, true}) {
     // The full list, then the partial list (document masks: the compacted
-    // one, entries 2 key block + needs mask, the count at maxPartial).
-    bool compacted = partial && segmentSkip && tileCodes;
+    // one, entries 2 key block + needs mask, the count at maxPartial); a
+    // device-built list is all "partial".
+    if (deviceList && !partial)
+      continue;
+    bool compacted = partial && (deviceList || (segmentSkip && tileCodes));
     Value offsets = partial ? partOff : fullOff;
     Value lo = compacted ? idx(0) : listEntry(offsets, qb);
     Value hi = compacted ? listEntry(tileCodes, idx(maxPartial))
@@ -192,6 +205,20 @@ void KernelBuilder::consumerBarrier() {
 
 SmallVector<Value> KernelBuilder::specializedTileLoop(Value qb,
                                                       SmallVector<Value> state) {
+  if (!fullOff) {
+    // The device-built list (built before the roles split): entry j is 2
+    // key block + needs mask, the count at maxPartial.
+    auto kbAt = [&](Value j) -> Value {
+      return arith::ShRUIOp::create(b, loc, listEntry(tileCodes, j), idx(1));
+    };
+    auto maskAt = [&](Value j) -> Value {
+      Value bit = arith::AndIOp::create(b, loc, listEntry(tileCodes, j), idx(1));
+      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, bit,
+                                   idx(0));
+    };
+    return consumerLoop(listEntry(tileCodes, idx(maxPartial)), kbAt, maskAt,
+                        /*masked=*/true, state);
+  }
   bool compacted = segmentSkip && tileCodes;
   Value fullLo = listEntry(fullOff, qb);
   Value fullN =

@@ -24,7 +24,7 @@ func.func @dynamic_lengths(%q: tensor<1x2x?x64xbf16>) -> tensor<1x2x?x64xbf16> {
   %c2 = arith.constant 2 : index
   %s = tensor.dim %q, %c2 : tensor<1x2x?x64xbf16>
   %init = tensor.empty(%s) : tensor<1x2x?x64xbf16>
-  // expected-error @+1 {{warp-specialize needs compile-time tile tables (runtime block tables and run-time lengths are not supported by the warp-specialised schedule yet)}}
+  // expected-error @+1 {{warp-specialize needs a static Sk of at most 4096 key tiles with runtime block tables or run-time lengths (longer or run-time key lengths are listed in chunks, each built by the whole block while the tiles run)}}
   %o = sparse_attn.attention %q, %q, %q outs(%init : tensor<1x2x?x64xbf16>) {pattern = #sparse_attn.causal}
       : tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16> -> tensor<1x2x?x64xbf16>
   return %o : tensor<1x2x?x64xbf16>
@@ -32,12 +32,13 @@ func.func @dynamic_lengths(%q: tensor<1x2x?x64xbf16>) -> tensor<1x2x?x64xbf16> {
 
 // -----
 
-func.func @runtime_tables(%q: tensor<1x2x256x64xbf16>, %n: tensor<1x2x4xi32>, %x: tensor<1x2x4x4xi32>) -> tensor<1x2x256x64xbf16> {
-  %init = tensor.empty() : tensor<1x2x256x64xbf16>
-  // expected-error @+1 {{warp-specialize needs compile-time tile tables (runtime block tables and run-time lengths are not supported by the warp-specialised schedule yet)}}
-  %o = sparse_attn.attention %q, %q, %q block_tables(%n, %x : tensor<1x2x4xi32>, tensor<1x2x4x4xi32>) outs(%init : tensor<1x2x256x64xbf16>) {pattern = #sparse_attn.causal, table_block = array<i64: 64, 64>}
-      : tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16> -> tensor<1x2x256x64xbf16>
-  return %o : tensor<1x2x256x64xbf16>
+// Runtime tables over more than 4096 key tiles (a chunked list).
+func.func @long_runtime_tables(%q: tensor<1x1x64x64xbf16>, %k: tensor<1x1x262208x64xbf16>, %n: tensor<1x1x1xi32>, %x: tensor<1x1x1x4xi32>) -> tensor<1x1x64x64xbf16> {
+  %init = tensor.empty() : tensor<1x1x64x64xbf16>
+  // expected-error @+1 {{warp-specialize needs a static Sk of at most 4096 key tiles with runtime block tables or run-time lengths}}
+  %o = sparse_attn.attention %q, %k, %k block_tables(%n, %x : tensor<1x1x1xi32>, tensor<1x1x1x4xi32>) outs(%init : tensor<1x1x64x64xbf16>) {pattern = #sparse_attn.causal, table_block = array<i64: 64, 64>}
+      : tensor<1x1x64x64xbf16>, tensor<1x1x262208x64xbf16>, tensor<1x1x262208x64xbf16> -> tensor<1x1x64x64xbf16>
+  return %o : tensor<1x1x64x64xbf16>
 }
 
 // -----

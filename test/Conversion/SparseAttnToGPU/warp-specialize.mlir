@@ -12,6 +12,7 @@
 // RUN: sparse-attn-opt %s --split-input-file --sparse-attn-to-nvvm="binary=false tma=true warps=8 warp-specialize=true" | FileCheck %s --check-prefix=NVVM
 // RUN: sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma tma=true warps=8 warp-specialize=true" | FileCheck %s --check-prefix=DOC
 // RUN: sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma tma=true warps=8 warp-specialize=true" | FileCheck %s --check-prefix=DENSE
+// RUN: sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma tma=true warps=8 warp-specialize=true" | FileCheck %s --check-prefix=RT
 
 // Eight mbarriers (64 bytes) after the tiles; 384 threads.
 // CHECK: gpu.launch_func @sparse_attn_kernels::@sparse_attention blocks in (%c2, %c2, %c1) threads in (%c384, %c1, %c1) dynamic_shared_memory_size %c99392_i32
@@ -153,6 +154,34 @@ func.func @documents(%q: tensor<1x2x256x128xbf16>, %ids: tensor<1x256xi32>) -> t
 func.func @dense(%q: tensor<1x2x256x128xbf16>) -> tensor<1x2x256x128xbf16> {
   %init = tensor.empty() : tensor<1x2x256x128xbf16>
   %o = sparse_attn.attention %q, %q, %q outs(%init : tensor<1x2x256x128xbf16>) {pattern = #sparse_attn.dense}
+      : tensor<1x2x256x128xbf16>, tensor<1x2x256x128xbf16>, tensor<1x2x256x128xbf16> -> tensor<1x2x256x128xbf16>
+  return %o : tensor<1x2x256x128xbf16>
+}
+
+// -----
+
+// Runtime block tables (static Sk, one chunk): the whole block (12 warps)
+// sets the listed bits and warp 0 compacts the listed, non-empty tiles
+// before the roles split; the producer and the consumers walk that list.
+// RT-LABEL: func.func @runtime_tables
+// RT: gpu.func @sparse_attention
+// RT: nvvm.mbarrier.init
+// RT: gpu.barrier
+// RT: memref.atomic_rmw ori
+// RT: gpu.barrier
+// RT: nvvm.vote.sync ballot
+// RT: gpu.barrier
+// RT: nvvm.setmaxregister decrease 24
+// RT-NOT: scf.for
+// RT: memref.load %{{.*}}[%c4]
+// RT: scf.for
+// RT: arith.shrui
+// RT: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// RT: nvvm.setmaxregister increase 240
+// RT: gpu.return
+func.func @runtime_tables(%q: tensor<1x2x256x128xbf16>, %n: tensor<1x2x2xi32>, %x: tensor<1x2x2x2xi32>) -> tensor<1x2x256x128xbf16> {
+  %init = tensor.empty() : tensor<1x2x256x128xbf16>
+  %o = sparse_attn.attention %q, %q, %q block_tables(%n, %x : tensor<1x2x2xi32>, tensor<1x2x2x2xi32>) outs(%init : tensor<1x2x256x128xbf16>) {pattern = #sparse_attn.causal, table_block = array<i64: 128, 128>}
       : tensor<1x2x256x128xbf16>, tensor<1x2x256x128xbf16>, tensor<1x2x256x128xbf16> -> tensor<1x2x256x128xbf16>
   return %o : tensor<1x2x256x128xbf16>
 }
