@@ -235,7 +235,8 @@ struct KernelBuilder : GpuPrimitives {
   /// With segmentSkip: the run-time class of each partial tile of the
   /// block's list (0 skip, 1 no mask, 2 mask), computed by all warps before
   /// the main loop; null when the list can be too long (then each tile is
-  /// classified in the loop).
+  /// classified in the loop; warp-specialize refuses that case) or when no
+  /// query block has a partial tile.
   Value tileCodes;
   /// The pattern implies "same segment": partial tiles whose query and key
   /// segment-id ranges do not overlap are skipped at run time.

@@ -116,6 +116,13 @@ SharedPlan planSharedMemory(bool wgmma, bool tma, int64_t eltBytes,
   return p;
 }
 
+/// The kernel's mbarriers: with TMA, full K / V per buffer (4), and with
+/// warp-specialize empty K / V per buffer too (8). The one count both the
+/// shared-memory checks and the kernel's plan use.
+int64_t mbarriersOf(const SparseAttnToGPUOptions &options) {
+  return options.warpSpecialize ? 8 : 4;
+}
+
 /// chooseForwardWarps: the mean number of key tiles per 128-row query
 /// block from which two warpgroups per block win.
 constexpr int64_t kTwoWarpgroupMinTiles = 32;
@@ -385,7 +392,8 @@ mlir::sparse_attn::wgmmaUnsupported(Operation *operation,
            std::to_string(d) + ", Dv = " + std::to_string(dv);
   auto [entries, words] = listSizes(op, options);
   int64_t bytes = planSharedMemory(/*wgmma=*/true, options.tma, 2,
-                                   queryTile(options), options.blockK, d, dv, entries, words)
+                                   queryTile(options), options.blockK, d, dv,
+                                   entries, words, mbarriersOf(options))
                       .total;
   if (bytes > kMaxSharedBytes)
     return "Q, K and V tiles that fit in shared memory (" +
@@ -527,7 +535,7 @@ void KernelBuilder::queryBlock(Value qb) {
       classifyPartialTiles(qb);
   }
   tileBase = idx(0);
-  if (specialized) { // checkLowerableToGPU: compile-time tables
+  if (specialized) { // its lists were built before the roles split
     state = specializedTileLoop(qb, state);
   } else if (!fullOff) { // a device-built tile list
     state = runtimeTileLoop(qb, qFrag, state);
@@ -797,7 +805,7 @@ LowerAttentionToGPU::matchAndRewrite(AttentionOp op,
   SharedPlan plan =
       planSharedMemory(wgmma, tma, eltBytes, bq, bk, d, dv,
                        codesInShared ? maxPartial + 1 : 0, bitsWords,
-                       options.warpSpecialize ? 8 : 4);
+                       mbarriersOf(options));
   int64_t dynamicShared = plan.total;
   // warp-specialize: the producer warpgroup in front of the consumers.
   int64_t threads = 32 * (warps + (options.warpSpecialize

@@ -4,6 +4,12 @@
 // RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma warp-specialize=true" 2>&1 | FileCheck %s --check-prefix=NOTMA
 // RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=sync tma=true warp-specialize=true" 2>&1 | FileCheck %s --check-prefix=SYNC
 
+// RUN: not sparse-attn-opt %s --split-input-file --convert-sparse-attn-to-gpu="mma=wgmma tma=true warp-specialize=true warps=8 block-k=192" 2>&1 | FileCheck %s --check-prefix=SMEM
+
+// The shared-memory check counts the schedule's eight mbarriers: this
+// tile list fits exactly (232448 bytes) with four, not with eight.
+// SMEM: error: 'sparse_attn.attention' op mma=wgmma needs Q, K and V tiles that fit in shared memory (232480 bytes at block-k 192, more than 232448)
+
 // NOTMA: error: 'sparse_attn.attention' op warp-specialize needs the warpgroup kernel with TMA (mma=wgmma, or auto where wgmma applies, and tma=true)
 // SYNC: error: 'sparse_attn.attention' op warp-specialize needs the warpgroup kernel with TMA (mma=wgmma, or auto where wgmma applies, and tma=true)
 
@@ -49,4 +55,15 @@ func.func @window(%q: tensor<1x2x256x64xbf16>) -> tensor<1x2x256x64xbf16> {
   %o = sparse_attn.attention %q, %q, %q outs(%init : tensor<1x2x256x64xbf16>) {pattern = #sparse_attn.window<before = 127, after = 0>}
       : tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16>, tensor<1x2x256x64xbf16> -> tensor<1x2x256x64xbf16>
   return %o : tensor<1x2x256x64xbf16>
+}
+
+// -----
+
+func.func @shared_memory_edge(%q: tensor<1x2x?x128xbf16>, %k: tensor<1x2x96576x128xbf16>) -> tensor<1x2x?x128xbf16> {
+  %c2 = arith.constant 2 : index
+  %s = tensor.dim %q, %c2 : tensor<1x2x?x128xbf16>
+  %init = tensor.empty(%s) : tensor<1x2x?x128xbf16>
+  %o = sparse_attn.attention %q, %k, %k outs(%init : tensor<1x2x?x128xbf16>) {pattern = #sparse_attn.causal}
+      : tensor<1x2x?x128xbf16>, tensor<1x2x96576x128xbf16>, tensor<1x2x96576x128xbf16> -> tensor<1x2x?x128xbf16>
+  return %o : tensor<1x2x?x128xbf16>
 }
