@@ -21,10 +21,8 @@
 # PEERS=0 leaves out FlexAttention and cuDNN; STAGE_TIMEOUT bounds each stage (a kernel that
 # hangs fails its stage instead of the whole command).
 set -uo pipefail
-out="${OUT:-out}"
-mkdir -p "$out"
+source "$(dirname "$0")/runtime.sh" # out, /tmp/libsa.so
 bench="${1:-_S8192_}"
-cc -O2 -std=c99 -shared -fPIC runtime/cuda/sparse_attn_cuda.c -o /tmp/libsa.so -ldl || exit 1
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 for dir in ${CHECK_DIRS-.artifacts/fwdchk .artifacts/fwd8}; do
   [ -d "$dir" ] || continue

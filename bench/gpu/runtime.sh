@@ -1,4 +1,5 @@
-# Sourced by the GPU machine's scripts (ncu.sh, sanitize_grad.sh):
+# Sourced by the GPU machine's scripts (ncu.sh, sanitize_grad.sh,
+# forward_run.sh):
 # `out` is the results folder (OUT, else ./out), created; the CUDA runtime
 # is built once into /tmp/libsa.so (it needs only libdl).
 out="${OUT:-out}"
