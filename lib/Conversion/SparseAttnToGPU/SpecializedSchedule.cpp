@@ -56,29 +56,31 @@ void KernelBuilder::specializedBody(Value qb) {
     acquireTensorMaps(); // thread 0 issues every TMA
   });
   gpu::BarrierOp::create(b, loc); // the barriers are initialised
+  // Tile lists made with block barriers are made by every warp of the
+  // block before the roles split (the pieces spread their work over
+  // `warps`); the producer and the consumers then walk the same list.
+  auto byAllWarps = [&](function_ref<void()> build) {
+    int64_t consumers = warps;
+    warps += kProducerWarps;
+    build();
+    warps = consumers;
+  };
+  q0 = muli(qb, bq);
   if (!fullOff) {
-    // Runtime block tables or run-time lengths: every warp of the block
-    // takes part in building the device list of the query block's tiles
-    // (one chunk: checkLowerableToGPU) before the roles split.
-    q0 = muli(qb, bq);
-    int64_t consumers = warps;
-    warps += kProducerWarps; // the pieces spread their work over `warps`
-    buildRuntimeTileList(qb, idx(0));
-    warps = consumers;
+    // Runtime block tables or run-time lengths: the device list of the
+    // query block's tiles (one chunk: checkLowerableToGPU).
+    byAllWarps([&] { buildRuntimeTileList(qb, idx(0)); });
   } else if (segmentSkip && tileCodes) {
-    // Document masks: every warp of the block classifies the query block's
-    // partial tiles and warp 0 compacts the survivors into tileCodes
-    // (block barriers, so before the roles split); the producer and the
-    // consumers then walk the same list.
-    q0 = muli(qb, bq);
+    // Document masks: the partial tiles classified from the segment-id
+    // ranges, warp 0 compacting the survivors into tileCodes.
     std::tie(qSegMin, qSegMax) = segmentRange(qSeg, q0, bq, sq - 1);
-    int64_t consumers = warps;
-    warps += kProducerWarps; // the pieces spread their work over `warps`
-    classifyPartialTiles(qb);
-    Value lo = listEntry(partOff, qb);
-    compactPartialTiles(
-        lo, arith::SubIOp::create(b, loc, listEntry(partOff, addi(qb, 1)), lo));
-    warps = consumers;
+    byAllWarps([&] {
+      classifyPartialTiles(qb);
+      Value lo = listEntry(partOff, qb);
+      compactPartialTiles(
+          lo,
+          arith::SubIOp::create(b, loc, listEntry(partOff, addi(qb, 1)), lo));
+    });
   }
   bool twoGroups = warps == 8;
   Value isProducer = ult(warp, idx(kProducerWarps));
