@@ -458,8 +458,9 @@ struct KernelBuilder : GpuPrimitives {
   /// 4 .. 4 + warps - 1 the consumers (`warp` is rebased to 0 .. warps - 1
   /// in their code, so every consumer piece is the unspecialised one).
   /// Eight mbarriers: full K (0, 1) and V (2, 3), armed by the producer's
-  /// expect_tx as before, and empty K (4, 5) and V (6, 7), on which every
-  /// consumer thread arrives when it no longer reads the buffer.
+  /// expect_tx as before, and empty K (4, 5) and V (6, 7), on which lane 0
+  /// of every consumer warp arrives when the warp no longer reads the
+  /// buffer.
   bool specialized = false;
   static constexpr int64_t kProducerWarps = 4;
   /// Named barriers: 0 is the block barrier; 1 the consumers' (after the
@@ -470,12 +471,13 @@ struct KernelBuilder : GpuPrimitives {
   void specializedBody(Value qb);
   /// Thread 0 of the producer: every K / V tile of query block `qb` in the
   /// consumers' order (the full list, then the partial list, compacted
-  /// for document masks), tile i into buffer i % 2 once the consumers
-  /// released its previous contents.
+  /// for document masks; or the device-built list), tile i into buffer
+  /// i % 2 once the consumers released its previous contents.
   void producerLoop(Value qb);
   /// The consumers' tiles of query block `qb`: its full and partial lists
   /// (compacted for document masks) as one sequence, the mask chosen per
-  /// tile at run time, so that the pipeline does not drain between them.
+  /// tile at run time, so that the pipeline does not drain between them;
+  /// or the device-built list.
   SmallVector<Value> specializedTileLoop(Value qb, SmallVector<Value> state);
   /// The consumers' loop over tiles j = 0 .. n - 1 (key block kbAt(j)):
   /// iteration j issues S_j = Q K_j^T and O += P_{j-1} V_{j-1} in its
@@ -489,8 +491,9 @@ struct KernelBuilder : GpuPrimitives {
                                   bool masked, SmallVector<Value> state);
   /// Entry i of the i32 list `mem`, as an index.
   Value listEntry(Value mem, Value i);
-  /// This thread no longer reads the K (or V) tile number `tileNo` of the
-  /// block: one arrival on its buffer's empty mbarrier.
+  /// This warp no longer reads the K (or V) tile number `tileNo` of the
+  /// block (after the wgmma.wait_group that completed its reads): lane 0
+  /// arrives on the buffer's empty mbarrier.
   void releaseBuffer(Value tileNo, bool values);
   /// Two consumer warpgroups take turns issuing tensor-core work: wait for
   /// this warpgroup's turn / hand the turn to the other (no-ops with one).
