@@ -491,6 +491,10 @@ struct KernelBuilder : GpuPrimitives {
                                   bool masked, SmallVector<Value> state);
   /// Entry i of the i32 list `mem`, as an index.
   Value listEntry(Value mem, Value i);
+  /// The key block and the needs-mask bit of a compacted-list entry (2 key
+  /// block + needs mask, as an index: listEntry of tileCodes).
+  Value codedKeyBlock(Value entry);
+  Value codedNeedsMask(Value entry);
   /// This warp no longer reads the K (or V) tile number `tileNo` of the
   /// block (after the wgmma.wait_group that completed its reads): lane 0
   /// arrives on the buffer's empty mbarrier.

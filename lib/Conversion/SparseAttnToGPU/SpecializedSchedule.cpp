@@ -119,6 +119,15 @@ Value KernelBuilder::listEntry(Value mem, Value i) {
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
 }
 
+Value KernelBuilder::codedKeyBlock(Value entry) {
+  return arith::ShRUIOp::create(b, loc, entry, idx(1));
+}
+
+Value KernelBuilder::codedNeedsMask(Value entry) {
+  Value bit = arith::AndIOp::create(b, loc, entry, idx(1));
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, bit, idx(0));
+}
+
 void KernelBuilder::producerLoop(Value qb) {
   // Tile i's buffer was last used by tile i - 2: wait for the phase of its
   // empty barrier that those reads completed ((i / 2 - 1) % 2; for i < 2,
@@ -150,11 +159,8 @@ void KernelBuilder::producerLoop(Value qb) {
     b.setInsertionPointToStart(loop.getBody());
     Value i = loop.getRegionIterArgs()[0];
     Value j = loop.getInductionVar();
-    Value kb = compacted
-                   ? arith::ShRUIOp::create(b, loc, listEntry(tileCodes, j),
-                                            idx(1))
-                         .getResult()
-                   : listEntry(partial ? partIdx : fullIdx, j);
+    Value kb = compacted ? codedKeyBlock(listEntry(tileCodes, j))
+                         : listEntry(partial ? partIdx : fullIdx, j);
     Value buf = arith::RemUIOp::create(b, loc, i, idx(2));
     waitEmpty(i, /*values=*/false);
     tmaLoad(kb, buf, /*values=*/false);
@@ -210,13 +216,9 @@ SmallVector<Value> KernelBuilder::specializedTileLoop(Value qb,
   if (!fullOff) {
     // The device-built list (built before the roles split): entry j is 2
     // key block + needs mask, the count at maxPartial.
-    auto kbAt = [&](Value j) -> Value {
-      return arith::ShRUIOp::create(b, loc, listEntry(tileCodes, j), idx(1));
-    };
-    auto maskAt = [&](Value j) -> Value {
-      Value bit = arith::AndIOp::create(b, loc, listEntry(tileCodes, j), idx(1));
-      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, bit,
-                                   idx(0));
+    auto kbAt = [&](Value j) { return codedKeyBlock(listEntry(tileCodes, j)); };
+    auto maskAt = [&](Value j) {
+      return codedNeedsMask(listEntry(tileCodes, j));
     };
     return consumerLoop(listEntry(tileCodes, idx(maxPartial)), kbAt, maskAt,
                         /*masked=*/true, state);
@@ -252,7 +254,7 @@ SmallVector<Value> KernelBuilder::specializedTileLoop(Value qb,
     b.setInsertionPointToStart(ifOp.thenBlock());
     Value e = entryAt(j, /*full=*/false);
     if (compacted)
-      e = arith::ShRUIOp::create(b, loc, e, idx(1));
+      e = codedKeyBlock(e);
     scf::YieldOp::create(b, loc, e);
     b.setInsertionPointToStart(ifOp.elseBlock());
     scf::YieldOp::create(b, loc, entryAt(j, /*full=*/true));
@@ -265,11 +267,8 @@ SmallVector<Value> KernelBuilder::specializedTileLoop(Value qb,
                                   isPartial(j), /*withElseRegion=*/true);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
-    Value bit = arith::AndIOp::create(b, loc, entryAt(j, /*full=*/false),
-                                      idx(1));
     scf::YieldOp::create(b, loc,
-                         ValueRange{arith::CmpIOp::create(
-                             b, loc, arith::CmpIPredicate::ne, bit, idx(0))});
+                         ValueRange{codedNeedsMask(entryAt(j, /*full=*/false))});
     b.setInsertionPointToStart(ifOp.elseBlock());
     scf::YieldOp::create(b, loc,
                          ValueRange{arith::ConstantIntOp::create(
